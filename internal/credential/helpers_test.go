@@ -27,6 +27,7 @@ var (
 	t0        = time.Date(2030, 1, 1, 8, 0, 0, 0, time.UTC) // 1893484800
 	credA     = uuid.MustParse("0b1c2d3e-4f50-4617-8293-a4b5c6d7e8f9")
 	credB     = uuid.MustParse("1a2b3c4d-5e6f-4a0b-9c1d-2e3f4a5b6c7d")
+	credC     = uuid.MustParse("c0ffee00-1234-4567-89ab-cdef01234567")
 )
 
 func mustHex(t testing.TB, s string) []byte {
@@ -95,7 +96,7 @@ func cardClaims() Claims {
 }
 
 func deviceClaims() Claims {
-	return Claims{CredentialID: credA, Subject: SubjectStaff, Zones: ^uint64(0),
+	return Claims{CredentialID: credC, Subject: SubjectStaff, Zones: 0x8000000000000003,
 		NotBefore: t0, ExpiresAt: t0.Add(30 * 24 * time.Hour)}
 }
 
