@@ -1,0 +1,86 @@
+package access
+
+import (
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Building is a building of a community.
+type Building struct {
+	Community uuid.UUID `db:"community_id" json:"community_id"`
+	ID        uuid.UUID `db:"id" json:"id"`
+	Name      string    `db:"name" json:"name"`
+	CreatedAt time.Time `db:"created_at" json:"created_at"`
+}
+
+// Unit is a flat or room in a building.
+type Unit struct {
+	Community uuid.UUID `db:"community_id" json:"community_id"`
+	ID        uuid.UUID `db:"id" json:"id"`
+	Building  uuid.UUID `db:"building_id" json:"building_id"`
+	Label     string    `db:"label" json:"label"`
+	CreatedAt time.Time `db:"created_at" json:"created_at"`
+}
+
+// Zone is one bit of the community's zone mask.
+type Zone struct {
+	Community    uuid.UUID `db:"community_id" json:"community_id"`
+	Zone         int       `db:"zone" json:"zone"`
+	Name         string    `db:"name" json:"name"`
+	AntiPassback bool      `db:"anti_passback" json:"anti_passback"`
+}
+
+// Resident is a person living in the community, with their current (or last) residency.
+type Resident struct {
+	Community uuid.UUID      `db:"community_id" json:"community_id"`
+	ID        uuid.UUID      `db:"id" json:"id"`
+	Name      string         `db:"name" json:"name"`
+	Phone     *string        `db:"phone" json:"phone,omitempty"`
+	Under14   bool           `db:"under_14" json:"under_14"`
+	Status    ResidentStatus `db:"status" json:"status"`
+	CreatedAt time.Time      `db:"created_at" json:"created_at"`
+	EndedAt   *time.Time     `db:"ended_at" json:"ended_at,omitempty"`
+	Unit      *uuid.UUID     `db:"unit_id" json:"unit_id,omitempty"`
+	UnitLabel *string        `db:"unit_label" json:"unit_label,omitempty"`
+	Role      *string        `db:"role" json:"role,omitempty"`
+}
+
+// Gate is a door with a reader and a gate-agent.
+type Gate struct {
+	Community   uuid.UUID  `db:"community_id" json:"community_id"`
+	ID          uuid.UUID  `db:"id" json:"id"`
+	Name        string     `db:"name" json:"name"`
+	Zone        int        `db:"zone" json:"zone"`
+	Direction   string     `db:"direction" json:"direction"`
+	CreatedAt   time.Time  `db:"created_at" json:"created_at"`
+	EnrolledAt  *time.Time `db:"enrolled_at" json:"enrolled_at,omitempty"`
+	DisabledAt  *time.Time `db:"disabled_at" json:"disabled_at,omitempty"`
+	LastSeenAt  *time.Time `db:"last_seen_at" json:"last_seen_at,omitempty"`
+	Version     *string    `db:"agent_version" json:"agent_version,omitempty"`
+	QueueDepth  *int       `db:"queue_depth" json:"queue_depth,omitempty"`
+	ClockOffset *int64     `db:"clock_offset_ms" json:"clock_offset_ms,omitempty"`
+}
+
+// StaffMember is a staff row as admins see it (never with a token).
+type StaffMember struct {
+	ID         uuid.UUID  `db:"id" json:"id"`
+	Community  *uuid.UUID `db:"community_id" json:"community_id,omitempty"`
+	Name       string     `db:"name" json:"name"`
+	Role       StaffRole  `db:"role" json:"role"`
+	CreatedAt  time.Time  `db:"created_at" json:"created_at"`
+	DisabledAt *time.Time `db:"disabled_at" json:"disabled_at,omitempty"`
+}
+
+// CommunityInfo is a community as staff list it.
+type CommunityInfo struct {
+	ID        uuid.UUID `db:"id" json:"id"`
+	Name      string    `db:"name" json:"name"`
+	CreatedAt time.Time `db:"created_at" json:"created_at"`
+}
+
+// InviteTTL is how long a resident's invite code works.
+const InviteTTL = 72 * time.Hour
+
+// EnrollmentTTL is how long a gate's enrollment code works.
+const EnrollmentTTL = 72 * time.Hour

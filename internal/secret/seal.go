@@ -1,0 +1,60 @@
+package secret
+
+import (
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
+	"errors"
+	"fmt"
+)
+
+// MasterKeySize is the length of the AES-256 master key.
+const MasterKeySize = 32
+
+// ErrOpen is returned when sealed data does not open: wrong key, tampering, or the wrong
+// associated data (a key sealed for one community moved to another).
+var ErrOpen = errors.New("sealed data does not open")
+
+// Sealer encrypts small secrets (signing keys) with AES-256-GCM under the master key.
+type Sealer struct {
+	aead cipher.AEAD
+}
+
+// NewSealer takes the 32-byte master key.
+func NewSealer(masterKey []byte) (*Sealer, error) {
+	if len(masterKey) != MasterKeySize {
+		return nil, fmt.Errorf("master key: want %d bytes, got %d", MasterKeySize, len(masterKey))
+	}
+	block, err := aes.NewCipher(masterKey)
+	if err != nil {
+		return nil, fmt.Errorf("master key: %w", err)
+	}
+	aead, err := cipher.NewGCM(block)
+	if err != nil {
+		return nil, fmt.Errorf("master key: %w", err)
+	}
+	return &Sealer{aead: aead}, nil
+}
+
+// Seal encrypts plaintext bound to ad (for example the community id and key id), giving
+// nonce || ciphertext.
+func (s *Sealer) Seal(plaintext, ad []byte) ([]byte, error) {
+	nonce := make([]byte, s.aead.NonceSize(), s.aead.NonceSize()+len(plaintext)+s.aead.Overhead())
+	if _, err := rand.Read(nonce); err != nil {
+		return nil, fmt.Errorf("seal: %w", err)
+	}
+	return s.aead.Seal(nonce, nonce, plaintext, ad), nil
+}
+
+// Open reverses Seal.
+func (s *Sealer) Open(sealed, ad []byte) ([]byte, error) {
+	n := s.aead.NonceSize()
+	if len(sealed) < n+s.aead.Overhead() {
+		return nil, ErrOpen
+	}
+	pt, err := s.aead.Open(nil, sealed[:n], sealed[n:], ad)
+	if err != nil {
+		return nil, ErrOpen
+	}
+	return pt, nil
+}

@@ -1,0 +1,267 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"gatepass/internal/access"
+	"gatepass/internal/secret"
+)
+
+// NewResident is what staff give to create a resident.
+type NewResident struct {
+	Community uuid.UUID
+	Name      string
+	Phone     *string
+	Under14   bool
+	Unit      uuid.UUID
+	Role      access.ResidentRole
+}
+
+// Invite is a one-time code a new resident redeems in the app.
+type Invite struct {
+	Code      string    `json:"invite_code"`
+	ExpiresAt time.Time `json:"invite_expires_at"`
+}
+
+// CreateResident adds a resident living in a unit and makes their invite.
+func (tx *Tx) CreateResident(ctx context.Context, r NewResident) (access.Resident, Invite, error) {
+	if err := tx.exists(ctx, `SELECT 1 FROM units WHERE community_id = $1 AND id = $2`, r.Community, r.Unit); err != nil {
+		return access.Resident{}, Invite{}, access.Invalid("unit_id", "no such unit in this community")
+	}
+	id := newID()
+	_, err := tx.x.ExecContext(ctx, `INSERT INTO residents (community_id, id, name, phone, under_14) VALUES ($1, $2, $3, $4, $5)`,
+		r.Community, id, r.Name, r.Phone, r.Under14)
+	if err != nil {
+		return access.Resident{}, Invite{}, fmt.Errorf("create resident: %w", err)
+	}
+	_, err = tx.x.ExecContext(ctx, `INSERT INTO residencies (community_id, id, resident_id, unit_id, role) VALUES ($1, $2, $3, $4, $5)`,
+		r.Community, newID(), id, r.Unit, r.Role)
+	if err != nil {
+		return access.Resident{}, Invite{}, fmt.Errorf("create resident: %w", err)
+	}
+	inv, err := tx.newInvite(ctx, r.Community, id)
+	if err != nil {
+		return access.Resident{}, Invite{}, err
+	}
+	res, err := residentQ(ctx, tx.x, r.Community, id)
+	if err != nil {
+		return res, inv, err
+	}
+	// Names and phone numbers stay out of the audit log: it outlives move-outs.
+	return res, inv, tx.Audit(ctx, r.Community, "resident.create", "resident:"+id.String(),
+		map[string]any{"unit_id": r.Unit, "role": r.Role, "under_14": r.Under14})
+}
+
+// ReissueInvite replaces a resident's unused invites with a new one (a lost code, a new phone).
+func (tx *Tx) ReissueInvite(ctx context.Context, c, resident uuid.UUID) (Invite, error) {
+	res, err := residentQ(ctx, tx.x, c, resident)
+	if err != nil {
+		return Invite{}, err
+	}
+	if res.Status != access.ResidentActive {
+		return Invite{}, fmt.Errorf("resident has %s: %w", res.Status, access.ErrConflict)
+	}
+	if _, err := tx.x.ExecContext(ctx, `UPDATE invites SET expires_at = now() WHERE community_id = $1 AND resident_id = $2 AND used_at IS NULL AND expires_at > now()`, c, resident); err != nil {
+		return Invite{}, fmt.Errorf("reissue invite: %w", err)
+	}
+	inv, err := tx.newInvite(ctx, c, resident)
+	if err != nil {
+		return inv, err
+	}
+	return inv, tx.Audit(ctx, c, "resident.invite", "resident:"+resident.String(), map[string]any{"expires_at": inv.ExpiresAt})
+}
+
+func (tx *Tx) newInvite(ctx context.Context, c, resident uuid.UUID) (Invite, error) {
+	tok, err := secret.New(secret.KindInvite, c)
+	if err != nil {
+		return Invite{}, err
+	}
+	inv := Invite{Code: tok.Plain, ExpiresAt: time.Now().Add(access.InviteTTL).Truncate(time.Second)}
+	_, err = tx.x.ExecContext(ctx, `INSERT INTO invites (community_id, id, resident_id, code_hash, expires_at) VALUES ($1, $2, $3, $4, $5)`,
+		c, newID(), resident, tok.Hash[:], inv.ExpiresAt)
+	if err != nil {
+		return Invite{}, fmt.Errorf("create invite: %w", err)
+	}
+	return inv, nil
+}
+
+const residentSelect = `SELECT r.community_id, r.id, r.name, r.phone, r.under_14, r.status, r.created_at, r.ended_at,
+	rs.unit_id, rs.role, u.label AS unit_label
+FROM residents r
+LEFT JOIN LATERAL (SELECT unit_id, role FROM residencies
+	WHERE community_id = r.community_id AND resident_id = r.id ORDER BY valid_from DESC LIMIT 1) rs ON true
+LEFT JOIN units u ON u.community_id = r.community_id AND u.id = rs.unit_id`
+
+type getter interface {
+	GetContext(ctx context.Context, dest any, query string, args ...any) error
+}
+
+func residentQ(ctx context.Context, q getter, c, id uuid.UUID) (access.Resident, error) {
+	var r access.Resident
+	err := q.GetContext(ctx, &r, residentSelect+` WHERE r.community_id = $1 AND r.id = $2`, c, id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return r, fmt.Errorf("resident %s: %w", id, access.ErrNotFound)
+	}
+	if err != nil {
+		return r, fmt.Errorf("get resident: %w", err)
+	}
+	return r, nil
+}
+
+// Resident returns one resident of community c.
+func (db *DB) Resident(ctx context.Context, c, id uuid.UUID) (access.Resident, error) {
+	return residentQ(ctx, db.x, c, id)
+}
+
+// ResidentFilter selects a page of residents.
+type ResidentFilter struct {
+	Query  string // part of the name
+	Status access.ResidentStatus
+	Cursor string // from the previous page's NextCursor
+	Limit  int
+}
+
+// ResidentPage is one page of residents in name order.
+type ResidentPage struct {
+	Residents  []access.Resident `json:"residents"`
+	NextCursor string            `json:"next_cursor,omitempty"`
+}
+
+type residentCursor struct {
+	Name string    `json:"n"`
+	ID   uuid.UUID `json:"i"`
+}
+
+// ErrBadCursor is returned for a cursor this store did not make.
+var ErrBadCursor = access.Invalid("cursor", "is not a cursor from a previous page")
+
+// Residents lists a community's residents by name with keyset pagination, so a page
+// costs the same at the start and the end of 50,000 residents.
+func (db *DB) Residents(ctx context.Context, c uuid.UUID, f ResidentFilter) (ResidentPage, error) {
+	var after *residentCursor
+	if f.Cursor != "" {
+		raw, err := base64.RawURLEncoding.DecodeString(f.Cursor)
+		after = &residentCursor{}
+		if err != nil || json.Unmarshal(raw, after) != nil || after.ID == uuid.Nil {
+			return ResidentPage{}, ErrBadCursor
+		}
+	}
+	var afterName, afterID any
+	if after != nil {
+		afterName, afterID = after.Name, after.ID
+	}
+	var pattern any
+	if f.Query != "" {
+		pattern = "%" + likeEscaper.Replace(f.Query) + "%"
+	}
+	var status any
+	if f.Status != "" {
+		status = string(f.Status)
+	}
+	page := ResidentPage{Residents: []access.Resident{}}
+	err := db.x.SelectContext(ctx, &page.Residents, residentSelect+`
+		WHERE r.community_id = $1
+		  AND ($2::text IS NULL OR r.name ILIKE $2)
+		  AND ($3::text IS NULL OR r.status = $3)
+		  AND ($4::text IS NULL OR (r.name, r.id) > ($4::text, $5::uuid))
+		ORDER BY r.name, r.id LIMIT $6`, c, pattern, status, afterName, afterID, f.Limit+1)
+	if err != nil {
+		return page, fmt.Errorf("list residents: %w", err)
+	}
+	if len(page.Residents) > f.Limit {
+		page.Residents = page.Residents[:f.Limit]
+		last := page.Residents[f.Limit-1]
+		raw, _ := json.Marshal(residentCursor{Name: last.Name, ID: last.ID})
+		page.NextCursor = base64.RawURLEncoding.EncodeToString(raw)
+	}
+	return page, nil
+}
+
+var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+
+// Revocation is what gates learn when a credential stops working.
+type Revocation struct {
+	Credential  uuid.UUID `json:"credential_id"`
+	ForgetAfter time.Time `json:"forget_after"`
+}
+
+// RevokeCredentials revokes the live credentials matched by where (a condition on
+// credentials c, with $1 = community and $2 as its argument) and tells the gates.
+func (tx *Tx) revokeCredentials(ctx context.Context, community uuid.UUID, reason, where string, arg any) (int, error) {
+	var rows []struct {
+		ID        uuid.UUID  `db:"id"`
+		RevokedAt time.Time  `db:"revoked_at"`
+		ExpiresAt *time.Time `db:"expires_at"`
+	}
+	err := tx.x.SelectContext(ctx, &rows, `UPDATE credentials c SET revoked_at = now(), revoke_reason = $3
+		WHERE c.community_id = $1 AND c.revoked_at IS NULL AND (`+where+`)
+		RETURNING c.id, c.revoked_at, c.expires_at`, community, arg, reason)
+	if err != nil {
+		return 0, fmt.Errorf("revoke credentials: %w", err)
+	}
+	for _, r := range rows {
+		rev := Revocation{Credential: r.ID, ForgetAfter: access.ForgetRevocationAfter(r.RevokedAt, r.ExpiresAt)}
+		if err := tx.Change(ctx, community, "revocation", uuid.Nil, r.ID, rev); err != nil {
+			return 0, err
+		}
+	}
+	return len(rows), nil
+}
+
+// MoveOutResult says what a move-out ended.
+type MoveOutResult struct {
+	Credentials   int `json:"credentials_revoked"`
+	Sessions      int `json:"sessions_ended"`
+	VisitorPasses int `json:"visitor_passes_revoked"`
+}
+
+// MoveOut ends a resident's residency and revokes every credential, session, pending
+// invite and visitor pass of theirs, all in this one transaction.
+func (tx *Tx) MoveOut(ctx context.Context, c, resident uuid.UUID) (MoveOutResult, error) {
+	var res MoveOutResult
+	r, err := tx.x.ExecContext(ctx, `UPDATE residents SET status = 'moved_out', ended_at = now()
+		WHERE community_id = $1 AND id = $2 AND status = 'active'`, c, resident)
+	if err != nil {
+		return res, fmt.Errorf("move out: %w", err)
+	}
+	if n, _ := r.RowsAffected(); n == 0 {
+		if _, err := residentQ(ctx, tx.x, c, resident); err != nil {
+			return res, err
+		}
+		return res, fmt.Errorf("resident is not active: %w", access.ErrConflict)
+	}
+	steps := []struct {
+		query string
+		count *int
+	}{
+		{`UPDATE residencies SET valid_to = now() WHERE community_id = $1 AND resident_id = $2 AND valid_to IS NULL`, nil},
+		{`UPDATE invites SET expires_at = now() WHERE community_id = $1 AND resident_id = $2 AND used_at IS NULL AND expires_at > now()`, nil},
+		{`UPDATE sessions SET revoked_at = now() WHERE community_id = $1 AND resident_id = $2 AND revoked_at IS NULL`, &res.Sessions},
+		{`UPDATE visitor_passes SET revoked_at = now() WHERE community_id = $1 AND host_resident_id = $2 AND revoked_at IS NULL`, &res.VisitorPasses},
+	}
+	for _, s := range steps {
+		r, err := tx.x.ExecContext(ctx, s.query, c, resident)
+		if err != nil {
+			return res, fmt.Errorf("move out: %w", err)
+		}
+		if s.count != nil {
+			n, _ := r.RowsAffected()
+			*s.count = int(n)
+		}
+	}
+	res.Credentials, err = tx.revokeCredentials(ctx, c, "moved_out",
+		`c.resident_id = $2 OR c.visitor_pass_id IN (SELECT id FROM visitor_passes WHERE community_id = $1 AND host_resident_id = $2)`, resident)
+	if err != nil {
+		return res, err
+	}
+	return res, tx.Audit(ctx, c, "resident.move_out", "resident:"+resident.String(), res)
+}

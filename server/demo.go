@@ -1,0 +1,103 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+
+	"gatepass/internal/access"
+	"gatepass/internal/store"
+)
+
+// demo is what `server demo seed` makes; make run prints it.
+type demo struct {
+	Community      access.CommunityInfo
+	OperatorToken  string
+	AdminToken     string
+	GuardToken     string
+	ResidentInvite store.Invite
+	GateEnrollment []store.Enrollment
+	Gates          []access.Gate
+}
+
+func cmdDemoSeed(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var cfg config
+	fs := flag.NewFlagSet("demo seed", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfg.flags(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	db, err := cfg.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if err := db.Migrate(ctx); err != nil {
+		return err
+	}
+	var d demo
+	err = db.InTx(ctx, "cli:demo", func(tx *store.Tx) error { return seedDemo(ctx, tx, &d) })
+	if err != nil {
+		return fmt.Errorf("seed demo: %w", err)
+	}
+	// Shell-sourceable, so scripts can pick the values up.
+	fmt.Fprintf(stdout, "DEMO_COMMUNITY_ID=%s\n", d.Community.ID)
+	fmt.Fprintf(stdout, "DEMO_OPERATOR_TOKEN=%s\n", d.OperatorToken)
+	fmt.Fprintf(stdout, "DEMO_ADMIN_TOKEN=%s\n", d.AdminToken)
+	fmt.Fprintf(stdout, "DEMO_GUARD_TOKEN=%s\n", d.GuardToken)
+	fmt.Fprintf(stdout, "DEMO_INVITE_CODE=%s\n", d.ResidentInvite.Code)
+	for i, g := range d.Gates {
+		fmt.Fprintf(stdout, "DEMO_GATE%d_ID=%s\n", i+1, g.ID)
+		fmt.Fprintf(stdout, "DEMO_GATE%d_ENROLLMENT_CODE=%s\n", i+1, d.GateEnrollment[i].Code)
+	}
+	return nil
+}
+
+func seedDemo(ctx context.Context, tx *store.Tx, d *demo) (err error) {
+	if d.Community, err = tx.CreateCommunity(ctx, "Demo Gardens 示范花园"); err != nil {
+		return err
+	}
+	c := d.Community.ID
+	if err := tx.PutZone(ctx, access.Zone{Community: c, Zone: 1, Name: "Building 1 lobby"}); err != nil {
+		return err
+	}
+	b, err := tx.CreateBuilding(ctx, c, "Building 1")
+	if err != nil {
+		return err
+	}
+	var first access.Unit
+	for i, label := range []string{"101", "102", "201", "202"} {
+		u, err := tx.CreateUnit(ctx, c, b.ID, label)
+		if err != nil {
+			return err
+		}
+		if i == 0 {
+			first = u
+		}
+	}
+	_, d.ResidentInvite, err = tx.CreateResident(ctx, store.NewResident{Community: c, Name: "Li Wei 李伟", Unit: first.ID, Role: access.RoleOwner})
+	if err != nil {
+		return err
+	}
+	for _, g := range []store.NewGate{
+		{Community: c, Name: "North gate", Zone: 0, Direction: "both"},
+		{Community: c, Name: "Building 1 lobby", Zone: 1, Direction: "in"},
+	} {
+		gate, en, err := tx.CreateGate(ctx, g)
+		if err != nil {
+			return err
+		}
+		d.Gates = append(d.Gates, gate)
+		d.GateEnrollment = append(d.GateEnrollment, en)
+	}
+	if _, d.OperatorToken, err = tx.CreateStaff(ctx, [16]byte{}, "Demo operator", access.StaffAdmin); err != nil {
+		return err
+	}
+	if _, d.AdminToken, err = tx.CreateStaff(ctx, c, "Demo property admin", access.StaffAdmin); err != nil {
+		return err
+	}
+	_, d.GuardToken, err = tx.CreateStaff(ctx, c, "Demo guard", access.StaffGuard)
+	return err
+}

@@ -1,0 +1,126 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"gatepass/internal/access"
+	"gatepass/internal/httpx"
+	"gatepass/internal/store"
+)
+
+// Server holds what the admin and gate handlers share.
+type Server struct {
+	db  *store.DB
+	log *slog.Logger
+	app *fiber.App
+}
+
+// NewServer builds the HTTP app on a database.
+func NewServer(db *store.DB, log *slog.Logger) *Server {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewDBStatsCollector(db.SQL(), "gatepass"), collectors.NewGoCollector())
+	s := &Server{db: db, log: log}
+	s.app = httpx.NewApp(httpx.Options{Name: "gatepass-server", Log: log, Registry: reg})
+	s.app.Get("/readyz", s.ready)
+	admin := s.app.Group("/admin/v1")
+	for _, r := range adminRoutes(s) {
+		admin.Add(r.method, r.path, s.authorize(r))
+	}
+	s.app.Use(httpx.NotFound)
+	return s
+}
+
+// App is the Fiber app, for tests.
+func (s *Server) App() *fiber.App { return s.app }
+
+// Serve runs until ctx ends.
+func (s *Server) Serve(ctx context.Context, addr string) error {
+	return httpx.Serve(ctx, s.app, addr, s.log)
+}
+
+// ServeListener runs on an existing listener until ctx ends.
+func (s *Server) ServeListener(ctx context.Context, ln net.Listener) error {
+	return httpx.ServeListener(ctx, s.app, ln, s.log)
+}
+
+func (s *Server) ready(c *fiber.Ctx) error {
+	ctx, cancel := context.WithTimeout(c.UserContext(), 2*time.Second)
+	defer cancel()
+	if err := s.db.Ping(ctx); err != nil {
+		s.log.Warn("not ready", "err", err)
+		return httpx.Errorf(http.StatusServiceUnavailable, "database_unreachable", "database unreachable")
+	}
+	return c.JSON(fiber.Map{"status": "ready"})
+}
+
+// maintain runs the periodic jobs: monthly partitions of the entry log ahead of time.
+func (s *Server) maintain(ctx context.Context) {
+	t := time.NewTicker(6 * time.Hour)
+	defer t.Stop()
+	for {
+		if n, err := s.db.EnsurePartitions(ctx, time.Now()); err != nil {
+			s.log.Error("entry partitions", "err", err)
+		} else if n > 0 {
+			s.log.Info("created entry partitions", "count", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// route is one admin endpoint and the single action it needs permission for.
+type route struct {
+	method string
+	path   string
+	action access.Action
+	handle func(c *fiber.Ctx, r *request) error
+}
+
+// request is what authorize hands a handler: who asks, and about which community.
+type request struct {
+	staff     access.Staff
+	community uuid.UUID // uuid.Nil for routes without :community
+}
+
+// authorize is the one place admin access is decided: bearer token -> staff, the
+// community of the path -> visibility, the route's action -> role.
+func (s *Server) authorize(r route) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		token, ok := strings.CutPrefix(c.Get(fiber.HeaderAuthorization), "Bearer ")
+		if !ok || token == "" {
+			return access.ErrUnauthorized
+		}
+		staff, err := s.db.StaffByToken(c.UserContext(), token)
+		if err != nil {
+			return err
+		}
+		req := &request{staff: staff}
+		if c.Params("community") != "" {
+			if req.community, err = httpx.PathUUID(c, "community"); err != nil {
+				return err
+			}
+		}
+		if err := staff.Authorize(r.action, req.community); err != nil {
+			return err
+		}
+		if req.community != uuid.Nil {
+			if _, err := s.db.Community(c.UserContext(), req.community); err != nil {
+				return err
+			}
+		}
+		return r.handle(c, req)
+	}
+}
