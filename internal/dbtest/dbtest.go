@@ -68,7 +68,22 @@ func adminURL() (*url.URL, error) {
 	return url.Parse(raw)
 }
 
-func create() (string, string, error) {
+// Empty makes a database with no schema, dropped when the test ends: for migration tests.
+func Empty(t testing.TB) string {
+	t.Helper()
+	url, name, err := createEmpty()
+	if err != nil {
+		t.Fatalf("empty test database: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := drop(name); err != nil {
+			t.Errorf("drop %s: %v", name, err)
+		}
+	})
+	return url
+}
+
+func createEmpty() (string, string, error) {
 	u, err := adminURL()
 	if err != nil {
 		return "", "", err
@@ -85,8 +100,16 @@ func create() (string, string, error) {
 		return "", "", fmt.Errorf("create database: %w", err)
 	}
 	u.Path = "/" + name
+	return u.String(), name, nil
+}
+
+func create() (string, string, error) {
+	url, name, err := createEmpty()
+	if err != nil {
+		return "", "", err
+	}
 	ctx := context.Background()
-	db, err := store.Open(ctx, u.String())
+	db, err := store.Open(ctx, url)
 	if err != nil {
 		return "", "", err
 	}
@@ -94,7 +117,7 @@ func create() (string, string, error) {
 	if err := db.Migrate(ctx); err != nil {
 		return "", "", err
 	}
-	return u.String(), name, nil
+	return url, name, nil
 }
 
 func drop(name string) error {

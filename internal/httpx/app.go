@@ -45,8 +45,8 @@ func NewApp(o Options) *fiber.App {
 		DisableStartupMessage: true,
 		// Fiber's strings otherwise alias fasthttp buffers that are reused after the
 		// request; metrics labels and anything kept beyond the handler would change.
-		Immutable: true,
-		ReadTimeout:           30 * time.Second,
+		Immutable:   true,
+		ReadTimeout: 30 * time.Second,
 		// Long polls hold a request for up to ~30 s.
 		WriteTimeout: 60 * time.Second,
 		IdleTimeout:  120 * time.Second,

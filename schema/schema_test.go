@@ -1,0 +1,107 @@
+package schema_test
+
+import (
+	"context"
+	"database/sql"
+	"testing"
+	"time"
+
+	_ "github.com/lib/pq"
+
+	"gatepass/internal/dbtest"
+	"gatepass/schema"
+)
+
+func TestMigrateFromEmptyAndAgain(t *testing.T) {
+	db, err := sql.Open("postgres", dbtest.Empty(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	ctx := context.Background()
+	if err := schema.Migrate(ctx, db); err != nil {
+		t.Fatalf("first migrate: %v", err)
+	}
+	v1, err := schema.Version(ctx, db)
+	if err != nil || v1 < 1 {
+		t.Fatalf("version after migrate = %d, %v", v1, err)
+	}
+	var tables int
+	if err := db.QueryRow(`SELECT count(*) FROM pg_tables WHERE schemaname = 'public'`).Scan(&tables); err != nil {
+		t.Fatal(err)
+	}
+	if err := schema.Migrate(ctx, db); err != nil {
+		t.Fatalf("second migrate: %v", err)
+	}
+	v2, _ := schema.Version(ctx, db)
+	var tables2 int
+	_ = db.QueryRow(`SELECT count(*) FROM pg_tables WHERE schemaname = 'public'`).Scan(&tables2)
+	if v2 != v1 || tables2 != tables {
+		t.Fatalf("re-applying changed the schema: version %d -> %d, tables %d -> %d", v1, v2, tables, tables2)
+	}
+	for _, want := range []string{"communities", "residents", "gates", "entry_events", "audit_log", "change_log", "face_templates", "consents", "signing_keys"} {
+		var ok bool
+		if err := db.QueryRow(`SELECT to_regclass($1) IS NOT NULL`, want).Scan(&ok); err != nil || !ok {
+			t.Errorf("table %s missing", want)
+		}
+	}
+}
+
+// Every community-owned table keys on community_id, so the schema can be distributed by
+// community (docs/scaling.md).
+func TestCommunityIDInEveryKey(t *testing.T) {
+	db, err := sql.Open("postgres", dbtest.URL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	rows, err := db.Query(`SELECT c.conrelid::regclass::text, c.conname
+		FROM pg_constraint c JOIN pg_class r ON r.oid = c.conrelid
+		WHERE c.contype IN ('p', 'u') AND r.relnamespace = 'public'::regnamespace AND r.relispartition = false
+		  AND r.relname NOT IN ('communities', 'staff', 'staff_tokens', 'goose_db_version')
+		  AND NOT EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.conrelid AND a.attnum = ANY (c.conkey) AND a.attname = 'community_id')`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var table, con string
+		_ = rows.Scan(&table, &con)
+		t.Errorf("%s: key %s does not include community_id", table, con)
+	}
+}
+
+// Entry events whose month has no partition yet land in the default partition and move
+// to their own partition when it is made.
+func TestEntryPartitions(t *testing.T) {
+	db, err := sql.Open("postgres", dbtest.URL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	far := time.Date(2031, 5, 17, 12, 0, 0, 0, time.UTC)
+	_, err = db.Exec(`INSERT INTO communities (id, name) VALUES ('00000000-0000-4000-8000-0000000000aa', 'p') ON CONFLICT DO NOTHING`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = db.Exec(`INSERT INTO entry_events (community_id, id, occurred_at, gate_id, method, result, reason)
+		VALUES ('00000000-0000-4000-8000-0000000000aa', gen_random_uuid(), $1, gen_random_uuid(), 'qr', 'denied', 'expired')`, far)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var created int
+	if err := db.QueryRow(`SELECT ensure_entry_partitions('2031-05-01', 1)`).Scan(&created); err != nil || created != 1 {
+		t.Fatalf("ensure_entry_partitions = %d, %v", created, err)
+	}
+	var inDefault, inMonth int
+	_ = db.QueryRow(`SELECT count(*) FROM entry_events_default WHERE occurred_at = $1`, far).Scan(&inDefault)
+	_ = db.QueryRow(`SELECT count(*) FROM entry_events_2031_05`).Scan(&inMonth)
+	if inDefault != 0 || inMonth != 1 {
+		t.Fatalf("after partitioning: %d in default, %d in 2031_05", inDefault, inMonth)
+	}
+	if err := db.QueryRow(`SELECT ensure_entry_partitions('2031-05-01', 1)`).Scan(&created); err != nil || created != 0 {
+		t.Fatalf("second call created %d, %v", created, err)
+	}
+}
+
+func TestMain(m *testing.M) { dbtest.Main(m) }

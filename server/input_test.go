@@ -1,0 +1,126 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+)
+
+// tableCounts is a fingerprint of the database: every table's row count.
+func (h *harness) tableCounts() map[string]int {
+	h.t.Helper()
+	rows, err := h.db.SQL().QueryContext(context.Background(), `SELECT relname FROM pg_class
+		WHERE relkind IN ('r', 'p') AND relnamespace = 'public'::regnamespace AND relname NOT LIKE 'entry_events_%' AND relname <> 'goose_db_version'`)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	var names []string
+	for rows.Next() {
+		var n string
+		_ = rows.Scan(&n)
+		names = append(names, n)
+	}
+	rows.Close()
+	out := map[string]int{}
+	for _, n := range names {
+		var c int
+		if err := h.db.SQL().QueryRow(`SELECT count(*) FROM "` + n + `"`).Scan(&c); err != nil {
+			h.t.Fatal(err)
+		}
+		out[n] = c
+	}
+	return out
+}
+
+func TestBadInputChangesNothing(t *testing.T) {
+	h := newHarness(t)
+	f := h.community()
+	other := h.community()
+	base := "/admin/v1/communities/" + f.id
+	long := strings.Repeat("長", 201)
+	cases := []struct {
+		name, method, path, body string
+		status                   int
+		code, field              string
+	}{
+		{"empty body", "POST", base + "/buildings", "", 400, "malformed_json", ""},
+		{"not JSON", "POST", base + "/buildings", "name=x", 400, "malformed_json", ""},
+		{"truncated JSON", "POST", base + "/buildings", `{"name": "x"`, 400, "malformed_json", ""},
+		{"JSON array", "POST", base + "/buildings", `[{"name": "x"}]`, 400, "malformed_json", ""},
+		{"two objects", "POST", base + "/buildings", `{"name": "x"} {"name": "y"}`, 400, "malformed_json", ""},
+		{"unknown field", "POST", base + "/buildings", `{"name": "x", "admin": true}`, 400, "unknown_field", "admin"},
+		{"wrong type", "POST", base + "/buildings", `{"name": 7}`, 400, "wrong_type", "name"},
+		{"missing name", "POST", base + "/buildings", `{}`, 422, "invalid_field", "name"},
+		{"blank name", "POST", base + "/buildings", `{"name": "   "}`, 422, "invalid_field", "name"},
+		{"over-long name", "POST", base + "/buildings", `{"name": "` + long + `"}`, 422, "invalid_field", "name"},
+		{"control chars", "POST", base + "/buildings", `{"name": "a\u0000b"}`, 422, "invalid_field", "name"},
+		{"bad building uuid", "POST", base + "/units", `{"building_id": "nope", "label": "1"}`, 422, "invalid_field", "building_id"},
+		{"building of another community", "POST", base + "/units", `{"building_id": "` + other.building + `", "label": "1"}`, 422, "invalid_field", "building_id"},
+		{"unknown role", "POST", base + "/residents", `{"name": "a", "unit_id": "` + f.unit + `", "role": "landlord"}`, 422, "invalid_field", "role"},
+		{"missing unit", "POST", base + "/residents", `{"name": "a", "role": "owner"}`, 422, "invalid_field", "unit_id"},
+		{"uppercase-free uuid with braces", "POST", base + "/residents", `{"name": "a", "unit_id": "{` + f.unit + `}", "role": "owner"}`, 422, "invalid_field", "unit_id"},
+		{"unit of another community", "POST", base + "/residents", `{"name": "a", "unit_id": "` + other.unit + `", "role": "owner"}`, 422, "invalid_field", "unit_id"},
+		{"over-long phone", "POST", base + "/residents", `{"name": "a", "unit_id": "` + f.unit + `", "role": "owner", "phone": "` + strings.Repeat("1", 41) + `"}`, 422, "invalid_field", "phone"},
+		{"unknown direction", "POST", base + "/gates", `{"name": "g", "zone": 0, "direction": "sideways"}`, 422, "invalid_field", "direction"},
+		{"zone out of range", "POST", base + "/gates", `{"name": "g", "zone": 64, "direction": "in"}`, 422, "invalid_field", "zone"},
+		{"zone that does not exist", "POST", base + "/gates", `{"name": "g", "zone": 9, "direction": "in"}`, 422, "invalid_field", "zone"},
+		{"fractional zone", "POST", base + "/gates", `{"name": "g", "zone": 1.5, "direction": "in"}`, 400, "wrong_type", "zone"},
+		{"zone path not a number", "PUT", base + "/zones/x", `{"name": "z"}`, 422, "invalid_field", "zone"},
+		{"zone path out of range", "PUT", base + "/zones/70", `{"name": "z"}`, 422, "invalid_field", "zone"},
+		{"duplicate building", "POST", base + "/buildings", `{"name": "DUP"}`, 422, "invalid_field", "name"},
+		{"unknown staff role", "POST", base + "/staff", `{"name": "s", "role": "root"}`, 422, "invalid_field", "role"},
+		{"bad community uuid", "POST", "/admin/v1/communities/xyz/buildings", `{"name": "x"}`, 404, "not_found", ""},
+		{"unknown community", "POST", "/admin/v1/communities/00000000-0000-4000-8000-000000000000/buildings", `{"name": "x"}`, 404, "not_found", ""},
+		{"unknown resident", "POST", base + "/residents/00000000-0000-4000-8000-000000000000/move-out", "", 404, "not_found", ""},
+		{"bad resident uuid", "POST", base + "/residents/123/move-out", "", 404, "not_found", ""},
+		{"resident of another community", "POST", base + "/residents/" + other.resident + "/move-out", "", 404, "not_found", ""},
+		{"oversize body", "POST", base + "/buildings", `{"name": "` + strings.Repeat("a", 70<<10) + `"}`, 413, "body_too_large", ""},
+		{"bad limit", "GET", base + "/residents?limit=0", "", 422, "invalid_field", "limit"},
+		{"huge limit", "GET", base + "/residents?limit=100000", "", 422, "invalid_field", "limit"},
+		{"forged cursor", "GET", base + "/residents?cursor=eyJmb28iOjF9", "", 422, "invalid_field", "cursor"},
+		{"bad status filter", "GET", base + "/residents?status=gone", "", 422, "invalid_field", "status"},
+		{"unknown route", "GET", "/admin/v1/nothing-here", "", 404, "not_found", ""},
+		{"wrong method", "DELETE", base + "/buildings", "", 404, "not_found", ""},
+	}
+	h.must(http.StatusCreated, "POST", base+"/buildings", f.admin, map[string]any{"name": "DUP"})
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			h.t = t
+			before := h.tableCounts()
+			var body any
+			if c.body != "" {
+				body = c.body
+			}
+			got, out := h.do(c.method, c.path, f.admin, body)
+			if got != c.status {
+				t.Fatalf("status %d %v, want %d", got, out, c.status)
+			}
+			e := out["error"].(map[string]any)
+			if e["code"] != c.code {
+				t.Errorf("code %v, want %s (%v)", e["code"], c.code, e["message"])
+			}
+			if c.field != "" && (e["field"] != c.field || !strings.Contains(e["message"].(string), c.field)) {
+				t.Errorf("error %v does not name field %s", e, c.field)
+			}
+			if after := h.tableCounts(); !equalCounts(before, after) {
+				b, _ := json.Marshal(before)
+				a, _ := json.Marshal(after)
+				t.Fatalf("database changed:\nbefore %s\nafter  %s", b, a)
+			}
+		})
+	}
+}
+
+func equalCounts(a, b map[string]int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if b[k] != v {
+			return false
+		}
+	}
+	return true
+}

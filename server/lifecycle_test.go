@@ -1,0 +1,177 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/google/uuid"
+
+	"gatepass/internal/dbtest"
+)
+
+// TestMoveOutRevokesEverything gives a resident a credential of every kind, a session and
+// a visitor pass with its own credential, then moves them out.
+func TestMoveOutRevokesEverything(t *testing.T) {
+	h := newHarness(t)
+	f := h.community()
+	neighbour := h.newResident(f)
+	exec := func(q string, args ...any) {
+		t.Helper()
+		if _, err := h.db.SQL().Exec(q, args...); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	pass := uuid.New()
+	for _, r := range []string{f.resident, neighbour} {
+		for _, kind := range []string{"qr", "device", "card"} {
+			exec(`INSERT INTO credentials (community_id, id, kind, subject, resident_id, zones) VALUES ($1, $2, $3, 'resident', $4, 1)`, f.id, uuid.New(), kind, r)
+		}
+		hash := sha256.Sum256([]byte(r))
+		exec(`INSERT INTO sessions (community_id, token_hash, resident_id, passkey_id, expires_at) VALUES ($1, $2, $3, $4, now() + interval '1 day')`,
+			f.id, hash[:], r, uuid.New())
+	}
+	exec(`INSERT INTO visitor_passes (community_id, id, host_resident_id, label, token_hash, zones, valid_from, valid_until, max_entries)
+		VALUES ($1, $2, $3, 'plumber', $4, 1, now(), now() + interval '1 day', 2)`, f.id, pass, f.resident, bytes.Repeat([]byte{9}, 32))
+	exec(`INSERT INTO credentials (community_id, id, kind, subject, visitor_pass_id, zones) VALUES ($1, $2, 'visitor', 'visitor', $3, 1)`, f.id, uuid.New(), pass)
+
+	out := h.must(http.StatusOK, "POST", "/admin/v1/communities/"+f.id+"/residents/"+f.resident+"/move-out", f.admin, nil)
+	if out["credentials_revoked"] != 4.0 || out["sessions_ended"] != 1.0 || out["visitor_passes_revoked"] != 1.0 {
+		t.Fatalf("move-out result %v, want 4 credentials, 1 session, 1 pass", out)
+	}
+	count := func(q string, args ...any) int {
+		t.Helper()
+		var n int
+		if err := h.db.SQL().QueryRow(q, args...).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	checks := []struct {
+		what string
+		got  int
+		want int
+	}{
+		{"live credentials of the resident", count(`SELECT count(*) FROM credentials WHERE resident_id = $1 AND revoked_at IS NULL`, f.resident), 0},
+		{"live visitor credentials", count(`SELECT count(*) FROM credentials WHERE visitor_pass_id = $1 AND revoked_at IS NULL`, pass), 0},
+		{"live sessions", count(`SELECT count(*) FROM sessions WHERE resident_id = $1 AND revoked_at IS NULL`, f.resident), 0},
+		{"open residencies", count(`SELECT count(*) FROM residencies WHERE resident_id = $1 AND valid_to IS NULL`, f.resident), 0},
+		{"usable invites", count(`SELECT count(*) FROM invites WHERE resident_id = $1 AND used_at IS NULL AND expires_at > now()`, f.resident), 0},
+		{"revocations for gates", count(`SELECT count(*) FROM change_log WHERE community_id = $1 AND kind = 'revocation'`, f.id), 4},
+		{"audit rows", count(`SELECT count(*) FROM audit_log WHERE community_id = $1 AND action = 'resident.move_out' AND target = $2`, f.id, "resident:"+f.resident), 1},
+		{"neighbour's live credentials", count(`SELECT count(*) FROM credentials WHERE resident_id = $1 AND revoked_at IS NULL`, neighbour), 3},
+		{"neighbour's live sessions", count(`SELECT count(*) FROM sessions WHERE resident_id = $1 AND revoked_at IS NULL`, neighbour), 1},
+	}
+	for _, c := range checks {
+		if c.got != c.want {
+			t.Errorf("%s: %d, want %d", c.what, c.got, c.want)
+		}
+	}
+	res := h.must(http.StatusOK, "GET", "/admin/v1/communities/"+f.id+"/residents/"+f.resident, f.guard, nil)
+	if res["status"] != "moved_out" || res["ended_at"] == nil {
+		t.Fatalf("resident after move-out: %v", res)
+	}
+	h.must(http.StatusConflict, "POST", "/admin/v1/communities/"+f.id+"/residents/"+f.resident+"/move-out", f.admin, nil)
+	h.must(http.StatusConflict, "POST", "/admin/v1/communities/"+f.id+"/residents/"+f.resident+"/invite", f.admin, nil)
+}
+
+func TestResidentSearchAndPaging(t *testing.T) {
+	h := newHarness(t)
+	f := h.community()
+	base := "/admin/v1/communities/" + f.id + "/residents"
+	for _, n := range []string{"王芳", "王伟", "张伟", "Zhang_Wei", "Zhang%Li"} {
+		h.must(http.StatusCreated, "POST", base, f.admin, map[string]any{"name": n, "unit_id": f.unit, "role": "family"})
+	}
+	seen := map[string]bool{}
+	cursor := ""
+	for pages := 0; ; pages++ {
+		out := h.must(http.StatusOK, "GET", base+"?limit=2&cursor="+cursor, f.guard, nil)
+		for _, r := range out["residents"].([]any) {
+			id := r.(map[string]any)["id"].(string)
+			if seen[id] {
+				t.Fatalf("resident %s on two pages", id)
+			}
+			seen[id] = true
+		}
+		next, _ := out["next_cursor"].(string)
+		if next == "" {
+			break
+		}
+		cursor = next
+		if pages > 10 {
+			t.Fatal("paging does not end")
+		}
+	}
+	if len(seen) != 6 { // five here and the fixture's resident
+		t.Fatalf("paged through %d residents, want 6", len(seen))
+	}
+	for q, want := range map[string]int{"伟": 2, "王": 2, "_": 1, "%": 1, "nobody": 0} {
+		out := h.must(http.StatusOK, "GET", base+"?q="+url.QueryEscape(q), f.guard, nil)
+		if got := len(out["residents"].([]any)); got != want {
+			t.Errorf("q=%q found %d, want %d", q, got, want)
+		}
+	}
+}
+
+func TestAuditChainAndTampering(t *testing.T) {
+	h := newHarness(t)
+	f := h.community()
+	h.must(http.StatusOK, "POST", "/admin/v1/communities/"+f.id+"/residents/"+f.resident+"/move-out", f.admin, nil)
+	entries := h.must(http.StatusOK, "GET", "/admin/v1/audit?community_id="+f.id, f.auditor, nil)["entries"].([]any)
+	actions := map[string]bool{}
+	for _, e := range entries {
+		m := e.(map[string]any)
+		actions[m["action"].(string)] = true
+		if strings.Contains(string(mustJSON(m["summary"])), "gpi_") {
+			t.Fatalf("an invite code is in the audit log: %v", m)
+		}
+	}
+	for _, a := range []string{"community.create", "building.create", "unit.create", "resident.create", "gate.create", "resident.move_out"} {
+		if !actions[a] {
+			t.Errorf("no audit row for %s (have %v)", a, actions)
+		}
+	}
+
+	verify := func() (int, string) {
+		var out, errb bytes.Buffer
+		code := run(context.Background(), []string{"audit", "verify", "--database-url", dbtest.URL(t)}, &out, &errb)
+		return code, out.String() + errb.String()
+	}
+	if code, msg := verify(); code != 0 {
+		t.Fatalf("verify on an untouched log: %d %s", code, msg)
+	}
+	if _, err := h.db.SQL().Exec(`UPDATE audit_log SET actor = 'x' WHERE community_id = $1`, f.id); err == nil || !strings.Contains(err.Error(), "append-only") {
+		t.Fatalf("updating the audit log: %v, want the append-only refusal", err)
+	}
+	// Someone with the database owner's rights goes around the trigger.
+	var seq int64
+	if err := h.db.SQL().QueryRow(`SELECT seq FROM audit_log WHERE community_id = $1 AND action = 'resident.create' ORDER BY seq LIMIT 1`, f.id).Scan(&seq); err != nil {
+		t.Fatal(err)
+	}
+	tamper := func(summary string) {
+		t.Helper()
+		for _, q := range []string{`ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_update`,
+			`UPDATE audit_log SET summary = '` + summary + `' WHERE community_id = '` + f.id + `' AND seq = ` + strconv.FormatInt(seq, 10),
+			`ALTER TABLE audit_log ENABLE TRIGGER audit_log_no_update`} {
+			if _, err := h.db.SQL().Exec(q); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	var original string
+	_ = h.db.SQL().QueryRow(`SELECT summary::text FROM audit_log WHERE community_id = $1 AND seq = $2`, f.id, seq).Scan(&original)
+	tamper(`{"role":"owner","under_14":false,"unit_id":"forged"}`)
+	code, msg := verify()
+	if code != 1 || !strings.Contains(msg, "seq "+strconv.FormatInt(seq, 10)) || !strings.Contains(msg, f.id) {
+		t.Fatalf("verify after tampering: exit %d, %q; want exit 1 naming community %s seq %d", code, msg, f.id, seq)
+	}
+	tamper(original)
+	if code, msg := verify(); code != 0 {
+		t.Fatalf("verify after restoring: %d %s", code, msg)
+	}
+}
