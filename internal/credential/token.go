@@ -187,9 +187,8 @@ func (t *Token) Text() string {
 	if n == 0 {
 		return ""
 	}
-	b := make([]byte, 0, len(Prefix)+base45EncodedLen(n))
-	b = append(b, Prefix...)
-	return string(appendBase45(b, raw[:n]))
+	var buf [MaxTextLen]byte
+	return string(appendBase45(append(buf[:0], Prefix...), raw[:n]))
 }
 
 // marshal writes the binary token; 0 for an unknown type. Times must be in
