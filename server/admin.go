@@ -33,6 +33,11 @@ func adminRoutes(s *Server) []route {
 		{"GET", "/communities/:community/gates", access.ActReadGates, s.listGates},
 		{"POST", "/communities/:community/staff", access.ActManageStaff, s.createStaff},
 		{"GET", "/communities/:community/staff", access.ActManageStaff, s.listStaff},
+		{"GET", "/communities/:community/keys", access.ActReadCommunity, s.listKeys},
+		{"POST", "/communities/:community/keys/rotate", access.ActManageKeys, s.rotateKey},
+		{"POST", "/residents/:resident/cards", access.ActOperateGates, s.issueCard},
+		{"GET", "/residents/:resident/cards", access.ActOperateGates, s.listCards},
+		{"POST", "/residents/:resident/cards/:card/revoke", access.ActOperateGates, s.revokeCard},
 		{"GET", "/audit", access.ActReadAudit, s.listAudit},
 	}
 }
@@ -55,7 +60,7 @@ func (s *Server) createCommunity(c *fiber.Ctx, r *request) error {
 	}
 	var out access.CommunityInfo
 	err := s.db.InTx(c.UserContext(), actor(r), func(tx *store.Tx) (err error) {
-		out, err = tx.CreateCommunity(c.UserContext(), name)
+		out, err = tx.CreateCommunity(c.UserContext(), name, s.sealer)
 		return err
 	})
 	if err != nil {

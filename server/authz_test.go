@@ -46,6 +46,11 @@ func endpoints() []endpoint {
 			return map[string]any{"name": unique("S"), "role": "guard"}
 		}, 201},
 		{"GET", "/communities/{c}/staff", []string{"admin", "operator"}, nil, 200},
+		{"GET", "/communities/{c}/keys", []string{"admin", "guard", "auditor", "operator"}, nil, 200},
+		{"POST", "/communities/{c}/keys/rotate", []string{"admin", "operator"}, nil, 201},
+		{"POST", "/residents/{r}/cards", []string{"admin", "guard", "operator"}, nil, 201},
+		{"GET", "/residents/{r}/cards", []string{"admin", "guard", "operator"}, nil, 200},
+		{"POST", "/residents/{r}/cards/{card}/revoke", []string{"admin", "guard", "operator"}, nil, 200},
 		{"GET", "/audit", []string{"admin", "auditor", "operator"}, nil, 200},
 	}
 }
@@ -55,7 +60,7 @@ func TestEveryAdminRouteIsInTheMatrix(t *testing.T) {
 	for _, e := range endpoints() {
 		known[e.method+" "+e.path] = true
 	}
-	replacer := strings.NewReplacer(":community", "{c}", ":resident", "{r}", ":zone", "5")
+	replacer := strings.NewReplacer(":community", "{c}", ":resident", "{r}", ":zone", "5", ":card", "{card}")
 	for _, r := range adminRoutes(&Server{}) {
 		key := r.method + " " + replacer.Replace(r.path)
 		if !known[key] {
@@ -87,7 +92,12 @@ func TestAuthorizationMatrix(t *testing.T) {
 		for _, c := range callers {
 			t.Run(e.method+" "+e.path+" as "+c.name, func(t *testing.T) {
 				h.t = t
-				path := "/admin/v1" + strings.NewReplacer("{c}", a.id, "{r}", h.newResident(a)).Replace(e.path)
+				resident := h.newResident(a)
+				card := ""
+				if strings.Contains(e.path, "{card}") {
+					card = h.card(a, resident)
+				}
+				path := "/admin/v1" + strings.NewReplacer("{c}", a.id, "{r}", resident, "{card}", card).Replace(e.path)
 				var body any
 				if e.body != nil {
 					body = e.body(a)
@@ -97,7 +107,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 				switch {
 				case c.role == "":
 					want = http.StatusUnauthorized
-				case !c.community && strings.Contains(e.path, "{c}"):
+				case !c.community && strings.ContainsAny(e.path, "{"):
 					want = http.StatusNotFound // another community's staff learn nothing
 				case !allowed:
 					want = http.StatusForbidden

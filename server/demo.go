@@ -7,6 +7,7 @@ import (
 	"io"
 
 	"gatepass/internal/access"
+	"gatepass/internal/secret"
 	"gatepass/internal/store"
 )
 
@@ -29,6 +30,10 @@ func cmdDemoSeed(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	sealer, err := cfg.sealer()
+	if err != nil {
+		return err
+	}
 	db, err := cfg.open(ctx)
 	if err != nil {
 		return err
@@ -38,7 +43,7 @@ func cmdDemoSeed(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return err
 	}
 	var d demo
-	err = db.InTx(ctx, "cli:demo", func(tx *store.Tx) error { return seedDemo(ctx, tx, &d) })
+	err = db.InTx(ctx, "cli:demo", func(tx *store.Tx) error { return seedDemo(ctx, tx, sealer, &d) })
 	if err != nil {
 		return fmt.Errorf("seed demo: %w", err)
 	}
@@ -55,8 +60,8 @@ func cmdDemoSeed(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	return nil
 }
 
-func seedDemo(ctx context.Context, tx *store.Tx, d *demo) (err error) {
-	if d.Community, err = tx.CreateCommunity(ctx, "Demo Gardens 示范花园"); err != nil {
+func seedDemo(ctx context.Context, tx *store.Tx, sealer *secret.Sealer, d *demo) (err error) {
+	if d.Community, err = tx.CreateCommunity(ctx, "Demo Gardens 示范花园", sealer); err != nil {
 		return err
 	}
 	c := d.Community.ID

@@ -3,12 +3,15 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"sync/atomic"
 	"testing"
 
@@ -16,6 +19,7 @@ import (
 
 	"gatepass/internal/access"
 	"gatepass/internal/dbtest"
+	"gatepass/internal/secret"
 	"gatepass/internal/store"
 )
 
@@ -23,17 +27,29 @@ func TestMain(m *testing.M) { dbtest.Main(m) }
 
 // harness drives the real Fiber app on the package's real database.
 type harness struct {
-	t        *testing.T
+	t        testing.TB
 	srv      *Server
 	db       *store.DB
 	base     string // http://127.0.0.1:port of a real listener
 	operator string
+	sealer   *secret.Sealer
 }
 
-func newHarness(t *testing.T) *harness {
+func testSealer(t testing.TB) *secret.Sealer {
+	key := make([]byte, secret.MasterKeySize)
+	_, _ = rand.Read(key)
+	s, err := secret.NewSealer(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func newHarness(t testing.TB) *harness {
 	t.Helper()
 	db := dbtest.New(t)
-	h := &harness{t: t, db: db, srv: NewServer(db, slog.New(slog.NewTextHandler(io.Discard, nil)))}
+	h := &harness{t: t, db: db, sealer: testSealer(t)}
+	h.srv = NewServer(db, h.sealer, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -93,7 +109,8 @@ func (h *harness) do(method, path, token string, body any) (int, map[string]any)
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
 	out := map[string]any{}
-	if len(raw) > 0 && json.Unmarshal(raw, &out) != nil {
+	isJSON := strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json")
+	if len(raw) > 0 && (isJSON || resp.StatusCode >= 400) && json.Unmarshal(raw, &out) != nil {
 		h.t.Fatalf("%s %s: %d, body is not a JSON object: %q", method, path, resp.StatusCode, raw)
 	}
 	if resp.StatusCode >= 400 {
@@ -151,3 +168,5 @@ func mustJSON(v any) []byte {
 	}
 	return raw
 }
+
+func base64URL(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }

@@ -21,6 +21,7 @@ import (
 	"github.com/google/uuid"
 
 	"gatepass/internal/access"
+	"gatepass/internal/secret"
 	"gatepass/internal/store"
 )
 
@@ -32,6 +33,7 @@ commands:
   staff create   --name NAME --role admin|guard|auditor [--community ID]
                  prints the new staff token alone on the last line
   audit verify   recompute the audit log hash chain; exit 1 at the first bad row
+  keys rotate    --community ID: retire the community's signing key and make a new one
   demo seed      create a demo community and print its ids and tokens
 
 environment: DATABASE_URL, LISTEN_ADDR, MASTER_KEY_FILE, LOG_LEVEL (flags override)
@@ -46,6 +48,7 @@ func main() {
 // config is what every command reads from the environment and flags.
 type config struct {
 	databaseURL string
+	masterKey   string
 	listen      string
 	noMigrate   bool
 	logLevel    string
@@ -53,6 +56,7 @@ type config struct {
 
 func (c *config) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.databaseURL, "database-url", os.Getenv("DATABASE_URL"), "PostgreSQL URL (env DATABASE_URL)")
+	fs.StringVar(&c.masterKey, "master-key-file", os.Getenv("MASTER_KEY_FILE"), "file with the 32-byte master key, hex or base64 (env MASTER_KEY_FILE)")
 	fs.StringVar(&c.listen, "listen", envOr("LISTEN_ADDR", ":8080"), "listen address (env LISTEN_ADDR)")
 	fs.BoolVar(&c.noMigrate, "no-migrate", false, "do not apply the schema at start")
 	fs.StringVar(&c.logLevel, "log-level", envOr("LOG_LEVEL", "info"), "debug, info, warn or error (env LOG_LEVEL)")
@@ -80,13 +84,29 @@ func (c *config) open(ctx context.Context) (*store.DB, error) {
 	return store.Open(ctx, c.databaseURL)
 }
 
+// sealer loads the master key that seals the communities' private signing keys.
+func (c *config) sealer() (*secret.Sealer, error) {
+	if c.masterKey == "" {
+		return nil, errors.New("MASTER_KEY_FILE is not set (or pass --master-key-file): signing keys are sealed under it")
+	}
+	data, err := os.ReadFile(c.masterKey)
+	if err != nil {
+		return nil, fmt.Errorf("master key: %w", err)
+	}
+	key, err := secret.ParseMasterKey(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", c.masterKey, err)
+	}
+	return secret.NewSealer(key)
+}
+
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return 2
 	}
 	name, rest := args[0], args[1:]
-	if len(rest) > 0 && (name == "staff" || name == "audit" || name == "demo") {
+	if len(rest) > 0 && (name == "staff" || name == "audit" || name == "demo" || name == "keys") {
 		name, rest = name+" "+rest[0], rest[1:]
 	}
 	cmds := map[string]func(context.Context, []string, io.Writer, io.Writer) error{
@@ -95,6 +115,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		"staff create": cmdStaffCreate,
 		"audit verify": cmdAuditVerify,
 		"demo seed":    cmdDemoSeed,
+		"keys rotate":  cmdKeysRotate,
 	}
 	cmd, ok := cmds[name]
 	if !ok {
@@ -120,6 +141,10 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	log := cfg.logger(stderr)
+	sealer, err := cfg.sealer()
+	if err != nil {
+		return err
+	}
 	db, err := cfg.open(ctx)
 	if err != nil {
 		return err
@@ -130,7 +155,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return err
 		}
 	}
-	srv := NewServer(db, log)
+	srv := NewServer(db, sealer, log)
 	go srv.maintain(ctx)
 	return srv.Serve(ctx, cfg.listen)
 }
@@ -211,6 +236,44 @@ func validRole(r string) bool {
 		}
 	}
 	return false
+}
+
+func cmdKeysRotate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var cfg config
+	var community string
+	fs := flag.NewFlagSet("keys rotate", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfg.flags(fs)
+	fs.StringVar(&community, "community", "", "community id")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cid, err := uuid.Parse(community)
+	if err != nil {
+		return fmt.Errorf("--community: %w", err)
+	}
+	sealer, err := cfg.sealer()
+	if err != nil {
+		return err
+	}
+	db, err := cfg.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if _, err := db.Community(ctx, cid); err != nil {
+		return err
+	}
+	var k store.KeyInfo
+	err = db.InTx(ctx, "cli", func(tx *store.Tx) (err error) {
+		k, err = tx.RotateKey(ctx, cid, sealer)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "community %s now signs with kid %d\n", cid, k.KID)
+	return nil
 }
 
 func cmdAuditVerify(ctx context.Context, args []string, stdout, stderr io.Writer) error {

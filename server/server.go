@@ -15,21 +15,23 @@ import (
 
 	"gatepass/internal/access"
 	"gatepass/internal/httpx"
+	"gatepass/internal/secret"
 	"gatepass/internal/store"
 )
 
 // Server holds what the admin and gate handlers share.
 type Server struct {
-	db  *store.DB
-	log *slog.Logger
-	app *fiber.App
+	db     *store.DB
+	sealer *secret.Sealer // opens the communities' private signing keys
+	log    *slog.Logger
+	app    *fiber.App
 }
 
 // NewServer builds the HTTP app on a database.
-func NewServer(db *store.DB, log *slog.Logger) *Server {
+func NewServer(db *store.DB, sealer *secret.Sealer, log *slog.Logger) *Server {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewDBStatsCollector(db.SQL(), "gatepass"), collectors.NewGoCollector())
-	s := &Server{db: db, log: log}
+	s := &Server{db: db, sealer: sealer, log: log}
 	s.app = httpx.NewApp(httpx.Options{Name: "gatepass-server", Log: log, Registry: reg})
 	s.app.Get("/readyz", s.ready)
 	admin := s.app.Group("/admin/v1")
@@ -108,8 +110,18 @@ func (s *Server) authorize(r route) fiber.Handler {
 			return err
 		}
 		req := &request{staff: staff}
-		if c.Params("community") != "" {
+		switch {
+		case c.Params("community") != "":
 			if req.community, err = httpx.PathUUID(c, "community"); err != nil {
+				return err
+			}
+		case c.Params("resident") != "":
+			// Paths that name only a resident belong to the resident's community.
+			id, err := httpx.PathUUID(c, "resident")
+			if err != nil {
+				return err
+			}
+			if req.community, err = s.db.ResidentCommunity(c.UserContext(), id); err != nil {
 				return err
 			}
 		}

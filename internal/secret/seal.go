@@ -4,8 +4,11 @@ import (
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // MasterKeySize is the length of the AES-256 master key.
@@ -57,4 +60,17 @@ func (s *Sealer) Open(sealed, ad []byte) ([]byte, error) {
 		return nil, ErrOpen
 	}
 	return pt, nil
+}
+
+// ParseMasterKey reads a master key file's contents: 64 hex characters or the standard
+// base64 of 32 bytes, surrounding white space ignored.
+func ParseMasterKey(data []byte) ([]byte, error) {
+	text := strings.TrimSpace(string(data))
+	if k, err := hex.DecodeString(text); err == nil && len(k) == MasterKeySize {
+		return k, nil
+	}
+	if k, err := base64.StdEncoding.DecodeString(text); err == nil && len(k) == MasterKeySize {
+		return k, nil
+	}
+	return nil, fmt.Errorf("master key: want %d bytes as 64 hex characters or base64", MasterKeySize)
 }

@@ -85,3 +85,21 @@ func TestSealer(t *testing.T) {
 		t.Fatal("short master key accepted")
 	}
 }
+
+func TestParseMasterKey(t *testing.T) {
+	key := bytes.Repeat([]byte{0xab}, MasterKeySize)
+	for name, in := range map[string]string{
+		"hex":    strings.Repeat("ab", 32) + "\n",
+		"base64": "q6urq6urq6urq6urq6urq6urq6urq6urq6urq6urq6s=",
+	} {
+		got, err := ParseMasterKey([]byte(in))
+		if err != nil || !bytes.Equal(got, key) {
+			t.Errorf("%s: %x, %v", name, got, err)
+		}
+	}
+	for _, in := range []string{"", "abcd", strings.Repeat("ab", 31), strings.Repeat("zz", 32)} {
+		if _, err := ParseMasterKey([]byte(in)); err == nil {
+			t.Errorf("ParseMasterKey(%q) accepted", in)
+		}
+	}
+}

@@ -9,10 +9,12 @@ import (
 	"github.com/google/uuid"
 
 	"gatepass/internal/access"
+	"gatepass/internal/secret"
 )
 
-// CreateCommunity makes a community with its perimeter zone.
-func (tx *Tx) CreateCommunity(ctx context.Context, name string) (access.CommunityInfo, error) {
+// CreateCommunity makes a community with its perimeter zone and its first signing key,
+// sealed under the master key.
+func (tx *Tx) CreateCommunity(ctx context.Context, name string, sealer *secret.Sealer) (access.CommunityInfo, error) {
 	var c access.CommunityInfo
 	err := tx.x.GetContext(ctx, &c, `INSERT INTO communities (id, name) VALUES ($1, $2) RETURNING id, name, created_at`, newID(), name)
 	if err != nil {
@@ -20,6 +22,9 @@ func (tx *Tx) CreateCommunity(ctx context.Context, name string) (access.Communit
 	}
 	if _, err := tx.x.ExecContext(ctx, `INSERT INTO zones (community_id, zone, name) VALUES ($1, $2, 'Perimeter')`, c.ID, access.PerimeterZone); err != nil {
 		return c, fmt.Errorf("create community: %w", err)
+	}
+	if _, err := tx.createSigningKey(ctx, c.ID, sealer); err != nil {
+		return c, err
 	}
 	return c, tx.Audit(ctx, c.ID, "community.create", "community:"+c.ID.String(), map[string]any{"name": name})
 }

@@ -194,17 +194,17 @@ type Revocation struct {
 	ForgetAfter time.Time `json:"forget_after"`
 }
 
-// RevokeCredentials revokes the live credentials matched by where (a condition on
-// credentials c, with $1 = community and $2 as its argument) and tells the gates.
-func (tx *Tx) revokeCredentials(ctx context.Context, community uuid.UUID, reason, where string, arg any) (int, error) {
+// revokeCredentials revokes the live credentials matched by where (a condition on
+// credentials c, with $1 = community and args from $3) and tells the gates.
+func (tx *Tx) revokeCredentials(ctx context.Context, community uuid.UUID, reason, where string, args ...any) (int, error) {
 	var rows []struct {
 		ID        uuid.UUID  `db:"id"`
 		RevokedAt time.Time  `db:"revoked_at"`
 		ExpiresAt *time.Time `db:"expires_at"`
 	}
-	err := tx.x.SelectContext(ctx, &rows, `UPDATE credentials c SET revoked_at = now(), revoke_reason = $3
+	err := tx.x.SelectContext(ctx, &rows, `UPDATE credentials c SET revoked_at = now(), revoke_reason = $2
 		WHERE c.community_id = $1 AND c.revoked_at IS NULL AND (`+where+`)
-		RETURNING c.id, c.revoked_at, c.expires_at`, community, arg, reason)
+		RETURNING c.id, c.revoked_at, c.expires_at`, append([]any{community, reason}, args...)...)
 	if err != nil {
 		return 0, fmt.Errorf("revoke credentials: %w", err)
 	}
@@ -259,7 +259,7 @@ func (tx *Tx) MoveOut(ctx context.Context, c, resident uuid.UUID) (MoveOutResult
 		}
 	}
 	res.Credentials, err = tx.revokeCredentials(ctx, c, "moved_out",
-		`c.resident_id = $2 OR c.visitor_pass_id IN (SELECT id FROM visitor_passes WHERE community_id = $1 AND host_resident_id = $2)`, resident)
+		`c.resident_id = $3 OR c.visitor_pass_id IN (SELECT id FROM visitor_passes WHERE community_id = $1 AND host_resident_id = $3)`, resident)
 	if err != nil {
 		return res, err
 	}

@@ -1,0 +1,133 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+
+	"gatepass/internal/access"
+	"gatepass/internal/credential"
+	"gatepass/internal/secret"
+)
+
+// Card is a printed card credential (type 0x03) as staff list it.
+type Card struct {
+	ID        uuid.UUID  `db:"id" json:"id"`
+	Resident  uuid.UUID  `db:"resident_id" json:"resident_id"`
+	Zones     int64      `db:"zones" json:"zones"`
+	CreatedAt time.Time  `db:"created_at" json:"created_at"`
+	ExpiresAt time.Time  `db:"expires_at" json:"expires_at"`
+	RevokedAt *time.Time `db:"revoked_at" json:"revoked_at,omitempty"`
+}
+
+// ResidentCommunity finds the community of a resident, for paths that name only the
+// resident.
+func (db *DB) ResidentCommunity(ctx context.Context, resident uuid.UUID) (uuid.UUID, error) {
+	var c uuid.UUID
+	err := db.x.GetContext(ctx, &c, `SELECT community_id FROM residents WHERE id = $1`, resident)
+	if errors.Is(err, sql.ErrNoRows) {
+		return uuid.Nil, fmt.Errorf("resident %s: %w", resident, access.ErrNotFound)
+	}
+	if err != nil {
+		return uuid.Nil, fmt.Errorf("resident community: %w", err)
+	}
+	return c, nil
+}
+
+// ResidentZones is the zone mask a resident's credentials carry.
+func (db *DB) ResidentZones(ctx context.Context, c uuid.UUID) (access.ZoneMask, error) {
+	return residentZones(ctx, db.x, c)
+}
+
+type selecter interface {
+	SelectContext(ctx context.Context, dest any, query string, args ...any) error
+}
+
+func residentZones(ctx context.Context, q selecter, c uuid.UUID) (access.ZoneMask, error) {
+	var zones []int
+	if err := q.SelectContext(ctx, &zones, `SELECT zone FROM zones WHERE community_id = $1`, c); err != nil {
+		return 0, fmt.Errorf("resident zones: %w", err)
+	}
+	return access.ZonesForResident(zones), nil
+}
+
+// IssueCard makes a printed card for an active resident, valid for the given time, and
+// returns it with its QR text. The text is not stored: a lost card is revoked and a new
+// one printed.
+func (db *DB) IssueCard(ctx context.Context, actor string, c, resident uuid.UUID, valid time.Duration, sealer *secret.Sealer) (Card, string, error) {
+	signer, err := db.Signer(ctx, c, sealer)
+	if err != nil {
+		return Card{}, "", err
+	}
+	var card Card
+	var text string
+	err = db.InTx(ctx, actor, func(tx *Tx) error {
+		r, err := residentQ(ctx, tx.x, c, resident)
+		if err != nil {
+			return err
+		}
+		if r.Status != access.ResidentActive {
+			return fmt.Errorf("resident has %s: %w", r.Status, access.ErrConflict)
+		}
+		zones, err := residentZones(ctx, tx.x, c)
+		if err != nil {
+			return err
+		}
+		now := time.Now().Truncate(time.Second)
+		err = tx.x.GetContext(ctx, &card, `INSERT INTO credentials (community_id, id, kind, subject, resident_id, zones, expires_at)
+			VALUES ($1, $2, 'card', 'resident', $3, $4, $5) RETURNING id, resident_id, zones, created_at, expires_at, revoked_at`,
+			c, newID(), resident, int64(zones), now.Add(valid))
+		if err != nil {
+			return fmt.Errorf("issue card: %w", err)
+		}
+		text, err = credential.MintCard(signer, credential.Claims{
+			CredentialID: card.ID, Subject: credential.SubjectResident, Zones: uint64(zones),
+			NotBefore: now, ExpiresAt: now.Add(valid),
+		})
+		if err != nil {
+			return fmt.Errorf("issue card: %w", err)
+		}
+		return tx.Audit(ctx, c, "card.issue", "resident:"+resident.String(),
+			map[string]any{"credential_id": card.ID, "expires_at": card.ExpiresAt})
+	})
+	return card, text, err
+}
+
+// Cards lists a resident's cards, newest first.
+func (db *DB) Cards(ctx context.Context, c, resident uuid.UUID) ([]Card, error) {
+	if _, err := residentQ(ctx, db.x, c, resident); err != nil {
+		return nil, err
+	}
+	out := []Card{}
+	err := db.x.SelectContext(ctx, &out, `SELECT id, resident_id, zones, created_at, expires_at, revoked_at FROM credentials
+		WHERE community_id = $1 AND resident_id = $2 AND kind = 'card' ORDER BY created_at DESC, id`, c, resident)
+	if err != nil {
+		return nil, fmt.Errorf("list cards: %w", err)
+	}
+	return out, nil
+}
+
+// RevokeCard revokes one of a resident's cards at once: gates learn it through sync.
+func (tx *Tx) RevokeCard(ctx context.Context, c, resident, card uuid.UUID) error {
+	n, err := tx.revokeCredentials(ctx, c, "card_revoked", `c.id = $3 AND c.resident_id = $4 AND c.kind = 'card'`, card, resident)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		var revoked bool
+		err := tx.x.GetContext(ctx, &revoked, `SELECT revoked_at IS NOT NULL FROM credentials
+			WHERE community_id = $1 AND id = $2 AND resident_id = $3 AND kind = 'card'`, c, card, resident)
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("card %s: %w", card, access.ErrNotFound)
+		}
+		if err != nil {
+			return fmt.Errorf("revoke card: %w", err)
+		}
+		return fmt.Errorf("card already revoked: %w", access.ErrConflict)
+	}
+	return tx.Audit(ctx, c, "card.revoke", "resident:"+resident.String(), map[string]any{"credential_id": card})
+}
