@@ -44,6 +44,28 @@ func adminRoutes(s *Server) []route {
 
 func actor(r *request) string { return "staff:" + r.staff.ID.String() }
 
+// mutate runs fn in one transaction acting as the caller (so its audit row commits with
+// the change) and answers fn's result with status.
+func mutate[T any](s *Server, c *fiber.Ctx, r *request, status int, fn func(tx *store.Tx) (T, error)) error {
+	var out T
+	err := s.db.InTx(c.UserContext(), actor(r), func(tx *store.Tx) (err error) {
+		out, err = fn(tx)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	return c.Status(status).JSON(out)
+}
+
+// listed answers a list as {key: items}.
+func listed[T any](c *fiber.Ctx, key string, items []T, err error) error {
+	if err != nil {
+		return err
+	}
+	return c.JSON(fiber.Map{key: items})
+}
+
 type nameBody struct {
 	Name *string `json:"name"`
 }
@@ -58,23 +80,14 @@ func (s *Server) createCommunity(c *fiber.Ctx, r *request) error {
 	if err := k.Err(); err != nil {
 		return err
 	}
-	var out access.CommunityInfo
-	err := s.db.InTx(c.UserContext(), actor(r), func(tx *store.Tx) (err error) {
-		out, err = tx.CreateCommunity(c.UserContext(), name, s.sealer)
-		return err
+	return mutate(s, c, r, http.StatusCreated, func(tx *store.Tx) (access.CommunityInfo, error) {
+		return tx.CreateCommunity(c.UserContext(), name, s.sealer)
 	})
-	if err != nil {
-		return err
-	}
-	return c.Status(http.StatusCreated).JSON(out)
 }
 
 func (s *Server) listCommunities(c *fiber.Ctx, r *request) error {
 	out, err := s.db.Communities(c.UserContext(), r.staff)
-	if err != nil {
-		return err
-	}
-	return c.JSON(fiber.Map{"communities": out})
+	return listed(c, "communities", out, err)
 }
 
 func (s *Server) getCommunity(c *fiber.Ctx, r *request) error {
@@ -95,23 +108,14 @@ func (s *Server) createBuilding(c *fiber.Ctx, r *request) error {
 	if err := k.Err(); err != nil {
 		return err
 	}
-	var out access.Building
-	err := s.db.InTx(c.UserContext(), actor(r), func(tx *store.Tx) (err error) {
-		out, err = tx.CreateBuilding(c.UserContext(), r.community, name)
-		return err
+	return mutate(s, c, r, http.StatusCreated, func(tx *store.Tx) (access.Building, error) {
+		return tx.CreateBuilding(c.UserContext(), r.community, name)
 	})
-	if err != nil {
-		return err
-	}
-	return c.Status(http.StatusCreated).JSON(out)
 }
 
 func (s *Server) listBuildings(c *fiber.Ctx, r *request) error {
 	out, err := s.db.Buildings(c.UserContext(), r.community)
-	if err != nil {
-		return err
-	}
-	return c.JSON(fiber.Map{"buildings": out})
+	return listed(c, "buildings", out, err)
 }
 
 func (s *Server) createUnit(c *fiber.Ctx, r *request) error {
@@ -128,15 +132,9 @@ func (s *Server) createUnit(c *fiber.Ctx, r *request) error {
 	if err := k.Err(); err != nil {
 		return err
 	}
-	var out access.Unit
-	err := s.db.InTx(c.UserContext(), actor(r), func(tx *store.Tx) (err error) {
-		out, err = tx.CreateUnit(c.UserContext(), r.community, building, label)
-		return err
+	return mutate(s, c, r, http.StatusCreated, func(tx *store.Tx) (access.Unit, error) {
+		return tx.CreateUnit(c.UserContext(), r.community, building, label)
 	})
-	if err != nil {
-		return err
-	}
-	return c.Status(http.StatusCreated).JSON(out)
 }
 
 func (s *Server) listUnits(c *fiber.Ctx, r *request) error {
@@ -148,10 +146,7 @@ func (s *Server) listUnits(c *fiber.Ctx, r *request) error {
 		}
 	}
 	out, err := s.db.Units(c.UserContext(), r.community, building)
-	if err != nil {
-		return err
-	}
-	return c.JSON(fiber.Map{"units": out})
+	return listed(c, "units", out, err)
 }
 
 func (s *Server) putZone(c *fiber.Ctx, r *request) error {
@@ -182,10 +177,7 @@ func (s *Server) putZone(c *fiber.Ctx, r *request) error {
 
 func (s *Server) listZones(c *fiber.Ctx, r *request) error {
 	out, err := s.db.Zones(c.UserContext(), r.community)
-	if err != nil {
-		return err
-	}
-	return c.JSON(fiber.Map{"zones": out})
+	return listed(c, "zones", out, err)
 }
 
 func (s *Server) createResident(c *fiber.Ctx, r *request) error {
@@ -214,18 +206,14 @@ func (s *Server) createResident(c *fiber.Ctx, r *request) error {
 		return err
 	}
 	nr.Under14 = in.Under14 != nil && *in.Under14
-	var out struct {
+	type created struct {
 		access.Resident
 		store.Invite
 	}
-	err := s.db.InTx(c.UserContext(), actor(r), func(tx *store.Tx) (err error) {
-		out.Resident, out.Invite, err = tx.CreateResident(c.UserContext(), nr)
-		return err
+	return mutate(s, c, r, http.StatusCreated, func(tx *store.Tx) (created, error) {
+		res, inv, err := tx.CreateResident(c.UserContext(), nr)
+		return created{res, inv}, err
 	})
-	if err != nil {
-		return err
-	}
-	return c.Status(http.StatusCreated).JSON(out)
 }
 
 // maxPage bounds a page of any list.
@@ -284,15 +272,9 @@ func (s *Server) moveOut(c *fiber.Ctx, r *request) error {
 	if err != nil {
 		return err
 	}
-	var out store.MoveOutResult
-	err = s.db.InTx(c.UserContext(), actor(r), func(tx *store.Tx) (err error) {
-		out, err = tx.MoveOut(c.UserContext(), r.community, id)
-		return err
+	return mutate(s, c, r, http.StatusOK, func(tx *store.Tx) (store.MoveOutResult, error) {
+		return tx.MoveOut(c.UserContext(), r.community, id)
 	})
-	if err != nil {
-		return err
-	}
-	return c.JSON(out)
 }
 
 func (s *Server) reissueInvite(c *fiber.Ctx, r *request) error {
@@ -300,15 +282,9 @@ func (s *Server) reissueInvite(c *fiber.Ctx, r *request) error {
 	if err != nil {
 		return err
 	}
-	var out store.Invite
-	err = s.db.InTx(c.UserContext(), actor(r), func(tx *store.Tx) (err error) {
-		out, err = tx.ReissueInvite(c.UserContext(), r.community, id)
-		return err
+	return mutate(s, c, r, http.StatusCreated, func(tx *store.Tx) (store.Invite, error) {
+		return tx.ReissueInvite(c.UserContext(), r.community, id)
 	})
-	if err != nil {
-		return err
-	}
-	return c.Status(http.StatusCreated).JSON(out)
 }
 
 func (s *Server) createGate(c *fiber.Ctx, r *request) error {
@@ -330,26 +306,19 @@ func (s *Server) createGate(c *fiber.Ctx, r *request) error {
 	if err := k.Err(); err != nil {
 		return err
 	}
-	var out struct {
+	type created struct {
 		access.Gate
 		store.Enrollment
 	}
-	err := s.db.InTx(c.UserContext(), actor(r), func(tx *store.Tx) (err error) {
-		out.Gate, out.Enrollment, err = tx.CreateGate(c.UserContext(), ng)
-		return err
+	return mutate(s, c, r, http.StatusCreated, func(tx *store.Tx) (created, error) {
+		g, en, err := tx.CreateGate(c.UserContext(), ng)
+		return created{g, en}, err
 	})
-	if err != nil {
-		return err
-	}
-	return c.Status(http.StatusCreated).JSON(out)
 }
 
 func (s *Server) listGates(c *fiber.Ctx, r *request) error {
 	out, err := s.db.Gates(c.UserContext(), r.community)
-	if err != nil {
-		return err
-	}
-	return c.JSON(fiber.Map{"gates": out})
+	return listed(c, "gates", out, err)
 }
 
 func (s *Server) createStaff(c *fiber.Ctx, r *request) error {
@@ -366,26 +335,19 @@ func (s *Server) createStaff(c *fiber.Ctx, r *request) error {
 	if err := k.Err(); err != nil {
 		return err
 	}
-	var out struct {
+	type created struct {
 		access.StaffMember
 		Token string `json:"token"`
 	}
-	err := s.db.InTx(c.UserContext(), actor(r), func(tx *store.Tx) (err error) {
-		out.StaffMember, out.Token, err = tx.CreateStaff(c.UserContext(), r.community, name, role)
-		return err
+	return mutate(s, c, r, http.StatusCreated, func(tx *store.Tx) (created, error) {
+		m, token, err := tx.CreateStaff(c.UserContext(), r.community, name, role)
+		return created{m, token}, err
 	})
-	if err != nil {
-		return err
-	}
-	return c.Status(http.StatusCreated).JSON(out)
 }
 
 func (s *Server) listStaff(c *fiber.Ctx, r *request) error {
 	out, err := s.db.StaffMembers(c.UserContext(), r.community)
-	if err != nil {
-		return err
-	}
-	return c.JSON(fiber.Map{"staff": out})
+	return listed(c, "staff", out, err)
 }
 
 // listAudit lists audit rows, newest first. Community staff see their community's rows;

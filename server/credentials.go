@@ -17,22 +17,13 @@ const cardPixels = 800
 
 func (s *Server) listKeys(c *fiber.Ctx, r *request) error {
 	out, err := s.db.Keys(c.UserContext(), r.community)
-	if err != nil {
-		return err
-	}
-	return c.JSON(fiber.Map{"keys": out})
+	return listed(c, "keys", out, err)
 }
 
 func (s *Server) rotateKey(c *fiber.Ctx, r *request) error {
-	var out store.KeyInfo
-	err := s.db.InTx(c.UserContext(), actor(r), func(tx *store.Tx) (err error) {
-		out, err = tx.RotateKey(c.UserContext(), r.community, s.sealer)
-		return err
+	return mutate(s, c, r, http.StatusCreated, func(tx *store.Tx) (store.KeyInfo, error) {
+		return tx.RotateKey(c.UserContext(), r.community, s.sealer)
 	})
-	if err != nil {
-		return err
-	}
-	return c.Status(http.StatusCreated).JSON(out)
 }
 
 // issueCard prints a card for a resident without a smartphone: the answer is the PNG,
@@ -80,10 +71,7 @@ func (s *Server) listCards(c *fiber.Ctx, r *request) error {
 		return err
 	}
 	out, err := s.db.Cards(c.UserContext(), r.community, resident)
-	if err != nil {
-		return err
-	}
-	return c.JSON(fiber.Map{"cards": out})
+	return listed(c, "cards", out, err)
 }
 
 func (s *Server) revokeCard(c *fiber.Ctx, r *request) error {

@@ -2,9 +2,7 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
-	"io"
 
 	"gatepass/internal/access"
 	"gatepass/internal/secret"
@@ -22,31 +20,13 @@ type demo struct {
 	Gates          []access.Gate
 }
 
-func cmdDemoSeed(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var cfg config
-	fs := flag.NewFlagSet("demo seed", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	cfg.flags(fs)
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	sealer, err := cfg.sealer()
-	if err != nil {
-		return err
-	}
-	db, err := cfg.open(ctx)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	if err := db.Migrate(ctx); err != nil {
-		return err
-	}
+func cmdDemoSeed(ctx context.Context, e *env) error {
 	var d demo
-	err = db.InTx(ctx, "cli:demo", func(tx *store.Tx) error { return seedDemo(ctx, tx, sealer, &d) })
+	err := e.db.InTx(ctx, "cli:demo", func(tx *store.Tx) error { return seedDemo(ctx, tx, e.sealer, &d) })
 	if err != nil {
 		return fmt.Errorf("seed demo: %w", err)
 	}
+	stdout := e.stdout
 	// Shell-sourceable, so scripts can pick the values up.
 	fmt.Fprintf(stdout, "DEMO_COMMUNITY_ID=%s\n", d.Community.ID)
 	fmt.Fprintf(stdout, "DEMO_OPERATOR_TOKEN=%s\n", d.OperatorToken)

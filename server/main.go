@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"slices"
 	"syscall"
 
 	"github.com/google/uuid"
@@ -100,6 +101,66 @@ func (c *config) sealer() (*secret.Sealer, error) {
 	return secret.NewSealer(key)
 }
 
+// env is what a command gets: its parsed configuration, the open database, the master
+// key's sealer when it asked for one, and where to print.
+type env struct {
+	cfg            config
+	db             *store.DB
+	sealer         *secret.Sealer
+	stdout, stderr io.Writer
+}
+
+// command is one subcommand: its own flags, whether it needs the master key, and what it
+// does with an open database.
+type command struct {
+	flags   func(fs *flag.FlagSet)
+	sealed  bool
+	migrate bool // apply the schema before running (serve skips it with --no-migrate)
+	run     func(ctx context.Context, e *env) error
+}
+
+func commands() map[string]command {
+	var staff struct{ name, role, community string }
+	var rotate struct{ community string }
+	return map[string]command{
+		"serve": {sealed: true, migrate: true, run: func(ctx context.Context, e *env) error {
+			srv := NewServer(e.db, e.sealer, e.cfg.logger(e.stderr))
+			go srv.maintain(ctx)
+			return srv.Serve(ctx, e.cfg.listen)
+		}},
+		"migrate": {migrate: true, run: func(ctx context.Context, e *env) error {
+			fmt.Fprintln(e.stdout, "schema up to date")
+			return nil
+		}},
+		"staff create": {
+			flags: func(fs *flag.FlagSet) {
+				fs.StringVar(&staff.name, "name", "", "the staff member's name")
+				fs.StringVar(&staff.role, "role", "", "admin, guard or auditor")
+				fs.StringVar(&staff.community, "community", "", "community id; omit to make an operator")
+			},
+			run: func(ctx context.Context, e *env) error {
+				return cmdStaffCreate(ctx, e, staff.name, staff.role, staff.community)
+			},
+		},
+		"audit verify": {run: func(ctx context.Context, e *env) error {
+			n, err := e.db.VerifyAudit(ctx)
+			if err != nil {
+				return fmt.Errorf("after %d good rows: %w", n, err)
+			}
+			fmt.Fprintf(e.stdout, "audit chain intact: %d rows\n", n)
+			return nil
+		}},
+		"keys rotate": {
+			flags:  func(fs *flag.FlagSet) { fs.StringVar(&rotate.community, "community", "", "community id") },
+			sealed: true,
+			run: func(ctx context.Context, e *env) error {
+				return cmdKeysRotate(ctx, e, rotate.community)
+			},
+		},
+		"demo seed": {sealed: true, migrate: true, run: cmdDemoSeed},
+	}
+}
+
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
@@ -109,20 +170,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(rest) > 0 && (name == "staff" || name == "audit" || name == "demo" || name == "keys") {
 		name, rest = name+" "+rest[0], rest[1:]
 	}
-	cmds := map[string]func(context.Context, []string, io.Writer, io.Writer) error{
-		"serve":        cmdServe,
-		"migrate":      cmdMigrate,
-		"staff create": cmdStaffCreate,
-		"audit verify": cmdAuditVerify,
-		"demo seed":    cmdDemoSeed,
-		"keys rotate":  cmdKeysRotate,
-	}
-	cmd, ok := cmds[name]
+	cmd, ok := commands()[name]
 	if !ok {
 		fmt.Fprint(stderr, usage)
 		return 2
 	}
-	if err := cmd(ctx, rest, stdout, stderr); err != nil {
+	if err := cmd.start(ctx, name, rest, stdout, stderr); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 2
 		}
@@ -132,70 +185,43 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var cfg config
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+// start parses the flags, opens what the command needs, and runs it.
+func (cmd command) start(ctx context.Context, name string, args []string, stdout, stderr io.Writer) error {
+	e := &env{stdout: stdout, stderr: stderr}
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	cfg.flags(fs)
+	e.cfg.flags(fs)
+	if cmd.flags != nil {
+		cmd.flags(fs)
+	}
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	log := cfg.logger(stderr)
-	sealer, err := cfg.sealer()
-	if err != nil {
-		return err
+	if cmd.sealed {
+		var err error
+		if e.sealer, err = e.cfg.sealer(); err != nil {
+			return err
+		}
 	}
-	db, err := cfg.open(ctx)
+	db, err := e.cfg.open(ctx)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	if !cfg.noMigrate {
+	e.db = db
+	if cmd.migrate && !e.cfg.noMigrate {
 		if err := db.Migrate(ctx); err != nil {
 			return err
 		}
 	}
-	srv := NewServer(db, sealer, log)
-	go srv.maintain(ctx)
-	return srv.Serve(ctx, cfg.listen)
+	return cmd.run(ctx, e)
 }
 
-func cmdMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var cfg config
-	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	cfg.flags(fs)
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	db, err := cfg.open(ctx)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	if err := db.Migrate(ctx); err != nil {
-		return err
-	}
-	fmt.Fprintln(stdout, "schema up to date")
-	return nil
-}
-
-func cmdStaffCreate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var cfg config
-	var name, role, community string
-	fs := flag.NewFlagSet("staff create", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	cfg.flags(fs)
-	fs.StringVar(&name, "name", "", "the staff member's name")
-	fs.StringVar(&role, "role", "", "admin, guard or auditor")
-	fs.StringVar(&community, "community", "", "community id; omit to make an operator")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
+func cmdStaffCreate(ctx context.Context, e *env, name, role, community string) error {
 	if name == "" {
 		return errors.New("--name is required")
 	}
-	if !validRole(role) {
+	if !slices.Contains(access.StaffRoles, role) {
 		return fmt.Errorf("--role must be one of %v", access.StaffRoles)
 	}
 	cid := uuid.Nil
@@ -204,95 +230,40 @@ func cmdStaffCreate(ctx context.Context, args []string, stdout, stderr io.Writer
 		if cid, err = uuid.Parse(community); err != nil {
 			return fmt.Errorf("--community: %w", err)
 		}
-	}
-	db, err := cfg.open(ctx)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	if cid != uuid.Nil {
-		if _, err := db.Community(ctx, cid); err != nil {
+		if _, err := e.db.Community(ctx, cid); err != nil {
 			return err
 		}
 	}
 	var token string
 	var member access.StaffMember
-	err = db.InTx(ctx, "cli", func(tx *store.Tx) error {
+	err := e.db.InTx(ctx, "cli", func(tx *store.Tx) (err error) {
 		member, token, err = tx.CreateStaff(ctx, cid, name, access.StaffRole(role))
 		return err
 	})
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stderr, "created %s %s (%s); the token below is shown once\n", role, member.ID, name)
-	fmt.Fprintln(stdout, token)
+	fmt.Fprintf(e.stderr, "created %s %s (%s); the token below is shown once\n", role, member.ID, name)
+	fmt.Fprintln(e.stdout, token)
 	return nil
 }
 
-func validRole(r string) bool {
-	for _, v := range access.StaffRoles {
-		if v == r {
-			return true
-		}
-	}
-	return false
-}
-
-func cmdKeysRotate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var cfg config
-	var community string
-	fs := flag.NewFlagSet("keys rotate", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	cfg.flags(fs)
-	fs.StringVar(&community, "community", "", "community id")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
+func cmdKeysRotate(ctx context.Context, e *env, community string) error {
 	cid, err := uuid.Parse(community)
 	if err != nil {
 		return fmt.Errorf("--community: %w", err)
 	}
-	sealer, err := cfg.sealer()
-	if err != nil {
-		return err
-	}
-	db, err := cfg.open(ctx)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	if _, err := db.Community(ctx, cid); err != nil {
+	if _, err := e.db.Community(ctx, cid); err != nil {
 		return err
 	}
 	var k store.KeyInfo
-	err = db.InTx(ctx, "cli", func(tx *store.Tx) (err error) {
-		k, err = tx.RotateKey(ctx, cid, sealer)
+	err = e.db.InTx(ctx, "cli", func(tx *store.Tx) (err error) {
+		k, err = tx.RotateKey(ctx, cid, e.sealer)
 		return err
 	})
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "community %s now signs with kid %d\n", cid, k.KID)
-	return nil
-}
-
-func cmdAuditVerify(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var cfg config
-	fs := flag.NewFlagSet("audit verify", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	cfg.flags(fs)
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	db, err := cfg.open(ctx)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	n, err := db.VerifyAudit(ctx)
-	if err != nil {
-		return fmt.Errorf("after %d good rows: %w", n, err)
-	}
-	fmt.Fprintf(stdout, "audit chain intact: %d rows\n", n)
+	fmt.Fprintf(e.stdout, "community %s now signs with kid %d\n", cid, k.KID)
 	return nil
 }
