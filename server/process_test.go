@@ -1,0 +1,103 @@
+package main
+
+import (
+	"bytes"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"gatepass/internal/dbtest"
+)
+
+// TestServeProcess runs the real binary: it migrates, serves the operational endpoints,
+// logs one line per request with its request id, and stops cleanly on SIGTERM.
+func TestServeProcess(t *testing.T) {
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "server")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	keyFile := filepath.Join(dir, "master.key")
+	if err := os.WriteFile(keyFile, []byte(strings.Repeat("5a", 32)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+
+	var logs bytes.Buffer
+	cmd := exec.Command(bin, "serve", "--listen", addr)
+	cmd.Env = append(os.Environ(), "DATABASE_URL="+dbtest.URL(t), "MASTER_KEY_FILE="+keyFile)
+	cmd.Stderr = &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+
+	get := func(path string) (int, string, http.Header) {
+		resp, err := http.Get("http://" + addr + path)
+		if err != nil {
+			return 0, err.Error(), nil
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b), resp.Header
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		if code, _, _ := get("/healthz"); code == 200 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("server did not come up:\n%s", logs.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if code, body, _ := get("/readyz"); code != 200 {
+		t.Fatalf("readyz = %d %s", code, body)
+	}
+	code, _, hdr := get("/admin/v1/communities")
+	if code != 401 || hdr.Get("X-Request-Id") == "" {
+		t.Fatalf("unauthenticated admin call = %d, request id %q", code, hdr.Get("X-Request-Id"))
+	}
+	reqID := hdr.Get("X-Request-Id")
+	_, metrics, _ := get("/metrics")
+	for _, want := range []string{
+		`gatepass_http_requests_total{method="GET",route="/admin/v1/communities",status="401"} 1`,
+		`gatepass_http_request_duration_seconds_bucket{method="GET",route="/readyz"`,
+		`go_sql_open_connections{db_name="gatepass"}`,
+	} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("exit after SIGTERM: %v\n%s", err, logs.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("server did not stop within 10 s of SIGTERM")
+	}
+	for _, want := range []string{`"request_id":"` + reqID + `"`, `"route":"/admin/v1/communities"`, `"status":401`, `"latency_ms"`, "shutting down"} {
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("log lacks %s", want)
+		}
+	}
+}
