@@ -18,6 +18,7 @@ import (
 	"os/signal"
 	"slices"
 	"syscall"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -37,7 +38,7 @@ commands:
   keys rotate    --community ID: retire the community's signing key and make a new one
   demo seed      create a demo community and print its ids and tokens
 
-environment: DATABASE_URL, LISTEN_ADDR, MASTER_KEY_FILE, LOG_LEVEL (flags override)
+environment: DATABASE_URL, LISTEN_ADDR, MASTER_KEY_FILE, EVENT_RETENTION, LOG_LEVEL (flags override)
 `
 
 func main() {
@@ -53,6 +54,7 @@ type config struct {
 	listen      string
 	noMigrate   bool
 	logLevel    string
+	retention   time.Duration // entry events older than this are purged
 }
 
 func (c *config) flags(fs *flag.FlagSet) {
@@ -60,6 +62,11 @@ func (c *config) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.masterKey, "master-key-file", os.Getenv("MASTER_KEY_FILE"), "file with the 32-byte master key, hex or base64 (env MASTER_KEY_FILE)")
 	fs.StringVar(&c.listen, "listen", envOr("LISTEN_ADDR", ":8080"), "listen address (env LISTEN_ADDR)")
 	fs.BoolVar(&c.noMigrate, "no-migrate", false, "do not apply the schema at start")
+	retention, err := time.ParseDuration(envOr("EVENT_RETENTION", "4320h"))
+	if err != nil {
+		retention = 4320 * time.Hour
+	}
+	fs.DurationVar(&c.retention, "event-retention", retention, "keep entry events this long (env EVENT_RETENTION, default 180 days)")
 	fs.StringVar(&c.logLevel, "log-level", envOr("LOG_LEVEL", "info"), "debug, info, warn or error (env LOG_LEVEL)")
 }
 
@@ -125,7 +132,7 @@ func commands() map[string]command {
 	return map[string]command{
 		"serve": {sealed: true, migrate: true, run: func(ctx context.Context, e *env) error {
 			srv := NewServer(e.db, e.sealer, e.cfg.logger(e.stderr))
-			go srv.maintain(ctx)
+			go srv.maintain(ctx, e.cfg.retention)
 			return srv.Serve(ctx, e.cfg.listen)
 		}},
 		"migrate": {migrate: true, run: func(ctx context.Context, e *env) error {

@@ -65,8 +65,9 @@ func (s *Server) ready(c *fiber.Ctx) error {
 	return c.JSON(fiber.Map{"status": "ready"})
 }
 
-// maintain runs the periodic jobs: monthly partitions of the entry log ahead of time.
-func (s *Server) maintain(ctx context.Context) {
+// maintain runs the periodic jobs: monthly partitions of the entry log ahead of time,
+// and the purge of entry events past their retention.
+func (s *Server) maintain(ctx context.Context, retention time.Duration) {
 	t := time.NewTicker(6 * time.Hour)
 	defer t.Stop()
 	for {
@@ -74,6 +75,11 @@ func (s *Server) maintain(ctx context.Context) {
 			s.log.Error("entry partitions", "err", err)
 		} else if n > 0 {
 			s.log.Info("created entry partitions", "count", n)
+		}
+		if parts, rows, err := s.db.PurgeEvents(ctx, time.Now().Add(-retention)); err != nil {
+			s.log.Error("purge entry events", "err", err)
+		} else if parts > 0 || rows > 0 {
+			s.log.Info("purged entry events past retention", "partitions", parts, "rows", rows, "retention", retention.String())
 		}
 		select {
 		case <-ctx.Done():
