@@ -150,3 +150,15 @@ func PathUUID(c *fiber.Ctx, name string) (uuid.UUID, error) {
 	}
 	return id, nil
 }
+
+// LimitBody refuses requests whose body is over n bytes with a JSON 413. The server-wide
+// limit must be the largest any route needs (gate event batches); routes that need less
+// take this, so a big body is refused before any work is done.
+func LimitBody(n int) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		if len(c.Body()) > n {
+			return Errorf(http.StatusRequestEntityTooLarge, "body_too_large", "request body is over %d bytes", n)
+		}
+		return c.Next()
+	}
+}

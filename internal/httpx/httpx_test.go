@@ -74,3 +74,20 @@ func TestChecker(t *testing.T) {
 		})
 	}
 }
+
+func TestLimitBody(t *testing.T) {
+	app := NewApp(Options{Name: "t", Log: slog.New(slog.NewTextHandler(io.Discard, nil)), BodyLimit: 1 << 20})
+	small := app.Group("/small", LimitBody(10))
+	small.Post("/", func(c *fiber.Ctx) error { return c.SendString("ok") })
+	app.Post("/big", func(c *fiber.Ctx) error { return c.SendString("ok") })
+	for _, c := range []struct {
+		path string
+		size int
+		want int
+	}{{"/small/", 10, 200}, {"/small/", 11, 413}, {"/big", 1000, 200}} {
+		resp, err := app.Test(httptest.NewRequest("POST", c.path, strings.NewReader(strings.Repeat("a", c.size))))
+		if err != nil || resp.StatusCode != c.want {
+			t.Errorf("POST %s with %d bytes: %v %v, want %d", c.path, c.size, resp.StatusCode, err, c.want)
+		}
+	}
+}
