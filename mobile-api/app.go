@@ -1,0 +1,310 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-webauthn/webauthn/protocol"
+	"github.com/go-webauthn/webauthn/webauthn"
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/cors"
+	"github.com/gofiber/fiber/v2/middleware/helmet"
+	"github.com/gofiber/fiber/v2/middleware/limiter"
+	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"gatepass/internal/access"
+	"gatepass/internal/credential"
+	"gatepass/internal/httpx"
+	"gatepass/internal/secret"
+	"gatepass/internal/store"
+)
+
+// Limits are the per-window request caps of the abuse-prone endpoints.
+type Limits struct {
+	Window time.Duration
+	Redeem int // invite redemption, per client address
+	SignIn int // sign-in and step-up ceremonies, per client address
+	Mint   int // QR codes, per session or visitor link
+}
+
+// DefaultLimits: an invite code has 256 random bits, so guessing is hopeless anyway;
+// the cap keeps guessers from loading the database. A phone refreshes its code about
+// twice a minute, so 60 a minute leaves room for reloads and several tabs.
+var DefaultLimits = Limits{Window: time.Minute, Redeem: 10, SignIn: 30, Mint: 60}
+
+// Config is what New needs.
+type Config struct {
+	DB        *store.DB
+	Sealer    *secret.Sealer
+	Log       *slog.Logger
+	RPID      string
+	RPOrigins []string
+	Limits    Limits
+}
+
+// API is the resident HTTP API and web app.
+type API struct {
+	db      *store.DB
+	sealer  *secret.Sealer
+	log     *slog.Logger
+	wa      *webauthn.WebAuthn
+	origins []string
+	app     *fiber.App
+	signers signerCache
+}
+
+// bodyLimit caps request bodies: the largest is a WebAuthn attestation (a few KB).
+const bodyLimit = 16 << 10
+
+// New builds the app.
+func New(cfg Config) (*API, error) {
+	if cfg.Limits == (Limits{}) {
+		cfg.Limits = DefaultLimits
+	}
+	if len(cfg.RPOrigins) == 0 {
+		return nil, errors.New("no RP origins configured")
+	}
+	wa, err := webauthn.New(&webauthn.Config{
+		RPID:          cfg.RPID,
+		RPDisplayName: "gatepass",
+		RPOrigins:     cfg.RPOrigins,
+		Timeouts: webauthn.TimeoutsConfig{
+			Login:        webauthn.TimeoutConfig{Enforce: true, Timeout: store.CeremonyTTL, TimeoutUVD: store.CeremonyTTL},
+			Registration: webauthn.TimeoutConfig{Enforce: true, Timeout: store.CeremonyTTL, TimeoutUVD: store.CeremonyTTL},
+		},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("webauthn: %w", err)
+	}
+	a := &API{db: cfg.DB, sealer: cfg.Sealer, log: cfg.Log, wa: wa, origins: cfg.RPOrigins}
+	a.signers = signerCache{ttl: signerTTL, load: func(ctx context.Context, c uuid.UUID) (credential.Signer, error) {
+		return a.db.Signer(ctx, c, a.sealer)
+	}}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewDBStatsCollector(cfg.DB.SQL(), "gatepass"), collectors.NewGoCollector())
+	a.app = httpx.NewApp(httpx.Options{Name: "gatepass-mobile-api", Log: cfg.Log, Registry: reg, BodyLimit: bodyLimit})
+	a.app.Use(helmet.New(helmet.Config{
+		// Only this origin's own scripts, styles and images (blob: for the QR image the
+		// app fetches); nothing inline, no frames.
+		ContentSecurityPolicy: "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' blob: data:; " +
+			"connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+		XFrameOptions:  "DENY",
+		ReferrerPolicy: "no-referrer",
+		// The visitor link carries its secret in the path: never send it onwards.
+		PermissionPolicy: "camera=(), microphone=(), geolocation=(), publickey-credentials-get=(self), publickey-credentials-create=(self)",
+	}))
+	a.app.Use(cors.New(cors.Config{
+		AllowOrigins:     strings.Join(cfg.RPOrigins, ","),
+		AllowCredentials: true,
+		AllowMethods:     "GET,POST,DELETE",
+		AllowHeaders:     "Content-Type,Authorization",
+		ExposeHeaders:    "X-Pass-Expires-At,X-Pass-Refresh-After",
+		MaxAge:           600,
+	}))
+	a.routes(cfg.Limits)
+	return a, nil
+}
+
+// App is the Fiber app, for tests.
+func (a *API) App() *fiber.App { return a.app }
+
+// Serve runs until ctx ends.
+func (a *API) Serve(ctx context.Context, addr string) error {
+	return httpx.Serve(ctx, a.app, addr, a.log)
+}
+
+// ServeListener runs on an existing listener until ctx ends.
+func (a *API) ServeListener(ctx context.Context, ln net.Listener) error {
+	return httpx.ServeListener(ctx, a.app, ln, a.log)
+}
+
+// maintain deletes expired WebAuthn ceremonies now and then.
+func (a *API) maintain(ctx context.Context) {
+	t := time.NewTicker(10 * time.Minute)
+	defer t.Stop()
+	for {
+		if n, err := a.db.PurgeCeremonies(ctx); err != nil {
+			a.log.Error("purge ceremonies", "err", err)
+		} else if n > 0 {
+			a.log.Info("purged expired ceremonies", "count", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (a *API) routes(l Limits) {
+	limit := func(max int, key func(*fiber.Ctx) string) fiber.Handler {
+		return limiter.New(limiter.Config{
+			Max: max, Expiration: l.Window, KeyGenerator: key,
+			LimitReached: func(c *fiber.Ctx) error {
+				return httpx.Errorf(http.StatusTooManyRequests, "rate_limited", "too many requests: try again in a minute")
+			},
+		})
+	}
+	byIP := func(prefix string) func(*fiber.Ctx) string {
+		return func(c *fiber.Ctx) string { return prefix + c.IP() }
+	}
+	// Minting is limited per session (or visitor link), not per address: a whole
+	// building may share one carrier-grade NAT address.
+	byCaller := func(c *fiber.Ctx) string {
+		t := sessionToken(c)
+		if t == "" {
+			t = c.Params("token")
+		}
+		h := sha256.Sum256([]byte(t))
+		return "mint:" + hex.EncodeToString(h[:12])
+	}
+	redeem := limit(l.Redeem, byIP("redeem:"))
+	signin := limit(l.SignIn, byIP("signin:"))
+	mint := limit(l.Mint, byCaller)
+
+	v1 := a.app.Group("/api/v1")
+	v1.Post("/invites/redeem/begin", redeem, a.redeemBegin)
+	v1.Post("/invites/redeem/finish", redeem, a.redeemFinish)
+	v1.Post("/signin/begin", signin, a.signInBegin)
+	v1.Post("/signin/finish", signin, a.signInFinish)
+	v1.Post("/signout", a.authed(a.signOut))
+	v1.Post("/signout/everywhere", a.authed(a.signOutEverywhere))
+	v1.Post("/stepup/begin", signin, a.authed(a.stepUpBegin))
+	v1.Post("/stepup/finish", signin, a.authed(a.stepUpFinish))
+
+	v1.Get("/me", a.authed(a.me))
+	v1.Get("/me/export", a.authed(a.export))
+	v1.Delete("/me", a.authed(a.deleteMe))
+	v1.Get("/entries", a.authed(a.entries))
+
+	v1.Get("/passkeys", a.authed(a.listPasskeys))
+	v1.Post("/passkeys/begin", a.authed(a.addPasskeyBegin))
+	v1.Post("/passkeys/finish", a.authed(a.addPasskeyFinish))
+	v1.Delete("/passkeys/:passkey", a.authed(a.removePasskey))
+
+	v1.Get("/pass", mint, a.authed(a.pass))
+	v1.Get("/pass.png", mint, a.authed(a.passPNG))
+
+	v1.Post("/devices", a.authed(a.createDevice))
+	v1.Get("/devices", a.authed(a.listDevices))
+	v1.Delete("/devices/:device", a.authed(a.revokeDevice))
+
+	v1.Post("/visitors", a.authed(a.createVisitor))
+	v1.Get("/visitors", a.authed(a.listVisitors))
+	v1.Delete("/visitors/:visitor", a.authed(a.revokeVisitor))
+	v1.Get("/visit/:token", a.visit)
+	v1.Get("/visit/:token/pass", mint, a.visitPass)
+	v1.Get("/visit/:token/pass.png", mint, a.visitPassPNG)
+
+	a.webRoutes()
+	a.app.Use(httpx.NotFound)
+}
+
+// sessionCookie holds the web app's session token: HttpOnly (no script reads it),
+// SameSite=Strict (no other site's page sends it), Secure over TLS.
+const sessionCookie = "gp_session"
+
+// sessionToken is the bearer token of a native app or the web app's cookie.
+func sessionToken(c *fiber.Ctx) string {
+	if t, ok := strings.CutPrefix(c.Get(fiber.HeaderAuthorization), "Bearer "); ok {
+		return strings.TrimSpace(t)
+	}
+	return c.Cookies(sessionCookie)
+}
+
+// sessionHandler is a handler for a signed-in resident.
+type sessionHandler func(c *fiber.Ctx, s *store.Session) error
+
+// authed is the one place a resident's session is checked.
+func (a *API) authed(h sessionHandler) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		t := sessionToken(c)
+		if t == "" {
+			return access.ErrUnauthorized
+		}
+		s, err := a.db.SessionByToken(c.UserContext(), t)
+		if err != nil {
+			return err
+		}
+		return h(c, &s)
+	}
+}
+
+// setSession answers a successful sign-in: a cookie for the web app, or the token in
+// the body for a native app that asked for a bearer token.
+func (a *API) setSession(c *fiber.Ctx, token string, transport *string) fiber.Map {
+	if transport != nil && *transport == "bearer" {
+		return fiber.Map{"session_token": token}
+	}
+	c.Cookie(&fiber.Cookie{
+		Name: sessionCookie, Value: token, Path: "/", HTTPOnly: true, SameSite: fiber.CookieSameSiteStrictMode,
+		Secure: c.Protocol() == "https", MaxAge: int(store.MaxSessionAge.Seconds()),
+	})
+	return fiber.Map{}
+}
+
+func clearSession(c *fiber.Ctx) {
+	c.Cookie(&fiber.Cookie{Name: sessionCookie, Value: "", Path: "/", HTTPOnly: true, SameSite: fiber.CookieSameSiteStrictMode,
+		Secure: c.Protocol() == "https", MaxAge: -1, Expires: time.Unix(1, 0)})
+}
+
+// webauthnError turns a failed ceremony into a 400 that says what failed, without the
+// library's debug information.
+func webauthnError(err error) error {
+	var pe *protocol.Error
+	if errors.As(err, &pe) {
+		return httpx.Errorf(http.StatusBadRequest, "webauthn_failed", "passkey check failed: %s", pe.Details)
+	}
+	return err
+}
+
+// signerTTL bounds how long a community's signing key is kept in memory: db.Signer
+// decrypts on every call, and minting must be fast. After a key rotation, codes keep
+// coming from the old key for at most this long (gates still trust it for what it
+// signed before retirement only, so keep it short).
+const signerTTL = 5 * time.Second
+
+type cachedSigner struct {
+	signer credential.Signer
+	until  time.Time
+}
+
+// signerCache keeps the communities' opened signing keys briefly.
+type signerCache struct {
+	ttl  time.Duration
+	load func(context.Context, uuid.UUID) (credential.Signer, error)
+	mu   sync.RWMutex
+	m    map[uuid.UUID]cachedSigner
+}
+
+func (sc *signerCache) get(ctx context.Context, c uuid.UUID) (credential.Signer, error) {
+	now := time.Now()
+	sc.mu.RLock()
+	e, ok := sc.m[c]
+	sc.mu.RUnlock()
+	if ok && now.Before(e.until) {
+		return e.signer, nil
+	}
+	s, err := sc.load(ctx, c)
+	if err != nil {
+		return s, err
+	}
+	sc.mu.Lock()
+	if sc.m == nil {
+		sc.m = map[uuid.UUID]cachedSigner{}
+	}
+	sc.m[c] = cachedSigner{signer: s, until: now.Add(sc.ttl)}
+	sc.mu.Unlock()
+	return s, nil
+}

@@ -1,0 +1,467 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/go-webauthn/webauthn/protocol"
+	"github.com/go-webauthn/webauthn/webauthn"
+	"github.com/gofiber/fiber/v2"
+	"github.com/google/uuid"
+	"github.com/lib/pq"
+
+	"gatepass/internal/access"
+	"gatepass/internal/httpx"
+	"gatepass/internal/secret"
+	"gatepass/internal/store"
+	"gatepass/mobile-api/internal/rules"
+)
+
+// resident is a resident as the WebAuthn library sees them.
+type resident struct {
+	community, id uuid.UUID
+	name          string
+	passkeys      []store.Passkey
+}
+
+func (r *resident) WebAuthnID() []byte          { return rules.UserHandle(r.community, r.id) }
+func (r *resident) WebAuthnName() string        { return r.name }
+func (r *resident) WebAuthnDisplayName() string { return r.name }
+func (r *resident) WebAuthnCredentials() []webauthn.Credential {
+	out := make([]webauthn.Credential, len(r.passkeys))
+	for i, p := range r.passkeys {
+		transports := make([]protocol.AuthenticatorTransport, len(p.Transports))
+		for j, t := range p.Transports {
+			transports[j] = protocol.AuthenticatorTransport(t)
+		}
+		out[i] = webauthn.Credential{
+			ID: p.CredentialID, PublicKey: p.PublicKey, AttestationType: p.AttestationType, Transport: transports,
+			Flags:         webauthn.CredentialFlags{UserPresent: true, UserVerified: p.UserVerified, BackupEligible: p.BackupEligible, BackupState: p.BackupState},
+			Authenticator: webauthn.Authenticator{AAGUID: p.AAGUID, SignCount: uint32(p.SignCount)},
+		}
+	}
+	return out
+}
+
+func (r *resident) passkey(credentialID []byte) (store.Passkey, bool) {
+	for _, p := range r.passkeys {
+		if string(p.CredentialID) == string(credentialID) {
+			return p, true
+		}
+	}
+	return store.Passkey{}, false
+}
+
+// loadResident reads a resident and their passkeys for a ceremony.
+func (a *API) loadResident(ctx context.Context, c, id uuid.UUID) (*resident, error) {
+	r, err := a.db.Resident(ctx, c, id)
+	if err != nil {
+		return nil, err
+	}
+	if r.Status != access.ResidentActive {
+		return nil, fmt.Errorf("resident has %s: %w", r.Status, access.ErrUnauthorized)
+	}
+	pks, err := a.db.Passkeys(ctx, c, id)
+	if err != nil {
+		return nil, err
+	}
+	return &resident{community: c, id: id, name: r.Name, passkeys: pks}, nil
+}
+
+// registrationOptions: a discoverable credential is required (sign-in has no username);
+// user verification is preferred, not required, so phones without a screen lock can
+// still hold a passkey (they just cannot step up).
+func registrationOptions(r *resident) []webauthn.RegistrationOption {
+	requireRK := true
+	exclude := make([]protocol.CredentialDescriptor, 0, len(r.passkeys))
+	for _, c := range r.WebAuthnCredentials() {
+		exclude = append(exclude, c.Descriptor())
+	}
+	return []webauthn.RegistrationOption{
+		webauthn.WithAuthenticatorSelection(protocol.AuthenticatorSelection{
+			RequireResidentKey: &requireRK,
+			ResidentKey:        protocol.ResidentKeyRequirementRequired,
+			UserVerification:   protocol.VerificationPreferred,
+		}),
+		webauthn.WithConveyancePreference(protocol.PreferNoAttestation),
+		webauthn.WithExclusions(exclude),
+	}
+}
+
+// newCeremony stores a ceremony's state and returns the id the client sends back.
+func (a *API) newCeremony(ctx context.Context, c store.Ceremony, session *webauthn.SessionData) (string, error) {
+	raw := make([]byte, 32)
+	if _, err := rand.Read(raw); err != nil {
+		return "", fmt.Errorf("ceremony id: %w", err)
+	}
+	id := base64.RawURLEncoding.EncodeToString(raw)
+	state, err := json.Marshal(session)
+	if err != nil {
+		return "", fmt.Errorf("ceremony state: %w", err)
+	}
+	c.Session = state
+	return id, a.db.SaveCeremony(ctx, sha256.Sum256([]byte(id)), c)
+}
+
+// finishBody is what every finish step receives. The credential is kept raw: browsers
+// add fields the strict decoder would refuse, and the WebAuthn parser checks it.
+type finishBody struct {
+	Ceremony   *string         `json:"ceremony"`
+	Credential json.RawMessage `json:"credential"`
+	Name       *string         `json:"name"`
+	Session    *string         `json:"session"`
+}
+
+// takeCeremony decodes a finish body and consumes its ceremony: whatever happens next,
+// the challenge has been used.
+func (a *API) takeCeremony(c *fiber.Ctx, purpose string) (finishBody, store.Ceremony, webauthn.SessionData, error) {
+	var in finishBody
+	var sd webauthn.SessionData
+	if err := httpx.DecodeJSON(c, &in); err != nil {
+		return in, store.Ceremony{}, sd, err
+	}
+	var k httpx.Checker
+	id := k.Text("ceremony", in.Ceremony, 1, 100)
+	if in.Name != nil {
+		k.Text("name", in.Name, 0, 100)
+	}
+	if in.Session != nil {
+		k.OneOf("session", in.Session, []string{"cookie", "bearer"})
+	}
+	if len(in.Credential) == 0 || in.Credential[0] != '{' {
+		return in, store.Ceremony{}, sd, httpx.FieldErr(http.StatusBadRequest, "malformed_credential", "credential", "must be the PublicKeyCredential as JSON")
+	}
+	if err := k.Err(); err != nil {
+		return in, store.Ceremony{}, sd, err
+	}
+	cer, err := a.db.TakeCeremony(c.UserContext(), sha256.Sum256([]byte(id)), purpose)
+	if err != nil {
+		return in, cer, sd, err
+	}
+	if err := json.Unmarshal(cer.Session, &sd); err != nil {
+		return in, cer, sd, fmt.Errorf("ceremony state: %w", err)
+	}
+	return in, cer, sd, nil
+}
+
+// newPasskey turns a verified registration into the row to store.
+func newPasskey(cred *webauthn.Credential, name *string) *store.Passkey {
+	p := &store.Passkey{
+		CredentialID: cred.ID, PublicKey: cred.PublicKey, AttestationType: cred.AttestationType,
+		AAGUID: cred.Authenticator.AAGUID, SignCount: int64(cred.Authenticator.SignCount),
+		BackupEligible: cred.Flags.BackupEligible, BackupState: cred.Flags.BackupState, UserVerified: cred.Flags.UserVerified,
+		Transports: pq.StringArray{},
+	}
+	for _, t := range cred.Transport {
+		p.Transports = append(p.Transports, string(t))
+	}
+	if name != nil {
+		p.Name = *name
+	}
+	return p
+}
+
+func (a *API) redeemBegin(c *fiber.Ctx) error {
+	var in struct {
+		Code *string `json:"invite_code"`
+	}
+	if err := httpx.DecodeJSON(c, &in); err != nil {
+		return err
+	}
+	if in.Code == nil || *in.Code == "" {
+		return access.Invalid("invite_code", "is required")
+	}
+	community, h, err := secret.Parse(secret.KindInvite, *in.Code)
+	if err != nil {
+		return store.ErrInviteUnusable
+	}
+	inv, err := a.db.InviteByCode(c.UserContext(), community, h)
+	if err != nil {
+		return err
+	}
+	r := &resident{community: inv.Community, id: inv.Resident, name: inv.Name}
+	creation, sd, err := a.wa.BeginRegistration(r, registrationOptions(r)...)
+	if err != nil {
+		return fmt.Errorf("begin registration: %w", err)
+	}
+	id, err := a.newCeremony(c.UserContext(), store.Ceremony{Purpose: store.PurposeRegister,
+		Community: uuid.NullUUID{UUID: inv.Community, Valid: true}, Resident: uuid.NullUUID{UUID: inv.Resident, Valid: true},
+		Invite: uuid.NullUUID{UUID: inv.ID, Valid: true}}, sd)
+	if err != nil {
+		return err
+	}
+	return c.JSON(fiber.Map{"ceremony": id, "options": creation})
+}
+
+func (a *API) redeemFinish(c *fiber.Ctx) error {
+	in, cer, sd, err := a.takeCeremony(c, store.PurposeRegister)
+	if err != nil {
+		return err
+	}
+	parsed, err := protocol.ParseCredentialCreationResponseBytes(in.Credential)
+	if err != nil {
+		return webauthnError(err)
+	}
+	r := &resident{community: cer.Community.UUID, id: cer.Resident.UUID}
+	cred, err := a.wa.CreateCredential(r, sd, parsed)
+	if err != nil {
+		return webauthnError(err)
+	}
+	pk := newPasskey(cred, in.Name)
+	var token string
+	err = a.db.InTx(c.UserContext(), "resident:"+r.id.String(), func(tx *store.Tx) error {
+		if err := tx.RedeemInvite(c.UserContext(), r.community, cer.Invite.UUID, pk); err != nil {
+			return err
+		}
+		token, err = tx.NewSession(c.UserContext(), r.community, pk.Resident, pk.ID, cred.Flags.UserVerified)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	out := a.setSession(c, token, in.Session)
+	out["resident_id"], out["passkey_id"] = pk.Resident, pk.ID
+	return c.Status(http.StatusCreated).JSON(out)
+}
+
+func (a *API) signInBegin(c *fiber.Ctx) error {
+	assertion, sd, err := a.wa.BeginDiscoverableLogin(webauthn.WithUserVerification(protocol.VerificationPreferred))
+	if err != nil {
+		return fmt.Errorf("begin sign-in: %w", err)
+	}
+	id, err := a.newCeremony(c.UserContext(), store.Ceremony{Purpose: store.PurposeSignIn}, sd)
+	if err != nil {
+		return err
+	}
+	return c.JSON(fiber.Map{"ceremony": id, "options": assertion})
+}
+
+// errClone is the answer to an assertion whose counter did not move forward: two
+// copies of the key may exist. The passkey keeps working only after the resident
+// removes and re-adds it from another signed-in device.
+var errClone = httpx.Errorf(http.StatusForbidden, "passkey_counter_regressed",
+	"this passkey's signature counter went backwards: it may have been copied, so it was refused")
+
+// checkAssertion applies the rules every accepted assertion must pass beyond the
+// signature: the counter moved forward, and it is recorded compare-and-set.
+func (a *API) checkAssertion(ctx context.Context, r *resident, cred *webauthn.Credential, parsed *protocol.ParsedCredentialAssertionData) (store.Passkey, bool, error) {
+	stored, ok := r.passkey(cred.ID)
+	if !ok {
+		return store.Passkey{}, false, access.ErrUnauthorized
+	}
+	uv := parsed.Response.AuthenticatorData.Flags.UserVerified()
+	if cred.Authenticator.CloneWarning {
+		a.log.Warn("passkey counter went backwards", "community", r.community, "resident", r.id, "passkey", stored.ID,
+			"stored", stored.SignCount, "presented", parsed.Response.AuthenticatorData.Counter)
+		return stored, uv, errClone
+	}
+	used, err := a.db.UsePasskey(ctx, store.PasskeyUse{Community: r.community, CredentialID: cred.ID, OldCount: stored.SignCount,
+		NewCount: int64(cred.Authenticator.SignCount), BackupState: cred.Flags.BackupState, UserVerified: uv})
+	if errors.Is(err, store.ErrCounterRace) {
+		a.log.Warn("passkey counter raced", "community", r.community, "resident", r.id, "passkey", stored.ID)
+		return stored, uv, errClone
+	}
+	return used, uv, err
+}
+
+func (a *API) signInFinish(c *fiber.Ctx) error {
+	in, _, sd, err := a.takeCeremony(c, store.PurposeSignIn)
+	if err != nil {
+		return err
+	}
+	parsed, err := protocol.ParseCredentialRequestResponseBytes(in.Credential)
+	if err != nil {
+		return webauthnError(err)
+	}
+	var who *resident
+	handler := func(rawID, userHandle []byte) (webauthn.User, error) {
+		community, id, err := rules.ParseUserHandle(userHandle)
+		if err != nil {
+			return nil, err
+		}
+		if who, err = a.loadResident(c.UserContext(), community, id); err != nil {
+			return nil, err
+		}
+		return who, nil
+	}
+	_, cred, err := a.wa.ValidatePasskeyLogin(handler, sd, parsed)
+	if err != nil {
+		if who == nil {
+			// Unknown user handle, a resident who left, a deleted passkey: one answer.
+			return httpx.Errorf(http.StatusUnauthorized, "unknown_passkey", "this passkey is not registered here")
+		}
+		return webauthnError(err)
+	}
+	pk, uv, err := a.checkAssertion(c.UserContext(), who, cred, parsed)
+	if err != nil {
+		return err
+	}
+	token, err := a.db.NewSession(c.UserContext(), who.community, who.id, pk.ID, uv)
+	if err != nil {
+		return err
+	}
+	out := a.setSession(c, token, in.Session)
+	out["resident_id"], out["passkey_id"], out["user_verified"] = who.id, pk.ID, uv
+	return c.JSON(out)
+}
+
+func (a *API) signOut(c *fiber.Ctx, s *store.Session) error {
+	if err := a.db.EndSession(c.UserContext(), *s); err != nil {
+		return err
+	}
+	clearSession(c)
+	return c.JSON(fiber.Map{"signed_out": 1})
+}
+
+func (a *API) signOutEverywhere(c *fiber.Ctx, s *store.Session) error {
+	n, err := a.db.EndAllSessions(c.UserContext(), s.Community, s.Resident)
+	if err != nil {
+		return err
+	}
+	clearSession(c)
+	return c.JSON(fiber.Map{"signed_out": n})
+}
+
+// stepUpBegin starts a user-verified assertion with one of the resident's own passkeys.
+func (a *API) stepUpBegin(c *fiber.Ctx, s *store.Session) error {
+	r, err := a.loadResident(c.UserContext(), s.Community, s.Resident)
+	if err != nil {
+		return err
+	}
+	assertion, sd, err := a.wa.BeginLogin(r, webauthn.WithUserVerification(protocol.VerificationRequired))
+	if err != nil {
+		return fmt.Errorf("begin step-up: %w", err)
+	}
+	id, err := a.newCeremony(c.UserContext(), store.Ceremony{Purpose: store.PurposeStepUp,
+		Community: uuid.NullUUID{UUID: s.Community, Valid: true}, Resident: uuid.NullUUID{UUID: s.Resident, Valid: true}}, sd)
+	if err != nil {
+		return err
+	}
+	return c.JSON(fiber.Map{"ceremony": id, "options": assertion})
+}
+
+// ownCeremony refuses a ceremony begun by another resident: it is as if it did not exist.
+func ownCeremony(cer store.Ceremony, s *store.Session) error {
+	if cer.Community.UUID != s.Community || cer.Resident.UUID != s.Resident {
+		return store.ErrCeremonyGone
+	}
+	return nil
+}
+
+func (a *API) stepUpFinish(c *fiber.Ctx, s *store.Session) error {
+	in, cer, sd, err := a.takeCeremony(c, store.PurposeStepUp)
+	if err != nil {
+		return err
+	}
+	if err := ownCeremony(cer, s); err != nil {
+		return err
+	}
+	parsed, err := protocol.ParseCredentialRequestResponseBytes(in.Credential)
+	if err != nil {
+		return webauthnError(err)
+	}
+	r, err := a.loadResident(c.UserContext(), s.Community, s.Resident)
+	if err != nil {
+		return err
+	}
+	cred, err := a.wa.ValidateLogin(r, sd, parsed)
+	if err != nil {
+		return webauthnError(err)
+	}
+	pk, uv, err := a.checkAssertion(c.UserContext(), r, cred, parsed)
+	if err != nil {
+		return err
+	}
+	if !uv {
+		return httpx.Errorf(http.StatusForbidden, "user_not_verified", "this passkey did not verify you (PIN, fingerprint or face)")
+	}
+	if err := a.db.MarkVerified(c.UserContext(), *s, pk.ID); err != nil {
+		return err
+	}
+	return c.JSON(fiber.Map{"verified": true, "passkey_id": pk.ID, "valid_for_seconds": int(rules.StepUpWindow.Seconds())})
+}
+
+func (a *API) listPasskeys(c *fiber.Ctx, s *store.Session) error {
+	out, err := a.db.Passkeys(c.UserContext(), s.Community, s.Resident)
+	if err != nil {
+		return err
+	}
+	type view struct {
+		store.Passkey
+		Current bool `json:"current"`
+	}
+	list := make([]view, len(out))
+	for i, p := range out {
+		list[i] = view{Passkey: p, Current: p.ID == s.Passkey}
+	}
+	return c.JSON(fiber.Map{"passkeys": list})
+}
+
+func (a *API) addPasskeyBegin(c *fiber.Ctx, s *store.Session) error {
+	r, err := a.loadResident(c.UserContext(), s.Community, s.Resident)
+	if err != nil {
+		return err
+	}
+	creation, sd, err := a.wa.BeginRegistration(r, registrationOptions(r)...)
+	if err != nil {
+		return fmt.Errorf("begin registration: %w", err)
+	}
+	id, err := a.newCeremony(c.UserContext(), store.Ceremony{Purpose: store.PurposeAddPasskey,
+		Community: uuid.NullUUID{UUID: s.Community, Valid: true}, Resident: uuid.NullUUID{UUID: s.Resident, Valid: true}}, sd)
+	if err != nil {
+		return err
+	}
+	return c.JSON(fiber.Map{"ceremony": id, "options": creation})
+}
+
+func (a *API) addPasskeyFinish(c *fiber.Ctx, s *store.Session) error {
+	in, cer, sd, err := a.takeCeremony(c, store.PurposeAddPasskey)
+	if err != nil {
+		return err
+	}
+	if err := ownCeremony(cer, s); err != nil {
+		return err
+	}
+	parsed, err := protocol.ParseCredentialCreationResponseBytes(in.Credential)
+	if err != nil {
+		return webauthnError(err)
+	}
+	r, err := a.loadResident(c.UserContext(), s.Community, s.Resident)
+	if err != nil {
+		return err
+	}
+	cred, err := a.wa.CreateCredential(r, sd, parsed)
+	if err != nil {
+		return webauthnError(err)
+	}
+	pk := newPasskey(cred, in.Name)
+	pk.Community, pk.Resident = s.Community, s.Resident
+	if err := a.db.InTx(c.UserContext(), "resident:"+s.Resident.String(), func(tx *store.Tx) error {
+		return tx.AddPasskey(c.UserContext(), pk)
+	}); err != nil {
+		return err
+	}
+	return c.Status(http.StatusCreated).JSON(pk)
+}
+
+func (a *API) removePasskey(c *fiber.Ctx, s *store.Session) error {
+	id, err := httpx.PathUUID(c, "passkey")
+	if err != nil {
+		return err
+	}
+	var out store.RemovePasskeyResult
+	err = a.db.InTx(c.UserContext(), "resident:"+s.Resident.String(), func(tx *store.Tx) (err error) {
+		out, err = tx.RemovePasskey(c.UserContext(), s.Community, s.Resident, id)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	return c.JSON(out)
+}
