@@ -1,0 +1,140 @@
+package main
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"gatepass/internal/credential"
+	"gatepass/internal/qr"
+)
+
+// verifyPass checks a pass answer as a gate would and returns its claims.
+func (h *harness) verifyPass(c uuid.UUID, out map[string]any) credential.Claims {
+	h.t.Helper()
+	payload, _ := out["payload"].(string)
+	claims, err := h.verifier(c).Verify(payload, time.Now())
+	if err != nil {
+		h.t.Fatalf("pass %q does not verify: %v", payload, err)
+	}
+	exp, err := time.Parse(time.RFC3339, out["expires_at"].(string))
+	if err != nil || !exp.Equal(claims.ExpiresAt) {
+		h.t.Fatalf("expires_at %v, token says %v", out["expires_at"], claims.ExpiresAt)
+	}
+	refresh, err := time.Parse(time.RFC3339Nano, out["refresh_after"].(string))
+	if err != nil || !refresh.Before(exp) {
+		h.t.Fatalf("refresh_after %v is not before expiry %v", out["refresh_after"], exp)
+	}
+	return claims
+}
+
+func TestOnboardSignInAndPass(t *testing.T) {
+	h := newHarness(t, testLimits)
+	f := h.community()
+	m := h.signUp(f)
+	me := h.must(200, "GET", "/api/v1/me", m.token, nil)
+	if me["resident"].(map[string]any)["id"] != m.id.String() {
+		t.Fatalf("me = %v", me)
+	}
+
+	claims := h.verifyPass(f.id, h.must(200, "GET", "/api/v1/pass", m.token, nil))
+	if claims.Type != credential.TypeIssued || claims.Subject != credential.SubjectResident {
+		t.Fatalf("claims %+v", claims)
+	}
+	zones, err := h.db.ResidentZones(context.Background(), f.id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if claims.Zones != uint64(zones) || claims.Zones != 0b1001 {
+		t.Fatalf("zones %b, want %b", claims.Zones, zones)
+	}
+	var owner uuid.UUID
+	if err := h.sql.Get(&owner, `SELECT resident_id FROM credentials WHERE id = $1 AND kind = 'qr'`, claims.CredentialID); err != nil || owner != m.id {
+		t.Fatalf("credential %s belongs to %s (%v)", claims.CredentialID, owner, err)
+	}
+	// The next code is the same credential with a new nonce.
+	again := h.verifyPass(f.id, h.must(200, "GET", "/api/v1/pass", m.token, nil))
+	if again.CredentialID != claims.CredentialID || again.ReplayKey() == claims.ReplayKey() {
+		t.Fatalf("second pass %+v vs %+v", again, claims)
+	}
+
+	status, hdr, png := h.raw("GET", "/api/v1/pass.png", m.token, nil)
+	if status != 200 || hdr.Get("Content-Type") != "image/png" || hdr.Get("Cache-Control") != "no-store" {
+		t.Fatalf("pass.png: %d %v", status, hdr)
+	}
+	text, err := qr.Decode(png)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, err := h.verifier(f.id).Verify(text, time.Now()); err != nil || c.CredentialID != claims.CredentialID {
+		t.Fatalf("decoded PNG: %+v %v", c, err)
+	}
+
+	// Sign out ends this session only; a passkey sign-in makes a new one.
+	other := h.signIn(m)
+	h.must(200, "POST", "/api/v1/signout", m.token, nil)
+	h.mustFail(401, "unauthorized", "GET", "/api/v1/pass", m.token, nil)
+	h.must(200, "GET", "/api/v1/pass", other, nil)
+	third := h.signIn(m)
+	h.must(200, "POST", "/api/v1/signout/everywhere", third, nil)
+	h.mustFail(401, "unauthorized", "GET", "/api/v1/me", other, nil)
+	h.mustFail(401, "unauthorized", "GET", "/api/v1/me", third, nil)
+
+	var count int64
+	if err := h.sql.Get(&count, `SELECT sign_count FROM passkeys WHERE resident_id = $1`, m.id); err != nil || count != 2 {
+		t.Fatalf("sign_count %d (%v), want 2 after two sign-ins", count, err)
+	}
+}
+
+// The web app's session is a cookie: HttpOnly, SameSite=Strict, not Secure over plain
+// HTTP (it is over TLS).
+func TestCookieSession(t *testing.T) {
+	h := newHarness(t, testLimits)
+	f := h.community()
+	_, code := h.invite(f)
+	au := &authenticator{origin: h.base, rpID: "localhost", uv: true}
+	begin := h.must(200, "POST", "/api/v1/invites/redeem/begin", "", map[string]any{"invite_code": code})
+	cred, _ := au.create(t, begin)
+	req, _ := http.NewRequest("POST", h.base+"/api/v1/invites/redeem/finish",
+		strings.NewReader(string(mustJSON(t, map[string]any{"ceremony": begin["ceremony"], "credential": cred}))))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 201 {
+		t.Fatalf("finish = %d", resp.StatusCode)
+	}
+	var cookie *http.Cookie
+	for _, c := range resp.Cookies() {
+		if c.Name == sessionCookie {
+			cookie = c
+		}
+	}
+	if cookie == nil || !cookie.HttpOnly || cookie.SameSite != http.SameSiteStrictMode || cookie.Secure || !strings.HasPrefix(cookie.Value, "gpr_") {
+		t.Fatalf("session cookie %+v", cookie)
+	}
+	req, _ = http.NewRequest("GET", h.base+"/api/v1/pass", nil)
+	req.AddCookie(cookie)
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("pass with cookie = %d", resp.StatusCode)
+	}
+	var stored int
+	if err := h.sql.Get(&stored, `SELECT count(*) FROM sessions WHERE token_hash = sha256(convert_to($1, 'UTF8'))`, cookie.Value); err != nil || stored != 1 {
+		t.Fatalf("session stored by hash: %d %v", stored, err)
+	}
+	var plain int
+	if err := h.sql.Get(&plain, `SELECT count(*) FROM sessions WHERE position(convert_to($1, 'UTF8') in token_hash) > 0`, cookie.Value); err != nil || plain != 0 {
+		t.Fatalf("plain token stored: %d %v", plain, err)
+	}
+}

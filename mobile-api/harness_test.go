@@ -1,0 +1,314 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jmoiron/sqlx"
+
+	"gatepass/internal/access"
+	"gatepass/internal/credential"
+	"gatepass/internal/dbtest"
+	"gatepass/internal/secret"
+	"gatepass/internal/store"
+)
+
+func TestMain(m *testing.M) { dbtest.Main(m) }
+
+// harness is a real mobile-api on a loopback listener over the package's database.
+type harness struct {
+	t      testing.TB
+	api    *API
+	db     *store.DB
+	sql    *sqlx.DB // for tests that age rows or count them
+	sealer *secret.Sealer
+	base   string // http://localhost:port: the RP origin
+	logs   *syncBuffer
+}
+
+// syncBuffer collects the server's log lines for tests that look for a warning.
+type syncBuffer struct {
+	mu  chan struct{}
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu <- struct{}{}
+	defer func() { <-b.mu }()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu <- struct{}{}
+	defer func() { <-b.mu }()
+	return b.buf.String()
+}
+
+// testLimits are high enough that no functional test trips them.
+var testLimits = Limits{Window: time.Minute, Redeem: 1000, SignIn: 1000, Mint: 1000}
+
+func newHarness(t testing.TB, limits Limits) *harness {
+	t.Helper()
+	db := dbtest.New(t)
+	key := make([]byte, secret.MasterKeySize)
+	_, _ = rand.Read(key)
+	sealer, err := secret.NewSealer(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x, err := sqlx.Open("postgres", dbtest.URL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { x.Close() })
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// WebAuthn needs a domain as RP id (never an IP address); localhost is a secure
+	// context for browsers over plain HTTP.
+	base := fmt.Sprintf("http://localhost:%d", ln.Addr().(*net.TCPAddr).Port)
+	logs := &syncBuffer{mu: make(chan struct{}, 1)}
+	api, err := New(Config{DB: db, Sealer: sealer, Log: slog.New(slog.NewJSONHandler(logs, nil)), RPID: "localhost",
+		RPOrigins: []string{base}, Limits: limits})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = api.ServeListener(ctx, ln); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return &harness{t: t, api: api, db: db, sql: x, sealer: sealer, base: base, logs: logs}
+}
+
+var seq atomic.Int64
+
+func unique(prefix string) string { return fmt.Sprintf("%s %d", prefix, seq.Add(1)) }
+
+// community is a community with a building, a unit and an extra zone.
+type community struct {
+	id, unit uuid.UUID
+}
+
+func (h *harness) community() community {
+	h.t.Helper()
+	ctx := context.Background()
+	var f community
+	err := h.db.InTx(ctx, "test", func(tx *store.Tx) error {
+		c, err := tx.CreateCommunity(ctx, unique("Community"), h.sealer)
+		if err != nil {
+			return err
+		}
+		f.id = c.ID
+		b, err := tx.CreateBuilding(ctx, c.ID, unique("Building"))
+		if err != nil {
+			return err
+		}
+		u, err := tx.CreateUnit(ctx, c.ID, b.ID, unique("Unit"))
+		if err != nil {
+			return err
+		}
+		f.unit = u.ID
+		return tx.PutZone(ctx, access.Zone{Community: c.ID, Zone: 3, Name: "Gym"})
+	})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return f
+}
+
+// invite creates a resident the way staff do and returns their id and invite code.
+func (h *harness) invite(f community) (uuid.UUID, string) {
+	h.t.Helper()
+	ctx := context.Background()
+	var r access.Resident
+	var inv store.Invite
+	err := h.db.InTx(ctx, "test", func(tx *store.Tx) (err error) {
+		r, inv, err = tx.CreateResident(ctx, store.NewResident{Community: f.id, Name: unique("Resident"), Unit: f.unit, Role: access.RoleOwner})
+		return err
+	})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return r.ID, inv.Code
+}
+
+// member is a signed-up resident with a bearer session and their authenticator.
+type member struct {
+	community uuid.UUID
+	id        uuid.UUID
+	token     string
+	auth      *authenticator
+	key       *softKey
+}
+
+// signUp redeems a fresh invite with a new passkey, asking for a bearer token.
+func (h *harness) signUp(f community) member {
+	h.t.Helper()
+	id, code := h.invite(f)
+	au := &authenticator{origin: h.base, rpID: "localhost", uv: true}
+	begin := h.must(200, "POST", "/api/v1/invites/redeem/begin", "", map[string]any{"invite_code": code})
+	cred, key := au.create(h.t, begin)
+	out := h.must(201, "POST", "/api/v1/invites/redeem/finish", "", map[string]any{
+		"ceremony": begin["ceremony"], "credential": cred, "name": "test phone", "session": "bearer"})
+	if out["resident_id"] != id.String() {
+		h.t.Fatalf("redeemed as %v, want %s", out["resident_id"], id)
+	}
+	return member{community: f.id, id: id, token: out["session_token"].(string), auth: au, key: key}
+}
+
+// signIn makes a new bearer session with a member's passkey.
+func (h *harness) signIn(m member) string {
+	h.t.Helper()
+	begin := h.must(200, "POST", "/api/v1/signin/begin", "", map[string]any{})
+	out := h.must(200, "POST", "/api/v1/signin/finish", "", map[string]any{
+		"ceremony": begin["ceremony"], "credential": m.auth.get(h.t, begin, m.key, 1), "session": "bearer"})
+	return out["session_token"].(string)
+}
+
+// stepUp re-verifies a member's session with their passkey.
+func (h *harness) stepUp(m member, k *softKey) {
+	h.t.Helper()
+	begin := h.must(200, "POST", "/api/v1/stepup/begin", m.token, map[string]any{})
+	h.must(200, "POST", "/api/v1/stepup/finish", m.token, map[string]any{"ceremony": begin["ceremony"], "credential": m.auth.get(h.t, begin, k, 1)})
+}
+
+// raw sends a request and returns the status, headers and body.
+func (h *harness) raw(method, path, token string, body any) (int, http.Header, []byte) {
+	h.t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	default:
+		raw, err := json.Marshal(b)
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		rd = bytes.NewReader(raw)
+	}
+	req, err := http.NewRequest(method, h.base+path, rd)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	if rd != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		h.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header, raw
+}
+
+// do sends a request; every error answer must have the error shape.
+func (h *harness) do(method, path, token string, body any) (int, map[string]any) {
+	h.t.Helper()
+	status, hdr, raw := h.raw(method, path, token, body)
+	out := map[string]any{}
+	if strings.HasPrefix(hdr.Get("Content-Type"), "application/json") || status >= 400 {
+		if err := json.Unmarshal(raw, &out); err != nil {
+			h.t.Fatalf("%s %s: %d, body is not a JSON object: %q", method, path, status, raw)
+		}
+	}
+	if status >= 400 {
+		if e, ok := out["error"].(map[string]any); !ok || e["code"] == "" || e["message"] == "" {
+			h.t.Fatalf("%s %s: %d without the error shape: %s", method, path, status, raw)
+		}
+	}
+	return status, out
+}
+
+func (h *harness) must(want int, method, path, token string, body any) map[string]any {
+	h.t.Helper()
+	got, out := h.do(method, path, token, body)
+	if got != want {
+		h.t.Fatalf("%s %s = %d %v, want %d", method, path, got, out, want)
+	}
+	return out
+}
+
+// mustFail expects an error status and code.
+func (h *harness) mustFail(want int, code, method, path, token string, body any) {
+	h.t.Helper()
+	got, out := h.do(method, path, token, body)
+	e, _ := out["error"].(map[string]any)
+	if got != want || (code != "" && e["code"] != code) {
+		h.t.Fatalf("%s %s = %d %v, want %d %s", method, path, got, out, want, code)
+	}
+}
+
+// exec runs SQL against the test database (to age rows, as time would).
+func (h *harness) exec(query string, args ...any) {
+	h.t.Helper()
+	if _, err := h.sql.Exec(query, args...); err != nil {
+		h.t.Fatalf("%s: %v", query, err)
+	}
+}
+
+// verifier checks codes the way a gate of community c does.
+func (h *harness) verifier(c uuid.UUID) *credential.Verifier {
+	h.t.Helper()
+	keys, err := h.db.TrustedKeys(context.Background(), c)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	set, err := credential.NewKeySet(keys...)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return &credential.Verifier{Community: c, Keys: set}
+}
+
+// snapshot counts the rows a failed request must not change.
+func (h *harness) snapshot() map[string]int {
+	h.t.Helper()
+	out := map[string]int{}
+	for _, table := range []string{"passkeys", "sessions", "invites WHERE used_at IS NOT NULL", "credentials", "credentials WHERE revoked_at IS NOT NULL",
+		"visitor_passes", "visitor_passes WHERE revoked_at IS NOT NULL", "residents WHERE status = 'active'", "audit_log", "change_log",
+		"sessions WHERE revoked_at IS NOT NULL"} {
+		var n int
+		if err := h.sql.Get(&n, "SELECT count(*) FROM "+table); err != nil {
+			h.t.Fatal(err)
+		}
+		out[table] = n
+	}
+	return out
+}
+
+func (h *harness) unchanged(before map[string]int, what string) {
+	h.t.Helper()
+	after := h.snapshot()
+	for k, v := range before {
+		if after[k] != v {
+			h.t.Errorf("%s changed %s: %d -> %d", what, k, v, after[k])
+		}
+	}
+}
+
+func mustJSON(t testing.TB, v any) []byte {
+	t.Helper()
+	raw, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return raw
+}
