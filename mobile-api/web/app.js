@@ -1,0 +1,371 @@
+// The resident app: one page, five tabs, and the visitor's page at /v/{token}.
+// Everything is built with DOM calls (never innerHTML), so nothing a server or another
+// resident wrote can run as script.
+import { t, translatePage, formatTime } from './i18n.js';
+import * as passkey from './webauthn.js';
+
+const view = document.getElementById('view');
+const tabs = document.getElementById('tabs');
+let stopTimers = () => {};
+
+// el builds an element: el('p', {class: 'x', onclick: f}, 'text', child...).
+function el(tag, attrs = {}, ...children) {
+  const n = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k.startsWith('on')) n.addEventListener(k.slice(2), v);
+    else if (k === 'class') n.className = v;
+    else n.setAttribute(k, v === true ? '' : v);
+  }
+  for (const c of children.flat()) if (c !== null && c !== undefined) n.append(c);
+  return n;
+}
+
+class APIError extends Error {
+  constructor(status, body) {
+    super(body?.error?.message || `HTTP ${status}`);
+    this.status = status;
+    this.code = body?.error?.code;
+  }
+}
+
+async function api(method, path, body) {
+  const init = { method, credentials: 'same-origin', headers: {} };
+  if (body !== undefined) {
+    init.headers['Content-Type'] = 'application/json';
+    init.body = JSON.stringify(body);
+  }
+  const res = await fetch(path, init);
+  const data = res.headers.get('Content-Type')?.startsWith('application/json') ? await res.json() : null;
+  if (!res.ok) throw new APIError(res.status, data);
+  return data;
+}
+
+function show(...nodes) {
+  stopTimers();
+  stopTimers = () => {};
+  view.replaceChildren(...nodes);
+}
+
+function errorLine(id) {
+  return el('p', { class: 'error', id, role: 'alert' });
+}
+
+function fail(line, err) {
+  line.textContent = err instanceof APIError ? err.message : (err?.name === 'NotAllowedError' ? err.message : t('err.network'));
+}
+
+// ---- signed out ----
+
+function welcome() {
+  tabs.hidden = true;
+  const code = el('input', { id: 'invite-code', autocomplete: 'one-time-code', spellcheck: 'false', autocapitalize: 'off' });
+  const redeemErr = errorLine('redeem-error');
+  const signinErr = errorLine('signin-error');
+  const redeem = async () => {
+    redeemErr.textContent = '';
+    try {
+      const begin = await api('POST', '/api/v1/invites/redeem/begin', { invite_code: code.value.trim() });
+      const credential = await passkey.create(begin.options);
+      await api('POST', '/api/v1/invites/redeem/finish', { ceremony: begin.ceremony, credential, name: deviceName() });
+      await start();
+    } catch (e) { fail(redeemErr, e); }
+  };
+  const signin = async () => {
+    signinErr.textContent = '';
+    try {
+      const begin = await api('POST', '/api/v1/signin/begin', {});
+      const credential = await passkey.get(begin.options);
+      await api('POST', '/api/v1/signin/finish', { ceremony: begin.ceremony, credential });
+      await start();
+    } catch (e) { fail(signinErr, e); }
+  };
+  show(
+    el('h1', {}, t('welcome.title')),
+    el('p', { class: 'muted' }, t('welcome.intro')),
+    passkey.supported() ? null : el('p', { class: 'error' }, t('err.noWebAuthn')),
+    el('section', { class: 'card' },
+      el('h2', {}, t('signin.title')),
+      el('button', { class: 'btn', id: 'signin-btn', type: 'button', onclick: signin }, t('signin.go')),
+      signinErr),
+    el('section', { class: 'card' },
+      el('h2', {}, t('redeem.title')),
+      el('label', { for: 'invite-code' }, t('redeem.code')), code,
+      el('button', { class: 'btn secondary', id: 'redeem-btn', type: 'button', onclick: redeem }, t('redeem.go')),
+      redeemErr),
+  );
+}
+
+function deviceName() {
+  const ua = navigator.userAgent;
+  return (/iPhone|iPad|Android|Mac|Windows|Linux/.exec(ua) || ['Browser'])[0];
+}
+
+// ---- the rotating pass ----
+
+// passScreen shows a code from fetchPNG (a function returning a fetch Response) and
+// keeps it fresh: the next code is fetched at refresh_after; if that fails the old one
+// stays, with its remaining life, until it expires.
+function passScreen(title, fetchPNG, extra = []) {
+  const img = el('img', { id: 'pass-img', alt: 'QR' });
+  const frame = el('div', { class: 'qr-frame stale' }, img);
+  const countdown = el('p', { class: 'countdown', id: 'countdown' });
+  const status = el('p', { class: 'status', id: 'pass-status', role: 'status' });
+  let expires = 0, refreshAt = 0, url = null, timer = null, stopped = false, fetching = false;
+
+  const tick = () => {
+    const now = Date.now();
+    const left = Math.max(0, Math.floor((expires - now) / 1000));
+    if (expires && now < expires) {
+      frame.classList.remove('stale');
+      countdown.textContent = t('pass.valid', { s: left });
+    } else if (expires) {
+      frame.classList.add('stale');
+      countdown.textContent = '';
+      status.className = 'status offline';
+      status.textContent = t('pass.expired');
+    }
+    if (!fetching && now >= refreshAt) refresh();
+  };
+  const refresh = async () => {
+    fetching = true;
+    try {
+      const res = await fetchPNG();
+      if (!res.ok) {
+        const body = await res.json().catch(() => null);
+        throw new APIError(res.status, body);
+      }
+      const blob = await res.blob();
+      if (stopped) return;
+      if (url) URL.revokeObjectURL(url);
+      url = URL.createObjectURL(blob);
+      img.src = url;
+      expires = Date.parse(res.headers.get('X-Pass-Expires-At'));
+      refreshAt = Date.parse(res.headers.get('X-Pass-Refresh-After'));
+      img.dataset.expiresAt = res.headers.get('X-Pass-Expires-At');
+      status.className = 'status';
+      status.textContent = t('pass.hint');
+    } catch (e) {
+      if (e instanceof APIError) {
+        if (e.status === 401) return start();
+        expires = 0;
+        frame.classList.add('stale');
+        status.className = 'status offline';
+        status.textContent = t('pass.refused', { msg: e.message });
+        refreshAt = Date.now() + 30000;
+      } else {
+        // Offline: keep the current code while it lives, retry every few seconds.
+        status.className = 'status offline';
+        const left = Math.max(0, Math.floor((expires - Date.now()) / 1000));
+        status.textContent = left > 0 ? t('pass.offline', { s: left }) : t('pass.expired');
+        refreshAt = Date.now() + 3000;
+      }
+    } finally {
+      fetching = false;
+      tick();
+    }
+  };
+  show(el('section', { class: 'pass' }, el('h1', {}, title), frame, countdown, status, ...extra));
+  timer = setInterval(tick, 1000);
+  const online = () => { refreshAt = 0; tick(); };
+  window.addEventListener('online', online);
+  stopTimers = () => {
+    stopped = true;
+    clearInterval(timer);
+    window.removeEventListener('online', online);
+    if (url) URL.revokeObjectURL(url);
+  };
+  refresh();
+}
+
+const tabViews = {
+  pass: () => passScreen(t('pass.title'), () => fetch('/api/v1/pass.png', { credentials: 'same-origin', cache: 'no-store' })),
+  visitors: visitorsTab,
+  security: securityTab,
+  history: historyTab,
+  data: dataTab,
+};
+
+function selectTab(name) {
+  for (const b of tabs.querySelectorAll('button')) {
+    if (b.dataset.tab === name) b.setAttribute('aria-current', 'page');
+    else b.removeAttribute('aria-current');
+  }
+  tabViews[name]();
+}
+
+// ---- visitors ----
+
+async function visitorsTab() {
+  const label = el('input', { id: 'v-label', maxlength: '100' });
+  const hours = el('input', { id: 'v-hours', type: 'number', min: '1', max: '168', value: '24' });
+  const entries = el('input', { id: 'v-entries', type: 'number', min: '1', max: '100', value: '2' });
+  const err = errorLine('v-error');
+  const shared = el('div', { id: 'v-shared' });
+  const list = el('ul', { class: 'list', id: 'v-list' });
+  const load = async () => {
+    const data = await api('GET', '/api/v1/visitors');
+    list.replaceChildren(...(data.visitor_passes.length ? data.visitor_passes.map((p) => el('li', {},
+      el('div', { class: 'item-main' },
+        el('div', { class: 'item-title' }, p.label),
+        el('div', { class: 'muted' }, `${formatTime(p.valid_from)} – ${formatTime(p.valid_until)}`),
+        el('div', { class: 'muted' }, t('visitors.entriesUsed', { u: p.entries_used, m: p.max_entries }), ' ',
+          el('span', { class: p.state === 'active' ? 'badge' : 'badge off' }, t('state.' + p.state)))),
+      p.revoked_at ? null : el('button', { class: 'btn small danger', type: 'button', onclick: async () => {
+        await api('DELETE', `/api/v1/visitors/${p.id}`); load();
+      } }, t('visitors.revoke')))) : [el('li', { class: 'muted' }, t('visitors.none'))]));
+  };
+  const create = async () => {
+    err.textContent = '';
+    try {
+      const now = new Date();
+      const out = await api('POST', '/api/v1/visitors', {
+        label: label.value.trim(), max_entries: Number(entries.value),
+        valid_from: now.toISOString(), valid_until: new Date(now.getTime() + Number(hours.value) * 3600e3).toISOString(),
+      });
+      shared.replaceChildren(el('p', { class: 'muted' }, t('visitors.share')),
+        el('p', { class: 'link-box', id: 'v-link' }, out.link));
+      label.value = '';
+      load();
+    } catch (e) { fail(err, e); }
+  };
+  show(el('h1', {}, t('visitors.title')),
+    el('section', { class: 'card' }, el('h2', {}, t('visitors.new')),
+      el('label', { for: 'v-label' }, t('visitors.label')), label,
+      el('label', { for: 'v-hours' }, t('visitors.hours')), hours,
+      el('label', { for: 'v-entries' }, t('visitors.entries')), entries,
+      el('button', { class: 'btn', id: 'v-create', type: 'button', onclick: create }, t('visitors.create')), err, shared),
+    el('section', { class: 'card' }, list));
+  await load();
+}
+
+// ---- passkeys, devices, sign out ----
+
+async function securityTab() {
+  const keys = el('ul', { class: 'list', id: 'passkeys' });
+  const devices = el('ul', { class: 'list', id: 'devices' });
+  const err = errorLine('sec-error');
+  const load = async () => {
+    const [pk, dv] = await Promise.all([api('GET', '/api/v1/passkeys'), api('GET', '/api/v1/devices')]);
+    keys.replaceChildren(...pk.passkeys.map((p) => el('li', {},
+      el('div', { class: 'item-main' }, el('div', { class: 'item-title' }, p.name || 'Passkey'),
+        el('div', { class: 'muted' }, formatTime(p.created_at), p.current ? ' · ' + t('security.current') : '')),
+      pk.passkeys.length > 1 ? el('button', { class: 'btn small danger', type: 'button', onclick: async () => {
+        try { await api('DELETE', `/api/v1/passkeys/${p.id}`); p.current ? start() : load(); } catch (e) { fail(err, e); }
+      } }, t('security.remove')) : null)));
+    devices.replaceChildren(...(dv.devices.length ? dv.devices.map((d) => el('li', {},
+      el('div', { class: 'item-main' }, el('div', { class: 'item-title' }, d.label || 'Device'),
+        el('div', { class: 'muted' }, formatTime(d.created_at), ' – ', formatTime(d.expires_at))),
+      d.revoked_at ? el('span', { class: 'badge off' }, t('revoked')) : el('button', { class: 'btn small danger', type: 'button', onclick: async () => {
+        try { await api('DELETE', `/api/v1/devices/${d.id}`); load(); } catch (e) { fail(err, e); }
+      } }, t('visitors.revoke')))) : [el('li', { class: 'muted' }, t('security.noDevices'))]));
+  };
+  const add = async () => {
+    err.textContent = '';
+    try {
+      const begin = await api('POST', '/api/v1/passkeys/begin', {});
+      const credential = await passkey.create(begin.options);
+      await api('POST', '/api/v1/passkeys/finish', { ceremony: begin.ceremony, credential, name: deviceName() });
+      load();
+    } catch (e) { fail(err, e); }
+  };
+  const signOut = (path) => async () => { await api('POST', path); start(); };
+  show(el('h1', {}, t('tab.security')),
+    el('section', { class: 'card' }, el('h2', {}, t('security.passkeys')), keys,
+      el('button', { class: 'btn secondary', type: 'button', onclick: add }, t('security.add')), err),
+    el('section', { class: 'card' }, el('h2', {}, t('security.devices')), devices),
+    el('button', { class: 'btn secondary', id: 'signout-btn', type: 'button', onclick: signOut('/api/v1/signout') }, t('security.signout')),
+    el('button', { class: 'btn danger', id: 'signout-all-btn', type: 'button', onclick: signOut('/api/v1/signout/everywhere') }, t('security.signoutAll')));
+  await load();
+}
+
+// ---- history ----
+
+async function historyTab() {
+  const list = el('ul', { class: 'list', id: 'entries' });
+  const more = el('button', { class: 'btn secondary', type: 'button', hidden: true }, t('history.more'));
+  let cursor = '';
+  const load = async () => {
+    const page = await api('GET', '/api/v1/entries?limit=30' + (cursor ? '&cursor=' + encodeURIComponent(cursor) : ''));
+    if (!cursor && !page.entries.length) list.append(el('li', { class: 'muted' }, t('history.none')));
+    list.append(...page.entries.map((e) => el('li', {},
+      el('div', { class: 'item-main' }, el('div', { class: 'item-title' }, e.gate_name || e.gate_id),
+        el('div', { class: 'muted' }, formatTime(e.occurred_at), ' · ', e.method)),
+      el('span', { class: e.result === 'granted' ? 'badge' : 'badge off' }, e.result))));
+    cursor = page.next_cursor || '';
+    more.hidden = !cursor;
+  };
+  more.addEventListener('click', load);
+  show(el('h1', {}, t('history.title')), el('section', { class: 'card' }, list), more);
+  await load();
+}
+
+// ---- export and delete ----
+
+function dataTab() {
+  const err = errorLine('data-error');
+  const del = async () => {
+    if (!confirm(t('data.confirm'))) return;
+    err.textContent = '';
+    try {
+      // Deleting needs a fresh verification with a passkey.
+      const begin = await api('POST', '/api/v1/stepup/begin', {});
+      const credential = await passkey.get(begin.options);
+      await api('POST', '/api/v1/stepup/finish', { ceremony: begin.ceremony, credential });
+      await api('DELETE', '/api/v1/me');
+      tabs.hidden = true;
+      show(el('h1', {}, t('data.deleted')));
+    } catch (e) { fail(err, e); }
+  };
+  show(el('h1', {}, t('data.title')),
+    el('section', { class: 'card' },
+      el('a', { class: 'btn secondary', id: 'export-link', href: '/api/v1/me/export', download: 'gatepass-export.json' }, t('data.export'))),
+    el('section', { class: 'card' },
+      el('p', { class: 'muted' }, t('data.deleteWarn')),
+      el('button', { class: 'btn danger', id: 'delete-btn', type: 'button', onclick: del }, t('data.delete')), err));
+}
+
+// ---- the visitor's page ----
+
+async function visitorPage(token) {
+  tabs.hidden = true;
+  const base = `/api/v1/visit/${encodeURIComponent(token)}`;
+  try {
+    const v = await api('GET', base);
+    const info = [
+      el('p', { class: 'item-title', id: 'visit-label' }, v.label),
+      el('p', { class: 'muted' }, t('visit.until', { t: formatTime(v.valid_until) }), ' · ', t('visit.left', { n: v.entries_left })),
+    ];
+    if (v.state !== 'active') {
+      show(el('h1', {}, t('visit.title')), ...info, el('p', { class: 'error', id: 'visit-state' }, t('state.' + v.state)));
+      return;
+    }
+    passScreen(t('visit.title'), () => fetch(base + '/pass.png', { cache: 'no-store' }), info);
+  } catch (e) {
+    show(el('h1', {}, t('visit.title')), el('p', { class: 'error', id: 'visit-state' }, e.message));
+  }
+}
+
+// ---- start ----
+
+async function start() {
+  translatePage();
+  const m = /^\/v\/([A-Za-z0-9_-]+)$/.exec(location.pathname);
+  if (m) return visitorPage(m[1]);
+  try {
+    const me = await api('GET', '/api/v1/me');
+    document.getElementById('community').textContent = me.community_name;
+    tabs.hidden = false;
+    selectTab('pass');
+  } catch (e) {
+    document.getElementById('community').textContent = '';
+    if (e instanceof APIError && e.status === 401) welcome();
+    else show(el('p', { class: 'error' }, t('err.network')), el('button', { class: 'btn', type: 'button', onclick: start }, 'Retry'));
+  }
+}
+
+tabs.addEventListener('click', (e) => {
+  const b = e.target.closest('button[data-tab]');
+  if (b) selectTab(b.dataset.tab);
+});
+start();
