@@ -21,7 +21,7 @@ func (a *API) webRoutes() {
 	if err != nil {
 		panic(err) // the embed pattern above guarantees the directory
 	}
-	send := func(c *fiber.Ctx, name string) error {
+	send := func(c *fiber.Ctx, name, cache string) error {
 		data, err := fs.ReadFile(files, name)
 		if err != nil {
 			return access.ErrNotFound
@@ -31,17 +31,14 @@ func (a *API) webRoutes() {
 			ct = "application/octet-stream"
 		}
 		c.Set(fiber.HeaderContentType, ct)
-		// Always revalidate: a resident must not run yesterday's app against today's API.
-		c.Set(fiber.HeaderCacheControl, "no-cache")
+		c.Set(fiber.HeaderCacheControl, cache)
 		return c.Send(data)
 	}
-	index := func(c *fiber.Ctx) error { return send(c, "index.html") }
-	a.app.Get("/", index)
+	// Always revalidate: a resident must not run yesterday's app against today's API.
+	const revalidate = "no-cache"
+	a.app.Get("/", func(c *fiber.Ctx) error { return send(c, "index.html", revalidate) })
 	// The visitor's page: the token stays in the path, read by the app; the referrer
 	// policy (no-referrer) keeps it from leaking to anything the page loads.
-	a.app.Get("/v/:token", func(c *fiber.Ctx) error {
-		c.Set(fiber.HeaderCacheControl, "no-store")
-		return index(c)
-	})
-	a.app.Get("/assets/:file", func(c *fiber.Ctx) error { return send(c, path.Base(c.Params("file"))) })
+	a.app.Get("/v/:token", func(c *fiber.Ctx) error { return send(c, "index.html", "no-store") })
+	a.app.Get("/assets/:file", func(c *fiber.Ctx) error { return send(c, path.Base(c.Params("file")), revalidate) })
 }
