@@ -39,6 +39,8 @@ func adminRoutes(s *Server) []route {
 		{"GET", "/residents/:resident/cards", access.ActOperateGates, s.listCards},
 		{"POST", "/residents/:resident/cards/:card/revoke", access.ActOperateGates, s.revokeCard},
 		{"GET", "/audit", access.ActReadAudit, s.listAudit},
+		{"GET", "/communities/:community/visitor-passes", access.ActOperateGates, s.listVisitorPasses},
+		{"POST", "/communities/:community/visitor-passes/:visitor_pass/revoke", access.ActOperateGates, s.revokeVisitorPass},
 	}
 }
 

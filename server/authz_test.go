@@ -52,6 +52,8 @@ func endpoints() []endpoint {
 		{"GET", "/residents/{r}/cards", []string{"admin", "guard", "operator"}, nil, 200},
 		{"POST", "/residents/{r}/cards/{card}/revoke", []string{"admin", "guard", "operator"}, nil, 200},
 		{"GET", "/audit", []string{"admin", "auditor", "operator"}, nil, 200},
+		{"GET", "/communities/{c}/visitor-passes", []string{"admin", "guard", "operator"}, nil, 200},
+		{"POST", "/communities/{c}/visitor-passes/{vp}/revoke", []string{"admin", "guard", "operator"}, nil, 200},
 	}
 }
 
@@ -60,7 +62,7 @@ func TestEveryAdminRouteIsInTheMatrix(t *testing.T) {
 	for _, e := range endpoints() {
 		known[e.method+" "+e.path] = true
 	}
-	replacer := strings.NewReplacer(":community", "{c}", ":resident", "{r}", ":zone", "5", ":card", "{card}")
+	replacer := strings.NewReplacer(":community", "{c}", ":resident", "{r}", ":zone", "5", ":card", "{card}", ":visitor_pass", "{vp}")
 	for _, r := range adminRoutes(&Server{}) {
 		key := r.method + " " + replacer.Replace(r.path)
 		if !known[key] {
@@ -97,7 +99,11 @@ func TestAuthorizationMatrix(t *testing.T) {
 				if strings.Contains(e.path, "{card}") {
 					card = h.card(a, resident)
 				}
-				path := "/admin/v1" + strings.NewReplacer("{c}", a.id, "{r}", resident, "{card}", card).Replace(e.path)
+				visitorPass := ""
+				if strings.Contains(e.path, "{vp}") {
+					visitorPass = h.visitorPass(a, resident)
+				}
+				path := "/admin/v1" + strings.NewReplacer("{c}", a.id, "{r}", resident, "{card}", card, "{vp}", visitorPass).Replace(e.path)
 				var body any
 				if e.body != nil {
 					body = e.body(a)
