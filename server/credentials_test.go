@@ -102,6 +102,20 @@ func TestPrintedCard(t *testing.T) {
 	if _, err := h.verifier(f.id).Verify(text, time.Now()); err != nil {
 		t.Fatalf("card signed before the rotation, after it: %v", err)
 	}
+	// A signer cached in a mobile-api copy keeps minting with the old key for a few
+	// seconds after the rotation; those codes still pass.
+	oldSigner := credential.Signer{KID: claims.KID}
+	if oldSigner, err = h.db.SignerByKID(context.Background(), uuid.MustParse(f.id), claims.KID, h.sealer); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().Add(2 * time.Second).Truncate(time.Second)
+	late, err := credential.MintIssued(oldSigner, credential.Claims{CredentialID: uuid.New(), Subject: credential.SubjectResident, Zones: 1, NotBefore: now, ExpiresAt: now.Add(time.Minute)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.verifier(f.id).Verify(late, now); err != nil {
+		t.Fatalf("a code from a signer cached across the rotation: %v", err)
+	}
 	keys := h.must(http.StatusOK, "GET", "/admin/v1/communities/"+f.id+"/keys", f.auditor, nil)["keys"].([]any)
 	if len(keys) != 2 || keys[1].(map[string]any)["retired_at"] == nil || keys[0].(map[string]any)["retired_at"] != nil {
 		t.Fatalf("keys after rotation: %v", keys)

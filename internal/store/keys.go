@@ -56,13 +56,21 @@ func (tx *Tx) createSigningKey(ctx context.Context, c uuid.UUID, sealer *secret.
 	return k, tx.Change(ctx, c, "key", uuid.Nil, c, k)
 }
 
+// RotationGrace is how long a retired key still counts as active after a rotation:
+// signers cached in mobile-api copies (a few seconds) keep minting with it meanwhile, and
+// their codes must not be refused for a not_before after the retirement.
+const RotationGrace = 30 * time.Second
+
+func seconds(d time.Duration) string { return fmt.Sprintf("%d seconds", int64(d.Seconds())) }
+
 // RotateKey retires community c's active key and makes a new one. The retired key stays
 // published until every token it could have signed has expired.
 func (tx *Tx) RotateKey(ctx context.Context, c uuid.UUID, sealer *secret.Sealer) (KeyInfo, error) {
 	var old KeyInfo
-	err := tx.x.GetContext(ctx, &old, `UPDATE signing_keys SET retired_at = now(), publish_until = now() + $2::interval
+	err := tx.x.GetContext(ctx, &old, `UPDATE signing_keys SET retired_at = now() + $2::interval,
+			publish_until = now() + $2::interval + $3::interval
 		WHERE community_id = $1 AND retired_at IS NULL RETURNING kid, public_key, created_at, retired_at, publish_until`,
-		c, fmt.Sprintf("%d seconds", int64(credential.RetiredKeyRetention(credential.DefaultSkew).Seconds())))
+		c, seconds(RotationGrace), seconds(credential.RetiredKeyRetention(credential.DefaultSkew)))
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return KeyInfo{}, fmt.Errorf("rotate key: %w", err)
 	}
@@ -110,13 +118,23 @@ func (db *DB) TrustedKeys(ctx context.Context, c uuid.UUID) ([]credential.Key, e
 
 // Signer opens community c's active private key.
 func (db *DB) Signer(ctx context.Context, c uuid.UUID, sealer *secret.Sealer) (credential.Signer, error) {
+	return db.signer(ctx, c, sealer, `retired_at IS NULL`)
+}
+
+// SignerByKID opens one particular key of community c, retired or not (for tests and
+// for re-signing during an incident).
+func (db *DB) SignerByKID(ctx context.Context, c uuid.UUID, kid uint32, sealer *secret.Sealer) (credential.Signer, error) {
+	return db.signer(ctx, c, sealer, `kid = $2`, kid)
+}
+
+func (db *DB) signer(ctx context.Context, c uuid.UUID, sealer *secret.Sealer, where string, args ...any) (credential.Signer, error) {
 	var row struct {
 		KID    uint32 `db:"kid"`
 		Sealed []byte `db:"private_key_enc"`
 	}
-	err := db.x.GetContext(ctx, &row, `SELECT kid, private_key_enc FROM signing_keys WHERE community_id = $1 AND retired_at IS NULL`, c)
+	err := db.x.GetContext(ctx, &row, `SELECT kid, private_key_enc FROM signing_keys WHERE community_id = $1 AND `+where, append([]any{c}, args...)...)
 	if errors.Is(err, sql.ErrNoRows) {
-		return credential.Signer{}, fmt.Errorf("community %s has no active signing key: %w", c, access.ErrNotFound)
+		return credential.Signer{}, fmt.Errorf("community %s has no such signing key: %w", c, access.ErrNotFound)
 	}
 	if err != nil {
 		return credential.Signer{}, fmt.Errorf("signer: %w", err)
