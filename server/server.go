@@ -35,9 +35,10 @@ func NewServer(db *store.DB, sealer *secret.Sealer, log *slog.Logger) *Server {
 	s.app = httpx.NewApp(httpx.Options{Name: "gatepass-server", Log: log, Registry: reg})
 	s.app.Get("/readyz", s.ready)
 	admin := s.app.Group("/admin/v1")
-	for _, r := range adminRoutes(s) {
+	for _, r := range append(adminRoutes(s), gateAdminRoutes(s)...) {
 		admin.Add(r.method, r.path, s.authorize(r))
 	}
+	s.gateRoutes(s.app.Group("/gate/v1"))
 	s.app.Use(httpx.NotFound)
 	return s
 }
@@ -128,6 +129,15 @@ func (s *Server) authorize(r route) fiber.Handler {
 				return err
 			}
 			if req.community, err = s.db.ResidentCommunity(c.UserContext(), id); err != nil {
+				return err
+			}
+		case c.Params("gate") != "":
+			// Paths that name only a gate belong to the gate's community.
+			id, err := httpx.PathUUID(c, "gate")
+			if err != nil {
+				return err
+			}
+			if req.community, err = s.db.GateCommunity(c.UserContext(), id); err != nil {
 				return err
 			}
 		}

@@ -20,7 +20,8 @@ import (
 
 // DB is the database handle shared by all requests.
 type DB struct {
-	x *sqlx.DB
+	x   *sqlx.DB
+	url string // for the LISTEN connection of gate long polls (gate_notify.go)
 }
 
 // Open connects and checks the connection.
@@ -36,7 +37,7 @@ func Open(ctx context.Context, url string) (*DB, error) {
 		x.Close()
 		return nil, fmt.Errorf("open database: %w", err)
 	}
-	return &DB{x: x}, nil
+	return &DB{x: x, url: url}, nil
 }
 
 // Close closes the pool.

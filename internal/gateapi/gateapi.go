@@ -1,0 +1,243 @@
+// Package gateapi is the wire format of the gate API (/gate/v1), shared by the server and
+// gate-agent so that both sides agree on every field. It does no I/O.
+package gateapi
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Limits of the gate API.
+const (
+	// MaxBatch is the most events one POST /gate/v1/events may carry.
+	MaxBatch = 1000
+	// MaxWait is the longest a sync long poll is held.
+	MaxWait = 30 * time.Second
+	// MaxReason is the longest reason an entry event may give (entry_events.reason).
+	MaxReason = 64
+	// ReleaseMaxAge is how old a manual release may be when it reaches the gate and still
+	// open the door: a guard who pressed "unlock" a minute ago is no longer watching.
+	ReleaseMaxAge = 60 * time.Second
+)
+
+// Settings are a gate's agent settings, kept in gates.settings and sent on every sync.
+// Zero fields take the defaults of Defaults.
+type Settings struct {
+	// SkewSeconds is the clock skew allowed when judging token windows.
+	SkewSeconds int `json:"skew_seconds,omitempty"`
+	// StaleAfterSeconds: revocation data older than this (no successful sync) is stale.
+	StaleAfterSeconds int `json:"stale_after_seconds,omitempty"`
+	// StalePolicy says what to do on stale data: "flag" (decide and flag the event) or
+	// "deny" (refuse every QR code until the gate syncs again).
+	StalePolicy string `json:"stale_policy,omitempty"`
+	// CardMinIntervalSeconds: a printed card's text never changes, so instead of refusing
+	// its second scan forever the gate refuses it only within this interval.
+	CardMinIntervalSeconds int `json:"card_min_interval_seconds,omitempty"`
+	// PassbackSeconds: in a zone with anti-passback, a credential granted at this gate is
+	// refused here again for this long (timed anti-passback; see docs/gate-agent.md).
+	PassbackSeconds int `json:"passback_seconds,omitempty"`
+	// PulseMillis is how long the door relay is held open.
+	PulseMillis int `json:"pulse_ms,omitempty"`
+	// HeartbeatSeconds is the heartbeat period.
+	HeartbeatSeconds int `json:"heartbeat_seconds,omitempty"`
+}
+
+// Stale policies.
+const (
+	StaleFlag = "flag"
+	StaleDeny = "deny"
+)
+
+// Defaults are the settings a gate uses where its own leave a field zero.
+var Defaults = Settings{
+	SkewSeconds:            30,
+	StaleAfterSeconds:      3600,
+	StalePolicy:            StaleFlag,
+	CardMinIntervalSeconds: 5,
+	PassbackSeconds:        300,
+	PulseMillis:            1500,
+	HeartbeatSeconds:       30,
+}
+
+// WithDefaults fills the zero fields of s from Defaults.
+func (s Settings) WithDefaults() Settings {
+	fill := func(v *int, d int) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	fill(&s.SkewSeconds, Defaults.SkewSeconds)
+	fill(&s.StaleAfterSeconds, Defaults.StaleAfterSeconds)
+	fill(&s.CardMinIntervalSeconds, Defaults.CardMinIntervalSeconds)
+	fill(&s.PassbackSeconds, Defaults.PassbackSeconds)
+	fill(&s.PulseMillis, Defaults.PulseMillis)
+	fill(&s.HeartbeatSeconds, Defaults.HeartbeatSeconds)
+	if s.StalePolicy == "" {
+		s.StalePolicy = Defaults.StalePolicy
+	}
+	return s
+}
+
+// Validate checks settings given by staff; it returns the offending field's name.
+func (s Settings) Validate() (field string, err error) {
+	checks := []struct {
+		name     string
+		v, lo, hi int
+	}{
+		{"skew_seconds", s.SkewSeconds, 0, 3600},
+		{"stale_after_seconds", s.StaleAfterSeconds, 0, 30 * 86400},
+		{"card_min_interval_seconds", s.CardMinIntervalSeconds, 0, 3600},
+		{"passback_seconds", s.PassbackSeconds, 0, 86400},
+		{"pulse_ms", s.PulseMillis, 0, 30000},
+		{"heartbeat_seconds", s.HeartbeatSeconds, 0, 3600},
+	}
+	for _, c := range checks {
+		if c.v < c.lo || c.v > c.hi {
+			return c.name, fmt.Errorf("must be from %d to %d", c.lo, c.hi)
+		}
+	}
+	if s.StalePolicy != "" && s.StalePolicy != StaleFlag && s.StalePolicy != StaleDeny {
+		return "stale_policy", fmt.Errorf("must be %q or %q", StaleFlag, StaleDeny)
+	}
+	return "", nil
+}
+
+// Durations of the settings.
+func (s Settings) Skew() time.Duration       { return time.Duration(s.SkewSeconds) * time.Second }
+func (s Settings) StaleAfter() time.Duration { return time.Duration(s.StaleAfterSeconds) * time.Second }
+func (s Settings) CardMinInterval() time.Duration {
+	return time.Duration(s.CardMinIntervalSeconds) * time.Second
+}
+func (s Settings) Passback() time.Duration  { return time.Duration(s.PassbackSeconds) * time.Second }
+func (s Settings) Pulse() time.Duration     { return time.Duration(s.PulseMillis) * time.Millisecond }
+func (s Settings) Heartbeat() time.Duration { return time.Duration(s.HeartbeatSeconds) * time.Second }
+
+// EnrollRequest is POST /gate/v1/enroll.
+type EnrollRequest struct {
+	Code         *string `json:"code"`
+	BoxPublicKey []byte  `json:"box_public_key"` // X25519, 32 bytes (base64 in JSON)
+	AgentVersion *string `json:"agent_version"`
+}
+
+// Gate is who a gate is, sent at enrollment and on every sync.
+type Gate struct {
+	ID        uuid.UUID `json:"gate_id"`
+	Community uuid.UUID `json:"community_id"`
+	Name      string    `json:"name"`
+	Zone      int       `json:"zone"`
+	Direction string    `json:"direction"`
+	Settings  Settings  `json:"settings"`
+}
+
+// EnrollResponse answers an enrollment: the gate token is shown this once.
+type EnrollResponse struct {
+	Token      string    `json:"gate_token"`
+	Gate       Gate      `json:"gate"`
+	ServerTime time.Time `json:"server_time"`
+}
+
+// Key is a trusted signing key.
+type Key struct {
+	KID       uint32     `json:"kid"`
+	Public    []byte     `json:"public_key"`
+	NotBefore time.Time  `json:"not_before"`
+	NotAfter  *time.Time `json:"not_after,omitempty"`
+}
+
+// Revocation is a revoked credential and when the gate may forget it.
+type Revocation struct {
+	Credential  uuid.UUID `json:"credential_id"`
+	ForgetAfter time.Time `json:"forget_after"`
+}
+
+// Zone is a zone's gate-relevant settings.
+type Zone struct {
+	Zone         int  `db:"zone" json:"zone"`
+	AntiPassback bool `db:"anti_passback" json:"anti_passback"`
+}
+
+// Command is a pending command for this gate.
+type Command struct {
+	ID        uuid.UUID  `json:"id"`
+	Kind      string     `json:"kind"` // unlock | purge_template
+	Reason    string     `json:"reason,omitempty"`
+	CreatedBy *uuid.UUID `json:"created_by,omitempty"`
+	CreatedAt time.Time  `json:"created_at"`
+}
+
+// Sync is GET /gate/v1/sync. Keys, zones, gate and commands are always complete (they
+// are small); revocations are all live ones when Full, else those since the cursor.
+type Sync struct {
+	Cursor      int64        `json:"cursor"`
+	Full        bool         `json:"full"`
+	More        bool         `json:"more"` // more changes wait: sync again at once
+	ServerTime  time.Time    `json:"server_time"`
+	Gate        Gate         `json:"gate"`
+	Keys        []Key        `json:"keys"`
+	Zones       []Zone       `json:"zones"`
+	Revocations []Revocation `json:"revocations"`
+	Commands    []Command    `json:"commands"`
+}
+
+// Event is one decision at the gate. The id and the time are the gate's.
+type Event struct {
+	ID         uuid.UUID  `json:"id"`
+	OccurredAt time.Time  `json:"occurred_at"`
+	GateID     uuid.UUID  `json:"gate_id"`
+	Credential *uuid.UUID `json:"credential_id,omitempty"`
+	Subject    string     `json:"subject,omitempty"` // resident | visitor | staff
+	Method     string     `json:"method"`            // qr | face | manual
+	Result     string     `json:"result"`            // granted | denied
+	Reason     string     `json:"reason"`
+	Offline    bool       `json:"offline"`
+	Stale      bool       `json:"stale"`
+	Staff      *uuid.UUID `json:"staff_id,omitempty"`
+	ReplayKey  []byte     `json:"replay_key,omitempty"`
+}
+
+// Methods and results of events.
+var (
+	Methods  = []string{"qr", "face", "manual"}
+	Results  = []string{"granted", "denied"}
+	Subjects = []string{"resident", "visitor", "staff"}
+)
+
+// Events is POST /gate/v1/events.
+type Events struct {
+	Events []Event `json:"events"`
+}
+
+// EventsAck lists the ids the server has stored (now or before): the gate deletes them.
+type EventsAck struct {
+	Acked []uuid.UUID `json:"acked"`
+}
+
+// Heartbeat is POST /gate/v1/heartbeat.
+type Heartbeat struct {
+	AgentVersion  *string `json:"agent_version"`
+	QueueDepth    *int    `json:"queue_depth"`
+	ClockOffsetMS *int64  `json:"clock_offset_ms"` // gate clock minus server clock
+	LastSyncAt    *string `json:"last_sync_at,omitempty"`
+}
+
+// HeartbeatAck answers a heartbeat.
+type HeartbeatAck struct {
+	ServerTime time.Time `json:"server_time"`
+}
+
+// CommandAck is POST /gate/v1/commands/{id}/ack.
+type CommandAck struct {
+	Result *string `json:"result"`
+}
+
+// Command results.
+const (
+	ResultExecuted  = "executed"
+	ResultTooOld    = "expired"   // older than ReleaseMaxAge on arrival: not executed
+	ResultDuplicate = "duplicate" // delivered again after it was executed
+)
+
+// CommandResults lists the valid results of a command ack.
+var CommandResults = []string{ResultExecuted, ResultTooOld, ResultDuplicate, "failed", "purged"}

@@ -1,0 +1,204 @@
+package store
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/lib/pq"
+
+	"gatepass/internal/access"
+	"gatepass/internal/gateapi"
+)
+
+// StoreEvents stores a gate's batch idempotently: an event whose id (and time) is stored
+// already is skipped, so a re-sent batch changes nothing. The caller has validated the
+// batch (every event is this gate's). It returns every id of the batch, which is now
+// stored: the gate may delete them all.
+func (db *DB) StoreEvents(ctx context.Context, g gateapi.Gate, events []gateapi.Event) ([]uuid.UUID, error) {
+	n := len(events)
+	ids, times, creds, subjects := make([]uuid.UUID, n), make([]time.Time, n), make([]*uuid.UUID, n), make([]*string, n)
+	methods, results, reasons := make([]string, n), make([]string, n), make([]string, n)
+	offline, stale, staffs, keys := make([]bool, n), make([]bool, n), make([]*uuid.UUID, n), make([][]byte, n)
+	for i, e := range events {
+		ids[i], times[i], creds[i], methods[i], results[i], reasons[i] = e.ID, e.OccurredAt, e.Credential, e.Method, e.Result, e.Reason
+		offline[i], stale[i], staffs[i], keys[i] = e.Offline, e.Stale, e.Staff, e.ReplayKey
+		if e.Subject != "" {
+			s := e.Subject
+			subjects[i] = &s
+		}
+	}
+	// One statement for the batch; unnest keeps the arrays aligned. bytea[] goes as text
+	// ('\x..' hex) because lib/pq has no bytea array encoder.
+	hexKeys := make([]*string, n)
+	for i, k := range keys {
+		if k != nil {
+			s := fmt.Sprintf(`\x%x`, k)
+			hexKeys[i] = &s
+		}
+	}
+	_, err := db.x.ExecContext(ctx, `INSERT INTO entry_events (community_id, id, occurred_at, gate_id, credential_id, subject,
+			method, result, reason, offline, stale, staff_id, replay_key)
+		SELECT $1, u.id, u.at, $2, u.cred, u.subject, u.method, u.result, u.reason, u.offline, u.stale, u.staff, u.rkey::bytea
+		FROM unnest($3::uuid[], $4::timestamptz[], $5::uuid[], $6::text[], $7::text[], $8::text[], $9::text[],
+			$10::bool[], $11::bool[], $12::uuid[], $13::text[]) AS u(id, at, cred, subject, method, result, reason, offline, stale, staff, rkey)
+		ON CONFLICT DO NOTHING`,
+		g.Community, g.ID, pq.Array(uuidStrings(ids)), pq.Array(times), pq.Array(nullUUIDStrings(creds)), pq.Array(subjects),
+		pq.Array(methods), pq.Array(results), pq.Array(reasons), pq.Array(offline), pq.Array(stale),
+		pq.Array(nullUUIDStrings(staffs)), pq.Array(hexKeys))
+	if err != nil {
+		return nil, fmt.Errorf("store events: %w", err)
+	}
+	return ids, nil
+}
+
+func uuidStrings(ids []uuid.UUID) []string {
+	out := make([]string, len(ids))
+	for i, id := range ids {
+		out[i] = id.String()
+	}
+	return out
+}
+
+func nullUUIDStrings(ids []*uuid.UUID) []*string {
+	out := make([]*string, len(ids))
+	for i, id := range ids {
+		if id != nil {
+			s := id.String()
+			out[i] = &s
+		}
+	}
+	return out
+}
+
+// EntryEvent is an entry event as staff list it.
+type EntryEvent struct {
+	ID         uuid.UUID  `db:"id" json:"id"`
+	OccurredAt time.Time  `db:"occurred_at" json:"occurred_at"`
+	ReceivedAt time.Time  `db:"received_at" json:"received_at"`
+	Gate       uuid.UUID  `db:"gate_id" json:"gate_id"`
+	Credential *uuid.UUID `db:"credential_id" json:"credential_id,omitempty"`
+	Subject    *string    `db:"subject" json:"subject,omitempty"`
+	Method     string     `db:"method" json:"method"`
+	Result     string     `db:"result" json:"result"`
+	Reason     string     `db:"reason" json:"reason"`
+	Offline    bool       `db:"offline" json:"offline"`
+	Stale      bool       `db:"stale" json:"stale"`
+	Staff      *uuid.UUID `db:"staff_id" json:"staff_id,omitempty"`
+}
+
+// EventFilter selects entry events; zero fields do not filter.
+type EventFilter struct {
+	From, To   time.Time
+	Gate       uuid.UUID
+	Result     string
+	Credential uuid.UUID
+	Cursor     string // from the previous page's next_cursor
+	Limit      int
+}
+
+// EventPage is one page of the entry log, newest first.
+type EventPage struct {
+	Events []EntryEvent `json:"events"`
+	Next   string       `json:"next_cursor,omitempty"`
+}
+
+// eventCursor is the (occurred_at, id) of the last row of a page.
+func eventCursor(e EntryEvent) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(e.OccurredAt.UTC().Format(time.RFC3339Nano) + "|" + e.ID.String()))
+}
+
+func parseEventCursor(s string) (time.Time, uuid.UUID, error) {
+	raw, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return time.Time{}, uuid.Nil, access.Invalid("cursor", "is not a cursor from a previous page")
+	}
+	at, id, ok := strings.Cut(string(raw), "|")
+	t, err1 := time.Parse(time.RFC3339Nano, at)
+	u, err2 := uuid.Parse(id)
+	if !ok || err1 != nil || err2 != nil {
+		return time.Time{}, uuid.Nil, access.Invalid("cursor", "is not a cursor from a previous page")
+	}
+	return t, u, nil
+}
+
+// Events lists community c's entry events, newest first, with keyset pagination.
+func (db *DB) Events(ctx context.Context, c uuid.UUID, f EventFilter) (EventPage, error) {
+	page := EventPage{Events: []EntryEvent{}}
+	var curAt any
+	var curID any
+	if f.Cursor != "" {
+		t, id, err := parseEventCursor(f.Cursor)
+		if err != nil {
+			return page, err
+		}
+		curAt, curID = t, id
+	}
+	nullTime := func(t time.Time) any {
+		if t.IsZero() {
+			return nil
+		}
+		return t
+	}
+	nullText := func(s string) any {
+		if s == "" {
+			return nil
+		}
+		return s
+	}
+	err := db.x.SelectContext(ctx, &page.Events, `SELECT id, occurred_at, received_at, gate_id, credential_id, subject, method,
+			result, reason, offline, stale, staff_id FROM entry_events
+		WHERE community_id = $1
+		  AND ($2::timestamptz IS NULL OR occurred_at >= $2)
+		  AND ($3::timestamptz IS NULL OR occurred_at < $3)
+		  AND ($4::uuid IS NULL OR gate_id = $4)
+		  AND ($5::text IS NULL OR result = $5)
+		  AND ($6::uuid IS NULL OR credential_id = $6)
+		  AND ($7::timestamptz IS NULL OR (occurred_at, id) < ($7, $8::uuid))
+		ORDER BY occurred_at DESC, id DESC LIMIT $9`,
+		c, nullTime(f.From), nullTime(f.To), nullUUID(f.Gate), nullText(f.Result), nullUUID(f.Credential), curAt, curID, f.Limit)
+	if err != nil {
+		return page, fmt.Errorf("list events: %w", err)
+	}
+	if len(page.Events) == f.Limit && f.Limit > 0 {
+		page.Next = eventCursor(page.Events[len(page.Events)-1])
+	}
+	return page, nil
+}
+
+// Anomaly is one presentation (a replay key) granted at more than one gate: offline
+// gates cannot see each other's replay caches, so the server flags it for staff.
+type Anomaly struct {
+	ReplayKey  []byte      `db:"replay_key" json:"replay_key"`
+	Credential *uuid.UUID  `db:"credential_id" json:"credential_id,omitempty"`
+	Gates      []uuid.UUID `db:"-" json:"gate_ids"`
+	GateList   string      `db:"gates" json:"-"`
+	Count      int         `db:"grants" json:"grants"`
+	First      time.Time   `db:"first_at" json:"first_at"`
+	Last       time.Time   `db:"last_at" json:"last_at"`
+}
+
+// Anomalies lists replay keys granted at two or more gates since from, newest first.
+// Card keys (type byte 3) are static by design and a card may open several gates.
+func (db *DB) Anomalies(ctx context.Context, c uuid.UUID, from time.Time, limit int) ([]Anomaly, error) {
+	out := []Anomaly{}
+	err := db.x.SelectContext(ctx, &out, `SELECT replay_key, (array_agg(credential_id))[1] AS credential_id,
+			string_agg(DISTINCT gate_id::text, ',') AS gates, count(*) AS grants, min(occurred_at) AS first_at, max(occurred_at) AS last_at
+		FROM entry_events
+		WHERE community_id = $1 AND result = 'granted' AND replay_key IS NOT NULL AND occurred_at >= $2
+		  AND get_byte(replay_key, 0) <> 3
+		GROUP BY replay_key HAVING count(DISTINCT gate_id) > 1
+		ORDER BY max(occurred_at) DESC LIMIT $3`, c, from, limit)
+	if err != nil {
+		return nil, fmt.Errorf("anomalies: %w", err)
+	}
+	for i := range out {
+		for _, s := range strings.Split(out[i].GateList, ",") {
+			out[i].Gates = append(out[i].Gates, uuid.MustParse(s))
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,218 @@
+package main
+
+import (
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/google/uuid"
+
+	"gatepass/internal/access"
+	"gatepass/internal/gateapi"
+	"gatepass/internal/httpx"
+	"gatepass/internal/store"
+)
+
+// gateAPI serves /gate/v1 to gate agents (Bearer gate token).
+type gateAPI struct {
+	s       *Server
+	hubOnce sync.Once
+	hub     *store.ChangeHub
+	// poll is how often a long poll re-reads the change log even without a notification,
+	// so that a lost notification delays a change by at most this much.
+	poll time.Duration
+}
+
+// gateRoutes registers the gate API on r.
+func (s *Server) gateRoutes(r fiber.Router) {
+	g := &gateAPI{s: s, poll: 5 * time.Second}
+	r.Post("/enroll", g.enroll)
+	r.Get("/sync", g.auth(g.sync))
+	r.Post("/events", g.auth(g.events))
+	r.Post("/heartbeat", g.auth(g.heartbeat))
+	r.Post("/commands/:command/ack", g.auth(g.ackCommand))
+}
+
+// changes is the process's one LISTEN connection, made on the first long poll.
+func (g *gateAPI) changes() *store.ChangeHub {
+	g.hubOnce.Do(func() { g.hub = g.s.db.NewChangeHub(g.s.log) })
+	return g.hub
+}
+
+func (g *gateAPI) auth(h func(c *fiber.Ctx, gate gateapi.Gate) error) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		token, ok := strings.CutPrefix(c.Get(fiber.HeaderAuthorization), "Bearer ")
+		if !ok || token == "" {
+			return access.ErrUnauthorized
+		}
+		gate, err := g.s.db.GateByToken(c.UserContext(), token)
+		if err != nil {
+			return err
+		}
+		return h(c, gate)
+	}
+}
+
+func (g *gateAPI) enroll(c *fiber.Ctx) error {
+	var in gateapi.EnrollRequest
+	if err := httpx.DecodeJSON(c, &in); err != nil {
+		return err
+	}
+	var k httpx.Checker
+	code := k.Text("code", in.Code, 1, 200)
+	version := k.Text("agent_version", in.AgentVersion, 1, 64)
+	if err := k.Err(); err != nil {
+		return err
+	}
+	if len(in.BoxPublicKey) != 32 {
+		return access.Invalid("box_public_key", "must be a 32-byte X25519 public key (base64)")
+	}
+	out, err := g.s.db.EnrollGate(c.UserContext(), code, in.BoxPublicKey, version)
+	if err != nil {
+		return err
+	}
+	g.s.log.Info("gate enrolled", "gate", out.Gate.ID, "community", out.Gate.Community)
+	return c.Status(http.StatusCreated).JSON(out)
+}
+
+// sync answers at once with a snapshot or with changes since the cursor; without
+// changes it holds the request until one arrives or wait runs out.
+func (g *gateAPI) sync(c *fiber.Ctx, gate gateapi.Gate) error {
+	cursor := int64(0)
+	if q := c.Query("cursor"); q != "" {
+		n, err := strconv.ParseInt(q, 10, 64)
+		if err != nil || n < 0 {
+			return access.Invalid("cursor", "must be a number >= 0")
+		}
+		cursor = n
+	}
+	wait := time.Duration(0)
+	if q := c.Query("wait"); q != "" {
+		d, err := time.ParseDuration(q)
+		if err != nil || d < 0 || d > gateapi.MaxWait {
+			return access.Invalid("wait", "must be a duration from 0s to %s", gateapi.MaxWait)
+		}
+		wait = d
+	}
+	ctx := c.UserContext()
+	var wake <-chan struct{}
+	if wait > 0 {
+		ch, cancel := g.changes().Subscribe(gate.Community)
+		defer cancel()
+		wake = ch
+	}
+	deadline := time.NewTimer(wait)
+	defer deadline.Stop()
+	for {
+		out, changed, err := g.s.db.GateSync(ctx, gate, cursor)
+		if err != nil {
+			return err
+		}
+		if changed || wait == 0 {
+			return c.JSON(out)
+		}
+		select {
+		case <-wake:
+		case <-time.After(g.poll):
+		case <-deadline.C:
+			out.ServerTime = time.Now().UTC()
+			return c.JSON(out)
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+func (g *gateAPI) events(c *fiber.Ctx, gate gateapi.Gate) error {
+	var in gateapi.Events
+	if err := httpx.DecodeJSON(c, &in); err != nil {
+		return err
+	}
+	if len(in.Events) > gateapi.MaxBatch {
+		return access.Invalid("events", "at most %d events per batch", gateapi.MaxBatch)
+	}
+	for i, e := range in.Events {
+		if err := validEvent(e, gate); err != nil {
+			return access.Invalid("events["+strconv.Itoa(i)+"]", "%s", err.Error())
+		}
+	}
+	ids := []uuid.UUID{}
+	if len(in.Events) > 0 {
+		var err error
+		if ids, err = g.s.db.StoreEvents(c.UserContext(), gate, in.Events); err != nil {
+			return err
+		}
+	}
+	return c.JSON(gateapi.EventsAck{Acked: ids})
+}
+
+// validEvent checks one reported event; a gate reports only for itself.
+func validEvent(e gateapi.Event, gate gateapi.Gate) error {
+	switch {
+	case e.ID == uuid.Nil:
+		return errText("id is required")
+	case e.GateID != gate.ID:
+		return errText("gate_id must be the reporting gate")
+	case e.OccurredAt.IsZero() || e.OccurredAt.Year() < 2000 || e.OccurredAt.Year() > 2200:
+		return errText("occurred_at is required and must be a plausible time")
+	case !slices.Contains(gateapi.Methods, e.Method):
+		return errText("method must be qr, face or manual")
+	case !slices.Contains(gateapi.Results, e.Result):
+		return errText("result must be granted or denied")
+	case e.Subject != "" && !slices.Contains(gateapi.Subjects, e.Subject):
+		return errText("subject must be resident, visitor or staff")
+	case len(e.Reason) > gateapi.MaxReason:
+		return errText("reason is longer than 64 bytes")
+	case len(e.ReplayKey) > 64:
+		return errText("replay_key is longer than 64 bytes")
+	}
+	return nil
+}
+
+type errText string
+
+func (e errText) Error() string { return string(e) }
+
+func (g *gateAPI) heartbeat(c *fiber.Ctx, gate gateapi.Gate) error {
+	var in gateapi.Heartbeat
+	if err := httpx.DecodeJSON(c, &in); err != nil {
+		return err
+	}
+	var k httpx.Checker
+	version := k.Text("agent_version", in.AgentVersion, 1, 64)
+	queue := k.Int("queue_depth", in.QueueDepth, 0, 1<<30)
+	if err := k.Err(); err != nil {
+		return err
+	}
+	if in.ClockOffsetMS == nil {
+		return access.Invalid("clock_offset_ms", "is required")
+	}
+	if err := g.s.db.GateHeartbeat(c.UserContext(), gate, version, queue, *in.ClockOffsetMS); err != nil {
+		return err
+	}
+	return c.JSON(gateapi.HeartbeatAck{ServerTime: time.Now().UTC()})
+}
+
+func (g *gateAPI) ackCommand(c *fiber.Ctx, gate gateapi.Gate) error {
+	id, err := httpx.PathUUID(c, "command")
+	if err != nil {
+		return err
+	}
+	var in gateapi.CommandAck
+	if err := httpx.DecodeJSON(c, &in); err != nil {
+		return err
+	}
+	var k httpx.Checker
+	result := k.OneOf("result", in.Result, gateapi.CommandResults)
+	if err := k.Err(); err != nil {
+		return err
+	}
+	if err := g.s.db.AckGateCommand(c.UserContext(), gate, id, result); err != nil {
+		return err
+	}
+	return c.JSON(fiber.Map{"command_id": id, "result": result})
+}
