@@ -5,9 +5,11 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
 
 	"gatepass/internal/access"
@@ -288,8 +290,9 @@ func (tx *Tx) RemovePasskey(ctx context.Context, c, resident, passkey uuid.UUID)
 const (
 	SessionIdleTimeout = 30 * 24 * time.Hour
 	MaxSessionAge      = 180 * 24 * time.Hour
-	// touchEvery bounds the writes that keep a session alive: at most one a minute.
-	touchEvery = time.Minute
+	// touchEvery bounds the writes that keep a session alive: a phone refreshes its code
+	// twice a minute, and the idle timeout is counted in days.
+	touchEvery = 10 * time.Minute
 )
 
 // NewSession opens a session for a resident after a passkey assertion (or
@@ -342,25 +345,51 @@ type Session struct {
 	QRRevoked sql.NullBool  `db:"qr_revoked"`
 }
 
+const sessionQuery = `SELECT s.community_id, s.token_hash, s.resident_id, s.passkey_id, s.created_at, s.last_seen_at,
+	s.verified_at, s.verified_passkey_id, s.expires_at, r.status, q.id AS qr_id, q.zones AS qr_zones, q.revoked AS qr_revoked
+	FROM sessions s
+	JOIN residents r ON r.community_id = s.community_id AND r.id = s.resident_id
+	LEFT JOIN LATERAL (SELECT id, zones, revoked_at IS NOT NULL AS revoked FROM credentials
+		WHERE community_id = s.community_id AND resident_id = s.resident_id AND kind = 'qr'
+		ORDER BY created_at DESC LIMIT 1) q ON true
+	WHERE s.community_id = $1 AND s.token_hash = $2 AND s.revoked_at IS NULL AND s.expires_at > now()
+	AND s.last_seen_at > now() - $3::interval`
+
+// sessionStmts holds the session lookup prepared once per pool: it runs on every
+// resident request (every pass refresh), and planning its joins each time cost more
+// than running them.
+var sessionStmts sync.Map // *sqlx.DB -> *sqlx.Stmt
+
+func (db *DB) sessionStmt(ctx context.Context) (*sqlx.Stmt, error) {
+	if st, ok := sessionStmts.Load(db.x); ok {
+		return st.(*sqlx.Stmt), nil
+	}
+	st, err := db.x.PreparexContext(ctx, sessionQuery)
+	if err != nil {
+		return nil, fmt.Errorf("prepare session lookup: %w", err)
+	}
+	if prev, loaded := sessionStmts.LoadOrStore(db.x, st); loaded {
+		st.Close()
+		return prev.(*sqlx.Stmt), nil
+	}
+	return st, nil
+}
+
 // SessionByToken authenticates a session token: live, not idle too long, not past its
 // absolute expiry. Moved-out and deleted residents' sessions were revoked with them,
 // but the resident's status is returned too so callers can refuse regardless.
-// One round trip; it refreshes last_seen_at at most once a minute.
+// One round trip; it refreshes last_seen_at at most every ten minutes.
 func (db *DB) SessionByToken(ctx context.Context, plain string) (Session, error) {
 	c, h, err := secret.Parse(secret.KindSession, plain)
 	if err != nil {
 		return Session{}, access.ErrUnauthorized
 	}
+	stmt, err := db.sessionStmt(ctx)
+	if err != nil {
+		return Session{}, err
+	}
 	var s Session
-	err = db.x.GetContext(ctx, &s, `SELECT s.community_id, s.token_hash, s.resident_id, s.passkey_id, s.created_at, s.last_seen_at,
-		s.verified_at, s.verified_passkey_id, s.expires_at, r.status, q.id AS qr_id, q.zones AS qr_zones, q.revoked AS qr_revoked
-		FROM sessions s
-		JOIN residents r ON r.community_id = s.community_id AND r.id = s.resident_id
-		LEFT JOIN LATERAL (SELECT id, zones, revoked_at IS NOT NULL AS revoked FROM credentials
-			WHERE community_id = s.community_id AND resident_id = s.resident_id AND kind = 'qr'
-			ORDER BY created_at DESC LIMIT 1) q ON true
-		WHERE s.community_id = $1 AND s.token_hash = $2 AND s.revoked_at IS NULL AND s.expires_at > now()
-		AND s.last_seen_at > now() - $3::interval`, c, h[:], fmt.Sprintf("%d seconds", int(SessionIdleTimeout.Seconds())))
+	err = stmt.GetContext(ctx, &s, c, h[:], fmt.Sprintf("%d seconds", int(SessionIdleTimeout.Seconds())))
 	if errors.Is(err, sql.ErrNoRows) {
 		return s, access.ErrUnauthorized
 	}
