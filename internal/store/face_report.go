@@ -1,0 +1,171 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+
+	"gatepass/internal/consent"
+)
+
+// ConsentReport is what an auditor sees of a community's face-entry consents: no names,
+// no templates, only ids, states and times.
+type ConsentReport struct {
+	Community     uuid.UUID          `json:"community_id"`
+	NoticeVersion string             `json:"current_notice_version"`
+	GeneratedAt   time.Time          `json:"generated_at"`
+	Counts        ConsentCounts      `json:"counts"`
+	Residents     []ResidentConsent  `json:"residents"`
+	Withdrawals   []ConsentEnd       `json:"withdrawals"`
+	UnackedGates  []GatePendingPurge `json:"gates_with_unconfirmed_purges"`
+}
+
+// ConsentCounts summarises a community's consents.
+type ConsentCounts struct {
+	Live                   int `db:"live" json:"live"`
+	LiveOnOldNotice        int `db:"live_old_notice" json:"live_on_old_notice"`
+	OneGate                int `db:"one_gate" json:"scope_one_gate"`
+	CommunityScope         int `db:"community_scope" json:"scope_community"`
+	ByGuardian             int `db:"by_guardian" json:"given_by_guardian"`
+	Withdrawn              int `db:"withdrawn" json:"ended_withdrawal"`
+	MovedOut               int `db:"moved_out" json:"ended_move_out"`
+	Deleted                int `db:"deleted" json:"ended_deletion"`
+	Retention              int `db:"retention" json:"ended_retention"`
+	ResidentsWithTemplates int `db:"with_templates" json:"residents_with_templates"`
+	PendingPurges          int `db:"pending_purges" json:"unconfirmed_purges"`
+}
+
+// ResidentConsent is the latest consent of one resident.
+type ResidentConsent struct {
+	Resident      uuid.UUID  `db:"resident_id" json:"resident_id"`
+	Status        string     `db:"status" json:"status"` // live or the end reason
+	Scope         string     `db:"scope" json:"scope"`
+	Gate          *uuid.UUID `db:"gate_id" json:"gate_id,omitempty"`
+	GivenBy       uuid.UUID  `db:"given_by" json:"given_by"`
+	NoticeVersion string     `db:"notice_version" json:"notice_version"`
+	NoticeLang    string     `db:"notice_language" json:"notice_language"`
+	Channel       string     `db:"channel" json:"channel"`
+	GrantedAt     time.Time  `db:"granted_at" json:"granted_at"`
+	EndedAt       *time.Time `db:"withdrawn_at" json:"ended_at,omitempty"`
+	LastFaceEntry *time.Time `db:"last_face_entry_at" json:"last_face_entry_at,omitempty"`
+	Templates     int        `db:"templates" json:"templates"`
+	PendingPurges int        `db:"pending_purges" json:"unconfirmed_purges"`
+}
+
+// ConsentEnd is one ended consent.
+type ConsentEnd struct {
+	Consent  uuid.UUID `db:"id" json:"consent_id"`
+	Resident uuid.UUID `db:"resident_id" json:"resident_id"`
+	Reason   string    `db:"end_reason" json:"reason"`
+	By       string    `db:"withdrawn_by" json:"by"`
+	At       time.Time `db:"withdrawn_at" json:"at"`
+}
+
+// GatePendingPurge is a gate that has not confirmed every purge (offline, or broken).
+type GatePendingPurge struct {
+	Gate       uuid.UUID  `db:"gate_id" json:"gate_id"`
+	Name       string     `db:"name" json:"name"`
+	Pending    int        `db:"pending" json:"unconfirmed_purges"`
+	Oldest     time.Time  `db:"oldest" json:"oldest_requested_at"`
+	LastSeenAt *time.Time `db:"last_seen_at" json:"last_seen_at,omitempty"`
+}
+
+// maxReportEnds bounds the list of withdrawals in one report (newest first).
+const maxReportEnds = 1000
+
+// ConsentReport builds a community's consent report and audits that it was viewed, in
+// this transaction: looking at who consented is itself an act on personal data.
+func (tx *Tx) ConsentReport(ctx context.Context, c uuid.UUID) (ConsentReport, error) {
+	rep := ConsentReport{Community: c, NoticeVersion: consent.CurrentVersion, GeneratedAt: time.Now().UTC(),
+		Residents: []ResidentConsent{}, Withdrawals: []ConsentEnd{}, UnackedGates: []GatePendingPurge{}}
+	err := tx.x.GetContext(ctx, &rep.Counts, `SELECT
+		count(*) FILTER (WHERE withdrawn_at IS NULL) AS live,
+		count(*) FILTER (WHERE withdrawn_at IS NULL AND notice_version <> $2) AS live_old_notice,
+		count(*) FILTER (WHERE withdrawn_at IS NULL AND scope = 'one_gate') AS one_gate,
+		count(*) FILTER (WHERE withdrawn_at IS NULL AND scope = 'community') AS community_scope,
+		count(*) FILTER (WHERE withdrawn_at IS NULL AND given_by <> resident_id) AS by_guardian,
+		count(*) FILTER (WHERE end_reason = 'withdrawal') AS withdrawn,
+		count(*) FILTER (WHERE end_reason = 'move_out') AS moved_out,
+		count(*) FILTER (WHERE end_reason = 'deletion') AS deleted,
+		count(*) FILTER (WHERE end_reason = 'retention') AS retention,
+		(SELECT count(DISTINCT resident_id) FROM face_templates WHERE community_id = $1) AS with_templates,
+		(SELECT count(*) FROM face_purges WHERE community_id = $1 AND acked_at IS NULL) AS pending_purges
+		FROM consents WHERE community_id = $1 AND purpose = 'face_entry'`, c, consent.CurrentVersion)
+	if err != nil {
+		return rep, fmt.Errorf("consent report counts: %w", err)
+	}
+	err = tx.x.SelectContext(ctx, &rep.Residents, `SELECT DISTINCT ON (k.resident_id) k.resident_id,
+			coalesce(k.end_reason, 'live') AS status, k.scope, k.gate_id, k.given_by, k.notice_version, k.notice_language,
+			k.channel, k.granted_at, k.withdrawn_at, k.last_face_entry_at,
+			(SELECT count(*) FROM face_templates t WHERE t.community_id = k.community_id AND t.resident_id = k.resident_id) AS templates,
+			(SELECT count(*) FROM face_purges p WHERE p.community_id = k.community_id AND p.resident_id = k.resident_id
+				AND p.acked_at IS NULL) AS pending_purges
+		FROM consents k WHERE k.community_id = $1 AND k.purpose = 'face_entry'
+		ORDER BY k.resident_id, k.granted_at DESC, k.id DESC`, c)
+	if err != nil {
+		return rep, fmt.Errorf("consent report residents: %w", err)
+	}
+	err = tx.x.SelectContext(ctx, &rep.Withdrawals, `SELECT id, resident_id, end_reason, withdrawn_by, withdrawn_at
+		FROM consents WHERE community_id = $1 AND withdrawn_at IS NOT NULL AND end_reason <> 'superseded'
+		ORDER BY withdrawn_at DESC, id DESC LIMIT $2`, c, maxReportEnds)
+	if err != nil {
+		return rep, fmt.Errorf("consent report withdrawals: %w", err)
+	}
+	err = tx.x.SelectContext(ctx, &rep.UnackedGates, `SELECT p.gate_id, g.name, count(*) AS pending, min(p.requested_at) AS oldest, g.last_seen_at
+		FROM face_purges p JOIN gates g ON g.community_id = p.community_id AND g.id = p.gate_id
+		WHERE p.community_id = $1 AND p.acked_at IS NULL
+		GROUP BY p.gate_id, g.name, g.last_seen_at ORDER BY oldest`, c)
+	if err != nil {
+		return rep, fmt.Errorf("consent report gates: %w", err)
+	}
+	return rep, tx.Audit(ctx, c, "consent.report", "community:"+c.String(), map[string]any{
+		"live": rep.Counts.Live, "residents": len(rep.Residents), "unconfirmed_purges": rep.Counts.PendingPurges,
+	})
+}
+
+// FilingThreshold is the number of people whose face information a handler may process
+// before it must file with the cyberspace administration (2025 face-recognition security
+// measures); FilingWarnAt is where the count starts warning.
+const (
+	FilingThreshold = 100_000
+	FilingWarnAt    = 90_000
+)
+
+// TemplateCount is how many people have face templates.
+type TemplateCount struct {
+	Scope       string           `json:"scope"` // "deployment" or "community"
+	Residents   int              `json:"residents_with_templates"`
+	Threshold   int              `json:"filing_threshold"`
+	WarnAt      int              `json:"warn_at"`
+	Warning     bool             `json:"warning"`
+	Communities []CommunityCount `json:"communities"`
+}
+
+// CommunityCount is one community's share of a TemplateCount.
+type CommunityCount struct {
+	Community uuid.UUID `db:"community_id" json:"community_id"`
+	Residents int       `db:"residents" json:"residents_with_templates"`
+}
+
+// FaceTemplateCount counts distinct people with a face template (held on the server
+// sealed, or on a gate only) in one community, or the whole deployment for uuid.Nil:
+// the deployment's operator is the handler whose total the filing threshold counts.
+func (db *DB) FaceTemplateCount(ctx context.Context, community uuid.UUID) (TemplateCount, error) {
+	out := TemplateCount{Scope: "deployment", Threshold: FilingThreshold, WarnAt: FilingWarnAt, Communities: []CommunityCount{}}
+	if community != uuid.Nil {
+		out.Scope = "community"
+	}
+	err := db.x.SelectContext(ctx, &out.Communities, `SELECT community_id, count(DISTINCT resident_id) AS residents
+		FROM face_templates WHERE ($1::uuid IS NULL OR community_id = $1)
+		GROUP BY community_id ORDER BY residents DESC, community_id`, nullUUID(community))
+	if err != nil {
+		return out, fmt.Errorf("count face templates: %w", err)
+	}
+	for _, cc := range out.Communities {
+		out.Residents += cc.Residents // a resident belongs to one community
+	}
+	out.Warning = out.Residents >= FilingWarnAt
+	return out, nil
+}
