@@ -337,6 +337,7 @@ type Session struct {
 	VerifiedAt      time.Time             `db:"verified_at"`
 	VerifiedPasskey uuid.NullUUID         `db:"verified_passkey_id"`
 	ExpiresAt       time.Time             `db:"expires_at"`
+	RevokedAt       *time.Time            `db:"revoked_at"`
 	Status          access.ResidentStatus `db:"status"`
 	// The resident's newest QR credential, if any (its zones and whether it is revoked):
 	// the pass endpoint needs nothing else from the database.
@@ -345,14 +346,18 @@ type Session struct {
 	QRRevoked sql.NullBool  `db:"qr_revoked"`
 }
 
-const sessionQuery = `SELECT s.community_id, s.token_hash, s.resident_id, s.passkey_id, s.created_at, s.last_seen_at,
+// sessionQuery finds a session by its primary key. revoked_at is checked by the caller,
+// not in the WHERE clause: with "revoked_at IS NULL" there, a planner without statistics
+// (a fresh database) picks the partial index sessions_by_resident and scans every live
+// session of the community for the hash.
+const sessionQuery = `SELECT s.community_id, s.token_hash, s.resident_id, s.passkey_id, s.created_at, s.last_seen_at, s.revoked_at,
 	s.verified_at, s.verified_passkey_id, s.expires_at, r.status, q.id AS qr_id, q.zones AS qr_zones, q.revoked AS qr_revoked
 	FROM sessions s
 	JOIN residents r ON r.community_id = s.community_id AND r.id = s.resident_id
 	LEFT JOIN LATERAL (SELECT id, zones, revoked_at IS NOT NULL AS revoked FROM credentials
 		WHERE community_id = s.community_id AND resident_id = s.resident_id AND kind = 'qr'
 		ORDER BY created_at DESC LIMIT 1) q ON true
-	WHERE s.community_id = $1 AND s.token_hash = $2 AND s.revoked_at IS NULL AND s.expires_at > now()
+	WHERE s.community_id = $1 AND s.token_hash = $2 AND s.expires_at > now()
 	AND s.last_seen_at > now() - $3::interval`
 
 // sessionStmts holds the session lookup prepared once per pool: it runs on every
@@ -390,8 +395,8 @@ func (db *DB) SessionByToken(ctx context.Context, plain string) (Session, error)
 	}
 	var s Session
 	err = stmt.GetContext(ctx, &s, c, h[:], fmt.Sprintf("%d seconds", int(SessionIdleTimeout.Seconds())))
-	if errors.Is(err, sql.ErrNoRows) {
-		return s, access.ErrUnauthorized
+	if errors.Is(err, sql.ErrNoRows) || (err == nil && s.RevokedAt != nil) {
+		return Session{}, access.ErrUnauthorized
 	}
 	if err != nil {
 		return s, fmt.Errorf("authenticate session: %w", err)
