@@ -64,6 +64,8 @@ func endpoints() []endpoint {
 		{"GET", "/communities/{c}/anomalies", []string{"admin", "guard", "operator"}, nil, 200},
 		{"GET", "/communities/{c}/visitor-passes", []string{"admin", "guard", "operator"}, nil, 200},
 		{"POST", "/communities/{c}/visitor-passes/{vp}/revoke", []string{"admin", "guard", "operator"}, nil, 200},
+		{"GET", "/communities/{c}/consent-report", []string{"admin", "auditor", "operator"}, nil, 200},
+		{"GET", "/face-template-count", []string{"admin", "auditor", "operator"}, nil, 200},
 	}
 }
 

@@ -35,7 +35,7 @@ func NewServer(db *store.DB, sealer *secret.Sealer, log *slog.Logger) *Server {
 	s.app = httpx.NewApp(httpx.Options{Name: "gatepass-server", Log: log, Registry: reg})
 	s.app.Get("/readyz", s.ready)
 	admin := s.app.Group("/admin/v1")
-	for _, r := range append(adminRoutes(s), gateAdminRoutes(s)...) {
+	for _, r := range append(append(adminRoutes(s), gateAdminRoutes(s)...), faceAdminRoutes(s)...) {
 		admin.Add(r.method, r.path, s.authorize(r))
 	}
 	s.gateRoutes(s.app.Group("/gate/v1"))

@@ -36,6 +36,7 @@ const (
 	ActManageStaff     Action = "staff.manage"
 	ActReadAudit       Action = "audit.read"
 	ActManageKeys      Action = "keys.manage"
+	ActReadConsent     Action = "consent.read" // face-entry consent report, face template count
 )
 
 // grants is the whole authorization policy in one table.
@@ -51,6 +52,7 @@ var grants = map[Action][]StaffRole{
 	ActManageStaff:     {StaffAdmin},
 	ActReadAudit:       {StaffAdmin, StaffAuditor},
 	ActManageKeys:      {StaffAdmin},
+	ActReadConsent:     {StaffAdmin, StaffAuditor},
 }
 
 // Staff is a signed-in member of the property staff.

@@ -1,0 +1,169 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/google/uuid"
+
+	"gatepass/internal/consent"
+	"gatepass/internal/face"
+	"gatepass/internal/store"
+)
+
+// The authorization matrix and the OpenAPI check iterate the other route tables; these
+// two keep the face routes under both.
+func TestFaceRoutesInMatrixAndDocs(t *testing.T) {
+	known := map[string]bool{}
+	for _, e := range endpoints() {
+		known[e.method+" "+e.path] = true
+	}
+	ops := documentedOperations(t)
+	for _, r := range faceAdminRoutes(&Server{}) {
+		if !known[r.method+" "+strings.ReplaceAll(r.path, ":community", "{c}")] {
+			t.Errorf("%s %s is not in the authorization matrix", r.method, r.path)
+		}
+		if doc := r.method + " /admin/v1" + strings.ReplaceAll(r.path, ":community", "{community}"); !ops[doc] {
+			t.Errorf("%s is not in docs/openapi*.yaml", doc)
+		}
+	}
+}
+
+// enrolFace gives a resident community-scope consent and uploads templates sealed to the
+// community's gates, as the mobile API will, straight through the store.
+func (h *harness) enrolFace(f fixture, resident string) {
+	h.t.Helper()
+	ctx := context.Background()
+	c, r := uuid.MustParse(f.id), uuid.MustParse(resident)
+	key, err := face.NewGateKey()
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	if _, err := h.db.SQL().Exec(`UPDATE gates SET box_public_key = $2, enrolled_at = coalesce(enrolled_at, now())
+		WHERE community_id = $1 AND box_public_key IS NULL`, c, key.PublicKey().Bytes()); err != nil {
+		h.t.Fatal(err)
+	}
+	keys, err := h.db.FaceGateKeys(ctx, c)
+	if err != nil || len(keys) == 0 {
+		h.t.Fatalf("gate keys %v %v", keys, err)
+	}
+	n, _ := consent.Current("en")
+	tmpl := face.NewSynthetic(uint64(len(resident))).Identity()
+	err = h.db.InTx(ctx, "resident:"+resident, func(tx *store.Tx) error {
+		if _, err := tx.GiveConsent(ctx, store.GiveConsent{Community: c, Resident: r, GivenBy: r, NoticeVersion: n.Version,
+			NoticeLang: n.Lang, NoticeHash: n.Hash[:], Scope: consent.ScopeCommunity, Channel: "h5"}); err != nil {
+			return err
+		}
+		var blobs []store.SealedTemplate
+		for _, k := range keys {
+			b, err := face.Seal(tmpl, k.PublicKey, face.Binding{Community: c, Gate: k.Gate, Resident: r, Model: tmpl.Model})
+			if err != nil {
+				return err
+			}
+			blobs = append(blobs, store.SealedTemplate{Gate: k.Gate, Model: tmpl.Model, Sealed: b})
+		}
+		_, err := tx.PutSealedTemplates(ctx, c, r, blobs)
+		return err
+	})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+func (h *harness) auditCount(community, action string) int {
+	h.t.Helper()
+	var n int
+	if err := h.db.SQL().QueryRow(`SELECT count(*) FROM audit_log WHERE community_id = $1 AND action = $2`, community, action).Scan(&n); err != nil {
+		h.t.Fatal(err)
+	}
+	return n
+}
+
+func TestConsentReportEndpoint(t *testing.T) {
+	h := newHarness(t)
+	a, b := h.community(), h.community()
+	h.enrolFace(a, a.resident)
+	path := "/admin/v1/communities/" + a.id + "/consent-report"
+
+	rep := h.must(http.StatusOK, "GET", path, a.auditor, nil)
+	counts := rep["counts"].(map[string]any)
+	if counts["live"] != 1.0 || counts["residents_with_templates"] != 1.0 || rep["current_notice_version"] != consent.CurrentVersion {
+		t.Fatalf("report %v", rep)
+	}
+	res := rep["residents"].([]any)
+	if len(res) != 1 || res[0].(map[string]any)["resident_id"] != a.resident || res[0].(map[string]any)["status"] != "live" {
+		t.Fatalf("residents %v", res)
+	}
+	// No names or phone numbers: only ids, states and times.
+	raw, _ := json.Marshal(rep)
+	if strings.Contains(string(raw), "Resident ") {
+		t.Fatalf("the report names a resident: %s", raw)
+	}
+	if n := h.auditCount(a.id, "consent.report"); n != 1 {
+		t.Fatalf("%d audit rows for one view", n)
+	}
+
+	// Withdrawal shows up, with the gate that has not confirmed the purge.
+	err := h.db.InTx(context.Background(), "resident:"+a.resident, func(tx *store.Tx) error {
+		_, err := tx.WithdrawConsent(context.Background(), uuid.MustParse(a.id), uuid.MustParse(a.resident), uuid.MustParse(a.resident))
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep = h.must(http.StatusOK, "GET", path, a.admin, nil)
+	gates := rep["gates_with_unconfirmed_purges"].([]any)
+	if len(gates) != 1 || gates[0].(map[string]any)["gate_id"] != a.gate || len(rep["withdrawals"].([]any)) != 1 {
+		t.Fatalf("after withdrawal: %v", rep)
+	}
+
+	// Refusals change nothing and are not recorded as views.
+	before := h.auditCount(a.id, "consent.report")
+	for _, c := range []struct {
+		token string
+		path  string
+		want  int
+	}{
+		{"", path, http.StatusUnauthorized},
+		{a.guard, path, http.StatusForbidden},
+		{b.auditor, path, http.StatusNotFound},
+		{b.admin, path, http.StatusNotFound},
+		{a.auditor, "/admin/v1/communities/not-a-uuid/consent-report", http.StatusNotFound},
+		{h.operator, "/admin/v1/communities/" + uuid.NewString() + "/consent-report", http.StatusNotFound},
+	} {
+		if got, out := h.do("GET", c.path, c.token, nil); got != c.want {
+			t.Fatalf("GET %s = %d %v, want %d", c.path, got, out, c.want)
+		}
+	}
+	if after := h.auditCount(a.id, "consent.report"); after != before {
+		t.Fatalf("refused requests wrote %d audit rows", after-before)
+	}
+}
+
+func TestFaceTemplateCountEndpoint(t *testing.T) {
+	h := newHarness(t)
+	a, b := h.community(), h.community()
+	h.enrolFace(a, a.resident)
+	h.enrolFace(a, h.newResident(a))
+	h.enrolFace(b, b.resident)
+
+	own := h.must(http.StatusOK, "GET", "/admin/v1/face-template-count", a.auditor, nil)
+	if own["scope"] != "community" || own["residents_with_templates"] != 2.0 || own["warning"] != false || own["filing_threshold"] != 100000.0 {
+		t.Fatalf("community count %v", own)
+	}
+	if cs := own["communities"].([]any); len(cs) != 1 || cs[0].(map[string]any)["community_id"] != a.id {
+		t.Fatalf("an auditor of A sees %v", cs)
+	}
+	if bc := h.must(http.StatusOK, "GET", "/admin/v1/face-template-count", b.admin, nil); bc["residents_with_templates"] != 1.0 {
+		t.Fatalf("admin of B: %v", bc)
+	}
+	all := h.must(http.StatusOK, "GET", "/admin/v1/face-template-count", h.operator, nil)
+	if all["scope"] != "deployment" || all["residents_with_templates"].(float64) < 3 {
+		t.Fatalf("deployment count %v", all)
+	}
+	h.must(http.StatusForbidden, "GET", "/admin/v1/face-template-count", a.guard, nil)
+	h.must(http.StatusUnauthorized, "GET", "/admin/v1/face-template-count", "", nil)
+}
