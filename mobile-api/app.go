@@ -247,16 +247,20 @@ func (a *API) setSession(c *fiber.Ctx, token string, transport *string) fiber.Ma
 	if transport != nil && *transport == "bearer" {
 		return fiber.Map{"session_token": token}
 	}
-	c.Cookie(&fiber.Cookie{
-		Name: sessionCookie, Value: token, Path: "/", HTTPOnly: true, SameSite: fiber.CookieSameSiteStrictMode,
-		Secure: c.Protocol() == "https", MaxAge: int(store.MaxSessionAge.Seconds()),
-	})
+	sessionCookieOf(c, token, int(store.MaxSessionAge.Seconds()))
 	return fiber.Map{}
 }
 
-func clearSession(c *fiber.Ctx) {
-	c.Cookie(&fiber.Cookie{Name: sessionCookie, Value: "", Path: "/", HTTPOnly: true, SameSite: fiber.CookieSameSiteStrictMode,
-		Secure: c.Protocol() == "https", MaxAge: -1, Expires: time.Unix(1, 0)})
+func clearSession(c *fiber.Ctx) { sessionCookieOf(c, "", -1) }
+
+// sessionCookieOf sets the session cookie (maxAge -1 deletes it).
+func sessionCookieOf(c *fiber.Ctx, value string, maxAge int) {
+	cookie := &fiber.Cookie{Name: sessionCookie, Value: value, Path: "/", HTTPOnly: true,
+		SameSite: fiber.CookieSameSiteStrictMode, Secure: c.Protocol() == "https", MaxAge: maxAge}
+	if maxAge < 0 {
+		cookie.Expires = time.Unix(1, 0)
+	}
+	c.Cookie(cookie)
 }
 
 // webauthnError turns a failed ceremony into a 400 that says what failed, without the

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/google/uuid"
 
 	"gatepass/internal/access"
 	"gatepass/internal/credential"
@@ -118,13 +119,22 @@ func (a *API) listDevices(c *fiber.Ctx, s *store.Session) error {
 	return c.JSON(fiber.Map{"devices": out})
 }
 
+// revokeDevice revokes one of the resident's device credentials.
 func (a *API) revokeDevice(c *fiber.Ctx, s *store.Session) error {
-	id, err := httpx.PathUUID(c, "device")
+	return a.revokeOwn(c, s, "device", func(tx *store.Tx, id uuid.UUID) error {
+		return tx.RevokeDevice(c.UserContext(), s.Community, s.Resident, id)
+	})
+}
+
+// revokeOwn revokes the thing named by a path parameter through a store call that
+// finds it only among the resident's own (another resident's is 404).
+func (a *API) revokeOwn(c *fiber.Ctx, s *store.Session, param string, revoke func(*store.Tx, uuid.UUID) error) error {
+	id, err := httpx.PathUUID(c, param)
 	if err != nil {
 		return err
 	}
 	if err := a.db.InTx(c.UserContext(), "resident:"+s.Resident.String(), func(tx *store.Tx) error {
-		return tx.RevokeDevice(c.UserContext(), s.Community, s.Resident, id)
+		return revoke(tx, id)
 	}); err != nil {
 		return err
 	}

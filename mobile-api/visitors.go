@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/google/uuid"
 
 	"gatepass/internal/access"
 	"gatepass/internal/credential"
@@ -96,16 +97,9 @@ func (a *API) listVisitors(c *fiber.Ctx, s *store.Session) error {
 }
 
 func (a *API) revokeVisitor(c *fiber.Ctx, s *store.Session) error {
-	id, err := httpx.PathUUID(c, "visitor")
-	if err != nil {
-		return err
-	}
-	if err := a.db.InTx(c.UserContext(), "resident:"+s.Resident.String(), func(tx *store.Tx) error {
+	return a.revokeOwn(c, s, "visitor", func(tx *store.Tx, id uuid.UUID) error {
 		return tx.RevokeVisitorPass(c.UserContext(), s.Community, s.Resident, id)
-	}); err != nil {
-		return err
-	}
-	return c.JSON(fiber.Map{"revoked": id})
+	})
 }
 
 // visitorByLink reads the pass of a share link; only what the visitor needs leaves.
