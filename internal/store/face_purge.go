@@ -25,9 +25,9 @@ type PurgeResult struct {
 // is that gate, its entity_id the purge id): delete every template of the resident from
 // memory and disk, then acknowledge the purge id (AckPurge).
 type FacePurgeChange struct {
-	Purge    uuid.UUID      `json:"purge_id"`
-	Resident uuid.UUID      `json:"resident_id"`
-	Reason   consent.Reason `json:"reason"`
+	Purge    uuid.UUID      `db:"purge_id" json:"purge_id"`
+	Resident uuid.UUID      `db:"resident_id" json:"resident_id"`
+	Reason   consent.Reason `db:"reason" json:"reason"`
 }
 
 // WithdrawConsent ends a resident's face-entry consent at once, by the resident or, for

@@ -258,6 +258,16 @@ func TestFaceLifecycle(t *testing.T) {
 		t.Fatalf("%d template rows", n)
 	}
 
+	// A gate's full sync gets its current blob (the replacement) and nothing else.
+	snap, err := db.FaceSnapshot(ctx, f.c, f.gates[1])
+	if err != nil || len(snap.Templates) != 1 || len(snap.Purges) != 0 {
+		t.Fatalf("snapshot %+v %v", snap, err)
+	}
+	if got, err := face.Open(snap.Templates[0].Sealed, f.keys[1], face.Binding{Community: f.c, Gate: f.gates[1], Resident: f.adult, Model: snap.Templates[0].Model}); err != nil ||
+		face.Dot(got.Embedding, f.templates[f.adult].Embedding) < 0.9999 {
+		t.Fatalf("snapshot blob: %v", err)
+	}
+
 	scanForTemplates(t, db, f.templates, 0)
 
 	// Withdrawal by the resident: effective at once, a purge per enrolled gate.
@@ -310,6 +320,12 @@ func TestFaceLifecycle(t *testing.T) {
 	}
 	if err := ack(f.c, pc[1].Gate.UUID, purges[0].Purge); !errors.Is(err, access.ErrNotFound) {
 		t.Fatalf("gate 1 acked gate 0's purge: %v", err)
+	}
+	for i, g := range []uuid.UUID{gate0, pc[1].Gate.UUID} {
+		snap, err := db.FaceSnapshot(ctx, f.c, g)
+		if err != nil || len(snap.Templates) != 0 || len(snap.Purges) != i {
+			t.Fatalf("snapshot of gate %d after withdrawal: %+v %v", i, snap, err)
+		}
 	}
 	status, _ = db.PurgeStatus(ctx, f.c, f.adult)
 	for _, s := range status {
