@@ -84,9 +84,8 @@ func waitPass() chromedp.Action {
 		return !!(i && i.dataset.expiresAt && i.complete && i.naturalWidth > 0); })()`, nil, chromedp.WithPollingTimeout(20*time.Second))
 }
 
-// screenshotQR takes a screenshot, keeps it for people to look at (SCREENSHOT_DIR), and
-// decodes the QR code in it with zbar.
-func screenshotQR(t *testing.T, ctx context.Context, name string) string {
+// screenshot takes a screenshot and keeps it for people to look at (SCREENSHOT_DIR).
+func screenshot(t *testing.T, ctx context.Context, name string) []byte {
 	t.Helper()
 	var png []byte
 	if err := chromedp.Run(ctx, chromedp.CaptureScreenshot(&png)); err != nil {
@@ -99,6 +98,13 @@ func screenshotQR(t *testing.T, ctx context.Context, name string) string {
 	if err := os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644); err != nil {
 		t.Fatal(err)
 	}
+	return png
+}
+
+// screenshotQR takes a screenshot and decodes the QR code in it with zbar.
+func screenshotQR(t *testing.T, ctx context.Context, name string) string {
+	t.Helper()
+	png := screenshot(t, ctx, name)
 	text, err := qr.Decode(png)
 	if err != nil {
 		t.Fatalf("no QR code readable in the %s screenshot: %v", name, err)
@@ -129,6 +135,7 @@ func TestRealBrowser(t *testing.T) {
 	err := chromedp.Run(ctx, phone(), virtualAuthenticator(),
 		chromedp.Navigate(h.base+"/"),
 		chromedp.WaitVisible("#invite-code", chromedp.ByID),
+		chromedp.ActionFunc(func(ctx context.Context) error { screenshot(t, ctx, "welcome"); return nil }),
 		chromedp.SendKeys("#invite-code", code, chromedp.ByID),
 		chromedp.Click("#redeem-btn", chromedp.ByID),
 		waitPass(),
@@ -145,6 +152,8 @@ func TestRealBrowser(t *testing.T) {
 	err = chromedp.Run(ctx,
 		chromedp.Click(`button[data-tab="security"]`, chromedp.ByQuery),
 		chromedp.WaitVisible("#signout-btn", chromedp.ByID),
+		chromedp.WaitVisible("#passkeys li", chromedp.ByQuery),
+		chromedp.ActionFunc(func(ctx context.Context) error { screenshot(t, ctx, "security"); return nil }),
 		chromedp.Click("#signout-btn", chromedp.ByID),
 		chromedp.WaitVisible("#signin-btn", chromedp.ByID),
 		chromedp.Click("#signin-btn", chromedp.ByID),
@@ -176,6 +185,8 @@ func TestRealBrowser(t *testing.T) {
 		chromedp.Click("#v-create", chromedp.ByID),
 		chromedp.WaitVisible("#v-link", chromedp.ByID),
 		chromedp.Text("#v-link", &link, chromedp.ByID),
+		chromedp.WaitVisible("#v-list li", chromedp.ByQuery),
+		chromedp.ActionFunc(func(ctx context.Context) error { screenshot(t, ctx, "visitors"); return nil }),
 	)
 	if err != nil {
 		t.Fatalf("create visitor pass: %v", err)

@@ -44,7 +44,7 @@ async function api(method, path, body) {
 function show(...nodes) {
   stopTimers();
   stopTimers = () => {};
-  view.replaceChildren(...nodes);
+  view.replaceChildren(...nodes.filter((n) => n !== null && n !== undefined));
 }
 
 function errorLine(id) {
