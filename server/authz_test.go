@@ -66,6 +66,9 @@ func endpoints() []endpoint {
 		{"POST", "/communities/{c}/visitor-passes/{vp}/revoke", []string{"admin", "guard", "operator"}, nil, 200},
 		{"GET", "/communities/{c}/consent-report", []string{"admin", "auditor", "operator"}, nil, 200},
 		{"GET", "/face-template-count", []string{"admin", "auditor", "operator"}, nil, 200},
+		{"PUT", "/communities/{c}/face-operator", []string{"admin", "operator"}, func(fixture) any {
+			return map[string]any{"operator_name": unique("Property Co"), "operator_contact": "privacy@example.com"}
+		}, 200},
 	}
 }
 

@@ -4,6 +4,8 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"gatepass/internal/access"
+	"gatepass/internal/consent"
+	"gatepass/internal/httpx"
 	"gatepass/internal/store"
 )
 
@@ -13,7 +15,29 @@ func faceAdminRoutes(s *Server) []route {
 	return []route{
 		{"GET", "/communities/:community/consent-report", access.ActReadConsent, s.consentReport},
 		{"GET", "/face-template-count", access.ActReadConsent, s.faceTemplateCount},
+		{"PUT", "/communities/:community/face-operator", access.ActEditStructure, s.putFaceOperator},
 	}
+}
+
+// putFaceOperator names the handler shown in the community's face-entry notice; face
+// entry is offered to residents only once it is set.
+func (s *Server) putFaceOperator(c *fiber.Ctx, r *request) error {
+	var in struct {
+		Name    *string `json:"operator_name"`
+		Contact *string `json:"operator_contact"`
+	}
+	if err := httpx.DecodeJSON(c, &in); err != nil {
+		return err
+	}
+	var k httpx.Checker
+	op := consent.Operator{Name: k.Text("operator_name", in.Name, 1, 200), Contact: k.Text("operator_contact", in.Contact, 1, 200)}
+	if err := k.Err(); err != nil {
+		return err
+	}
+	if err := s.db.InTx(c.UserContext(), actor(r), func(tx *store.Tx) error { return tx.SetFaceOperator(c.UserContext(), r.community, op) }); err != nil {
+		return err
+	}
+	return c.JSON(fiber.Map{"operator_name": op.Name, "operator_contact": op.Contact})
 }
 
 // consentReport shows a community's face-entry consents; viewing it is audited in the

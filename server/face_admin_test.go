@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strings"
 	"testing"
@@ -46,6 +47,8 @@ func (h *harness) enrolFace(f fixture, resident string) {
 		WHERE community_id = $1 AND box_public_key IS NULL`, c, key.PublicKey().Bytes()); err != nil {
 		h.t.Fatal(err)
 	}
+	h.must(http.StatusOK, "PUT", "/admin/v1/communities/"+f.id+"/face-operator", f.admin,
+		map[string]any{"operator_name": "Sunshine Property", "operator_contact": "privacy@example.com"})
 	keys, err := h.db.FaceGateKeys(ctx, c)
 	if err != nil || len(keys) == 0 {
 		h.t.Fatalf("gate keys %v %v", keys, err)
@@ -166,4 +169,33 @@ func TestFaceTemplateCountEndpoint(t *testing.T) {
 	}
 	h.must(http.StatusForbidden, "GET", "/admin/v1/face-template-count", a.guard, nil)
 	h.must(http.StatusUnauthorized, "GET", "/admin/v1/face-template-count", "", nil)
+}
+
+func TestPutFaceOperatorBadInput(t *testing.T) {
+	h := newHarness(t)
+	a := h.community()
+	path := "/admin/v1/communities/" + a.id + "/face-operator"
+	for _, c := range []struct {
+		name string
+		body any
+		want int
+	}{
+		{"not JSON", "{", http.StatusBadRequest},
+		{"unknown field", map[string]any{"operator_name": "x", "operator_contact": "y", "photo": "z"}, http.StatusBadRequest},
+		{"wrong type", map[string]any{"operator_name": 1, "operator_contact": "y"}, http.StatusBadRequest},
+		{"no contact", map[string]any{"operator_name": "x"}, http.StatusUnprocessableEntity},
+		{"empty name", map[string]any{"operator_name": "", "operator_contact": "y"}, http.StatusUnprocessableEntity},
+		{"long contact", map[string]any{"operator_name": "x", "operator_contact": strings.Repeat("y", 201)}, http.StatusUnprocessableEntity},
+	} {
+		if got, out := h.do("PUT", path, a.admin, c.body); got != c.want {
+			t.Fatalf("%s: %d %v, want %d", c.name, got, out, c.want)
+		}
+	}
+	if _, err := h.db.FaceOperator(context.Background(), uuid.MustParse(a.id)); !errors.Is(err, store.ErrFaceOff) {
+		t.Fatalf("refused requests set the operator: %v", err)
+	}
+	h.must(http.StatusOK, "PUT", path, a.admin, map[string]any{"operator_name": "Sunshine Property", "operator_contact": "400-000-0000"})
+	if op, err := h.db.FaceOperator(context.Background(), uuid.MustParse(a.id)); err != nil || op.Contact != "400-000-0000" {
+		t.Fatalf("operator %+v %v", op, err)
+	}
 }

@@ -97,6 +97,9 @@ func (tx *Tx) GiveConsent(ctx context.Context, in GiveConsent) (Consent, error) 
 	if n.Version != consent.CurrentVersion {
 		return Consent{}, ErrStaleNotice
 	}
+	if _, err := faceOperator(ctx, tx.x, in.Community); err != nil {
+		return Consent{}, err
+	}
 	if l := len([]rune(in.Channel)); l < 1 || l > 40 {
 		return Consent{}, access.Invalid("channel", "must be 1 to 40 characters")
 	}

@@ -62,6 +62,9 @@ func newFaceFix(t *testing.T, db *store.DB, gates int) *faceFix {
 			return err
 		}
 		f.c = com.ID
+		if err := tx.SetFaceOperator(ctx, f.c, consent.Operator{Name: "Sunshine Property", Contact: "privacy@example.com"}); err != nil {
+			return err
+		}
 		b, err := tx.CreateBuilding(ctx, f.c, "B1")
 		if err != nil {
 			return err
@@ -428,7 +431,33 @@ func TestFaceConsentRules(t *testing.T) {
 			}
 		})
 	}
-	// Only the guardian (or the child's... no: not the child) may withdraw for a child.
+	// Without a named handler there is no notice, so no consent.
+	off := newFaceFix(t, db, 1)
+	if _, err := db.SQL().Exec(`UPDATE communities SET face_operator_name = NULL, face_operator_contact = NULL WHERE id = $1`, off.c); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.FaceOperator(context.Background(), off.c); !errors.Is(err, store.ErrFaceOff) {
+		t.Fatalf("FaceOperator = %v", err)
+	}
+	if _, err := off.give(off.adult, off.adult, consent.ScopeCommunity, uuid.Nil); !errors.Is(err, store.ErrFaceOff) {
+		t.Fatalf("consent without an operator: %v", err)
+	}
+	if op, err := db.FaceOperator(context.Background(), f.c); err != nil || op.Name != "Sunshine Property" {
+		t.Fatalf("FaceOperator = %+v, %v", op, err)
+	}
+	setOp := func(c uuid.UUID, op consent.Operator) error {
+		return db.InTx(context.Background(), "staff:x", func(tx *store.Tx) error { return tx.SetFaceOperator(context.Background(), c, op) })
+	}
+	for _, op := range []consent.Operator{{Name: " ", Contact: "x"}, {Name: "x", Contact: ""}, {Name: strings.Repeat("x", 201), Contact: "x"}} {
+		if err := setOp(f.c, op); !errors.Is(err, access.ErrInvalid) {
+			t.Fatalf("SetFaceOperator(%+v) = %v", op, err)
+		}
+	}
+	if err := setOp(uuid.New(), consent.Operator{Name: "x", Contact: "y"}); !errors.Is(err, access.ErrNotFound) {
+		t.Fatalf("SetFaceOperator on no community: %v", err)
+	}
+
+	// Only a guardian of the unit may withdraw for a child.
 	if _, err := f.withdraw(f.child, f.neighbour); !errors.Is(err, consent.ErrGuardianRequired) {
 		t.Fatalf("neighbour withdrew for the child: %v", err)
 	}

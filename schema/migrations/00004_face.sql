@@ -2,6 +2,14 @@
 -- Face entry (issue 6): what separate consent records, gate-only enrolment, purge
 -- requests with per-gate acknowledgements, retention by last face entry.
 
+-- The personal information handler named in the face-entry notice (PIPL art. 17): the
+-- property company's name and contact. Face entry is offered in a community only once
+-- they are set, which is the operator's act of switching it on (docs/face-entry-operator.*).
+ALTER TABLE communities
+    ADD COLUMN face_operator_name text CHECK (length(face_operator_name) BETWEEN 1 AND 200),
+    ADD COLUMN face_operator_contact text CHECK (length(face_operator_contact) BETWEEN 1 AND 200),
+    ADD CONSTRAINT communities_face_operator CHECK ((face_operator_name IS NULL) = (face_operator_contact IS NULL));
+
 ALTER TABLE consents
     -- The language of the notice shown; notice_hash is the hash of that text.
     ADD COLUMN notice_language text NOT NULL DEFAULT 'zh' CHECK (notice_language IN ('zh', 'en')),
@@ -99,3 +107,7 @@ ALTER TABLE consents
     DROP COLUMN withdrawn_by,
     DROP COLUMN gate_id,
     DROP COLUMN notice_language;
+ALTER TABLE communities
+    DROP CONSTRAINT communities_face_operator,
+    DROP COLUMN face_operator_contact,
+    DROP COLUMN face_operator_name;

@@ -1,0 +1,63 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/google/uuid"
+
+	"gatepass/internal/access"
+	"gatepass/internal/consent"
+)
+
+// ErrFaceOff: the community has not named the handler of face data, so face entry is not
+// offered there (no notice can be shown without one).
+var ErrFaceOff = fmt.Errorf("face entry is not set up in this community: %w", access.ErrConflict)
+
+// SetFaceOperator names the personal information handler shown in the face-entry notice
+// of community c. Setting it is what switches face entry on for the community; it never
+// switches any other way in off.
+func (tx *Tx) SetFaceOperator(ctx context.Context, c uuid.UUID, op consent.Operator) error {
+	name, contact := strings.TrimSpace(op.Name), strings.TrimSpace(op.Contact)
+	if l := len([]rune(name)); l < 1 || l > 200 {
+		return access.Invalid("operator_name", "must be 1 to 200 characters")
+	}
+	if l := len([]rune(contact)); l < 1 || l > 200 {
+		return access.Invalid("operator_contact", "must be 1 to 200 characters")
+	}
+	r, err := tx.x.ExecContext(ctx, `UPDATE communities SET face_operator_name = $2, face_operator_contact = $3 WHERE id = $1`, c, name, contact)
+	if err != nil {
+		return fmt.Errorf("set face operator: %w", err)
+	}
+	if n, _ := r.RowsAffected(); n == 0 {
+		return fmt.Errorf("community %s: %w", c, access.ErrNotFound)
+	}
+	// The audit keeps what every notice showed, and from when.
+	return tx.Audit(ctx, c, "face.operator", "community:"+c.String(), map[string]any{"operator_name": name, "operator_contact": contact})
+}
+
+// FaceOperator returns the handler named in community c's notice, or ErrFaceOff.
+func (db *DB) FaceOperator(ctx context.Context, c uuid.UUID) (consent.Operator, error) {
+	return faceOperator(ctx, db.x, c)
+}
+
+func faceOperator(ctx context.Context, q getter, c uuid.UUID) (consent.Operator, error) {
+	var row struct {
+		Name    sql.NullString `db:"face_operator_name"`
+		Contact sql.NullString `db:"face_operator_contact"`
+	}
+	err := q.GetContext(ctx, &row, `SELECT face_operator_name, face_operator_contact FROM communities WHERE id = $1`, c)
+	if errors.Is(err, sql.ErrNoRows) {
+		return consent.Operator{}, fmt.Errorf("community %s: %w", c, access.ErrNotFound)
+	}
+	if err != nil {
+		return consent.Operator{}, fmt.Errorf("face operator: %w", err)
+	}
+	if !row.Name.Valid {
+		return consent.Operator{}, ErrFaceOff
+	}
+	return consent.Operator{Name: row.Name.String, Contact: row.Contact.String}, nil
+}
