@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/runtime"
 	cdpwebauthn "github.com/chromedp/cdproto/webauthn"
 	"github.com/chromedp/chromedp"
@@ -174,6 +175,23 @@ func TestRealBrowser(t *testing.T) {
 	}
 	if claims.CredentialID != qrID || claims.Zones != uint64(zones) || claims.Subject != credential.SubjectResident || claims.Type != credential.TypeIssued {
 		t.Fatalf("screen code %+v, want credential %s zones %b", claims, qrID, zones)
+	}
+
+	// Offline: the code stays with a clear message and its remaining life; back online,
+	// a fresh code replaces it.
+	var offline string
+	var dispatched bool
+	goOnline := chromedp.Evaluate(`window.dispatchEvent(new Event('online'))`, &dispatched)
+	err = chromedp.Run(ctx, network.Enable(), network.EmulateNetworkConditions(true, 0, -1, -1), goOnline,
+		chromedp.Poll(`document.querySelector('#pass-status.offline') !== null`, nil, chromedp.WithPollingTimeout(10*time.Second)),
+		chromedp.Text("#pass-status", &offline, chromedp.ByID),
+		chromedp.ActionFunc(func(ctx context.Context) error { screenshot(t, ctx, "offline"); return nil }),
+		network.EmulateNetworkConditions(false, 0, -1, -1), goOnline,
+		chromedp.Poll(`document.querySelector('#pass-status.offline') === null`, nil, chromedp.WithPollingTimeout(10*time.Second)),
+		waitPass(),
+	)
+	if err != nil || !strings.Contains(offline, "offline") || !strings.Contains(offline, " s.") {
+		t.Fatalf("offline message %q: %v", offline, err)
 	}
 
 	// A visitor pass, created in the app and opened in a fresh browser context.

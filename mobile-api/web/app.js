@@ -111,7 +111,7 @@ function passScreen(title, fetchPNG, extra = []) {
   const frame = el('div', { class: 'qr-frame stale' }, img);
   const countdown = el('p', { class: 'countdown', id: 'countdown' });
   const status = el('p', { class: 'status', id: 'pass-status', role: 'status' });
-  let expires = 0, refreshAt = 0, url = null, timer = null, stopped = false, fetching = false;
+  let expires = 0, refreshAt = 0, url = null, timer = null, stopped = false, fetching = false, offline = false;
 
   const tick = () => {
     const now = Date.now();
@@ -119,6 +119,7 @@ function passScreen(title, fetchPNG, extra = []) {
     if (expires && now < expires) {
       frame.classList.remove('stale');
       countdown.textContent = t('pass.valid', { s: left });
+      if (offline) status.textContent = t('pass.offline', { s: left });
     } else if (expires) {
       frame.classList.add('stale');
       countdown.textContent = '';
@@ -143,6 +144,7 @@ function passScreen(title, fetchPNG, extra = []) {
       expires = Date.parse(res.headers.get('X-Pass-Expires-At'));
       refreshAt = Date.parse(res.headers.get('X-Pass-Refresh-After'));
       img.dataset.expiresAt = res.headers.get('X-Pass-Expires-At');
+      offline = false;
       status.className = 'status';
       status.textContent = t('pass.hint');
     } catch (e) {
@@ -155,6 +157,7 @@ function passScreen(title, fetchPNG, extra = []) {
         refreshAt = Date.now() + 30000;
       } else {
         // Offline: keep the current code while it lives, retry every few seconds.
+        offline = true;
         status.className = 'status offline';
         const left = Math.max(0, Math.floor((expires - Date.now()) / 1000));
         status.textContent = left > 0 ? t('pass.offline', { s: left }) : t('pass.expired');
