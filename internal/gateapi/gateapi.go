@@ -83,7 +83,7 @@ func (s Settings) WithDefaults() Settings {
 // Validate checks settings given by staff; it returns the offending field's name.
 func (s Settings) Validate() (field string, err error) {
 	checks := []struct {
-		name     string
+		name      string
 		v, lo, hi int
 	}{
 		{"skew_seconds", s.SkewSeconds, 0, 3600},

@@ -1,0 +1,404 @@
+package agent
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/google/uuid"
+	bolt "go.etcd.io/bbolt"
+
+	"gatepass/internal/credential"
+	"gatepass/internal/gate"
+	"gatepass/internal/gateapi"
+)
+
+// Buckets of the local store. Every write that matters for a decision (an event with
+// its replay and passback entries, a command marked done) is one bbolt transaction,
+// fsynced at commit, so a crash leaves either all of it or none.
+var (
+	bMeta     = []byte("meta")     // cursor, synced_at, state (keys, zones, gate)
+	bRevoked  = []byte("revoked")  // credential id (16) -> forget after (8, unix s)
+	bReplay   = []byte("replay")   // replay key (25) -> until (8, unix ns)
+	bPassback = []byte("passback") // credential id (16) -> until (8, unix ns)
+	bEvents   = []byte("events")   // event id (16, UUIDv7: time-ordered) -> JSON
+	bDone     = []byte("done")     // command id (16) -> JSON {result, at}
+)
+
+// Store is the gate's durable state (bbolt).
+type Store struct {
+	db *bolt.DB
+}
+
+// ErrLocked means another process (a running agent) holds the store.
+var ErrLocked = errors.New("local store is in use by a running agent")
+
+// OpenStore opens (creating) the store at path with mode 0600.
+func OpenStore(path string, readOnly bool) (*Store, error) {
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 500 * time.Millisecond, ReadOnly: readOnly})
+	if errors.Is(err, bolt.ErrTimeout) {
+		return nil, ErrLocked
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	if !readOnly {
+		err = db.Update(func(tx *bolt.Tx) error {
+			for _, b := range [][]byte{bMeta, bRevoked, bReplay, bPassback, bEvents, bDone} {
+				if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			db.Close()
+			return nil, fmt.Errorf("init %s: %w", path, err)
+		}
+	}
+	return &Store{db: db}, nil
+}
+
+// Close closes the store.
+func (s *Store) Close() error { return s.db.Close() }
+
+func u64(v uint64) []byte { return binary.BigEndian.AppendUint64(nil, v) }
+
+// synced is what the store keeps of the last sync besides revocations.
+type synced struct {
+	Cursor   int64          `json:"cursor"`
+	SyncedAt time.Time      `json:"synced_at"`
+	Gate     gateapi.Gate   `json:"gate"`
+	Keys     []gateapi.Key  `json:"keys"`
+	Zones    []gateapi.Zone `json:"zones"`
+}
+
+func getSynced(tx *bolt.Tx) (synced, error) {
+	var s synced
+	raw := tx.Bucket(bMeta).Get([]byte("synced"))
+	if raw == nil {
+		return s, nil
+	}
+	return s, json.Unmarshal(raw, &s)
+}
+
+// ApplySync stores a sync answer: a full one replaces the revocations, a delta adds.
+func (s *Store) ApplySync(in *gateapi.Sync, at time.Time) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		rb := tx.Bucket(bRevoked)
+		if in.Full {
+			if err := tx.DeleteBucket(bRevoked); err != nil {
+				return err
+			}
+			var err error
+			if rb, err = tx.CreateBucket(bRevoked); err != nil {
+				return err
+			}
+		}
+		for _, r := range in.Revocations {
+			if err := rb.Put(r.Credential[:], u64(uint64(r.ForgetAfter.Unix()))); err != nil {
+				return err
+			}
+		}
+		raw, err := json.Marshal(synced{Cursor: in.Cursor, SyncedAt: at, Gate: in.Gate, Keys: in.Keys, Zones: in.Zones})
+		if err != nil {
+			return err
+		}
+		return tx.Bucket(bMeta).Put([]byte("synced"), raw)
+	})
+}
+
+// Cursor is the sync cursor (0: never synced).
+func (s *Store) Cursor() (int64, error) {
+	var c int64
+	err := s.db.View(func(tx *bolt.Tx) error {
+		st, err := getSynced(tx)
+		c = st.Cursor
+		return err
+	})
+	return c, err
+}
+
+// LoadState builds the decision state from the store; gateInfo is the enrollment's
+// (used until the first sync brings the server's).
+func (s *Store) LoadState(gateInfo gateapi.Gate, now time.Time) (*gate.State, error) {
+	st := &gate.State{Revoked: map[uuid.UUID]int64{}}
+	var sy synced
+	err := s.db.View(func(tx *bolt.Tx) error {
+		var err error
+		if sy, err = getSynced(tx); err != nil {
+			return err
+		}
+		return tx.Bucket(bRevoked).ForEach(func(k, v []byte) error {
+			if until := int64(binary.BigEndian.Uint64(v)); until > now.Unix() {
+				st.Revoked[uuid.UUID(k)] = until
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("load state: %w", err)
+	}
+	if sy.Gate.ID == uuid.Nil {
+		sy.Gate = gateInfo
+	}
+	st.SyncedAt = sy.SyncedAt
+	if st.Keys, err = keySet(sy.Keys, sy.Gate.Community); err != nil {
+		return nil, err
+	}
+	st.Policy = policy(sy.Gate, sy.Zones)
+	return st, nil
+}
+
+func keySet(keys []gateapi.Key, community uuid.UUID) (*credential.KeySet, error) {
+	ks := make([]credential.Key, len(keys))
+	for i, k := range keys {
+		ks[i] = credential.Key{KID: k.KID, Community: community, Public: k.Public, NotBefore: k.NotBefore}
+		if k.NotAfter != nil {
+			ks[i].NotAfter = *k.NotAfter
+		}
+	}
+	set, err := credential.NewKeySet(ks...)
+	if err != nil {
+		return nil, fmt.Errorf("synced keys: %w", err)
+	}
+	return set, nil
+}
+
+func policy(g gateapi.Gate, zones []gateapi.Zone) gate.Policy {
+	set := g.Settings.WithDefaults()
+	p := gate.Policy{
+		Community: g.Community, Zone: g.Zone, Skew: set.Skew(), Passback: set.Passback(),
+		CardMinInterval: set.CardMinInterval(), StaleAfter: set.StaleAfter(), StaleDeny: set.StalePolicy == gateapi.StaleDeny,
+	}
+	for _, z := range zones {
+		if z.Zone == g.Zone {
+			p.AntiPassback = z.AntiPassback
+		}
+	}
+	return p
+}
+
+// LoadMemory reads the replay and passback caches that are still live.
+func (s *Store) LoadMemory(now time.Time) (*gate.Memory, error) {
+	m := gate.NewMemory()
+	err := s.db.View(func(tx *bolt.Tx) error {
+		if err := tx.Bucket(bReplay).ForEach(func(k, v []byte) error {
+			if until := time.Unix(0, int64(binary.BigEndian.Uint64(v))); until.After(now) && len(k) == credential.ReplayKeySize {
+				m.RestoreReplay([credential.ReplayKeySize]byte(k), until)
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+		return tx.Bucket(bPassback).ForEach(func(k, v []byte) error {
+			if until := time.Unix(0, int64(binary.BigEndian.Uint64(v))); until.After(now) && len(k) == 16 {
+				m.RestorePassback(uuid.UUID(k), until)
+			}
+			return nil
+		})
+	})
+	return m, err
+}
+
+// Commit stores one decision's event and, for a grant, its replay and passback entries,
+// in one fsynced transaction: the door opens only after this returns nil. done, when
+// set, marks a command as executed in the same transaction.
+func (s *Store) Commit(ev gateapi.Event, dec gate.Decision, passbackUntil time.Time, done *doneCommand) error {
+	raw, err := json.Marshal(ev)
+	if err != nil {
+		return err
+	}
+	return s.db.Update(func(tx *bolt.Tx) error {
+		if err := tx.Bucket(bEvents).Put(ev.ID[:], raw); err != nil {
+			return err
+		}
+		if dec.Granted && dec.Verified {
+			if err := tx.Bucket(bReplay).Put(dec.ReplayKey[:], u64(uint64(dec.ReplayUntil.UnixNano()))); err != nil {
+				return err
+			}
+			if !passbackUntil.IsZero() {
+				if err := tx.Bucket(bPassback).Put(dec.Claims.CredentialID[:], u64(uint64(passbackUntil.UnixNano()))); err != nil {
+					return err
+				}
+			}
+		}
+		if done != nil {
+			return putDone(tx, *done)
+		}
+		return nil
+	})
+}
+
+// doneCommand is a command the gate has acted on, with the result it reports.
+type doneCommand struct {
+	ID     uuid.UUID `json:"id"`
+	Result string    `json:"result"`
+	At     time.Time `json:"at"`
+}
+
+func putDone(tx *bolt.Tx, d doneCommand) error {
+	raw, err := json.Marshal(d)
+	if err != nil {
+		return err
+	}
+	return tx.Bucket(bDone).Put(d.ID[:], raw)
+}
+
+// Done says whether a command was acted on already, and with what result.
+func (s *Store) Done(id uuid.UUID) (doneCommand, bool, error) {
+	var d doneCommand
+	var ok bool
+	err := s.db.View(func(tx *bolt.Tx) error {
+		raw := tx.Bucket(bDone).Get(id[:])
+		if raw == nil {
+			return nil
+		}
+		ok = true
+		return json.Unmarshal(raw, &d)
+	})
+	return d, ok, err
+}
+
+// MarkDone records a command's result without an event.
+func (s *Store) MarkDone(d doneCommand) error {
+	return s.db.Update(func(tx *bolt.Tx) error { return putDone(tx, d) })
+}
+
+// Pending returns the oldest queued events, at most max of them and at most maxBytes of
+// JSON in all (the server's body limit).
+func (s *Store) Pending(max, maxBytes int) ([]json.RawMessage, []uuid.UUID, error) {
+	var out []json.RawMessage
+	var ids []uuid.UUID
+	size := 0
+	err := s.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bEvents).Cursor()
+		for k, v := c.First(); k != nil && len(out) < max; k, v = c.Next() {
+			if size+len(v)+1 > maxBytes && len(out) > 0 {
+				break
+			}
+			size += len(v) + 1
+			out = append(out, append(json.RawMessage(nil), v...))
+			ids = append(ids, uuid.UUID(k))
+		}
+		return nil
+	})
+	return out, ids, err
+}
+
+// Delete removes events the server acknowledged.
+func (s *Store) Delete(ids []uuid.UUID) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bEvents)
+		for _, id := range ids {
+			if err := b.Delete(id[:]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// QueueDepth is the number of events not yet acknowledged by the server.
+func (s *Store) QueueDepth() int {
+	n := 0
+	_ = s.db.View(func(tx *bolt.Tx) error {
+		n = tx.Bucket(bEvents).Stats().KeyN
+		return nil
+	})
+	return n
+}
+
+// Prune drops revocations past their forget time, ended replay and passback entries,
+// and command results older than a day.
+func (s *Store) Prune(now time.Time) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		drop := func(bucket []byte, ended func(v []byte) bool) error {
+			c := tx.Bucket(bucket).Cursor()
+			for k, v := c.First(); k != nil; k, v = c.Next() {
+				if ended(v) {
+					if err := c.Delete(); err != nil {
+						return err
+					}
+				}
+			}
+			return nil
+		}
+		nanos := func(v []byte) bool { return int64(binary.BigEndian.Uint64(v)) <= now.UnixNano() }
+		if err := drop(bRevoked, func(v []byte) bool { return int64(binary.BigEndian.Uint64(v)) <= now.Unix() }); err != nil {
+			return err
+		}
+		if err := drop(bReplay, nanos); err != nil {
+			return err
+		}
+		if err := drop(bPassback, nanos); err != nil {
+			return err
+		}
+		return drop(bDone, func(v []byte) bool {
+			var d doneCommand
+			return json.Unmarshal(v, &d) != nil || now.Sub(d.At) > 24*time.Hour
+		})
+	})
+}
+
+// SyncedAt is when the gate last synced (zero: never).
+func (s *Store) SyncedAt() time.Time {
+	var t time.Time
+	_ = s.db.View(func(tx *bolt.Tx) error {
+		st, err := getSynced(tx)
+		t = st.SyncedAt
+		return err
+	})
+	return t
+}
+
+// RevocationCount is the number of revocations held.
+func (s *Store) RevocationCount() int {
+	n := 0
+	_ = s.db.View(func(tx *bolt.Tx) error {
+		n = tx.Bucket(bRevoked).Stats().KeyN
+		return nil
+	})
+	return n
+}
+
+// ensureDir makes the state directory private.
+func ensureDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("state dir: %w", err)
+	}
+	return os.Chmod(dir, 0o700)
+}
+
+// LoadStateFrom builds the next decision state from a sync answer just stored: a full
+// answer replaces the revocations, a delta adds to prev's. Revocations past their forget
+// time are left out.
+func (s *Store) LoadStateFrom(in *gateapi.Sync, prev *gate.State, at time.Time) (*gate.State, error) {
+	now := at.Unix()
+	st := &gate.State{SyncedAt: at, Policy: policy(in.Gate, in.Zones)}
+	switch {
+	case in.Full || prev == nil:
+		st.Revoked = make(map[uuid.UUID]int64, len(in.Revocations))
+	case len(in.Revocations) == 0:
+		// States are immutable, so an unchanged map is shared, not copied.
+		st.Revoked = prev.Revoked
+	default:
+		st.Revoked = make(map[uuid.UUID]int64, len(prev.Revoked)+len(in.Revocations))
+		for k, v := range prev.Revoked {
+			if v > now {
+				st.Revoked[k] = v
+			}
+		}
+	}
+	for _, r := range in.Revocations {
+		if f := r.ForgetAfter.Unix(); f > now {
+			st.Revoked[r.Credential] = f
+		}
+	}
+	var err error
+	st.Keys, err = keySet(in.Keys, in.Gate.Community)
+	return st, err
+}

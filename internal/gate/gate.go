@@ -1,0 +1,250 @@
+// Package gate is the decision at the door, without I/O: parse -> key -> signature ->
+// time window -> revocation -> zone -> replay -> anti-passback, each refusal with a typed
+// reason (docs/gate-agent.md). The agent around it does the disk, network and relay.
+//
+// The synced data (keys, revocations, zone rules) is an immutable State swapped in
+// atomically, so a decision never waits for a sync. The replay and passback caches are
+// Memory, which the agent persists with each event and reloads on restart.
+package gate
+
+import (
+	"errors"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/uuid"
+
+	"gatepass/internal/credential"
+)
+
+// Reason says why a decision came out as it did; it is the entry event's reason.
+type Reason string
+
+// Reasons. Every denial has its own, so staff can tell a forgery from a stale phone.
+const (
+	Granted        Reason = "ok"
+	Malformed      Reason = "malformed"
+	UnknownKey     Reason = "unknown_key"
+	WrongCommunity Reason = "wrong_community"
+	BadSignature   Reason = "bad_signature"
+	Expired        Reason = "expired"
+	NotYetValid    Reason = "not_yet_valid"
+	Revoked        Reason = "revoked"
+	WrongZone      Reason = "wrong_zone"
+	Replayed       Reason = "replayed"
+	Passback       Reason = "passback"
+	StaleData      Reason = "stale_data"     // stale policy "deny" and revocation data too old
+	NotEnrolled    Reason = "no_trusted_key" // the gate has never synced a key
+	ManualRelease  Reason = "manual_release" // staff unlocked the door
+	ReleaseExpired Reason = "release_expired"
+)
+
+// Policy is what the gate's settings and zone say about decisions.
+type Policy struct {
+	Community       uuid.UUID
+	Zone            int
+	Skew            time.Duration
+	AntiPassback    bool          // the gate's zone has anti-passback
+	Passback        time.Duration // how long a granted credential is refused here after
+	CardMinInterval time.Duration // how long a card's repeat scan counts as a replay
+	StaleAfter      time.Duration
+	StaleDeny       bool
+}
+
+// State is the synced data a decision reads. Build a new one and swap it in; never
+// change one that is in use.
+type State struct {
+	Keys     *credential.KeySet
+	Revoked  map[uuid.UUID]int64 // credential -> forget after (unix seconds)
+	Policy   Policy
+	SyncedAt time.Time // the last successful sync; zero: never
+}
+
+// Decision is the outcome of one scan.
+type Decision struct {
+	Granted bool
+	Reason  Reason
+	// Claims are set when the token verified (Verified), even if later checks refused it.
+	Claims   credential.Claims
+	Verified bool
+	Stale    bool // decided on revocation data older than the policy allows
+	// ReplayKey and ReplayUntil are what Record keeps for a grant.
+	ReplayKey   [credential.ReplayKeySize]byte
+	ReplayUntil time.Time
+	Detail      error // the verifier's error, for logs
+}
+
+// Memory holds the replay cache and the passback table.
+type Memory struct {
+	mu       sync.Mutex
+	replay   map[[credential.ReplayKeySize]byte]int64 // until, unix nanoseconds
+	passback map[uuid.UUID]int64                      // until, unix nanoseconds
+}
+
+// NewMemory makes empty caches.
+func NewMemory() *Memory {
+	return &Memory{replay: map[[credential.ReplayKeySize]byte]int64{}, passback: map[uuid.UUID]int64{}}
+}
+
+// RestoreReplay puts a persisted replay entry back (at start).
+func (m *Memory) RestoreReplay(key [credential.ReplayKeySize]byte, until time.Time) {
+	m.mu.Lock()
+	m.replay[key] = until.UnixNano()
+	m.mu.Unlock()
+}
+
+// RestorePassback puts a persisted passback entry back (at start).
+func (m *Memory) RestorePassback(cred uuid.UUID, until time.Time) {
+	m.mu.Lock()
+	m.passback[cred] = until.UnixNano()
+	m.mu.Unlock()
+}
+
+// Prune drops entries that ended before now; it returns how many remain.
+func (m *Memory) Prune(now time.Time) int {
+	n := now.UnixNano()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for k, u := range m.replay {
+		if u <= n {
+			delete(m.replay, k)
+		}
+	}
+	for k, u := range m.passback {
+		if u <= n {
+			delete(m.passback, k)
+		}
+	}
+	return len(m.replay) + len(m.passback)
+}
+
+// Decider decides scans for one gate.
+type Decider struct {
+	state atomic.Pointer[State]
+	mem   *Memory
+}
+
+// NewDecider makes a decider on the given caches, with no state (it refuses everything
+// with NotEnrolled until SetState).
+func NewDecider(mem *Memory) *Decider { return &Decider{mem: mem} }
+
+// SetState swaps in newly synced data.
+func (d *Decider) SetState(s *State) { d.state.Store(s) }
+
+// State is the data decisions read now.
+func (d *Decider) State() *State { return d.state.Load() }
+
+var verifyReasons = []struct {
+	err    error
+	reason Reason
+}{
+	{credential.ErrMalformed, Malformed},
+	{credential.ErrWrongCommunity, WrongCommunity},
+	{credential.ErrUnknownKey, UnknownKey},
+	{credential.ErrBadSignature, BadSignature},
+	{credential.ErrExpired, Expired},
+	{credential.ErrNotYetValid, NotYetValid},
+}
+
+func reasonOf(err error) Reason {
+	for _, v := range verifyReasons {
+		if errors.Is(err, v.err) {
+			return v.reason
+		}
+	}
+	return Malformed
+}
+
+// Decide judges text at the gate's time now. It changes nothing: after the event is
+// stored, call Record for a grant. Decide and Record of one scan must not interleave
+// with another scan's (the agent serialises them).
+func (d *Decider) Decide(text string, now time.Time) Decision {
+	st := d.state.Load()
+	if st == nil || st.Keys == nil || st.Keys.Len() == 0 {
+		return Decision{Reason: NotEnrolled}
+	}
+	p := &st.Policy
+	v := credential.Verifier{Community: p.Community, Keys: st.Keys, Skew: p.Skew}
+	if p.Skew == 0 {
+		v.Skew = -1 // a configured zero means no skew, not the package default
+	}
+	claims, err := v.Verify(text, now)
+	if err != nil {
+		return Decision{Reason: reasonOf(err), Detail: err}
+	}
+	dec := Decision{Claims: claims, Verified: true}
+	dec.Stale = st.SyncedAt.IsZero() || (p.StaleAfter > 0 && now.Sub(st.SyncedAt) > p.StaleAfter)
+	switch {
+	case dec.Stale && p.StaleDeny:
+		dec.Reason = StaleData
+	case isRevoked(st, claims.CredentialID):
+		dec.Reason = Revoked
+	case p.Zone < 0 || p.Zone > 63 || claims.Zones&(1<<uint(p.Zone)) == 0:
+		dec.Reason = WrongZone
+	default:
+		dec.ReplayKey = claims.ReplayKey()
+		dec.ReplayUntil = replayUntil(&claims, p, now)
+		n := now.UnixNano()
+		d.mem.mu.Lock()
+		replayed := d.mem.replay[dec.ReplayKey] > n
+		passback := p.AntiPassback && d.mem.passback[claims.CredentialID] > n
+		d.mem.mu.Unlock()
+		switch {
+		case replayed:
+			dec.Reason = Replayed
+		case passback:
+			dec.Reason = Passback
+		default:
+			dec.Granted, dec.Reason = true, Granted
+		}
+	}
+	return dec
+}
+
+// isRevoked holds a revocation until its forget time; past it, nothing the credential
+// signed can still be valid, so the check cannot matter.
+func isRevoked(st *State, id uuid.UUID) bool {
+	_, ok := st.Revoked[id]
+	return ok
+}
+
+// replayUntil is how long a grant's replay key must be remembered: as long as the same
+// presentation could still verify. A card's text is the same on every scan, so it is
+// remembered only for the card interval (see docs/gate-agent.md).
+func replayUntil(c *credential.Claims, p *Policy, now time.Time) time.Time {
+	skew := p.Skew
+	switch c.Type {
+	case credential.TypeDevice:
+		return time.Unix(int64(c.Counter+1)*int64(credential.PresentationPeriod/time.Second), 0).Add(skew)
+	case credential.TypeCard:
+		return now.Add(p.CardMinInterval)
+	default:
+		return c.ExpiresAt.Add(skew)
+	}
+}
+
+// PassbackUntil is until when a grant blocks the credential at this gate, or the zero
+// time when the zone has no anti-passback.
+func (p *Policy) PassbackUntil(now time.Time) time.Time {
+	if !p.AntiPassback || p.Passback <= 0 {
+		return time.Time{}
+	}
+	return now.Add(p.Passback)
+}
+
+// Record remembers a grant in the caches (after the agent stored it on disk).
+func (d *Decider) Record(dec Decision, now time.Time) {
+	if !dec.Granted {
+		return
+	}
+	st := d.state.Load()
+	d.mem.mu.Lock()
+	defer d.mem.mu.Unlock()
+	d.mem.replay[dec.ReplayKey] = dec.ReplayUntil.UnixNano()
+	if st != nil {
+		if until := st.Policy.PassbackUntil(now); !until.IsZero() {
+			d.mem.passback[dec.Claims.CredentialID] = until.UnixNano()
+		}
+	}
+}

@@ -1,0 +1,342 @@
+package gatefault
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"io"
+	"math/big"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/creack/pty"
+	"github.com/google/uuid"
+
+	"gatepass/internal/credential"
+	"gatepass/internal/qr"
+	"gatepass/internal/store"
+)
+
+// (a) The server is down: 200 scans are decided offline; when it is back, exactly 200
+// events arrive, each once.
+func TestOfflineScansArriveExactlyOnce(t *testing.T) {
+	e := newEnv(t)
+	g := e.newGate()
+	g.start()
+	g.waitOnline(true)
+	e.killServer()
+	g.waitOnline(false)
+	for i := 0; i < 200; i++ {
+		if o := g.scan(e.token(1)); o.Result != "granted" {
+			t.Fatalf("offline scan %d: %+v", i, o)
+		}
+	}
+	if n := g.doorOpenings(); n != 200 {
+		t.Fatalf("door opened %d times for 200 grants", n)
+	}
+	e.startServer()
+	waitFor(t, 20*time.Second, "200 events on the server", func() bool { rows, _ := e.serverEvents(g.id); return rows >= 200 })
+	time.Sleep(1500 * time.Millisecond) // a late duplicate upload would land now
+	rows, distinct := e.serverEvents(g.id)
+	var offline int
+	if err := e.db.SQL().QueryRow(`SELECT count(*) FROM entry_events WHERE gate_id = $1 AND offline AND result = 'granted'`, g.id).Scan(&offline); err != nil {
+		t.Fatal(err)
+	}
+	if rows != 200 || distinct != 200 || offline != 200 {
+		t.Fatalf("server has %d events (%d distinct, %d offline grants), want 200", rows, distinct, offline)
+	}
+	waitFor(t, 5*time.Second, "queue empty", func() bool { return g.localStatus()["queue_depth"] == 0.0 })
+}
+
+// (b) The agent is SIGKILLed at random moments during 20 upload cycles: every decision it
+// answered reaches the server, none twice; and the replay cache survives the kills.
+func TestAgentKilledDuringUploadsLosesNothing(t *testing.T) {
+	e := newEnv(t)
+	g := e.newGate()
+	answered := map[string]bool{}
+	var firstToken string
+	for cycle := 0; cycle < 20; cycle++ {
+		g.start()
+		if cycle == 0 {
+			g.waitOnline(true) // the first keys; later starts load them from disk
+		}
+		for i := 0; i < 8; i++ {
+			text := e.token(1)
+			if firstToken == "" {
+				firstToken = text
+			}
+			o := g.scan(text)
+			if o.Result != "granted" {
+				t.Fatalf("cycle %d scan %d: %+v", cycle, i, o)
+			}
+			answered[o.EventID] = true
+		}
+		n, _ := rand.Int(rand.Reader, big.NewInt(150))
+		time.Sleep(time.Duration(n.Int64()) * time.Millisecond)
+		g.kill()
+	}
+	g.start()
+	if o := g.scan(firstToken); o.Reason != "replayed" {
+		t.Fatalf("a token granted before 20 kills is %+v, want replayed", o)
+	}
+	waitFor(t, 20*time.Second, "all events uploaded", func() bool { rows, _ := e.serverEvents(g.id); return rows >= 161 })
+	time.Sleep(time.Second)
+	rows, distinct := e.serverEvents(g.id)
+	if rows != 161 || distinct != 161 {
+		t.Fatalf("server has %d events (%d distinct), want 161", rows, distinct)
+	}
+	missing := 0
+	for id := range answered {
+		var one int
+		if err := e.db.SQL().QueryRow(`SELECT count(*) FROM entry_events WHERE id = $1`, id).Scan(&one); err != nil || one != 1 {
+			missing++
+		}
+	}
+	if missing != 0 {
+		t.Fatalf("%d answered decisions are not on the server exactly once", missing)
+	}
+}
+
+// (c) Staff revoke a card; a scan 2 s later is denied at an online gate.
+func TestRevokedCardDeniedTwoSecondsLater(t *testing.T) {
+	e := newEnv(t)
+	g := e.newGate()
+	g.start()
+	g.waitOnline(true)
+	resp, err := http.NewRequest("POST", e.base+"/admin/v1/residents/"+e.resident+"/cards", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Header.Set("Authorization", "Bearer "+e.guard)
+	r, err := http.DefaultClient.Do(resp)
+	if err != nil || r.StatusCode != 201 {
+		t.Fatalf("issue card: %v %v", err, r)
+	}
+	png, _ := io.ReadAll(r.Body)
+	r.Body.Close()
+	card := r.Header.Get("X-Credential-Id")
+	text, err := qr.Decode(png) // the printed card, read back like a scanner would
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "card's key synced", func() bool { return g.scan(text).Result == "granted" })
+	e.must(200, "POST", "/admin/v1/residents/"+e.resident+"/cards/"+card+"/revoke", e.guard, nil)
+	time.Sleep(2 * time.Second)
+	if o := g.scan(text); o.Result != "denied" || o.Reason != "revoked" {
+		t.Fatalf("revoked card 2 s later: %+v", o)
+	}
+}
+
+// (d) A gate clock 10 minutes ahead shows in the heartbeat, and tokens are judged by the
+// gate's clock with the configured skew.
+func TestGateClockOffInHeartbeatAndSkew(t *testing.T) {
+	e := newEnv(t)
+	g := e.newGate("--clock-offset", "10m")
+	g.start()
+	g.waitOnline(true)
+	waitFor(t, 10*time.Second, "clock offset in the gate list", func() bool {
+		for _, x := range e.must(200, "GET", "/admin/v1/communities/"+e.community+"/gates", e.guard, nil)["gates"].([]any) {
+			gm := x.(map[string]any)
+			if off, ok := gm["clock_offset_ms"].(float64); ok && gm["id"] == g.id && off > 595000 && off < 605000 {
+				return true
+			}
+		}
+		return false
+	})
+	// A fresh 300 s token is 10 minutes old by the gate's clock.
+	if o := g.scan(e.token(1)); o.Reason != "expired" {
+		t.Fatalf("with 30 s skew: %+v", o)
+	}
+	e.must(200, "PUT", "/admin/v1/gates/"+g.id+"/settings", e.admin, map[string]any{"skew_seconds": 900})
+	waitFor(t, 10*time.Second, "skew 900 s applied", func() bool { return g.scan(e.token(1)).Result == "granted" })
+	// The gate's clock is 300 s past the token's end: a skew of 200 s is not enough.
+	e.must(200, "PUT", "/admin/v1/gates/"+g.id+"/settings", e.admin, map[string]any{"skew_seconds": 200})
+	waitFor(t, 10*time.Second, "skew 200 s applied", func() bool { return g.scan(e.token(1)).Reason == "expired" })
+}
+
+// (e) A serial scanner, simulated on a pseudo-terminal, with garbage lines in between.
+func TestSerialScannerOnPTY(t *testing.T) {
+	e := newEnv(t)
+	master, tty, err := pty.Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer master.Close()
+	defer tty.Close()
+	g := e.newGate("--input", "serial:"+tty.Name(), "--baud", "115200")
+	g.start()
+	g.waitOnline(true)
+	garbage := []string{strings.Repeat("Z", 10000), "\x00\x01\x02\xff\xfe", "GA1:%%%"}
+	for _, line := range append(garbage, e.token(1)) {
+		if _, err := io.WriteString(master, line+"\r\n"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, 10*time.Second, "door opened by the serial scan", func() bool { return g.doorOpenings() == 1 })
+	waitFor(t, 10*time.Second, "4 events uploaded", func() bool { rows, _ := e.serverEvents(g.id); return rows == 4 })
+	var denied int
+	if err := e.db.SQL().QueryRow(`SELECT count(*) FROM entry_events WHERE gate_id = $1 AND result = 'denied' AND reason = 'malformed'`, g.id).Scan(&denied); err != nil || denied != 3 {
+		t.Fatalf("malformed denials %d %v", denied, err)
+	}
+	if !g.alive() {
+		t.Fatal("agent died on garbage")
+	}
+}
+
+// (f) A manual release reaches the online gate within 2 s, opens once even when
+// delivered twice, is recorded with the staff member; a stale release does not open.
+func TestManualReleaseOpensOnce(t *testing.T) {
+	e := newEnv(t)
+	g := e.newGate()
+	g.start()
+	g.waitOnline(true)
+	time.Sleep(300 * time.Millisecond) // the agent is in its long poll
+	start := time.Now()
+	rel := e.must(201, "POST", "/admin/v1/gates/"+g.id+"/unlock", e.guard, map[string]any{"reason": "resident without phone"})
+	waitFor(t, 2*time.Second, "door opened by manual release", func() bool { return g.doorOpenings() == 1 })
+	t.Logf("manual release opened the door after %v", time.Since(start))
+	cmd := uuid.MustParse(rel["command_id"].(string))
+	waitFor(t, 5*time.Second, "release acked", func() bool { return e.commandResult(cmd) == "executed" })
+	// Deliver it again: un-ack it on the server and wake the gate.
+	e.redeliver(cmd, g.id)
+	waitFor(t, 5*time.Second, "second delivery acked", func() bool { return e.commandResult(cmd) == "executed" })
+	time.Sleep(500 * time.Millisecond)
+	if n := g.doorOpenings(); n != 1 {
+		t.Fatalf("door opened %d times for one release delivered twice", n)
+	}
+	// A release older than 60 s on arrival is reported, not executed.
+	old := uuid.New()
+	if _, err := e.db.SQL().Exec(`INSERT INTO gate_commands (community_id, id, gate_id, kind, payload, created_at)
+		VALUES ($1, $2, $3, 'unlock', '{"reason":"late"}', now() - interval '2 minutes')`, e.community, old, g.id); err != nil {
+		t.Fatal(err)
+	}
+	e.redeliver(old, g.id)
+	waitFor(t, 5*time.Second, "stale release reported", func() bool { return e.commandResult(old) == "expired" })
+	if n := g.doorOpenings(); n != 1 {
+		t.Fatalf("a stale release opened the door (%d openings)", n)
+	}
+	waitFor(t, 10*time.Second, "manual events uploaded", func() bool { rows, _ := e.serverEvents(g.id); return rows == 2 })
+	var staffOK, granted int
+	err := e.db.SQL().QueryRow(`SELECT count(*) FILTER (WHERE e.staff_id = s.id), count(*) FILTER (WHERE e.result = 'granted')
+		FROM entry_events e LEFT JOIN gate_commands c ON c.id = $2 LEFT JOIN staff s ON s.id = c.created_by
+		WHERE e.gate_id = $1 AND e.method = 'manual'`, g.id, cmd).Scan(&staffOK, &granted)
+	if err != nil || staffOK != 1 || granted != 1 {
+		t.Fatalf("manual events: with staff %d, granted %d, err %v", staffOK, granted, err)
+	}
+}
+
+func (e *env) commandResult(id uuid.UUID) string {
+	var r *string
+	_ = e.db.SQL().QueryRow(`SELECT result FROM gate_commands WHERE id = $1`, id).Scan(&r)
+	if r == nil {
+		return ""
+	}
+	return *r
+}
+
+// redeliver makes a command pending again and tells the gate, as a lost ack would.
+func (e *env) redeliver(id uuid.UUID, gate string) {
+	e.t.Helper()
+	ctx := context.Background()
+	err := e.db.InTx(ctx, "test", func(tx *store.Tx) error {
+		return tx.Change(ctx, uuid.MustParse(e.community), "command", uuid.MustParse(gate), id, map[string]any{"kind": "unlock"})
+	})
+	if err == nil {
+		_, err = e.db.SQL().Exec(`UPDATE gate_commands SET acked_at = NULL, result = NULL WHERE id = $1`, id)
+	}
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	// The change above woke the long poll possibly before the un-ack; wake it again.
+	err = e.db.InTx(ctx, "test", func(tx *store.Tx) error {
+		return tx.Change(ctx, uuid.MustParse(e.community), "command", uuid.MustParse(gate), id, map[string]any{"kind": "unlock"})
+	})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// base45 encodes per RFC 9285, for garbage that passes the prefix and alphabet checks.
+func base45(b []byte) string {
+	const alpha = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:"
+	var sb strings.Builder
+	for i := 0; i+1 < len(b); i += 2 {
+		n := int(b[i])<<8 | int(b[i+1])
+		sb.WriteByte(alpha[n%45])
+		sb.WriteByte(alpha[n/45%45])
+		sb.WriteByte(alpha[n/2025])
+	}
+	if len(b)%2 == 1 {
+		n := int(b[len(b)-1])
+		sb.WriteByte(alpha[n%45])
+		sb.WriteByte(alpha[n/45])
+	}
+	return sb.String()
+}
+
+// Garbage at the gate: each gets its typed denial, and the agent keeps running.
+func TestGarbageScans(t *testing.T) {
+	e := newEnv(t)
+	other := e.must(201, "POST", "/admin/v1/communities", e.operator, map[string]any{"name": "Other " + uuid.NewString()[:8]})["id"].(string)
+	tcpAddr := freeAddr(t)
+	g := e.newGate("--input", "tcp:"+tcpAddr)
+	g.start()
+	g.waitOnline(true)
+	randomBytes := make([]byte, 300)
+	_, _ = rand.Read(randomBytes)
+	valid := e.token(1)
+	tok, err := credential.Parse(valid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok.Sig[10] ^= 0x40
+	tampered := tok.Text()
+	replayed := e.token(1)
+	if o := g.scan(replayed); o.Result != "granted" {
+		t.Fatalf("first scan: %+v", o)
+	}
+	time.Sleep(2100 * time.Millisecond) // past the scanner's 2 s duplicate-read window
+	cases := []struct {
+		name, text, reason string
+	}{
+		{"random bytes", string(randomBytes), "malformed"},
+		{"huge line", "GA1:" + strings.Repeat("0", 100000), "malformed"},
+		{"Base45 of garbage", "GA1:" + base45(randomBytes[:90]), "malformed"},
+		{"unknown type", "GA1:" + base45(append([]byte{0x7f}, randomBytes[:80]...)), "malformed"},
+		{"another community's token", e.tokenAt(other, 1, time.Now()), "unknown_key"},
+		{"tampered signature", tampered, "bad_signature"},
+		{"wrong zone", e.token(1 << 5), "wrong_zone"},
+		{"not yet valid", e.tokenAt(e.community, 1, time.Now().Add(10*time.Minute)), "not_yet_valid"},
+		{"replay", replayed, "replayed"},
+	}
+	for _, c := range cases {
+		if o := g.scan(c.text); o.Result != "denied" || o.Reason != c.reason {
+			t.Errorf("%s: %+v, want denied %s", c.name, o, c.reason)
+		}
+	}
+	// The same garbage and a valid code over the TCP line input.
+	conn, err := net.Dial("tcp", tcpAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(conn, "%s\n%s\n%s\n", strings.Repeat("x", 50000), randomBytes, valid)
+	conn.Close()
+	waitFor(t, 5*time.Second, "valid code after garbage opens the door", func() bool { return g.doorOpenings() == 2 })
+	// Still alive and still deciding.
+	if o := g.scan(e.token(1)); o.Result != "granted" || !g.alive() {
+		t.Fatalf("after garbage: %+v alive=%v", o, g.alive())
+	}
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
