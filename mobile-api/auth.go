@@ -94,10 +94,12 @@ func registrationOptions(r *resident) []webauthn.RegistrationOption {
 	}
 }
 
-// newCeremony stores a ceremony's state and returns the id the client sends back.
+// newCeremony stores a ceremony's state and returns the id the client sends back:
+// community || 32 random bytes, so the finish step finds the row by community.
 func (a *API) newCeremony(ctx context.Context, c store.Ceremony, session *webauthn.SessionData) (string, error) {
-	raw := make([]byte, 32)
-	if _, err := rand.Read(raw); err != nil {
+	raw := make([]byte, 16+32)
+	copy(raw, c.Community[:])
+	if _, err := rand.Read(raw[16:]); err != nil {
 		return "", fmt.Errorf("ceremony id: %w", err)
 	}
 	id := base64.RawURLEncoding.EncodeToString(raw)
@@ -140,7 +142,11 @@ func (a *API) takeCeremony(c *fiber.Ctx, purpose string) (finishBody, store.Cere
 	if err := k.Err(); err != nil {
 		return in, store.Ceremony{}, sd, err
 	}
-	cer, err := a.db.TakeCeremony(c.UserContext(), sha256.Sum256([]byte(id)), purpose)
+	raw, err := base64.RawURLEncoding.DecodeString(id)
+	if err != nil || len(raw) != 16+32 {
+		return in, store.Ceremony{}, sd, store.ErrCeremonyGone
+	}
+	cer, err := a.db.TakeCeremony(c.UserContext(), uuid.UUID(raw[:16]), sha256.Sum256([]byte(id)), purpose)
 	if err != nil {
 		return in, cer, sd, err
 	}
@@ -191,7 +197,7 @@ func (a *API) redeemBegin(c *fiber.Ctx) error {
 		return fmt.Errorf("begin registration: %w", err)
 	}
 	id, err := a.newCeremony(c.UserContext(), store.Ceremony{Purpose: store.PurposeRegister,
-		Community: uuid.NullUUID{UUID: inv.Community, Valid: true}, Resident: uuid.NullUUID{UUID: inv.Resident, Valid: true},
+		Community: inv.Community, Resident: uuid.NullUUID{UUID: inv.Resident, Valid: true},
 		Invite: uuid.NullUUID{UUID: inv.ID, Valid: true}}, sd)
 	if err != nil {
 		return err
@@ -208,7 +214,7 @@ func (a *API) redeemFinish(c *fiber.Ctx) error {
 	if err != nil {
 		return webauthnError(err)
 	}
-	r := &resident{community: cer.Community.UUID, id: cer.Resident.UUID}
+	r := &resident{community: cer.Community, id: cer.Resident.UUID}
 	cred, err := a.wa.CreateCredential(r, sd, parsed)
 	if err != nil {
 		return webauthnError(err)
@@ -339,7 +345,7 @@ func (a *API) stepUpBegin(c *fiber.Ctx, s *store.Session) error {
 		return fmt.Errorf("begin step-up: %w", err)
 	}
 	id, err := a.newCeremony(c.UserContext(), store.Ceremony{Purpose: store.PurposeStepUp,
-		Community: uuid.NullUUID{UUID: s.Community, Valid: true}, Resident: uuid.NullUUID{UUID: s.Resident, Valid: true}}, sd)
+		Community: s.Community, Resident: uuid.NullUUID{UUID: s.Resident, Valid: true}}, sd)
 	if err != nil {
 		return err
 	}
@@ -348,7 +354,7 @@ func (a *API) stepUpBegin(c *fiber.Ctx, s *store.Session) error {
 
 // ownCeremony refuses a ceremony begun by another resident: it is as if it did not exist.
 func ownCeremony(cer store.Ceremony, s *store.Session) error {
-	if cer.Community.UUID != s.Community || cer.Resident.UUID != s.Resident {
+	if cer.Community != s.Community || cer.Resident.UUID != s.Resident {
 		return store.ErrCeremonyGone
 	}
 	return nil
@@ -413,7 +419,7 @@ func (a *API) addPasskeyBegin(c *fiber.Ctx, s *store.Session) error {
 		return fmt.Errorf("begin registration: %w", err)
 	}
 	id, err := a.newCeremony(c.UserContext(), store.Ceremony{Purpose: store.PurposeAddPasskey,
-		Community: uuid.NullUUID{UUID: s.Community, Valid: true}, Resident: uuid.NullUUID{UUID: s.Resident, Valid: true}}, sd)
+		Community: s.Community, Resident: uuid.NullUUID{UUID: s.Resident, Valid: true}}, sd)
 	if err != nil {
 		return err
 	}

@@ -30,10 +30,11 @@ const (
 // ErrCeremonyGone is returned for a ceremony that never existed, expired or was used.
 var ErrCeremonyGone = fmt.Errorf("ceremony expired or already used: %w", access.ErrInvalid)
 
-// Ceremony is the server-side state of one WebAuthn ceremony.
+// Ceremony is the server-side state of one WebAuthn ceremony. Community is uuid.Nil
+// for a sign-in, which begins before anyone is known.
 type Ceremony struct {
 	Purpose   string        `db:"purpose"`
-	Community uuid.NullUUID `db:"community_id"`
+	Community uuid.UUID     `db:"community_id"`
 	Resident  uuid.NullUUID `db:"resident_id"`
 	Invite    uuid.NullUUID `db:"invite_id"`
 	// Session is webauthn.SessionData as JSON.
@@ -51,19 +52,20 @@ func (db *DB) SaveCeremony(ctx context.Context, idHash secret.Hash, c Ceremony) 
 	return nil
 }
 
-// TakeCeremony removes and returns a live ceremony of the given purpose: a challenge
-// answers once. A ceremony of another purpose is not consumed.
-func (db *DB) TakeCeremony(ctx context.Context, idHash secret.Hash, purpose string) (Ceremony, error) {
-	var c Ceremony
-	err := db.x.GetContext(ctx, &c, `DELETE FROM webauthn_ceremonies WHERE id_hash = $1 AND purpose = $2 AND expires_at > now()
-		RETURNING purpose, community_id, resident_id, invite_id, convert_to(session::text, 'UTF8') AS session`, idHash[:], purpose)
+// TakeCeremony removes and returns a live ceremony of community c (uuid.Nil for a
+// sign-in) and the given purpose: a challenge answers once. A ceremony of another purpose
+// is not consumed.
+func (db *DB) TakeCeremony(ctx context.Context, c uuid.UUID, idHash secret.Hash, purpose string) (Ceremony, error) {
+	var out Ceremony
+	err := db.x.GetContext(ctx, &out, `DELETE FROM webauthn_ceremonies WHERE community_id = $1 AND id_hash = $2 AND purpose = $3 AND expires_at > now()
+		RETURNING purpose, community_id, resident_id, invite_id, convert_to(session::text, 'UTF8') AS session`, c, idHash[:], purpose)
 	if errors.Is(err, sql.ErrNoRows) {
-		return c, ErrCeremonyGone
+		return out, ErrCeremonyGone
 	}
 	if err != nil {
-		return c, fmt.Errorf("take ceremony: %w", err)
+		return out, fmt.Errorf("take ceremony: %w", err)
 	}
-	return c, nil
+	return out, nil
 }
 
 // PurgeCeremonies deletes expired ceremonies.

@@ -5,26 +5,24 @@
 -- challenge lives server-side, expires in 5 minutes and is used once (the finish step
 -- deletes the row it reads).
 --
--- This table is global, keyed by a random ceremony id, and not by community: a
--- discoverable sign-in starts before anyone knows who is signing in, so there is no
--- community to key it by until the assertion comes back with its user handle. Rows are
--- tiny and live for minutes; on Citus it would be a local (non-distributed) table of the
--- coordinator or, better, live in each mobile-api's region. community_id is kept for
--- the ceremonies that do know it (invite redemption, adding a passkey, step-up), so the
--- finish step can check the ceremony belongs to the caller.
+-- Keyed by community like every other table: the ceremony id handed to the client is
+-- community id || 32 random bytes (as secret tokens are), so the finish step finds the row
+-- by (community_id, hash). A discoverable sign-in begins before anyone knows who is
+-- signing in, so there is no community yet: those rows use the nil community. On Citus
+-- they all land on one shard, which is fine for rows that are tiny and live for minutes.
 CREATE TABLE webauthn_ceremonies (
-    -- SHA-256 of the random ceremony id handed to the client: a leaked table row does
-    -- not let anyone finish someone else's ceremony.
-    id_hash      bytea PRIMARY KEY CHECK (length(id_hash) = 32),
+    community_id uuid NOT NULL,
+    -- SHA-256 of the ceremony id: a leaked row does not let anyone finish the ceremony.
+    id_hash      bytea NOT NULL CHECK (length(id_hash) = 32),
     purpose      text NOT NULL CHECK (purpose IN ('register', 'signin', 'add_passkey', 'step_up')),
-    community_id uuid,
     resident_id  uuid,
     invite_id    uuid,
     -- webauthn.SessionData as JSON, exactly as Begin* returned it.
     session      jsonb NOT NULL,
     created_at   timestamptz NOT NULL DEFAULT now(),
     expires_at   timestamptz NOT NULL,
-    CHECK ((purpose = 'signin') = (community_id IS NULL)),
+    PRIMARY KEY (community_id, id_hash),
+    CHECK ((purpose = 'signin') = (community_id = '00000000-0000-0000-0000-000000000000')),
     CHECK ((purpose = 'signin') = (resident_id IS NULL)),
     CHECK ((purpose = 'register') = (invite_id IS NOT NULL))
 );
