@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/lib/pq"
 
 	"gatepass/internal/access"
 	"gatepass/internal/secret"
@@ -138,4 +139,28 @@ func (tx *Tx) RevokeVisitorPass(ctx context.Context, c, host, pass uuid.UUID) er
 		return err
 	}
 	return tx.Audit(ctx, c, "visitor_pass.revoke", "visitor_pass:"+pass.String(), map[string]any{"by_host": host != uuid.Nil})
+}
+
+// CountVisitorEntries adds granted entries to their visitor passes' entries_used, so a
+// pass stops showing codes once its entries are used. credentials are the credential ids
+// of newly stored granted entry events (one per entry; other kinds are ignored). The gate
+// API calls it for the events a batch actually inserted, which keeps it idempotent.
+func (db *DB) CountVisitorEntries(ctx context.Context, c uuid.UUID, credentials []uuid.UUID) (int, error) {
+	if len(credentials) == 0 {
+		return 0, nil
+	}
+	ids := make([]string, len(credentials))
+	for i, id := range credentials {
+		ids[i] = id.String()
+	}
+	r, err := db.x.ExecContext(ctx, `UPDATE visitor_passes v SET entries_used = v.entries_used + n.entries
+		FROM (SELECT c.visitor_pass_id, count(*) AS entries FROM unnest($2::uuid[]) AS u(id)
+			JOIN credentials c ON c.community_id = $1 AND c.id = u.id AND c.kind = 'visitor'
+			GROUP BY c.visitor_pass_id) n
+		WHERE v.community_id = $1 AND v.id = n.visitor_pass_id`, c, pq.Array(ids))
+	if err != nil {
+		return 0, fmt.Errorf("count visitor entries: %w", err)
+	}
+	n, _ := r.RowsAffected()
+	return int(n), nil
 }

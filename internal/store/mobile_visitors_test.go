@@ -1,0 +1,74 @@
+package store_test
+
+import (
+	"context"
+	"crypto/rand"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"gatepass/internal/access"
+	"gatepass/internal/dbtest"
+	"gatepass/internal/secret"
+	"gatepass/internal/store"
+)
+
+func TestCountVisitorEntries(t *testing.T) {
+	ctx := context.Background()
+	db := dbtest.New(t)
+	key := make([]byte, secret.MasterKeySize)
+	_, _ = rand.Read(key)
+	sealer, _ := secret.NewSealer(key)
+	var a, b store.VisitorPass
+	var c uuid.UUID
+	err := db.InTx(ctx, "test", func(tx *store.Tx) error {
+		info, err := tx.CreateCommunity(ctx, "visitors "+uuid.NewString(), sealer)
+		if err != nil {
+			return err
+		}
+		c = info.ID
+		bl, err := tx.CreateBuilding(ctx, c, "B")
+		if err != nil {
+			return err
+		}
+		u, err := tx.CreateUnit(ctx, c, bl.ID, "1")
+		if err != nil {
+			return err
+		}
+		r, _, err := tx.CreateResident(ctx, store.NewResident{Community: c, Name: "host", Unit: u.ID, Role: access.RoleOwner})
+		if err != nil {
+			return err
+		}
+		now := time.Now()
+		p := store.NewVisitorPass{Community: c, Host: r.ID, Label: "a", Zones: 1, ValidFrom: now, ValidUntil: now.Add(time.Hour), MaxEntries: 3}
+		if a, _, err = tx.CreateVisitorPass(ctx, p); err != nil {
+			return err
+		}
+		p.Label = "b"
+		b, _, err = tx.CreateVisitorPass(ctx, p)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Two entries of a, one of b, and credentials that are no visitor pass's.
+	n, err := db.CountVisitorEntries(ctx, c, []uuid.UUID{a.Credential, b.Credential, a.Credential, uuid.New()})
+	if err != nil || n != 2 {
+		t.Fatalf("passes counted: %d %v", n, err)
+	}
+	if n, err := db.CountVisitorEntries(ctx, uuid.New(), []uuid.UUID{a.Credential}); err != nil || n != 0 {
+		t.Fatalf("another community's count touched %d passes (%v)", n, err)
+	}
+	list, err := db.VisitorPasses(ctx, c, uuid.Nil, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	used := map[uuid.UUID]int{}
+	for _, p := range list {
+		used[p.ID] = p.EntriesUsed
+	}
+	if used[a.ID] != 2 || used[b.ID] != 1 {
+		t.Fatalf("entries used %v", used)
+	}
+}
