@@ -138,3 +138,22 @@ func TestCookieSession(t *testing.T) {
 		t.Fatalf("plain token stored: %d %v", plain, err)
 	}
 }
+
+func TestSessionExpiry(t *testing.T) {
+	h := newHarness(t, testLimits)
+	f := h.community()
+	m := h.signUp(f)
+	idle, old := h.signIn(m), h.signIn(m)
+	h.exec(`UPDATE sessions SET last_seen_at = now() - interval '31 days' WHERE token_hash = sha256(convert_to($1, 'UTF8'))`, idle)
+	h.exec(`UPDATE sessions SET expires_at = now() - interval '1 second' WHERE token_hash = sha256(convert_to($1, 'UTF8'))`, old)
+	h.mustFail(401, "unauthorized", "GET", "/api/v1/pass", idle, nil)
+	h.mustFail(401, "unauthorized", "GET", "/api/v1/pass", old, nil)
+	h.must(200, "GET", "/api/v1/pass", m.token, nil)
+	// Used within the idle window, a session is kept alive (written at most every 10 minutes).
+	h.exec(`UPDATE sessions SET last_seen_at = now() - interval '29 days' WHERE token_hash = sha256(convert_to($1, 'UTF8'))`, m.token)
+	h.must(200, "GET", "/api/v1/me", m.token, nil)
+	var seen time.Time
+	if err := h.sql.Get(&seen, `SELECT last_seen_at FROM sessions WHERE token_hash = sha256(convert_to($1, 'UTF8'))`, m.token); err != nil || time.Since(seen) > time.Minute {
+		t.Fatalf("last_seen_at %v (%v)", seen, err)
+	}
+}
