@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -271,15 +272,13 @@ func (a *Agent) do(ctx context.Context, c *http.Client, method, path string, in,
 		return err
 	}
 	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
-	if err != nil {
-		return err
-	}
 	if resp.StatusCode >= 300 {
+		raw, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 		return &apiError{status: resp.StatusCode, body: strings.TrimSpace(string(raw))}
 	}
 	if out != nil {
-		return json.Unmarshal(raw, out)
+		// Decoded as it streams: a 100,000-revocation snapshot is never held as text.
+		return json.NewDecoder(io.LimitReader(resp.Body, 256<<20)).Decode(out)
 	}
 	return nil
 }
@@ -357,9 +356,18 @@ func (a *Agent) SyncOnce(ctx context.Context, wait time.Duration) (bool, error) 
 	}
 	a.decider.SetState(st)
 	a.en.Gate = out.Gate
+
 	a.syncedAt.Store(got.UnixNano())
 	a.online.Store(true)
 	a.commands(ctx, &out)
+	if out.Full && len(out.Revocations) > 10000 {
+		// A big snapshot leaves its decoding garbage behind; give it back to the OS now
+		// rather than carry it as resident memory on a small gate box.
+		more := out.More
+		out = gateapi.Sync{}
+		debug.FreeOSMemory()
+		return more, nil
+	}
 	return out.More, nil
 }
 

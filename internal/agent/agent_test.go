@@ -1,0 +1,127 @@
+package agent
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"gatepass/internal/gate"
+	"gatepass/internal/gateapi"
+)
+
+func TestReadLine(t *testing.T) {
+	in := "GA1:ABC\r\n" + strings.Repeat("x", maxLine*3) + "\n\x00\xff\nlast"
+	br := bufio.NewReaderSize(strings.NewReader(in), maxLine+2)
+	var got []int
+	for {
+		line, err := readLine(br)
+		if line != nil {
+			got = append(got, len(strings.TrimRight(string(line), "\r")))
+		}
+		if err != nil {
+			break
+		}
+	}
+	// The oversize line comes back cut to more than maxLine, so Scan refuses it whole.
+	if len(got) != 4 || got[0] != 7 || got[1] <= maxLine || got[2] != 2 || got[3] != 4 {
+		t.Fatalf("lines %v", got)
+	}
+}
+
+type fakeLine struct{ values []int }
+
+func (f *fakeLine) SetValue(v int) error { f.values = append(f.values, v); return nil }
+
+func TestGPIODoorPulsesHighThenLow(t *testing.T) {
+	line := &fakeLine{}
+	var slept time.Duration
+	d := GPIODoor{Line: line, Sleep: func(d time.Duration) { slept = d }}
+	if err := d.Open(context.Background(), 750*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	if len(line.values) != 2 || line.values[0] != 1 || line.values[1] != 0 || slept != 750*time.Millisecond {
+		t.Fatalf("line %v slept %v", line.values, slept)
+	}
+}
+
+func TestHTTPDoor(t *testing.T) {
+	var got map[string]int64
+	status := http.StatusNoContent
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_ = json.NewDecoder(r.Body).Decode(&got)
+		w.WriteHeader(status)
+	}))
+	defer srv.Close()
+	d := HTTPDoor{URL: srv.URL}
+	if err := d.Open(context.Background(), 1200*time.Millisecond); err != nil || got["pulse_ms"] != 1200 {
+		t.Fatalf("open: %v %v", err, got)
+	}
+	status = http.StatusInternalServerError
+	if err := d.Open(context.Background(), time.Second); err == nil {
+		t.Fatal("a 500 from the controller is not an error")
+	}
+}
+
+// The command door passes its arguments as they are: nothing is ever shell-expanded.
+func TestCommandDoorRunsWithoutShell(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "args")
+	d := CommandDoor{Path: "/bin/sh", Args: []string{"-c", `printf '%s\n' "$@" > "$0"`, out, "$(touch " + filepath.Join(dir, "pwned") + ")"}}
+	if err := d.Open(context.Background(), 250*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := os.ReadFile(out)
+	if !strings.Contains(string(raw), "$(touch") || !strings.HasSuffix(string(raw), "250\n") {
+		t.Fatalf("args %q", raw)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "pwned")); err == nil {
+		t.Fatal("an argument was expanded")
+	}
+	if err := (CommandDoor{Path: "/nonexistent"}).Open(context.Background(), time.Second); err == nil {
+		t.Fatal("missing program is not an error")
+	}
+}
+
+func TestStoreQueueAndPrune(t *testing.T) {
+	st, err := OpenStore(filepath.Join(t.TempDir(), "agent.db"), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	now := time.Now()
+	var ids []uuid.UUID
+	for i := 0; i < 50; i++ {
+		ev := gateapi.Event{ID: uuid.Must(uuid.NewV7()), OccurredAt: now, Method: "qr", Result: "denied", Reason: strings.Repeat("r", 60)}
+		if err := st.Commit(ev, gate.Decision{}, time.Time{}, nil); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, ev.ID)
+	}
+	batch, got, err := st.Pending(1000, 2000)
+	if err != nil || len(batch) == 0 || len(batch) >= 50 || got[0] != ids[0] {
+		t.Fatalf("pending by bytes: %d %v", len(batch), err)
+	}
+	if err := st.Delete(got); err != nil || st.QueueDepth() != 50-len(got) {
+		t.Fatalf("after delete: %d %v", st.QueueDepth(), err)
+	}
+	sync := &gateapi.Sync{Full: true, Cursor: 9, Revocations: []gateapi.Revocation{
+		{Credential: uuid.New(), ForgetAfter: now.Add(-time.Minute)}, {Credential: uuid.New(), ForgetAfter: now.Add(time.Hour)}}}
+	if err := st.ApplySync(sync, now); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Prune(now); err != nil || st.RevocationCount() != 1 {
+		t.Fatalf("revocations after prune: %d %v", st.RevocationCount(), err)
+	}
+	if c, _ := st.Cursor(); c != 9 {
+		t.Fatalf("cursor %d", c)
+	}
+}
