@@ -49,6 +49,15 @@ func (r *resident) WebAuthnCredentials() []webauthn.Credential {
 	return out
 }
 
+// knows reports whether r (possibly nil: nobody found) holds the passkey.
+func (r *resident) knows(credentialID []byte) bool {
+	if r == nil {
+		return false
+	}
+	_, ok := r.passkey(credentialID)
+	return ok
+}
+
 func (r *resident) passkey(credentialID []byte) (store.Passkey, bool) {
 	for _, p := range r.passkeys {
 		if string(p.CredentialID) == string(credentialID) {
@@ -131,7 +140,8 @@ func (a *API) takeCeremony(c *fiber.Ctx, purpose string) (finishBody, store.Cere
 	var k httpx.Checker
 	id := k.Text("ceremony", in.Ceremony, 1, 100)
 	if in.Name != nil {
-		k.Text("name", in.Name, 0, 100)
+		name := k.Text("name", in.Name, 0, 100)
+		in.Name = &name
 	}
 	if in.Session != nil {
 		k.OneOf("session", in.Session, []string{"cookie", "bearer"})
@@ -298,8 +308,8 @@ func (a *API) signInFinish(c *fiber.Ctx) error {
 	}
 	_, cred, err := a.wa.ValidatePasskeyLogin(handler, sd, parsed)
 	if err != nil {
-		if who == nil {
-			// Unknown user handle, a resident who left, a deleted passkey: one answer.
+		if !who.knows(parsed.RawID) {
+			// Unknown user handle, a resident who left, a removed passkey: one answer.
 			return httpx.Errorf(http.StatusUnauthorized, "unknown_passkey", "this passkey is not registered here")
 		}
 		return webauthnError(err)

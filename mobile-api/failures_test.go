@@ -370,3 +370,22 @@ func TestEdgeHeadersAndLimits(t *testing.T) {
 	}
 	h.mustFail(413, "body_too_large", "POST", "/api/v1/signin/begin", "", `{"x":"`+strings.Repeat("a", bodyLimit)+`"}`)
 }
+
+// A passkey removed from the account no longer signs in, with the same answer as one
+// never registered.
+func TestRemovedPasskeyCannotSignIn(t *testing.T) {
+	h := newHarness(t, testLimits)
+	f := h.community()
+	m := h.signUp(f)
+	second := h.addPasskey(m)
+	var id string
+	if err := h.sql.Get(&id, `SELECT id FROM passkeys WHERE credential_id = $1`, second.id); err != nil {
+		t.Fatal(err)
+	}
+	h.must(200, "DELETE", "/api/v1/passkeys/"+id, m.token, nil)
+	before := h.snapshot()
+	begin := h.must(200, "POST", "/api/v1/signin/begin", "", map[string]any{})
+	h.mustFail(401, "unknown_passkey", "POST", "/api/v1/signin/finish", "", map[string]any{"ceremony": begin["ceremony"], "credential": m.auth.get(t, begin, second, 1)})
+	h.unchanged(before, "sign-in with a removed passkey")
+	h.signIn(m)
+}
