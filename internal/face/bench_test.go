@@ -81,10 +81,12 @@ func BenchmarkMatch100k(b *testing.B) {
 		i++
 	}
 	mp50, mp99 := percentiles(match)
-	fp50, _ := percentiles(floor)
+	fp50, fp99 := percentiles(floor)
 	b.ReportMetric(float64(mp50.Microseconds())/1000, "p50-ms")
 	b.ReportMetric(float64(mp99.Microseconds())/1000, "p99-ms")
 	b.ReportMetric(float64(fp50.Microseconds())/1000, "floor-p50-ms")
+	// On a shared machine both p99s rise together when another process takes the core.
+	b.ReportMetric(float64(fp99.Microseconds())/1000, "floor-p99-ms")
 	b.ReportMetric(float64(mp50)/float64(fp50), "ratio-to-floor")
 }
 
