@@ -763,3 +763,134 @@ func TestScanFindsPlaintext(t *testing.T) {
 	_ = f
 	scanForTemplates(t, db, map[uuid.UUID]face.Template{uuid.New(): tmpl}, 3)
 }
+
+// simGate is what a gate agent does with face data, driven straight from the store: the
+// real sealed blobs, keys and matcher; only the HTTP sync in between is left out.
+type simGate struct {
+	id     uuid.UUID
+	key    *ecdh.PrivateKey
+	m      *face.Matcher
+	cursor int64
+}
+
+func (g *simGate) bind(f *faceFix, resident uuid.UUID, model string) face.Binding {
+	return face.Binding{Community: f.c, Gate: g.id, Resident: resident, Model: model}
+}
+
+// full applies a full snapshot: the templates sealed to this gate.
+func (g *simGate) full(t *testing.T, f *faceFix) {
+	t.Helper()
+	snap, err := f.db.FaceSnapshot(context.Background(), f.c, g.id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range snap.Templates {
+		if err := g.m.PutSealed(tc.Sealed, g.key, g.bind(f, tc.Resident, tc.Model)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_ = f.db.SQL().QueryRow(`SELECT coalesce(max(seq), 0) FROM change_log WHERE community_id = $1`, f.c).Scan(&g.cursor)
+}
+
+// delta applies this gate's changes since its cursor and acknowledges purges.
+func (g *simGate) delta(t *testing.T, f *faceFix) {
+	t.Helper()
+	rows, err := f.db.SQL().Query(`SELECT seq, kind, data FROM change_log WHERE community_id = $1 AND seq > $2
+		AND (gate_id IS NULL OR gate_id = $3) AND kind IN ('face_template', 'face_purge') ORDER BY seq`, f.c, g.cursor, g.id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type change struct {
+		kind string
+		data []byte
+	}
+	var list []change
+	for rows.Next() {
+		var c change
+		_ = rows.Scan(&g.cursor, &c.kind, &c.data)
+		list = append(list, c)
+	}
+	rows.Close()
+	for _, c := range list {
+		switch c.kind {
+		case "face_template":
+			var tc store.FaceTemplateChange
+			_ = json.Unmarshal(c.data, &tc)
+			if len(tc.Sealed) == 0 {
+				continue // scrubbed
+			}
+			if err := g.m.PutSealed(tc.Sealed, g.key, g.bind(f, tc.Resident, tc.Model)); err != nil {
+				t.Fatal(err)
+			}
+		case "face_purge":
+			var p store.FacePurgeChange
+			_ = json.Unmarshal(c.data, &p)
+			g.m.Remove(p.Resident)
+			err := f.db.InTx(context.Background(), "gate:"+g.id.String(), func(tx *store.Tx) error {
+				return tx.AckPurge(context.Background(), f.c, g.id, p.Purge)
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}
+
+// Consent -> enrolment -> match at two gates -> withdrawal -> denial at both and every
+// gate's acknowledgement recorded.
+func TestFaceAtTwoGates(t *testing.T) {
+	db := dbtest.New(t)
+	ctx := context.Background()
+	f := newFaceFix(t, db, 2)
+	var gates []*simGate
+	for i, id := range f.gates {
+		m, _ := face.NewMatcher(face.DefaultThreshold)
+		gates = append(gates, &simGate{id: id, key: f.keys[i], m: m})
+	}
+	gates[0].full(t, f) // gate 0 synced before anyone enrolled; gate 1 comes up later
+	for _, r := range []uuid.UUID{f.adult, f.neighbour} {
+		if _, err := f.give(r, r, consent.ScopeCommunity, uuid.Nil); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.put(r, f.seal(t, r)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	gates[0].delta(t, f)
+	gates[1].full(t, f)
+	probe := func(g *simGate, r uuid.UUID) face.Result {
+		res, err := g.m.Match(f.gen.Probe(f.templates[r], 0.7))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	for i, g := range gates {
+		for _, r := range []uuid.UUID{f.adult, f.neighbour} {
+			if res := probe(g, r); !res.Matched || res.Resident != r {
+				t.Fatalf("gate %d, before withdrawal: %+v", i, res)
+			}
+		}
+	}
+	if _, err := f.withdraw(f.adult, f.adult); err != nil {
+		t.Fatal(err)
+	}
+	for i, g := range gates {
+		g.delta(t, f)
+		if res := probe(g, f.adult); res.Matched {
+			t.Fatalf("gate %d still matches the withdrawn resident: %+v", i, res)
+		}
+		if res := probe(g, f.neighbour); !res.Matched || res.Resident != f.neighbour {
+			t.Fatalf("gate %d lost the other resident: %+v", i, res)
+		}
+	}
+	status, err := db.PurgeStatus(ctx, f.c, f.adult)
+	if err != nil || len(status) != 2 || !status[0].Acked || !status[1].Acked {
+		t.Fatalf("purge status %+v %v", status, err)
+	}
+	var rep store.ConsentReport
+	_ = db.InTx(ctx, "staff:x", func(tx *store.Tx) (err error) { rep, err = tx.ConsentReport(ctx, f.c); return err })
+	if len(rep.UnackedGates) != 0 || rep.Counts.PendingPurges != 0 || rep.Counts.Live != 1 {
+		t.Fatalf("report after every ack: %+v", rep.Counts)
+	}
+}
