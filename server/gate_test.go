@@ -311,3 +311,73 @@ func TestEntryLogFiltersPagesExportsAndAnomalies(t *testing.T) {
 		t.Fatalf("export audit rows %d %v", audited, err)
 	}
 }
+
+func TestUnlockBadInputChangesNothingAndIsAudited(t *testing.T) {
+	h := newHarness(t)
+	f, other := h.community(), h.community()
+	gate, _ := h.enrolledGate(f)
+	path := "/admin/v1/gates/" + gate + "/unlock"
+	count := func(q string, args ...any) int {
+		var n int
+		if err := h.db.SQL().QueryRow(q, args...).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	commands := func() int { return count(`SELECT count(*) FROM gate_commands WHERE gate_id = $1`, gate) }
+	bad := []struct {
+		name, token, path string
+		body              any
+		want              int
+	}{
+		{"no reason", f.guard, path, map[string]any{}, 422},
+		{"empty reason", f.guard, path, map[string]any{"reason": ""}, 422},
+		{"long reason", f.guard, path, map[string]any{"reason": strings.Repeat("x", 201)}, 422},
+		{"unknown field", f.guard, path, map[string]any{"reason": "x", "force": true}, 400},
+		{"not JSON", f.guard, path, "reason=x", 400},
+		{"bad gate id", f.guard, "/admin/v1/gates/nope/unlock", map[string]any{"reason": "x"}, 404},
+		{"unknown gate", f.guard, "/admin/v1/gates/" + uuid.NewString() + "/unlock", map[string]any{"reason": "x"}, 404},
+		{"guard of another community", other.guard, path, map[string]any{"reason": "x"}, 404},
+		{"auditor", f.auditor, path, map[string]any{"reason": "x"}, 403},
+		{"no token", "", path, map[string]any{"reason": "x"}, 401},
+	}
+	for _, b := range bad {
+		if got, out := h.do("POST", b.path, b.token, b.body); got != b.want {
+			t.Fatalf("%s: %d %v, want %d", b.name, got, out, b.want)
+		}
+	}
+	for _, b := range []map[string]any{{"skew_seconds": -1}, {"stale_policy": "panic"}, {"pulse_ms": 999999}, {"nope": 1}} {
+		if got, _ := h.do("PUT", "/admin/v1/gates/"+gate+"/settings", f.admin, b); got != 422 && got != 400 {
+			t.Fatalf("settings %v: %d", b, got)
+		}
+	}
+	if n := commands(); n != 0 {
+		t.Fatalf("bad requests made %d commands", n)
+	}
+	audits := func() int { return count(`SELECT count(*) FROM audit_log WHERE action = 'gate.unlock' AND target = $1`, "gate:"+gate) }
+	h.must(201, "POST", path, f.guard, map[string]any{"reason": "elderly resident, no card"})
+	if commands() != 1 || audits() != 1 {
+		t.Fatalf("unlock: %d commands, %d audit rows", commands(), audits())
+	}
+}
+
+// A gate sees only its own community: another community's revocations never reach it.
+func TestGateSeesOnlyItsCommunity(t *testing.T) {
+	h := newHarness(t)
+	f, other := h.community(), h.community()
+	_, tok := h.enrolledGate(f)
+	_, otherTok := h.enrolledGate(other)
+	card := h.card(f, f.resident)
+	h.must(200, "POST", "/admin/v1/residents/"+f.resident+"/cards/"+card+"/revoke", f.admin, nil)
+	mine := h.must(200, "GET", "/gate/v1/sync?cursor=0", tok, nil)
+	theirs := h.must(200, "GET", "/gate/v1/sync?cursor=0", otherTok, nil)
+	if len(mine["revocations"].([]any)) != 1 || len(theirs["revocations"].([]any)) != 0 {
+		t.Fatalf("revocations: mine %v, theirs %v", mine["revocations"], theirs["revocations"])
+	}
+	if mine["keys"].([]any)[0].(map[string]any)["kid"] == theirs["keys"].([]any)[0].(map[string]any)["kid"] {
+		t.Fatal("two communities share a key")
+	}
+	if theirs["gate"].(map[string]any)["community_id"] != other.id {
+		t.Fatalf("gate info %v", theirs["gate"])
+	}
+}

@@ -219,7 +219,6 @@ type Heartbeat struct {
 	AgentVersion  *string `json:"agent_version"`
 	QueueDepth    *int    `json:"queue_depth"`
 	ClockOffsetMS *int64  `json:"clock_offset_ms"` // gate clock minus server clock
-	LastSyncAt    *string `json:"last_sync_at,omitempty"`
 }
 
 // HeartbeatAck answers a heartbeat.

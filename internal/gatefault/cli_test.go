@@ -20,32 +20,12 @@ func TestStatusCheckAndStdinScanner(t *testing.T) {
 			t.Fatalf("%s: %v %v, want mode 0600", f, fi.Mode(), err)
 		}
 	}
-	status := func() map[string]any {
-		t.Helper()
-		out, err := exec.Command(e.agentBin, "status", "--state", g.state).Output()
-		if err != nil {
-			t.Fatalf("status: %v", err)
-		}
-		m := map[string]any{}
-		if err := json.Unmarshal(out, &m); err != nil {
-			t.Fatalf("status output %q", out)
-		}
-		return m
-	}
+	status := func() map[string]any { return runJSON(t, e.agentBin, "status", "--state", g.state) }
 	if s := status(); s["gate"].(map[string]any)["gate_id"] != g.id || s["cursor"] != 0.0 {
 		t.Fatalf("status before run: %v", s)
 	}
 	check := func(payload string) map[string]any {
-		t.Helper()
-		out, err := exec.Command(e.agentBin, "check", "--state", g.state, payload).Output()
-		if err != nil {
-			t.Fatalf("check: %v", err)
-		}
-		m := map[string]any{}
-		if err := json.Unmarshal(out, &m); err != nil {
-			t.Fatalf("check output %q", out)
-		}
-		return m
+		return runJSON(t, e.agentBin, "check", "--state", g.state, payload)
 	}
 	text := e.token(1)
 	if c := check(text); c["reason"] != "no_trusted_key" {
@@ -74,4 +54,18 @@ func TestStatusCheckAndStdinScanner(t *testing.T) {
 	if rows, _ := e.serverEvents(g.id); rows != 1 || g.doorOpenings() != 1 {
 		t.Fatalf("events %d, openings %d: the repeated read counted", rows, g.doorOpenings())
 	}
+}
+
+// runJSON runs a gate-agent command and decodes its JSON output.
+func runJSON(t *testing.T, bin string, args ...string) map[string]any {
+	t.Helper()
+	out, err := exec.Command(bin, args...).Output()
+	if err != nil {
+		t.Fatalf("gate-agent %s: %v", args[0], err)
+	}
+	m := map[string]any{}
+	if err := json.Unmarshal(out, &m); err != nil {
+		t.Fatalf("gate-agent %s output %q", args[0], out)
+	}
+	return m
 }
