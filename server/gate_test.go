@@ -354,7 +354,9 @@ func TestUnlockBadInputChangesNothingAndIsAudited(t *testing.T) {
 	if n := commands(); n != 0 {
 		t.Fatalf("bad requests made %d commands", n)
 	}
-	audits := func() int { return count(`SELECT count(*) FROM audit_log WHERE action = 'gate.unlock' AND target = $1`, "gate:"+gate) }
+	audits := func() int {
+		return count(`SELECT count(*) FROM audit_log WHERE action = 'gate.unlock' AND target = $1`, "gate:"+gate)
+	}
 	h.must(201, "POST", path, f.guard, map[string]any{"reason": "elderly resident, no card"})
 	if commands() != 1 || audits() != 1 {
 		t.Fatalf("unlock: %d commands, %d audit rows", commands(), audits())
