@@ -46,3 +46,27 @@ func faceSnapshot(ctx context.Context, q sqlx.QueryerContext, c, gate uuid.UUID)
 	}
 	return out, nil
 }
+
+// GateTemplate says whether a gate holds a resident's template.
+type GateTemplate struct {
+	Gate        uuid.UUID `db:"id" json:"gate_id"`
+	Name        string    `db:"name" json:"gate_name"`
+	HasTemplate bool      `db:"has_template" json:"has_template"`
+	OnGateOnly  bool      `db:"on_gate_only" json:"on_gate_only"`
+}
+
+// FaceGates lists the community's enabled gates and whether each holds the resident's
+// template, for the app's status page: a gate enrolled after the resident's enrolment has
+// none (the server cannot make one), and the app can offer to enrol again.
+func (db *DB) FaceGates(ctx context.Context, c, resident uuid.UUID) ([]GateTemplate, error) {
+	out := []GateTemplate{}
+	err := db.x.SelectContext(ctx, &out, `SELECT g.id, g.name,
+			EXISTS (SELECT 1 FROM face_templates t WHERE t.community_id = g.community_id AND t.gate_id = g.id AND t.resident_id = $2) AS has_template,
+			EXISTS (SELECT 1 FROM face_templates t WHERE t.community_id = g.community_id AND t.gate_id = g.id AND t.resident_id = $2
+				AND t.sealed IS NULL) AS on_gate_only
+		FROM gates g WHERE g.community_id = $1 AND g.disabled_at IS NULL ORDER BY g.name, g.id`, c, resident)
+	if err != nil {
+		return nil, fmt.Errorf("face gates: %w", err)
+	}
+	return out, nil
+}

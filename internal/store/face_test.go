@@ -271,6 +271,16 @@ func TestFaceLifecycle(t *testing.T) {
 		t.Fatalf("snapshot blob: %v", err)
 	}
 
+	fg, err := db.FaceGates(ctx, f.c, f.adult)
+	if err != nil || len(fg) != 3 {
+		t.Fatalf("FaceGates = %+v, %v", fg, err)
+	}
+	for _, g := range fg {
+		if g.HasTemplate != (g.Gate != f.unenrolledGate) || g.OnGateOnly {
+			t.Fatalf("FaceGates: %+v", fg)
+		}
+	}
+
 	scanForTemplates(t, db, f.templates, 0)
 
 	// Withdrawal by the resident: effective at once, a purge per enrolled gate.
