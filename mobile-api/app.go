@@ -247,16 +247,19 @@ func (a *API) setSession(c *fiber.Ctx, token string, transport *string) fiber.Ma
 	if transport != nil && *transport == "bearer" {
 		return fiber.Map{"session_token": token}
 	}
-	sessionCookieOf(c, token, int(store.MaxSessionAge.Seconds()))
+	a.sessionCookie(c, token, int(store.MaxSessionAge.Seconds()))
 	return fiber.Map{}
 }
 
-func clearSession(c *fiber.Ctx) { sessionCookieOf(c, "", -1) }
+func (a *API) clearSession(c *fiber.Ctx) { a.sessionCookie(c, "", -1) }
 
-// sessionCookieOf sets the session cookie (maxAge -1 deletes it).
-func sessionCookieOf(c *fiber.Ctx, value string, maxAge int) {
+// sessionCookie sets the session cookie (maxAge -1 deletes it). It is Secure when the
+// request came over TLS (directly or per X-Forwarded-Proto) or the app's origin is
+// https, so a proxy that does not say how it was reached cannot make it plain.
+func (a *API) sessionCookie(c *fiber.Ctx, value string, maxAge int) {
+	secure := c.Protocol() == "https" || strings.HasPrefix(a.origins[0], "https://")
 	cookie := &fiber.Cookie{Name: sessionCookie, Value: value, Path: "/", HTTPOnly: true,
-		SameSite: fiber.CookieSameSiteStrictMode, Secure: c.Protocol() == "https", MaxAge: maxAge}
+		SameSite: fiber.CookieSameSiteStrictMode, Secure: secure, MaxAge: maxAge}
 	if maxAge < 0 {
 		cookie.Expires = time.Unix(1, 0)
 	}

@@ -331,7 +331,7 @@ func (a *API) signOut(c *fiber.Ctx, s *store.Session) error {
 	if err := a.db.EndSession(c.UserContext(), *s); err != nil {
 		return err
 	}
-	clearSession(c)
+	a.clearSession(c)
 	return c.JSON(fiber.Map{"signed_out": 1})
 }
 
@@ -340,7 +340,7 @@ func (a *API) signOutEverywhere(c *fiber.Ctx, s *store.Session) error {
 	if err != nil {
 		return err
 	}
-	clearSession(c)
+	a.clearSession(c)
 	return c.JSON(fiber.Map{"signed_out": n})
 }
 

@@ -33,6 +33,13 @@ func (a *API) export(c *fiber.Ctx, s *store.Session) error {
 	if err != nil {
 		return err
 	}
+	// Who took a copy of a person's data, and when, is part of the record too.
+	if err := a.db.InTx(c.UserContext(), "resident:"+s.Resident.String(), func(tx *store.Tx) error {
+		return tx.Audit(c.UserContext(), s.Community, "resident.export", "resident:"+s.Resident.String(),
+			map[string]any{"entries": len(out.Entries), "credentials": len(out.Credentials)})
+	}); err != nil {
+		return err
+	}
 	noStore(c)
 	c.Set(fiber.HeaderContentDisposition, `attachment; filename="gatepass-export.json"`)
 	return c.JSON(out)
@@ -52,6 +59,6 @@ func (a *API) deleteMe(c *fiber.Ctx, s *store.Session) error {
 	if err != nil {
 		return err
 	}
-	clearSession(c)
+	a.clearSession(c)
 	return c.JSON(out)
 }

@@ -217,19 +217,20 @@ func TestEntriesExportAndDelete(t *testing.T) {
 	if err := h.sql.Get(&row, `SELECT name, phone, status FROM residents WHERE id = $1`, a.id); err != nil || row.Name != "deleted" || row.Phone != nil || row.Status != "deleted" {
 		t.Fatalf("resident after delete: %+v %v", row, err)
 	}
-	var linked, kept, audited, revocations int
+	var linked, kept, audited, revocations, exports int
 	for q, dest := range map[string]*int{
 		fmt.Sprintf(`SELECT count(*) FROM entry_events WHERE credential_id = '%s'`, ca):                                 &linked,
 		`SELECT count(*) FROM entry_events WHERE credential_id IS NULL AND gate_id = '` + gate.String() + `'`:           &kept,
 		`SELECT count(*) FROM audit_log WHERE action = 'resident.delete' AND target = 'resident:` + a.id.String() + `'`: &audited,
 		`SELECT count(*) FROM change_log WHERE kind = 'revocation' AND entity_id = '` + ca.String() + `'`:               &revocations,
+		`SELECT count(*) FROM audit_log WHERE action = 'resident.export' AND target = 'resident:` + a.id.String() + `'`: &exports,
 	} {
 		if err := h.sql.Get(dest, q); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if linked != 0 || kept != 3 || audited != 1 || revocations != 1 {
-		t.Fatalf("after delete: linked %d kept %d audited %d revocations %d", linked, kept, audited, revocations)
+	if linked != 0 || kept != 3 || audited != 1 || revocations != 1 || exports != 2 {
+		t.Fatalf("after delete: linked %d kept %d audited %d revocations %d exports %d", linked, kept, audited, revocations, exports)
 	}
 	// b is untouched.
 	if n := len(h.must(200, "GET", "/api/v1/entries", b.token, nil)["entries"].([]any)); n != 1 {
