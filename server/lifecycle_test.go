@@ -12,7 +12,10 @@ import (
 
 	"github.com/google/uuid"
 
+	"gatepass/internal/consent"
 	"gatepass/internal/dbtest"
+	"gatepass/internal/face"
+	"gatepass/internal/store"
 )
 
 // TestMoveOutRevokesEverything gives a resident a credential of every kind, a session and
@@ -40,7 +43,12 @@ func TestMoveOutRevokesEverything(t *testing.T) {
 		VALUES ($1, $2, $3, 'plumber', $4, 1, now(), now() + interval '1 day', 2)`, f.id, pass, f.resident, bytes.Repeat([]byte{9}, 32))
 	exec(`INSERT INTO credentials (community_id, id, kind, subject, visitor_pass_id, zones) VALUES ($1, $2, 'visitor', 'visitor', $3, 1)`, f.id, uuid.New(), pass)
 
+	giveFaceConsent(t, h, f, f.resident)
+
 	out := h.must(http.StatusOK, "POST", "/admin/v1/communities/"+f.id+"/residents/"+f.resident+"/move-out", f.admin, nil)
+	if out["face_data_purged"] != true {
+		t.Errorf("move-out did not purge face data: %v", out)
+	}
 	if out["credentials_revoked"] != 4.0 || out["sessions_ended"] != 1.0 || out["visitor_passes_revoked"] != 1.0 {
 		t.Fatalf("move-out result %v, want 4 credentials, 1 session, 1 pass", out)
 	}
@@ -64,6 +72,9 @@ func TestMoveOutRevokesEverything(t *testing.T) {
 		{"usable invites", count(`SELECT count(*) FROM invites WHERE resident_id = $1 AND used_at IS NULL AND expires_at > now()`, f.resident), 0},
 		{"revocations for gates", count(`SELECT count(*) FROM change_log WHERE community_id = $1 AND kind = 'revocation'`, f.id), 4},
 		{"audit rows", count(`SELECT count(*) FROM audit_log WHERE community_id = $1 AND action = 'resident.move_out' AND target = $2`, f.id, "resident:"+f.resident), 1},
+		{"face templates on the server", count(`SELECT count(*) FROM face_templates WHERE resident_id = $1`, f.resident), 0},
+		{"live face consents", count(`SELECT count(*) FROM consents WHERE resident_id = $1 AND withdrawn_at IS NULL`, f.resident), 0},
+		{"gates asked to purge", count(`SELECT count(*) FROM face_purges WHERE resident_id = $1 AND acked_at IS NULL`, f.resident), 1},
 		{"neighbour's live credentials", count(`SELECT count(*) FROM credentials WHERE resident_id = $1 AND revoked_at IS NULL`, neighbour), 3},
 		{"neighbour's live sessions", count(`SELECT count(*) FROM sessions WHERE resident_id = $1 AND revoked_at IS NULL`, neighbour), 1},
 	}
@@ -173,5 +184,43 @@ func TestAuditChainAndTampering(t *testing.T) {
 	tamper(original)
 	if code, msg := verify(); code != 0 {
 		t.Fatalf("verify after restoring: %d %s", code, msg)
+	}
+}
+
+// giveFaceConsent gives a resident a live face consent with a template sealed to the
+// fixture's gate, through the store as the mobile app would.
+func giveFaceConsent(t *testing.T, h *harness, f fixture, resident string) {
+	t.Helper()
+	ctx := context.Background()
+	c, r, g := uuid.MustParse(f.id), uuid.MustParse(resident), uuid.MustParse(f.gate)
+	gateKey, err := face.NewGateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.db.SQL().Exec(`UPDATE gates SET box_public_key = $1 WHERE id = $2`, gateKey.PublicKey().Bytes(), g); err != nil {
+		t.Fatal(err)
+	}
+	tmpl := face.NewSynthetic(1).Identity()
+	sealed, err := face.Seal(tmpl, gateKey.PublicKey().Bytes(), face.Binding{Community: c, Gate: g, Resident: r, Model: tmpl.Model})
+	if err != nil {
+		t.Fatal(err)
+	}
+	notice, err := consent.Current("en")
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = h.db.InTx(ctx, "resident:"+resident, func(tx *store.Tx) error {
+		if err := tx.SetFaceOperator(ctx, c, consent.Operator{Name: "Demo Property Co.", Contact: "400-000-0000"}); err != nil {
+			return err
+		}
+		if _, err := tx.GiveConsent(ctx, store.GiveConsent{Community: c, Resident: r, GivenBy: r, NoticeVersion: notice.Version,
+			NoticeLang: notice.Lang, NoticeHash: notice.Hash[:], Scope: consent.ScopeCommunity, Channel: "h5"}); err != nil {
+			return err
+		}
+		_, err := tx.PutSealedTemplates(ctx, c, r, []store.SealedTemplate{{Gate: g, Model: tmpl.Model, Sealed: sealed}})
+		return err
+	})
+	if err != nil {
+		t.Fatalf("face consent and template: %v", err)
 	}
 }

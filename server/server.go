@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"gatepass/internal/access"
+	"gatepass/internal/consent"
 	"gatepass/internal/httpx"
 	"gatepass/internal/secret"
 	"gatepass/internal/store"
@@ -68,7 +69,8 @@ func (s *Server) ready(c *fiber.Ctx) error {
 }
 
 // maintain runs the periodic jobs: monthly partitions of the entry log ahead of time,
-// and the purge of entry events past their retention.
+// the purge of entry events past their retention, and the purge of face data of
+// residents who have not entered by face for the period the consent notice states.
 func (s *Server) maintain(ctx context.Context, retention time.Duration) {
 	t := time.NewTicker(6 * time.Hour)
 	defer t.Stop()
@@ -77,6 +79,11 @@ func (s *Server) maintain(ctx context.Context, retention time.Duration) {
 			s.log.Error("entry partitions", "err", err)
 		} else if n > 0 {
 			s.log.Info("created entry partitions", "count", n)
+		}
+		if n, err := s.db.RetentionSweep(ctx, time.Now(), consent.DefaultRetention); err != nil {
+			s.log.Error("face template retention", "err", err)
+		} else if n > 0 {
+			s.log.Info("purged face data of residents without a face entry for the retention period", "residents", n)
 		}
 		if parts, rows, err := s.db.PurgeEvents(ctx, time.Now().Add(-retention)); err != nil {
 			s.log.Error("purge entry events", "err", err)

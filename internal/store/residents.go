@@ -13,6 +13,7 @@ import (
 	"github.com/google/uuid"
 
 	"gatepass/internal/access"
+	"gatepass/internal/consent"
 	"gatepass/internal/secret"
 )
 
@@ -219,9 +220,10 @@ func (tx *Tx) revokeCredentials(ctx context.Context, community uuid.UUID, reason
 
 // MoveOutResult says what a move-out ended.
 type MoveOutResult struct {
-	Credentials   int `json:"credentials_revoked"`
-	Sessions      int `json:"sessions_ended"`
-	VisitorPasses int `json:"visitor_passes_revoked"`
+	Credentials   int  `json:"credentials_revoked"`
+	Sessions      int  `json:"sessions_ended"`
+	VisitorPasses int  `json:"visitor_passes_revoked"`
+	FaceData      bool `json:"face_data_purged"` // templates deleted and a purge sent to every gate
 }
 
 // MoveOut ends a resident's residency and revokes every credential, session, pending
@@ -263,5 +265,10 @@ func (tx *Tx) MoveOut(ctx context.Context, c, resident uuid.UUID) (MoveOutResult
 	if err != nil {
 		return res, err
 	}
+	face, err := tx.PurgeFaceData(ctx, c, resident, consent.ReasonMoveOut)
+	if err != nil {
+		return res, err
+	}
+	res.FaceData = face.Consent || face.Templates > 0
 	return res, tx.Audit(ctx, c, "resident.move_out", "resident:"+resident.String(), res)
 }
