@@ -93,7 +93,15 @@ func New(cfg Config) (*API, error) {
 	}}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewDBStatsCollector(cfg.DB.SQL(), "gatepass"), collectors.NewGoCollector())
-	a.app = httpx.NewApp(httpx.Options{Name: "gatepass-mobile-api", Log: cfg.Log, Registry: reg, BodyLimit: bodyLimit})
+	a.app = httpx.NewApp(httpx.Options{Name: "gatepass-mobile-api", Log: cfg.Log, Registry: reg, BodyLimit: faceTemplatesLimit})
+	// Every route but the sealed face templates takes at most bodyLimit.
+	small := httpx.LimitBody(bodyLimit)
+	a.app.Use(func(c *fiber.Ctx) error {
+		if c.Path() == faceTemplatesPath {
+			return c.Next()
+		}
+		return small(c)
+	})
 	a.app.Use(helmet.New(helmet.Config{
 		// Only this origin's own scripts, styles and images (blob: for the QR image the
 		// app fetches); nothing inline, no frames.
@@ -203,6 +211,13 @@ func (a *API) routes(l Limits) {
 	v1.Post("/visitors", a.authed(a.createVisitor))
 	v1.Get("/visitors", a.authed(a.listVisitors))
 	v1.Delete("/visitors/:visitor", a.authed(a.revokeVisitor))
+	v1.Get("/face/notice", a.authed(a.faceNotice))
+	v1.Post("/face/consent", a.authed(a.faceConsent))
+	v1.Get("/face/gates", a.authed(a.faceGates))
+	v1.Post("/face/templates", a.authed(a.faceTemplates))
+	v1.Post("/face/withdraw", a.authed(a.faceWithdraw))
+	v1.Get("/face/status", a.authed(a.faceStatus))
+
 	v1.Get("/visit/:token", a.visit)
 	v1.Get("/visit/:token/pass", mint, a.visitPass)
 	v1.Get("/visit/:token/pass.png", mint, a.visitPassPNG)

@@ -424,6 +424,21 @@ func (db *DB) MarkVerified(ctx context.Context, s Session, passkey uuid.UUID) er
 	return nil
 }
 
+// ConsumeStepUp uses up a session's step-up for an act that needs its own verification
+// (consent to face entry): compare-and-set on verified_at, so one assertion cannot serve
+// two such acts.
+func (tx *Tx) ConsumeStepUp(ctx context.Context, s Session) error {
+	r, err := tx.x.ExecContext(ctx, `UPDATE sessions SET verified_at = to_timestamp(0), verified_passkey_id = NULL
+		WHERE community_id = $1 AND token_hash = $2 AND verified_at = $3 AND revoked_at IS NULL`, s.Community, s.TokenHash, s.VerifiedAt)
+	if err != nil {
+		return fmt.Errorf("use step-up: %w", err)
+	}
+	if n, _ := r.RowsAffected(); n == 0 {
+		return fmt.Errorf("step-up already used: %w", access.ErrForbidden)
+	}
+	return nil
+}
+
 // EndSession revokes one session (sign out).
 func (db *DB) EndSession(ctx context.Context, s Session) error {
 	if _, err := db.x.ExecContext(ctx, `UPDATE sessions SET revoked_at = now() WHERE community_id = $1 AND token_hash = $2 AND revoked_at IS NULL`,

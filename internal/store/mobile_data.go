@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 
 	"gatepass/internal/access"
+	"gatepass/internal/consent"
 )
 
 // Entry is one of a resident's own entry events.
@@ -76,7 +77,8 @@ type Export struct {
 	Sessions      []exportSession   `json:"sessions"`
 	Credentials   []exportCred      `json:"credentials"`
 	VisitorPasses []VisitorPass     `json:"visitor_passes"`
-	Consents      []exportConsent   `json:"consents"`
+	Consents      []Consent         `json:"consents"`
+	FacePurges    []GatePurge       `json:"face_purges"`
 	Entries       []Entry           `json:"entries"`
 }
 
@@ -104,15 +106,6 @@ type exportCred struct {
 	ExpiresAt    *time.Time `db:"expires_at" json:"expires_at,omitempty"`
 	RevokedAt    *time.Time `db:"revoked_at" json:"revoked_at,omitempty"`
 	RevokeReason *string    `db:"revoke_reason" json:"revoke_reason,omitempty"`
-}
-
-type exportConsent struct {
-	Purpose       string     `db:"purpose" json:"purpose"`
-	Scope         string     `db:"scope" json:"scope"`
-	NoticeVersion string     `db:"notice_version" json:"notice_version"`
-	Channel       string     `db:"channel" json:"channel"`
-	GrantedAt     time.Time  `db:"granted_at" json:"granted_at"`
-	WithdrawnAt   *time.Time `db:"withdrawn_at" json:"withdrawn_at,omitempty"`
 }
 
 // maxExportEntries bounds the entries in one export; older ones are in the paged history.
@@ -144,14 +137,18 @@ func (db *DB) ExportResident(ctx context.Context, c, resident uuid.UUID) (Export
 			WHERE community_id = $1 AND resident_id = $2 ORDER BY created_at`},
 		{&out.Credentials, `SELECT id, kind, zones, label, created_at, expires_at, revoked_at, revoke_reason FROM credentials
 			WHERE community_id = $1 AND resident_id = $2 ORDER BY created_at`},
-		{&out.Consents, `SELECT purpose, scope, notice_version, channel, granted_at, withdrawn_at FROM consents
-			WHERE community_id = $1 AND resident_id = $2 ORDER BY granted_at`},
 	}
-	out.Residencies, out.Sessions, out.Credentials, out.Consents = []exportResidency{}, []exportSession{}, []exportCred{}, []exportConsent{}
+	out.Residencies, out.Sessions, out.Credentials = []exportResidency{}, []exportSession{}, []exportCred{}
 	for _, l := range lists {
 		if err := db.x.SelectContext(ctx, l.dest, l.query, c, resident); err != nil {
 			return out, fmt.Errorf("export: %w", err)
 		}
+	}
+	if out.Consents, err = db.Consents(ctx, c, resident); err != nil {
+		return out, err
+	}
+	if out.FacePurges, err = db.PurgeStatus(ctx, c, resident); err != nil {
+		return out, err
 	}
 	page, err := db.ResidentEntries(ctx, c, resident, "", maxExportEntries)
 	if err != nil {
@@ -163,15 +160,17 @@ func (db *DB) ExportResident(ctx context.Context, c, resident uuid.UUID) (Export
 
 // DeleteResult says what a resident's deletion ended.
 type DeleteResult struct {
-	Credentials   int `json:"credentials_revoked"`
-	Sessions      int `json:"sessions_ended"`
-	Passkeys      int `json:"passkeys_deleted"`
-	VisitorPasses int `json:"visitor_passes_revoked"`
-	Entries       int `json:"entries_anonymised"`
+	Credentials   int         `json:"credentials_revoked"`
+	Sessions      int         `json:"sessions_ended"`
+	Passkeys      int         `json:"passkeys_deleted"`
+	VisitorPasses int         `json:"visitor_passes_revoked"`
+	Entries       int         `json:"entries_anonymised"`
+	Face          PurgeResult `json:"face"`
 }
 
 // DeleteResident is the resident's right to erasure: every credential, session, passkey,
-// invite and visitor pass ends; name and phone are erased; consents are withdrawn; entry
+// invite and visitor pass ends; name and phone are erased; face consent ends and every
+// gate is told to delete the template (PurgeFaceData); entry
 // events stay (the community's record of who-knows-whom came through its gates) but lose
 // the credential id that tied them to the person.
 func (tx *Tx) DeleteResident(ctx context.Context, c, resident uuid.UUID) (DeleteResult, error) {
@@ -194,7 +193,6 @@ func (tx *Tx) DeleteResident(ctx context.Context, c, resident uuid.UUID) (Delete
 		{`UPDATE invites SET expires_at = now() WHERE community_id = $1 AND resident_id = $2 AND used_at IS NULL AND expires_at > now()`, nil},
 		{`UPDATE sessions SET revoked_at = now() WHERE community_id = $1 AND resident_id = $2 AND revoked_at IS NULL`, &res.Sessions},
 		{`UPDATE visitor_passes SET revoked_at = now() WHERE community_id = $1 AND host_resident_id = $2 AND revoked_at IS NULL`, &res.VisitorPasses},
-		{`UPDATE consents SET withdrawn_at = now() WHERE community_id = $1 AND resident_id = $2 AND withdrawn_at IS NULL`, nil},
 		{`DELETE FROM passkeys WHERE community_id = $1 AND resident_id = $2`, &res.Passkeys},
 	}
 	for _, s := range steps {
@@ -206,6 +204,9 @@ func (tx *Tx) DeleteResident(ctx context.Context, c, resident uuid.UUID) (Delete
 			n, _ := r.RowsAffected()
 			*s.count = int(n)
 		}
+	}
+	if res.Face, err = tx.PurgeFaceData(ctx, c, resident, consent.ReasonDeletion); err != nil {
+		return res, err
 	}
 	res.Credentials, err = tx.revokeCredentials(ctx, c, "resident_deleted",
 		`c.resident_id = $3 OR c.visitor_pass_id IN (SELECT id FROM visitor_passes WHERE community_id = $1 AND host_resident_id = $3)`, resident)
