@@ -16,8 +16,10 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/google/uuid"
 
+	"gatepass/internal/consent"
 	"gatepass/internal/credential"
 	"gatepass/internal/qr"
+	"gatepass/internal/store"
 )
 
 const chromium = "/usr/bin/chromium"
@@ -192,6 +194,42 @@ func TestRealBrowser(t *testing.T) {
 	)
 	if err != nil || !strings.Contains(offline, "offline") || !strings.Contains(offline, " s.") {
 		t.Fatalf("offline message %q: %v", offline, err)
+	}
+
+	// Face entry in "My data": read the notice, consent for one gate with a passkey
+	// verification, then withdraw; the page lists the gate's pending purge.
+	if err := h.db.InTx(ctx, "test", func(tx *store.Tx) error {
+		return tx.SetFaceOperator(ctx, f.id, consent.Operator{Name: "Sunshine Property", Contact: "privacy@example.com"})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	h.faceGates(f, 1)
+	err = chromedp.Run(ctx,
+		chromedp.Click(`button[data-tab="data"]`, chromedp.ByQuery),
+		chromedp.WaitVisible("#face-read", chromedp.ByID),
+		chromedp.Click("#face-read", chromedp.ByID),
+		chromedp.WaitVisible("#face-notice", chromedp.ByID),
+		chromedp.ActionFunc(func(ctx context.Context) error { screenshot(t, ctx, "face-notice"); return nil }),
+		chromedp.Click("#face-agree", chromedp.ByID),
+		chromedp.WaitVisible("#face-withdraw", chromedp.ByID),
+	)
+	if err != nil {
+		t.Fatalf("face consent in the app: %v\n%s", err, h.logs.String())
+	}
+	var consents int
+	if err := h.sql.Get(&consents, `SELECT count(*) FROM consents WHERE resident_id = $1 AND scope = 'one_gate' AND channel = 'h5' AND withdrawn_at IS NULL`, resident); err != nil || consents != 1 {
+		t.Fatalf("consents recorded: %d %v", consents, err)
+	}
+	err = chromedp.Run(ctx,
+		chromedp.Click("#face-withdraw", chromedp.ByID),
+		chromedp.WaitVisible("#face-read", chromedp.ByID),
+		chromedp.ActionFunc(func(ctx context.Context) error { screenshot(t, ctx, "face-withdrawn"); return nil }),
+	)
+	if err != nil {
+		t.Fatalf("face withdrawal in the app: %v", err)
+	}
+	if err := h.sql.Get(&consents, `SELECT count(*) FROM consents WHERE resident_id = $1 AND withdrawn_at IS NULL`, resident); err != nil || consents != 0 {
+		t.Fatalf("live consents after withdrawal: %d %v", consents, err)
 	}
 
 	// A visitor pass, created in the app and opened in a fresh browser context.

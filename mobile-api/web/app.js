@@ -1,7 +1,7 @@
 // The resident app: one page, five tabs, and the visitor's page at /v/{token}.
 // Everything is built with DOM calls (never innerHTML), so nothing a server or another
 // resident wrote can run as script.
-import { t, translatePage, formatTime } from './i18n.js';
+import { t, translatePage, formatTime, lang } from './i18n.js';
 import * as passkey from './webauthn.js';
 
 const view = document.getElementById('view');
@@ -303,26 +303,101 @@ async function historyTab() {
   await load();
 }
 
-// ---- export and delete ----
+// ---- export, face entry, delete ----
 
-function dataTab() {
+// stepUp verifies the resident again with a passkey, for acts that need it.
+async function stepUp() {
+  const begin = await api('POST', '/api/v1/stepup/begin', {});
+  const credential = await passkey.get(begin.options);
+  await api('POST', '/api/v1/stepup/finish', { ceremony: begin.ceremony, credential });
+}
+
+// markdown renders the notice's plain Markdown (headings, paragraphs, lists, **bold**)
+// as DOM nodes: the text is the server's, but it still never goes through innerHTML.
+function markdown(text) {
+  const inline = (line) => line.split(/(\*\*[^*]+\*\*)/).map((part) =>
+    part.startsWith('**') && part.endsWith('**') ? el('strong', {}, part.slice(2, -2)) : part);
+  return text.split(/\n\s*\n/).map((block) => {
+    const lines = block.trim().split('\n');
+    const h = /^(#{1,3})\s+(.*)$/.exec(lines[0]);
+    if (h && lines.length === 1) return el('h3', {}, ...inline(h[2]));
+    if (lines.every((l) => /^\s*([-*]|\d+\.)\s+/.test(l) || /^\s{2,}/.test(l))) {
+      const items = [];
+      for (const l of lines) {
+        if (/^\s*([-*]|\d+\.)\s+/.test(l)) items.push(l.replace(/^\s*([-*]|\d+\.)\s+/, ''));
+        else items[items.length - 1] += ' ' + l.trim();
+      }
+      return el('ul', {}, ...items.map((i) => el('li', {}, ...inline(i))));
+    }
+    return el('p', {}, ...inline(lines.map((l) => l.trim()).join(lang === 'zh' ? '' : ' ')));
+  });
+}
+
+// faceCard shows face entry as what it is: optional, with the QR code always there.
+async function faceCard() {
+  const card = el('section', { class: 'card', id: 'face' }, el('h2', {}, t('face.title')));
+  const err = errorLine('face-error');
+  const st = await api('GET', '/api/v1/face/status');
+  if (!st.offered) {
+    card.append(el('p', { class: 'muted' }, t('face.off')));
+    return card;
+  }
+  const live = st.consents.find((c) => !c.withdrawn_at);
+  if (live) {
+    card.append(el('p', {}, t('face.on', { t: formatTime(live.granted_at) })),
+      el('button', { class: 'btn danger', id: 'face-withdraw', type: 'button', onclick: async () => {
+        try { await api('POST', '/api/v1/face/withdraw'); dataTab(); } catch (e) { fail(err, e); }
+      } }, t('face.withdraw')));
+  } else {
+    card.append(el('p', { class: 'muted' }, t('face.optional')));
+    const gates = st.gates;
+    const read = el('button', { class: 'btn secondary', id: 'face-read', type: 'button' }, t('face.read'));
+    read.addEventListener('click', async () => {
+      try {
+        const n = await api('GET', `/api/v1/face/notice?lang=${lang}`);
+        const select = el('select', { id: 'face-gate' }, ...gates.map((g) => el('option', { value: g.gate_id }, g.gate_name)));
+        read.replaceWith(
+          el('div', { class: 'notice', id: 'face-notice' }, ...markdown(n.text)),
+          gates.length ? el('label', { for: 'face-gate' }, t('face.gate')) : el('p', { class: 'muted' }, t('face.noGates')),
+          gates.length ? select : null,
+          gates.length ? el('button', { class: 'btn', id: 'face-agree', type: 'button', onclick: async () => {
+            try {
+              await stepUp();
+              await api('POST', '/api/v1/face/consent', { notice_version: n.version, notice_lang: n.lang, notice_hash: n.hash,
+                scope: 'one_gate', gate_id: select.value });
+              dataTab();
+            } catch (e) { fail(err, e); }
+          } }, t('face.agree')) : null);
+      } catch (e) { fail(err, e); }
+    });
+    card.append(read);
+  }
+  if (st.purges.length) {
+    card.append(el('p', { class: 'muted' }, t('face.purges')), el('ul', { class: 'list' }, ...st.purges.map((p) => el('li', {},
+      el('span', {}, p.gate_name), el('span', { class: p.acked ? 'badge' : 'badge off' }, t(p.acked ? 'face.confirmed' : 'face.pending'))))));
+  }
+  card.append(err);
+  return card;
+}
+
+async function dataTab() {
   const err = errorLine('data-error');
   const del = async () => {
     if (!confirm(t('data.confirm'))) return;
     err.textContent = '';
     try {
       // Deleting needs a fresh verification with a passkey.
-      const begin = await api('POST', '/api/v1/stepup/begin', {});
-      const credential = await passkey.get(begin.options);
-      await api('POST', '/api/v1/stepup/finish', { ceremony: begin.ceremony, credential });
+      await stepUp();
       await api('DELETE', '/api/v1/me');
       tabs.hidden = true;
       show(el('h1', {}, t('data.deleted')));
     } catch (e) { fail(err, e); }
   };
+  const face = await faceCard().catch(() => null);
   show(el('h1', {}, t('data.title')),
     el('section', { class: 'card' },
       el('a', { class: 'btn secondary', id: 'export-link', href: '/api/v1/me/export', download: 'gatepass-export.json' }, t('data.export'))),
+    face,
     el('section', { class: 'card' },
       el('p', { class: 'muted' }, t('data.deleteWarn')),
       el('button', { class: 'btn danger', id: 'delete-btn', type: 'button', onclick: del }, t('data.delete')), err));

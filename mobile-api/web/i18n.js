@@ -25,6 +25,12 @@ const dict = {
     'state.active': 'active', 'state.not_yet_valid': 'not valid yet', 'state.expired': 'expired', 'state.used_up': 'all entries used',
     'state.revoked': 'revoked', 'state.host_left': 'host has moved out', 'revoked': 'revoked',
     'err.network': 'Network problem: please try again.', 'err.noWebAuthn': 'This browser cannot use passkeys.',
+    'face.title': 'Face entry (optional)', 'face.off': 'Face entry is not offered in this community. Your QR code works at every gate.',
+    'face.optional': 'Face entry is optional. Your QR code, and manual release by staff, always work at every gate.',
+    'face.read': 'Read the notice', 'face.gate': 'Gate whose reader will enrol your face (the template never leaves that gate)',
+    'face.agree': 'I agree: confirm with my passkey', 'face.on': 'Face entry is on since {t}.',
+    'face.withdraw': 'Withdraw consent and delete my face data', 'face.purges': 'Deletion confirmed by each gate:',
+    'face.confirmed': 'confirmed', 'face.pending': 'waiting for the gate', 'face.noGates': 'No gate can enrol faces yet.',
   },
   zh: {
     'tab.pass': '通行码', 'tab.visitors': '访客', 'tab.security': '安全', 'tab.history': '记录', 'tab.data': '我的数据',
@@ -51,6 +57,12 @@ const dict = {
     'state.active': '有效', 'state.not_yet_valid': '尚未生效', 'state.expired': '已过期', 'state.used_up': '次数已用完',
     'state.revoked': '已撤销', 'state.host_left': '邀请人已搬离', 'revoked': '已撤销',
     'err.network': '网络出现问题，请重试。', 'err.noWebAuthn': '此浏览器不支持通行密钥。',
+    'face.title': '刷脸通行（可选）', 'face.off': '本小区未提供刷脸通行。您的二维码在每个门禁都可使用。',
+    'face.optional': '刷脸通行完全自愿。您的二维码以及物业人工放行在每个门禁始终可用。',
+    'face.read': '阅读告知书', 'face.gate': '由哪个门禁的读头录入人脸（人脸模板不会离开该门禁）',
+    'face.agree': '我同意：用通行密钥确认', 'face.on': '已于 {t} 开通刷脸通行。',
+    'face.withdraw': '撤回同意并删除我的人脸数据', 'face.purges': '各门禁的删除确认：',
+    'face.confirmed': '已确认', 'face.pending': '等待门禁确认', 'face.noGates': '目前没有可录入人脸的门禁。',
   },
 };
 
