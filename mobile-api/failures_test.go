@@ -40,6 +40,12 @@ var residentRoutes = []struct{ method, path, body string }{
 	{"POST", "/api/v1/visitors", `{"label":"x","max_entries":1,"valid_until":"2030-01-01T00:00:00Z"}`},
 	{"GET", "/api/v1/visitors", ""},
 	{"DELETE", "/api/v1/visitors/" + uuid.NewString(), ""},
+	{"GET", "/api/v1/face/notice", ""},
+	{"POST", "/api/v1/face/consent", `{"notice_version":"1","notice_lang":"en","notice_hash":"00","scope":"community"}`},
+	{"GET", "/api/v1/face/gates", ""},
+	{"POST", "/api/v1/face/templates", `{"templates":[]}`},
+	{"POST", "/api/v1/face/withdraw", ""},
+	{"GET", "/api/v1/face/status", ""},
 }
 
 func TestNoSession(t *testing.T) {
@@ -370,6 +376,9 @@ func TestEdgeHeadersAndLimits(t *testing.T) {
 		t.Fatalf("CORS for another origin: %q", got)
 	}
 	h.mustFail(413, "body_too_large", "POST", "/api/v1/signin/begin", "", `{"x":"`+strings.Repeat("a", bodyLimit)+`"}`)
+	// Sealed face templates may be larger, up to their own limit.
+	h.mustFail(401, "unauthorized", "POST", faceTemplatesPath, "", `{"x":"`+strings.Repeat("a", 2*bodyLimit)+`"}`)
+	h.mustFail(413, "body_too_large", "POST", faceTemplatesPath, "", `{"x":"`+strings.Repeat("a", faceTemplatesLimit)+`"}`)
 }
 
 // A passkey removed from the account no longer signs in, with the same answer as one
