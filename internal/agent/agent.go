@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -52,6 +53,7 @@ type Agent struct {
 	mu       sync.Mutex // one decision (decide, commit, record) at a time
 	lastRead map[string]lastRead
 
+	gateInfo  atomic.Pointer[gateapi.Gate] // name, zone and settings as last synced
 	online    atomic.Bool
 	offsetMS  atomic.Int64
 	syncedAt  atomic.Int64 // unix ns of the last successful sync, gate clock
@@ -94,6 +96,7 @@ func Open(cfg Config) (*Agent, error) {
 	}
 	a := &Agent{cfg: cfg, en: en, store: st, upload: make(chan struct{}, 1), lastRead: map[string]lastRead{},
 		client: &http.Client{Timeout: 20 * time.Second}, poll: &http.Client{Timeout: cfg.Wait + 15*time.Second}}
+	a.gateInfo.Store(&en.Gate)
 	now := a.Now()
 	mem, err := st.LoadMemory(now)
 	if err != nil {
@@ -152,6 +155,14 @@ func (a *Agent) Scan(ctx context.Context, source, text string) (Outcome, error) 
 	if lr, ok := a.lastRead[source]; ok && lr.text == text && now.Sub(lr.at) < a.cfg.Dedup && now.Sub(lr.at) >= 0 {
 		a.mu.Unlock()
 		return Outcome{Result: "ignored", Reason: "duplicate_read", Duplicate: true}, nil
+	}
+	if len(a.lastRead) > 64 {
+		// TCP sources are per connection: forget reads older than the window.
+		for k, lr := range a.lastRead {
+			if now.Sub(lr.at) >= a.cfg.Dedup {
+				delete(a.lastRead, k)
+			}
+		}
 	}
 	a.lastRead[source] = lastRead{text: text, at: now}
 	var dec gate.Decision
@@ -222,7 +233,7 @@ func (a *Agent) pulse() time.Duration {
 	if a.cfg.PulseOverride > 0 {
 		return a.cfg.PulseOverride
 	}
-	return a.en.Gate.Settings.WithDefaults().Pulse()
+	return a.gateInfo.Load().Settings.WithDefaults().Pulse()
 }
 
 func (a *Agent) open(ctx context.Context, ev gateapi.Event) {
@@ -355,7 +366,7 @@ func (a *Agent) SyncOnce(ctx context.Context, wait time.Duration) (bool, error) 
 		return false, err
 	}
 	a.decider.SetState(st)
-	a.en.Gate = out.Gate
+	a.gateInfo.Store(&out.Gate)
 
 	a.syncedAt.Store(got.UnixNano())
 	a.online.Store(true)
@@ -457,7 +468,16 @@ func (a *Agent) UploadOnce(ctx context.Context) (int, error) {
 	if err := a.do(ctx, a.client, http.MethodPost, "/gate/v1/events", map[string]any{"events": events}, &ack); err != nil {
 		var ae *apiError
 		if errors.As(err, &ae) && ae.status == http.StatusUnprocessableEntity {
-			a.cfg.Log.Error("server refused a batch; kept for inspection", "err", err, "first", ids[0])
+			// One event the server will never take must not stall the queue behind it:
+			// it moves to the rejected bucket (kept on disk for inspection) and the rest go.
+			if i, ok := rejectedIndex(ae.body); ok && i < len(ids) {
+				a.cfg.Log.Error("server refused an event; set aside", "event", ids[i], "err", err)
+				if rerr := a.store.Reject(ids[i]); rerr != nil {
+					return 0, fmt.Errorf("set aside refused event: %w", rerr)
+				}
+				a.kickUpload() // the rest of the batch goes at once
+				return 0, nil
+			}
 		}
 		return 0, fmt.Errorf("upload %d events: %w", len(events), err)
 	}
@@ -481,7 +501,7 @@ func (a *Agent) heartbeatPeriod() time.Duration {
 	if a.cfg.Heartbeat > 0 {
 		return a.cfg.Heartbeat
 	}
-	return a.en.Gate.Settings.WithDefaults().Heartbeat()
+	return a.gateInfo.Load().Settings.WithDefaults().Heartbeat()
 }
 
 func (a *Agent) heartbeatLoop(ctx context.Context) {
@@ -536,7 +556,7 @@ func (a *Agent) SetLocalHTTP(addr string) { a.localHTTP = addr }
 func (a *Agent) writeStatus(running bool) {
 	c, _ := a.store.Cursor()
 	s := Status{
-		Gate: a.en.Gate, Server: a.en.Server, Running: running, PID: os.Getpid(), UpdatedAt: time.Now().UTC(),
+		Gate: *a.gateInfo.Load(), Server: a.en.Server, Running: running, PID: os.Getpid(), UpdatedAt: time.Now().UTC(),
 		Cursor: c, Online: a.online.Load(), QueueDepth: a.store.QueueDepth(), Revocations: a.store.RevocationCount(),
 		ClockOffsetMS: a.offsetMS.Load(), LocalHTTP: a.localHTTP,
 	}
@@ -546,4 +566,22 @@ func (a *Agent) writeStatus(running bool) {
 	if err := writePrivate(filepath.Join(a.cfg.StateDir, statusFile), s); err != nil {
 		a.cfg.Log.Warn("status file", "err", err)
 	}
+}
+
+// rejectedIndex finds N in the server's 422 answer {"error": {"field": "events[N]"}}.
+func rejectedIndex(body string) (int, bool) {
+	var e struct {
+		Error struct {
+			Field string `json:"field"`
+		} `json:"error"`
+	}
+	if json.Unmarshal([]byte(body), &e) != nil {
+		return 0, false
+	}
+	n, ok := strings.CutPrefix(e.Error.Field, "events[")
+	if n, ok2 := strings.CutSuffix(n, "]"); ok && ok2 {
+		i, err := strconv.Atoi(n)
+		return i, err == nil && i >= 0
+	}
+	return 0, false
 }

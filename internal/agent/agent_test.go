@@ -125,3 +125,32 @@ func TestStoreQueueAndPrune(t *testing.T) {
 		t.Fatalf("cursor %d", c)
 	}
 }
+
+func TestRejectedIndex(t *testing.T) {
+	for body, want := range map[string]int{
+		`{"error":{"code":"invalid_field","field":"events[7]","message":"x"}}`: 7,
+		`{"error":{"code":"invalid_field","field":"events","message":"x"}}`:    -1,
+		`{"error":{"field":"events[x]"}}`:                                      -1,
+		`not json`:                                                             -1,
+	} {
+		i, ok := rejectedIndex(body)
+		if (want < 0 && ok) || (want >= 0 && (!ok || i != want)) {
+			t.Errorf("%s: %d %v, want %d", body, i, ok, want)
+		}
+	}
+}
+
+func TestStoreRejectSetsAside(t *testing.T) {
+	st, err := OpenStore(filepath.Join(t.TempDir(), "agent.db"), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ev := gateapi.Event{ID: uuid.Must(uuid.NewV7()), Method: "qr", Result: "denied", Reason: "x"}
+	if err := st.Commit(ev, gate.Decision{}, time.Time{}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Reject(ev.ID); err != nil || st.QueueDepth() != 0 {
+		t.Fatalf("after reject: depth %d %v", st.QueueDepth(), err)
+	}
+}

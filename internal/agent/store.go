@@ -26,6 +26,7 @@ var (
 	bPassback = []byte("passback") // credential id (16) -> until (8, unix ns)
 	bEvents   = []byte("events")   // event id (16, UUIDv7: time-ordered) -> JSON
 	bDone     = []byte("done")     // command id (16) -> JSON {result, at}
+	bRejected = []byte("rejected") // events the server refused (422): kept, not sent again
 )
 
 // Store is the gate's durable state (bbolt).
@@ -47,7 +48,7 @@ func OpenStore(path string, readOnly bool) (*Store, error) {
 	}
 	if !readOnly {
 		err = db.Update(func(tx *bolt.Tx) error {
-			for _, b := range [][]byte{bMeta, bRevoked, bReplay, bPassback, bEvents, bDone} {
+			for _, b := range [][]byte{bMeta, bRevoked, bReplay, bPassback, bEvents, bDone, bRejected} {
 				if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 					return err
 				}
@@ -401,4 +402,18 @@ func (s *Store) LoadStateFrom(in *gateapi.Sync, prev *gate.State, at time.Time) 
 	var err error
 	st.Keys, err = keySet(in.Keys, in.Gate.Community)
 	return st, err
+}
+
+// Reject moves a queued event the server refused to the rejected bucket.
+func (s *Store) Reject(id uuid.UUID) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		v := tx.Bucket(bEvents).Get(id[:])
+		if v == nil {
+			return nil
+		}
+		if err := tx.Bucket(bRejected).Put(id[:], append([]byte(nil), v...)); err != nil {
+			return err
+		}
+		return tx.Bucket(bEvents).Delete(id[:])
+	})
 }

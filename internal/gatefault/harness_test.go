@@ -53,7 +53,12 @@ func binaries(t *testing.T) (server, agent string) {
 		}
 		dir := filepath.Dir(strings.TrimSpace(string(root)))
 		for _, p := range []string{"server", "gate-agent"} {
-			cmd := exec.Command("go", "build", "-o", filepath.Join(binDir, p), "./"+p)
+			// GATEFAULT_RACE=1 builds with the race detector; a race fails the test.
+			args := []string{"build", "-o", filepath.Join(binDir, p)}
+			if os.Getenv("GATEFAULT_RACE") == "1" {
+				args = append(args, "-race")
+			}
+			cmd := exec.Command("go", append(args, "./"+p)...)
 			cmd.Dir = dir
 			if out, err := cmd.CombinedOutput(); err != nil {
 				buildErr = fmt.Errorf("build %s: %v: %s", p, err, out)
@@ -169,7 +174,10 @@ func (w *prefixWriter) Write(p []byte) (int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for _, line := range strings.Split(strings.TrimSpace(string(p)), "\n") {
-		if strings.Contains(line, `"level":"ERROR"`) {
+		switch {
+		case strings.Contains(line, "DATA RACE"):
+			w.t.Error(w.prefix + line)
+		case strings.Contains(line, `"level":"ERROR"`):
 			w.t.Log(w.prefix + line)
 		}
 	}
