@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/limiter"
 	"github.com/google/uuid"
 
 	"gatepass/internal/access"
@@ -27,10 +28,20 @@ type gateAPI struct {
 	poll time.Duration
 }
 
+// enrollPerMinute bounds enrollment attempts per client address.
+const enrollPerMinute = 20
+
 // gateRoutes registers the gate API on r.
 func (s *Server) gateRoutes(r fiber.Router) {
 	g := &gateAPI{s: s, poll: 5 * time.Second}
-	r.Post("/enroll", g.enroll)
+	// Codes carry 256 random bits, so guessing is hopeless; the limit keeps a broken or
+	// hostile installer script from hammering the database.
+	r.Post("/enroll", limiter.New(limiter.Config{
+		Max: enrollPerMinute, Expiration: time.Minute,
+		LimitReached: func(*fiber.Ctx) error {
+			return httpx.Errorf(http.StatusTooManyRequests, "rate_limited", "too many enrollment attempts: try again in a minute")
+		},
+	}), g.enroll)
 	r.Get("/sync", g.auth(g.sync))
 	r.Post("/events", g.auth(g.events))
 	r.Post("/heartbeat", g.auth(g.heartbeat))

@@ -383,3 +383,21 @@ func TestGateSeesOnlyItsCommunity(t *testing.T) {
 		t.Fatalf("gate info %v", theirs["gate"])
 	}
 }
+
+func TestEnrollmentIsRateLimited(t *testing.T) {
+	h := newHarness(t)
+	limited := 0
+	for i := 0; i < enrollPerMinute+5; i++ {
+		got, _ := h.do("POST", "/gate/v1/enroll", "", map[string]any{"code": "gpe_" + strings.Repeat("B", 64), "box_public_key": boxKey(), "agent_version": "1"})
+		switch got {
+		case http.StatusTooManyRequests:
+			limited++
+		case http.StatusUnauthorized:
+		default:
+			t.Fatalf("attempt %d: %d", i, got)
+		}
+	}
+	if limited != 5 {
+		t.Fatalf("%d attempts limited, want 5", limited)
+	}
+}

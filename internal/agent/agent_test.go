@@ -154,3 +154,14 @@ func TestStoreRejectSetsAside(t *testing.T) {
 		t.Fatalf("after reject: depth %d %v", st.QueueDepth(), err)
 	}
 }
+
+// Feedback runs the configured program with the result and reason, never the payload.
+func TestFeedbackProgram(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "beeps")
+	a := &Agent{cfg: Config{Feedback: []string{"/bin/sh", "-c", `echo "$@" >> "$0"`, out}}}
+	a.feedback(context.Background(), "denied", "revoked")
+	raw, err := os.ReadFile(out)
+	if err != nil || string(raw) != "denied revoked\n" {
+		t.Fatalf("feedback wrote %q %v", raw, err)
+	}
+}
