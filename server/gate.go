@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/compress"
 	"github.com/gofiber/fiber/v2/middleware/limiter"
 	"github.com/google/uuid"
 
@@ -42,7 +43,8 @@ func (s *Server) gateRoutes(r fiber.Router) {
 			return httpx.Errorf(http.StatusTooManyRequests, "rate_limited", "too many enrollment attempts: try again in a minute")
 		},
 	}), g.enroll)
-	r.Get("/sync", g.auth(g.sync))
+	// A 100,000-revocation snapshot is ~10 MB of JSON; gzip roughly halves it.
+	r.Get("/sync", compress.New(compress.Config{Level: compress.LevelBestSpeed}), g.auth(g.sync))
 	r.Post("/events", g.auth(g.events))
 	r.Post("/heartbeat", g.auth(g.heartbeat))
 	r.Post("/commands/:command/ack", g.auth(g.ackCommand))

@@ -78,3 +78,32 @@ func BenchmarkDecideGarbage(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkDecideVsBareVerify interleaves the full decision and a bare ed25519.Verify in
+// every iteration, so both see the same load on a shared machine, and reports each
+// cost and their ratio (the goal is <= 1.3).
+func BenchmarkDecideVsBareVerify(b *testing.B) {
+	f := newFixture(b)
+	d := benchDecider(b, f)
+	text := f.issued(b, f.signer, uuid.New(), 1, t0)
+	pub, priv, _ := ed25519.GenerateKey(rand.Reader)
+	msg := make([]byte, 70)
+	sig := ed25519.Sign(priv, msg)
+	var decide, bare time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		s := time.Now()
+		if !d.Decide(text, t0).Granted {
+			b.Fatal("denied")
+		}
+		m := time.Now()
+		if !ed25519.Verify(pub, msg, sig) {
+			b.Fatal("bad")
+		}
+		decide += m.Sub(s)
+		bare += time.Since(m)
+	}
+	b.ReportMetric(float64(decide.Nanoseconds())/float64(b.N), "decide-ns/op")
+	b.ReportMetric(float64(bare.Nanoseconds())/float64(b.N), "bare-ns/op")
+	b.ReportMetric(float64(decide)/float64(bare), "ratio")
+}
