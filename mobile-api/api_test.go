@@ -9,8 +9,10 @@ import (
 
 	"github.com/google/uuid"
 
+	"gatepass/internal/access"
 	"gatepass/internal/credential"
 	"gatepass/internal/qr"
+	"gatepass/internal/store"
 )
 
 // verifyPass checks a pass answer as a gate would and returns its claims.
@@ -155,5 +157,28 @@ func TestSessionExpiry(t *testing.T) {
 	var seen time.Time
 	if err := h.sql.Get(&seen, `SELECT last_seen_at FROM sessions WHERE token_hash = sha256(convert_to($1, 'UTF8'))`, m.token); err != nil || time.Since(seen) > time.Minute {
 		t.Fatalf("last_seen_at %v (%v)", seen, err)
+	}
+}
+
+// A zone the community adds reaches residents' codes without a new credential.
+func TestNewZoneReachesCodes(t *testing.T) {
+	h := newHarness(t, testLimits)
+	h.api.communities.ttl = time.Millisecond // the cache would hold the old zones for 5 s
+	f := h.community()
+	m := h.signUp(f)
+	first := h.verifyPass(f.id, h.must(200, "GET", "/api/v1/pass", m.token, nil))
+	if err := h.db.InTx(context.Background(), "test", func(tx *store.Tx) error {
+		return tx.PutZone(context.Background(), access.Zone{Community: f.id, Zone: 7, Name: "Garage"})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2 * time.Millisecond)
+	next := h.verifyPass(f.id, h.must(200, "GET", "/api/v1/pass", m.token, nil))
+	if next.CredentialID != first.CredentialID || next.Zones != first.Zones|1<<7 {
+		t.Fatalf("zones %b -> %b (credential %s -> %s)", first.Zones, next.Zones, first.CredentialID, next.CredentialID)
+	}
+	var stored int64
+	if err := h.sql.Get(&stored, `SELECT zones FROM credentials WHERE id = $1`, next.CredentialID); err != nil || uint64(stored) != next.Zones {
+		t.Fatalf("credential row zones %b (%v)", stored, err)
 	}
 }

@@ -55,13 +55,13 @@ type Config struct {
 
 // API is the resident HTTP API and web app.
 type API struct {
-	db      *store.DB
-	sealer  *secret.Sealer
-	log     *slog.Logger
-	wa      *webauthn.WebAuthn
-	origins []string
-	app     *fiber.App
-	signers signerCache
+	db          *store.DB
+	sealer      *secret.Sealer
+	log         *slog.Logger
+	wa          *webauthn.WebAuthn
+	origins     []string
+	app         *fiber.App
+	communities communityCache
 }
 
 // bodyLimit caps request bodies: the largest is a WebAuthn attestation (a few KB).
@@ -88,8 +88,13 @@ func New(cfg Config) (*API, error) {
 		return nil, fmt.Errorf("webauthn: %w", err)
 	}
 	a := &API{db: cfg.DB, sealer: cfg.Sealer, log: cfg.Log, wa: wa, origins: cfg.RPOrigins}
-	a.signers = signerCache{ttl: signerTTL, load: func(ctx context.Context, c uuid.UUID) (credential.Signer, error) {
-		return a.db.Signer(ctx, c, a.sealer)
+	a.communities = communityCache{ttl: communityTTL, load: func(ctx context.Context, c uuid.UUID) (communityState, error) {
+		signer, err := a.db.Signer(ctx, c, a.sealer)
+		if err != nil {
+			return communityState{}, err
+		}
+		zones, err := a.db.ResidentZones(ctx, c)
+		return communityState{signer: signer, zones: zones}, err
 	}}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewDBStatsCollector(cfg.DB.SQL(), "gatepass"), collectors.NewGoCollector())
@@ -291,42 +296,48 @@ func webauthnError(err error) error {
 	return err
 }
 
-// signerTTL bounds how long a community's signing key is kept in memory: db.Signer
-// decrypts on every call, and minting must be fast. After a key rotation, codes keep
-// coming from the old key for at most this long (gates still trust it for what it
-// signed before retirement only, so keep it short).
-const signerTTL = 5 * time.Second
+// communityTTL bounds how long a community's signing key and zones are kept in memory:
+// db.Signer decrypts on every call, and minting must be fast. After a key rotation codes
+// keep coming from the old key for at most this long (gates trust it only for what it
+// signed before retirement, so keep it short); a new zone reaches codes as fast.
+const communityTTL = 5 * time.Second
 
-type cachedSigner struct {
+// communityState is what minting needs of a community.
+type communityState struct {
 	signer credential.Signer
-	until  time.Time
+	zones  access.ZoneMask // what residents' codes open
 }
 
-// signerCache keeps the communities' opened signing keys briefly.
-type signerCache struct {
+type cachedCommunity struct {
+	state communityState
+	until time.Time
+}
+
+// communityCache keeps the communities' opened signing keys and zones briefly.
+type communityCache struct {
 	ttl  time.Duration
-	load func(context.Context, uuid.UUID) (credential.Signer, error)
+	load func(context.Context, uuid.UUID) (communityState, error)
 	mu   sync.RWMutex
-	m    map[uuid.UUID]cachedSigner
+	m    map[uuid.UUID]cachedCommunity
 }
 
-func (sc *signerCache) get(ctx context.Context, c uuid.UUID) (credential.Signer, error) {
+func (cc *communityCache) get(ctx context.Context, c uuid.UUID) (communityState, error) {
 	now := time.Now()
-	sc.mu.RLock()
-	e, ok := sc.m[c]
-	sc.mu.RUnlock()
+	cc.mu.RLock()
+	e, ok := cc.m[c]
+	cc.mu.RUnlock()
 	if ok && now.Before(e.until) {
-		return e.signer, nil
+		return e.state, nil
 	}
-	s, err := sc.load(ctx, c)
+	st, err := cc.load(ctx, c)
 	if err != nil {
-		return s, err
+		return st, err
 	}
-	sc.mu.Lock()
-	if sc.m == nil {
-		sc.m = map[uuid.UUID]cachedSigner{}
+	cc.mu.Lock()
+	if cc.m == nil {
+		cc.m = map[uuid.UUID]cachedCommunity{}
 	}
-	sc.m[c] = cachedSigner{signer: s, until: now.Add(sc.ttl)}
-	sc.mu.Unlock()
-	return s, nil
+	cc.m[c] = cachedCommunity{state: st, until: now.Add(cc.ttl)}
+	cc.mu.Unlock()
+	return st, nil
 }

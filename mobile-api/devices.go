@@ -81,14 +81,11 @@ func (a *API) createDevice(c *fiber.Ctx, s *store.Session) error {
 	if err := requireStepUp(s); err != nil {
 		return err
 	}
-	signer, err := a.signers.get(c.UserContext(), s.Community)
+	st, err := a.communities.get(c.UserContext(), s.Community)
 	if err != nil {
 		return err
 	}
-	zones, err := a.db.ResidentZones(c.UserContext(), s.Community)
-	if err != nil {
-		return err
-	}
+	signer, zones := st.signer, st.zones
 	now := time.Now().Truncate(time.Second)
 	compressed := elliptic.MarshalCompressed(elliptic.P256(), pub.X, pub.Y) //nolint:staticcheck // SEC 1 form the token carries
 	var dev store.Device

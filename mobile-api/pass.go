@@ -37,11 +37,11 @@ func (a *API) mint(c *fiber.Ctx, community, cred uuid.UUID, subject credential.S
 	if err != nil {
 		return issued{}, httpx.Errorf(http.StatusForbidden, "pass_expired", "this pass has expired")
 	}
-	signer, err := a.signers.get(c.UserContext(), community)
+	st, err := a.communities.get(c.UserContext(), community)
 	if err != nil {
 		return issued{}, err
 	}
-	text, err := credential.MintIssued(signer, credential.Claims{
+	text, err := credential.MintIssued(st.signer, credential.Claims{
 		CredentialID: cred, Subject: subject, Zones: zones, NotBefore: w.NotBefore, ExpiresAt: w.ExpiresAt,
 	})
 	if err != nil {
@@ -68,7 +68,18 @@ func (a *API) residentPass(c *fiber.Ctx, s *store.Session) (issued, error) {
 			return issued{}, err
 		}
 	}
-	return a.mint(c, s.Community, cred.ID, credential.SubjectResident, uint64(cred.Zones), time.Time{})
+	// Codes carry the community's zones now, so a new zone works without a new
+	// credential; the row follows (a rare write, once per resident after a change).
+	st, err := a.communities.get(c.UserContext(), s.Community)
+	if err != nil {
+		return issued{}, err
+	}
+	if st.zones != cred.Zones {
+		if err := a.db.UpdateQRZones(c.UserContext(), s.Community, cred.ID, st.zones); err != nil {
+			return issued{}, err
+		}
+	}
+	return a.mint(c, s.Community, cred.ID, credential.SubjectResident, uint64(st.zones), time.Time{})
 }
 
 func noStore(c *fiber.Ctx) {

@@ -59,6 +59,16 @@ func (db *DB) EnsureQRCredential(ctx context.Context, c, resident uuid.UUID) (QR
 	return out, err
 }
 
+// UpdateQRZones records the zones a resident's QR codes carry now that the community's
+// zones changed (codes are minted with the current zones; the row follows).
+func (db *DB) UpdateQRZones(ctx context.Context, c, credential uuid.UUID, zones access.ZoneMask) error {
+	if _, err := db.x.ExecContext(ctx, `UPDATE credentials SET zones = $3 WHERE community_id = $1 AND id = $2 AND kind = 'qr'`,
+		c, credential, int64(zones)); err != nil {
+		return fmt.Errorf("update qr zones: %w", err)
+	}
+	return nil
+}
+
 // Device is a phone key certified for offline QR codes (type 0x02).
 type Device struct {
 	ID        uuid.UUID  `db:"id" json:"id"`
