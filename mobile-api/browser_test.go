@@ -196,6 +196,20 @@ func TestRealBrowser(t *testing.T) {
 		t.Fatalf("offline message %q: %v", offline, err)
 	}
 
+	// History lists the resident's own entries.
+	gate := uuid.New()
+	h.exec(`INSERT INTO gates (community_id, id, name, zone, direction) VALUES ($1, $2, 'North gate', 0, 'in')`, f.id, gate)
+	h.addEntry(f.id, gate, qrID, time.Now().Add(-time.Minute))
+	var history string
+	err = chromedp.Run(ctx,
+		chromedp.Click(`button[data-tab="history"]`, chromedp.ByQuery),
+		chromedp.WaitVisible("#entries li", chromedp.ByQuery),
+		chromedp.Text("#entries", &history, chromedp.ByID),
+	)
+	if err != nil || !strings.Contains(history, "North gate") || !strings.Contains(history, "granted") {
+		t.Fatalf("history %q: %v", history, err)
+	}
+
 	// Face entry in "My data": read the notice, consent for one gate with a passkey
 	// verification, then withdraw; the page lists the gate's pending purge.
 	if err := h.db.InTx(ctx, "test", func(tx *store.Tx) error {
