@@ -1,6 +1,7 @@
 package main
 
 import (
+	"math"
 	"net/http"
 	"slices"
 	"strconv"
@@ -48,6 +49,8 @@ func (s *Server) gateRoutes(r fiber.Router) {
 	r.Post("/events", g.auth(g.events))
 	r.Post("/heartbeat", g.auth(g.heartbeat))
 	r.Post("/commands/:command/ack", g.auth(g.ackCommand))
+	r.Post("/face-purges/:purge/ack", g.auth(g.ackFacePurge))
+	r.Post("/face-enrolments", g.auth(g.faceEnrolment))
 }
 
 // changes is the process's one LISTEN connection, made on the first long poll.
@@ -182,6 +185,10 @@ func validEvent(e gateapi.Event, gate gateapi.Gate) error {
 		return errText("reason is longer than 64 bytes")
 	case len(e.ReplayKey) > 64:
 		return errText("replay_key is longer than 64 bytes")
+	case e.Score != nil && (math.IsNaN(float64(*e.Score)) || *e.Score < -1 || *e.Score > 1):
+		return errText("score must be from -1 to 1")
+	case e.Resident != nil && e.Method != "face":
+		return errText("resident_id is for face events")
 	}
 	return nil
 }
@@ -228,4 +235,32 @@ func (g *gateAPI) ackCommand(c *fiber.Ctx, gate gateapi.Gate) error {
 		return err
 	}
 	return c.JSON(fiber.Map{"command_id": id, "result": result})
+}
+
+func (g *gateAPI) ackFacePurge(c *fiber.Ctx, gate gateapi.Gate) error {
+	id, err := httpx.PathUUID(c, "purge")
+	if err != nil {
+		return err
+	}
+	if err := g.s.db.AckFacePurge(c.UserContext(), gate, id); err != nil {
+		return err
+	}
+	return c.JSON(fiber.Map{"purge_id": id, "acked": true})
+}
+
+func (g *gateAPI) faceEnrolment(c *fiber.Ctx, gate gateapi.Gate) error {
+	var in gateapi.FaceEnrolment
+	if err := httpx.DecodeJSON(c, &in); err != nil {
+		return err
+	}
+	var k httpx.Checker
+	resident := k.UUID("resident_id", in.Resident)
+	model := k.Text("model", in.Model, 1, 64)
+	if err := k.Err(); err != nil {
+		return err
+	}
+	if err := g.s.db.RecordFaceEnrolment(c.UserContext(), gate, resident, model); err != nil {
+		return err
+	}
+	return c.Status(http.StatusCreated).JSON(fiber.Map{"resident_id": resident, "model": model})
 }

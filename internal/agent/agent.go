@@ -3,6 +3,7 @@ package agent
 import (
 	"bytes"
 	"context"
+	"crypto/ecdh"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -21,6 +22,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"gatepass/internal/face"
 	"gatepass/internal/gate"
 	"gatepass/internal/gateapi"
 )
@@ -54,6 +56,8 @@ type Agent struct {
 	lastRead map[string]lastRead
 
 	gateInfo  atomic.Pointer[gateapi.Gate] // name, zone and settings as last synced
+	faceKey   *ecdh.PrivateKey             // the box key face templates are sealed to
+	matcher   atomic.Pointer[face.Matcher]
 	online    atomic.Bool
 	offsetMS  atomic.Int64
 	syncedAt  atomic.Int64 // unix ns of the last successful sync, gate clock
@@ -110,6 +114,16 @@ func Open(cfg Config) (*Agent, error) {
 		return nil, err
 	}
 	a.decider.SetState(state)
+	if a.faceKey, err = face.GateKey(en.BoxPrivateKey); err != nil {
+		st.Close()
+		return nil, fmt.Errorf("box key: %w", err)
+	}
+	m, err := a.loadFaces()
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	a.matcher.Store(m)
 	if !state.SyncedAt.IsZero() {
 		a.syncedAt.Store(state.SyncedAt.UnixNano())
 	}
@@ -142,6 +156,7 @@ type Outcome struct {
 	Duplicate  bool       `json:"duplicate_read,omitempty"`
 	Credential *uuid.UUID `json:"credential_id,omitempty"`
 	Stale      bool       `json:"stale,omitempty"`
+	Score      *float32   `json:"score,omitempty"`
 }
 
 // maxLine is the longest scan accepted; longer input is refused as malformed unread.
@@ -370,6 +385,7 @@ func (a *Agent) SyncOnce(ctx context.Context, wait time.Duration) (bool, error) 
 
 	a.syncedAt.Store(got.UnixNano())
 	a.online.Store(true)
+	a.applyFaces(ctx, &out)
 	a.commands(ctx, &out)
 	if out.Full && len(out.Revocations) > 10000 {
 		// A big snapshot leaves its decoding garbage behind; give it back to the OS now

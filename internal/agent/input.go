@@ -2,6 +2,7 @@ package agent
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -13,6 +14,8 @@ import (
 	"time"
 
 	"go.bug.st/serial"
+
+	"gatepass/internal/face"
 )
 
 // ReadLines feeds each line of r (a keyboard-wedge scanner on stdin, a serial tty, a TCP
@@ -149,8 +152,38 @@ func (a *Agent) HTTPHandler() http.Handler {
 		}
 		reply(w, CheckReport(a.Check(text)))
 	})
+	mux.HandleFunc("POST /face", func(w http.ResponseWriter, r *http.Request) {
+		raw, err := io.ReadAll(io.LimitReader(r.Body, face.MaxProbeBody+1))
+		if err != nil || len(raw) > face.MaxProbeBody {
+			httpError(w, http.StatusRequestEntityTooLarge, "body_too_large", "a probe is at most 64 KiB")
+			return
+		}
+		var p face.ProbeRequest
+		dec := json.NewDecoder(bytes.NewReader(raw))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&p); err != nil || dec.More() {
+			httpError(w, http.StatusBadRequest, "malformed_json", "body must be {\"model\", \"embedding\", \"liveness\"}")
+			return
+		}
+		out, err := a.Face(r.Context(), p)
+		var bad errProbe
+		switch {
+		case errors.As(err, &bad):
+			httpError(w, http.StatusUnprocessableEntity, "invalid_probe", bad.Error())
+			return
+		case err != nil:
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+		reply(w, out)
+	})
 	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
 		reply(w, map[string]any{"online": a.online.Load(), "queue_depth": a.store.QueueDepth(), "clock_offset_ms": a.offsetMS.Load()})
 	})
 	return mux
+}
+
+func httpError(w http.ResponseWriter, status int, code, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(map[string]any{"error": map[string]string{"code": code, "message": msg}})
 }

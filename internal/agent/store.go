@@ -27,6 +27,8 @@ var (
 	bEvents   = []byte("events")   // event id (16, UUIDv7: time-ordered) -> JSON
 	bDone     = []byte("done")     // command id (16) -> JSON {result, at}
 	bRejected = []byte("rejected") // events the server refused (422): kept, not sent again
+	bFaces    = []byte("faces")    // resident (16) || model -> JSON faceBlob (sealed: encrypted at rest)
+	bPurges   = []byte("purges")   // purge id (16) -> resident (16): done, ack not yet confirmed
 )
 
 // Store is the gate's durable state (bbolt).
@@ -48,7 +50,7 @@ func OpenStore(path string, readOnly bool) (*Store, error) {
 	}
 	if !readOnly {
 		err = db.Update(func(tx *bolt.Tx) error {
-			for _, b := range [][]byte{bMeta, bRevoked, bReplay, bPassback, bEvents, bDone, bRejected} {
+			for _, b := range [][]byte{bMeta, bRevoked, bReplay, bPassback, bEvents, bDone, bRejected, bFaces, bPurges} {
 				if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 					return err
 				}
@@ -103,6 +105,9 @@ func (s *Store) ApplySync(in *gateapi.Sync, at time.Time) error {
 			if err := rb.Put(r.Credential[:], u64(uint64(r.ForgetAfter.Unix()))); err != nil {
 				return err
 			}
+		}
+		if err := applyFaces(tx, in); err != nil {
+			return err
 		}
 		raw, err := json.Marshal(synced{Cursor: in.Cursor, SyncedAt: at, Gate: in.Gate, Keys: in.Keys, Zones: in.Zones})
 		if err != nil {
@@ -221,10 +226,10 @@ func (s *Store) Commit(ev gateapi.Event, dec gate.Decision, passbackUntil time.T
 			if err := tx.Bucket(bReplay).Put(dec.ReplayKey[:], u64(uint64(dec.ReplayUntil.UnixNano()))); err != nil {
 				return err
 			}
-			if !passbackUntil.IsZero() {
-				if err := tx.Bucket(bPassback).Put(dec.Claims.CredentialID[:], u64(uint64(passbackUntil.UnixNano()))); err != nil {
-					return err
-				}
+		}
+		if dec.Granted && dec.PassbackKey != uuid.Nil && !passbackUntil.IsZero() {
+			if err := tx.Bucket(bPassback).Put(dec.PassbackKey[:], u64(uint64(passbackUntil.UnixNano()))); err != nil {
+				return err
 			}
 		}
 		if done != nil {
@@ -416,4 +421,78 @@ func (s *Store) Reject(id uuid.UUID) error {
 		}
 		return tx.Bucket(bEvents).Delete(id[:])
 	})
+}
+
+// faceBlob is a template as the gate keeps it: sealed to its box key, as received.
+type faceBlob struct {
+	Template uuid.UUID `json:"template_id"`
+	Sealed   []byte    `json:"sealed"`
+}
+
+// applyFaces stores templates and carries out purges in the sync's transaction: a
+// purge's deletion is on disk before it is acknowledged.
+func applyFaces(tx *bolt.Tx, in *gateapi.Sync) error {
+	fb := tx.Bucket(bFaces)
+	if in.Full {
+		if err := tx.DeleteBucket(bFaces); err != nil {
+			return err
+		}
+		var err error
+		if fb, err = tx.CreateBucket(bFaces); err != nil {
+			return err
+		}
+	}
+	for _, t := range in.FaceTemplates {
+		raw, err := json.Marshal(faceBlob{Template: t.Template, Sealed: t.Sealed})
+		if err != nil {
+			return err
+		}
+		if err := fb.Put(append(t.Resident[:len(t.Resident):len(t.Resident)], t.Model...), raw); err != nil {
+			return err
+		}
+	}
+	for _, p := range in.FacePurges {
+		c := fb.Cursor()
+		for k, _ := c.Seek(p.Resident[:]); k != nil && len(k) >= 16 && uuid.UUID(k[:16]) == p.Resident; k, _ = c.Next() {
+			if err := c.Delete(); err != nil {
+				return err
+			}
+		}
+		if err := tx.Bucket(bPurges).Put(p.Purge[:], p.Resident[:]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// EachFace calls fn for every template held (at start, and after a full sync).
+func (s *Store) EachFace(fn func(resident uuid.UUID, model string, sealed []byte)) error {
+	return s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bFaces).ForEach(func(k, v []byte) error {
+			var b faceBlob
+			if len(k) <= 16 || json.Unmarshal(v, &b) != nil {
+				return nil
+			}
+			fn(uuid.UUID(k[:16]), string(k[16:]), b.Sealed)
+			return nil
+		})
+	})
+}
+
+// PendingPurgeAcks lists purges carried out whose acknowledgement the server has not
+// confirmed yet.
+func (s *Store) PendingPurgeAcks() ([]uuid.UUID, error) {
+	var out []uuid.UUID
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bPurges).ForEach(func(k, _ []byte) error {
+			out = append(out, uuid.UUID(k))
+			return nil
+		})
+	})
+	return out, err
+}
+
+// PurgeAcked forgets a purge once the server confirmed its acknowledgement.
+func (s *Store) PurgeAcked(id uuid.UUID) error {
+	return s.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bPurges).Delete(id[:]) })
 }

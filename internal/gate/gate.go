@@ -72,6 +72,9 @@ type Decision struct {
 	// ReplayKey and ReplayUntil are what Record keeps for a grant.
 	ReplayKey   [credential.ReplayKeySize]byte
 	ReplayUntil time.Time
+	// PassbackKey is who anti-passback tracks: the credential of a code, the resident of
+	// a face. Nil: nobody (a refused scan).
+	PassbackKey uuid.UUID
 	Detail      error // the verifier's error, for logs
 }
 
@@ -183,7 +186,7 @@ func (d *Decider) Decide(text string, now time.Time) Decision {
 	case p.Zone < 0 || p.Zone > 63 || claims.Zones&(1<<uint(p.Zone)) == 0:
 		dec.Reason = WrongZone
 	default:
-		dec.ReplayKey = claims.ReplayKey()
+		dec.ReplayKey, dec.PassbackKey = claims.ReplayKey(), claims.CredentialID
 		dec.ReplayUntil = replayUntil(&claims, p, now)
 		n := now.UnixNano()
 		d.mem.mu.Lock()
@@ -241,10 +244,47 @@ func (d *Decider) Record(dec Decision, now time.Time) {
 	st := d.state.Load()
 	d.mem.mu.Lock()
 	defer d.mem.mu.Unlock()
-	d.mem.replay[dec.ReplayKey] = dec.ReplayUntil.UnixNano()
-	if st != nil {
+	if dec.Verified {
+		d.mem.replay[dec.ReplayKey] = dec.ReplayUntil.UnixNano()
+	}
+	if st != nil && dec.PassbackKey != uuid.Nil {
 		if until := st.Policy.PassbackUntil(now); !until.IsZero() {
-			d.mem.passback[dec.Claims.CredentialID] = until.UnixNano()
+			d.mem.passback[dec.PassbackKey] = until.UnixNano()
 		}
 	}
+}
+
+// Face reasons.
+const (
+	FaceNoMatch Reason = "face_no_match"
+	NoLiveness  Reason = "no_liveness"
+)
+
+// DecideFace judges a face match by the reader (1:N search done by the caller): no
+// match, or the matched resident refused by anti-passback, or granted. Only residents
+// with a live consent have a template on this gate, and a purge (withdrawal, move-out)
+// removes it, so the template's presence is the resident's standing here.
+func (d *Decider) DecideFace(matched bool, resident uuid.UUID, now time.Time) Decision {
+	st := d.state.Load()
+	if !matched || resident == uuid.Nil {
+		return Decision{Reason: FaceNoMatch}
+	}
+	dec := Decision{PassbackKey: resident}
+	if st != nil {
+		p := &st.Policy
+		dec.Stale = st.SyncedAt.IsZero() || (p.StaleAfter > 0 && now.Sub(st.SyncedAt) > p.StaleAfter)
+		if dec.Stale && p.StaleDeny {
+			dec.Reason = StaleData
+			return dec
+		}
+		d.mem.mu.Lock()
+		refused := p.AntiPassback && d.mem.passback[resident] > now.UnixNano()
+		d.mem.mu.Unlock()
+		if refused {
+			dec.Reason = Passback
+			return dec
+		}
+	}
+	dec.Granted, dec.Reason = true, Granted
+	return dec
 }

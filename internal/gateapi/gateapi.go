@@ -179,6 +179,32 @@ type Sync struct {
 	Zones       []Zone       `json:"zones"`
 	Revocations []Revocation `json:"revocations"`
 	Commands    []Command    `json:"commands"`
+	// Face entry (docs/face-entry.md): templates sealed to this gate's box key, and purges
+	// to carry out and acknowledge. Full: all of them; delta: those since the cursor.
+	FaceTemplates []FaceTemplate `json:"face_templates"`
+	FacePurges    []FacePurge    `json:"face_purges"`
+}
+
+// FaceTemplate is a resident's template sealed to this gate (the server cannot open it).
+type FaceTemplate struct {
+	Template uuid.UUID `json:"template_id"`
+	Resident uuid.UUID `json:"resident_id"`
+	Model    string    `json:"model"`
+	Sealed   []byte    `json:"sealed"`
+}
+
+// FacePurge orders the gate to delete a resident's templates, then acknowledge.
+type FacePurge struct {
+	Purge    uuid.UUID `json:"purge_id"`
+	Resident uuid.UUID `json:"resident_id"`
+	Reason   string    `json:"reason"`
+}
+
+// FaceEnrolment is POST /gate/v1/face-enrolments: the gate's reader enrolled a resident
+// of a one-gate consent on the gate itself (the template never leaves the gate).
+type FaceEnrolment struct {
+	Resident *string `json:"resident_id"`
+	Model    *string `json:"model"`
 }
 
 // Event is one decision at the gate. The id and the time are the gate's.
@@ -195,6 +221,9 @@ type Event struct {
 	Stale      bool       `json:"stale"`
 	Staff      *uuid.UUID `json:"staff_id,omitempty"`
 	ReplayKey  []byte     `json:"replay_key,omitempty"`
+	// Face events: the matched resident and the similarity score (never the embedding).
+	Resident *uuid.UUID `json:"resident_id,omitempty"`
+	Score    *float32   `json:"score,omitempty"`
 }
 
 // Methods and results of events.

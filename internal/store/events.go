@@ -23,9 +23,11 @@ func (db *DB) StoreEvents(ctx context.Context, g gateapi.Gate, events []gateapi.
 	ids, times, creds, subjects := make([]uuid.UUID, n), make([]time.Time, n), make([]*uuid.UUID, n), make([]*string, n)
 	methods, results, reasons := make([]string, n), make([]string, n), make([]string, n)
 	offline, stale, staffs, keys := make([]bool, n), make([]bool, n), make([]*uuid.UUID, n), make([][]byte, n)
+	residents, scores := make([]*uuid.UUID, n), make([]*float32, n)
 	for i, e := range events {
 		ids[i], times[i], creds[i], methods[i], results[i], reasons[i] = e.ID, e.OccurredAt, e.Credential, e.Method, e.Result, e.Reason
 		offline[i], stale[i], staffs[i], keys[i] = e.Offline, e.Stale, e.Staff, e.ReplayKey
+		residents[i], scores[i] = e.Resident, e.Score
 		if e.Subject != "" {
 			s := e.Subject
 			subjects[i] = &s
@@ -40,17 +42,41 @@ func (db *DB) StoreEvents(ctx context.Context, g gateapi.Gate, events []gateapi.
 			hexKeys[i] = &s
 		}
 	}
-	_, err := db.x.ExecContext(ctx, `INSERT INTO entry_events (community_id, id, occurred_at, gate_id, credential_id, subject,
-			method, result, reason, offline, stale, staff_id, replay_key)
-		SELECT $1, u.id, u.at, $2, u.cred, u.subject, u.method, u.result, u.reason, u.offline, u.stale, u.staff, u.rkey::bytea
-		FROM unnest($3::uuid[], $4::timestamptz[], $5::uuid[], $6::text[], $7::text[], $8::text[], $9::text[],
-			$10::bool[], $11::bool[], $12::uuid[], $13::text[]) AS u(id, at, cred, subject, method, result, reason, offline, stale, staff, rkey)
-		ON CONFLICT DO NOTHING`,
-		g.Community, g.ID, pq.Array(uuidStrings(ids)), pq.Array(times), pq.Array(nullUUIDStrings(creds)), pq.Array(subjects),
-		pq.Array(methods), pq.Array(results), pq.Array(reasons), pq.Array(offline), pq.Array(stale),
-		pq.Array(nullUUIDStrings(staffs)), pq.Array(hexKeys))
+	scoreTexts := make([]*string, n)
+	for i, sc := range scores {
+		if sc != nil {
+			t := fmt.Sprint(*sc)
+			scoreTexts[i] = &t
+		}
+	}
+	err := db.InTx(ctx, "gate:"+g.ID.String(), func(tx *Tx) error {
+		_, err := tx.x.ExecContext(ctx, `INSERT INTO entry_events (community_id, id, occurred_at, gate_id, credential_id, subject,
+				method, result, reason, offline, stale, staff_id, replay_key, resident_id, score)
+			SELECT $1, u.id, u.at, $2, u.cred, u.subject, u.method, u.result, u.reason, u.offline, u.stale, u.staff, u.rkey::bytea,
+				u.resident, u.score::real
+			FROM unnest($3::uuid[], $4::timestamptz[], $5::uuid[], $6::text[], $7::text[], $8::text[], $9::text[],
+				$10::bool[], $11::bool[], $12::uuid[], $13::text[], $14::uuid[], $15::text[])
+				AS u(id, at, cred, subject, method, result, reason, offline, stale, staff, rkey, resident, score)
+			ON CONFLICT DO NOTHING`,
+			g.Community, g.ID, pq.Array(uuidStrings(ids)), pq.Array(times), pq.Array(nullUUIDStrings(creds)), pq.Array(subjects),
+			pq.Array(methods), pq.Array(results), pq.Array(reasons), pq.Array(offline), pq.Array(stale),
+			pq.Array(nullUUIDStrings(staffs)), pq.Array(hexKeys), pq.Array(nullUUIDStrings(residents)), pq.Array(scoreTexts))
+		if err != nil {
+			return fmt.Errorf("store events: %w", err)
+		}
+		// A granted face entry moves the resident's retention clock (docs/face-entry.md);
+		// repeating it for a re-sent event is harmless (greatest).
+		for _, e := range events {
+			if e.Method == "face" && e.Result == "granted" && e.Resident != nil {
+				if err := tx.NoteFaceEntry(ctx, g.Community, *e.Resident, e.OccurredAt); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
 	if err != nil {
-		return nil, fmt.Errorf("store events: %w", err)
+		return nil, err
 	}
 	return ids, nil
 }
@@ -88,6 +114,8 @@ type EntryEvent struct {
 	Offline    bool       `db:"offline" json:"offline"`
 	Stale      bool       `db:"stale" json:"stale"`
 	Staff      *uuid.UUID `db:"staff_id" json:"staff_id,omitempty"`
+	Resident   *uuid.UUID `db:"resident_id" json:"resident_id,omitempty"`
+	Score      *float32   `db:"score" json:"score,omitempty"`
 }
 
 // EventFilter selects entry events; zero fields do not filter.
@@ -150,7 +178,7 @@ func (db *DB) Events(ctx context.Context, c uuid.UUID, f EventFilter) (EventPage
 		return s
 	}
 	err := db.x.SelectContext(ctx, &page.Events, `SELECT id, occurred_at, received_at, gate_id, credential_id, subject, method,
-			result, reason, offline, stale, staff_id FROM entry_events
+			result, reason, offline, stale, staff_id, resident_id, score FROM entry_events
 		WHERE community_id = $1
 		  AND ($2::timestamptz IS NULL OR occurred_at >= $2)
 		  AND ($3::timestamptz IS NULL OR occurred_at < $3)

@@ -121,10 +121,21 @@ func (db *DB) GateSync(ctx context.Context, g gateapi.Gate, cursor int64) (out g
 	// (a pruned log) cannot be continued.
 	out.Full = cursor <= 0 || cursor > bounds.Max.Int64 || (bounds.Min.Valid && cursor < bounds.Min.Int64-1)
 	out.Revocations = []gateapi.Revocation{}
+	out.FaceTemplates, out.FacePurges = []gateapi.FaceTemplate{}, []gateapi.FacePurge{}
 	if out.Full {
 		out.Cursor = bounds.Max.Int64
 		if out.Revocations, err = liveRevocations(ctx, x, g.Community); err != nil {
 			return out, false, err
+		}
+		faces, err := faceSnapshot(ctx, x, g.Community, g.ID)
+		if err != nil {
+			return out, false, err
+		}
+		for _, t := range faces.Templates {
+			out.FaceTemplates = append(out.FaceTemplates, gateapi.FaceTemplate(t))
+		}
+		for _, p := range faces.Purges {
+			out.FacePurges = append(out.FacePurges, gateapi.FacePurge{Purge: p.Purge, Resident: p.Resident, Reason: string(p.Reason)})
 		}
 		changed = true
 	} else {
@@ -142,14 +153,9 @@ func (db *DB) GateSync(ctx context.Context, g gateapi.Gate, cursor int64) (out g
 				continue // another gate's command
 			}
 			changed = true
-			if r.Kind != "revocation" {
-				continue // keys, zones, commands and settings are sent whole below
+			if err := addChange(&out, r); err != nil {
+				return out, false, err
 			}
-			var rev gateapi.Revocation
-			if err := json.Unmarshal(r.Data, &rev); err != nil {
-				return out, false, fmt.Errorf("sync: change %d: %w", r.Seq, err)
-			}
-			out.Revocations = append(out.Revocations, rev)
 		}
 	}
 	if err := gateState(ctx, x, &out, g); err != nil {
@@ -157,6 +163,34 @@ func (db *DB) GateSync(ctx context.Context, g gateapi.Gate, cursor int64) (out g
 	}
 	out.ServerTime = time.Now().UTC()
 	return out, changed, nil
+}
+
+// addChange adds one change-log row to a delta. Keys, zones, commands and settings are
+// sent whole with every answer, so their rows only mark the delta as changed.
+func addChange(out *gateapi.Sync, r changeRow) error {
+	var err error
+	switch r.Kind {
+	case "revocation":
+		var rev gateapi.Revocation
+		if err = json.Unmarshal(r.Data, &rev); err == nil {
+			out.Revocations = append(out.Revocations, rev)
+		}
+	case "face_template":
+		var t FaceTemplateChange
+		// A row without its blob was scrubbed after a replacement or a purge: skip it.
+		if err = json.Unmarshal(r.Data, &t); err == nil && len(t.Sealed) > 0 {
+			out.FaceTemplates = append(out.FaceTemplates, gateapi.FaceTemplate(t))
+		}
+	case "face_purge":
+		var p FacePurgeChange
+		if err = json.Unmarshal(r.Data, &p); err == nil {
+			out.FacePurges = append(out.FacePurges, gateapi.FacePurge{Purge: p.Purge, Resident: p.Resident, Reason: string(p.Reason)})
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("sync: change %d (%s): %w", r.Seq, r.Kind, err)
+	}
+	return nil
 }
 
 // liveRevocations lists revocations gates must still hold. The SQL bound is loose (an
@@ -269,5 +303,17 @@ func (db *DB) AckGateCommand(ctx context.Context, g gateapi.Gate, id uuid.UUID, 
 		}
 		return tx.Audit(ctx, g.Community, "gate.command_ack", "gate:"+g.ID.String(),
 			map[string]any{"command_id": id, "kind": kind, "result": result})
+	})
+}
+
+// AckFacePurge records that the gate deleted the templates of a purge (idempotent).
+func (db *DB) AckFacePurge(ctx context.Context, g gateapi.Gate, purge uuid.UUID) error {
+	return db.InTx(ctx, "gate:"+g.ID.String(), func(tx *Tx) error { return tx.AckPurge(ctx, g.Community, g.ID, purge) })
+}
+
+// RecordFaceEnrolment records a one-gate enrolment made on the gate itself.
+func (db *DB) RecordFaceEnrolment(ctx context.Context, g gateapi.Gate, resident uuid.UUID, model string) error {
+	return db.InTx(ctx, "gate:"+g.ID.String(), func(tx *Tx) error {
+		return tx.RecordGateEnrolment(ctx, g.Community, g.ID, resident, model)
 	})
 }

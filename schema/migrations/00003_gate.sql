@@ -12,7 +12,12 @@ CREATE INDEX entry_events_granted_replay ON entry_events (community_id, replay_k
 -- Staff filter the entry log by gate.
 CREATE INDEX entry_events_by_gate ON entry_events (community_id, gate_id, occurred_at DESC);
 
+-- A face entry names the matched resident (there is no credential): the server moves
+-- that resident's retention clock and staff can filter the log by person.
+ALTER TABLE entry_events ADD COLUMN resident_id uuid;
+
 -- +goose Down
+ALTER TABLE entry_events DROP COLUMN resident_id;
 DROP INDEX entry_events_by_gate;
 DROP INDEX entry_events_granted_replay;
 DROP INDEX gates_by_id;
