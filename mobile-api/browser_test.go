@@ -2,9 +2,6 @@ package main
 
 import (
 	"context"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -12,108 +9,14 @@ import (
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/runtime"
-	cdpwebauthn "github.com/chromedp/cdproto/webauthn"
 	"github.com/chromedp/chromedp"
 	"github.com/google/uuid"
 
+	"gatepass/internal/browsertest"
 	"gatepass/internal/consent"
 	"gatepass/internal/credential"
-	"gatepass/internal/qr"
 	"gatepass/internal/store"
 )
-
-const chromium = "/usr/bin/chromium"
-
-// browser starts a headless Chromium with a fresh profile, sized like a phone.
-func browser(t *testing.T) context.Context {
-	t.Helper()
-	if _, err := exec.LookPath(chromium); err != nil {
-		t.Fatalf("%s is required for the real-browser test (Debian package chromium): %v", chromium, err)
-	}
-	// Not t.TempDir: Chromium's helper processes may still be writing to the profile
-	// for a moment after the browser exits, and t.TempDir's cleanup fails on that.
-	profile, err := os.MkdirTemp("", "gatepass-chromium-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(chromium),
-		chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("lang", "en-US"),
-		chromedp.UserDataDir(profile),
-		chromedp.WindowSize(390, 844),
-	}
-	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancel := chromedp.NewContext(alloc)
-	ctx, cancelTimeout := context.WithTimeout(ctx, 90*time.Second)
-	t.Cleanup(func() {
-		cancelTimeout()
-		cancel()
-		cancelAlloc()
-		for i := 0; i < 20 && os.RemoveAll(profile) != nil; i++ {
-			time.Sleep(100 * time.Millisecond)
-		}
-	})
-	return ctx
-}
-
-// phone makes the page a 390x844 phone screen.
-func phone() chromedp.Action {
-	return chromedp.EmulateViewport(390, 844, chromedp.EmulatePortrait, chromedp.EmulateMobile, chromedp.EmulateTouch, chromedp.EmulateScale(2))
-}
-
-// virtualAuthenticator is a platform authenticator (like a phone's) that holds
-// discoverable credentials and verifies the user.
-func virtualAuthenticator() chromedp.Action {
-	return chromedp.ActionFunc(func(ctx context.Context) error {
-		if err := cdpwebauthn.Enable().Do(ctx); err != nil {
-			return err
-		}
-		_, err := cdpwebauthn.AddVirtualAuthenticator(&cdpwebauthn.VirtualAuthenticatorOptions{
-			Protocol: cdpwebauthn.AuthenticatorProtocolCtap2, Ctap2version: cdpwebauthn.Ctap2versionCtap21,
-			Transport: cdpwebauthn.AuthenticatorTransportInternal, HasResidentKey: true, HasUserVerification: true,
-			IsUserVerified: true, AutomaticPresenceSimulation: true,
-		}).Do(ctx)
-		return err
-	})
-}
-
-// waitPass waits until the pass screen shows a code the server sent.
-func waitPass() chromedp.Action {
-	return chromedp.Poll(`(() => { const i = document.querySelector('#pass-img');
-		return !!(i && i.dataset.expiresAt && i.complete && i.naturalWidth > 0); })()`, nil, chromedp.WithPollingTimeout(20*time.Second))
-}
-
-// screenshot takes a screenshot and keeps it for people to look at (SCREENSHOT_DIR).
-func screenshot(t *testing.T, ctx context.Context, name string) []byte {
-	t.Helper()
-	var png []byte
-	if err := chromedp.Run(ctx, chromedp.CaptureScreenshot(&png)); err != nil {
-		t.Fatalf("screenshot %s: %v", name, err)
-	}
-	dir := os.Getenv("SCREENSHOT_DIR")
-	if dir == "" {
-		dir = t.TempDir()
-	}
-	if err := os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return png
-}
-
-// screenshotQR takes a screenshot and decodes the QR code in it with zbar.
-func screenshotQR(t *testing.T, ctx context.Context, name string) string {
-	t.Helper()
-	png := screenshot(t, ctx, name)
-	text, err := qr.Decode(png)
-	if err != nil {
-		t.Fatalf("no QR code readable in the %s screenshot: %v", name, err)
-	}
-	return text
-}
 
 // checkFresh verifies a decoded code like a gate, and that it was minted moments ago.
 func checkFresh(t *testing.T, h *harness, c uuid.UUID, text string) credential.Claims {
@@ -132,16 +35,16 @@ func TestRealBrowser(t *testing.T) {
 	h := newHarness(t, testLimits)
 	f := h.community()
 	resident, code := h.invite(f)
-	ctx := browser(t)
+	ctx := browsertest.New(t, 90*time.Second)
 
 	// Redeem the invite: the page creates a passkey on the virtual authenticator.
-	err := chromedp.Run(ctx, phone(), virtualAuthenticator(),
+	err := chromedp.Run(ctx, browsertest.Phone(), browsertest.VirtualAuthenticator(),
 		chromedp.Navigate(h.base+"/"),
 		chromedp.WaitVisible("#invite-code", chromedp.ByID),
-		chromedp.ActionFunc(func(ctx context.Context) error { screenshot(t, ctx, "welcome"); return nil }),
+		chromedp.ActionFunc(func(ctx context.Context) error { browsertest.Screenshot(t, ctx, "welcome"); return nil }),
 		chromedp.SendKeys("#invite-code", code, chromedp.ByID),
 		chromedp.Click("#redeem-btn", chromedp.ByID),
-		waitPass(),
+		browsertest.WaitPass(),
 	)
 	if err != nil {
 		t.Fatalf("redeem and register: %v\n%s", err, h.logs.String())
@@ -156,16 +59,16 @@ func TestRealBrowser(t *testing.T) {
 		chromedp.Click(`button[data-tab="security"]`, chromedp.ByQuery),
 		chromedp.WaitVisible("#signout-btn", chromedp.ByID),
 		chromedp.WaitVisible("#passkeys li", chromedp.ByQuery),
-		chromedp.ActionFunc(func(ctx context.Context) error { screenshot(t, ctx, "security"); return nil }),
+		chromedp.ActionFunc(func(ctx context.Context) error { browsertest.Screenshot(t, ctx, "security"); return nil }),
 		chromedp.Click("#signout-btn", chromedp.ByID),
 		chromedp.WaitVisible("#signin-btn", chromedp.ByID),
 		chromedp.Click("#signin-btn", chromedp.ByID),
-		waitPass(),
+		browsertest.WaitPass(),
 	)
 	if err != nil {
 		t.Fatalf("sign out and in: %v\n%s", err, h.logs.String())
 	}
-	text := screenshotQR(t, ctx, "pass")
+	text := browsertest.ScreenshotQR(t, ctx, "pass")
 	claims := checkFresh(t, h, f.id, text)
 	var qrID uuid.UUID
 	if err := h.sql.Get(&qrID, `SELECT id FROM credentials WHERE resident_id = $1 AND kind = 'qr' AND revoked_at IS NULL`, resident); err != nil {
@@ -187,10 +90,10 @@ func TestRealBrowser(t *testing.T) {
 	err = chromedp.Run(ctx, network.Enable(), network.EmulateNetworkConditions(true, 0, -1, -1), goOnline,
 		chromedp.Poll(`document.querySelector('#pass-status.offline') !== null`, nil, chromedp.WithPollingTimeout(10*time.Second)),
 		chromedp.Text("#pass-status", &offline, chromedp.ByID),
-		chromedp.ActionFunc(func(ctx context.Context) error { screenshot(t, ctx, "offline"); return nil }),
+		chromedp.ActionFunc(func(ctx context.Context) error { browsertest.Screenshot(t, ctx, "offline"); return nil }),
 		network.EmulateNetworkConditions(false, 0, -1, -1), goOnline,
 		chromedp.Poll(`document.querySelector('#pass-status.offline') === null`, nil, chromedp.WithPollingTimeout(10*time.Second)),
-		waitPass(),
+		browsertest.WaitPass(),
 	)
 	if err != nil || !strings.Contains(offline, "offline") || !strings.Contains(offline, " s.") {
 		t.Fatalf("offline message %q: %v", offline, err)
@@ -223,7 +126,7 @@ func TestRealBrowser(t *testing.T) {
 		chromedp.WaitVisible("#face-read", chromedp.ByID),
 		chromedp.Click("#face-read", chromedp.ByID),
 		chromedp.WaitVisible("#face-notice", chromedp.ByID),
-		chromedp.ActionFunc(func(ctx context.Context) error { screenshot(t, ctx, "face-notice"); return nil }),
+		chromedp.ActionFunc(func(ctx context.Context) error { browsertest.Screenshot(t, ctx, "face-notice"); return nil }),
 		chromedp.Click("#face-agree", chromedp.ByID),
 		chromedp.WaitVisible("#face-withdraw", chromedp.ByID),
 	)
@@ -237,7 +140,7 @@ func TestRealBrowser(t *testing.T) {
 	err = chromedp.Run(ctx,
 		chromedp.Click("#face-withdraw", chromedp.ByID),
 		chromedp.WaitVisible("#face-read", chromedp.ByID),
-		chromedp.ActionFunc(func(ctx context.Context) error { screenshot(t, ctx, "face-withdrawn"); return nil }),
+		chromedp.ActionFunc(func(ctx context.Context) error { browsertest.Screenshot(t, ctx, "face-withdrawn"); return nil }),
 	)
 	if err != nil {
 		t.Fatalf("face withdrawal in the app: %v", err)
@@ -256,7 +159,7 @@ func TestRealBrowser(t *testing.T) {
 		chromedp.WaitVisible("#v-link", chromedp.ByID),
 		chromedp.Text("#v-link", &link, chromedp.ByID),
 		chromedp.WaitVisible("#v-list li", chromedp.ByQuery),
-		chromedp.ActionFunc(func(ctx context.Context) error { screenshot(t, ctx, "visitors"); return nil }),
+		chromedp.ActionFunc(func(ctx context.Context) error { browsertest.Screenshot(t, ctx, "visitors"); return nil }),
 	)
 	if err != nil {
 		t.Fatalf("create visitor pass: %v", err)
@@ -267,18 +170,18 @@ func TestRealBrowser(t *testing.T) {
 	// A second browser with its own empty profile: nothing of the resident's session.
 	// (chromedp's WithNewBrowserContext fails on this headless Chromium: "no browser is
 	// open".)
-	visitor := browser(t)
+	visitor := browsertest.New(t, 90*time.Second)
 	var heading string
-	err = chromedp.Run(visitor, phone(),
+	err = chromedp.Run(visitor, browsertest.Phone(),
 		emulation.SetUserAgentOverride("Mozilla/5.0 (Linux; Android 14) Mobile").WithAcceptLanguage("zh-CN,zh"),
-		chromedp.Navigate(link), waitPass(), chromedp.Text("h1", &heading, chromedp.ByQuery))
+		chromedp.Navigate(link), browsertest.WaitPass(), chromedp.Text("h1", &heading, chromedp.ByQuery))
 	if err != nil {
 		t.Fatalf("visitor page: %v", err)
 	}
 	if heading != "访客通行证" {
 		t.Fatalf("visitor page heading %q, want the Chinese one", heading)
 	}
-	vclaims := checkFresh(t, h, f.id, screenshotQR(t, visitor, "visitor"))
+	vclaims := checkFresh(t, h, f.id, browsertest.ScreenshotQR(t, visitor, "visitor"))
 	var passCred uuid.UUID
 	if err := h.sql.Get(&passCred, `SELECT c.id FROM credentials c JOIN visitor_passes v ON v.id = c.visitor_pass_id
 		WHERE v.host_resident_id = $1 AND v.label = 'Grandma'`, resident); err != nil {

@@ -1,0 +1,109 @@
+// Package browsertest drives a real headless Chromium for tests: a phone-sized page, a
+// virtual WebAuthn authenticator that holds passkeys, and screenshots read back with a
+// real QR decoder. It is imported only by tests.
+package browsertest
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	cdpwebauthn "github.com/chromedp/cdproto/webauthn"
+	"github.com/chromedp/chromedp"
+
+	"gatepass/internal/qr"
+)
+
+// Chromium is Debian's browser, installed by scripts/testdeps.
+const Chromium = "/usr/bin/chromium"
+
+// New starts a headless Chromium with a fresh profile, sized like a phone, stopped when
+// the test ends. The background-networking flags keep it off this machine's closed
+// network.
+func New(t testing.TB, timeout time.Duration) context.Context {
+	t.Helper()
+	if _, err := exec.LookPath(Chromium); err != nil {
+		t.Fatalf("%s is required for real-browser tests (Debian package chromium; run scripts/testdeps): %v", Chromium, err)
+	}
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(Chromium),
+		chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("lang", "en-US"),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(390, 844),
+	}
+	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancel := chromedp.NewContext(alloc)
+	ctx, cancelTimeout := context.WithTimeout(ctx, timeout)
+	t.Cleanup(func() { cancelTimeout(); cancel(); cancelAlloc() })
+	return ctx
+}
+
+// Phone makes the page a 390x844 phone screen.
+func Phone() chromedp.Action {
+	return chromedp.EmulateViewport(390, 844, chromedp.EmulatePortrait, chromedp.EmulateMobile, chromedp.EmulateTouch, chromedp.EmulateScale(2))
+}
+
+// VirtualAuthenticator adds a platform authenticator (like a phone's) that holds
+// discoverable credentials and verifies the user.
+func VirtualAuthenticator() chromedp.Action {
+	return chromedp.ActionFunc(func(ctx context.Context) error {
+		if err := cdpwebauthn.Enable().Do(ctx); err != nil {
+			return err
+		}
+		_, err := cdpwebauthn.AddVirtualAuthenticator(&cdpwebauthn.VirtualAuthenticatorOptions{
+			Protocol: cdpwebauthn.AuthenticatorProtocolCtap2, Ctap2version: cdpwebauthn.Ctap2versionCtap21,
+			Transport: cdpwebauthn.AuthenticatorTransportInternal, HasResidentKey: true, HasUserVerification: true,
+			IsUserVerified: true, AutomaticPresenceSimulation: true,
+		}).Do(ctx)
+		return err
+	})
+}
+
+// WaitPass waits until the resident app's pass screen shows a code the server sent.
+func WaitPass() chromedp.Action {
+	return chromedp.Poll(`(() => { const i = document.querySelector('#pass-img');
+		return !!(i && i.dataset.expiresAt && i.complete && i.naturalWidth > 0); })()`, nil, chromedp.WithPollingTimeout(20*time.Second))
+}
+
+// Screenshot takes a screenshot and keeps it for people to look at: in SCREENSHOT_DIR
+// when set, else in the test's temporary directory.
+func Screenshot(t testing.TB, ctx context.Context, name string) []byte {
+	t.Helper()
+	var png []byte
+	if err := chromedp.CaptureScreenshot(&png).Do(ctx); err != nil {
+		t.Fatalf("screenshot %s: %v", name, err)
+	}
+	dir := os.Getenv("SCREENSHOT_DIR")
+	if dir == "" {
+		dir = t.TempDir()
+	}
+	if err := os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return png
+}
+
+// ScreenshotQR takes a screenshot and decodes the QR code in it with zbar.
+func ScreenshotQR(t testing.TB, ctx context.Context, name string) string {
+	t.Helper()
+	var png []byte
+	err := chromedp.Run(ctx, chromedp.ActionFunc(func(ctx context.Context) error {
+		png = Screenshot(t, ctx, name)
+		return nil
+	}))
+	if err != nil {
+		t.Fatalf("screenshot %s: %v", name, err)
+	}
+	text, err := qr.Decode(png)
+	if err != nil {
+		t.Fatalf("no QR code readable in the %s screenshot: %v", name, err)
+	}
+	return text
+}
