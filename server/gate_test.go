@@ -401,3 +401,28 @@ func TestEnrollmentIsRateLimited(t *testing.T) {
 		t.Fatalf("%d attempts limited, want 5", limited)
 	}
 }
+
+func TestGateFaceEndpointsRefuseBadInput(t *testing.T) {
+	h := newHarness(t)
+	f := h.community()
+	_, tok := h.enrolledGate(f)
+	h.must(http.StatusNotFound, "POST", "/gate/v1/face-purges/"+uuid.NewString()+"/ack", tok, nil)
+	h.must(http.StatusNotFound, "POST", "/gate/v1/face-purges/nope/ack", tok, nil)
+	h.must(http.StatusUnauthorized, "POST", "/gate/v1/face-purges/"+uuid.NewString()+"/ack", f.admin, nil)
+	// Without a live one-gate consent for this gate, nothing is recorded.
+	h.must(http.StatusConflict, "POST", "/gate/v1/face-enrolments", tok, map[string]any{"resident_id": f.resident, "model": "synthetic-512"})
+	h.must(422, "POST", "/gate/v1/face-enrolments", tok, map[string]any{"resident_id": "x", "model": "synthetic-512"})
+	h.must(400, "POST", "/gate/v1/face-enrolments", tok, map[string]any{"resident_id": f.resident, "model": "m", "template": []int{1}})
+	var n int
+	if err := h.db.SQL().QueryRow(`SELECT count(*) FROM face_templates WHERE community_id = $1`, f.id).Scan(&n); err != nil || n != 0 {
+		t.Fatalf("face rows %d %v", n, err)
+	}
+	// Face fields are checked on events too.
+	gate, tok2 := h.enrolledGate(f)
+	e := gateEvent(gate, "granted")
+	e["method"], e["score"] = "face", 3.5
+	h.must(422, "POST", "/gate/v1/events", tok2, map[string]any{"events": []any{e}})
+	e = gateEvent(gate, "granted")
+	e["resident_id"] = f.resident // a QR event names no resident
+	h.must(422, "POST", "/gate/v1/events", tok2, map[string]any{"events": []any{e}})
+}
