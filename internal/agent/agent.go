@@ -341,19 +341,27 @@ func sleep(ctx context.Context, d time.Duration) bool {
 func (a *Agent) syncLoop(ctx context.Context) {
 	fails := 0
 	for ctx.Err() == nil {
-		more, err := a.SyncOnce(ctx, a.cfg.Wait)
+		// A delta with more changes waiting is simply followed by the next request,
+		// which the server answers at once.
+		_, err := a.SyncOnce(ctx, a.cfg.Wait)
 		if err != nil {
 			if ctx.Err() != nil {
 				return
 			}
 			a.online.Store(false)
-			a.cfg.Log.Warn("sync failed", "err", err, "attempt", fails+1)
+			var ae *apiError
+			if errors.As(err, &ae) && ae.status == http.StatusUnauthorized {
+				// Staff disabled the gate (or it was enrolled again elsewhere): it keeps
+				// deciding on what it has, flagged stale in time, and says so loudly.
+				a.cfg.Log.Error("gate token refused: disabled by staff or re-enrolled", "attempt", fails+1)
+			} else {
+				a.cfg.Log.Warn("sync failed", "err", err, "attempt", fails+1)
+			}
 			sleep(ctx, backoff(fails, a.cfg.MaxBackoff))
 			fails++
 			continue
 		}
 		fails = 0
-		_ = more // a delta with more changes is simply followed by the next request
 	}
 }
 
