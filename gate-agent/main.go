@@ -107,7 +107,7 @@ func cmdRun(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	fs.SetOutput(stderr)
 	state := stateFlag(fs)
 	var inputs, doorArgs listFlag
-	fs.Var(&inputs, "input", "scanner input, repeatable: stdin | serial:/dev/ttyUSB0 | tcp:127.0.0.1:7000")
+	fs.Var(&inputs, "input", "scanner input, repeatable: stdin | serial:/dev/ttyUSB0 | tcp[:ADDR] (default 127.0.0.1:7000)")
 	baud := fs.Int("baud", 9600, "serial baud rate")
 	httpAddr := fs.String("http", "127.0.0.1:7001", "local HTTP address for POST /scan and /check (empty: off)")
 	door := fs.String("door", "log", "door driver: log | command:/path/to/program | http:URL | gpio:/dev/gpiochip0:LINE")
@@ -166,6 +166,9 @@ func cmdRun(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 		case "serial":
 			go func() { _ = a.ReadSerial(ctx, arg, *baud) }()
 		case "tcp":
+			if arg == "" {
+				arg = "127.0.0.1:7000" // loopback unless the installer says otherwise
+			}
 			ln, err := net.Listen("tcp", arg)
 			if err != nil {
 				return fmt.Errorf("tcp input: %w", err)
