@@ -187,3 +187,25 @@ func TestReplayPassbackCardsAndStale(t *testing.T) {
 		t.Fatalf("after prune %d entries remain", n)
 	}
 }
+
+func TestDecideFace(t *testing.T) {
+	f := newFixture(t)
+	p := basePolicy()
+	p.AntiPassback = true
+	d := f.decider(p)
+	resident := uuid.New()
+	if dec := d.DecideFace(false, resident, t0); dec.Granted || dec.Reason != FaceNoMatch {
+		t.Fatalf("no match: %+v", dec)
+	}
+	dec := d.DecideFace(true, resident, t0)
+	if !dec.Granted || dec.PassbackKey != resident {
+		t.Fatalf("match: %+v", dec)
+	}
+	d.Record(dec, t0)
+	if dec := d.DecideFace(true, resident, t0.Add(time.Minute)); dec.Reason != Passback {
+		t.Fatalf("face passback: %+v", dec)
+	}
+	if dec := d.DecideFace(true, resident, t0.Add(6*time.Minute)); !dec.Granted {
+		t.Fatalf("after passback time: %+v", dec)
+	}
+}
