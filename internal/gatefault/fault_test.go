@@ -51,42 +51,73 @@ func TestOfflineScansArriveExactlyOnce(t *testing.T) {
 	waitFor(t, 5*time.Second, "queue empty", func() bool { return g.localStatus()["queue_depth"] == 0.0 })
 }
 
-// (b) The agent is SIGKILLed at random moments during 20 upload cycles: every decision it
-// answered reaches the server, none twice; and the replay cache survives the kills.
+// (b) The agent is SIGKILLed at random moments of 20 cycles of scanning and uploading:
+// every decision it answered reaches the server, none twice; decisions cut off by the kill
+// arrive at most once; and the replay cache survives the kills.
 func TestAgentKilledDuringUploadsLosesNothing(t *testing.T) {
 	e := newEnv(t)
 	g := e.newGate()
-	answered := map[string]bool{}
+	answered := map[string]bool{} // event ids of the decisions the agent answered
 	var firstToken string
+	attempted, midUpload := 0, 0
 	for cycle := 0; cycle < 20; cycle++ {
 		g.start()
 		if cycle == 0 {
 			g.waitOnline(true) // the first keys; later starts load them from disk
-		}
-		for i := 0; i < 8; i++ {
-			text := e.token(1)
-			if firstToken == "" {
-				firstToken = text
+			firstToken = e.token(1)
+			if o := g.scan(firstToken); o.Result != "granted" {
+				t.Fatalf("first scan: %+v", o)
 			}
-			o := g.scan(text)
-			if o.Result != "granted" {
-				t.Fatalf("cycle %d scan %d: %+v", cycle, i, o)
-			}
-			answered[o.EventID] = true
 		}
-		n, _ := rand.Int(rand.Reader, big.NewInt(150))
-		time.Sleep(time.Duration(n.Int64()) * time.Millisecond)
+		// Scans stream in while the uploader sends them; the kill lands anywhere:
+		// mid-commit, mid-upload, between the server's answer and the local delete.
+		tokens := make([]string, 40)
+		for i := range tokens {
+			tokens[i] = e.token(1)
+		}
+		done := make(chan struct{})
+		got := make(chan string, len(tokens))
+		go func() {
+			defer close(done)
+			for _, text := range tokens {
+				o, err := g.tryScan(text)
+				if err != nil {
+					return // killed
+				}
+				if o.Result != "granted" {
+					t.Errorf("cycle %d: %+v", cycle, o)
+					return
+				}
+				got <- o.EventID
+			}
+		}()
+		n, _ := rand.Int(rand.Reader, big.NewInt(80))
+		time.Sleep(time.Duration(20+n.Int64()) * time.Millisecond)
+		if g.localStatus()["queue_depth"] != 0.0 {
+			midUpload++ // killed with events not yet acknowledged
+		}
 		g.kill()
+		<-done
+		close(got)
+		for id := range got {
+			answered[id] = true
+		}
+		attempted += len(tokens)
+	}
+	t.Logf("%d of 20 kills came with events still queued; %d decisions answered of %d attempted", midUpload, len(answered), attempted)
+	if midUpload == 0 {
+		t.Fatal("no kill landed while events were queued: the test did not test")
 	}
 	g.start()
 	if o := g.scan(firstToken); o.Reason != "replayed" {
 		t.Fatalf("a token granted before 20 kills is %+v, want replayed", o)
 	}
-	waitFor(t, 20*time.Second, "all events uploaded", func() bool { rows, _ := e.serverEvents(g.id); return rows >= 161 })
-	time.Sleep(time.Second)
+	want := len(answered) + 2 // and the first grant and the replay denial
+	waitFor(t, 20*time.Second, "every answered event uploaded", func() bool { rows, _ := e.serverEvents(g.id); return rows >= want })
+	waitFor(t, 10*time.Second, "queue empty", func() bool { return g.localStatus()["queue_depth"] == 0.0 })
 	rows, distinct := e.serverEvents(g.id)
-	if rows != 161 || distinct != 161 {
-		t.Fatalf("server has %d events (%d distinct), want 161", rows, distinct)
+	if rows != distinct || rows > attempted+2 {
+		t.Fatalf("server has %d events, %d distinct (attempted %d)", rows, distinct, attempted+2)
 	}
 	missing := 0
 	for id := range answered {
