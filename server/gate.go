@@ -131,6 +131,8 @@ func (g *gateAPI) sync(c *fiber.Ctx, gate gateapi.Gate) error {
 		if changed || wait == 0 {
 			return c.JSON(out)
 		}
+		// Other gates' rows were passed over: read on from after them.
+		cursor = out.Cursor
 		select {
 		case <-wake:
 		case <-time.After(g.poll):
