@@ -3,6 +3,8 @@ package agent
 import (
 	"bufio"
 	"context"
+	"crypto/ecdh"
+	"crypto/rand"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -182,5 +184,48 @@ func TestBackoff(t *testing.T) {
 	}
 	if len(seen) < 30 {
 		t.Fatalf("only %d distinct delays in 40: no jitter", len(seen))
+	}
+}
+
+type countingDoor struct{ opens int }
+
+func (d *countingDoor) Open(context.Context, time.Duration) error { d.opens++; return nil }
+
+// The door opens only after the event is on disk: when the commit fails, it stays shut.
+func TestDoorStaysShutWhenTheEventCannotBeStored(t *testing.T) {
+	dir := t.TempDir()
+	key, err := ecdh.X25519().GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	en := Enrollment{Server: "http://127.0.0.1:1", Token: "gpg_x", Gate: gateapi.Gate{ID: uuid.New(), Community: uuid.New()}, BoxPrivateKey: key.Bytes()}
+	if err := writePrivate(filepath.Join(dir, enrollmentFile), en); err != nil {
+		t.Fatal(err)
+	}
+	door := &countingDoor{}
+	a, err := Open(Config{StateDir: dir, Door: door})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Every decision is stored, the door stays shut for a refusal...
+	out, err := a.Scan(context.Background(), "test", "GA1:garbage")
+	if err != nil || out.Reason != string(gate.NotEnrolled) || a.Store().QueueDepth() != 1 || door.opens != 0 {
+		t.Fatalf("garbage: %+v %v depth %d opens %d", out, err, a.Store().QueueDepth(), door.opens)
+	}
+	// ...a manual release opens once, however often it is delivered...
+	rel := gateapi.Command{ID: uuid.New(), Kind: "unlock", CreatedAt: time.Now()}
+	for i := 0; i < 3; i++ {
+		if res := a.command(context.Background(), rel, time.Now()); res != gateapi.ResultExecuted || door.opens != 1 {
+			t.Fatalf("delivery %d: %s, %d openings", i, res, door.opens)
+		}
+	}
+	// ...and with a broken disk nothing is executed.
+	a.Close()
+	res := a.command(context.Background(), gateapi.Command{ID: uuid.New(), Kind: "unlock", CreatedAt: time.Now()}, time.Now())
+	if res != "failed" || door.opens != 0 {
+		t.Fatalf("release without a disk: %s, %d openings", res, door.opens)
+	}
+	if _, err := a.Scan(context.Background(), "test2", "GA1:other"); err == nil || door.opens != 0 {
+		t.Fatalf("scan without a disk: %v, %d openings", err, door.opens)
 	}
 }
