@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -42,16 +43,18 @@ var (
 func binaries(t *testing.T) (server, agent string) {
 	t.Helper()
 	buildOnce.Do(func() {
-		binDir, buildErr = os.MkdirTemp("", "gatefault-bin")
-		if buildErr != nil {
-			return
-		}
 		root, err := exec.Command("go", "env", "GOMOD").Output()
 		if err != nil {
 			buildErr = err
 			return
 		}
 		dir := filepath.Dir(strings.TrimSpace(string(root)))
+		// One directory per checkout, reused by every run: builds do not pile up in /tmp.
+		sum := sha256.Sum256([]byte(dir))
+		binDir = filepath.Join(os.TempDir(), "gatefault-bin-"+hex.EncodeToString(sum[:6]))
+		if buildErr = os.MkdirAll(binDir, 0o700); buildErr != nil {
+			return
+		}
 		for _, p := range []string{"server", "gate-agent"} {
 			// GATEFAULT_RACE=1 builds with the race detector; a race fails the test.
 			args := []string{"build", "-o", filepath.Join(binDir, p)}
