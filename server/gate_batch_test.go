@@ -1,9 +1,14 @@
 package main
 
 import (
+	"context"
 	"testing"
+	"time"
+
+	"github.com/google/uuid"
 
 	"gatepass/internal/gateapi"
+	"gatepass/internal/store"
 )
 
 // A full batch (the most a gate sends at once) fits the server's body limit and is
@@ -22,5 +27,41 @@ func TestFullEventBatch(t *testing.T) {
 	h.must(200, "POST", "/gate/v1/events", tok, map[string]any{"events": batch})
 	if n := countEvents(t, h.db, gate); n != gateapi.MaxBatch {
 		t.Fatalf("stored %d events of a full batch", n)
+	}
+}
+
+// A granted visitor entry uses one of the pass's entries, once, however often the gate
+// re-sends the batch; denials and residents' entries use none.
+func TestVisitorEntriesCounted(t *testing.T) {
+	h := newHarness(t)
+	f := h.community()
+	gate, tok := h.enrolledGate(f)
+	ctx := context.Background()
+	var pass store.VisitorPass
+	err := h.db.InTx(ctx, "test", func(tx *store.Tx) (err error) {
+		now := time.Now()
+		pass, _, err = tx.CreateVisitorPass(ctx, store.NewVisitorPass{Community: uuid.MustParse(f.id), Host: uuid.MustParse(f.resident),
+			Label: "plumber", Zones: 1, ValidFrom: now, ValidUntil: now.Add(time.Hour), MaxEntries: 3})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	visit := func(result string) map[string]any {
+		e := gateEvent(gate, result)
+		e["credential_id"], e["subject"] = pass.Credential.String(), "visitor"
+		return e
+	}
+	batch := map[string]any{"events": []any{visit("granted"), visit("denied"), gateEvent(gate, "granted")}}
+	for range 3 {
+		h.must(200, "POST", "/gate/v1/events", tok, batch)
+	}
+	var used int
+	if err := h.db.SQL().QueryRow(`SELECT entries_used FROM visitor_passes WHERE id = $1`, pass.ID).Scan(&used); err != nil || used != 1 {
+		t.Fatalf("entries used after one granted visit sent three times: %d, %v", used, err)
+	}
+	h.must(200, "POST", "/gate/v1/events", tok, map[string]any{"events": []any{visit("granted")}})
+	if err := h.db.SQL().QueryRow(`SELECT entries_used FROM visitor_passes WHERE id = $1`, pass.ID).Scan(&used); err != nil || used != 2 {
+		t.Fatalf("entries used after a second visit: %d, %v", used, err)
 	}
 }

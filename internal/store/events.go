@@ -50,19 +50,36 @@ func (db *DB) StoreEvents(ctx context.Context, g gateapi.Gate, events []gateapi.
 		}
 	}
 	err := db.InTx(ctx, "gate:"+g.ID.String(), func(tx *Tx) error {
-		_, err := tx.x.ExecContext(ctx, `INSERT INTO entry_events (community_id, id, occurred_at, gate_id, credential_id, subject,
+		// RETURNING gives only the rows this batch inserted, so a re-sent batch counts
+		// no visitor entry twice.
+		var inserted []struct {
+			Credential *uuid.UUID `db:"credential_id"`
+			Subject    *string    `db:"subject"`
+			Result     string     `db:"result"`
+		}
+		err := tx.x.SelectContext(ctx, &inserted, `INSERT INTO entry_events (community_id, id, occurred_at, gate_id, credential_id, subject,
 				method, result, reason, offline, stale, staff_id, replay_key, resident_id, score)
 			SELECT $1, u.id, u.at, $2, u.cred, u.subject, u.method, u.result, u.reason, u.offline, u.stale, u.staff, u.rkey::bytea,
 				u.resident, u.score::real
 			FROM unnest($3::uuid[], $4::timestamptz[], $5::uuid[], $6::text[], $7::text[], $8::text[], $9::text[],
 				$10::bool[], $11::bool[], $12::uuid[], $13::text[], $14::uuid[], $15::text[])
 				AS u(id, at, cred, subject, method, result, reason, offline, stale, staff, rkey, resident, score)
-			ON CONFLICT DO NOTHING`,
+			ON CONFLICT DO NOTHING
+			RETURNING credential_id, subject, result`,
 			g.Community, g.ID, pq.Array(uuidStrings(ids)), pq.Array(times), pq.Array(nullUUIDStrings(creds)), pq.Array(subjects),
 			pq.Array(methods), pq.Array(results), pq.Array(reasons), pq.Array(offline), pq.Array(stale),
 			pq.Array(nullUUIDStrings(staffs)), pq.Array(hexKeys), pq.Array(nullUUIDStrings(residents)), pq.Array(scoreTexts))
 		if err != nil {
 			return fmt.Errorf("store events: %w", err)
+		}
+		var visits []uuid.UUID
+		for _, e := range inserted {
+			if e.Result == "granted" && e.Credential != nil && e.Subject != nil && *e.Subject == "visitor" {
+				visits = append(visits, *e.Credential)
+			}
+		}
+		if _, err := countVisitorEntries(ctx, tx.x, g.Community, visits); err != nil {
+			return err
 		}
 		// A granted face entry moves the resident's retention clock (docs/face-entry.md);
 		// repeating it for a re-sent event is harmless (greatest).

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
 
 	"gatepass/internal/access"
@@ -146,6 +147,10 @@ func (tx *Tx) RevokeVisitorPass(ctx context.Context, c, host, pass uuid.UUID) er
 // of newly stored granted entry events (one per entry; other kinds are ignored). The gate
 // API calls it for the events a batch actually inserted, which keeps it idempotent.
 func (db *DB) CountVisitorEntries(ctx context.Context, c uuid.UUID, credentials []uuid.UUID) (int, error) {
+	return countVisitorEntries(ctx, db.x, c, credentials)
+}
+
+func countVisitorEntries(ctx context.Context, x sqlx.ExecerContext, c uuid.UUID, credentials []uuid.UUID) (int, error) {
 	if len(credentials) == 0 {
 		return 0, nil
 	}
@@ -153,7 +158,7 @@ func (db *DB) CountVisitorEntries(ctx context.Context, c uuid.UUID, credentials 
 	for i, id := range credentials {
 		ids[i] = id.String()
 	}
-	r, err := db.x.ExecContext(ctx, `UPDATE visitor_passes v SET entries_used = v.entries_used + n.entries
+	r, err := x.ExecContext(ctx, `UPDATE visitor_passes v SET entries_used = v.entries_used + n.entries
 		FROM (SELECT c.visitor_pass_id, count(*) AS entries FROM unnest($2::uuid[]) AS u(id)
 			JOIN credentials c ON c.community_id = $1 AND c.id = u.id AND c.kind = 'visitor'
 			GROUP BY c.visitor_pass_id) n
