@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"gatepass/internal/access"
 	"gatepass/internal/secret"
@@ -15,7 +16,9 @@ type demo struct {
 	OperatorToken  string
 	AdminToken     string
 	GuardToken     string
+	Resident       access.Resident
 	ResidentInvite store.Invite
+	CardPayload    string // a printed card for the demo resident: scan it at the demo gate
 	GateEnrollment []store.Enrollment
 	Gates          []access.Gate
 }
@@ -26,16 +29,22 @@ func cmdDemoSeed(ctx context.Context, e *env) error {
 	if err != nil {
 		return fmt.Errorf("seed demo: %w", err)
 	}
+	_, d.CardPayload, err = e.db.IssueCard(ctx, "cli:demo", d.Community.ID, d.Resident.ID, 30*24*time.Hour, e.sealer)
+	if err != nil {
+		return fmt.Errorf("seed demo card: %w", err)
+	}
 	stdout := e.stdout
-	// Shell-sourceable, so scripts can pick the values up.
-	fmt.Fprintf(stdout, "DEMO_COMMUNITY_ID=%s\n", d.Community.ID)
-	fmt.Fprintf(stdout, "DEMO_OPERATOR_TOKEN=%s\n", d.OperatorToken)
-	fmt.Fprintf(stdout, "DEMO_ADMIN_TOKEN=%s\n", d.AdminToken)
-	fmt.Fprintf(stdout, "DEMO_GUARD_TOKEN=%s\n", d.GuardToken)
-	fmt.Fprintf(stdout, "DEMO_INVITE_CODE=%s\n", d.ResidentInvite.Code)
+	// Shell-sourceable, so scripts can pick the values up; single quotes because QR text
+	// (Base45) has spaces, $ and % but never a quote.
+	fmt.Fprintf(stdout, "DEMO_COMMUNITY_ID='%s'\n", d.Community.ID)
+	fmt.Fprintf(stdout, "DEMO_OPERATOR_TOKEN='%s'\n", d.OperatorToken)
+	fmt.Fprintf(stdout, "DEMO_ADMIN_TOKEN='%s'\n", d.AdminToken)
+	fmt.Fprintf(stdout, "DEMO_GUARD_TOKEN='%s'\n", d.GuardToken)
+	fmt.Fprintf(stdout, "DEMO_INVITE_CODE='%s'\n", d.ResidentInvite.Code)
+	fmt.Fprintf(stdout, "DEMO_CARD_PAYLOAD='%s'\n", d.CardPayload)
 	for i, g := range d.Gates {
-		fmt.Fprintf(stdout, "DEMO_GATE%d_ID=%s\n", i+1, g.ID)
-		fmt.Fprintf(stdout, "DEMO_GATE%d_ENROLLMENT_CODE=%s\n", i+1, d.GateEnrollment[i].Code)
+		fmt.Fprintf(stdout, "DEMO_GATE%d_ID='%s'\n", i+1, g.ID)
+		fmt.Fprintf(stdout, "DEMO_GATE%d_ENROLLMENT_CODE='%s'\n", i+1, d.GateEnrollment[i].Code)
 	}
 	return nil
 }
@@ -62,7 +71,7 @@ func seedDemo(ctx context.Context, tx *store.Tx, sealer *secret.Sealer, d *demo)
 			first = u
 		}
 	}
-	_, d.ResidentInvite, err = tx.CreateResident(ctx, store.NewResident{Community: c, Name: "Li Wei 李伟", Unit: first.ID, Role: access.RoleOwner})
+	d.Resident, d.ResidentInvite, err = tx.CreateResident(ctx, store.NewResident{Community: c, Name: "Li Wei 李伟", Unit: first.ID, Role: access.RoleOwner})
 	if err != nil {
 		return err
 	}

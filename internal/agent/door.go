@@ -22,7 +22,7 @@ type LogDoor struct{ Log *slog.Logger }
 
 // Open logs the pulse.
 func (d LogDoor) Open(_ context.Context, pulse time.Duration) error {
-	d.Log.Info("door open", "pulse", pulse)
+	d.Log.Info("DOOR OPEN", "pulse", pulse)
 	return nil
 }
 

@@ -80,7 +80,7 @@ func TestResidentQRGateEntryLog(t *testing.T) {
 
 	// Scanned at the gate: the door opens.
 	agent.scan(code)
-	agent.waitLog(`"msg":"door open"`, 1, 5*time.Second)
+	agent.waitLog(`"msg":"DOOR OPEN"`, 1, 5*time.Second)
 	granted := s.waitEvent(c, guard, "granted", "ok", 15*time.Second)
 	if granted["method"] != "qr" || granted["gate_id"] != gate {
 		t.Fatalf("entry log: %v", granted)
@@ -107,13 +107,13 @@ func TestResidentQRGateEntryLog(t *testing.T) {
 			t.Fatalf("the moved-out resident's code was not refused as revoked:\n%s", agent.logs())
 		}
 	}
-	if n := agent.count(`"msg":"door open"`); n != 1 {
+	if n := agent.count(`"msg":"DOOR OPEN"`); n != 1 {
 		t.Fatalf("door opened %d times; only the first scan may open it", n)
 	}
 
 	// The guard releases the door by hand: it opens once and the release is audited.
 	s.admin("POST", "/admin/v1/gates/"+gate+"/unlock", guard, map[string]any{"reason": "resident locked out, identity checked"}, 201)
-	agent.waitLog(`"msg":"door open"`, 2, 5*time.Second)
+	agent.waitLog(`"msg":"DOOR OPEN"`, 2, 5*time.Second)
 	manual := s.waitEvent(c, guard, "granted", "manual_release", 15*time.Second)
 	if manual["method"] != "manual" || manual["staff_id"] == nil {
 		t.Fatalf("manual release event: %v", manual)
