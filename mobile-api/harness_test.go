@@ -6,7 +6,6 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -19,6 +18,7 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"gatepass/internal/access"
+	"gatepass/internal/apitest"
 	"gatepass/internal/credential"
 	"gatepass/internal/dbtest"
 	"gatepass/internal/secret"
@@ -188,35 +188,8 @@ func (h *harness) stepUp(m member, k *softKey) {
 // raw sends a request and returns the status, headers and body.
 func (h *harness) raw(method, path, token string, body any) (int, http.Header, []byte) {
 	h.t.Helper()
-	var rd io.Reader
-	switch b := body.(type) {
-	case nil:
-	case string:
-		rd = strings.NewReader(b)
-	default:
-		raw, err := json.Marshal(b)
-		if err != nil {
-			h.t.Fatal(err)
-		}
-		rd = bytes.NewReader(raw)
-	}
-	req, err := http.NewRequest(method, h.base+path, rd)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	if rd != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		h.t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, resp.Header, raw
+	resp := apitest.Do(h.t, method, h.base+path, token, body)
+	return resp.Status, resp.Header, resp.Body
 }
 
 // do sends a request; every error answer must have the error shape.

@@ -4,13 +4,13 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"io"
 	"net/http"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
 
+	"gatepass/internal/apitest"
 	"gatepass/internal/credential"
 	"gatepass/internal/qr"
 )
@@ -23,23 +23,6 @@ func (h *harness) card(f fixture, resident string) string {
 		h.t.Fatal(err)
 	}
 	return card.ID.String()
-}
-
-// raw sends a request and returns the response with its body read.
-func (h *harness) raw(method, path, token string, body []byte) (*http.Response, []byte) {
-	h.t.Helper()
-	req, _ := http.NewRequest(method, h.base+path, bytes.NewReader(body))
-	req.Header.Set("Authorization", "Bearer "+token)
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp, b
 }
 
 func (h *harness) verifier(community string) *credential.Verifier {
@@ -60,9 +43,10 @@ func (h *harness) verifier(community string) *credential.Verifier {
 func TestPrintedCard(t *testing.T) {
 	h := newHarness(t)
 	f, other := h.community(), h.community()
-	resp, png := h.raw("POST", "/admin/v1/residents/"+f.resident+"/cards", f.guard, []byte(`{"valid_days": 30}`))
-	if resp.StatusCode != http.StatusCreated || resp.Header.Get("Content-Type") != "image/png" {
-		t.Fatalf("issue card: %d %s %.200s", resp.StatusCode, resp.Header.Get("Content-Type"), png)
+	resp := apitest.Do(t, "POST", h.base+"/admin/v1/residents/"+f.resident+"/cards", f.guard, `{"valid_days": 30}`)
+	png := resp.Body
+	if resp.Status != http.StatusCreated || resp.Header.Get("Content-Type") != "image/png" {
+		t.Fatalf("issue card: %d %s %.200s", resp.Status, resp.Header.Get("Content-Type"), png)
 	}
 	id := resp.Header.Get("X-Credential-Id")
 	text, err := qr.Decode(png)
@@ -120,10 +104,10 @@ func TestPrintedCard(t *testing.T) {
 	if len(keys) != 2 || keys[1].(map[string]any)["retired_at"] == nil || keys[0].(map[string]any)["retired_at"] != nil {
 		t.Fatalf("keys after rotation: %v", keys)
 	}
-	resp, png = h.raw("POST", "/admin/v1/residents/"+f.resident+"/cards", f.admin, nil)
-	text2, err := qr.Decode(png)
-	if resp.StatusCode != http.StatusCreated || err != nil {
-		t.Fatalf("second card: %d %v", resp.StatusCode, err)
+	resp = apitest.Do(t, "POST", h.base+"/admin/v1/residents/"+f.resident+"/cards", f.admin, nil)
+	text2, err := qr.Decode(resp.Body)
+	if resp.Status != http.StatusCreated || err != nil {
+		t.Fatalf("second card: %d %v", resp.Status, err)
 	}
 	c2, err := h.verifier(f.id).Verify(text2, time.Now())
 	if err != nil || c2.KID != uint32(rotated["kid"].(float64)) {
@@ -145,15 +129,9 @@ func TestPrintedCard(t *testing.T) {
 	}
 
 	// A moved-out resident gets no card; a card is at most a year.
-	resp, _ = h.raw("POST", "/admin/v1/residents/"+f.resident+"/cards", f.admin, []byte(`{"valid_days": 400}`))
-	if resp.StatusCode != http.StatusUnprocessableEntity {
-		t.Fatalf("400-day card: %d", resp.StatusCode)
-	}
+	h.must(http.StatusUnprocessableEntity, "POST", "/admin/v1/residents/"+f.resident+"/cards", f.admin, `{"valid_days": 400}`)
 	h.must(http.StatusOK, "POST", "/admin/v1/communities/"+f.id+"/residents/"+f.resident+"/move-out", f.admin, nil)
-	resp, _ = h.raw("POST", "/admin/v1/residents/"+f.resident+"/cards", f.admin, nil)
-	if resp.StatusCode != http.StatusConflict {
-		t.Fatalf("card for a moved-out resident: %d", resp.StatusCode)
-	}
+	h.must(http.StatusConflict, "POST", "/admin/v1/residents/"+f.resident+"/cards", f.admin, nil)
 }
 
 // Private signing keys are only ever stored sealed under the master key.

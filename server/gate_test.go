@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"gatepass/internal/apitest"
 	"gatepass/internal/store"
 )
 
@@ -301,10 +302,10 @@ func TestEntryLogFiltersPagesExportsAndAnomalies(t *testing.T) {
 		t.Fatalf("anomalies %v", an)
 	}
 	// CSV export: every row, and an audit row saying who exported.
-	resp, body := h.raw("GET", base+"/events.csv?result=granted", f.guard, nil)
-	lines := strings.Split(strings.TrimSpace(string(body)), "\n")
-	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/csv") || len(lines) != 1+9 {
-		t.Fatalf("csv %d %q: %d lines", resp.StatusCode, resp.Header.Get("Content-Type"), len(lines))
+	resp := apitest.Do(t, "GET", h.base+base+"/events.csv?result=granted", f.guard, nil)
+	lines := strings.Split(strings.TrimSpace(string(resp.Body)), "\n")
+	if resp.Status != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/csv") || len(lines) != 1+9 {
+		t.Fatalf("csv %d %q: %d lines", resp.Status, resp.Header.Get("Content-Type"), len(lines))
 	}
 	var audited int
 	if err := h.db.SQL().QueryRowContext(context.Background(), `SELECT count(*) FROM audit_log WHERE community_id = $1 AND action = 'events.export'`, f.id).Scan(&audited); err != nil || audited != 1 {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -18,6 +17,7 @@ import (
 	"github.com/google/uuid"
 
 	"gatepass/internal/access"
+	"gatepass/internal/apitest"
 	"gatepass/internal/dbtest"
 	"gatepass/internal/secret"
 	"gatepass/internal/store"
@@ -77,48 +77,21 @@ func (h *harness) staff(c uuid.UUID, role access.StaffRole) string {
 	return tok
 }
 
-// do sends a request; body is sent as is when it is a string, else as JSON.
+// do sends a request; body is sent as is when it is a string, else as JSON. Every
+// error answer must have the {"error": {"code", "message"}} shape.
 func (h *harness) do(method, path, token string, body any) (int, map[string]any) {
 	h.t.Helper()
-	var rd io.Reader
-	switch b := body.(type) {
-	case nil:
-	case string:
-		rd = bytes.NewBufferString(b)
-	default:
-		raw, err := json.Marshal(b)
-		if err != nil {
-			h.t.Fatal(err)
-		}
-		rd = bytes.NewReader(raw)
-	}
-	req, err := http.NewRequest(method, h.base+path, rd)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	if rd != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		h.t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
+	resp := apitest.Do(h.t, method, h.base+path, token, body)
 	out := map[string]any{}
-	isJSON := strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json")
-	if len(raw) > 0 && (isJSON || resp.StatusCode >= 400) && json.Unmarshal(raw, &out) != nil {
-		h.t.Fatalf("%s %s: %d, body is not a JSON object: %q", method, path, resp.StatusCode, raw)
+	if strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") || resp.Status >= 400 {
+		out = resp.JSON(h.t)
 	}
-	if resp.StatusCode >= 400 {
+	if resp.Status >= 400 {
 		if e, ok := out["error"].(map[string]any); !ok || e["code"] == "" || e["message"] == "" {
-			h.t.Fatalf("%s %s: %d without the error shape: %s", method, path, resp.StatusCode, raw)
+			h.t.Fatalf("%s %s: %d without the error shape: %s", method, path, resp.Status, resp.Body)
 		}
 	}
-	return resp.StatusCode, out
+	return resp.Status, out
 }
 
 // must sends a request that has to answer want, and returns the body.

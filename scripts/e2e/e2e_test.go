@@ -6,9 +6,7 @@ package e2e
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
@@ -22,6 +20,7 @@ import (
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
+	"gatepass/internal/apitest"
 	"gatepass/internal/browsertest"
 	"gatepass/internal/credential"
 	"gatepass/internal/dbtest"
@@ -200,28 +199,11 @@ func (s *system) run(name string, env []string, prog string, args ...string) *lo
 // admin calls the server's admin API and checks the status.
 func (s *system) admin(method, path, token string, body any, want int) map[string]any {
 	s.t.Helper()
-	var rd io.Reader
-	if body != nil {
-		raw, _ := json.Marshal(body)
-		rd = bytes.NewReader(raw)
+	resp := apitest.Do(s.t, method, s.server+path, token, body)
+	if resp.Status != want {
+		s.t.Fatalf("%s %s = %d %s, want %d", method, path, resp.Status, resp.Body, want)
 	}
-	req, _ := http.NewRequest(method, s.server+path, rd)
-	req.Header.Set("Authorization", "Bearer "+token)
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		s.t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	out := map[string]any{}
-	raw, _ := io.ReadAll(resp.Body)
-	_ = json.Unmarshal(raw, &out)
-	if resp.StatusCode != want {
-		s.t.Fatalf("%s %s = %d %s, want %d", method, path, resp.StatusCode, raw, want)
-	}
-	return out
+	return resp.JSON(s.t)
 }
 
 // findEvent looks in the staff entry log for an event with this result and reason.
