@@ -183,35 +183,18 @@ func (tx *Tx) DeleteResident(ctx context.Context, c, resident uuid.UUID) (Delete
 	if n, _ := r.RowsAffected(); n == 0 {
 		return res, fmt.Errorf("resident %s: %w", resident, access.ErrNotFound)
 	}
-	steps := []struct {
-		query string
-		count *int
-	}{
+	steps := []step{
 		{`UPDATE entry_events SET credential_id = NULL, replay_key = NULL WHERE community_id = $1
 			AND credential_id IN (SELECT id FROM credentials WHERE community_id = $1 AND resident_id = $2)`, &res.Entries},
-		{`UPDATE residencies SET valid_to = now() WHERE community_id = $1 AND resident_id = $2 AND valid_to IS NULL`, nil},
-		{`UPDATE invites SET expires_at = now() WHERE community_id = $1 AND resident_id = $2 AND used_at IS NULL AND expires_at > now()`, nil},
-		{`UPDATE sessions SET revoked_at = now() WHERE community_id = $1 AND resident_id = $2 AND revoked_at IS NULL`, &res.Sessions},
-		{`UPDATE visitor_passes SET revoked_at = now() WHERE community_id = $1 AND host_resident_id = $2 AND revoked_at IS NULL`, &res.VisitorPasses},
 		{`DELETE FROM passkeys WHERE community_id = $1 AND resident_id = $2`, &res.Passkeys},
 	}
-	for _, s := range steps {
-		r, err := tx.x.ExecContext(ctx, s.query, c, resident)
-		if err != nil {
-			return res, fmt.Errorf("delete resident: %w", err)
-		}
-		if s.count != nil {
-			n, _ := r.RowsAffected()
-			*s.count = int(n)
-		}
-	}
-	if res.Face, err = tx.PurgeFaceData(ctx, c, resident, consent.ReasonDeletion); err != nil {
+	if err := tx.execSteps(ctx, "delete resident", steps, c, resident); err != nil {
 		return res, err
 	}
-	res.Credentials, err = tx.revokeCredentials(ctx, c, "resident_deleted",
-		`c.resident_id = $3 OR c.visitor_pass_id IN (SELECT id FROM visitor_passes WHERE community_id = $1 AND host_resident_id = $3)`, resident)
+	e, err := tx.endResidency(ctx, c, resident, "resident_deleted", consent.ReasonDeletion)
 	if err != nil {
 		return res, err
 	}
+	res.Credentials, res.Sessions, res.VisitorPasses, res.Face = e.Credentials, e.Sessions, e.VisitorPasses, e.Face
 	return res, tx.Audit(ctx, c, "resident.delete", "resident:"+resident.String(), res)
 }

@@ -227,7 +227,8 @@ type MoveOutResult struct {
 }
 
 // MoveOut ends a resident's residency and revokes every credential, session, pending
-// invite and visitor pass of theirs, all in this one transaction.
+// invite and visitor pass of theirs, and purges their face data, all in this one
+// transaction.
 func (tx *Tx) MoveOut(ctx context.Context, c, resident uuid.UUID) (MoveOutResult, error) {
 	var res MoveOutResult
 	r, err := tx.x.ExecContext(ctx, `UPDATE residents SET status = 'moved_out', ended_at = now()
@@ -241,34 +242,64 @@ func (tx *Tx) MoveOut(ctx context.Context, c, resident uuid.UUID) (MoveOutResult
 		}
 		return res, fmt.Errorf("resident is not active: %w", access.ErrConflict)
 	}
-	steps := []struct {
-		query string
-		count *int
-	}{
+	e, err := tx.endResidency(ctx, c, resident, "moved_out", consent.ReasonMoveOut)
+	if err != nil {
+		return res, err
+	}
+	res = MoveOutResult{Credentials: e.Credentials, Sessions: e.Sessions, VisitorPasses: e.VisitorPasses,
+		FaceData: e.Face.Consent || e.Face.Templates > 0}
+	return res, tx.Audit(ctx, c, "resident.move_out", "resident:"+resident.String(), res)
+}
+
+// ended counts what endResidency stopped.
+type ended struct {
+	Credentials, Sessions, VisitorPasses int
+	Face                                 PurgeResult
+}
+
+// endResidency stops everything that lets a resident in, for move-out and deletion
+// alike: the residency, pending invites, sessions, the visitor passes they host, every
+// credential of theirs and of those passes (gates are told), and their face data (every
+// gate is told to purge).
+func (tx *Tx) endResidency(ctx context.Context, c, resident uuid.UUID, revokeReason string, faceReason consent.Reason) (ended, error) {
+	var e ended
+	steps := []step{
 		{`UPDATE residencies SET valid_to = now() WHERE community_id = $1 AND resident_id = $2 AND valid_to IS NULL`, nil},
 		{`UPDATE invites SET expires_at = now() WHERE community_id = $1 AND resident_id = $2 AND used_at IS NULL AND expires_at > now()`, nil},
-		{`UPDATE sessions SET revoked_at = now() WHERE community_id = $1 AND resident_id = $2 AND revoked_at IS NULL`, &res.Sessions},
-		{`UPDATE visitor_passes SET revoked_at = now() WHERE community_id = $1 AND host_resident_id = $2 AND revoked_at IS NULL`, &res.VisitorPasses},
+		{`UPDATE sessions SET revoked_at = now() WHERE community_id = $1 AND resident_id = $2 AND revoked_at IS NULL`, &e.Sessions},
+		{`UPDATE visitor_passes SET revoked_at = now() WHERE community_id = $1 AND host_resident_id = $2 AND revoked_at IS NULL`, &e.VisitorPasses},
 	}
+	if err := tx.execSteps(ctx, "end residency", steps, c, resident); err != nil {
+		return e, err
+	}
+	var err error
+	e.Credentials, err = tx.revokeCredentials(ctx, c, revokeReason,
+		`c.resident_id = $3 OR c.visitor_pass_id IN (SELECT id FROM visitor_passes WHERE community_id = $1 AND host_resident_id = $3)`, resident)
+	if err != nil {
+		return e, err
+	}
+	e.Face, err = tx.PurgeFaceData(ctx, c, resident, faceReason)
+	return e, err
+}
+
+// step is one statement over (community $1, resident $2); count, when set, receives the
+// number of rows it touched.
+type step struct {
+	query string
+	count *int
+}
+
+// execSteps runs statements over (community, resident) in order.
+func (tx *Tx) execSteps(ctx context.Context, what string, steps []step, c, resident uuid.UUID) error {
 	for _, s := range steps {
 		r, err := tx.x.ExecContext(ctx, s.query, c, resident)
 		if err != nil {
-			return res, fmt.Errorf("move out: %w", err)
+			return fmt.Errorf("%s: %w", what, err)
 		}
 		if s.count != nil {
 			n, _ := r.RowsAffected()
 			*s.count = int(n)
 		}
 	}
-	res.Credentials, err = tx.revokeCredentials(ctx, c, "moved_out",
-		`c.resident_id = $3 OR c.visitor_pass_id IN (SELECT id FROM visitor_passes WHERE community_id = $1 AND host_resident_id = $3)`, resident)
-	if err != nil {
-		return res, err
-	}
-	face, err := tx.PurgeFaceData(ctx, c, resident, consent.ReasonMoveOut)
-	if err != nil {
-		return res, err
-	}
-	res.FaceData = face.Consent || face.Templates > 0
-	return res, tx.Audit(ctx, c, "resident.move_out", "resident:"+resident.String(), res)
+	return nil
 }
