@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"testing"
 )
@@ -65,4 +66,16 @@ func Do(t testing.TB, method, url, token string, body any) Response {
 		t.Fatalf("%s %s: reading the answer: %v", method, url, err)
 	}
 	return Response{Status: resp.StatusCode, Header: resp.Header, Body: raw}
+}
+
+// FreeAddr returns a loopback address with a port nobody listens on, for a program the
+// test is about to start.
+func FreeAddr(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
 }

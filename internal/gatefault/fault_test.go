@@ -15,6 +15,7 @@ import (
 	"github.com/creack/pty"
 	"github.com/google/uuid"
 
+	"gatepass/internal/apitest"
 	"gatepass/internal/credential"
 	"gatepass/internal/qr"
 	"gatepass/internal/store"
@@ -312,7 +313,7 @@ func base45(b []byte) string {
 func TestGarbageScans(t *testing.T) {
 	e := newEnv(t)
 	other := e.must(201, "POST", "/admin/v1/communities", e.operator, map[string]any{"name": "Other " + uuid.NewString()[:8]})["id"].(string)
-	tcpAddr := freeAddr(t)
+	tcpAddr := apitest.FreeAddr(t)
 	g := e.newGate("--input", "tcp:"+tcpAddr)
 	g.start()
 	g.waitOnline(true)
@@ -360,14 +361,4 @@ func TestGarbageScans(t *testing.T) {
 	if o := g.scan(e.token(1)); o.Result != "granted" || !g.alive() {
 		t.Fatalf("after garbage: %+v alive=%v", o, g.alive())
 	}
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }

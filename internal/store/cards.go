@@ -27,13 +27,19 @@ type Card struct {
 // ResidentCommunity finds the community of a resident, for paths that name only the
 // resident.
 func (db *DB) ResidentCommunity(ctx context.Context, resident uuid.UUID) (uuid.UUID, error) {
+	return db.communityOf(ctx, "residents", "resident", resident)
+}
+
+// communityOf finds the community of a row of table by its id alone (an index on id
+// serves it); what names the row in errors.
+func (db *DB) communityOf(ctx context.Context, table, what string, id uuid.UUID) (uuid.UUID, error) {
 	var c uuid.UUID
-	err := db.x.GetContext(ctx, &c, `SELECT community_id FROM residents WHERE id = $1`, resident)
+	err := db.x.GetContext(ctx, &c, `SELECT community_id FROM `+table+` WHERE id = $1`, id)
 	if errors.Is(err, sql.ErrNoRows) {
-		return uuid.Nil, fmt.Errorf("resident %s: %w", resident, access.ErrNotFound)
+		return uuid.Nil, fmt.Errorf("%s %s: %w", what, id, access.ErrNotFound)
 	}
 	if err != nil {
-		return uuid.Nil, fmt.Errorf("resident community: %w", err)
+		return uuid.Nil, fmt.Errorf("%s community: %w", what, err)
 	}
 	return c, nil
 }

@@ -15,15 +15,7 @@ import (
 
 // GateCommunity finds the community of a gate, for admin paths that name only the gate.
 func (db *DB) GateCommunity(ctx context.Context, gate uuid.UUID) (uuid.UUID, error) {
-	var c uuid.UUID
-	err := db.x.GetContext(ctx, &c, `SELECT community_id FROM gates WHERE id = $1`, gate)
-	if errors.Is(err, sql.ErrNoRows) {
-		return uuid.Nil, fmt.Errorf("gate %s: %w", gate, access.ErrNotFound)
-	}
-	if err != nil {
-		return uuid.Nil, fmt.Errorf("gate community: %w", err)
-	}
-	return c, nil
+	return db.communityOf(ctx, "gates", "gate", gate)
 }
 
 // Release is a manual release queued for a gate.

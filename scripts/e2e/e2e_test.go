@@ -147,7 +147,7 @@ func start(t *testing.T) *system {
 	}
 	s.env = append(os.Environ(), "DATABASE_URL="+dbtest.URL(t), "MASTER_KEY_FILE="+key)
 
-	serverAddr, mobileAddr := freeAddr(t), freeAddr(t)
+	serverAddr, mobileAddr := apitest.FreeAddr(t), apitest.FreeAddr(t)
 	s.server = "http://" + serverAddr
 	s.mobile = "http://localhost:" + portOf(mobileAddr)
 	s.run("server", nil, "server", "serve", "--listen", serverAddr)
@@ -245,7 +245,7 @@ func (s *system) startAgent(enrollment string) *gateAgent {
 	if out, err := s.command("gate-agent", "enroll", "--server", s.server, "--code", enrollment, "--state", state).CombinedOutput(); err != nil {
 		s.t.Fatalf("gate-agent enroll: %v\n%s", err, out)
 	}
-	a := &gateAgent{t: s.t, scanner: freeAddr(s.t)}
+	a := &gateAgent{t: s.t, scanner: apitest.FreeAddr(s.t)}
 	a.out = s.run("gate-agent", nil, "gate-agent", "run", "--state", state, "--input", "tcp:"+a.scanner, "--door", "log", "--http", "", "--wait", "5s")
 	deadline := time.Now().Add(15 * time.Second)
 	for {
@@ -305,16 +305,6 @@ func (b *logBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }
 
 func portOf(addr string) string {
