@@ -94,34 +94,44 @@ func (m *Matcher) Remove(resident uuid.UUID) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	found := false
-	for model, g := range m.galleries {
-		i, ok := g.row[resident]
-		if !ok {
-			continue
-		}
-		found = true
-		last := len(g.ids) - 1
-		if i != last {
-			copy(g.slab[i*g.dim:(i+1)*g.dim], g.slab[last*g.dim:])
-			g.ids[i] = g.ids[last]
-			g.row[g.ids[i]] = i
-		}
-		clear(g.slab[last*g.dim:])
-		g.slab = g.slab[:last*g.dim]
-		g.ids = g.ids[:last]
-		delete(g.row, resident)
-		switch {
-		case last == 0:
-			clear(g.slab[:cap(g.slab)])
-			delete(m.galleries, model)
-		case cap(g.slab) > 4*len(g.slab):
-			smaller := make([]float32, len(g.slab), 2*len(g.slab))
-			copy(smaller, g.slab)
-			clear(g.slab[:cap(g.slab)])
-			g.slab = smaller
-		}
+	for model := range m.galleries {
+		found = m.removeLocked(model, resident) || found
 	}
 	return found
+}
+
+// removeLocked deletes a resident's template of one model, as Remove describes; m.mu is
+// held for writing.
+func (m *Matcher) removeLocked(model string, resident uuid.UUID) bool {
+	g := m.galleries[model]
+	if g == nil {
+		return false
+	}
+	i, ok := g.row[resident]
+	if !ok {
+		return false
+	}
+	last := len(g.ids) - 1
+	if i != last {
+		copy(g.slab[i*g.dim:(i+1)*g.dim], g.slab[last*g.dim:])
+		g.ids[i] = g.ids[last]
+		g.row[g.ids[i]] = i
+	}
+	clear(g.slab[last*g.dim:])
+	g.slab = g.slab[:last*g.dim]
+	g.ids = g.ids[:last]
+	delete(g.row, resident)
+	switch {
+	case last == 0:
+		clear(g.slab[:cap(g.slab)])
+		delete(m.galleries, model)
+	case cap(g.slab) > 4*len(g.slab):
+		smaller := make([]float32, len(g.slab), 2*len(g.slab))
+		copy(smaller, g.slab)
+		clear(g.slab[:cap(g.slab)])
+		g.slab = smaller
+	}
+	return true
 }
 
 // Len returns how many templates of a model the matcher holds.

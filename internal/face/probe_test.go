@@ -64,4 +64,20 @@ func TestPutSealed(t *testing.T) {
 	if r, _ := m.Match(gen.Probe(id, 0.7)); !r.Matched || r.Resident != b.Resident {
 		t.Fatalf("after PutSealed: %+v", r)
 	}
+	// A replacement that does not open (sealed for another community) drops the template
+	// it replaces, of its model only.
+	small := NewSynthetic(13).Identity()
+	small.Model, small.Embedding = "mobilefacenet-128", small.Embedding[:128]
+	if err := m.Put(b.Resident, small); err != nil {
+		t.Fatal(err)
+	}
+	elsewhere := b
+	elsewhere.Community = uuid.New()
+	bad, err := Seal(id, key.PublicKey().Bytes(), elsewhere)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.PutSealed(bad, key, b); !errors.Is(err, ErrSealed) || m.Len(id.Model) != 0 || m.Len(small.Model) != 1 {
+		t.Fatalf("refused replacement: %v, %d and %d templates left", err, m.Len(id.Model), m.Len(small.Model))
+	}
 }

@@ -196,9 +196,16 @@ func Open(sealed []byte, gate *ecdh.PrivateKey, want Binding) (Template, error) 
 // matcher for b.Resident; the decrypted copy is wiped once the matcher has its own. This
 // is what a gate does with a "face_template" sync change, and with the blobs it keeps on
 // disk when it starts (kept sealed at rest, they need no second encryption).
+//
+// A blob that does not open still replaces: the resident's template of b.Model is
+// removed, so the matcher never keeps a template the server has superseded and the gate's
+// disk no longer holds (it would match until the next restart and then vanish).
 func (m *Matcher) PutSealed(sealed []byte, gate *ecdh.PrivateKey, b Binding) error {
 	t, err := Open(sealed, gate, b)
 	if err != nil {
+		m.mu.Lock()
+		m.removeLocked(b.Model, b.Resident)
+		m.mu.Unlock()
 		return err
 	}
 	defer t.Wipe()
