@@ -18,11 +18,7 @@ import (
 // the store's PurgeStatus) shows both confirmations.
 func TestFaceAtTwoGatesThenWithdrawal(t *testing.T) {
 	e := newEnv(t)
-	a, b := e.newGate(), e.newGate()
-	a.start()
-	b.start()
-	a.waitOnline(true)
-	b.waitOnline(true)
+	a, b := e.onlineGates()
 	e.offerFace()
 	m := e.mobileAPI()
 	tok := e.session(e.resident)

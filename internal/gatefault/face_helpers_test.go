@@ -237,3 +237,14 @@ func faceReason(out map[string]any) string {
 	r, _ := out["reason"].(string)
 	return r
 }
+
+// onlineGates creates two gates with running agents, both online.
+func (e *env) onlineGates() (a, b *gateAgent) {
+	e.t.Helper()
+	a, b = e.newGate(), e.newGate()
+	a.start()
+	b.start()
+	a.waitOnline(true)
+	b.waitOnline(true)
+	return a, b
+}

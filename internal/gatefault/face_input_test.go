@@ -17,11 +17,7 @@ import (
 // replacement also drops the template it replaces, so memory holds what the disk holds.
 func TestFaceBlobsForAnotherCommunityOrGateNeverMatch(t *testing.T) {
 	e := newEnv(t)
-	a, b := e.newGate(), e.newGate()
-	a.start()
-	b.start()
-	a.waitOnline(true)
-	b.waitOnline(true)
+	a, b := e.onlineGates()
 	e.offerFace()
 	r1, r2, r3 := e.resident, e.newResident("R2"), e.newResident("R3")
 	for _, r := range []string{r1, r2, r3} {
