@@ -1,6 +1,7 @@
 package gatefault
 
 import (
+	"encoding/json"
 	"io"
 	"net/http"
 	"os/exec"
@@ -76,7 +77,14 @@ func TestQRWhateverTheFaceSettings(t *testing.T) {
 
 	// The strictest stale policy refuses QR only while the gate's data is stale, never
 	// because of face: online, QR still opens.
-	e.must(200, "PUT", "/admin/v1/gates/"+g.id+"/settings", e.admin, map[string]any{"stale_policy": "deny"})
+	// The skew in the same change shows when the gate has applied it: a code valid from
+	// 60 s ahead passes the check only with the wider skew.
+	ahead := e.tokenAt(e.community, 1, time.Now().Add(60*time.Second))
+	if got := g.check(ahead); got != "denied" {
+		t.Fatalf("a code valid from 60 s ahead with the default skew: %s", got)
+	}
+	e.must(200, "PUT", "/admin/v1/gates/"+g.id+"/settings", e.admin, map[string]any{"stale_policy": "deny", "skew_seconds": 120})
+	waitFor(t, 5*time.Second, "the settings applied at the gate", func() bool { return g.check(ahead) == "granted" })
 	qrGranted("stale_policy deny, gate online")
 
 	// No setting switches QR, cards or release off, or makes face the only way.
@@ -141,4 +149,21 @@ func (e *env) printCard(resident string) string {
 		e.t.Fatal(err)
 	}
 	return text
+}
+
+// check asks the agent's POST /check for a decision without acting on it.
+func (g *gateAgent) check(text string) string {
+	g.e.t.Helper()
+	resp, err := http.Post("http://"+g.local+"/check", "text/plain", strings.NewReader(text))
+	if err != nil {
+		g.e.t.Fatalf("POST /check: %v", err)
+	}
+	defer resp.Body.Close()
+	var out struct {
+		Result string `json:"result"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		g.e.t.Fatalf("POST /check: %v", err)
+	}
+	return out.Result
 }
