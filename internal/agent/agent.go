@@ -58,6 +58,7 @@ type Agent struct {
 	gateInfo  atomic.Pointer[gateapi.Gate] // name, zone and settings as last synced
 	faceKey   *ecdh.PrivateKey             // the box key face templates are sealed to
 	matcher   atomic.Pointer[face.Matcher]
+	enrol     enrolState // the open one-gate enrolment session (enrol.go)
 	online    atomic.Bool
 	offsetMS  atomic.Int64
 	syncedAt  atomic.Int64 // unix ns of the last successful sync, gate clock
@@ -410,6 +411,9 @@ func (a *Agent) SyncOnce(ctx context.Context, wait time.Duration) (bool, error) 
 func (a *Agent) commands(ctx context.Context, s *gateapi.Sync) {
 	for _, c := range s.Commands {
 		result := a.command(ctx, c, s.ServerTime)
+		if result == "" {
+			continue // an enrolment session still open: acked when it ends
+		}
 		if err := a.do(ctx, a.client, http.MethodPost, "/gate/v1/commands/"+c.ID.String()+"/ack",
 			gateapi.CommandAck{Result: &result}, nil); err != nil {
 			// Pending still: it comes again with the next sync and is acked then with
@@ -420,6 +424,9 @@ func (a *Agent) commands(ctx context.Context, s *gateapi.Sync) {
 }
 
 func (a *Agent) command(ctx context.Context, c gateapi.Command, serverNow time.Time) string {
+	if c.Kind == kindFaceEnrol {
+		return a.faceEnrolCommand(ctx, c, serverNow)
+	}
 	if d, ok, err := a.store.Done(c.ID); err != nil {
 		a.cfg.Log.Error("command state", "err", err)
 		return "failed"

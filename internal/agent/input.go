@@ -176,6 +176,7 @@ func (a *Agent) HTTPHandler() http.Handler {
 		}
 		reply(w, out)
 	})
+	mux.HandleFunc("POST /face/enrol", a.serveEnrol)
 	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
 		reply(w, map[string]any{"online": a.online.Load(), "queue_depth": a.store.QueueDepth(), "clock_offset_ms": a.offsetMS.Load()})
 	})

@@ -3,6 +3,7 @@
 package gateapi
 
 import (
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -160,11 +161,13 @@ type Zone struct {
 
 // Command is a pending command for this gate.
 type Command struct {
-	ID        uuid.UUID  `json:"id"`
-	Kind      string     `json:"kind"` // unlock | purge_template
-	Reason    string     `json:"reason,omitempty"`
-	CreatedBy *uuid.UUID `json:"created_by,omitempty"`
-	CreatedAt time.Time  `json:"created_at"`
+	ID     uuid.UUID `json:"id"`
+	Kind   string    `json:"kind"` // unlock | face_enrol
+	Reason string    `json:"reason,omitempty"`
+	// Payload is the command's own data: for face_enrol {resident_id, model?, expires_at}.
+	Payload   json.RawMessage `json:"payload,omitempty"`
+	CreatedBy *uuid.UUID      `json:"created_by,omitempty"`
+	CreatedAt time.Time       `json:"created_at"`
 }
 
 // Sync is GET /gate/v1/sync. Keys, zones, gate and commands are always complete (they
@@ -265,7 +268,8 @@ const (
 	ResultExecuted  = "executed"
 	ResultTooOld    = "expired"   // older than ReleaseMaxAge on arrival: not executed
 	ResultDuplicate = "duplicate" // delivered again after it was executed
+	ResultEnrolled  = "enrolled"  // face_enrol: the reader enrolled the resident on this gate
 )
 
 // CommandResults lists the valid results of a command ack.
-var CommandResults = []string{ResultExecuted, ResultTooOld, ResultDuplicate, "failed", "purged"}
+var CommandResults = []string{ResultExecuted, ResultTooOld, ResultDuplicate, "failed", "purged", ResultEnrolled}

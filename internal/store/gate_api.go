@@ -266,6 +266,9 @@ func gateState(ctx context.Context, q getSelecter, out *gateapi.Sync, g gateapi.
 		}
 		_ = json.Unmarshal(c.Payload, &p) // written by UnlockGate: always an object
 		out.Commands[i] = gateapi.Command{ID: c.ID, Kind: c.Kind, Reason: p.Reason, CreatedBy: c.CreatedBy, CreatedAt: c.CreatedAt.UTC()}
+		if c.Kind == CommandFaceEnrol {
+			out.Commands[i].Payload = c.Payload
+		}
 	}
 	return nil
 }
