@@ -185,6 +185,7 @@ func (a *API) routes(l Limits) {
 	redeem := limit(l.Redeem, byIP("redeem:"))
 	signin := limit(l.SignIn, byIP("signin:"))
 	mint := limit(l.Mint, byCaller)
+	enrol := limit(faceEnrolLimit, byCaller)
 
 	v1 := a.app.Group("/api/v1")
 	v1.Post("/invites/redeem/begin", redeem, a.redeemBegin)
@@ -222,6 +223,8 @@ func (a *API) routes(l Limits) {
 	v1.Post("/face/templates", a.authed(a.faceTemplates))
 	v1.Post("/face/withdraw", a.authed(a.faceWithdraw))
 	v1.Get("/face/status", a.authed(a.faceStatus))
+	v1.Post("/face/enrolment", enrol, a.authed(a.faceEnrolStart))
+	v1.Get("/face/enrolment/:session", a.authed(a.faceEnrolStatus))
 
 	v1.Get("/visit/:token", a.visit)
 	v1.Get("/visit/:token/pass", mint, a.visitPass)

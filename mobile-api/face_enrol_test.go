@@ -1,0 +1,159 @@
+package main
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"gatepass/internal/consent"
+	"gatepass/internal/store"
+)
+
+// gateIDs lists community f's gates, oldest first.
+func (h *harness) gateIDs(f community) []uuid.UUID {
+	h.t.Helper()
+	var out []uuid.UUID
+	if err := h.sql.Select(&out, `SELECT id FROM gates WHERE community_id = $1 ORDER BY created_at, id`, f.id); err != nil {
+		h.t.Fatal(err)
+	}
+	return out
+}
+
+// consentTo records a consent through the store, as POST /face/consent does after the
+// passkey step-up (tested there); gate is uuid.Nil for scope community.
+func (h *harness) consentTo(f community, m member, scope consent.Scope, gate uuid.UUID) {
+	h.t.Helper()
+	ctx := context.Background()
+	n, err := consent.Current("en")
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	err = h.db.InTx(ctx, "test", func(tx *store.Tx) error {
+		_, err := tx.GiveConsent(ctx, store.GiveConsent{Community: f.id, Resident: m.id, GivenBy: m.id, NoticeVersion: n.Version,
+			NoticeLang: n.Lang, NoticeHash: n.Hash[:], Scope: scope, Gate: gate, Channel: "h5"})
+		return err
+	})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+func (h *harness) offerFace(f community) {
+	h.t.Helper()
+	ctx := context.Background()
+	if err := h.db.InTx(ctx, "test", func(tx *store.Tx) error {
+		return tx.SetFaceOperator(ctx, f.id, consent.Operator{Name: "Sunshine Property", Contact: "privacy@example.com"})
+	}); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+func (h *harness) commands() int {
+	h.t.Helper()
+	var n int
+	if err := h.sql.Get(&n, `SELECT count(*) FROM gate_commands`); err != nil {
+		h.t.Fatal(err)
+	}
+	return n
+}
+
+func TestFaceEnrolmentSession(t *testing.T) {
+	h := newHarness(t, testLimits)
+	f, elsewhere := h.community(), h.community()
+	h.offerFace(f)
+	h.faceGates(f, 2)
+	h.faceGates(elsewhere, 1)
+	gates, foreign := h.gateIDs(f), h.gateIDs(elsewhere)[0]
+	m, other, whole := h.signUp(f), h.signUp(f), h.signUp(f)
+	const path = "/api/v1/face/enrolment"
+	start := map[string]any{"gate_id": gates[0].String()}
+
+	h.consentTo(f, whole, consent.ScopeCommunity, uuid.Nil)
+	h.consentTo(f, m, consent.ScopeOneGate, gates[1])
+	before, cmds := h.snapshot(), h.commands()
+	for _, tok := range []string{"", "not-a-token", "gpr_" + strings.Repeat("A", 64)} {
+		h.mustFail(401, "unauthorized", "POST", path, tok, start)
+		h.mustFail(401, "unauthorized", "GET", path+"/"+uuid.NewString(), tok, nil)
+	}
+	// No consent; a community-scope consent (enrols on the phone, not here); a one-gate
+	// consent for the other gate.
+	h.mustFail(409, "no_one_gate_consent", "POST", path, other.token, start)
+	h.mustFail(409, "no_one_gate_consent", "POST", path, whole.token, start)
+	h.mustFail(409, "no_one_gate_consent", "POST", path, m.token, start)
+	// Gates that are not this community's are not found, whatever the consent.
+	h.mustFail(404, "not_found", "POST", path, m.token, map[string]any{"gate_id": foreign.String()})
+	h.mustFail(404, "not_found", "POST", path, m.token, map[string]any{"gate_id": uuid.NewString()})
+	// Bad input.
+	for _, bad := range []struct {
+		body   string
+		status int
+	}{{`not json`, 400}, {`{"gate_id":"` + gates[1].String() + `","x":1}`, 400}, {`{"gate_id":1}`, 400},
+		{`{}`, 422}, {`{"gate_id":"nope"}`, 422}} {
+		if got, out := h.do("POST", path, other.token, bad.body); got != bad.status {
+			t.Fatalf("%s: %d %v, want %d", bad.body, got, out, bad.status)
+		}
+	}
+	h.mustFail(404, "not_found", "GET", path+"/not-a-uuid", m.token, nil)
+	h.mustFail(404, "not_found", "GET", path+"/"+uuid.NewString(), m.token, nil)
+	h.unchanged(before, "refused enrolment sessions")
+	if h.commands() != cmds {
+		t.Fatal("a refused session queued a gate command")
+	}
+
+	// The consented gate: a face_enrol command for that gate, with a change to wake it.
+	out := h.must(201, "POST", path, m.token, map[string]any{"gate_id": gates[1].String()})
+	expires, err := time.Parse(time.RFC3339Nano, out["expires_at"].(string))
+	if err != nil || out["state"] != "waiting" || out["gate_id"] != gates[1].String() ||
+		time.Until(expires) < store.EnrolSessionTTL-30*time.Second || time.Until(expires) > store.EnrolSessionTTL+30*time.Second {
+		t.Fatalf("session %v (%v)", out, err)
+	}
+	id := out["id"].(string)
+	var kind, resident, changes string
+	if err := h.sql.QueryRow(`SELECT c.kind, c.payload ->> 'resident_id', (SELECT l.kind FROM change_log l WHERE l.entity_id = c.id AND l.gate_id = c.gate_id)
+		FROM gate_commands c WHERE c.id = $1 AND c.gate_id = $2 AND c.acked_at IS NULL`, id, gates[1]).Scan(&kind, &resident, &changes); err != nil ||
+		kind != "face_enrol" || resident != m.id.String() || changes != "command" {
+		t.Fatalf("command %s %s %s %v", kind, resident, changes, err)
+	}
+	var audited int
+	if err := h.sql.Get(&audited, `SELECT count(*) FROM audit_log WHERE action = 'face.enrol_session' AND target = $1`, "resident:"+m.id.String()); err != nil || audited != 1 {
+		t.Fatalf("audit %d %v", audited, err)
+	}
+
+	// The resident follows their session; nobody else sees it.
+	if got := h.must(200, "GET", path+"/"+id, m.token, nil); got["state"] != "waiting" || got["id"] != id {
+		t.Fatalf("status %v", got)
+	}
+	h.mustFail(404, "not_found", "GET", path+"/"+id, other.token, nil)
+	h.exec(`UPDATE gate_commands SET acked_at = now(), result = 'enrolled' WHERE id = $1`, id)
+	if got := h.must(200, "GET", path+"/"+id, m.token, nil); got["state"] != "enrolled" {
+		t.Fatalf("status after the gate's ack %v", got)
+	}
+	second := h.must(201, "POST", path, m.token, map[string]any{"gate_id": gates[1].String()})["id"].(string)
+	h.exec(`UPDATE gate_commands SET created_at = now() - interval '3 minutes',
+		payload = jsonb_set(payload, '{expires_at}', to_jsonb(now() - interval '1 minute')) WHERE id = $1`, second)
+	if got := h.must(200, "GET", path+"/"+second, m.token, nil); got["state"] != "expired" {
+		t.Fatalf("status of a lapsed session %v", got)
+	}
+
+	// Withdrawn consent: no more sessions.
+	if err := h.db.InTx(context.Background(), "test", func(tx *store.Tx) error {
+		_, err := tx.WithdrawConsent(context.Background(), f.id, m.id, m.id)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	h.mustFail(409, "no_one_gate_consent", "POST", path, m.token, map[string]any{"gate_id": gates[1].String()})
+}
+
+func TestFaceEnrolmentRateLimit(t *testing.T) {
+	h := newHarness(t, testLimits)
+	f := h.community()
+	m := h.signUp(f)
+	for i := 0; i < faceEnrolLimit; i++ {
+		h.mustFail(404, "not_found", "POST", "/api/v1/face/enrolment", m.token, map[string]any{"gate_id": uuid.NewString()})
+	}
+	h.mustFail(429, "rate_limited", "POST", "/api/v1/face/enrolment", m.token, map[string]any{"gate_id": uuid.NewString()})
+}
