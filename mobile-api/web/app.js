@@ -348,6 +348,7 @@ async function faceCard() {
       el('button', { class: 'btn danger', id: 'face-withdraw', type: 'button', onclick: async () => {
         try { await api('POST', '/api/v1/face/withdraw'); dataTab(); } catch (e) { fail(err, e); }
       } }, t('face.withdraw')));
+    if (live.scope === 'one_gate' && live.current_notice) card.append(enrolAtGate(st, live, err));
   } else {
     card.append(el('p', { class: 'muted' }, t('face.optional')));
     const gates = st.gates;
@@ -378,6 +379,39 @@ async function faceCard() {
   }
   card.append(err);
   return card;
+}
+
+// enrolAtGate offers a one-gate consent's enrolment: the browser cannot run the face
+// model, so the resident starts a session and stands at that gate's reader, which makes
+// and keeps the template; the page follows the session until the gate confirms.
+function enrolAtGate(st, live, err) {
+  const gate = st.gates.find((g) => g.gate_id === live.gate_id);
+  if (!gate) return null;
+  const box = el('div', { id: 'face-enrol' });
+  const line = el('p', { id: 'face-enrol-state', role: 'status' });
+  if (gate.has_template) line.textContent = t('face.enrolled', { g: gate.gate_name });
+  const button = el('button', { class: 'btn', id: 'face-enrol-start', type: 'button' }, t('face.enrolAt', { g: gate.gate_name }));
+  button.addEventListener('click', async () => {
+    err.textContent = '';
+    try {
+      const s = await api('POST', '/api/v1/face/enrolment', { gate_id: gate.gate_id });
+      button.disabled = true;
+      line.textContent = t('face.standAt', { g: gate.gate_name, t: formatTime(s.expires_at) });
+      const timer = setInterval(async () => {
+        try {
+          const now = await api('GET', `/api/v1/face/enrolment/${s.id}`);
+          if (now.state === 'waiting') return;
+          clearInterval(timer);
+          button.disabled = false;
+          line.textContent = t(now.state === 'enrolled' ? 'face.enrolled' : 'face.enrolAgain', { g: gate.gate_name });
+        } catch (e) { clearInterval(timer); button.disabled = false; fail(err, e); }
+      }, 2000);
+      const before = stopTimers;
+      stopTimers = () => { before(); clearInterval(timer); };
+    } catch (e) { fail(err, e); }
+  });
+  box.append(button, line);
+  return box;
 }
 
 async function dataTab() {

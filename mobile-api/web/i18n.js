@@ -31,6 +31,9 @@ const dict = {
     'face.agree': 'I agree: confirm with my passkey', 'face.on': 'Face entry is on since {t}.',
     'face.withdraw': 'Withdraw consent and delete my face data', 'face.purges': 'Deletion confirmed by each gate:',
     'face.confirmed': 'confirmed', 'face.pending': 'waiting for the gate', 'face.noGates': 'No gate can enrol faces yet.',
+    'face.enrolAt': 'Enrol at {g}', 'face.enrolled': 'Enrolled at {g}: your face opens that gate.',
+    'face.standAt': 'Stand in front of the reader at {g} now, until {t} (2 minutes). This page shows when the gate confirms.',
+    'face.enrolAgain': 'The gate did not enrol you in time. Start again when you are at {g}.',
   },
   zh: {
     'tab.pass': '通行码', 'tab.visitors': '访客', 'tab.security': '安全', 'tab.history': '记录', 'tab.data': '我的数据',
@@ -63,6 +66,9 @@ const dict = {
     'face.agree': '我同意：用通行密钥确认', 'face.on': '已于 {t} 开通刷脸通行。',
     'face.withdraw': '撤回同意并删除我的人脸数据', 'face.purges': '各门禁的删除确认：',
     'face.confirmed': '已确认', 'face.pending': '等待门禁确认', 'face.noGates': '目前没有可录入人脸的门禁。',
+    'face.enrolAt': '在{g}录入人脸', 'face.enrolled': '已在{g}录入：刷脸即可通过该门禁。',
+    'face.standAt': '请在 {t} 前（2 分钟内）站到{g}的读头前。门禁确认后本页会显示。',
+    'face.enrolAgain': '门禁未能在时限内录入。到达{g}后请重新开始。',
   },
 };
 
