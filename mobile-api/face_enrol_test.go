@@ -6,8 +6,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
 	"github.com/google/uuid"
 
+	"gatepass/internal/browsertest"
 	"gatepass/internal/consent"
 	"gatepass/internal/store"
 )
@@ -156,4 +158,62 @@ func TestFaceEnrolmentRateLimit(t *testing.T) {
 		h.mustFail(404, "not_found", "POST", "/api/v1/face/enrolment", m.token, map[string]any{"gate_id": uuid.NewString()})
 	}
 	h.mustFail(429, "rate_limited", "POST", "/api/v1/face/enrolment", m.token, map[string]any{"gate_id": uuid.NewString()})
+}
+
+// TestRealBrowserFaceEnrol drives the web app in Chromium: a resident with a one-gate
+// consent taps "Enrol at <gate>", is told to stand at that gate's reader, and the page
+// shows the gate's confirmation when the session's command is acknowledged "enrolled".
+func TestRealBrowserFaceEnrol(t *testing.T) {
+	h := newHarness(t, testLimits)
+	f := h.community()
+	resident, code := h.invite(f)
+	h.offerFace(f)
+	h.faceGates(f, 1)
+	gate := h.gateIDs(f)[0]
+	ctx := browsertest.New(t, 90*time.Second)
+	err := chromedp.Run(ctx, browsertest.Phone(), browsertest.VirtualAuthenticator(),
+		chromedp.Navigate(h.base+"/"),
+		chromedp.WaitVisible("#invite-code", chromedp.ByID),
+		chromedp.SendKeys("#invite-code", code, chromedp.ByID),
+		chromedp.Click("#redeem-btn", chromedp.ByID),
+		browsertest.WaitPass(),
+	)
+	if err != nil {
+		t.Fatalf("redeem: %v\n%s", err, h.logs.String())
+	}
+	h.consentTo(f, member{id: resident}, consent.ScopeOneGate, gate)
+	var name, state string
+	if err := h.sql.Get(&name, `SELECT name FROM gates WHERE id = $1`, gate); err != nil {
+		t.Fatal(err)
+	}
+	err = chromedp.Run(ctx,
+		chromedp.Click(`button[data-tab="data"]`, chromedp.ByQuery),
+		chromedp.WaitVisible("#face-enrol-start", chromedp.ByID),
+		chromedp.Click("#face-enrol-start", chromedp.ByID),
+		chromedp.Poll(`document.getElementById('face-enrol-start').disabled`, nil, chromedp.WithPollingTimeout(10*time.Second)),
+		chromedp.Text("#face-enrol-state", &state, chromedp.ByID),
+		chromedp.ActionFunc(func(ctx context.Context) error { browsertest.Screenshot(t, ctx, "face-enrol"); return nil }),
+	)
+	if err != nil || !strings.Contains(state, name) {
+		t.Fatalf("start enrolment in the app: %q %v\n%s", state, err, h.logs.String())
+	}
+	var id uuid.UUID
+	if err := h.sql.Get(&id, `SELECT id FROM gate_commands WHERE gate_id = $1 AND kind = 'face_enrol' AND payload ->> 'resident_id' = $2`,
+		gate, resident.String()); err != nil {
+		t.Fatalf("session command: %v", err)
+	}
+	// The gate's acknowledgement (the gate side is tested in internal/gatefault).
+	h.exec(`UPDATE gate_commands SET acked_at = now(), result = 'enrolled' WHERE id = $1`, id)
+	err = chromedp.Run(ctx, chromedp.Poll(`document.getElementById('face-enrol-state').textContent.includes('`+name+`') &&
+		!document.getElementById('face-enrol-start').disabled`, nil, chromedp.WithPollingTimeout(10*time.Second)),
+		chromedp.Text("#face-enrol-state", &state, chromedp.ByID))
+	if err != nil || state == "" || strings.Contains(state, "Stand") || strings.Contains(state, "站到") {
+		t.Fatalf("confirmation in the app: %q %v", state, err)
+	}
+	t.Logf("page says: %s", state)
+	// Close the browser gracefully before the profile directory is removed (a killed
+	// Chromium's helpers may still be writing into it).
+	if err := chromedp.Cancel(ctx); err != nil {
+		t.Logf("close browser: %v", err)
+	}
 }
