@@ -28,7 +28,7 @@ func TestOneGateEnrolmentAtTheGate(t *testing.T) {
 	me := gen.Identity()
 	e.oneGateConsent(e.resident, a.id)
 
-	if code, out := a.postEnrol(enrolBody(me, true)); code != http.StatusConflict {
+	if code, out := a.postEnrol(enrolBody(me, true)); code != http.StatusConflict || errCode(out) != "no_enrolment_session" {
 		t.Fatalf("/face/enrol without a session: %d %v", code, out)
 	}
 
@@ -127,6 +127,69 @@ func TestOneGateEnrolmentAtTheGate(t *testing.T) {
 	}
 }
 
+// The report of an enrolment survives the server being away (the gate keeps the command
+// pending and reports after it is back), and a report the server refuses (consent
+// withdrawn during the session) drops the template again.
+func TestOneGateEnrolmentReportRetriedOrRefused(t *testing.T) {
+	e := newEnv(t)
+	a := e.newGate()
+	a.start()
+	a.waitOnline(true)
+	e.offerFace()
+	gen := face.NewSynthetic(11)
+	me := gen.Identity()
+	e.oneGateConsent(e.resident, a.id)
+	session := e.startEnrol(e.resident, a.id, time.Minute)
+	waitFor(t, 5*time.Second, "session open at A", func() bool { code, _ := a.postEnrol(enrolBody(me, false)); return code == 422 })
+	e.killServer()
+	if code, out := a.postEnrol(enrolBody(me, true)); code != 201 || out["reported"] != false {
+		t.Fatalf("/face/enrol with the server away: %d %v", code, out)
+	}
+	if r := faceReason(a.probe(gen.Probe(me, 0.7))); r != "granted" {
+		t.Fatalf("probe while the server is away: %s", r)
+	}
+	e.startServer()
+	waitFor(t, 10*time.Second, "enrolment reported and acked after the server is back", func() bool {
+		var rows int
+		_ = e.db.SQL().QueryRow(`SELECT count(*) FROM face_templates WHERE gate_id = $1 AND resident_id = $2 AND sealed IS NULL`, a.id, e.resident).Scan(&rows)
+		return rows == 1 && e.commandResult(session) == "enrolled"
+	})
+
+	// Consent withdrawn while the session is open: the server refuses the report, the
+	// gate drops the template and acks the command "failed".
+	other := e.newResident("Other")
+	otherFace := gen.Identity()
+	e.oneGateConsent(other, a.id)
+	refused := e.startEnrol(other, a.id, time.Minute)
+	waitFor(t, 5*time.Second, "second session open at A", func() bool { code, _ := a.postEnrol(enrolBody(otherFace, false)); return code == 422 })
+	ctx := context.Background()
+	if err := e.db.InTx(ctx, "resident:"+other, func(tx *store.Tx) error {
+		_, err := tx.WithdrawConsent(ctx, uuid.MustParse(e.community), uuid.MustParse(other), uuid.MustParse(other))
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if code, out := a.postEnrol(enrolBody(otherFace, true)); code != http.StatusConflict || errCode(out) != "enrolment_refused" {
+		t.Fatalf("/face/enrol after withdrawal: %d %v", code, out)
+	}
+	if r := faceReason(a.probe(gen.Probe(otherFace, 0.7))); r != "face_no_match" {
+		t.Fatalf("probe of the withdrawn resident: %s", r)
+	}
+	waitFor(t, 10*time.Second, "refused session acked failed", func() bool { return e.commandResult(refused) == "failed" })
+	var rows int
+	if err := e.db.SQL().QueryRow(`SELECT count(*) FROM face_templates WHERE resident_id = $1`, other).Scan(&rows); err != nil || rows != 0 {
+		t.Fatalf("server rows for the withdrawn resident: %d %v", rows, err)
+	}
+	a.kill()
+	a.start()
+	if r := faceReason(a.probe(gen.Probe(otherFace, 0.7))); r != "face_no_match" {
+		t.Fatalf("withdrawn resident after restart: %s", r)
+	}
+	if r := faceReason(a.probe(gen.Probe(me, 0.7))); r != "granted" {
+		t.Fatalf("enrolled resident after restart: %s", r)
+	}
+}
+
 // oneGateConsent records a one_gate consent for gate through the store, as mobile-api
 // does after the passkey step-up.
 func (e *env) oneGateConsent(resident, gate string) {
@@ -162,6 +225,12 @@ func (e *env) startEnrol(resident, gate string, ttl time.Duration) uuid.UUID {
 		e.t.Fatal(err)
 	}
 	return s.ID
+}
+
+func errCode(out map[string]any) string {
+	e, _ := out["error"].(map[string]any)
+	c, _ := e["code"].(string)
+	return c
 }
 
 func enrolBody(t face.Template, live bool) string {
