@@ -394,6 +394,7 @@ func (a *Agent) SyncOnce(ctx context.Context, wait time.Duration) (bool, error) 
 
 	a.syncedAt.Store(got.UnixNano())
 	a.online.Store(true)
+	a.keepLocalFaces(&out) // templates enrolled on this gate (enrol.go)
 	a.applyFaces(ctx, &out)
 	a.commands(ctx, &out)
 	if out.Full && len(out.Revocations) > 10000 {

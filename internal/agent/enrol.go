@@ -27,9 +27,15 @@ import (
 
 const kindFaceEnrol = "face_enrol"
 
-// bEnrolled holds enrolments made here whose report to the server is not confirmed yet:
-// command id (16) -> JSON enrolRecord. The command stays unacknowledged meanwhile.
-var bEnrolled = []byte("enrolled")
+var (
+	// bEnrolled holds enrolments made here whose report to the server is not confirmed
+	// yet: command id (16) -> JSON enrolRecord. The command stays unacknowledged meanwhile.
+	bEnrolled = []byte("enrolled")
+	// bLocalFaces keeps a second copy of each blob enrolled here (resident (16) || model ->
+	// JSON faceBlob, sealed): a full sync replaces the faces bucket with the server's
+	// snapshot, which has no blob for them, and keepLocalFaces puts them back.
+	bLocalFaces = []byte("local_faces")
+)
 
 type enrolRecord struct {
 	Resident uuid.UUID `json:"resident_id"`
@@ -219,6 +225,13 @@ func (s *Store) putEnrolled(command, resident uuid.UUID, model string, sealed []
 		if err := tx.Bucket(bFaces).Put(faceKey(resident, model), blob); err != nil {
 			return err
 		}
+		local, err := tx.CreateBucketIfNotExists(bLocalFaces)
+		if err != nil {
+			return err
+		}
+		if err := local.Put(faceKey(resident, model), blob); err != nil {
+			return err
+		}
 		b, err := tx.CreateBucketIfNotExists(bEnrolled)
 		if err != nil {
 			return err
@@ -259,9 +272,58 @@ func (s *Store) enrolmentDone(command uuid.UUID, drop *enrolRecord, d doneComman
 			if err := tx.Bucket(bFaces).Delete(faceKey(drop.Resident, drop.Model)); err != nil {
 				return err
 			}
+			if b := tx.Bucket(bLocalFaces); b != nil {
+				if err := b.Delete(faceKey(drop.Resident, drop.Model)); err != nil {
+					return err
+				}
+			}
 		}
 		return putDone(tx, d)
 	})
+}
+
+// keepLocalFaces runs after a sync is stored and before its purges are acknowledged: it
+// deletes the local copies of purged residents, then puts back into the faces bucket (and
+// the matcher) every template enrolled here that the sync's full snapshot dropped, or that
+// a crash between the two transactions left out.
+func (a *Agent) keepLocalFaces(s *gateapi.Sync) {
+	type local struct {
+		resident uuid.UUID
+		model    string
+		sealed   []byte
+	}
+	var back []local
+	err := a.store.db.Update(func(tx *bolt.Tx) error {
+		lb, err := tx.CreateBucketIfNotExists(bLocalFaces)
+		if err != nil {
+			return err
+		}
+		for _, p := range s.FacePurges {
+			c := lb.Cursor()
+			for k, _ := c.Seek(p.Resident[:]); k != nil && len(k) >= 16 && uuid.UUID(k[:16]) == p.Resident; k, _ = c.Next() {
+				if err := c.Delete(); err != nil {
+					return err
+				}
+			}
+		}
+		fb := tx.Bucket(bFaces)
+		return lb.ForEach(func(k, v []byte) error {
+			var b faceBlob
+			if len(k) <= 16 || fb.Get(k) != nil || json.Unmarshal(v, &b) != nil {
+				return nil
+			}
+			back = append(back, local{uuid.UUID(k[:16]), string(k[16:]), b.Sealed})
+			return fb.Put(append([]byte(nil), k...), append([]byte(nil), v...))
+		})
+	})
+	if err != nil {
+		a.cfg.Log.Error("templates enrolled here", "err", err)
+		return
+	}
+	m := a.matcher.Load()
+	for _, l := range back {
+		a.putFace(m, l.resident, l.model, l.sealed)
+	}
 }
 
 func faceKey(resident uuid.UUID, model string) []byte {

@@ -131,17 +131,35 @@ func TestEnrolSession(t *testing.T) {
 	if r, _ := a.matcher.Load().Match(gen.Probe(me, 0.7)); !r.Matched || r.Resident != resident {
 		t.Fatalf("match after restart: %+v", r)
 	}
-	// A purge for the resident deletes it from disk as it does synced templates.
-	purge := uuid.New()
-	if err := a.store.ApplySync(&gateapi.Sync{Cursor: 1, FacePurges: []gateapi.FacePurge{{Purge: purge, Resident: resident, Reason: "withdrawal"}}}, time.Now()); err != nil {
-		t.Fatal(err)
+	held := func() int {
+		n := 0
+		_ = a.store.EachFace(func(uuid.UUID, string, []byte) { n++ })
+		return n
 	}
-	n := 0
-	_ = a.store.EachFace(func(uuid.UUID, string, []byte) { n++ })
-	if n != 0 {
+	sync := func(s *gateapi.Sync) {
+		t.Helper()
+		if err := a.store.ApplySync(s, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		a.keepLocalFaces(s)
+	}
+	// A full snapshot has no blob for it (the server never had one): it is kept.
+	sync(&gateapi.Sync{Cursor: 1, Full: true})
+	if n := held(); n != 1 {
+		t.Fatalf("%d templates after a full sync", n)
+	}
+	// A purge for the resident deletes it from disk as it does synced templates, and a
+	// later full sync does not bring it back.
+	purge := uuid.New()
+	sync(&gateapi.Sync{Cursor: 2, FacePurges: []gateapi.FacePurge{{Purge: purge, Resident: resident, Reason: "withdrawal"}}})
+	if n := held(); n != 0 {
 		t.Fatalf("%d templates after the purge", n)
 	}
 	if ids, err := a.store.PendingPurgeAcks(); err != nil || len(ids) != 1 || ids[0] != purge {
 		t.Fatalf("purge to ack: %v %v", ids, err)
+	}
+	sync(&gateapi.Sync{Cursor: 3, Full: true})
+	if n := held(); n != 0 {
+		t.Fatalf("%d templates after the purge and a full sync", n)
 	}
 }
