@@ -28,6 +28,11 @@ func New(t testing.TB, timeout time.Duration) context.Context {
 	if _, err := exec.LookPath(Chromium); err != nil {
 		t.Fatalf("%s is required for real-browser tests (Debian package chromium; run scripts/testdeps): %v", Chromium, err)
 	}
+	// Not t.TempDir: its cleanup fails the test when Chromium writes to the profile late.
+	profile, err := os.MkdirTemp("", "gatepass-chromium-")
+	if err != nil {
+		t.Fatal(err)
+	}
 	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(Chromium),
 		chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck,
@@ -35,13 +40,18 @@ func New(t testing.TB, timeout time.Duration) context.Context {
 		chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-sync", true),
 		chromedp.Flag("lang", "en-US"),
-		chromedp.UserDataDir(t.TempDir()),
+		chromedp.UserDataDir(profile),
 		chromedp.WindowSize(390, 844),
 	}
 	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancel := chromedp.NewContext(alloc)
 	ctx, cancelTimeout := context.WithTimeout(ctx, timeout)
-	t.Cleanup(func() { cancelTimeout(); cancel(); cancelAlloc() })
+	t.Cleanup(func() {
+		cancelTimeout()
+		cancel()
+		cancelAlloc()
+		_ = os.RemoveAll(profile) // Chromium may still be writing: a leftover is harmless
+	})
 	return ctx
 }
 
