@@ -1,12 +1,10 @@
 package agent
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"sync"
 	"time"
@@ -333,16 +331,8 @@ func faceKey(resident uuid.UUID, model string) []byte {
 // serveEnrol is POST /face/enrol: the reader's capture during an open session, the same
 // body as POST /face. 409 without a session, 422 for no liveness or a bad template.
 func (a *Agent) serveEnrol(w http.ResponseWriter, r *http.Request) {
-	raw, err := io.ReadAll(io.LimitReader(r.Body, face.MaxProbeBody+1))
-	if err != nil || len(raw) > face.MaxProbeBody {
-		httpError(w, http.StatusRequestEntityTooLarge, "body_too_large", "a template is at most 64 KiB")
-		return
-	}
-	var p face.ProbeRequest
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&p); err != nil || dec.More() {
-		httpError(w, http.StatusBadRequest, "malformed_json", "body must be {\"model\", \"embedding\", \"liveness\"}")
+	p, ok := decodeProbe(w, r)
+	if !ok {
 		return
 	}
 	out, err := a.Enrol(r.Context(), p)

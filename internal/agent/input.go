@@ -153,16 +153,8 @@ func (a *Agent) HTTPHandler() http.Handler {
 		reply(w, CheckReport(a.Check(text)))
 	})
 	mux.HandleFunc("POST /face", func(w http.ResponseWriter, r *http.Request) {
-		raw, err := io.ReadAll(io.LimitReader(r.Body, face.MaxProbeBody+1))
-		if err != nil || len(raw) > face.MaxProbeBody {
-			httpError(w, http.StatusRequestEntityTooLarge, "body_too_large", "a probe is at most 64 KiB")
-			return
-		}
-		var p face.ProbeRequest
-		dec := json.NewDecoder(bytes.NewReader(raw))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&p); err != nil || dec.More() {
-			httpError(w, http.StatusBadRequest, "malformed_json", "body must be {\"model\", \"embedding\", \"liveness\"}")
+		p, ok := decodeProbe(w, r)
+		if !ok {
 			return
 		}
 		out, err := a.Face(r.Context(), p)
@@ -187,4 +179,22 @@ func httpError(w http.ResponseWriter, status int, code, msg string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(map[string]any{"error": map[string]string{"code": code, "message": msg}})
+}
+
+// decodeProbe reads a reader's {"model", "embedding", "liveness"} body strictly (size cap,
+// no unknown fields, nothing after it) for POST /face and POST /face/enrol; on a bad body
+// it has answered already and ok is false.
+func decodeProbe(w http.ResponseWriter, r *http.Request) (p face.ProbeRequest, ok bool) {
+	raw, err := io.ReadAll(io.LimitReader(r.Body, face.MaxProbeBody+1))
+	if err != nil || len(raw) > face.MaxProbeBody {
+		httpError(w, http.StatusRequestEntityTooLarge, "body_too_large", "a probe or template is at most 64 KiB")
+		return p, false
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&p); err != nil || dec.More() {
+		httpError(w, http.StatusBadRequest, "malformed_json", "body must be {\"model\", \"embedding\", \"liveness\"}")
+		return p, false
+	}
+	return p, true
 }
