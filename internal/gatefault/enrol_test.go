@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"strings"
 	"testing"
 	"time"
 
@@ -240,13 +239,5 @@ func enrolBody(t face.Template, live bool) string {
 
 // postEnrol sends a body to the agent's local POST /face/enrol.
 func (g *gateAgent) postEnrol(body string) (int, map[string]any) {
-	g.e.t.Helper()
-	resp, err := http.Post("http://"+g.local+"/face/enrol", "application/json", strings.NewReader(body))
-	if err != nil {
-		g.e.t.Fatalf("POST /face/enrol: %v", err)
-	}
-	defer resp.Body.Close()
-	out := map[string]any{}
-	_ = json.NewDecoder(resp.Body).Decode(&out)
-	return resp.StatusCode, out
+	return g.postLocal("/face/enrol", body)
 }

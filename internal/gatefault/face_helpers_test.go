@@ -17,6 +17,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"gatepass/internal/apitest"
 	"gatepass/internal/consent"
 	"gatepass/internal/dbtest"
 	"gatepass/internal/face"
@@ -206,16 +207,15 @@ func (e *env) putBlobs(resident, model string, blobs map[string][]byte) {
 }
 
 // postFace sends a raw body to the agent's local POST /face.
-func (g *gateAgent) postFace(body string) (int, map[string]any) {
+func (g *gateAgent) postFace(body string) (int, map[string]any) { return g.postLocal("/face", body) }
+
+// postLocal sends a raw body to one of the agent's local endpoints, as a reader would.
+func (g *gateAgent) postLocal(path, body string) (int, map[string]any) {
 	g.e.t.Helper()
-	resp, err := http.Post("http://"+g.local+"/face", "application/json", strings.NewReader(body))
-	if err != nil {
-		g.e.t.Fatalf("POST /face: %v", err)
-	}
-	defer resp.Body.Close()
+	resp := apitest.Do(g.e.t, "POST", "http://"+g.local+path, "", body)
 	out := map[string]any{}
-	_ = json.NewDecoder(resp.Body).Decode(&out)
-	return resp.StatusCode, out
+	_ = json.Unmarshal(resp.Body, &out)
+	return resp.Status, out
 }
 
 // probe posts a live probe of t and returns the decision (the request must be valid).
