@@ -113,6 +113,8 @@ func badProbes(t *testing.T, g *gateAgent, tmpl face.Template, gen *face.Synthet
 		{"model with no templates", body("mobilefacenet-128", num(128, "0.1")), 200, "face_no_match"},
 		{"liveness false", `{"model":"synthetic-512","embedding":` + string(valid) + `,"liveness":false}`, 200, "no_liveness"},
 	}
+	// Earlier probes may still be on their way to the server; count from a drained queue.
+	g.waitDrained()
 	doors := g.doorOpenings()
 	before, _ := g.e.serverEvents(g.id)
 	denials := 0

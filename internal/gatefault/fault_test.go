@@ -49,7 +49,7 @@ func TestOfflineScansArriveExactlyOnce(t *testing.T) {
 	if rows != 200 || distinct != 200 || offline != 200 {
 		t.Fatalf("server has %d events (%d distinct, %d offline grants), want 200", rows, distinct, offline)
 	}
-	waitFor(t, 5*time.Second, "queue empty", func() bool { return g.localStatus()["queue_depth"] == 0.0 })
+	g.waitDrained()
 }
 
 // (b) The agent is SIGKILLed at random moments of 20 cycles of scanning and uploading:
@@ -115,7 +115,7 @@ func TestAgentKilledDuringUploadsLosesNothing(t *testing.T) {
 	}
 	want := len(answered) + 2 // and the first grant and the replay denial
 	waitFor(t, 20*time.Second, "every answered event uploaded", func() bool { rows, _ := e.serverEvents(g.id); return rows >= want })
-	waitFor(t, 10*time.Second, "queue empty", func() bool { return g.localStatus()["queue_depth"] == 0.0 })
+	g.waitDrained()
 	rows, distinct := e.serverEvents(g.id)
 	if rows != distinct || rows > attempted+2 {
 		t.Fatalf("server has %d events, %d distinct (attempted %d)", rows, distinct, attempted+2)

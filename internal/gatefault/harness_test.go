@@ -353,6 +353,14 @@ func (g *gateAgent) waitOnline(want bool) {
 	waitFor(g.e.t, 15*time.Second, fmt.Sprintf("agent online=%v", want), func() bool { return g.localStatus()["online"] == want })
 }
 
+// waitDrained waits until the agent has handed every queued event to the server (the
+// queue only shrinks once the server has committed them), so counts taken next are not
+// racing earlier uploads.
+func (g *gateAgent) waitDrained() {
+	g.e.t.Helper()
+	waitFor(g.e.t, 10*time.Second, "queue empty at gate "+g.id, func() bool { return g.localStatus()["queue_depth"] == 0.0 })
+}
+
 // doorOpenings counts the door program's runs.
 func (g *gateAgent) doorOpenings() int {
 	raw, err := os.ReadFile(g.doorFile)
