@@ -163,6 +163,55 @@ func TestGateSyncSnapshotDeltaAndLongPoll(t *testing.T) {
 	}
 }
 
+// Pruning the change log loses nothing a gate needs: a gate whose cursor is older than
+// what was kept gets a full snapshot with every live revocation; a current cursor
+// continues as a delta; another community's log is untouched by this one's rows.
+func TestGateSyncAfterChangeLogPruned(t *testing.T) {
+	h := newHarness(t)
+	f, other := h.community(), h.community()
+	_, tok := h.enrolledGate(f)
+	_, otherTok := h.enrolledGate(other)
+	revoke := func(f fixture) {
+		h.must(200, "POST", "/admin/v1/residents/"+f.resident+"/cards/"+h.card(f, f.resident)+"/revoke", f.guard, nil)
+	}
+	cursorOf := func(tok string) int64 {
+		return int64(h.must(200, "GET", "/gate/v1/sync?cursor=0", tok, nil)["cursor"].(float64))
+	}
+	revoke(f)
+	stale := cursorOf(tok) // a gate that synced here, then went offline
+	revoke(f)
+	revoke(f)
+	otherCursor := cursorOf(otherTok)
+	current := cursorOf(tok)
+	if _, err := h.db.SQL().Exec(`UPDATE change_log SET created_at = now() - interval '40 days'`); err != nil {
+		t.Fatal(err)
+	}
+	n, err := h.db.PruneChanges(context.Background(), time.Now().Add(-30*24*time.Hour))
+	if err != nil || n == 0 {
+		t.Fatalf("prune: %d rows, %v", n, err)
+	}
+	var kept int
+	if err := h.db.SQL().QueryRow(`SELECT count(*) FROM change_log WHERE community_id = $1`, f.id).Scan(&kept); err != nil || kept != 1 {
+		t.Fatalf("rows kept for the community: %d %v, want its newest", kept, err)
+	}
+	if s := h.must(200, "GET", fmt.Sprintf("/gate/v1/sync?cursor=%d", stale), tok, nil); s["full"] != true || len(s["revocations"].([]any)) != 3 {
+		t.Fatalf("stale cursor after prune: full %v, %d revocations", s["full"], len(s["revocations"].([]any)))
+	}
+	for _, c := range []struct {
+		tok    string
+		cursor int64
+	}{{tok, current}, {otherTok, otherCursor}} {
+		if s := h.must(200, "GET", fmt.Sprintf("/gate/v1/sync?cursor=%d", c.cursor), c.tok, nil); s["full"] != false || int64(s["cursor"].(float64)) != c.cursor {
+			t.Fatalf("current cursor %d after prune: %v", c.cursor, s)
+		}
+	}
+	// New changes after the prune arrive as a delta.
+	revoke(f)
+	if s := h.must(200, "GET", fmt.Sprintf("/gate/v1/sync?cursor=%d", current), tok, nil); s["full"] != false || len(s["revocations"].([]any)) != 1 {
+		t.Fatalf("delta after prune: %v", s)
+	}
+}
+
 func gateEvent(gate string, result string) map[string]any {
 	return map[string]any{"id": uuid.NewString(), "occurred_at": time.Now().UTC().Format(time.RFC3339Nano), "gate_id": gate,
 		"credential_id": uuid.NewString(), "subject": "resident", "method": "qr", "result": result, "reason": "ok", "offline": true}

@@ -38,7 +38,8 @@ commands:
   keys rotate    --community ID: retire the community's signing key and make a new one
   demo seed      create a demo community and print its ids and tokens
 
-environment: DATABASE_URL, LISTEN_ADDR, MASTER_KEY_FILE, EVENT_RETENTION, LOG_LEVEL (flags override)
+environment: DATABASE_URL, LISTEN_ADDR, MASTER_KEY_FILE, EVENT_RETENTION,
+             CHANGE_LOG_RETENTION, LOG_LEVEL (flags override)
 `
 
 func main() {
@@ -55,6 +56,7 @@ type config struct {
 	noMigrate   bool
 	logLevel    string
 	retention   time.Duration // entry events older than this are purged
+	changes     time.Duration // change-log rows older than this are pruned
 }
 
 func (c *config) flags(fs *flag.FlagSet) {
@@ -62,12 +64,20 @@ func (c *config) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.masterKey, "master-key-file", os.Getenv("MASTER_KEY_FILE"), "file with the 32-byte master key, hex or base64 (env MASTER_KEY_FILE)")
 	fs.StringVar(&c.listen, "listen", envOr("LISTEN_ADDR", ":8080"), "listen address (env LISTEN_ADDR)")
 	fs.BoolVar(&c.noMigrate, "no-migrate", false, "do not apply the schema at start")
-	retention, err := time.ParseDuration(envOr("EVENT_RETENTION", "4320h"))
-	if err != nil {
-		retention = 4320 * time.Hour
-	}
-	fs.DurationVar(&c.retention, "event-retention", retention, "keep entry events this long (env EVENT_RETENTION, default 180 days)")
+	fs.DurationVar(&c.retention, "event-retention", envDuration("EVENT_RETENTION", 180*24*time.Hour),
+		"keep entry events this long (env EVENT_RETENTION, default 180 days)")
+	fs.DurationVar(&c.changes, "change-retention", envDuration("CHANGE_LOG_RETENTION", 30*24*time.Hour),
+		"keep gate sync changes this long; a gate offline longer gets a full snapshot (env CHANGE_LOG_RETENTION, default 30 days)")
 	fs.StringVar(&c.logLevel, "log-level", envOr("LOG_LEVEL", "info"), "debug, info, warn or error (env LOG_LEVEL)")
+}
+
+// envDuration reads a duration from the environment; an unset or unreadable value is the
+// default (flag parsing reports a bad value given on the command line).
+func envDuration(key string, def time.Duration) time.Duration {
+	if d, err := time.ParseDuration(os.Getenv(key)); err == nil && d > 0 {
+		return d
+	}
+	return def
 }
 
 func envOr(key, def string) string {
@@ -132,7 +142,7 @@ func commands() map[string]command {
 	return map[string]command{
 		"serve": {sealed: true, migrate: true, run: func(ctx context.Context, e *env) error {
 			srv := NewServer(e.db, e.sealer, e.cfg.logger(e.stderr))
-			go srv.maintain(ctx, e.cfg.retention)
+			go srv.maintain(ctx, retention{events: e.cfg.retention, changes: e.cfg.changes})
 			return srv.Serve(ctx, e.cfg.listen)
 		}},
 		"migrate": {migrate: true, run: func(ctx context.Context, e *env) error {

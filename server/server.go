@@ -68,10 +68,17 @@ func (s *Server) ready(c *fiber.Ctx) error {
 	return c.JSON(fiber.Map{"status": "ready"})
 }
 
+// retention is how long maintain keeps what it prunes.
+type retention struct {
+	events  time.Duration // entry events
+	changes time.Duration // change-log rows gates sync from
+}
+
 // maintain runs the periodic jobs: monthly partitions of the entry log ahead of time,
-// the purge of entry events past their retention, and the purge of face data of
-// residents who have not entered by face for the period the consent notice states.
-func (s *Server) maintain(ctx context.Context, retention time.Duration) {
+// the purge of entry events past their retention, the pruning of old change-log rows,
+// and the purge of face data of residents who have not entered by face for the period
+// the consent notice states.
+func (s *Server) maintain(ctx context.Context, keep retention) {
 	t := time.NewTicker(6 * time.Hour)
 	defer t.Stop()
 	for {
@@ -85,10 +92,15 @@ func (s *Server) maintain(ctx context.Context, retention time.Duration) {
 		} else if n > 0 {
 			s.log.Info("purged face data of residents without a face entry for the retention period", "residents", n)
 		}
-		if parts, rows, err := s.db.PurgeEvents(ctx, time.Now().Add(-retention)); err != nil {
+		if parts, rows, err := s.db.PurgeEvents(ctx, time.Now().Add(-keep.events)); err != nil {
 			s.log.Error("purge entry events", "err", err)
 		} else if parts > 0 || rows > 0 {
-			s.log.Info("purged entry events past retention", "partitions", parts, "rows", rows, "retention", retention.String())
+			s.log.Info("purged entry events past retention", "partitions", parts, "rows", rows, "retention", keep.events.String())
+		}
+		if n, err := s.db.PruneChanges(ctx, time.Now().Add(-keep.changes)); err != nil {
+			s.log.Error("prune change log", "err", err)
+		} else if n > 0 {
+			s.log.Info("pruned change log", "rows", n, "retention", keep.changes.String())
 		}
 		select {
 		case <-ctx.Done():
