@@ -43,9 +43,13 @@ func (s *Server) putFaceOperator(c *fiber.Ctx, r *request) error {
 // consentReport shows a community's face-entry consents; viewing it is audited in the
 // same transaction that reads it.
 func (s *Server) consentReport(c *fiber.Ctx, r *request) error {
+	limit, err := pageLimit(c)
+	if err != nil {
+		return err
+	}
 	var out store.ConsentReport
-	err := s.db.InTx(c.UserContext(), actor(r), func(tx *store.Tx) (err error) {
-		out, err = tx.ConsentReport(c.UserContext(), r.community)
+	err = s.db.InTx(c.UserContext(), actor(r), func(tx *store.Tx) (err error) {
+		out, err = tx.ConsentReport(c.UserContext(), r.community, store.ReportPage{Cursor: c.Query("cursor"), Limit: limit})
 		return err
 	})
 	if err != nil {

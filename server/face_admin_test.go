@@ -146,6 +146,50 @@ func TestConsentReportEndpoint(t *testing.T) {
 	}
 }
 
+// The report's resident list is paged by cursor (a community can have tens of thousands);
+// the counts stay whole on every page, and bad paging parameters are refused.
+func TestConsentReportPages(t *testing.T) {
+	h := newHarness(t)
+	a := h.community()
+	want := map[string]bool{a.resident: true}
+	h.enrolFace(a, a.resident)
+	for range 4 {
+		r := h.newResident(a)
+		h.enrolFace(a, r)
+		want[r] = true
+	}
+	path := "/admin/v1/communities/" + a.id + "/consent-report?limit=2"
+	seen, pages := map[string]bool{}, 0
+	for cursor := ""; ; pages++ {
+		rep := h.must(http.StatusOK, "GET", path+"&cursor="+cursor, a.auditor, nil)
+		if rep["counts"].(map[string]any)["live"] != 5.0 {
+			t.Fatalf("page %d counts %v", pages, rep["counts"])
+		}
+		for _, r := range rep["residents"].([]any) {
+			id := r.(map[string]any)["resident_id"].(string)
+			if seen[id] || !want[id] {
+				t.Fatalf("page %d: resident %s repeated or unknown", pages, id)
+			}
+			seen[id] = true
+		}
+		next, _ := rep["next_cursor"].(string)
+		if next == "" {
+			break
+		}
+		cursor = next
+	}
+	if len(seen) != 5 || pages != 2 {
+		t.Fatalf("%d residents over %d pages, want 5 over 3", len(seen), pages+1)
+	}
+	before := h.auditCount(a.id, "consent.report")
+	for _, q := range []string{"?cursor=not-a-uuid", "?limit=0", "?limit=501", "?limit=x"} {
+		h.must(http.StatusUnprocessableEntity, "GET", "/admin/v1/communities/"+a.id+"/consent-report"+q, a.auditor, nil)
+	}
+	if after := h.auditCount(a.id, "consent.report"); after != before {
+		t.Fatalf("refused pages wrote %d audit rows", after-before)
+	}
+}
+
 func TestFaceTemplateCountEndpoint(t *testing.T) {
 	h := newHarness(t)
 	a, b := h.community(), h.community()

@@ -18,6 +18,7 @@ type ConsentReport struct {
 	GeneratedAt   time.Time          `json:"generated_at"`
 	Counts        ConsentCounts      `json:"counts"`
 	Residents     []ResidentConsent  `json:"residents"`
+	NextCursor    string             `json:"next_cursor,omitempty"` // the next page of Residents
 	Withdrawals   []ConsentEnd       `json:"withdrawals"`
 	UnackedGates  []GatePendingPurge `json:"gates_with_unconfirmed_purges"`
 }
@@ -75,9 +76,24 @@ type GatePendingPurge struct {
 // maxReportEnds bounds the list of withdrawals in one report (newest first).
 const maxReportEnds = 1000
 
+// ReportPage selects a page of the report's residents, in resident id order.
+type ReportPage struct {
+	Cursor string // from the previous page's NextCursor; "" for the first page
+	Limit  int
+}
+
 // ConsentReport builds a community's consent report and audits that it was viewed, in
-// this transaction: looking at who consented is itself an act on personal data.
-func (tx *Tx) ConsentReport(ctx context.Context, c uuid.UUID) (ConsentReport, error) {
+// this transaction: looking at who consented is itself an act on personal data. The
+// counts, withdrawals and gates are whole on every page; the residents are one page.
+func (tx *Tx) ConsentReport(ctx context.Context, c uuid.UUID, page ReportPage) (ConsentReport, error) {
+	var after any // keyset on resident id; the cursor is the last id of the previous page
+	if page.Cursor != "" {
+		id, err := uuid.Parse(page.Cursor)
+		if err != nil {
+			return ConsentReport{}, ErrBadCursor
+		}
+		after = id
+	}
 	rep := ConsentReport{Community: c, NoticeVersion: consent.CurrentVersion, GeneratedAt: time.Now().UTC(),
 		Residents: []ResidentConsent{}, Withdrawals: []ConsentEnd{}, UnackedGates: []GatePendingPurge{}}
 	err := tx.x.GetContext(ctx, &rep.Counts, `SELECT
@@ -103,9 +119,14 @@ func (tx *Tx) ConsentReport(ctx context.Context, c uuid.UUID) (ConsentReport, er
 			(SELECT count(*) FROM face_purges p WHERE p.community_id = k.community_id AND p.resident_id = k.resident_id
 				AND p.acked_at IS NULL) AS pending_purges
 		FROM consents k WHERE k.community_id = $1 AND k.purpose = 'face_entry'
-		ORDER BY k.resident_id, k.granted_at DESC, k.id DESC`, c)
+		  AND ($2::uuid IS NULL OR k.resident_id > $2::uuid)
+		ORDER BY k.resident_id, k.granted_at DESC, k.id DESC LIMIT $3`, c, after, page.Limit+1)
 	if err != nil {
 		return rep, fmt.Errorf("consent report residents: %w", err)
+	}
+	if len(rep.Residents) > page.Limit {
+		rep.Residents = rep.Residents[:page.Limit]
+		rep.NextCursor = rep.Residents[page.Limit-1].Resident.String()
 	}
 	err = tx.x.SelectContext(ctx, &rep.Withdrawals, `SELECT id, resident_id, end_reason, withdrawn_by, withdrawn_at
 		FROM consents WHERE community_id = $1 AND withdrawn_at IS NOT NULL AND end_reason <> 'superseded'
@@ -121,7 +142,7 @@ func (tx *Tx) ConsentReport(ctx context.Context, c uuid.UUID) (ConsentReport, er
 		return rep, fmt.Errorf("consent report gates: %w", err)
 	}
 	return rep, tx.Audit(ctx, c, "consent.report", "community:"+c.String(), map[string]any{
-		"live": rep.Counts.Live, "residents": len(rep.Residents), "unconfirmed_purges": rep.Counts.PendingPurges,
+		"live": rep.Counts.Live, "residents": len(rep.Residents), "unconfirmed_purges": rep.Counts.PendingPurges, "cursor": page.Cursor,
 	})
 }
 

@@ -347,7 +347,10 @@ func TestFaceLifecycle(t *testing.T) {
 		}
 	}
 	var rep store.ConsentReport
-	if err := db.InTx(ctx, "staff:x", func(tx *store.Tx) (err error) { rep, err = tx.ConsentReport(ctx, f.c); return err }); err != nil {
+	if err := db.InTx(ctx, "staff:x", func(tx *store.Tx) (err error) {
+		rep, err = tx.ConsentReport(ctx, f.c, store.ReportPage{Limit: 100})
+		return err
+	}); err != nil {
 		t.Fatal(err)
 	}
 	if rep.Counts.Live != 0 || rep.Counts.Withdrawn != 1 || rep.Counts.PendingPurges != 1 || len(rep.UnackedGates) != 1 ||
@@ -899,7 +902,10 @@ func TestFaceAtTwoGates(t *testing.T) {
 		t.Fatalf("purge status %+v %v", status, err)
 	}
 	var rep store.ConsentReport
-	_ = db.InTx(ctx, "staff:x", func(tx *store.Tx) (err error) { rep, err = tx.ConsentReport(ctx, f.c); return err })
+	_ = db.InTx(ctx, "staff:x", func(tx *store.Tx) (err error) {
+		rep, err = tx.ConsentReport(ctx, f.c, store.ReportPage{Limit: 100})
+		return err
+	})
 	if len(rep.UnackedGates) != 0 || rep.Counts.PendingPurges != 0 || rep.Counts.Live != 1 {
 		t.Fatalf("report after every ack: %+v", rep.Counts)
 	}
