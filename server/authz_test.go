@@ -69,6 +69,7 @@ func endpoints() []endpoint {
 		{"PUT", "/communities/{c}/face-operator", []string{"admin", "operator"}, func(fixture) any {
 			return map[string]any{"operator_name": unique("Property Co"), "operator_contact": "privacy@example.com"}
 		}, 200},
+		{"DELETE", "/communities/{c}/face-operator", []string{"admin", "operator"}, nil, 200},
 	}
 }
 

@@ -9,13 +9,15 @@ import (
 	"gatepass/internal/store"
 )
 
-// faceAdminRoutes are the staff endpoints of face entry (issue 6). Both only read: there
-// is deliberately no endpoint that turns QR codes, cards or manual release off.
+// faceAdminRoutes are the staff endpoints of face entry (issue 6). Face entry can be
+// switched on and off; there is deliberately no endpoint that turns QR codes, cards or
+// manual release off.
 func faceAdminRoutes(s *Server) []route {
 	return []route{
 		{"GET", "/communities/:community/consent-report", access.ActReadConsent, s.consentReport},
 		{"GET", "/face-template-count", access.ActReadConsent, s.faceTemplateCount},
 		{"PUT", "/communities/:community/face-operator", access.ActEditStructure, s.putFaceOperator},
+		{"DELETE", "/communities/:community/face-operator", access.ActEditStructure, s.stopFaceEntry},
 	}
 }
 
@@ -38,6 +40,20 @@ func (s *Server) putFaceOperator(c *fiber.Ctx, r *request) error {
 		return err
 	}
 	return c.JSON(fiber.Map{"operator_name": op.Name, "operator_contact": op.Contact})
+}
+
+// stopFaceEntry switches face entry off in a community and purges every template, on
+// the server and, through sync, on every gate.
+func (s *Server) stopFaceEntry(c *fiber.Ctx, r *request) error {
+	var out store.FaceStop
+	err := s.db.InTx(c.UserContext(), actor(r), func(tx *store.Tx) (err error) {
+		out, err = tx.StopFaceEntry(c.UserContext(), r.community)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	return c.JSON(out)
 }
 
 // consentReport shows a community's face-entry consents; viewing it is audited in the

@@ -76,6 +76,15 @@ func (h *harness) enrolFace(f fixture, resident string) {
 	}
 }
 
+// faceCommunities makes two communities with face templates: two residents in a, one in b.
+func (h *harness) faceCommunities() (a, b fixture) {
+	a, b = h.community(), h.community()
+	h.enrolFace(a, a.resident)
+	h.enrolFace(a, h.newResident(a))
+	h.enrolFace(b, b.resident)
+	return a, b
+}
+
 func (h *harness) auditCount(community, action string) int {
 	h.t.Helper()
 	var n int
@@ -192,10 +201,7 @@ func TestConsentReportPages(t *testing.T) {
 
 func TestFaceTemplateCountEndpoint(t *testing.T) {
 	h := newHarness(t)
-	a, b := h.community(), h.community()
-	h.enrolFace(a, a.resident)
-	h.enrolFace(a, h.newResident(a))
-	h.enrolFace(b, b.resident)
+	a, b := h.faceCommunities()
 
 	own := h.must(http.StatusOK, "GET", "/admin/v1/face-template-count", a.auditor, nil)
 	if own["scope"] != "community" || own["residents_with_templates"] != 2.0 || own["warning"] != false || own["filing_threshold"] != 100000.0 {
@@ -241,5 +247,51 @@ func TestPutFaceOperatorBadInput(t *testing.T) {
 	h.must(http.StatusOK, "PUT", path, a.admin, map[string]any{"operator_name": "Sunshine Property", "operator_contact": "400-000-0000"})
 	if op, err := h.db.FaceOperator(context.Background(), uuid.MustParse(a.id)); err != nil || op.Contact != "400-000-0000" {
 		t.Fatalf("operator %+v %v", op, err)
+	}
+}
+
+// Switching face entry off ends every consent and purges every template of that
+// community, on the server and (through sync) at its gates; other communities keep theirs.
+func TestStopFaceEntry(t *testing.T) {
+	h := newHarness(t)
+	a, b := h.faceCommunities()
+	path := "/admin/v1/communities/" + a.id + "/face-operator"
+	h.must(http.StatusForbidden, "DELETE", path, a.guard, nil)
+	h.must(http.StatusNotFound, "DELETE", path, b.admin, nil)
+
+	out := h.must(http.StatusOK, "DELETE", path, a.admin, nil)
+	if out["residents_purged"] != 2.0 || out["templates_deleted"] != 2.0 || out["gate_purges_requested"] != 2.0 {
+		t.Fatalf("stop: %v", out)
+	}
+	rep := h.must(http.StatusOK, "GET", "/admin/v1/communities/"+a.id+"/consent-report", a.auditor, nil)
+	counts := rep["counts"].(map[string]any)
+	if counts["live"] != 0.0 || counts["ended_service_ended"] != 2.0 || counts["residents_with_templates"] != 0.0 || counts["unconfirmed_purges"] != 2.0 {
+		t.Fatalf("report after stop: %v", counts)
+	}
+	var sealed int
+	if err := h.db.SQL().QueryRow(`SELECT count(*) FROM change_log WHERE community_id = $1 AND data ? 'sealed'`, a.id).Scan(&sealed); err != nil || sealed != 0 {
+		t.Fatalf("sealed blobs left in the sync log: %d %v", sealed, err)
+	}
+	if n := h.auditCount(a.id, "face.stop"); n != 1 {
+		t.Fatalf("%d face.stop audit rows", n)
+	}
+	// Face entry is no longer offered: a new consent is refused.
+	ctx := context.Background()
+	n, _ := consent.Current("en")
+	c, r := uuid.MustParse(a.id), uuid.MustParse(a.resident)
+	err := h.db.InTx(ctx, "resident:"+a.resident, func(tx *store.Tx) error {
+		_, err := tx.GiveConsent(ctx, store.GiveConsent{Community: c, Resident: r, GivenBy: r, NoticeVersion: n.Version,
+			NoticeLang: n.Lang, NoticeHash: n.Hash[:], Scope: consent.ScopeCommunity, Channel: "h5"})
+		return err
+	})
+	if !errors.Is(err, store.ErrFaceOff) {
+		t.Fatalf("consent after stop: %v", err)
+	}
+	// Repeating purges nothing more and is not an error; the other community is untouched.
+	if again := h.must(http.StatusOK, "DELETE", path, a.admin, nil); again["residents_purged"] != 0.0 {
+		t.Fatalf("second stop: %v", again)
+	}
+	if other := h.must(http.StatusOK, "GET", "/admin/v1/communities/"+b.id+"/consent-report", b.auditor, nil)["counts"].(map[string]any); other["live"] != 1.0 || other["residents_with_templates"] != 1.0 {
+		t.Fatalf("another community after the stop: %v", other)
 	}
 }

@@ -126,10 +126,13 @@ const (
 	ReasonMoveOut    Reason = "move_out"
 	ReasonDeletion   Reason = "deletion"
 	ReasonRetention  Reason = "retention"
+	// ReasonServiceEnded: the community switched face entry off.
+	ReasonServiceEnded Reason = "service_ended"
 )
 
 // Reasons lists the valid purge reasons.
-var Reasons = []string{string(ReasonWithdrawal), string(ReasonMoveOut), string(ReasonDeletion), string(ReasonRetention)}
+var Reasons = []string{string(ReasonWithdrawal), string(ReasonMoveOut), string(ReasonDeletion), string(ReasonRetention),
+	string(ReasonServiceEnded)}
 
 // Valid reports whether r is a known reason.
 func (r Reason) Valid() bool {

@@ -97,7 +97,7 @@ func (tx *Tx) GiveConsent(ctx context.Context, in GiveConsent) (Consent, error) 
 	if n.Version != consent.CurrentVersion {
 		return Consent{}, ErrStaleNotice
 	}
-	if _, err := faceOperator(ctx, tx.x, in.Community); err != nil {
+	if _, err := faceOperator(ctx, tx.x, in.Community, "FOR SHARE"); err != nil {
 		return Consent{}, err
 	}
 	if l := len([]rune(in.Channel)); l < 1 || l > 40 {

@@ -39,17 +39,58 @@ func (tx *Tx) SetFaceOperator(ctx context.Context, c uuid.UUID, op consent.Opera
 	return tx.Audit(ctx, c, "face.operator", "community:"+c.String(), map[string]any{"operator_name": name, "operator_contact": contact})
 }
 
-// FaceOperator returns the handler named in community c's notice, or ErrFaceOff.
-func (db *DB) FaceOperator(ctx context.Context, c uuid.UUID) (consent.Operator, error) {
-	return faceOperator(ctx, db.x, c)
+// FaceStop says what switching face entry off did.
+type FaceStop struct {
+	Residents int `json:"residents_purged"`
+	Templates int `json:"templates_deleted"`
+	Purges    int `json:"gate_purges_requested"`
 }
 
-func faceOperator(ctx context.Context, q getter, c uuid.UUID) (consent.Operator, error) {
+// StopFaceEntry switches face entry off in community c: the handler is cleared (so the
+// notice, consent and enrolment are no longer offered), every live consent ends and
+// every resident's face data is purged from the server and every gate with the reason
+// service_ended, in this transaction. QR codes, cards and manual release are untouched.
+// Stopping where face entry is already off is not an error: it purges whatever remains.
+func (tx *Tx) StopFaceEntry(ctx context.Context, c uuid.UUID) (FaceStop, error) {
+	r, err := tx.x.ExecContext(ctx, `UPDATE communities SET face_operator_name = NULL, face_operator_contact = NULL WHERE id = $1`, c)
+	if err != nil {
+		return FaceStop{}, fmt.Errorf("stop face entry: %w", err)
+	}
+	if n, _ := r.RowsAffected(); n == 0 {
+		return FaceStop{}, fmt.Errorf("community %s: %w", c, access.ErrNotFound)
+	}
+	var residents []uuid.UUID
+	err = tx.x.SelectContext(ctx, &residents, `SELECT resident_id FROM consents WHERE community_id = $1 AND withdrawn_at IS NULL
+		UNION SELECT resident_id FROM face_templates WHERE community_id = $1 ORDER BY 1`, c)
+	if err != nil {
+		return FaceStop{}, fmt.Errorf("stop face entry: %w", err)
+	}
+	var out FaceStop
+	for _, resident := range residents {
+		res, err := tx.PurgeFaceData(ctx, c, resident, consent.ReasonServiceEnded)
+		if err != nil {
+			return FaceStop{}, fmt.Errorf("stop face entry: resident %s: %w", resident, err)
+		}
+		out.Residents++
+		out.Templates += res.Templates
+		out.Purges += res.Gates
+	}
+	return out, tx.Audit(ctx, c, "face.stop", "community:"+c.String(), out)
+}
+
+// FaceOperator returns the handler named in community c's notice, or ErrFaceOff.
+func (db *DB) FaceOperator(ctx context.Context, c uuid.UUID) (consent.Operator, error) {
+	return faceOperator(ctx, db.x, c, "")
+}
+
+// faceOperator reads the handler; lock is "" or a row-lock clause (GiveConsent holds the
+// row FOR SHARE so that StopFaceEntry cannot end face entry under a consent being given).
+func faceOperator(ctx context.Context, q getter, c uuid.UUID, lock string) (consent.Operator, error) {
 	var row struct {
 		Name    sql.NullString `db:"face_operator_name"`
 		Contact sql.NullString `db:"face_operator_contact"`
 	}
-	err := q.GetContext(ctx, &row, `SELECT face_operator_name, face_operator_contact FROM communities WHERE id = $1`, c)
+	err := q.GetContext(ctx, &row, `SELECT face_operator_name, face_operator_contact FROM communities WHERE id = $1 `+lock, c)
 	if errors.Is(err, sql.ErrNoRows) {
 		return consent.Operator{}, fmt.Errorf("community %s: %w", c, access.ErrNotFound)
 	}

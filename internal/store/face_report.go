@@ -34,6 +34,7 @@ type ConsentCounts struct {
 	MovedOut               int `db:"moved_out" json:"ended_move_out"`
 	Deleted                int `db:"deleted" json:"ended_deletion"`
 	Retention              int `db:"retention" json:"ended_retention"`
+	ServiceEnded           int `db:"service_ended" json:"ended_service_ended"`
 	ResidentsWithTemplates int `db:"with_templates" json:"residents_with_templates"`
 	PendingPurges          int `db:"pending_purges" json:"unconfirmed_purges"`
 }
@@ -106,6 +107,7 @@ func (tx *Tx) ConsentReport(ctx context.Context, c uuid.UUID, page ReportPage) (
 		count(*) FILTER (WHERE end_reason = 'move_out') AS moved_out,
 		count(*) FILTER (WHERE end_reason = 'deletion') AS deleted,
 		count(*) FILTER (WHERE end_reason = 'retention') AS retention,
+		count(*) FILTER (WHERE end_reason = 'service_ended') AS service_ended,
 		(SELECT count(DISTINCT resident_id) FROM face_templates WHERE community_id = $1) AS with_templates,
 		(SELECT count(*) FROM face_purges WHERE community_id = $1 AND acked_at IS NULL) AS pending_purges
 		FROM consents WHERE community_id = $1 AND purpose = 'face_entry'`, c, consent.CurrentVersion)
