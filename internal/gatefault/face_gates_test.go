@@ -112,3 +112,47 @@ func TestFaceAtTwoGatesThenWithdrawal(t *testing.T) {
 		t.Fatalf("server blobs after withdrawal: %d %v", blobs, err)
 	}
 }
+
+// Staff switch face entry off for the community: both residents' templates are purged at
+// both gates (each gate acknowledges every purge), faces are denied, and QR codes work.
+func TestFaceSwitchedOffForTheCommunity(t *testing.T) {
+	e := newEnv(t)
+	a, b := e.onlineGates()
+	e.offerFace()
+	keyA, keyB := e.boxKey(a.id), e.boxKey(b.id)
+	gen := face.NewSynthetic(17)
+	residents := []string{e.resident, e.newResident("R2")}
+	var probes []face.Template
+	for _, r := range residents {
+		e.consentInStore(r)
+		id := gen.Identity()
+		e.putBlobs(r, id.Model, map[string][]byte{a.id: e.seal(id, keyA, a.id, r, e.community), b.id: e.seal(id, keyB, b.id, r, e.community)})
+		probes = append(probes, gen.Probe(id, 0.7))
+	}
+	gates := []*gateAgent{a, b}
+	for _, g := range gates {
+		for _, p := range probes {
+			waitFor(t, 5*time.Second, "template at gate "+g.id, func() bool { return faceReason(g.probe(p)) == "granted" })
+		}
+	}
+	out := e.must(200, "DELETE", "/admin/v1/communities/"+e.community+"/face-operator", e.admin, nil)
+	if out["residents_purged"] != 2.0 || out["gate_purges_requested"] != 4.0 {
+		t.Fatalf("stop: %v", out)
+	}
+	for _, g := range gates {
+		for _, p := range probes {
+			waitFor(t, 5*time.Second, "face denied at gate "+g.id, func() bool { return faceReason(g.probe(p)) == "face_no_match" })
+		}
+	}
+	waitFor(t, 5*time.Second, "every gate acknowledged every purge", func() bool {
+		var acked int
+		_ = e.db.SQL().QueryRow(`SELECT count(*) FROM face_purges WHERE community_id = $1 AND reason = 'service_ended'
+			AND acked_at IS NOT NULL`, e.community).Scan(&acked)
+		return acked == 4
+	})
+	for _, g := range gates {
+		if got := g.check(e.token(1)); got != "granted" {
+			t.Fatalf("gate %s: a valid QR after face entry was switched off: %s", g.id, got)
+		}
+	}
+}
