@@ -64,20 +64,37 @@ func (c *config) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.masterKey, "master-key-file", os.Getenv("MASTER_KEY_FILE"), "file with the 32-byte master key, hex or base64 (env MASTER_KEY_FILE)")
 	fs.StringVar(&c.listen, "listen", envOr("LISTEN_ADDR", ":8080"), "listen address (env LISTEN_ADDR)")
 	fs.BoolVar(&c.noMigrate, "no-migrate", false, "do not apply the schema at start")
-	fs.DurationVar(&c.retention, "event-retention", envDuration("EVENT_RETENTION", 180*24*time.Hour),
+	fs.DurationVar(&c.retention, "event-retention", 180*24*time.Hour,
 		"keep entry events this long (env EVENT_RETENTION, default 180 days)")
-	fs.DurationVar(&c.changes, "change-retention", envDuration("CHANGE_LOG_RETENTION", 30*24*time.Hour),
+	fs.DurationVar(&c.changes, "change-retention", 30*24*time.Hour,
 		"keep gate sync changes this long; a gate offline longer gets a full snapshot (env CHANGE_LOG_RETENTION, default 30 days)")
 	fs.StringVar(&c.logLevel, "log-level", envOr("LOG_LEVEL", "info"), "debug, info, warn or error (env LOG_LEVEL)")
 }
 
-// envDuration reads a duration from the environment; an unset or unreadable value is the
-// default (flag parsing reports a bad value given on the command line).
-func envDuration(key string, def time.Duration) time.Duration {
-	if d, err := time.ParseDuration(os.Getenv(key)); err == nil && d > 0 {
-		return d
+// durationEnv names the environment variable behind each duration flag. They are set
+// through the flag set, so a value the flag would refuse is refused from the environment
+// too, instead of silently becoming the default.
+var durationEnv = []struct{ env, flag string }{
+	{"EVENT_RETENTION", "event-retention"},
+	{"CHANGE_LOG_RETENTION", "change-retention"},
+}
+
+// parse reads the environment's durations, then the command line, and checks them.
+func (c *config) parse(fs *flag.FlagSet, args []string) error {
+	for _, d := range durationEnv {
+		if v := os.Getenv(d.env); v != "" {
+			if err := fs.Set(d.flag, v); err != nil {
+				return fmt.Errorf("%s=%q: %w", d.env, v, err)
+			}
+		}
 	}
-	return def
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if c.retention <= 0 || c.changes <= 0 {
+		return errors.New("retention periods must be positive (EVENT_RETENTION, CHANGE_LOG_RETENTION)")
+	}
+	return nil
 }
 
 func envOr(key, def string) string {
@@ -211,7 +228,7 @@ func (cmd command) start(ctx context.Context, name string, args []string, stdout
 	if cmd.flags != nil {
 		cmd.flags(fs)
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := e.cfg.parse(fs, args); err != nil {
 		return err
 	}
 	if cmd.sealed {
