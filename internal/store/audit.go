@@ -2,7 +2,11 @@ package store
 
 import (
 	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -54,4 +58,29 @@ func (db *DB) VerifyAudit(ctx context.Context) (int, error) {
 		total++
 	}
 	return total, rows.Err()
+}
+
+// Audit appends an audit row for community c (uuid.Nil for deployment-wide actions).
+// summary is marshalled to JSON and must hold no secrets.
+func (tx *Tx) Audit(ctx context.Context, c uuid.UUID, action, target string, summary any) error {
+	if err := tx.lockCommunity(ctx, c); err != nil {
+		return err
+	}
+	text, err := json.Marshal(summary)
+	if err != nil {
+		return fmt.Errorf("audit %s: %w", action, err)
+	}
+	prev := audit.Genesis
+	err = tx.x.GetContext(ctx, &prev, `SELECT hash FROM audit_log WHERE community_id = $1 ORDER BY seq DESC LIMIT 1`, c)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("audit %s: %w", action, err)
+	}
+	e := audit.Entry{Community: c, At: time.Now(), Actor: tx.actor, Action: action, Target: target, Summary: text}
+	e.Seal(prev)
+	_, err = tx.x.ExecContext(ctx, `INSERT INTO audit_log (community_id, at, actor, action, target, summary, prev_hash, hash)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, e.Community, e.At, e.Actor, e.Action, e.Target, string(e.Summary), e.PrevHash, e.Hash)
+	if err != nil {
+		return fmt.Errorf("audit %s: %w", action, err)
+	}
+	return nil
 }

@@ -24,43 +24,6 @@ type Card struct {
 	RevokedAt *time.Time `db:"revoked_at" json:"revoked_at,omitempty"`
 }
 
-// ResidentCommunity finds the community of a resident, for paths that name only the
-// resident.
-func (db *DB) ResidentCommunity(ctx context.Context, resident uuid.UUID) (uuid.UUID, error) {
-	return db.communityOf(ctx, "residents", "resident", resident)
-}
-
-// communityOf finds the community of a row of table by its id alone (an index on id
-// serves it); what names the row in errors.
-func (db *DB) communityOf(ctx context.Context, table, what string, id uuid.UUID) (uuid.UUID, error) {
-	var c uuid.UUID
-	err := db.x.GetContext(ctx, &c, `SELECT community_id FROM `+table+` WHERE id = $1`, id)
-	if errors.Is(err, sql.ErrNoRows) {
-		return uuid.Nil, fmt.Errorf("%s %s: %w", what, id, access.ErrNotFound)
-	}
-	if err != nil {
-		return uuid.Nil, fmt.Errorf("%s community: %w", what, err)
-	}
-	return c, nil
-}
-
-// ResidentZones is the zone mask a resident's credentials carry.
-func (db *DB) ResidentZones(ctx context.Context, c uuid.UUID) (access.ZoneMask, error) {
-	return residentZones(ctx, db.x, c)
-}
-
-type selecter interface {
-	SelectContext(ctx context.Context, dest any, query string, args ...any) error
-}
-
-func residentZones(ctx context.Context, q selecter, c uuid.UUID) (access.ZoneMask, error) {
-	var zones []int
-	if err := q.SelectContext(ctx, &zones, `SELECT zone FROM zones WHERE community_id = $1`, c); err != nil {
-		return 0, fmt.Errorf("resident zones: %w", err)
-	}
-	return access.ZonesForResident(zones), nil
-}
-
 // IssueCard makes a printed card for an active resident, valid for the given time, and
 // returns it with its QR text. The text is not stored: a lost card is revoked and a new
 // one printed.

@@ -2,12 +2,16 @@ package store
 
 import (
 	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/google/uuid"
 
 	"gatepass/internal/access"
+	"gatepass/internal/gateapi"
 	"gatepass/internal/secret"
 )
 
@@ -61,3 +65,142 @@ func (db *DB) Gates(ctx context.Context, c uuid.UUID) ([]access.Gate, error) {
 	}
 	return out, nil
 }
+
+// GateCommunity finds the community of a gate, for admin paths that name only the gate.
+func (db *DB) GateCommunity(ctx context.Context, gate uuid.UUID) (uuid.UUID, error) {
+	return db.communityOf(ctx, "gates", "gate", gate)
+}
+
+// liveGate checks that gate is a gate of c that is not disabled.
+func (tx *Tx) liveGate(ctx context.Context, c, gate uuid.UUID) error {
+	var disabled bool
+	err := tx.x.GetContext(ctx, &disabled, `SELECT disabled_at IS NOT NULL FROM gates WHERE community_id = $1 AND id = $2 FOR UPDATE`, c, gate)
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("gate %s: %w", gate, access.ErrNotFound)
+	}
+	if err != nil {
+		return fmt.Errorf("gate: %w", err)
+	}
+	if disabled {
+		return fmt.Errorf("gate %s is disabled: %w", gate, access.ErrConflict)
+	}
+	return nil
+}
+
+// DisableGate disables a gate: its token fails from this commit on.
+func (tx *Tx) DisableGate(ctx context.Context, c, gate uuid.UUID) error {
+	if err := tx.liveGate(ctx, c, gate); err != nil {
+		return err
+	}
+	if _, err := tx.x.ExecContext(ctx, `UPDATE gates SET disabled_at = now() WHERE community_id = $1 AND id = $2`, c, gate); err != nil {
+		return fmt.Errorf("disable gate: %w", err)
+	}
+	// Wake its long poll so that the next request meets the closed door.
+	if err := tx.Change(ctx, c, "gate", gate, gate, map[string]any{"disabled": true}); err != nil {
+		return err
+	}
+	return tx.Audit(ctx, c, "gate.disable", "gate:"+gate.String(), map[string]any{})
+}
+
+// SetGateSettings replaces a gate's agent settings; the gate gets them on its next sync.
+func (tx *Tx) SetGateSettings(ctx context.Context, c, gate uuid.UUID, s gateapi.Settings) error {
+	if err := tx.liveGate(ctx, c, gate); err != nil {
+		return err
+	}
+	text, err := json.Marshal(s)
+	if err != nil {
+		return fmt.Errorf("gate settings: %w", err)
+	}
+	if _, err := tx.x.ExecContext(ctx, `UPDATE gates SET settings = $3 WHERE community_id = $1 AND id = $2`, c, gate, string(text)); err != nil {
+		return fmt.Errorf("gate settings: %w", err)
+	}
+	if err := tx.Change(ctx, c, "gate", gate, gate, s); err != nil {
+		return err
+	}
+	return tx.Audit(ctx, c, "gate.settings", "gate:"+gate.String(), s)
+}
+
+// gateRow is a gate as the gate API needs it.
+type gateRow struct {
+	Community uuid.UUID `db:"community_id"`
+	ID        uuid.UUID `db:"id"`
+	Name      string    `db:"name"`
+	Zone      int       `db:"zone"`
+	Direction string    `db:"direction"`
+	Settings  []byte    `db:"settings"`
+}
+
+func (g gateRow) api() (gateapi.Gate, error) {
+	out := gateapi.Gate{ID: g.ID, Community: g.Community, Name: g.Name, Zone: g.Zone, Direction: g.Direction}
+	if err := json.Unmarshal(g.Settings, &out.Settings); err != nil {
+		return out, fmt.Errorf("gate %s settings: %w", g.ID, err)
+	}
+	out.Settings = out.Settings.WithDefaults()
+	return out, nil
+}
+
+// EnrollGate redeems a one-time enrollment code: the gate gets its token (returned in
+// clear this once, stored hashed) and its box key is recorded. A used, expired or unknown
+// code, or a disabled gate, is ErrUnauthorized.
+func (db *DB) EnrollGate(ctx context.Context, code string, boxKey []byte, version string) (gateapi.EnrollResponse, error) {
+	var out gateapi.EnrollResponse
+	community, h, err := secret.Parse(secret.KindEnrollment, code)
+	if err != nil {
+		return out, access.ErrUnauthorized
+	}
+	tok, err := secret.New(secret.KindGate, community)
+	if err != nil {
+		return out, err
+	}
+	err = db.InTx(ctx, "gate-enrollment", func(tx *Tx) error {
+		var g gateRow
+		err := tx.x.GetContext(ctx, &g, `UPDATE gates SET token_hash = $3, box_public_key = $4, agent_version = $5,
+				enrolled_at = now(), enrollment_code_hash = NULL, enrollment_expires_at = NULL
+			WHERE community_id = $1 AND enrollment_code_hash = $2 AND enrollment_expires_at > now() AND disabled_at IS NULL
+			RETURNING community_id, id, name, zone, direction, settings`,
+			community, h[:], tok.Hash[:], boxKey, version)
+		if errors.Is(err, sql.ErrNoRows) {
+			return access.ErrUnauthorized
+		}
+		if err != nil {
+			return fmt.Errorf("enroll gate: %w", err)
+		}
+		if out.Gate, err = g.api(); err != nil {
+			return err
+		}
+		tx.actor = "gate:" + g.ID.String()
+		return tx.Audit(ctx, community, "gate.enroll", "gate:"+g.ID.String(), map[string]any{"agent_version": version})
+	})
+	out.Token, out.ServerTime = tok.Plain, time.Now().UTC()
+	return out, err
+}
+
+// GateByToken authenticates a gate's bearer token. A disabled gate's token fails at once
+// because the check reads disabled_at on every request.
+func (db *DB) GateByToken(ctx context.Context, plain string) (gateapi.Gate, error) {
+	community, h, err := secret.Parse(secret.KindGate, plain)
+	if err != nil {
+		return gateapi.Gate{}, access.ErrUnauthorized
+	}
+	var g gateRow
+	err = db.x.GetContext(ctx, &g, gateAPISelect+` WHERE community_id = $1 AND token_hash = $2 AND disabled_at IS NULL`, community, h[:])
+	if errors.Is(err, sql.ErrNoRows) {
+		return gateapi.Gate{}, access.ErrUnauthorized
+	}
+	if err != nil {
+		return gateapi.Gate{}, fmt.Errorf("authenticate gate: %w", err)
+	}
+	return g.api()
+}
+
+// GateHeartbeat records that a gate is alive, with what staff see in the gate list.
+func (db *DB) GateHeartbeat(ctx context.Context, g gateapi.Gate, version string, queue int, offsetMS int64) error {
+	_, err := db.x.ExecContext(ctx, `UPDATE gates SET last_seen_at = now(), agent_version = $3, queue_depth = $4, clock_offset_ms = $5
+		WHERE community_id = $1 AND id = $2`, g.Community, g.ID, version, queue, offsetMS)
+	if err != nil {
+		return fmt.Errorf("heartbeat: %w", err)
+	}
+	return nil
+}
+
+const gateAPISelect = `SELECT community_id, id, name, zone, direction, settings FROM gates`

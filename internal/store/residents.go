@@ -8,13 +8,11 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/google/uuid"
 
 	"gatepass/internal/access"
 	"gatepass/internal/consent"
-	"gatepass/internal/secret"
 )
 
 // NewResident is what staff give to create a resident.
@@ -25,12 +23,6 @@ type NewResident struct {
 	Under14   bool
 	Unit      uuid.UUID
 	Role      access.ResidentRole
-}
-
-// Invite is a one-time code a new resident redeems in the app.
-type Invite struct {
-	Code      string    `json:"invite_code"`
-	ExpiresAt time.Time `json:"invite_expires_at"`
 }
 
 // CreateResident adds a resident living in a unit and makes their invite.
@@ -60,39 +52,6 @@ func (tx *Tx) CreateResident(ctx context.Context, r NewResident) (access.Residen
 	// Names and phone numbers stay out of the audit log: it outlives move-outs.
 	return res, inv, tx.Audit(ctx, r.Community, "resident.create", "resident:"+id.String(),
 		map[string]any{"unit_id": r.Unit, "role": r.Role, "under_14": r.Under14})
-}
-
-// ReissueInvite replaces a resident's unused invites with a new one (a lost code, a new phone).
-func (tx *Tx) ReissueInvite(ctx context.Context, c, resident uuid.UUID) (Invite, error) {
-	res, err := residentQ(ctx, tx.x, c, resident)
-	if err != nil {
-		return Invite{}, err
-	}
-	if res.Status != access.ResidentActive {
-		return Invite{}, fmt.Errorf("resident has %s: %w", res.Status, access.ErrConflict)
-	}
-	if _, err := tx.x.ExecContext(ctx, `UPDATE invites SET expires_at = now() WHERE community_id = $1 AND resident_id = $2 AND used_at IS NULL AND expires_at > now()`, c, resident); err != nil {
-		return Invite{}, fmt.Errorf("reissue invite: %w", err)
-	}
-	inv, err := tx.newInvite(ctx, c, resident)
-	if err != nil {
-		return inv, err
-	}
-	return inv, tx.Audit(ctx, c, "resident.invite", "resident:"+resident.String(), map[string]any{"expires_at": inv.ExpiresAt})
-}
-
-func (tx *Tx) newInvite(ctx context.Context, c, resident uuid.UUID) (Invite, error) {
-	tok, err := secret.New(secret.KindInvite, c)
-	if err != nil {
-		return Invite{}, err
-	}
-	inv := Invite{Code: tok.Plain, ExpiresAt: time.Now().Add(access.InviteTTL).Truncate(time.Second)}
-	_, err = tx.x.ExecContext(ctx, `INSERT INTO invites (community_id, id, resident_id, code_hash, expires_at) VALUES ($1, $2, $3, $4, $5)`,
-		c, newID(), resident, tok.Hash[:], inv.ExpiresAt)
-	if err != nil {
-		return Invite{}, fmt.Errorf("create invite: %w", err)
-	}
-	return inv, nil
 }
 
 const residentSelect = `SELECT r.community_id, r.id, r.name, r.phone, r.under_14, r.status, r.created_at, r.ended_at,
@@ -189,35 +148,6 @@ func (db *DB) Residents(ctx context.Context, c uuid.UUID, f ResidentFilter) (Res
 
 var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
 
-// Revocation is what gates learn when a credential stops working.
-type Revocation struct {
-	Credential  uuid.UUID `json:"credential_id"`
-	ForgetAfter time.Time `json:"forget_after"`
-}
-
-// revokeCredentials revokes the live credentials matched by where (a condition on
-// credentials c, with $1 = community and args from $3) and tells the gates.
-func (tx *Tx) revokeCredentials(ctx context.Context, community uuid.UUID, reason, where string, args ...any) (int, error) {
-	var rows []struct {
-		ID        uuid.UUID  `db:"id"`
-		RevokedAt time.Time  `db:"revoked_at"`
-		ExpiresAt *time.Time `db:"expires_at"`
-	}
-	err := tx.x.SelectContext(ctx, &rows, `UPDATE credentials c SET revoked_at = now(), revoke_reason = $2
-		WHERE c.community_id = $1 AND c.revoked_at IS NULL AND (`+where+`)
-		RETURNING c.id, c.revoked_at, c.expires_at`, append([]any{community, reason}, args...)...)
-	if err != nil {
-		return 0, fmt.Errorf("revoke credentials: %w", err)
-	}
-	for _, r := range rows {
-		rev := Revocation{Credential: r.ID, ForgetAfter: access.ForgetRevocationAfter(r.RevokedAt, r.ExpiresAt)}
-		if err := tx.Change(ctx, community, "revocation", uuid.Nil, r.ID, rev); err != nil {
-			return 0, err
-		}
-	}
-	return len(rows), nil
-}
-
 // MoveOutResult says what a move-out ended.
 type MoveOutResult struct {
 	Credentials   int  `json:"credentials_revoked"`
@@ -302,4 +232,41 @@ func (tx *Tx) execSteps(ctx context.Context, what string, steps []step, c, resid
 		}
 	}
 	return nil
+}
+
+// ResidentCommunity finds the community of a resident, for paths that name only the
+// resident.
+func (db *DB) ResidentCommunity(ctx context.Context, resident uuid.UUID) (uuid.UUID, error) {
+	return db.communityOf(ctx, "residents", "resident", resident)
+}
+
+// communityOf finds the community of a row of table by its id alone (an index on id
+// serves it); what names the row in errors.
+func (db *DB) communityOf(ctx context.Context, table, what string, id uuid.UUID) (uuid.UUID, error) {
+	var c uuid.UUID
+	err := db.x.GetContext(ctx, &c, `SELECT community_id FROM `+table+` WHERE id = $1`, id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return uuid.Nil, fmt.Errorf("%s %s: %w", what, id, access.ErrNotFound)
+	}
+	if err != nil {
+		return uuid.Nil, fmt.Errorf("%s community: %w", what, err)
+	}
+	return c, nil
+}
+
+// ResidentZones is the zone mask a resident's credentials carry.
+func (db *DB) ResidentZones(ctx context.Context, c uuid.UUID) (access.ZoneMask, error) {
+	return residentZones(ctx, db.x, c)
+}
+
+type selecter interface {
+	SelectContext(ctx context.Context, dest any, query string, args ...any) error
+}
+
+func residentZones(ctx context.Context, q selecter, c uuid.UUID) (access.ZoneMask, error) {
+	var zones []int
+	if err := q.SelectContext(ctx, &zones, `SELECT zone FROM zones WHERE community_id = $1`, c); err != nil {
+		return 0, fmt.Errorf("resident zones: %w", err)
+	}
+	return access.ZonesForResident(zones), nil
 }

@@ -1,11 +1,18 @@
 // Package store keeps gatepass's state in PostgreSQL. It is the only package that writes
 // SQL; it speaks in the domain types of package access.
+//
+// One file per entity or aggregate, named for what it stores, not for who calls it:
+// communities (with buildings, units, zones), residents, invites, staff, keys, credentials
+// (QR and the revocation of any kind), cards, devices, visitor passes, passkeys,
+// ceremonies, sessions, gates, gate commands, gate sync, changes (the change log gates
+// sync from) and change_hub (the LISTEN side), events (with event_partitions), consents,
+// consent_report, face templates, face purges, face enrolments, resident_data (export
+// and erasure) and audit.
 package store
 
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -14,14 +21,13 @@ import (
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
 
-	"gatepass/internal/audit"
 	"gatepass/schema"
 )
 
 // DB is the database handle shared by all requests.
 type DB struct {
 	x   *sqlx.DB
-	url string // for the LISTEN connection of gate long polls (gate_notify.go)
+	url string // for the LISTEN connection of gate long polls (change_hub.go)
 }
 
 // Open connects and checks the connection.
@@ -89,56 +95,6 @@ func (tx *Tx) lockCommunity(ctx context.Context, c uuid.UUID) error {
 		return fmt.Errorf("lock community: %w", err)
 	}
 	tx.locked[c] = true
-	return nil
-}
-
-// Audit appends an audit row for community c (uuid.Nil for deployment-wide actions).
-// summary is marshalled to JSON and must hold no secrets.
-func (tx *Tx) Audit(ctx context.Context, c uuid.UUID, action, target string, summary any) error {
-	if err := tx.lockCommunity(ctx, c); err != nil {
-		return err
-	}
-	text, err := json.Marshal(summary)
-	if err != nil {
-		return fmt.Errorf("audit %s: %w", action, err)
-	}
-	prev := audit.Genesis
-	err = tx.x.GetContext(ctx, &prev, `SELECT hash FROM audit_log WHERE community_id = $1 ORDER BY seq DESC LIMIT 1`, c)
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return fmt.Errorf("audit %s: %w", action, err)
-	}
-	e := audit.Entry{Community: c, At: time.Now(), Actor: tx.actor, Action: action, Target: target, Summary: text}
-	e.Seal(prev)
-	_, err = tx.x.ExecContext(ctx, `INSERT INTO audit_log (community_id, at, actor, action, target, summary, prev_hash, hash)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, e.Community, e.At, e.Actor, e.Action, e.Target, string(e.Summary), e.PrevHash, e.Hash)
-	if err != nil {
-		return fmt.Errorf("audit %s: %w", action, err)
-	}
-	return nil
-}
-
-// Change records something gates of community c must learn through sync. gate is
-// uuid.Nil for changes that concern every gate.
-func (tx *Tx) Change(ctx context.Context, c uuid.UUID, kind string, gate, entity uuid.UUID, data any) error {
-	if err := tx.lockCommunity(ctx, c); err != nil {
-		return err
-	}
-	text, err := json.Marshal(data)
-	if err != nil {
-		return fmt.Errorf("change %s: %w", kind, err)
-	}
-	var g *uuid.UUID
-	if gate != uuid.Nil {
-		g = &gate
-	}
-	if _, err := tx.x.ExecContext(ctx, `INSERT INTO change_log (community_id, kind, gate_id, entity_id, data) VALUES ($1, $2, $3, $4, $5)`,
-		c, kind, g, entity, string(text)); err != nil {
-		return fmt.Errorf("change %s: %w", kind, err)
-	}
-	// Wake long-polling gates; delivered at commit, dropped on rollback.
-	if _, err := tx.x.ExecContext(ctx, `SELECT pg_notify('gatepass_changes', $1)`, c.String()); err != nil {
-		return fmt.Errorf("change %s: %w", kind, err)
-	}
 	return nil
 }
 

@@ -5,11 +5,10 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"gatepass/internal/access"
 	"time"
 
 	"github.com/google/uuid"
-
-	"gatepass/internal/access"
 )
 
 // QRCredential is a resident's QR identity: what the gates revoke when the resident's
@@ -69,62 +68,6 @@ func (db *DB) UpdateQRZones(ctx context.Context, c, credential uuid.UUID, zones 
 	return nil
 }
 
-// Device is a phone key certified for offline QR codes (type 0x02).
-type Device struct {
-	ID        uuid.UUID  `db:"id" json:"id"`
-	Passkey   *uuid.UUID `db:"passkey_id" json:"passkey_id,omitempty"`
-	Label     string     `db:"label" json:"label"`
-	PublicKey []byte     `db:"device_public_key" json:"public_key"`
-	Zones     int64      `db:"zones" json:"zones"`
-	CreatedAt time.Time  `db:"created_at" json:"created_at"`
-	ExpiresAt *time.Time `db:"expires_at" json:"expires_at"`
-	RevokedAt *time.Time `db:"revoked_at" json:"revoked_at,omitempty"`
-}
-
-// NewDevice is a phone key to certify.
-type NewDevice struct {
-	Community, Resident, Passkey uuid.UUID
-	PublicKey                    []byte // SEC 1 compressed P-256
-	Label                        string
-	Zones                        access.ZoneMask
-	NotBefore, ExpiresAt         time.Time
-}
-
-// CreateDevice records a device credential; the caller signs its certificate with the
-// returned id in the same transaction, so a failure leaves no row.
-func (tx *Tx) CreateDevice(ctx context.Context, d NewDevice) (Device, error) {
-	if err := tx.activeResident(ctx, d.Community, d.Resident); err != nil {
-		return Device{}, err
-	}
-	var out Device
-	err := tx.x.GetContext(ctx, &out, `INSERT INTO credentials (community_id, id, kind, subject, resident_id, passkey_id, zones, device_public_key, label, created_at, expires_at)
-		VALUES ($1, $2, 'device', 'resident', $3, $4, $5, $6, $7, $8, $9)
-		RETURNING id, passkey_id, label, device_public_key, zones, created_at, expires_at, revoked_at`,
-		d.Community, newID(), d.Resident, d.Passkey, int64(d.Zones), d.PublicKey, d.Label, d.NotBefore, d.ExpiresAt)
-	if err != nil {
-		return out, fmt.Errorf("create device: %w", err)
-	}
-	return out, tx.Audit(ctx, d.Community, "device.certify", "resident:"+d.Resident.String(),
-		map[string]any{"credential_id": out.ID, "passkey_id": d.Passkey, "expires_at": d.ExpiresAt})
-}
-
-// Devices lists a resident's device credentials, newest first.
-func (db *DB) Devices(ctx context.Context, c, resident uuid.UUID) ([]Device, error) {
-	out := []Device{}
-	err := db.x.SelectContext(ctx, &out, `SELECT id, passkey_id, label, device_public_key, zones, created_at, expires_at, revoked_at
-		FROM credentials WHERE community_id = $1 AND resident_id = $2 AND kind = 'device' ORDER BY created_at DESC, id`, c, resident)
-	if err != nil {
-		return nil, fmt.Errorf("list devices: %w", err)
-	}
-	return out, nil
-}
-
-// RevokeDevice revokes one of the resident's device credentials; gates learn it through
-// sync. Another resident's device is not found.
-func (tx *Tx) RevokeDevice(ctx context.Context, c, resident, device uuid.UUID) error {
-	return tx.revokeOwned(ctx, c, resident, device, "device", "device_revoked")
-}
-
 // revokeOwned revokes a credential of one kind that belongs to resident, telling a
 // missing one (404) from one revoked already (409).
 func (tx *Tx) revokeOwned(ctx context.Context, c, resident, id uuid.UUID, kind, reason string) error {
@@ -145,4 +88,33 @@ func (tx *Tx) revokeOwned(ctx context.Context, c, resident, id uuid.UUID, kind, 
 		return fmt.Errorf("%s already revoked: %w", kind, access.ErrConflict)
 	}
 	return tx.Audit(ctx, c, kind+".revoke", "resident:"+resident.String(), map[string]any{"credential_id": id})
+}
+
+// Revocation is what gates learn when a credential stops working.
+type Revocation struct {
+	Credential  uuid.UUID `json:"credential_id"`
+	ForgetAfter time.Time `json:"forget_after"`
+}
+
+// revokeCredentials revokes the live credentials matched by where (a condition on
+// credentials c, with $1 = community and args from $3) and tells the gates.
+func (tx *Tx) revokeCredentials(ctx context.Context, community uuid.UUID, reason, where string, args ...any) (int, error) {
+	var rows []struct {
+		ID        uuid.UUID  `db:"id"`
+		RevokedAt time.Time  `db:"revoked_at"`
+		ExpiresAt *time.Time `db:"expires_at"`
+	}
+	err := tx.x.SelectContext(ctx, &rows, `UPDATE credentials c SET revoked_at = now(), revoke_reason = $2
+		WHERE c.community_id = $1 AND c.revoked_at IS NULL AND (`+where+`)
+		RETURNING c.id, c.revoked_at, c.expires_at`, append([]any{community, reason}, args...)...)
+	if err != nil {
+		return 0, fmt.Errorf("revoke credentials: %w", err)
+	}
+	for _, r := range rows {
+		rev := Revocation{Credential: r.ID, ForgetAfter: access.ForgetRevocationAfter(r.RevokedAt, r.ExpiresAt)}
+		if err := tx.Change(ctx, community, "revocation", uuid.Nil, r.ID, rev); err != nil {
+			return 0, err
+		}
+	}
+	return len(rows), nil
 }

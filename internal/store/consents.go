@@ -5,13 +5,12 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"gatepass/internal/access"
+	"gatepass/internal/consent"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
-
-	"gatepass/internal/access"
-	"gatepass/internal/consent"
-	"gatepass/internal/face"
 )
 
 // Errors of the face store; test with errors.Is.
@@ -200,152 +199,115 @@ func (db *DB) Consents(ctx context.Context, c, resident uuid.UUID) ([]Consent, e
 	return out, nil
 }
 
-// GateBoxKey is a gate's X25519 public key, to seal templates to.
-type GateBoxKey struct {
-	Gate      uuid.UUID `db:"id" json:"gate_id"`
-	PublicKey []byte    `db:"box_public_key" json:"box_public_key"`
-}
+// ErrFaceOff: the community has not named the handler of face data, so face entry is not
+// offered there (no notice can be shown without one).
+var ErrFaceOff = fmt.Errorf("face entry is not set up in this community: %w", access.ErrConflict)
 
-// FaceGateKeys lists the box keys of a community's enabled gates: the gates a template of
-// a community-scope consent is sealed to.
-func (db *DB) FaceGateKeys(ctx context.Context, c uuid.UUID) ([]GateBoxKey, error) {
-	out := []GateBoxKey{}
-	err := db.x.SelectContext(ctx, &out, `SELECT id, box_public_key FROM gates
-		WHERE community_id = $1 AND box_public_key IS NOT NULL AND disabled_at IS NULL ORDER BY id`, c)
+// SetFaceOperator names the personal information handler shown in the face-entry notice
+// of community c. Setting it is what switches face entry on for the community; it never
+// switches any other way in off.
+func (tx *Tx) SetFaceOperator(ctx context.Context, c uuid.UUID, op consent.Operator) error {
+	name, contact := strings.TrimSpace(op.Name), strings.TrimSpace(op.Contact)
+	if l := len([]rune(name)); l < 1 || l > 200 {
+		return access.Invalid("operator_name", "must be 1 to 200 characters")
+	}
+	if l := len([]rune(contact)); l < 1 || l > 200 {
+		return access.Invalid("operator_contact", "must be 1 to 200 characters")
+	}
+	r, err := tx.x.ExecContext(ctx, `UPDATE communities SET face_operator_name = $2, face_operator_contact = $3 WHERE id = $1`, c, name, contact)
 	if err != nil {
-		return nil, fmt.Errorf("list gate box keys: %w", err)
+		return fmt.Errorf("set face operator: %w", err)
 	}
-	return out, nil
+	if n, _ := r.RowsAffected(); n == 0 {
+		return fmt.Errorf("community %s: %w", c, access.ErrNotFound)
+	}
+	// The audit keeps what every notice showed, and from when.
+	return tx.Audit(ctx, c, "face.operator", "community:"+c.String(), map[string]any{"operator_name": name, "operator_contact": contact})
 }
 
-// SealedTemplate is a template sealed (face.Seal) to one gate.
-type SealedTemplate struct {
-	Gate   uuid.UUID
-	Model  string
-	Sealed []byte
+// FaceStop says what switching face entry off did.
+type FaceStop struct {
+	Residents int `json:"residents_purged"`
+	Templates int `json:"templates_deleted"`
+	Purges    int `json:"gate_purges_requested"`
 }
 
-// FaceTemplateChange is the data of a "face_template" change for one gate (the change's
-// gate_id is that gate, its entity_id the resident). Sealed is the face.Seal blob for
-// face.Binding{community, gate, resident, model}; the gate opens it with its private key.
-// A change whose Sealed is empty was scrubbed after a purge or a replacement: skip it.
-type FaceTemplateChange struct {
-	Template uuid.UUID `json:"template_id"`
-	Resident uuid.UUID `json:"resident_id"`
-	Model    string    `json:"model"`
-	Sealed   []byte    `json:"sealed,omitempty"`
-}
-
-// PutSealedTemplates stores a resident's templates sealed to every gate of the community
-// that has a box key, one blob per gate, and sends each gate its own blob through sync.
-// It needs a live community-scope consent to the current notice. The server checks only
-// the form of each blob: it cannot open them.
-func (tx *Tx) PutSealedTemplates(ctx context.Context, c, resident uuid.UUID, blobs []SealedTemplate) (int, error) {
-	cons, err := tx.liveConsent(ctx, c, resident)
+// StopFaceEntry switches face entry off in community c: the handler is cleared (so the
+// notice, consent and enrolment are no longer offered), every live consent ends and
+// every resident's face data is purged from the server and every gate with the reason
+// service_ended, in this transaction. QR codes, cards and manual release are untouched.
+// Stopping where face entry is already off is not an error: it purges whatever remains.
+func (tx *Tx) StopFaceEntry(ctx context.Context, c uuid.UUID) (FaceStop, error) {
+	r, err := tx.x.ExecContext(ctx, `UPDATE communities SET face_operator_name = NULL, face_operator_contact = NULL WHERE id = $1`, c)
 	if err != nil {
-		return 0, err
+		return FaceStop{}, fmt.Errorf("stop face entry: %w", err)
 	}
-	if !cons.CurrentVersion {
-		return 0, ErrNoConsent
+	if n, _ := r.RowsAffected(); n == 0 {
+		return FaceStop{}, fmt.Errorf("community %s: %w", c, access.ErrNotFound)
 	}
-	if cons.Scope != consent.ScopeCommunity {
-		return 0, fmt.Errorf("a one_gate template never leaves its gate: %w", access.ErrConflict)
+	var residents []uuid.UUID
+	err = tx.x.SelectContext(ctx, &residents, `SELECT resident_id FROM consents WHERE community_id = $1 AND withdrawn_at IS NULL
+		UNION SELECT resident_id FROM face_templates WHERE community_id = $1 ORDER BY 1`, c)
+	if err != nil {
+		return FaceStop{}, fmt.Errorf("stop face entry: %w", err)
 	}
-	var keyed []uuid.UUID
-	if err := tx.x.SelectContext(ctx, &keyed, `SELECT id FROM gates WHERE community_id = $1 AND box_public_key IS NOT NULL
-		AND disabled_at IS NULL`, c); err != nil {
-		return 0, fmt.Errorf("list gates: %w", err)
-	}
-	want := map[uuid.UUID]bool{}
-	for _, g := range keyed {
-		want[g] = true
-	}
-	if len(blobs) == 0 || len(blobs) != len(want) {
-		return 0, access.Invalid("templates", "need one sealed template for each of the %d gates with a key", len(want))
-	}
-	seen := map[uuid.UUID]bool{}
-	for i, b := range blobs {
-		field := fmt.Sprintf("templates[%d]", i)
-		switch {
-		case !want[b.Gate]:
-			return 0, access.Invalid(field+".gate_id", "no gate with a key of this id in this community")
-		case seen[b.Gate]:
-			return 0, access.Invalid(field+".gate_id", "two templates for one gate")
-		case face.Models[b.Model] == 0:
-			return 0, access.Invalid(field+".model", "unknown model %q", b.Model)
-		case face.CheckSealed(b.Sealed) != nil:
-			return 0, access.Invalid(field+".sealed", "is not a sealed face template")
-		}
-		seen[b.Gate] = true
-	}
-	for _, b := range blobs {
-		var id uuid.UUID
-		err := tx.x.GetContext(ctx, &id, `INSERT INTO face_templates (community_id, id, resident_id, consent_id, gate_id, model, sealed)
-			VALUES ($1, $2, $3, $4, $5, $6, $7)
-			ON CONFLICT (community_id, resident_id, gate_id, model)
-			DO UPDATE SET sealed = excluded.sealed, consent_id = excluded.consent_id, created_at = now()
-			RETURNING id`, c, newID(), resident, cons.ID, b.Gate, b.Model, b.Sealed)
+	var out FaceStop
+	for _, resident := range residents {
+		res, err := tx.PurgeFaceData(ctx, c, resident, consent.ReasonServiceEnded)
 		if err != nil {
-			return 0, fmt.Errorf("store sealed template: %w", err)
+			return FaceStop{}, fmt.Errorf("stop face entry: resident %s: %w", resident, err)
 		}
-		// A replaced blob must not live on in the change log.
-		if err := tx.scrubTemplateChanges(ctx, c, resident, b.Gate); err != nil {
-			return 0, err
-		}
-		ch := FaceTemplateChange{Template: id, Resident: resident, Model: b.Model, Sealed: b.Sealed}
-		if err := tx.Change(ctx, c, "face_template", b.Gate, resident, ch); err != nil {
-			return 0, err
-		}
+		out.Residents++
+		out.Templates += res.Templates
+		out.Purges += res.Gates
 	}
-	return len(blobs), tx.Audit(ctx, c, "face.enrol", "resident:"+resident.String(),
-		map[string]any{"consent_id": cons.ID, "gates": len(blobs), "model": blobs[0].Model})
+	return out, tx.Audit(ctx, c, "face.stop", "community:"+c.String(), out)
 }
 
-// RecordGateEnrolment records that a gate enrolled a resident of a one_gate consent on
-// the gate itself: the template stays there (no blob on the server), and the row lets
-// purges and the filing count know about it. The gate API calls it.
-func (tx *Tx) RecordGateEnrolment(ctx context.Context, c, gate, resident uuid.UUID, model string) error {
-	cons, err := tx.liveConsent(ctx, c, resident)
-	if err != nil {
-		return err
-	}
-	if !cons.CurrentVersion || cons.Scope != consent.ScopeOneGate || cons.Gate == nil || *cons.Gate != gate {
-		return ErrNoConsent
-	}
-	if face.Models[model] == 0 {
-		return access.Invalid("model", "unknown model %q", model)
-	}
-	_, err = tx.x.ExecContext(ctx, `INSERT INTO face_templates (community_id, id, resident_id, consent_id, gate_id, model, sealed)
-		VALUES ($1, $2, $3, $4, $5, $6, NULL)
-		ON CONFLICT (community_id, resident_id, gate_id, model) DO UPDATE SET created_at = now()`,
-		c, newID(), resident, cons.ID, gate, model)
-	if err != nil {
-		return fmt.Errorf("record gate enrolment: %w", err)
-	}
-	return tx.Audit(ctx, c, "face.enrol", "resident:"+resident.String(),
-		map[string]any{"consent_id": cons.ID, "gate_id": gate, "model": model, "on_gate_only": true})
+// FaceOperator returns the handler named in community c's notice, or ErrFaceOff.
+func (db *DB) FaceOperator(ctx context.Context, c uuid.UUID) (consent.Operator, error) {
+	return faceOperator(ctx, db.x, c, "")
 }
 
-// NoteFaceEntry moves the retention clock of a resident's live consent to the time of a
-// granted face entry. The gate API calls it when it stores a granted event of method face.
-func (tx *Tx) NoteFaceEntry(ctx context.Context, c, resident uuid.UUID, at time.Time) error {
-	_, err := tx.x.ExecContext(ctx, `UPDATE consents SET last_face_entry_at = greatest(last_face_entry_at, $3)
-		WHERE community_id = $1 AND resident_id = $2 AND withdrawn_at IS NULL`, c, resident, at)
-	if err != nil {
-		return fmt.Errorf("note face entry: %w", err)
+// faceOperator reads the handler; lock is "" or a row-lock clause (GiveConsent holds the
+// row FOR SHARE so that StopFaceEntry cannot end face entry under a consent being given).
+func faceOperator(ctx context.Context, q getter, c uuid.UUID, lock string) (consent.Operator, error) {
+	var row struct {
+		Name    sql.NullString `db:"face_operator_name"`
+		Contact sql.NullString `db:"face_operator_contact"`
 	}
-	return nil
+	err := q.GetContext(ctx, &row, `SELECT face_operator_name, face_operator_contact FROM communities WHERE id = $1 `+lock, c)
+	if errors.Is(err, sql.ErrNoRows) {
+		return consent.Operator{}, fmt.Errorf("community %s: %w", c, access.ErrNotFound)
+	}
+	if err != nil {
+		return consent.Operator{}, fmt.Errorf("face operator: %w", err)
+	}
+	if !row.Name.Valid {
+		return consent.Operator{}, ErrFaceOff
+	}
+	return consent.Operator{Name: row.Name.String, Contact: row.Contact.String}, nil
 }
 
-// scrubTemplateChanges removes the sealed blobs of a resident's earlier "face_template"
-// changes (of one gate, or every gate for uuid.Nil): after a replacement or a purge the
-// server keeps no copy of them, not even in the sync log. Gates skip scrubbed changes.
-func (tx *Tx) scrubTemplateChanges(ctx context.Context, c, resident, gate uuid.UUID) error {
-	_, err := tx.x.ExecContext(ctx, `UPDATE change_log SET data = data - 'sealed'
-		WHERE community_id = $1 AND kind = 'face_template' AND entity_id = $2
-		  AND ($3::uuid IS NULL OR gate_id = $3) AND data ? 'sealed'`, c, resident, nullUUID(gate))
+// WithdrawConsent ends a resident's face-entry consent at once, by the resident or, for
+// a child under 14, a guardian of the same unit: the blobs on the server are deleted and
+// every gate is sent a purge to acknowledge. Without a live consent it is ErrNoConsent.
+func (tx *Tx) WithdrawConsent(ctx context.Context, c, resident, by uuid.UUID) (PurgeResult, error) {
+	subject, err := tx.person(ctx, c, resident)
 	if err != nil {
-		return fmt.Errorf("scrub template changes: %w", err)
+		return PurgeResult{}, err
 	}
-	return nil
+	giver := subject
+	if by != resident {
+		if giver, err = tx.person(ctx, c, by); err != nil {
+			return PurgeResult{}, err
+		}
+	}
+	if err := consent.CheckGiver(subject, giver); err != nil {
+		return PurgeResult{}, err
+	}
+	if _, err := tx.liveConsent(ctx, c, resident); err != nil {
+		return PurgeResult{}, err
+	}
+	return tx.PurgeFaceData(ctx, c, resident, consent.ReasonWithdrawal)
 }

@@ -46,17 +46,3 @@ func (db *DB) PurgeEvents(ctx context.Context, cutoff time.Time) (partitions int
 	rows, _ = res.RowsAffected()
 	return partitions, rows, nil
 }
-
-// PruneChanges deletes change-log rows written before cutoff, keeping each community's
-// newest row so that its cursor stays continuable. A gate whose cursor falls before
-// what is kept gets a full snapshot at its next sync (GateSync), so pruning loses
-// nothing a gate needs; it only bounds the table (and the sealed face blobs it relays).
-func (db *DB) PruneChanges(ctx context.Context, cutoff time.Time) (int64, error) {
-	res, err := db.x.ExecContext(ctx, `DELETE FROM change_log c WHERE c.created_at < $1
-		AND c.seq < (SELECT max(m.seq) FROM change_log m WHERE m.community_id = c.community_id)`, cutoff)
-	if err != nil {
-		return 0, fmt.Errorf("prune change log: %w", err)
-	}
-	n, _ := res.RowsAffected()
-	return n, nil
-}

@@ -2,71 +2,13 @@ package store
 
 import (
 	"context"
-	"encoding/base64"
-	"encoding/json"
 	"fmt"
+	"gatepass/internal/access"
+	"gatepass/internal/consent"
 	"time"
 
 	"github.com/google/uuid"
-
-	"gatepass/internal/access"
-	"gatepass/internal/consent"
 )
-
-// Entry is one of a resident's own entry events.
-type Entry struct {
-	ID         uuid.UUID `db:"id" json:"id"`
-	OccurredAt time.Time `db:"occurred_at" json:"occurred_at"`
-	Gate       uuid.UUID `db:"gate_id" json:"gate_id"`
-	GateName   *string   `db:"gate_name" json:"gate_name,omitempty"`
-	Credential uuid.UUID `db:"credential_id" json:"credential_id"`
-	Method     string    `db:"method" json:"method"`
-	Result     string    `db:"result" json:"result"`
-	Reason     string    `db:"reason" json:"reason"`
-	Offline    bool      `db:"offline" json:"offline"`
-}
-
-// EntryPage is a page of entries, newest first.
-type EntryPage struct {
-	Entries    []Entry `json:"entries"`
-	NextCursor string  `json:"next_cursor,omitempty"`
-}
-
-type entryCursor struct {
-	At time.Time `json:"t"`
-	ID uuid.UUID `json:"i"`
-}
-
-// ResidentEntries lists the entry events of the resident's own credentials (QR, device,
-// card), newest first, with keyset pagination. Visitors' entries are not the host's.
-func (db *DB) ResidentEntries(ctx context.Context, c, resident uuid.UUID, cursor string, limit int) (EntryPage, error) {
-	var at, id any
-	if cursor != "" {
-		raw, err := base64.RawURLEncoding.DecodeString(cursor)
-		var cur entryCursor
-		if err != nil || json.Unmarshal(raw, &cur) != nil || cur.ID == uuid.Nil {
-			return EntryPage{}, ErrBadCursor
-		}
-		at, id = cur.At, cur.ID
-	}
-	page := EntryPage{Entries: []Entry{}}
-	err := db.x.SelectContext(ctx, &page.Entries, `SELECT e.id, e.occurred_at, e.gate_id, g.name AS gate_name, e.credential_id,
-		e.method, e.result, e.reason, e.offline
-		FROM entry_events e LEFT JOIN gates g ON g.community_id = e.community_id AND g.id = e.gate_id
-		WHERE e.community_id = $1 AND e.credential_id IN (SELECT id FROM credentials WHERE community_id = $1 AND resident_id = $2)
-		AND ($3::timestamptz IS NULL OR (e.occurred_at, e.id) < ($3::timestamptz, $4::uuid))
-		ORDER BY e.occurred_at DESC, e.id DESC LIMIT $5`, c, resident, at, id, limit+1)
-	if err != nil {
-		return page, fmt.Errorf("list entries: %w", err)
-	}
-	if len(page.Entries) > limit {
-		page.Entries = page.Entries[:limit]
-		last := page.Entries[limit-1]
-		raw, _ := json.Marshal(entryCursor{At: last.OccurredAt, ID: last.ID})
-		page.NextCursor = base64.RawURLEncoding.EncodeToString(raw)
-	}
-	return page, nil
-}
 
 // Export is everything gatepass holds about one resident, for the right of access.
 type Export struct {
@@ -107,9 +49,6 @@ type exportCred struct {
 	RevokedAt    *time.Time `db:"revoked_at" json:"revoked_at,omitempty"`
 	RevokeReason *string    `db:"revoke_reason" json:"revoke_reason,omitempty"`
 }
-
-// maxExportEntries bounds the entries in one export; older ones are in the paged history.
-const maxExportEntries = 10000
 
 // ExportResident gathers everything held about the resident. Secrets (session and
 // invite hashes, passkey public keys) are not personal data the resident gave and
@@ -198,3 +137,6 @@ func (tx *Tx) DeleteResident(ctx context.Context, c, resident uuid.UUID) (Delete
 	res.Credentials, res.Sessions, res.VisitorPasses, res.Face = e.Credentials, e.Sessions, e.VisitorPasses, e.Face
 	return res, tx.Audit(ctx, c, "resident.delete", "resident:"+resident.String(), res)
 }
+
+// maxExportEntries bounds the entries in one export; older ones are in the paged history.
+const maxExportEntries = 10000

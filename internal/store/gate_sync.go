@@ -4,101 +4,13 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
+	"gatepass/internal/access"
+	"gatepass/internal/gateapi"
 	"time"
 
 	"github.com/google/uuid"
-
-	"gatepass/internal/access"
-	"gatepass/internal/gateapi"
-	"gatepass/internal/secret"
 )
-
-// gateRow is a gate as the gate API needs it.
-type gateRow struct {
-	Community uuid.UUID `db:"community_id"`
-	ID        uuid.UUID `db:"id"`
-	Name      string    `db:"name"`
-	Zone      int       `db:"zone"`
-	Direction string    `db:"direction"`
-	Settings  []byte    `db:"settings"`
-}
-
-func (g gateRow) api() (gateapi.Gate, error) {
-	out := gateapi.Gate{ID: g.ID, Community: g.Community, Name: g.Name, Zone: g.Zone, Direction: g.Direction}
-	if err := json.Unmarshal(g.Settings, &out.Settings); err != nil {
-		return out, fmt.Errorf("gate %s settings: %w", g.ID, err)
-	}
-	out.Settings = out.Settings.WithDefaults()
-	return out, nil
-}
-
-const gateAPISelect = `SELECT community_id, id, name, zone, direction, settings FROM gates`
-
-// EnrollGate redeems a one-time enrollment code: the gate gets its token (returned in
-// clear this once, stored hashed) and its box key is recorded. A used, expired or unknown
-// code, or a disabled gate, is ErrUnauthorized.
-func (db *DB) EnrollGate(ctx context.Context, code string, boxKey []byte, version string) (gateapi.EnrollResponse, error) {
-	var out gateapi.EnrollResponse
-	community, h, err := secret.Parse(secret.KindEnrollment, code)
-	if err != nil {
-		return out, access.ErrUnauthorized
-	}
-	tok, err := secret.New(secret.KindGate, community)
-	if err != nil {
-		return out, err
-	}
-	err = db.InTx(ctx, "gate-enrollment", func(tx *Tx) error {
-		var g gateRow
-		err := tx.x.GetContext(ctx, &g, `UPDATE gates SET token_hash = $3, box_public_key = $4, agent_version = $5,
-				enrolled_at = now(), enrollment_code_hash = NULL, enrollment_expires_at = NULL
-			WHERE community_id = $1 AND enrollment_code_hash = $2 AND enrollment_expires_at > now() AND disabled_at IS NULL
-			RETURNING community_id, id, name, zone, direction, settings`,
-			community, h[:], tok.Hash[:], boxKey, version)
-		if errors.Is(err, sql.ErrNoRows) {
-			return access.ErrUnauthorized
-		}
-		if err != nil {
-			return fmt.Errorf("enroll gate: %w", err)
-		}
-		if out.Gate, err = g.api(); err != nil {
-			return err
-		}
-		tx.actor = "gate:" + g.ID.String()
-		return tx.Audit(ctx, community, "gate.enroll", "gate:"+g.ID.String(), map[string]any{"agent_version": version})
-	})
-	out.Token, out.ServerTime = tok.Plain, time.Now().UTC()
-	return out, err
-}
-
-// GateByToken authenticates a gate's bearer token. A disabled gate's token fails at once
-// because the check reads disabled_at on every request.
-func (db *DB) GateByToken(ctx context.Context, plain string) (gateapi.Gate, error) {
-	community, h, err := secret.Parse(secret.KindGate, plain)
-	if err != nil {
-		return gateapi.Gate{}, access.ErrUnauthorized
-	}
-	var g gateRow
-	err = db.x.GetContext(ctx, &g, gateAPISelect+` WHERE community_id = $1 AND token_hash = $2 AND disabled_at IS NULL`, community, h[:])
-	if errors.Is(err, sql.ErrNoRows) {
-		return gateapi.Gate{}, access.ErrUnauthorized
-	}
-	if err != nil {
-		return gateapi.Gate{}, fmt.Errorf("authenticate gate: %w", err)
-	}
-	return g.api()
-}
-
-// maxDelta bounds one delta answer; the gate syncs again at once when More is set.
-const maxDelta = 5000
-
-type changeRow struct {
-	Seq  int64         `db:"seq"`
-	Kind string        `db:"kind"`
-	Gate uuid.NullUUID `db:"gate_id"`
-	Data []byte        `db:"data"`
-}
 
 // GateSync answers a gate's sync at cursor: a full snapshot when cursor is 0 or not a
 // cursor this community's change log can continue from, else the changes since. changed
@@ -273,50 +185,5 @@ func gateState(ctx context.Context, q getSelecter, out *gateapi.Sync, g gateapi.
 	return nil
 }
 
-// GateHeartbeat records that a gate is alive, with what staff see in the gate list.
-func (db *DB) GateHeartbeat(ctx context.Context, g gateapi.Gate, version string, queue int, offsetMS int64) error {
-	_, err := db.x.ExecContext(ctx, `UPDATE gates SET last_seen_at = now(), agent_version = $3, queue_depth = $4, clock_offset_ms = $5
-		WHERE community_id = $1 AND id = $2`, g.Community, g.ID, version, queue, offsetMS)
-	if err != nil {
-		return fmt.Errorf("heartbeat: %w", err)
-	}
-	return nil
-}
-
-// AckGateCommand records a gate's result for one of its commands. Acking twice keeps the
-// first result (the gate may resend an ack it did not see answered).
-func (db *DB) AckGateCommand(ctx context.Context, g gateapi.Gate, id uuid.UUID, result string) error {
-	return db.InTx(ctx, "gate:"+g.ID.String(), func(tx *Tx) error {
-		var kind string
-		var acked bool
-		err := tx.x.GetContext(ctx, &kind, `UPDATE gate_commands SET acked_at = now(), result = $4
-			WHERE community_id = $1 AND gate_id = $2 AND id = $3 AND acked_at IS NULL RETURNING kind`, g.Community, g.ID, id, result)
-		if errors.Is(err, sql.ErrNoRows) {
-			if err := tx.x.GetContext(ctx, &acked, `SELECT acked_at IS NOT NULL FROM gate_commands
-				WHERE community_id = $1 AND gate_id = $2 AND id = $3`, g.Community, g.ID, id); err != nil {
-				if errors.Is(err, sql.ErrNoRows) {
-					return fmt.Errorf("command %s: %w", id, access.ErrNotFound)
-				}
-				return fmt.Errorf("ack command: %w", err)
-			}
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("ack command: %w", err)
-		}
-		return tx.Audit(ctx, g.Community, "gate.command_ack", "gate:"+g.ID.String(),
-			map[string]any{"command_id": id, "kind": kind, "result": result})
-	})
-}
-
-// AckFacePurge records that the gate deleted the templates of a purge (idempotent).
-func (db *DB) AckFacePurge(ctx context.Context, g gateapi.Gate, purge uuid.UUID) error {
-	return db.InTx(ctx, "gate:"+g.ID.String(), func(tx *Tx) error { return tx.AckPurge(ctx, g.Community, g.ID, purge) })
-}
-
-// RecordFaceEnrolment records a one-gate enrolment made on the gate itself.
-func (db *DB) RecordFaceEnrolment(ctx context.Context, g gateapi.Gate, resident uuid.UUID, model string) error {
-	return db.InTx(ctx, "gate:"+g.ID.String(), func(tx *Tx) error {
-		return tx.RecordGateEnrolment(ctx, g.Community, g.ID, resident, model)
-	})
-}
+// maxDelta bounds one delta answer; the gate syncs again at once when More is set.
+const maxDelta = 5000

@@ -5,12 +5,12 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"gatepass/internal/access"
+	"gatepass/internal/consent"
+	"gatepass/internal/gateapi"
 	"time"
 
 	"github.com/google/uuid"
-
-	"gatepass/internal/access"
-	"gatepass/internal/consent"
 )
 
 // PurgeResult says what a purge did.
@@ -28,29 +28,6 @@ type FacePurgeChange struct {
 	Purge    uuid.UUID      `db:"purge_id" json:"purge_id"`
 	Resident uuid.UUID      `db:"resident_id" json:"resident_id"`
 	Reason   consent.Reason `db:"reason" json:"reason"`
-}
-
-// WithdrawConsent ends a resident's face-entry consent at once, by the resident or, for
-// a child under 14, a guardian of the same unit: the blobs on the server are deleted and
-// every gate is sent a purge to acknowledge. Without a live consent it is ErrNoConsent.
-func (tx *Tx) WithdrawConsent(ctx context.Context, c, resident, by uuid.UUID) (PurgeResult, error) {
-	subject, err := tx.person(ctx, c, resident)
-	if err != nil {
-		return PurgeResult{}, err
-	}
-	giver := subject
-	if by != resident {
-		if giver, err = tx.person(ctx, c, by); err != nil {
-			return PurgeResult{}, err
-		}
-	}
-	if err := consent.CheckGiver(subject, giver); err != nil {
-		return PurgeResult{}, err
-	}
-	if _, err := tx.liveConsent(ctx, c, resident); err != nil {
-		return PurgeResult{}, err
-	}
-	return tx.PurgeFaceData(ctx, c, resident, consent.ReasonWithdrawal)
 }
 
 // PurgeFaceData ends a resident's live face consent, deletes their templates on the
@@ -198,4 +175,9 @@ func (db *DB) RetentionSweep(ctx context.Context, now time.Time, period time.Dur
 		}
 	}
 	return done, nil
+}
+
+// AckFacePurge records that the gate deleted the templates of a purge (idempotent).
+func (db *DB) AckFacePurge(ctx context.Context, g gateapi.Gate, purge uuid.UUID) error {
+	return db.InTx(ctx, "gate:"+g.ID.String(), func(tx *Tx) error { return tx.AckPurge(ctx, g.Community, g.ID, purge) })
 }

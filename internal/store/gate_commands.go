@@ -1,0 +1,66 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"gatepass/internal/access"
+	"gatepass/internal/gateapi"
+
+	"github.com/google/uuid"
+)
+
+// Release is a manual release queued for a gate.
+type Release struct {
+	ID   uuid.UUID `db:"id" json:"command_id"`
+	Gate uuid.UUID `db:"gate_id" json:"gate_id"`
+}
+
+// UnlockGate queues a manual release ("人工放行") by staff for the gate; the gate learns it
+// through its long poll within about a second.
+func (tx *Tx) UnlockGate(ctx context.Context, c, gate, staff uuid.UUID, reason string) (Release, error) {
+	if err := tx.liveGate(ctx, c, gate); err != nil {
+		return Release{}, err
+	}
+	payload, err := json.Marshal(map[string]string{"reason": reason})
+	if err != nil {
+		return Release{}, fmt.Errorf("unlock: %w", err)
+	}
+	r := Release{ID: newID(), Gate: gate}
+	if _, err := tx.x.ExecContext(ctx, `INSERT INTO gate_commands (community_id, id, gate_id, kind, payload, created_by)
+		VALUES ($1, $2, $3, 'unlock', $4, $5)`, c, r.ID, gate, string(payload), staff); err != nil {
+		return r, fmt.Errorf("unlock: %w", err)
+	}
+	if err := tx.Change(ctx, c, "command", gate, r.ID, map[string]any{"kind": "unlock"}); err != nil {
+		return r, err
+	}
+	return r, tx.Audit(ctx, c, "gate.unlock", "gate:"+gate.String(), map[string]any{"command_id": r.ID, "reason": reason})
+}
+
+// AckGateCommand records a gate's result for one of its commands. Acking twice keeps the
+// first result (the gate may resend an ack it did not see answered).
+func (db *DB) AckGateCommand(ctx context.Context, g gateapi.Gate, id uuid.UUID, result string) error {
+	return db.InTx(ctx, "gate:"+g.ID.String(), func(tx *Tx) error {
+		var kind string
+		var acked bool
+		err := tx.x.GetContext(ctx, &kind, `UPDATE gate_commands SET acked_at = now(), result = $4
+			WHERE community_id = $1 AND gate_id = $2 AND id = $3 AND acked_at IS NULL RETURNING kind`, g.Community, g.ID, id, result)
+		if errors.Is(err, sql.ErrNoRows) {
+			if err := tx.x.GetContext(ctx, &acked, `SELECT acked_at IS NOT NULL FROM gate_commands
+				WHERE community_id = $1 AND gate_id = $2 AND id = $3`, g.Community, g.ID, id); err != nil {
+				if errors.Is(err, sql.ErrNoRows) {
+					return fmt.Errorf("command %s: %w", id, access.ErrNotFound)
+				}
+				return fmt.Errorf("ack command: %w", err)
+			}
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("ack command: %w", err)
+		}
+		return tx.Audit(ctx, g.Community, "gate.command_ack", "gate:"+g.ID.String(),
+			map[string]any{"command_id": id, "kind": kind, "result": result})
+	})
+}
