@@ -14,7 +14,6 @@ import (
 	"github.com/go-webauthn/webauthn/webauthn"
 	"github.com/gofiber/fiber/v2"
 	"github.com/google/uuid"
-	"github.com/lib/pq"
 
 	"gatepass/internal/access"
 	"gatepass/internal/httpx"
@@ -172,7 +171,7 @@ func newPasskey(cred *webauthn.Credential, name *string) *store.Passkey {
 		CredentialID: cred.ID, PublicKey: cred.PublicKey, AttestationType: cred.AttestationType,
 		AAGUID: cred.Authenticator.AAGUID, SignCount: int64(cred.Authenticator.SignCount),
 		BackupEligible: cred.Flags.BackupEligible, BackupState: cred.Flags.BackupState, UserVerified: cred.Flags.UserVerified,
-		Transports: pq.StringArray{},
+		Transports: []string{},
 	}
 	for _, t := range cred.Transport {
 		p.Transports = append(p.Transports, string(t))

@@ -1,0 +1,47 @@
+// Package arch states the import rules that keep gatepass's layers apart, as data that
+// its test checks against every Go file of the module (docs/architecture.md explains
+// them). A rule broken by a change fails make test, naming the file and the import.
+package arch
+
+// Module is the module path of gatepass.
+const Module = "gatepass"
+
+// Pure lists the packages that make decisions and must do no I/O: no network, no
+// database, no files, no HTTP framework. They run the same on a server, on a gate and
+// in a test.
+var Pure = []string{
+	"gatepass/internal/access",
+	"gatepass/internal/credential",
+	"gatepass/internal/gate",
+}
+
+// IO lists the imports a pure package must not have.
+var IO = []string{
+	"net", "net/http", "net/url", "os", "os/exec", "io/fs", "io/ioutil", "path/filepath",
+	"database/sql", "syscall", "log", "log/slog",
+	"github.com/gofiber/fiber/v2", "github.com/lib/pq", "github.com/jmoiron/sqlx",
+	"go.etcd.io/bbolt",
+}
+
+// SQLHomes are the only packages that may talk SQL: import a database driver or
+// database/sql, or hold a SQL statement. internal/dbtest makes and drops test databases.
+var SQLHomes = []string{
+	"gatepass/internal/store",
+	"gatepass/schema",
+	"gatepass/internal/dbtest",
+}
+
+// SQLImports are the imports that mean talking SQL.
+var SQLImports = []string{"database/sql", "github.com/lib/pq", "github.com/jmoiron/sqlx"}
+
+// Gateside lists the packages that run on a gate. The gate has no database connection,
+// only the gate API, so nothing they import, directly or through other packages of
+// this module, may be the store.
+var Gateside = []string{
+	"gatepass/gate-agent",
+	"gatepass/internal/agent",
+	"gatepass/internal/gate",
+}
+
+// Forbidden is what Gateside packages must never reach.
+var Forbidden = []string{"gatepass/internal/store", "gatepass/internal/dbtest"}
