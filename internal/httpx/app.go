@@ -7,13 +7,16 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"regexp"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/adaptor"
 	"github.com/gofiber/fiber/v2/middleware/requestid"
+	"github.com/gofiber/fiber/v2/utils"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
@@ -52,9 +55,10 @@ func NewApp(o Options) *fiber.App {
 		IdleTimeout:  120 * time.Second,
 	})
 	m := newMetrics(o.Registry)
-	app.Use(requestid.New(requestid.Config{Header: "X-Request-Id"}))
+	app.Use(requestid.New(requestid.Config{Header: "X-Request-Id", Generator: utils.UUIDv4}), checkRequestID)
 	app.Use(observe(o.Log, m))
 	app.Use(recoverPanics(o.Log))
+	app.Use(refuseEncodedBodies)
 	app.Get("/healthz", func(c *fiber.Ctx) error { return c.JSON(fiber.Map{"status": "ok"}) })
 	app.Get("/metrics", adaptor.HTTPHandler(promhttp.HandlerFor(o.Registry, promhttp.HandlerOpts{})))
 	return app
@@ -63,6 +67,31 @@ func NewApp(o Options) *fiber.App {
 // NotFound is the last handler: unknown routes get a JSON 404.
 func NotFound(c *fiber.Ctx) error {
 	return Errorf(http.StatusNotFound, "not_found", "no route for %s %s", c.Method(), c.Path())
+}
+
+// refuseEncodedBodies answers 415 to a request body with a Content-Encoding. Fiber's
+// c.Body() would inflate it with no cap, before authentication: 495 bytes of gzip, gzip
+// grew a process by a gigabyte. No client of gatepass compresses what it sends.
+func refuseEncodedBodies(c *fiber.Ctx) error {
+	if enc := c.Get(fiber.HeaderContentEncoding); enc != "" && !strings.EqualFold(enc, "identity") {
+		return Errorf(http.StatusUnsupportedMediaType, "unsupported_media_type", "request bodies must not be compressed")
+	}
+	return c.Next()
+}
+
+// requestIDShape is what a client may send as X-Request-Id: it goes into every log line
+// of the request, so nothing that could forge a line or carry a secret's length.
+var requestIDShape = regexp.MustCompile(`^[A-Za-z0-9.-]{1,64}$`) // no "_": gatepass secrets have one
+
+// checkRequestID replaces a client's request id that is not of requestIDShape with one
+// of our own. It runs after the requestid middleware, which takes the header as given.
+func checkRequestID(c *fiber.Ctx) error {
+	if id := requestID(c); !requestIDShape.MatchString(id) {
+		id = utils.UUIDv4()
+		c.Locals("requestid", id)
+		c.Set("X-Request-Id", id)
+	}
+	return c.Next()
 }
 
 func requestID(c *fiber.Ctx) string {
@@ -124,7 +153,8 @@ func observe(log *slog.Logger, m *metrics) fiber.Handler {
 		if status >= 500 {
 			level = slog.LevelError
 		}
-		log.Log(c.UserContext(), level, "request", "method", c.Method(), "route", route, "path", c.Path(),
+		// The route template, never the raw path: paths carry secrets (a visitor link's token).
+		log.Log(c.UserContext(), level, "request", "method", c.Method(), "route", route,
 			"status", status, "latency_ms", float64(elapsed.Microseconds())/1000, "request_id", requestID(c))
 		return nil
 	}

@@ -2,59 +2,97 @@ package httpx
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
+	"mime"
 	"net/http"
+	"reflect"
 	"slices"
 	"strings"
 	"unicode/utf8"
 
+	jsonv2 "github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 	"github.com/gofiber/fiber/v2"
 	"github.com/google/uuid"
 
 	"gatepass/internal/access"
 )
 
-// DecodeJSON reads the request body into v strictly: it must be one JSON object, with no
-// unknown fields and nothing after it. Field checks come after, with a Checker.
+// DecodeJSON reads the request body into v strictly: one JSON object of content type
+// application/json, valid UTF-8, member names matched exactly (not case-folded), no
+// unknown or repeated members and nothing after it. encoding/json accepts all of those
+// (last duplicate wins, "Name" fills "name"), so two parsers could read one body two
+// ways; go-json-experiment/json refuses them. Field checks come after, with a Checker.
 func DecodeJSON(c *fiber.Ctx, v any) error {
-	body := c.Body()
+	body := c.BodyRaw() // never decompressed: see refuseEncodedBodies
 	if len(bytes.TrimSpace(body)) == 0 {
 		return Errorf(http.StatusBadRequest, "malformed_json", "request body must be a JSON object")
 	}
-	if ct := c.Get(fiber.HeaderContentType); ct != "" && !strings.HasPrefix(ct, fiber.MIMEApplicationJSON) {
+	if mt, _, err := mime.ParseMediaType(c.Get(fiber.HeaderContentType)); err != nil || mt != fiber.MIMEApplicationJSON {
 		return Errorf(http.StatusUnsupportedMediaType, "unsupported_media_type", "content type must be application/json")
 	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
+	if err := jsonv2.Unmarshal(body, v, jsonv2.RejectUnknownMembers(true)); err != nil {
 		return jsonError(err)
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return Errorf(http.StatusBadRequest, "malformed_json", "unexpected data after the JSON object")
 	}
 	return nil
 }
 
+// jsonError turns a decoding error into the API's error, naming the field as a dotted
+// path ("inner.x") the way the Checker does.
 func jsonError(err error) error {
-	var typeErr *json.UnmarshalTypeError
-	var syntaxErr *json.SyntaxError
+	var sem *jsonv2.SemanticError
+	var syn *jsontext.SyntacticError
 	switch {
-	case errors.As(err, &typeErr):
-		field := typeErr.Field
-		if field == "" {
-			return Errorf(http.StatusBadRequest, "malformed_json", "request body must be a JSON object")
+	case errors.As(err, &syn):
+		field := pointerField(syn.JSONPointer)
+		switch {
+		case errors.Is(syn.Err, jsontext.ErrDuplicateName):
+			return FieldErr(http.StatusBadRequest, "duplicate_field", field, "appears more than once")
+		case syn.Err != nil && strings.Contains(syn.Err.Error(), "invalid UTF-8"): // the package exports no sentinel for it
+			return FieldErr(http.StatusBadRequest, "invalid_utf8", field, "must be UTF-8 text")
 		}
-		return FieldErr(http.StatusBadRequest, "wrong_type", field, "must be %s", typeErr.Type.String())
-	case errors.As(err, &syntaxErr):
-		return Errorf(http.StatusBadRequest, "malformed_json", "malformed JSON at byte %d", syntaxErr.Offset)
-	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
-		return FieldErr(http.StatusBadRequest, "unknown_field", field, "is not a known field")
+		return Errorf(http.StatusBadRequest, "malformed_json", "malformed JSON at byte %d", syn.ByteOffset)
+	case errors.As(err, &sem):
+		field := pointerField(sem.JSONPointer)
+		switch {
+		case errors.Is(sem.Err, jsonv2.ErrUnknownName):
+			return FieldErr(http.StatusBadRequest, "unknown_field", field, "is not a known field")
+		case field == "":
+			return Errorf(http.StatusBadRequest, "malformed_json", "request body must be a JSON object")
+		case sem.GoType != nil:
+			return FieldErr(http.StatusBadRequest, "wrong_type", field, "must be %s", typeName(sem.GoType))
+		}
+		return FieldErr(http.StatusBadRequest, "wrong_type", field, "has the wrong type")
 	}
-	return Errorf(http.StatusBadRequest, "malformed_json", "malformed JSON: %v", err)
+	return Errorf(http.StatusBadRequest, "malformed_json", "malformed JSON")
+}
+
+func pointerField(p jsontext.Pointer) string {
+	return strings.Join(slices.Collect(p.Tokens()), ".")
+}
+
+// typeName says what a field must be in words a client's developer knows.
+func typeName(t reflect.Type) string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "a whole number in range"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.Slice, reflect.Array:
+		return "an array"
+	case reflect.Struct, reflect.Map:
+		return "an object"
+	}
+	return t.String()
 }
 
 // Checker collects the first problem with the fields of a request; its methods return
@@ -91,10 +129,17 @@ func (k *Checker) Text(field string, s *string, min, max int) string {
 		k.fail(field, "must be at least %d characters", min)
 	case n > max:
 		k.fail(field, "must be at most %d characters", max)
-	case strings.ContainsFunc(v, func(r rune) bool { return r < 0x20 || r == 0x7f }):
+	case strings.ContainsFunc(v, isControl):
 		k.fail(field, "must not contain control characters")
 	}
 	return v
+}
+
+// isControl reports C0 controls, DEL and the bidirectional formatting characters: a
+// right-to-left override in a name makes "lla0912" show as "2190all" on a guard's screen.
+func isControl(r rune) bool {
+	return r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) ||
+		r == 0x200e || r == 0x200f || r == 0x061c || (r >= 0x202a && r <= 0x202e) || (r >= 0x2066 && r <= 0x2069)
 }
 
 // OneOf checks a required string against the allowed values.
@@ -156,7 +201,7 @@ func PathUUID(c *fiber.Ctx, name string) (uuid.UUID, error) {
 // take this, so a big body is refused before any work is done.
 func LimitBody(n int) fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		if len(c.Body()) > n {
+		if len(c.BodyRaw()) > n {
 			return Errorf(http.StatusRequestEntityTooLarge, "body_too_large", "request body is over %d bytes", n)
 		}
 		return c.Next()
