@@ -18,6 +18,7 @@ import (
 	"strings"
 	"syscall"
 
+	"gatepass/internal/audit"
 	"gatepass/internal/secret"
 	"gatepass/internal/store"
 )
@@ -87,7 +88,7 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 	if err := level.UnmarshalText([]byte(logLevel)); err != nil {
 		level = slog.LevelInfo
 	}
-	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
+	log := secret.NewLogger(stderr, level)
 	if databaseURL == "" {
 		return errors.New("DATABASE_URL is not set (or pass --database-url)")
 	}
@@ -111,6 +112,7 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	defer db.Close()
+	db.SetAuditKey(sealer.DeriveKey(audit.KeyLabel))
 	if !noMigrate {
 		// schema.Migrate holds a session lock: safe beside a starting server.
 		if err := db.Migrate(ctx); err != nil {

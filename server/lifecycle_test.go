@@ -148,9 +148,10 @@ func TestAuditChainAndTampering(t *testing.T) {
 		}
 	}
 
+	keyFile := dbtest.MasterKeyFile(t)
 	verify := func() (int, string) {
 		var out, errb bytes.Buffer
-		code := run(context.Background(), []string{"audit", "verify", "--database-url", dbtest.URL(t)}, &out, &errb)
+		code := run(context.Background(), []string{"audit", "verify", "--database-url", dbtest.URL(t), "--master-key-file", keyFile}, &out, &errb)
 		return code, out.String() + errb.String()
 	}
 	if code, msg := verify(); code != 0 {

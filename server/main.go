@@ -23,6 +23,7 @@ import (
 	"github.com/google/uuid"
 
 	"gatepass/internal/access"
+	"gatepass/internal/audit"
 	"gatepass/internal/secret"
 	"gatepass/internal/store"
 )
@@ -109,7 +110,7 @@ func (c *config) logger(w io.Writer) *slog.Logger {
 	if err := level.UnmarshalText([]byte(c.logLevel)); err != nil {
 		level = slog.LevelInfo
 	}
-	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level}))
+	return secret.NewLogger(w, level)
 }
 
 func (c *config) open(ctx context.Context) (*store.DB, error) {
@@ -148,7 +149,7 @@ type env struct {
 // does with an open database.
 type command struct {
 	flags   func(fs *flag.FlagSet)
-	sealed  bool
+	sealed  bool // needs the master key: signing keys are sealed and the audit chain keyed under it
 	migrate bool // apply the schema before running (serve skips it with --no-migrate)
 	run     func(ctx context.Context, e *env) error
 }
@@ -172,11 +173,12 @@ func commands() map[string]command {
 				fs.StringVar(&staff.role, "role", "", "admin, guard or auditor")
 				fs.StringVar(&staff.community, "community", "", "community id; omit to make an operator")
 			},
+			sealed: true, // the audit row it writes is keyed
 			run: func(ctx context.Context, e *env) error {
 				return cmdStaffCreate(ctx, e, staff.name, staff.role, staff.community)
 			},
 		},
-		"audit verify": {run: func(ctx context.Context, e *env) error {
+		"audit verify": {sealed: true, run: func(ctx context.Context, e *env) error {
 			n, err := e.db.VerifyAudit(ctx)
 			if err != nil {
 				return fmt.Errorf("after %d good rows: %w", n, err)
@@ -243,6 +245,9 @@ func (cmd command) start(ctx context.Context, name string, args []string, stdout
 	}
 	defer db.Close()
 	e.db = db
+	if e.sealer != nil {
+		db.SetAuditKey(e.sealer.DeriveKey(audit.KeyLabel))
+	}
 	if cmd.migrate && !e.cfg.noMigrate {
 		if err := db.Migrate(ctx); err != nil {
 			return err

@@ -4,6 +4,7 @@
 package dbtest
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"database/sql"
@@ -11,11 +12,14 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 
 	_ "github.com/lib/pq" // the PostgreSQL driver
 
+	"gatepass/internal/audit"
+	"gatepass/internal/secret"
 	"gatepass/internal/store"
 )
 
@@ -38,13 +42,40 @@ func URL(t testing.TB) string {
 	return dbURL
 }
 
-// New opens this package's test database.
+// MasterKey is the master key of every test: harnesses write it to the MASTER_KEY_FILE
+// of the programs they start, so rows one writes (the audit chain, sealed keys) open and
+// verify in the other.
+var MasterKey = bytes.Repeat([]byte{0x5a}, secret.MasterKeySize)
+
+// Sealer is a secret.Sealer under MasterKey.
+func Sealer(t testing.TB) *secret.Sealer {
+	t.Helper()
+	s, err := secret.NewSealer(MasterKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// MasterKeyFile writes MasterKey to a file (as MASTER_KEY_FILE takes it) that lives as
+// long as the test.
+func MasterKeyFile(t testing.TB) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "master.key")
+	if err := os.WriteFile(path, []byte(hex.EncodeToString(MasterKey)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// New opens this package's test database, with the audit key of MasterKey.
 func New(t testing.TB) *store.DB {
 	t.Helper()
 	db, err := store.Open(context.Background(), URL(t))
 	if err != nil {
 		t.Fatalf("open test database: %v", err)
 	}
+	db.SetAuditKey(Sealer(t).DeriveKey(audit.KeyLabel))
 	t.Cleanup(func() { db.Close() })
 	return db
 }

@@ -3,7 +3,9 @@ package secret
 import (
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
@@ -20,7 +22,8 @@ var ErrOpen = errors.New("sealed data does not open")
 
 // Sealer encrypts small secrets (signing keys) with AES-256-GCM under the master key.
 type Sealer struct {
-	aead cipher.AEAD
+	aead   cipher.AEAD
+	master []byte // for DeriveKey only
 }
 
 // NewSealer takes the 32-byte master key.
@@ -36,7 +39,16 @@ func NewSealer(masterKey []byte) (*Sealer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("master key: %w", err)
 	}
-	return &Sealer{aead: aead}, nil
+	return &Sealer{aead: aead, master: append([]byte(nil), masterKey...)}, nil
+}
+
+// DeriveKey gives a 32-byte key for one purpose (label), independent of the sealing key
+// and of every other label's key (HMAC-SHA256 of the label under the master key), so one
+// master key can serve several uses without one exposing another.
+func (s *Sealer) DeriveKey(label string) []byte {
+	m := hmac.New(sha256.New, s.master)
+	m.Write([]byte("gatepass/derive/v1\x00" + label))
+	return m.Sum(nil)
 }
 
 // Seal encrypts plaintext bound to ad (for example the community id and key id), giving

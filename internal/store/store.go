@@ -26,8 +26,9 @@ import (
 
 // DB is the database handle shared by all requests.
 type DB struct {
-	x   *sqlx.DB
-	url string // for the LISTEN connection of gate long polls (change_hub.go)
+	x        *sqlx.DB
+	url      string // for the LISTEN connection of gate long polls (change_hub.go)
+	auditKey []byte // MACs the audit chain; see SetAuditKey
 }
 
 // Open connects and checks the connection.
@@ -62,6 +63,7 @@ func (db *DB) Ping(ctx context.Context) error { return db.x.PingContext(ctx) }
 // audit row is written in the same transaction as the change it records.
 type Tx struct {
 	x     *sqlx.Tx
+	db    *DB
 	actor string
 	// locked remembers the communities whose advisory lock this transaction holds.
 	locked map[uuid.UUID]bool
@@ -74,7 +76,7 @@ func (db *DB) InTx(ctx context.Context, actor string, fn func(*Tx) error) error 
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
-	tx := &Tx{x: x, actor: actor, locked: map[uuid.UUID]bool{}}
+	tx := &Tx{x: x, db: db, actor: actor, locked: map[uuid.UUID]bool{}}
 	if err := fn(tx); err != nil {
 		_ = x.Rollback()
 		return err

@@ -33,6 +33,7 @@ import (
 	"github.com/google/uuid"
 
 	"gatepass/internal/access"
+	"gatepass/internal/audit"
 	"gatepass/internal/credential"
 	"gatepass/internal/secret"
 	"gatepass/internal/store"
@@ -78,6 +79,7 @@ func run(bin string, residents int, duration time.Duration, workers int) error {
 		return err
 	}
 	defer db.Close()
+	db.SetAuditKey(sealer.DeriveKey(audit.KeyLabel))
 	if err := db.Migrate(ctx); err != nil {
 		return err
 	}
