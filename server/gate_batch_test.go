@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"gatepass/internal/apitest"
 	"gatepass/internal/gateapi"
 	"gatepass/internal/store"
 )
@@ -15,17 +16,17 @@ import (
 // stored whole.
 func TestFullEventBatch(t *testing.T) {
 	h := newHarness(t)
-	f := h.community()
-	gate, tok := h.enrolledGate(f)
+	f := h.Community()
+	gate, tok := h.EnrolledGate(f)
 	batch := make([]any, gateapi.MaxBatch)
 	for i := range batch {
-		batch[i] = gateEvent(gate, "granted")
+		batch[i] = GateEvent(gate, "granted")
 	}
-	if size := len(mustJSON(map[string]any{"events": batch})); size <= 64<<10 {
+	if size := len(apitest.MustJSON(t, map[string]any{"events": batch})); size <= 64<<10 {
 		t.Fatalf("a full batch is only %d bytes; the test should exceed the admin limit", size)
 	}
-	h.must(200, "POST", "/gate/v1/events", tok, map[string]any{"events": batch})
-	if n := countEvents(t, h.db, gate); n != gateapi.MaxBatch {
+	h.Must(200, "POST", "/gate/v1/events", tok, map[string]any{"events": batch})
+	if n := countEvents(t, h.DB, gate); n != gateapi.MaxBatch {
 		t.Fatalf("stored %d events of a full batch", n)
 	}
 }
@@ -34,13 +35,13 @@ func TestFullEventBatch(t *testing.T) {
 // re-sends the batch; denials and residents' entries use none.
 func TestVisitorEntriesCounted(t *testing.T) {
 	h := newHarness(t)
-	f := h.community()
-	gate, tok := h.enrolledGate(f)
+	f := h.Community()
+	gate, tok := h.EnrolledGate(f)
 	ctx := context.Background()
 	var pass store.VisitorPass
-	err := h.db.InTx(ctx, "test", func(tx *store.Tx) (err error) {
+	err := h.DB.InTx(ctx, "test", func(tx *store.Tx) (err error) {
 		now := time.Now()
-		pass, _, err = tx.CreateVisitorPass(ctx, store.NewVisitorPass{Community: uuid.MustParse(f.id), Host: uuid.MustParse(f.resident),
+		pass, _, err = tx.CreateVisitorPass(ctx, store.NewVisitorPass{Community: uuid.MustParse(f.ID), Host: uuid.MustParse(f.Resident),
 			Label: "plumber", Zones: 1, ValidFrom: now, ValidUntil: now.Add(time.Hour), MaxEntries: 3})
 		return err
 	})
@@ -48,20 +49,20 @@ func TestVisitorEntriesCounted(t *testing.T) {
 		t.Fatal(err)
 	}
 	visit := func(result string) map[string]any {
-		e := gateEvent(gate, result)
+		e := GateEvent(gate, result)
 		e["credential_id"], e["subject"] = pass.Credential.String(), "visitor"
 		return e
 	}
-	batch := map[string]any{"events": []any{visit("granted"), visit("denied"), gateEvent(gate, "granted")}}
+	batch := map[string]any{"events": []any{visit("granted"), visit("denied"), GateEvent(gate, "granted")}}
 	for range 3 {
-		h.must(200, "POST", "/gate/v1/events", tok, batch)
+		h.Must(200, "POST", "/gate/v1/events", tok, batch)
 	}
 	var used int
-	if err := h.db.SQL().QueryRow(`SELECT entries_used FROM visitor_passes WHERE id = $1`, pass.ID).Scan(&used); err != nil || used != 1 {
+	if err := h.DB.SQL().QueryRow(`SELECT entries_used FROM visitor_passes WHERE id = $1`, pass.ID).Scan(&used); err != nil || used != 1 {
 		t.Fatalf("entries used after one granted visit sent three times: %d, %v", used, err)
 	}
-	h.must(200, "POST", "/gate/v1/events", tok, map[string]any{"events": []any{visit("granted")}})
-	if err := h.db.SQL().QueryRow(`SELECT entries_used FROM visitor_passes WHERE id = $1`, pass.ID).Scan(&used); err != nil || used != 2 {
+	h.Must(200, "POST", "/gate/v1/events", tok, map[string]any{"events": []any{visit("granted")}})
+	if err := h.DB.SQL().QueryRow(`SELECT entries_used FROM visitor_passes WHERE id = $1`, pass.ID).Scan(&used); err != nil || used != 2 {
 		t.Fatalf("entries used after a second visit: %d, %v", used, err)
 	}
 }

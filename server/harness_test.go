@@ -4,15 +4,12 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
-	"encoding/json"
-	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
-	"strings"
-	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -27,12 +24,11 @@ func TestMain(m *testing.M) { dbtest.Main(m) }
 
 // harness drives the real Fiber app on the package's real database.
 type harness struct {
-	t        testing.TB
-	srv      *Server
-	db       *store.DB
-	base     string // http://127.0.0.1:port of a real listener
-	operator string
-	sealer   *secret.Sealer
+	apitest.Client // on a real listener
+	srv            *Server
+	DB             *store.DB
+	Sealer         *secret.Sealer
+	Operator       string // a staff member of no community: the deployment's operator
 }
 
 func testSealer(t testing.TB) *secret.Sealer {
@@ -48,8 +44,8 @@ func testSealer(t testing.TB) *secret.Sealer {
 func newHarness(t testing.TB) *harness {
 	t.Helper()
 	db := dbtest.New(t)
-	h := &harness{t: t, db: db, sealer: testSealer(t)}
-	h.srv = NewServer(db, h.sealer, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	h := &harness{Client: apitest.Client{T: t}, DB: db, Sealer: testSealer(t)}
+	h.srv = NewServer(db, h.Sealer, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -58,88 +54,95 @@ func newHarness(t testing.TB) *harness {
 	done := make(chan struct{})
 	go func() { _ = h.srv.ServeListener(ctx, ln); close(done) }()
 	t.Cleanup(func() { cancel(); <-done })
-	h.base = "http://" + ln.Addr().String()
-	h.operator = h.staff(uuid.Nil, access.StaffAdmin)
+	h.Base = "http://" + ln.Addr().String()
+	h.Operator = h.Staff(uuid.Nil, access.StaffAdmin)
 	return h
 }
 
-// staff makes a staff member directly in the store and returns their token.
-func (h *harness) staff(c uuid.UUID, role access.StaffRole) string {
-	h.t.Helper()
+// Staff makes a staff member directly in the store and returns their token.
+func (h *harness) Staff(c uuid.UUID, role access.StaffRole) string {
+	h.T.Helper()
 	var tok string
-	err := h.db.InTx(context.Background(), "test", func(tx *store.Tx) (err error) {
+	err := h.DB.InTx(context.Background(), "test", func(tx *store.Tx) (err error) {
 		_, tok, err = tx.CreateStaff(context.Background(), c, "staff "+string(role), role)
 		return err
 	})
 	if err != nil {
-		h.t.Fatal(err)
+		h.T.Fatal(err)
 	}
 	return tok
 }
 
-// do sends a request; body is sent as is when it is a string, else as JSON. Every
-// error answer must have the {"error": {"code", "message"}} shape.
-func (h *harness) do(method, path, token string, body any) (int, map[string]any) {
-	h.t.Helper()
-	resp := apitest.Do(h.t, method, h.base+path, token, body)
-	out := map[string]any{}
-	if strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") || resp.Status >= 400 {
-		out = resp.JSON(h.t)
-	}
-	if resp.Status >= 400 {
-		if e, ok := out["error"].(map[string]any); !ok || e["code"] == "" || e["message"] == "" {
-			h.t.Fatalf("%s %s: %d without the error shape: %s", method, path, resp.Status, resp.Body)
-		}
-	}
-	return resp.Status, out
+// Fixture is a community with one of everything and a token for each role.
+type Fixture struct {
+	ID, Building, Unit, Resident, Gate string
+	Admin, Guard, Auditor              string
 }
 
-// must sends a request that has to answer want, and returns the body.
-func (h *harness) must(want int, method, path, token string, body any) map[string]any {
-	h.t.Helper()
-	got, out := h.do(method, path, token, body)
-	if got != want {
-		h.t.Fatalf("%s %s = %d %v, want %d", method, path, got, out, want)
-	}
-	return out
-}
-
-var seq atomic.Int64
-
-func unique(prefix string) string { return fmt.Sprintf("%s %d", prefix, seq.Add(1)) }
-
-// fixture is a community with one of everything and a token for each role.
-type fixture struct {
-	id, building, unit, resident, gate string
-	admin, guard, auditor              string
-}
-
-func (h *harness) community() fixture {
-	h.t.Helper()
-	var f fixture
-	f.id = h.must(http.StatusCreated, "POST", "/admin/v1/communities", h.operator, map[string]any{"name": unique("Community")})["id"].(string)
-	cid := uuid.MustParse(f.id)
-	f.admin, f.guard, f.auditor = h.staff(cid, access.StaffAdmin), h.staff(cid, access.StaffGuard), h.staff(cid, access.StaffAuditor)
-	base := "/admin/v1/communities/" + f.id
-	f.building = h.must(http.StatusCreated, "POST", base+"/buildings", f.admin, map[string]any{"name": unique("Building")})["id"].(string)
-	f.unit = h.must(http.StatusCreated, "POST", base+"/units", f.admin, map[string]any{"building_id": f.building, "label": unique("U")})["id"].(string)
-	f.resident = h.newResident(f)
-	f.gate = h.must(http.StatusCreated, "POST", base+"/gates", f.admin, map[string]any{"name": unique("Gate"), "zone": 0, "direction": "in"})["id"].(string)
+// Community makes a Fixture through the admin API.
+func (h *harness) Community() Fixture {
+	h.T.Helper()
+	var f Fixture
+	f.ID = h.Must(http.StatusCreated, "POST", "/admin/v1/communities", h.Operator, map[string]any{"name": apitest.Unique("Community")})["id"].(string)
+	cid := uuid.MustParse(f.ID)
+	f.Admin, f.Guard, f.Auditor = h.Staff(cid, access.StaffAdmin), h.Staff(cid, access.StaffGuard), h.Staff(cid, access.StaffAuditor)
+	base := "/admin/v1/communities/" + f.ID
+	f.Building = h.Must(http.StatusCreated, "POST", base+"/buildings", f.Admin, map[string]any{"name": apitest.Unique("Building")})["id"].(string)
+	f.Unit = h.Must(http.StatusCreated, "POST", base+"/units", f.Admin, map[string]any{"building_id": f.Building, "label": apitest.Unique("U")})["id"].(string)
+	f.Resident = h.NewResident(f)
+	f.Gate = h.NewGate(f)
 	return f
 }
 
-func (h *harness) newResident(f fixture) string {
-	h.t.Helper()
-	return h.must(http.StatusCreated, "POST", "/admin/v1/communities/"+f.id+"/residents", f.admin,
-		map[string]any{"name": unique("Resident"), "unit_id": f.unit, "role": "owner"})["id"].(string)
+// NewResident adds a resident to f's unit through the admin API and returns their id.
+func (h *harness) NewResident(f Fixture) string {
+	h.T.Helper()
+	return h.Must(http.StatusCreated, "POST", "/admin/v1/communities/"+f.ID+"/residents", f.Admin,
+		map[string]any{"name": apitest.Unique("Resident"), "unit_id": f.Unit, "role": "owner"})["id"].(string)
 }
 
-func mustJSON(v any) []byte {
-	raw, err := json.Marshal(v)
+// NewGate makes a gate in zone 0 of f through the admin API and returns its id.
+func (h *harness) NewGate(f Fixture) string {
+	h.T.Helper()
+	id, _ := h.NewGateCode(f)
+	return id
+}
+
+// NewGateCode makes a gate and returns its id and one-time enrollment code.
+func (h *harness) NewGateCode(f Fixture) (id, code string) {
+	h.T.Helper()
+	out := h.Must(http.StatusCreated, "POST", "/admin/v1/communities/"+f.ID+"/gates", f.Admin,
+		map[string]any{"name": apitest.Unique("Gate"), "zone": 0, "direction": "in"})
+	return out["id"].(string), out["enrollment_code"].(string)
+}
+
+// BoxKey is a random X25519 public key, base64, as a gate sends when it enrolls.
+func BoxKey() string {
+	k := make([]byte, 32)
+	_, _ = rand.Read(k)
+	return base64.StdEncoding.EncodeToString(k)
+}
+
+// EnrolledGate makes and enrolls a gate, returning its id and token.
+func (h *harness) EnrolledGate(f Fixture) (id, token string) {
+	h.T.Helper()
+	id, code := h.NewGateCode(f)
+	out := h.Must(http.StatusCreated, "POST", "/gate/v1/enroll", "", map[string]any{"code": code, "box_public_key": BoxKey(), "agent_version": "test"})
+	return id, out["gate_token"].(string)
+}
+
+// Card issues a resident a card through the store and returns its id.
+func (h *harness) Card(f Fixture, resident string) string {
+	h.T.Helper()
+	card, _, err := h.DB.IssueCard(context.Background(), "test", uuid.MustParse(f.ID), uuid.MustParse(resident), 24*time.Hour, h.Sealer)
 	if err != nil {
-		panic(err)
+		h.T.Fatal(err)
 	}
-	return raw
+	return card.ID.String()
 }
 
-func base64URL(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
+// GateEvent is an entry event of gate, as its agent reports it.
+func GateEvent(gate string, result string) map[string]any {
+	return map[string]any{"id": uuid.NewString(), "occurred_at": time.Now().UTC().Format(time.RFC3339Nano), "gate_id": gate,
+		"credential_id": uuid.NewString(), "subject": "resident", "method": "qr", "result": result, "reason": "ok", "offline": true}
+}

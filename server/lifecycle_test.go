@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"gatepass/internal/apitest"
 	"gatepass/internal/consent"
 	"gatepass/internal/dbtest"
 	"gatepass/internal/face"
@@ -22,30 +23,30 @@ import (
 // a visitor pass with its own credential, then moves them out.
 func TestMoveOutRevokesEverything(t *testing.T) {
 	h := newHarness(t)
-	f := h.community()
-	neighbour := h.newResident(f)
+	f := h.Community()
+	neighbour := h.NewResident(f)
 	exec := func(q string, args ...any) {
 		t.Helper()
-		if _, err := h.db.SQL().Exec(q, args...); err != nil {
+		if _, err := h.DB.SQL().Exec(q, args...); err != nil {
 			t.Fatalf("%s: %v", q, err)
 		}
 	}
 	pass := uuid.New()
-	for _, r := range []string{f.resident, neighbour} {
+	for _, r := range []string{f.Resident, neighbour} {
 		for _, kind := range []string{"qr", "device", "card"} {
-			exec(`INSERT INTO credentials (community_id, id, kind, subject, resident_id, zones) VALUES ($1, $2, $3, 'resident', $4, 1)`, f.id, uuid.New(), kind, r)
+			exec(`INSERT INTO credentials (community_id, id, kind, subject, resident_id, zones) VALUES ($1, $2, $3, 'resident', $4, 1)`, f.ID, uuid.New(), kind, r)
 		}
 		hash := sha256.Sum256([]byte(r))
 		exec(`INSERT INTO sessions (community_id, token_hash, resident_id, passkey_id, expires_at) VALUES ($1, $2, $3, $4, now() + interval '1 day')`,
-			f.id, hash[:], r, uuid.New())
+			f.ID, hash[:], r, uuid.New())
 	}
 	exec(`INSERT INTO visitor_passes (community_id, id, host_resident_id, label, token_hash, zones, valid_from, valid_until, max_entries)
-		VALUES ($1, $2, $3, 'plumber', $4, 1, now(), now() + interval '1 day', 2)`, f.id, pass, f.resident, bytes.Repeat([]byte{9}, 32))
-	exec(`INSERT INTO credentials (community_id, id, kind, subject, visitor_pass_id, zones) VALUES ($1, $2, 'visitor', 'visitor', $3, 1)`, f.id, uuid.New(), pass)
+		VALUES ($1, $2, $3, 'plumber', $4, 1, now(), now() + interval '1 day', 2)`, f.ID, pass, f.Resident, bytes.Repeat([]byte{9}, 32))
+	exec(`INSERT INTO credentials (community_id, id, kind, subject, visitor_pass_id, zones) VALUES ($1, $2, 'visitor', 'visitor', $3, 1)`, f.ID, uuid.New(), pass)
 
-	giveFaceConsent(t, h, f, f.resident)
+	giveFaceConsent(t, h, f, f.Resident)
 
-	out := h.must(http.StatusOK, "POST", "/admin/v1/communities/"+f.id+"/residents/"+f.resident+"/move-out", f.admin, nil)
+	out := h.Must(http.StatusOK, "POST", "/admin/v1/communities/"+f.ID+"/residents/"+f.Resident+"/move-out", f.Admin, nil)
 	if out["face_data_purged"] != true {
 		t.Errorf("move-out did not purge face data: %v", out)
 	}
@@ -55,7 +56,7 @@ func TestMoveOutRevokesEverything(t *testing.T) {
 	count := func(q string, args ...any) int {
 		t.Helper()
 		var n int
-		if err := h.db.SQL().QueryRow(q, args...).Scan(&n); err != nil {
+		if err := h.DB.SQL().QueryRow(q, args...).Scan(&n); err != nil {
 			t.Fatal(err)
 		}
 		return n
@@ -65,16 +66,16 @@ func TestMoveOutRevokesEverything(t *testing.T) {
 		got  int
 		want int
 	}{
-		{"live credentials of the resident", count(`SELECT count(*) FROM credentials WHERE resident_id = $1 AND revoked_at IS NULL`, f.resident), 0},
+		{"live credentials of the resident", count(`SELECT count(*) FROM credentials WHERE resident_id = $1 AND revoked_at IS NULL`, f.Resident), 0},
 		{"live visitor credentials", count(`SELECT count(*) FROM credentials WHERE visitor_pass_id = $1 AND revoked_at IS NULL`, pass), 0},
-		{"live sessions", count(`SELECT count(*) FROM sessions WHERE resident_id = $1 AND revoked_at IS NULL`, f.resident), 0},
-		{"open residencies", count(`SELECT count(*) FROM residencies WHERE resident_id = $1 AND valid_to IS NULL`, f.resident), 0},
-		{"usable invites", count(`SELECT count(*) FROM invites WHERE resident_id = $1 AND used_at IS NULL AND expires_at > now()`, f.resident), 0},
-		{"revocations for gates", count(`SELECT count(*) FROM change_log WHERE community_id = $1 AND kind = 'revocation'`, f.id), 4},
-		{"audit rows", count(`SELECT count(*) FROM audit_log WHERE community_id = $1 AND action = 'resident.move_out' AND target = $2`, f.id, "resident:"+f.resident), 1},
-		{"face templates on the server", count(`SELECT count(*) FROM face_templates WHERE resident_id = $1`, f.resident), 0},
-		{"live face consents", count(`SELECT count(*) FROM consents WHERE resident_id = $1 AND withdrawn_at IS NULL`, f.resident), 0},
-		{"gates asked to purge", count(`SELECT count(*) FROM face_purges WHERE resident_id = $1 AND acked_at IS NULL`, f.resident), 1},
+		{"live sessions", count(`SELECT count(*) FROM sessions WHERE resident_id = $1 AND revoked_at IS NULL`, f.Resident), 0},
+		{"open residencies", count(`SELECT count(*) FROM residencies WHERE resident_id = $1 AND valid_to IS NULL`, f.Resident), 0},
+		{"usable invites", count(`SELECT count(*) FROM invites WHERE resident_id = $1 AND used_at IS NULL AND expires_at > now()`, f.Resident), 0},
+		{"revocations for gates", count(`SELECT count(*) FROM change_log WHERE community_id = $1 AND kind = 'revocation'`, f.ID), 4},
+		{"audit rows", count(`SELECT count(*) FROM audit_log WHERE community_id = $1 AND action = 'resident.move_out' AND target = $2`, f.ID, "resident:"+f.Resident), 1},
+		{"face templates on the server", count(`SELECT count(*) FROM face_templates WHERE resident_id = $1`, f.Resident), 0},
+		{"live face consents", count(`SELECT count(*) FROM consents WHERE resident_id = $1 AND withdrawn_at IS NULL`, f.Resident), 0},
+		{"gates asked to purge", count(`SELECT count(*) FROM face_purges WHERE resident_id = $1 AND acked_at IS NULL`, f.Resident), 1},
 		{"neighbour's live credentials", count(`SELECT count(*) FROM credentials WHERE resident_id = $1 AND revoked_at IS NULL`, neighbour), 3},
 		{"neighbour's live sessions", count(`SELECT count(*) FROM sessions WHERE resident_id = $1 AND revoked_at IS NULL`, neighbour), 1},
 	}
@@ -83,25 +84,25 @@ func TestMoveOutRevokesEverything(t *testing.T) {
 			t.Errorf("%s: %d, want %d", c.what, c.got, c.want)
 		}
 	}
-	res := h.must(http.StatusOK, "GET", "/admin/v1/communities/"+f.id+"/residents/"+f.resident, f.guard, nil)
+	res := h.Must(http.StatusOK, "GET", "/admin/v1/communities/"+f.ID+"/residents/"+f.Resident, f.Guard, nil)
 	if res["status"] != "moved_out" || res["ended_at"] == nil {
 		t.Fatalf("resident after move-out: %v", res)
 	}
-	h.must(http.StatusConflict, "POST", "/admin/v1/communities/"+f.id+"/residents/"+f.resident+"/move-out", f.admin, nil)
-	h.must(http.StatusConflict, "POST", "/admin/v1/communities/"+f.id+"/residents/"+f.resident+"/invite", f.admin, nil)
+	h.Must(http.StatusConflict, "POST", "/admin/v1/communities/"+f.ID+"/residents/"+f.Resident+"/move-out", f.Admin, nil)
+	h.Must(http.StatusConflict, "POST", "/admin/v1/communities/"+f.ID+"/residents/"+f.Resident+"/invite", f.Admin, nil)
 }
 
 func TestResidentSearchAndPaging(t *testing.T) {
 	h := newHarness(t)
-	f := h.community()
-	base := "/admin/v1/communities/" + f.id + "/residents"
+	f := h.Community()
+	base := "/admin/v1/communities/" + f.ID + "/residents"
 	for _, n := range []string{"王芳", "王伟", "张伟", "Zhang_Wei", "Zhang%Li"} {
-		h.must(http.StatusCreated, "POST", base, f.admin, map[string]any{"name": n, "unit_id": f.unit, "role": "family"})
+		h.Must(http.StatusCreated, "POST", base, f.Admin, map[string]any{"name": n, "unit_id": f.Unit, "role": "family"})
 	}
 	seen := map[string]bool{}
 	cursor := ""
 	for pages := 0; ; pages++ {
-		out := h.must(http.StatusOK, "GET", base+"?limit=2&cursor="+cursor, f.guard, nil)
+		out := h.Must(http.StatusOK, "GET", base+"?limit=2&cursor="+cursor, f.Guard, nil)
 		for _, r := range out["residents"].([]any) {
 			id := r.(map[string]any)["id"].(string)
 			if seen[id] {
@@ -118,11 +119,11 @@ func TestResidentSearchAndPaging(t *testing.T) {
 			t.Fatal("paging does not end")
 		}
 	}
-	if len(seen) != 6 { // five here and the fixture's resident
+	if len(seen) != 6 { // five here and the Fixture's resident
 		t.Fatalf("paged through %d residents, want 6", len(seen))
 	}
 	for q, want := range map[string]int{"伟": 2, "王": 2, "_": 1, "%": 1, "nobody": 0} {
-		out := h.must(http.StatusOK, "GET", base+"?q="+url.QueryEscape(q), f.guard, nil)
+		out := h.Must(http.StatusOK, "GET", base+"?q="+url.QueryEscape(q), f.Guard, nil)
 		if got := len(out["residents"].([]any)); got != want {
 			t.Errorf("q=%q found %d, want %d", q, got, want)
 		}
@@ -131,14 +132,14 @@ func TestResidentSearchAndPaging(t *testing.T) {
 
 func TestAuditChainAndTampering(t *testing.T) {
 	h := newHarness(t)
-	f := h.community()
-	h.must(http.StatusOK, "POST", "/admin/v1/communities/"+f.id+"/residents/"+f.resident+"/move-out", f.admin, nil)
-	entries := h.must(http.StatusOK, "GET", "/admin/v1/audit?community_id="+f.id, f.auditor, nil)["entries"].([]any)
+	f := h.Community()
+	h.Must(http.StatusOK, "POST", "/admin/v1/communities/"+f.ID+"/residents/"+f.Resident+"/move-out", f.Admin, nil)
+	entries := h.Must(http.StatusOK, "GET", "/admin/v1/audit?community_id="+f.ID, f.Auditor, nil)["entries"].([]any)
 	actions := map[string]bool{}
 	for _, e := range entries {
 		m := e.(map[string]any)
 		actions[m["action"].(string)] = true
-		if strings.Contains(string(mustJSON(m["summary"])), "gpi_") {
+		if strings.Contains(string(apitest.MustJSON(t, m["summary"])), "gpi_") {
 			t.Fatalf("an invite code is in the audit log: %v", m)
 		}
 	}
@@ -156,30 +157,30 @@ func TestAuditChainAndTampering(t *testing.T) {
 	if code, msg := verify(); code != 0 {
 		t.Fatalf("verify on an untouched log: %d %s", code, msg)
 	}
-	if _, err := h.db.SQL().Exec(`UPDATE audit_log SET actor = 'x' WHERE community_id = $1`, f.id); err == nil || !strings.Contains(err.Error(), "append-only") {
+	if _, err := h.DB.SQL().Exec(`UPDATE audit_log SET actor = 'x' WHERE community_id = $1`, f.ID); err == nil || !strings.Contains(err.Error(), "append-only") {
 		t.Fatalf("updating the audit log: %v, want the append-only refusal", err)
 	}
 	// Someone with the database owner's rights goes around the trigger.
 	var seq int64
-	if err := h.db.SQL().QueryRow(`SELECT seq FROM audit_log WHERE community_id = $1 AND action = 'resident.create' ORDER BY seq LIMIT 1`, f.id).Scan(&seq); err != nil {
+	if err := h.DB.SQL().QueryRow(`SELECT seq FROM audit_log WHERE community_id = $1 AND action = 'resident.create' ORDER BY seq LIMIT 1`, f.ID).Scan(&seq); err != nil {
 		t.Fatal(err)
 	}
 	tamper := func(summary string) {
 		t.Helper()
 		for _, q := range []string{`ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_update`,
-			`UPDATE audit_log SET summary = '` + summary + `' WHERE community_id = '` + f.id + `' AND seq = ` + strconv.FormatInt(seq, 10),
+			`UPDATE audit_log SET summary = '` + summary + `' WHERE community_id = '` + f.ID + `' AND seq = ` + strconv.FormatInt(seq, 10),
 			`ALTER TABLE audit_log ENABLE TRIGGER audit_log_no_update`} {
-			if _, err := h.db.SQL().Exec(q); err != nil {
+			if _, err := h.DB.SQL().Exec(q); err != nil {
 				t.Fatal(err)
 			}
 		}
 	}
 	var original string
-	_ = h.db.SQL().QueryRow(`SELECT summary::text FROM audit_log WHERE community_id = $1 AND seq = $2`, f.id, seq).Scan(&original)
+	_ = h.DB.SQL().QueryRow(`SELECT summary::text FROM audit_log WHERE community_id = $1 AND seq = $2`, f.ID, seq).Scan(&original)
 	tamper(`{"role":"owner","under_14":false,"unit_id":"forged"}`)
 	code, msg := verify()
-	if code != 1 || !strings.Contains(msg, "seq "+strconv.FormatInt(seq, 10)) || !strings.Contains(msg, f.id) {
-		t.Fatalf("verify after tampering: exit %d, %q; want exit 1 naming community %s seq %d", code, msg, f.id, seq)
+	if code != 1 || !strings.Contains(msg, "seq "+strconv.FormatInt(seq, 10)) || !strings.Contains(msg, f.ID) {
+		t.Fatalf("verify after tampering: exit %d, %q; want exit 1 naming community %s seq %d", code, msg, f.ID, seq)
 	}
 	tamper(original)
 	if code, msg := verify(); code != 0 {
@@ -188,16 +189,16 @@ func TestAuditChainAndTampering(t *testing.T) {
 }
 
 // giveFaceConsent gives a resident a live face consent with a template sealed to the
-// fixture's gate, through the store as the mobile app would.
-func giveFaceConsent(t *testing.T, h *harness, f fixture, resident string) {
+// Fixture's gate, through the store as the mobile app would.
+func giveFaceConsent(t *testing.T, h *harness, f Fixture, resident string) {
 	t.Helper()
 	ctx := context.Background()
-	c, r, g := uuid.MustParse(f.id), uuid.MustParse(resident), uuid.MustParse(f.gate)
+	c, r, g := uuid.MustParse(f.ID), uuid.MustParse(resident), uuid.MustParse(f.Gate)
 	gateKey, err := face.NewGateKey()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := h.db.SQL().Exec(`UPDATE gates SET box_public_key = $1 WHERE id = $2`, gateKey.PublicKey().Bytes(), g); err != nil {
+	if _, err := h.DB.SQL().Exec(`UPDATE gates SET box_public_key = $1 WHERE id = $2`, gateKey.PublicKey().Bytes(), g); err != nil {
 		t.Fatal(err)
 	}
 	tmpl := face.NewSynthetic(1).Identity()
@@ -209,7 +210,7 @@ func giveFaceConsent(t *testing.T, h *harness, f fixture, resident string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = h.db.InTx(ctx, "resident:"+resident, func(tx *store.Tx) error {
+	err = h.DB.InTx(ctx, "resident:"+resident, func(tx *store.Tx) error {
 		if err := tx.SetFaceOperator(ctx, c, consent.Operator{Name: "Demo Property Co.", Contact: "400-000-0000"}); err != nil {
 			return err
 		}
