@@ -1,4 +1,4 @@
-package main
+package admin_test
 
 import (
 	"net/http"
@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"gatepass/internal/apitest"
+	"gatepass/server/internal/admin"
+	"gatepass/server/internal/servertest"
 )
 
 // endpoint is one admin route as the matrix exercises it ({g}: a fresh gate of A). The allowed roles are written
@@ -13,13 +15,13 @@ import (
 type endpoint struct {
 	method, path string // path uses {c} for the community and {r} for a fresh resident
 	allowed      []string
-	body         func(f Fixture) any
+	body         func(f servertest.Fixture) any
 	okStatus     int
 }
 
 func endpoints() []endpoint {
-	named := func(prefix string) func(Fixture) any {
-		return func(Fixture) any { return map[string]any{"name": apitest.Unique(prefix)} }
+	named := func(prefix string) func(servertest.Fixture) any {
+		return func(servertest.Fixture) any { return map[string]any{"name": apitest.Unique(prefix)} }
 	}
 	return []endpoint{
 		{"POST", "/communities", []string{"operator"}, named("C"), 201},
@@ -27,24 +29,24 @@ func endpoints() []endpoint {
 		{"GET", "/communities/{c}", []string{"admin", "guard", "auditor", "operator"}, nil, 200},
 		{"POST", "/communities/{c}/buildings", []string{"admin", "operator"}, named("B"), 201},
 		{"GET", "/communities/{c}/buildings", []string{"admin", "guard", "auditor", "operator"}, nil, 200},
-		{"POST", "/communities/{c}/units", []string{"admin", "operator"}, func(f Fixture) any {
+		{"POST", "/communities/{c}/units", []string{"admin", "operator"}, func(f servertest.Fixture) any {
 			return map[string]any{"building_id": f.Building, "label": apitest.Unique("U")}
 		}, 201},
 		{"GET", "/communities/{c}/units", []string{"admin", "guard", "auditor", "operator"}, nil, 200},
 		{"PUT", "/communities/{c}/zones/5", []string{"admin", "operator"}, named("Z"), 200},
 		{"GET", "/communities/{c}/zones", []string{"admin", "guard", "auditor", "operator"}, nil, 200},
-		{"POST", "/communities/{c}/residents", []string{"admin", "operator"}, func(f Fixture) any {
+		{"POST", "/communities/{c}/residents", []string{"admin", "operator"}, func(f servertest.Fixture) any {
 			return map[string]any{"name": apitest.Unique("R"), "unit_id": f.Unit, "role": "tenant"}
 		}, 201},
 		{"GET", "/communities/{c}/residents", []string{"admin", "guard", "operator"}, nil, 200},
 		{"GET", "/communities/{c}/residents/{r}", []string{"admin", "guard", "operator"}, nil, 200},
 		{"POST", "/communities/{c}/residents/{r}/move-out", []string{"admin", "operator"}, nil, 200},
 		{"POST", "/communities/{c}/residents/{r}/invite", []string{"admin", "operator"}, nil, 201},
-		{"POST", "/communities/{c}/gates", []string{"admin", "operator"}, func(Fixture) any {
+		{"POST", "/communities/{c}/gates", []string{"admin", "operator"}, func(servertest.Fixture) any {
 			return map[string]any{"name": apitest.Unique("G"), "zone": 0, "direction": "both"}
 		}, 201},
 		{"GET", "/communities/{c}/gates", []string{"admin", "guard", "auditor", "operator"}, nil, 200},
-		{"POST", "/communities/{c}/staff", []string{"admin", "operator"}, func(Fixture) any {
+		{"POST", "/communities/{c}/staff", []string{"admin", "operator"}, func(servertest.Fixture) any {
 			return map[string]any{"name": apitest.Unique("S"), "role": "guard"}
 		}, 201},
 		{"GET", "/communities/{c}/staff", []string{"admin", "operator"}, nil, 200},
@@ -54,11 +56,11 @@ func endpoints() []endpoint {
 		{"GET", "/residents/{r}/cards", []string{"admin", "guard", "operator"}, nil, 200},
 		{"POST", "/residents/{r}/cards/{card}/revoke", []string{"admin", "guard", "operator"}, nil, 200},
 		{"GET", "/audit", []string{"admin", "auditor", "operator"}, nil, 200},
-		{"POST", "/gates/{g}/unlock", []string{"admin", "guard", "operator"}, func(Fixture) any {
+		{"POST", "/gates/{g}/unlock", []string{"admin", "guard", "operator"}, func(servertest.Fixture) any {
 			return map[string]any{"reason": "resident without phone"}
 		}, 201},
 		{"POST", "/gates/{g}/disable", []string{"admin", "operator"}, nil, 200},
-		{"PUT", "/gates/{g}/settings", []string{"admin", "operator"}, func(Fixture) any {
+		{"PUT", "/gates/{g}/settings", []string{"admin", "operator"}, func(servertest.Fixture) any {
 			return map[string]any{"skew_seconds": 60}
 		}, 200},
 		{"GET", "/communities/{c}/events", []string{"admin", "guard", "operator"}, nil, 200},
@@ -68,7 +70,7 @@ func endpoints() []endpoint {
 		{"POST", "/communities/{c}/visitor-passes/{vp}/revoke", []string{"admin", "guard", "operator"}, nil, 200},
 		{"GET", "/communities/{c}/consent-report", []string{"admin", "auditor", "operator"}, nil, 200},
 		{"GET", "/face-template-count", []string{"admin", "auditor", "operator"}, nil, 200},
-		{"PUT", "/communities/{c}/face-operator", []string{"admin", "operator"}, func(Fixture) any {
+		{"PUT", "/communities/{c}/face-operator", []string{"admin", "operator"}, func(servertest.Fixture) any {
 			return map[string]any{"operator_name": apitest.Unique("Property Co"), "operator_contact": "privacy@example.com"}
 		}, 200},
 		{"DELETE", "/communities/{c}/face-operator", []string{"admin", "operator"}, nil, 200},
@@ -81,8 +83,8 @@ func TestEveryAdminRouteIsInTheMatrix(t *testing.T) {
 		known[e.method+" "+e.path] = true
 	}
 	replacer := strings.NewReplacer(":community", "{c}", ":resident", "{r}", ":zone", "5", ":card", "{card}", ":gate", "{g}", ":visitor_pass", "{vp}")
-	for _, r := range append(adminRoutes(&Server{}), gateAdminRoutes(&Server{})...) {
-		key := r.method + " " + replacer.Replace(r.path)
+	for _, r := range admin.Routes() {
+		key := r.Method + " " + replacer.Replace(r.Path)
 		if !known[key] {
 			t.Errorf("admin route %s is not covered by the authorization matrix", key)
 		}

@@ -1,4 +1,4 @@
-package main
+package admin_test
 
 import (
 	"bytes"
@@ -13,6 +13,7 @@ import (
 	"gatepass/internal/apitest"
 	"gatepass/internal/credential"
 	"gatepass/internal/qr"
+	"gatepass/server/internal/servertest"
 )
 
 func (h *harness) verifier(community string) *credential.Verifier {
@@ -139,7 +140,7 @@ func TestSigningKeysSealed(t *testing.T) {
 	if bytes.Contains(sealed, signer.Key.Seed()) || bytes.Contains(sealed, signer.Key) {
 		t.Fatal("private key stored in clear")
 	}
-	if _, err := h.DB.Signer(context.Background(), uuid.MustParse(f.ID), testSealer(t)); err == nil {
+	if _, err := h.DB.Signer(context.Background(), uuid.MustParse(f.ID), servertest.NewSealer(t)); err == nil {
 		t.Fatal("a different master key opened the signing key")
 	}
 	// Moving the sealed key to another community does not make it usable there.

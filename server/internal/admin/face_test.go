@@ -1,4 +1,4 @@
-package main
+package admin_test
 
 import (
 	"context"
@@ -13,29 +13,12 @@ import (
 	"gatepass/internal/consent"
 	"gatepass/internal/face"
 	"gatepass/internal/store"
+	"gatepass/server/internal/servertest"
 )
-
-// The authorization matrix and the OpenAPI check iterate the other route tables; these
-// two keep the face routes under both.
-func TestFaceRoutesInMatrixAndDocs(t *testing.T) {
-	known := map[string]bool{}
-	for _, e := range endpoints() {
-		known[e.method+" "+e.path] = true
-	}
-	ops := documentedOperations(t)
-	for _, r := range faceAdminRoutes(&Server{}) {
-		if !known[r.method+" "+strings.ReplaceAll(r.path, ":community", "{c}")] {
-			t.Errorf("%s %s is not in the authorization matrix", r.method, r.path)
-		}
-		if doc := r.method + " /admin/v1" + strings.ReplaceAll(r.path, ":community", "{community}"); !ops[doc] {
-			t.Errorf("%s is not in docs/openapi*.yaml", doc)
-		}
-	}
-}
 
 // enrolFace gives a resident community-scope consent and uploads templates sealed to the
 // community's gates, as the mobile API will, straight through the store.
-func (h *harness) enrolFace(f Fixture, resident string) {
+func (h *harness) enrolFace(f servertest.Fixture, resident string) {
 	h.T.Helper()
 	ctx := context.Background()
 	c, r := uuid.MustParse(f.ID), uuid.MustParse(resident)
@@ -77,7 +60,7 @@ func (h *harness) enrolFace(f Fixture, resident string) {
 }
 
 // faceCommunities makes two communities with face templates: two residents in a, one in b.
-func (h *harness) faceCommunities() (a, b Fixture) {
+func (h *harness) faceCommunities() (a, b servertest.Fixture) {
 	a, b = h.Community(), h.Community()
 	h.enrolFace(a, a.Resident)
 	h.enrolFace(a, h.NewResident(a))

@@ -1,4 +1,10 @@
-package main
+// Package servertest runs the server's two API surfaces, admin and gate, on a real
+// listener over the test package's database, with the fixtures their tests share: a
+// community with one of everything, staff of each role, gates (enrolled or not), cards
+// and gate events. Both surfaces are always mounted, because what one does shows in the
+// other (a staff revocation wakes a gate's long poll; a gate's events fill the staff
+// entry log). Only the server's tests import it.
+package servertest
 
 import (
 	"context"
@@ -16,22 +22,24 @@ import (
 	"gatepass/internal/access"
 	"gatepass/internal/apitest"
 	"gatepass/internal/dbtest"
+	"gatepass/internal/httpx"
 	"gatepass/internal/secret"
 	"gatepass/internal/store"
+	"gatepass/server/internal/admin"
+	"gatepass/server/internal/gatesync"
 )
 
-func TestMain(m *testing.M) { dbtest.Main(m) }
-
-// harness drives the real Fiber app on the package's real database.
-type harness struct {
+// Harness is a running server on the package's database. Its package must run its tests
+// through dbtest.Main.
+type Harness struct {
 	apitest.Client // on a real listener
-	srv            *Server
 	DB             *store.DB
 	Sealer         *secret.Sealer
 	Operator       string // a staff member of no community: the deployment's operator
 }
 
-func testSealer(t testing.TB) *secret.Sealer {
+// NewSealer is a sealer under a fresh random master key.
+func NewSealer(t testing.TB) *secret.Sealer {
 	key := make([]byte, secret.MasterKeySize)
 	_, _ = rand.Read(key)
 	s, err := secret.NewSealer(key)
@@ -41,18 +49,24 @@ func testSealer(t testing.TB) *secret.Sealer {
 	return s
 }
 
-func newHarness(t testing.TB) *harness {
+// New starts the admin and gate APIs as the server program mounts them, stopped when
+// the test ends, and makes an operator.
+func New(t testing.TB) *Harness {
 	t.Helper()
 	db := dbtest.New(t)
-	h := &harness{Client: apitest.Client{T: t}, DB: db, Sealer: testSealer(t)}
-	h.srv = NewServer(db, h.Sealer, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	h := &Harness{Client: apitest.Client{T: t}, DB: db, Sealer: NewSealer(t)}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	app := httpx.NewApp(httpx.Options{Name: "servertest", Log: log, BodyLimit: gatesync.BodyLimit})
+	admin.New(db, h.Sealer).Mount(app)
+	gatesync.New(db, log).Mount(app)
+	app.Use(httpx.NotFound)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { _ = h.srv.ServeListener(ctx, ln); close(done) }()
+	go func() { _ = httpx.ServeListener(ctx, app, ln, log); close(done) }()
 	t.Cleanup(func() { cancel(); <-done })
 	h.Base = "http://" + ln.Addr().String()
 	h.Operator = h.Staff(uuid.Nil, access.StaffAdmin)
@@ -60,7 +74,7 @@ func newHarness(t testing.TB) *harness {
 }
 
 // Staff makes a staff member directly in the store and returns their token.
-func (h *harness) Staff(c uuid.UUID, role access.StaffRole) string {
+func (h *Harness) Staff(c uuid.UUID, role access.StaffRole) string {
 	h.T.Helper()
 	var tok string
 	err := h.DB.InTx(context.Background(), "test", func(tx *store.Tx) (err error) {
@@ -80,7 +94,7 @@ type Fixture struct {
 }
 
 // Community makes a Fixture through the admin API.
-func (h *harness) Community() Fixture {
+func (h *Harness) Community() Fixture {
 	h.T.Helper()
 	var f Fixture
 	f.ID = h.Must(http.StatusCreated, "POST", "/admin/v1/communities", h.Operator, map[string]any{"name": apitest.Unique("Community")})["id"].(string)
@@ -95,21 +109,21 @@ func (h *harness) Community() Fixture {
 }
 
 // NewResident adds a resident to f's unit through the admin API and returns their id.
-func (h *harness) NewResident(f Fixture) string {
+func (h *Harness) NewResident(f Fixture) string {
 	h.T.Helper()
 	return h.Must(http.StatusCreated, "POST", "/admin/v1/communities/"+f.ID+"/residents", f.Admin,
 		map[string]any{"name": apitest.Unique("Resident"), "unit_id": f.Unit, "role": "owner"})["id"].(string)
 }
 
 // NewGate makes a gate in zone 0 of f through the admin API and returns its id.
-func (h *harness) NewGate(f Fixture) string {
+func (h *Harness) NewGate(f Fixture) string {
 	h.T.Helper()
 	id, _ := h.NewGateCode(f)
 	return id
 }
 
 // NewGateCode makes a gate and returns its id and one-time enrollment code.
-func (h *harness) NewGateCode(f Fixture) (id, code string) {
+func (h *Harness) NewGateCode(f Fixture) (id, code string) {
 	h.T.Helper()
 	out := h.Must(http.StatusCreated, "POST", "/admin/v1/communities/"+f.ID+"/gates", f.Admin,
 		map[string]any{"name": apitest.Unique("Gate"), "zone": 0, "direction": "in"})
@@ -124,7 +138,7 @@ func BoxKey() string {
 }
 
 // EnrolledGate makes and enrolls a gate, returning its id and token.
-func (h *harness) EnrolledGate(f Fixture) (id, token string) {
+func (h *Harness) EnrolledGate(f Fixture) (id, token string) {
 	h.T.Helper()
 	id, code := h.NewGateCode(f)
 	out := h.Must(http.StatusCreated, "POST", "/gate/v1/enroll", "", map[string]any{"code": code, "box_public_key": BoxKey(), "agent_version": "test"})
@@ -132,7 +146,7 @@ func (h *harness) EnrolledGate(f Fixture) (id, token string) {
 }
 
 // Card issues a resident a card through the store and returns its id.
-func (h *harness) Card(f Fixture, resident string) string {
+func (h *Harness) Card(f Fixture, resident string) string {
 	h.T.Helper()
 	card, _, err := h.DB.IssueCard(context.Background(), "test", uuid.MustParse(f.ID), uuid.MustParse(resident), 24*time.Hour, h.Sealer)
 	if err != nil {

@@ -1,8 +1,7 @@
-package main
+package gatesync_test
 
 import (
 	"context"
-	"encoding/base64"
 	"fmt"
 	"net/http"
 	"strings"
@@ -11,12 +10,16 @@ import (
 
 	"github.com/google/uuid"
 
-	"gatepass/internal/apitest"
+	"gatepass/internal/dbtest"
 	"gatepass/internal/store"
+	"gatepass/server/internal/gatesync"
+	"gatepass/server/internal/servertest"
 )
 
+func TestMain(m *testing.M) { dbtest.Main(m) }
+
 func TestGateEnrollment(t *testing.T) {
-	h := newHarness(t)
+	h := servertest.New(t)
 	f := h.Community()
 	id, code := h.NewGateCode(f)
 	bad := []struct {
@@ -25,18 +28,18 @@ func TestGateEnrollment(t *testing.T) {
 		want int
 	}{
 		{"no body", nil, 400},
-		{"unknown field", map[string]any{"code": code, "box_public_key": BoxKey(), "agent_version": "1", "x": 1}, 400},
+		{"unknown field", map[string]any{"code": code, "box_public_key": servertest.BoxKey(), "agent_version": "1", "x": 1}, 400},
 		{"short box key", map[string]any{"code": code, "box_public_key": "AAAA", "agent_version": "1"}, 422},
-		{"no version", map[string]any{"code": code, "box_public_key": BoxKey()}, 422},
-		{"wrong code", map[string]any{"code": "gpe_" + strings.Repeat("A", 64), "box_public_key": BoxKey(), "agent_version": "1"}, 401},
-		{"staff token as code", map[string]any{"code": f.Admin, "box_public_key": BoxKey(), "agent_version": "1"}, 401},
+		{"no version", map[string]any{"code": code, "box_public_key": servertest.BoxKey()}, 422},
+		{"wrong code", map[string]any{"code": "gpe_" + strings.Repeat("A", 64), "box_public_key": servertest.BoxKey(), "agent_version": "1"}, 401},
+		{"staff token as code", map[string]any{"code": f.Admin, "box_public_key": servertest.BoxKey(), "agent_version": "1"}, 401},
 	}
 	for _, b := range bad {
 		if got, out := h.Do("POST", "/gate/v1/enroll", "", b.body); got != b.want {
 			t.Fatalf("%s: %d %v, want %d", b.name, got, out, b.want)
 		}
 	}
-	out := h.Must(http.StatusCreated, "POST", "/gate/v1/enroll", "", map[string]any{"code": code, "box_public_key": BoxKey(), "agent_version": "1.0"})
+	out := h.Must(http.StatusCreated, "POST", "/gate/v1/enroll", "", map[string]any{"code": code, "box_public_key": servertest.BoxKey(), "agent_version": "1.0"})
 	gate := out["gate"].(map[string]any)
 	if gate["gate_id"] != id || gate["community_id"] != f.ID || gate["direction"] != "in" || !strings.HasPrefix(out["gate_token"].(string), "gpg_") {
 		t.Fatalf("enroll answer %v", out)
@@ -45,7 +48,7 @@ func TestGateEnrollment(t *testing.T) {
 		t.Fatalf("settings without defaults: %v", gate["settings"])
 	}
 	// One-time: the code is spent.
-	h.Must(http.StatusUnauthorized, "POST", "/gate/v1/enroll", "", map[string]any{"code": code, "box_public_key": BoxKey(), "agent_version": "1.0"})
+	h.Must(http.StatusUnauthorized, "POST", "/gate/v1/enroll", "", map[string]any{"code": code, "box_public_key": servertest.BoxKey(), "agent_version": "1.0"})
 	tok := out["gate_token"].(string)
 	h.Must(200, "GET", "/gate/v1/sync", tok, nil)
 	// Staff tokens and garbage are not gate tokens.
@@ -59,7 +62,7 @@ func TestGateEnrollment(t *testing.T) {
 }
 
 func TestGateSyncSnapshotDeltaAndLongPoll(t *testing.T) {
-	h := newHarness(t)
+	h := servertest.New(t)
 	f, other := h.Community(), h.Community()
 	gateID, tok := h.EnrolledGate(f)
 	snap := h.Must(200, "GET", "/gate/v1/sync?cursor=0", tok, nil)
@@ -138,11 +141,11 @@ func TestGateSyncSnapshotDeltaAndLongPoll(t *testing.T) {
 // what was kept gets a full snapshot with every live revocation; a current cursor
 // continues as a delta; another community's log is untouched by this one's rows.
 func TestGateSyncAfterChangeLogPruned(t *testing.T) {
-	h := newHarness(t)
+	h := servertest.New(t)
 	f, other := h.Community(), h.Community()
 	_, tok := h.EnrolledGate(f)
 	_, otherTok := h.EnrolledGate(other)
-	revoke := func(f Fixture) {
+	revoke := func(f servertest.Fixture) {
 		h.Must(200, "POST", "/admin/v1/residents/"+f.Resident+"/cards/"+h.Card(f, f.Resident)+"/revoke", f.Guard, nil)
 	}
 	cursorOf := func(tok string) int64 {
@@ -193,14 +196,14 @@ func countEvents(t *testing.T, db *store.DB, gate string) int {
 }
 
 func TestGateEventsIdempotentAndValidated(t *testing.T) {
-	h := newHarness(t)
+	h := servertest.New(t)
 	f := h.Community()
 	gate, tok := h.EnrolledGate(f)
 	otherGate, _ := h.EnrolledGate(f)
 	batch := []any{}
 	// 150 events fit the 64 KiB body limit; the agent sizes its batches by bytes too.
 	for i := 0; i < 150; i++ {
-		batch = append(batch, GateEvent(gate, []string{"granted", "denied"}[i%2]))
+		batch = append(batch, servertest.GateEvent(gate, []string{"granted", "denied"}[i%2]))
 	}
 	out := h.Must(200, "POST", "/gate/v1/events", tok, map[string]any{"events": batch})
 	if len(out["acked"].([]any)) != 150 || countEvents(t, h.DB, gate) != 150 {
@@ -224,7 +227,7 @@ func TestGateEventsIdempotentAndValidated(t *testing.T) {
 		{"no time", func(e map[string]any) { delete(e, "occurred_at") }},
 	}
 	for _, b := range bad {
-		good, e := GateEvent(gate, "granted"), GateEvent(gate, "granted")
+		good, e := servertest.GateEvent(gate, "granted"), servertest.GateEvent(gate, "granted")
 		b.edit(e)
 		if got, body := h.Do("POST", "/gate/v1/events", tok, map[string]any{"events": []any{good, e}}); got != 422 {
 			t.Fatalf("%s: %d %v", b.name, got, body)
@@ -243,7 +246,7 @@ func TestGateEventsIdempotentAndValidated(t *testing.T) {
 }
 
 func TestGateHeartbeatShowsInGateList(t *testing.T) {
-	h := newHarness(t)
+	h := servertest.New(t)
 	f := h.Community()
 	gate, tok := h.EnrolledGate(f)
 	h.Must(422, "POST", "/gate/v1/heartbeat", tok, map[string]any{"agent_version": "2.0", "queue_depth": -1, "clock_offset_ms": 0})
@@ -257,131 +260,9 @@ func TestGateHeartbeatShowsInGateList(t *testing.T) {
 	}
 }
 
-func TestEntryLogFiltersPagesExportsAndAnomalies(t *testing.T) {
-	h := newHarness(t)
-	f, other := h.Community(), h.Community()
-	g1, t1 := h.EnrolledGate(f)
-	g2, t2 := h.EnrolledGate(f)
-	og, ot := h.EnrolledGate(other)
-	cred := uuid.NewString()
-	replay := base64.StdEncoding.EncodeToString(append([]byte{1}, make([]byte, 24)...))
-	evs1 := []any{}
-	for i := 0; i < 7; i++ {
-		evs1 = append(evs1, GateEvent(g1, "granted"))
-	}
-	shared := GateEvent(g1, "granted")
-	shared["credential_id"], shared["replay_key"] = cred, replay
-	again := GateEvent(g2, "granted")
-	again["credential_id"], again["replay_key"] = cred, replay
-	h.Must(200, "POST", "/gate/v1/events", t1, map[string]any{"events": append(evs1, shared)})
-	h.Must(200, "POST", "/gate/v1/events", t2, map[string]any{"events": []any{again, GateEvent(g2, "denied")}})
-	h.Must(200, "POST", "/gate/v1/events", ot, map[string]any{"events": []any{GateEvent(og, "granted")}})
-
-	base := "/admin/v1/communities/" + f.ID
-	seen := map[string]bool{}
-	path := base + "/events?limit=3"
-	for pages := 0; path != ""; pages++ {
-		page := h.Must(200, "GET", path, f.Guard, nil)
-		for _, e := range page["events"].([]any) {
-			id := e.(map[string]any)["id"].(string)
-			if seen[id] || e.(map[string]any)["gate_id"] == og {
-				t.Fatalf("event %s twice or from another community", id)
-			}
-			seen[id] = true
-		}
-		path = ""
-		if next, ok := page["next_cursor"].(string); ok {
-			path = base + "/events?limit=3&cursor=" + next
-		}
-		if pages > 5 {
-			t.Fatal("pagination does not end")
-		}
-	}
-	if len(seen) != 10 {
-		t.Fatalf("paged through %d events, want 10", len(seen))
-	}
-	count := func(q string) int {
-		return len(h.Must(200, "GET", base+"/events?"+q, f.Admin, nil)["events"].([]any))
-	}
-	future := time.Now().Add(time.Hour).UTC().Format(time.RFC3339)
-	for q, want := range map[string]int{"gate_id=" + g2: 2, "result=denied": 1, "credential_id=" + cred: 2, "from=" + future: 0, "to=" + future: 10} {
-		if got := count(q); got != want {
-			t.Fatalf("events?%s: %d, want %d", q, got, want)
-		}
-	}
-	for _, q := range []string{"from=yesterday", "gate_id=nope", "result=maybe", "cursor=!!", "limit=0"} {
-		h.Must(422, "GET", base+"/events?"+q, f.Admin, nil)
-	}
-	an := h.Must(200, "GET", base+"/anomalies", f.Guard, nil)["anomalies"].([]any)
-	if len(an) != 1 || an[0].(map[string]any)["credential_id"] != cred || len(an[0].(map[string]any)["gate_ids"].([]any)) != 2 {
-		t.Fatalf("anomalies %v", an)
-	}
-	// CSV export: every row, and an audit row saying who exported.
-	resp := apitest.Do(t, "GET", h.Base+base+"/events.csv?result=granted", f.Guard, nil)
-	lines := strings.Split(strings.TrimSpace(string(resp.Body)), "\n")
-	if resp.Status != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/csv") || len(lines) != 1+9 {
-		t.Fatalf("csv %d %q: %d lines", resp.Status, resp.Header.Get("Content-Type"), len(lines))
-	}
-	var audited int
-	if err := h.DB.SQL().QueryRowContext(context.Background(), `SELECT count(*) FROM audit_log WHERE community_id = $1 AND action = 'events.export'`, f.ID).Scan(&audited); err != nil || audited != 1 {
-		t.Fatalf("export audit rows %d %v", audited, err)
-	}
-}
-
-func TestUnlockBadInputChangesNothingAndIsAudited(t *testing.T) {
-	h := newHarness(t)
-	f, other := h.Community(), h.Community()
-	gate, _ := h.EnrolledGate(f)
-	path := "/admin/v1/gates/" + gate + "/unlock"
-	count := func(q string, args ...any) int {
-		var n int
-		if err := h.DB.SQL().QueryRow(q, args...).Scan(&n); err != nil {
-			t.Fatal(err)
-		}
-		return n
-	}
-	commands := func() int { return count(`SELECT count(*) FROM gate_commands WHERE gate_id = $1`, gate) }
-	bad := []struct {
-		name, token, path string
-		body              any
-		want              int
-	}{
-		{"no reason", f.Guard, path, map[string]any{}, 422},
-		{"empty reason", f.Guard, path, map[string]any{"reason": ""}, 422},
-		{"long reason", f.Guard, path, map[string]any{"reason": strings.Repeat("x", 201)}, 422},
-		{"unknown field", f.Guard, path, map[string]any{"reason": "x", "force": true}, 400},
-		{"not JSON", f.Guard, path, "reason=x", 400},
-		{"bad gate id", f.Guard, "/admin/v1/gates/nope/unlock", map[string]any{"reason": "x"}, 404},
-		{"unknown gate", f.Guard, "/admin/v1/gates/" + uuid.NewString() + "/unlock", map[string]any{"reason": "x"}, 404},
-		{"guard of another community", other.Guard, path, map[string]any{"reason": "x"}, 404},
-		{"auditor", f.Auditor, path, map[string]any{"reason": "x"}, 403},
-		{"no token", "", path, map[string]any{"reason": "x"}, 401},
-	}
-	for _, b := range bad {
-		if got, out := h.Do("POST", b.path, b.token, b.body); got != b.want {
-			t.Fatalf("%s: %d %v, want %d", b.name, got, out, b.want)
-		}
-	}
-	for _, b := range []map[string]any{{"skew_seconds": -1}, {"stale_policy": "panic"}, {"pulse_ms": 999999}, {"nope": 1}} {
-		if got, _ := h.Do("PUT", "/admin/v1/gates/"+gate+"/settings", f.Admin, b); got != 422 && got != 400 {
-			t.Fatalf("settings %v: %d", b, got)
-		}
-	}
-	if n := commands(); n != 0 {
-		t.Fatalf("bad requests made %d commands", n)
-	}
-	audits := func() int {
-		return count(`SELECT count(*) FROM audit_log WHERE action = 'gate.unlock' AND target = $1`, "gate:"+gate)
-	}
-	h.Must(201, "POST", path, f.Guard, map[string]any{"reason": "elderly resident, no card"})
-	if commands() != 1 || audits() != 1 {
-		t.Fatalf("unlock: %d commands, %d audit rows", commands(), audits())
-	}
-}
-
 // A gate sees only its own community: another community's revocations never reach it.
 func TestGateSeesOnlyItsCommunity(t *testing.T) {
-	h := newHarness(t)
+	h := servertest.New(t)
 	f, other := h.Community(), h.Community()
 	_, tok := h.EnrolledGate(f)
 	_, otherTok := h.EnrolledGate(other)
@@ -401,10 +282,10 @@ func TestGateSeesOnlyItsCommunity(t *testing.T) {
 }
 
 func TestEnrollmentIsRateLimited(t *testing.T) {
-	h := newHarness(t)
+	h := servertest.New(t)
 	limited := 0
-	for i := 0; i < enrollPerMinute+5; i++ {
-		got, _ := h.Do("POST", "/gate/v1/enroll", "", map[string]any{"code": "gpe_" + strings.Repeat("B", 64), "box_public_key": BoxKey(), "agent_version": "1"})
+	for i := 0; i < gatesync.EnrollPerMinute+5; i++ {
+		got, _ := h.Do("POST", "/gate/v1/enroll", "", map[string]any{"code": "gpe_" + strings.Repeat("B", 64), "box_public_key": servertest.BoxKey(), "agent_version": "1"})
 		switch got {
 		case http.StatusTooManyRequests:
 			limited++
@@ -419,7 +300,7 @@ func TestEnrollmentIsRateLimited(t *testing.T) {
 }
 
 func TestGateFaceEndpointsRefuseBadInput(t *testing.T) {
-	h := newHarness(t)
+	h := servertest.New(t)
 	f := h.Community()
 	_, tok := h.EnrolledGate(f)
 	h.Must(http.StatusNotFound, "POST", "/gate/v1/face-purges/"+uuid.NewString()+"/ack", tok, nil)
@@ -435,10 +316,10 @@ func TestGateFaceEndpointsRefuseBadInput(t *testing.T) {
 	}
 	// Face fields are checked on events too.
 	gate, tok2 := h.EnrolledGate(f)
-	e := GateEvent(gate, "granted")
+	e := servertest.GateEvent(gate, "granted")
 	e["method"], e["score"] = "face", 3.5
 	h.Must(422, "POST", "/gate/v1/events", tok2, map[string]any{"events": []any{e}})
-	e = GateEvent(gate, "granted")
+	e = servertest.GateEvent(gate, "granted")
 	e["resident_id"] = f.Resident // a QR event names no resident
 	h.Must(422, "POST", "/gate/v1/events", tok2, map[string]any{"events": []any{e}})
 }

@@ -1,4 +1,4 @@
-package main
+package gatesync_test
 
 import (
 	"context"
@@ -10,17 +10,18 @@ import (
 	"gatepass/internal/apitest"
 	"gatepass/internal/gateapi"
 	"gatepass/internal/store"
+	"gatepass/server/internal/servertest"
 )
 
 // A full batch (the most a gate sends at once) fits the server's body limit and is
 // stored whole.
 func TestFullEventBatch(t *testing.T) {
-	h := newHarness(t)
+	h := servertest.New(t)
 	f := h.Community()
 	gate, tok := h.EnrolledGate(f)
 	batch := make([]any, gateapi.MaxBatch)
 	for i := range batch {
-		batch[i] = GateEvent(gate, "granted")
+		batch[i] = servertest.GateEvent(gate, "granted")
 	}
 	if size := len(apitest.MustJSON(t, map[string]any{"events": batch})); size <= 64<<10 {
 		t.Fatalf("a full batch is only %d bytes; the test should exceed the admin limit", size)
@@ -34,7 +35,7 @@ func TestFullEventBatch(t *testing.T) {
 // A granted visitor entry uses one of the pass's entries, once, however often the gate
 // re-sends the batch; denials and residents' entries use none.
 func TestVisitorEntriesCounted(t *testing.T) {
-	h := newHarness(t)
+	h := servertest.New(t)
 	f := h.Community()
 	gate, tok := h.EnrolledGate(f)
 	ctx := context.Background()
@@ -49,11 +50,11 @@ func TestVisitorEntriesCounted(t *testing.T) {
 		t.Fatal(err)
 	}
 	visit := func(result string) map[string]any {
-		e := GateEvent(gate, result)
+		e := servertest.GateEvent(gate, result)
 		e["credential_id"], e["subject"] = pass.Credential.String(), "visitor"
 		return e
 	}
-	batch := map[string]any{"events": []any{visit("granted"), visit("denied"), GateEvent(gate, "granted")}}
+	batch := map[string]any{"events": []any{visit("granted"), visit("denied"), servertest.GateEvent(gate, "granted")}}
 	for range 3 {
 		h.Must(200, "POST", "/gate/v1/events", tok, batch)
 	}

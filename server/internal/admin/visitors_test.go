@@ -1,4 +1,4 @@
-package main
+package admin_test
 
 import (
 	"context"
@@ -10,11 +10,12 @@ import (
 
 	"gatepass/internal/access"
 	"gatepass/internal/store"
+	"gatepass/server/internal/servertest"
 )
 
 // visitorPass makes a visitor pass of a resident through the store (residents make
 // them in mobile-api) and returns its id.
-func (h *harness) visitorPass(f Fixture, resident string) string {
+func (h *harness) visitorPass(f servertest.Fixture, resident string) string {
 	h.T.Helper()
 	var p store.VisitorPass
 	now := time.Now()
