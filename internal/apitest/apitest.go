@@ -1,13 +1,18 @@
 // Package apitest sends requests to a real listener in tests: JSON bodies (or raw text
-// for malformed input), a bearer token, and the answer read whole.
+// for malformed input), a bearer token, and the answer read whole. Client adds what every
+// gatepass API promises its callers, so each test need not check it again: an error
+// answer is always {"error": {"code": "...", "message": "..."}}.
 package apitest
 
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"strings"
+	"sync/atomic"
 	"testing"
 )
 
@@ -79,3 +84,70 @@ func FreeAddr(t testing.TB) string {
 	defer ln.Close()
 	return ln.Addr().String()
 }
+
+// Client calls one program under test. T is exported so that a table test can point a
+// shared client at each subtest's t.
+type Client struct {
+	T    testing.TB
+	Base string // http://host:port, prefixed to every path
+}
+
+// Do sends a request as the package's Do does and returns the status and the JSON object
+// answered (empty when the answer is not JSON). An error answer without the error shape
+// fails the test: that promise holds for every route, so no test has to remember it.
+func (c *Client) Do(method, path, token string, body any) (int, map[string]any) {
+	c.T.Helper()
+	resp := Do(c.T, method, c.Base+path, token, body)
+	out := map[string]any{}
+	if strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") || resp.Status >= 400 {
+		out = resp.JSON(c.T)
+	}
+	if resp.Status >= 400 {
+		if e, ok := out["error"].(map[string]any); !ok || isBlank(e["code"]) || isBlank(e["message"]) {
+			c.T.Fatalf("%s %s: %d without the error shape: %s", method, path, resp.Status, resp.Body)
+		}
+	}
+	return resp.Status, out
+}
+
+func isBlank(v any) bool {
+	s, ok := v.(string)
+	return !ok || s == ""
+}
+
+// Must sends a request that has to answer want, and returns the body.
+func (c *Client) Must(want int, method, path, token string, body any) map[string]any {
+	c.T.Helper()
+	got, out := c.Do(method, path, token, body)
+	if got != want {
+		c.T.Fatalf("%s %s = %d %v, want %d", method, path, got, out, want)
+	}
+	return out
+}
+
+// MustFail sends a request that has to fail with status want and, unless code is empty,
+// that error code.
+func (c *Client) MustFail(want int, code, method, path, token string, body any) {
+	c.T.Helper()
+	got, out := c.Do(method, path, token, body)
+	e, _ := out["error"].(map[string]any)
+	if got != want || (code != "" && e["code"] != code) {
+		c.T.Fatalf("%s %s = %d %v, want %d %s", method, path, got, out, want, code)
+	}
+}
+
+// MustJSON marshals v, for tests that build raw bodies or measure them.
+func MustJSON(t testing.TB, v any) []byte {
+	t.Helper()
+	raw, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return raw
+}
+
+var seq atomic.Int64
+
+// Unique returns prefix followed by a number no earlier call in this process returned:
+// tests share their package's database, and names such as a building's must not collide.
+func Unique(prefix string) string { return fmt.Sprintf("%s %d", prefix, seq.Add(1)) }

@@ -1,4 +1,4 @@
-package main
+package admin_test
 
 import (
 	"context"
@@ -10,11 +10,11 @@ import (
 
 // tableCounts is a fingerprint of the database: every table's row count.
 func (h *harness) tableCounts() map[string]int {
-	h.t.Helper()
-	rows, err := h.db.SQL().QueryContext(context.Background(), `SELECT relname FROM pg_class
+	h.T.Helper()
+	rows, err := h.DB.SQL().QueryContext(context.Background(), `SELECT relname FROM pg_class
 		WHERE relkind IN ('r', 'p') AND relnamespace = 'public'::regnamespace AND relname NOT LIKE 'entry_events_%' AND relname <> 'goose_db_version'`)
 	if err != nil {
-		h.t.Fatal(err)
+		h.T.Fatal(err)
 	}
 	var names []string
 	for rows.Next() {
@@ -26,8 +26,8 @@ func (h *harness) tableCounts() map[string]int {
 	out := map[string]int{}
 	for _, n := range names {
 		var c int
-		if err := h.db.SQL().QueryRow(`SELECT count(*) FROM "` + n + `"`).Scan(&c); err != nil {
-			h.t.Fatal(err)
+		if err := h.DB.SQL().QueryRow(`SELECT count(*) FROM "` + n + `"`).Scan(&c); err != nil {
+			h.T.Fatal(err)
 		}
 		out[n] = c
 	}
@@ -36,9 +36,9 @@ func (h *harness) tableCounts() map[string]int {
 
 func TestBadInputChangesNothing(t *testing.T) {
 	h := newHarness(t)
-	f := h.community()
-	other := h.community()
-	base := "/admin/v1/communities/" + f.id
+	f := h.Community()
+	other := h.Community()
+	base := "/admin/v1/communities/" + f.ID
 	long := strings.Repeat("長", 201)
 	cases := []struct {
 		name, method, path, body string
@@ -57,12 +57,12 @@ func TestBadInputChangesNothing(t *testing.T) {
 		{"over-long name", "POST", base + "/buildings", `{"name": "` + long + `"}`, 422, "invalid_field", "name"},
 		{"control chars", "POST", base + "/buildings", `{"name": "a\u0000b"}`, 422, "invalid_field", "name"},
 		{"bad building uuid", "POST", base + "/units", `{"building_id": "nope", "label": "1"}`, 422, "invalid_field", "building_id"},
-		{"building of another community", "POST", base + "/units", `{"building_id": "` + other.building + `", "label": "1"}`, 422, "invalid_field", "building_id"},
-		{"unknown role", "POST", base + "/residents", `{"name": "a", "unit_id": "` + f.unit + `", "role": "landlord"}`, 422, "invalid_field", "role"},
+		{"building of another community", "POST", base + "/units", `{"building_id": "` + other.Building + `", "label": "1"}`, 422, "invalid_field", "building_id"},
+		{"unknown role", "POST", base + "/residents", `{"name": "a", "unit_id": "` + f.Unit + `", "role": "landlord"}`, 422, "invalid_field", "role"},
 		{"missing unit", "POST", base + "/residents", `{"name": "a", "role": "owner"}`, 422, "invalid_field", "unit_id"},
-		{"uppercase-free uuid with braces", "POST", base + "/residents", `{"name": "a", "unit_id": "{` + f.unit + `}", "role": "owner"}`, 422, "invalid_field", "unit_id"},
-		{"unit of another community", "POST", base + "/residents", `{"name": "a", "unit_id": "` + other.unit + `", "role": "owner"}`, 422, "invalid_field", "unit_id"},
-		{"over-long phone", "POST", base + "/residents", `{"name": "a", "unit_id": "` + f.unit + `", "role": "owner", "phone": "` + strings.Repeat("1", 41) + `"}`, 422, "invalid_field", "phone"},
+		{"uppercase-free uuid with braces", "POST", base + "/residents", `{"name": "a", "unit_id": "{` + f.Unit + `}", "role": "owner"}`, 422, "invalid_field", "unit_id"},
+		{"unit of another community", "POST", base + "/residents", `{"name": "a", "unit_id": "` + other.Unit + `", "role": "owner"}`, 422, "invalid_field", "unit_id"},
+		{"over-long phone", "POST", base + "/residents", `{"name": "a", "unit_id": "` + f.Unit + `", "role": "owner", "phone": "` + strings.Repeat("1", 41) + `"}`, 422, "invalid_field", "phone"},
 		{"unknown direction", "POST", base + "/gates", `{"name": "g", "zone": 0, "direction": "sideways"}`, 422, "invalid_field", "direction"},
 		{"zone out of range", "POST", base + "/gates", `{"name": "g", "zone": 64, "direction": "in"}`, 422, "invalid_field", "zone"},
 		{"zone that does not exist", "POST", base + "/gates", `{"name": "g", "zone": 9, "direction": "in"}`, 422, "invalid_field", "zone"},
@@ -75,7 +75,7 @@ func TestBadInputChangesNothing(t *testing.T) {
 		{"unknown community", "POST", "/admin/v1/communities/00000000-0000-4000-8000-000000000000/buildings", `{"name": "x"}`, 404, "not_found", ""},
 		{"unknown resident", "POST", base + "/residents/00000000-0000-4000-8000-000000000000/move-out", "", 404, "not_found", ""},
 		{"bad resident uuid", "POST", base + "/residents/123/move-out", "", 404, "not_found", ""},
-		{"resident of another community", "POST", base + "/residents/" + other.resident + "/move-out", "", 404, "not_found", ""},
+		{"resident of another community", "POST", base + "/residents/" + other.Resident + "/move-out", "", 404, "not_found", ""},
 		{"oversize body", "POST", base + "/buildings", `{"name": "` + strings.Repeat("a", 70<<10) + `"}`, 413, "body_too_large", ""},
 		{"bad limit", "GET", base + "/residents?limit=0", "", 422, "invalid_field", "limit"},
 		{"huge limit", "GET", base + "/residents?limit=100000", "", 422, "invalid_field", "limit"},
@@ -84,16 +84,16 @@ func TestBadInputChangesNothing(t *testing.T) {
 		{"unknown route", "GET", "/admin/v1/nothing-here", "", 404, "not_found", ""},
 		{"wrong method", "DELETE", base + "/buildings", "", 404, "not_found", ""},
 	}
-	h.must(http.StatusCreated, "POST", base+"/buildings", f.admin, map[string]any{"name": "DUP"})
+	h.Must(http.StatusCreated, "POST", base+"/buildings", f.Admin, map[string]any{"name": "DUP"})
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			h.t = t
+			h.T = t
 			before := h.tableCounts()
 			var body any
 			if c.body != "" {
 				body = c.body
 			}
-			got, out := h.do(c.method, c.path, f.admin, body)
+			got, out := h.Do(c.method, c.path, f.Admin, body)
 			if got != c.status {
 				t.Fatalf("status %d %v, want %d", got, out, c.status)
 			}

@@ -1,9 +1,13 @@
-package main
+package admin_test
 
 import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"gatepass/internal/apitest"
+	"gatepass/server/internal/admin"
+	"gatepass/server/internal/servertest"
 )
 
 // endpoint is one admin route as the matrix exercises it ({g}: a fresh gate of A). The allowed roles are written
@@ -11,13 +15,13 @@ import (
 type endpoint struct {
 	method, path string // path uses {c} for the community and {r} for a fresh resident
 	allowed      []string
-	body         func(f fixture) any
+	body         func(f servertest.Fixture) any
 	okStatus     int
 }
 
 func endpoints() []endpoint {
-	named := func(prefix string) func(fixture) any {
-		return func(fixture) any { return map[string]any{"name": unique(prefix)} }
+	named := func(prefix string) func(servertest.Fixture) any {
+		return func(servertest.Fixture) any { return map[string]any{"name": apitest.Unique(prefix)} }
 	}
 	return []endpoint{
 		{"POST", "/communities", []string{"operator"}, named("C"), 201},
@@ -25,25 +29,25 @@ func endpoints() []endpoint {
 		{"GET", "/communities/{c}", []string{"admin", "guard", "auditor", "operator"}, nil, 200},
 		{"POST", "/communities/{c}/buildings", []string{"admin", "operator"}, named("B"), 201},
 		{"GET", "/communities/{c}/buildings", []string{"admin", "guard", "auditor", "operator"}, nil, 200},
-		{"POST", "/communities/{c}/units", []string{"admin", "operator"}, func(f fixture) any {
-			return map[string]any{"building_id": f.building, "label": unique("U")}
+		{"POST", "/communities/{c}/units", []string{"admin", "operator"}, func(f servertest.Fixture) any {
+			return map[string]any{"building_id": f.Building, "label": apitest.Unique("U")}
 		}, 201},
 		{"GET", "/communities/{c}/units", []string{"admin", "guard", "auditor", "operator"}, nil, 200},
 		{"PUT", "/communities/{c}/zones/5", []string{"admin", "operator"}, named("Z"), 200},
 		{"GET", "/communities/{c}/zones", []string{"admin", "guard", "auditor", "operator"}, nil, 200},
-		{"POST", "/communities/{c}/residents", []string{"admin", "operator"}, func(f fixture) any {
-			return map[string]any{"name": unique("R"), "unit_id": f.unit, "role": "tenant"}
+		{"POST", "/communities/{c}/residents", []string{"admin", "operator"}, func(f servertest.Fixture) any {
+			return map[string]any{"name": apitest.Unique("R"), "unit_id": f.Unit, "role": "tenant"}
 		}, 201},
 		{"GET", "/communities/{c}/residents", []string{"admin", "guard", "operator"}, nil, 200},
 		{"GET", "/communities/{c}/residents/{r}", []string{"admin", "guard", "operator"}, nil, 200},
 		{"POST", "/communities/{c}/residents/{r}/move-out", []string{"admin", "operator"}, nil, 200},
 		{"POST", "/communities/{c}/residents/{r}/invite", []string{"admin", "operator"}, nil, 201},
-		{"POST", "/communities/{c}/gates", []string{"admin", "operator"}, func(fixture) any {
-			return map[string]any{"name": unique("G"), "zone": 0, "direction": "both"}
+		{"POST", "/communities/{c}/gates", []string{"admin", "operator"}, func(servertest.Fixture) any {
+			return map[string]any{"name": apitest.Unique("G"), "zone": 0, "direction": "both"}
 		}, 201},
 		{"GET", "/communities/{c}/gates", []string{"admin", "guard", "auditor", "operator"}, nil, 200},
-		{"POST", "/communities/{c}/staff", []string{"admin", "operator"}, func(fixture) any {
-			return map[string]any{"name": unique("S"), "role": "guard"}
+		{"POST", "/communities/{c}/staff", []string{"admin", "operator"}, func(servertest.Fixture) any {
+			return map[string]any{"name": apitest.Unique("S"), "role": "guard"}
 		}, 201},
 		{"GET", "/communities/{c}/staff", []string{"admin", "operator"}, nil, 200},
 		{"GET", "/communities/{c}/keys", []string{"admin", "guard", "auditor", "operator"}, nil, 200},
@@ -52,11 +56,11 @@ func endpoints() []endpoint {
 		{"GET", "/residents/{r}/cards", []string{"admin", "guard", "operator"}, nil, 200},
 		{"POST", "/residents/{r}/cards/{card}/revoke", []string{"admin", "guard", "operator"}, nil, 200},
 		{"GET", "/audit", []string{"admin", "auditor", "operator"}, nil, 200},
-		{"POST", "/gates/{g}/unlock", []string{"admin", "guard", "operator"}, func(fixture) any {
+		{"POST", "/gates/{g}/unlock", []string{"admin", "guard", "operator"}, func(servertest.Fixture) any {
 			return map[string]any{"reason": "resident without phone"}
 		}, 201},
 		{"POST", "/gates/{g}/disable", []string{"admin", "operator"}, nil, 200},
-		{"PUT", "/gates/{g}/settings", []string{"admin", "operator"}, func(fixture) any {
+		{"PUT", "/gates/{g}/settings", []string{"admin", "operator"}, func(servertest.Fixture) any {
 			return map[string]any{"skew_seconds": 60}
 		}, 200},
 		{"GET", "/communities/{c}/events", []string{"admin", "guard", "operator"}, nil, 200},
@@ -66,8 +70,8 @@ func endpoints() []endpoint {
 		{"POST", "/communities/{c}/visitor-passes/{vp}/revoke", []string{"admin", "guard", "operator"}, nil, 200},
 		{"GET", "/communities/{c}/consent-report", []string{"admin", "auditor", "operator"}, nil, 200},
 		{"GET", "/face-template-count", []string{"admin", "auditor", "operator"}, nil, 200},
-		{"PUT", "/communities/{c}/face-operator", []string{"admin", "operator"}, func(fixture) any {
-			return map[string]any{"operator_name": unique("Property Co"), "operator_contact": "privacy@example.com"}
+		{"PUT", "/communities/{c}/face-operator", []string{"admin", "operator"}, func(servertest.Fixture) any {
+			return map[string]any{"operator_name": apitest.Unique("Property Co"), "operator_contact": "privacy@example.com"}
 		}, 200},
 		{"DELETE", "/communities/{c}/face-operator", []string{"admin", "operator"}, nil, 200},
 	}
@@ -79,8 +83,8 @@ func TestEveryAdminRouteIsInTheMatrix(t *testing.T) {
 		known[e.method+" "+e.path] = true
 	}
 	replacer := strings.NewReplacer(":community", "{c}", ":resident", "{r}", ":zone", "5", ":card", "{card}", ":gate", "{g}", ":visitor_pass", "{vp}")
-	for _, r := range append(adminRoutes(&Server{}), gateAdminRoutes(&Server{})...) {
-		key := r.method + " " + replacer.Replace(r.path)
+	for _, r := range admin.Routes() {
+		key := r.Method + " " + replacer.Replace(r.Path)
 		if !known[key] {
 			t.Errorf("admin route %s is not covered by the authorization matrix", key)
 		}
@@ -89,7 +93,7 @@ func TestEveryAdminRouteIsInTheMatrix(t *testing.T) {
 
 func TestAuthorizationMatrix(t *testing.T) {
 	h := newHarness(t)
-	a, b := h.community(), h.community()
+	a, b := h.Community(), h.Community()
 	callers := []struct {
 		name, token string
 		role        string // "" for callers with no valid token
@@ -98,32 +102,32 @@ func TestAuthorizationMatrix(t *testing.T) {
 		{"no token", "", "", true},
 		{"bad token", "gps_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "", true},
 		{"garbage token", "not-a-token", "", true},
-		{"admin", a.admin, "admin", true},
-		{"guard", a.guard, "guard", true},
-		{"auditor", a.auditor, "auditor", true},
-		{"operator", h.operator, "operator", true},
-		{"admin of B", b.admin, "admin", false},
-		{"guard of B", b.guard, "guard", false},
-		{"auditor of B", b.auditor, "auditor", false},
+		{"admin", a.Admin, "admin", true},
+		{"guard", a.Guard, "guard", true},
+		{"auditor", a.Auditor, "auditor", true},
+		{"operator", h.Operator, "operator", true},
+		{"admin of B", b.Admin, "admin", false},
+		{"guard of B", b.Guard, "guard", false},
+		{"auditor of B", b.Auditor, "auditor", false},
 	}
 	for _, e := range endpoints() {
 		for _, c := range callers {
 			t.Run(e.method+" "+e.path+" as "+c.name, func(t *testing.T) {
-				h.t = t
-				resident := h.newResident(a)
+				h.T = t
+				resident := h.NewResident(a)
 				card := ""
 				if strings.Contains(e.path, "{card}") {
-					card = h.card(a, resident)
+					card = h.Card(a, resident)
 				}
 				gate := ""
 				if strings.Contains(e.path, "{g}") {
-					gate = h.newGate(a)
+					gate = h.NewGate(a)
 				}
 				visitorPass := ""
 				if strings.Contains(e.path, "{vp}") {
 					visitorPass = h.visitorPass(a, resident)
 				}
-				path := "/admin/v1" + strings.NewReplacer("{c}", a.id, "{r}", resident, "{card}", card, "{g}", gate, "{vp}", visitorPass).Replace(e.path)
+				path := "/admin/v1" + strings.NewReplacer("{c}", a.ID, "{r}", resident, "{card}", card, "{g}", gate, "{vp}", visitorPass).Replace(e.path)
 				var body any
 				if e.body != nil {
 					body = e.body(a)
@@ -138,7 +142,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 				case !allowed:
 					want = http.StatusForbidden
 				}
-				got, out := h.do(e.method, path, c.token, body)
+				got, out := h.Do(e.method, path, c.token, body)
 				if got != want {
 					t.Fatalf("%s %s as %s = %d %v, want %d", e.method, path, c.name, got, out, want)
 				}
@@ -159,21 +163,21 @@ func contains(list []string, s string) bool {
 // Lists without a community in the path show only the caller's communities.
 func TestStaffSeeOnlyTheirCommunities(t *testing.T) {
 	h := newHarness(t)
-	a, b := h.community(), h.community()
-	list := h.must(200, "GET", "/admin/v1/communities", a.admin, nil)["communities"].([]any)
-	if len(list) != 1 || list[0].(map[string]any)["id"] != a.id {
+	a, b := h.Community(), h.Community()
+	list := h.Must(200, "GET", "/admin/v1/communities", a.Admin, nil)["communities"].([]any)
+	if len(list) != 1 || list[0].(map[string]any)["id"] != a.ID {
 		t.Fatalf("admin of A sees %v", list)
 	}
-	for _, e := range h.must(200, "GET", "/admin/v1/audit?limit=500", a.auditor, nil)["entries"].([]any) {
-		if e.(map[string]any)["community_id"] != a.id {
+	for _, e := range h.Must(200, "GET", "/admin/v1/audit?limit=500", a.Auditor, nil)["entries"].([]any) {
+		if e.(map[string]any)["community_id"] != a.ID {
 			t.Fatalf("auditor of A sees an audit row of %v", e.(map[string]any)["community_id"])
 		}
 	}
-	h.must(http.StatusNotFound, "GET", "/admin/v1/audit?community_id="+b.id, a.auditor, nil)
-	all := h.must(200, "GET", "/admin/v1/communities", h.operator, nil)["communities"].([]any)
+	h.Must(http.StatusNotFound, "GET", "/admin/v1/audit?community_id="+b.ID, a.Auditor, nil)
+	all := h.Must(200, "GET", "/admin/v1/communities", h.Operator, nil)["communities"].([]any)
 	if len(all) < 2 {
 		t.Fatalf("operator sees %d communities", len(all))
 	}
 	// A guard cannot make staff, and an admin cannot make an operator through the API.
-	h.must(http.StatusForbidden, "POST", "/admin/v1/communities/"+a.id+"/staff", a.guard, map[string]any{"name": "x", "role": "admin"})
+	h.Must(http.StatusForbidden, "POST", "/admin/v1/communities/"+a.ID+"/staff", a.Guard, map[string]any{"name": "x", "role": "admin"})
 }

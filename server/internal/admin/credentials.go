@@ -1,4 +1,4 @@
-package main
+package admin
 
 import (
 	"net/http"
@@ -15,20 +15,20 @@ import (
 // cardPixels sizes a printed card's QR: about 5 cm at 400 dpi, with the quiet zone.
 const cardPixels = 800
 
-func (s *Server) listKeys(c *fiber.Ctx, r *request) error {
-	out, err := s.db.Keys(c.UserContext(), r.community)
+func (a *API) listKeys(c *fiber.Ctx, r *request) error {
+	out, err := a.db.Keys(c.UserContext(), r.community)
 	return listed(c, "keys", out, err)
 }
 
-func (s *Server) rotateKey(c *fiber.Ctx, r *request) error {
-	return mutate(s, c, r, http.StatusCreated, func(tx *store.Tx) (store.KeyInfo, error) {
-		return tx.RotateKey(c.UserContext(), r.community, s.sealer)
+func (a *API) rotateKey(c *fiber.Ctx, r *request) error {
+	return mutate(a, c, r, http.StatusCreated, func(tx *store.Tx) (store.KeyInfo, error) {
+		return tx.RotateKey(c.UserContext(), r.community, a.sealer)
 	})
 }
 
 // issueCard prints a card for a resident without a smartphone: the answer is the PNG,
 // the credential id in a header (the text is not kept: a lost card is revoked).
-func (s *Server) issueCard(c *fiber.Ctx, r *request) error {
+func (a *API) issueCard(c *fiber.Ctx, r *request) error {
 	resident, err := httpx.PathUUID(c, "resident")
 	if err != nil {
 		return err
@@ -49,7 +49,7 @@ func (s *Server) issueCard(c *fiber.Ctx, r *request) error {
 			}
 		}
 	}
-	card, text, err := s.db.IssueCard(c.UserContext(), actor(r), r.community, resident, time.Duration(days)*24*time.Hour, s.sealer)
+	card, text, err := a.db.IssueCard(c.UserContext(), actor(r), r.community, resident, time.Duration(days)*24*time.Hour, a.sealer)
 	if err != nil {
 		return err
 	}
@@ -65,16 +65,16 @@ func (s *Server) issueCard(c *fiber.Ctx, r *request) error {
 	return c.Status(http.StatusCreated).Send(png)
 }
 
-func (s *Server) listCards(c *fiber.Ctx, r *request) error {
+func (a *API) listCards(c *fiber.Ctx, r *request) error {
 	resident, err := httpx.PathUUID(c, "resident")
 	if err != nil {
 		return err
 	}
-	out, err := s.db.Cards(c.UserContext(), r.community, resident)
+	out, err := a.db.Cards(c.UserContext(), r.community, resident)
 	return listed(c, "cards", out, err)
 }
 
-func (s *Server) revokeCard(c *fiber.Ctx, r *request) error {
+func (a *API) revokeCard(c *fiber.Ctx, r *request) error {
 	resident, err := httpx.PathUUID(c, "resident")
 	if err != nil {
 		return err
@@ -83,7 +83,7 @@ func (s *Server) revokeCard(c *fiber.Ctx, r *request) error {
 	if err != nil {
 		return err
 	}
-	err = s.db.InTx(c.UserContext(), actor(r), func(tx *store.Tx) error {
+	err = a.db.InTx(c.UserContext(), actor(r), func(tx *store.Tx) error {
 		return tx.RevokeCard(c.UserContext(), r.community, resident, card)
 	})
 	if err != nil {

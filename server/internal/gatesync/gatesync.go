@@ -1,6 +1,13 @@
-package main
+// Package gatesync is the gate API, /gate/v1, that gate agents call with their gate
+// token: one-time enrollment, the long-polled delta sync that carries keys, revocations,
+// settings, manual releases and face templates to the door, and the uploads coming back
+// (entry events, heartbeats, command and purge acks, face enrolments). Its wire types are
+// in internal/gateapi, which the agent shares; the staff side of gates (unlock, settings,
+// entry log) is part of the admin API.
+package gatesync
 
 import (
+	"log/slog"
 	"math"
 	"net/http"
 	"slices"
@@ -20,9 +27,15 @@ import (
 	"gatepass/internal/store"
 )
 
-// gateAPI serves /gate/v1 to gate agents (Bearer gate token).
-type gateAPI struct {
-	s       *Server
+// BodyLimit is the request body size a program serving the gate API must accept: a
+// batch of gateapi.MaxBatch events. Fiber applies it to the whole app, so other surfaces
+// mounted beside this one set their own lower limit.
+const BodyLimit = 1 << 20
+
+// API serves the gate API.
+type API struct {
+	db      *store.DB
+	log     *slog.Logger
 	hubOnce sync.Once
 	hub     *store.ChangeHub
 	// poll is how often a long poll re-reads the change log even without a notification,
@@ -30,12 +43,18 @@ type gateAPI struct {
 	poll time.Duration
 }
 
+// New makes the gate API on a database.
+func New(db *store.DB, log *slog.Logger) *API {
+	return &API{db: db, log: log, poll: 5 * time.Second}
+}
+
 // enrollPerMinute bounds enrollment attempts per client address.
 const enrollPerMinute = 20
 
-// gateRoutes registers the gate API on r.
-func (s *Server) gateRoutes(r fiber.Router) {
-	g := &gateAPI{s: s, poll: 5 * time.Second}
+// Mount registers the gate API on r under /gate/v1, the prefix agents are configured
+// with and docs/openapi-gate.yaml publishes.
+func (g *API) Mount(r fiber.Router) {
+	r = r.Group("/gate/v1")
 	// Codes carry 256 random bits, so guessing is hopeless; the limit keeps a broken or
 	// hostile installer script from hammering the database.
 	r.Post("/enroll", limiter.New(limiter.Config{
@@ -54,18 +73,18 @@ func (s *Server) gateRoutes(r fiber.Router) {
 }
 
 // changes is the process's one LISTEN connection, made on the first long poll.
-func (g *gateAPI) changes() *store.ChangeHub {
-	g.hubOnce.Do(func() { g.hub = g.s.db.NewChangeHub(g.s.log) })
+func (g *API) changes() *store.ChangeHub {
+	g.hubOnce.Do(func() { g.hub = g.db.NewChangeHub(g.log) })
 	return g.hub
 }
 
-func (g *gateAPI) auth(h func(c *fiber.Ctx, gate gateapi.Gate) error) fiber.Handler {
+func (g *API) auth(h func(c *fiber.Ctx, gate gateapi.Gate) error) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		token, ok := strings.CutPrefix(c.Get(fiber.HeaderAuthorization), "Bearer ")
 		if !ok || token == "" {
 			return access.ErrUnauthorized
 		}
-		gate, err := g.s.db.GateByToken(c.UserContext(), token)
+		gate, err := g.db.GateByToken(c.UserContext(), token)
 		if err != nil {
 			return err
 		}
@@ -73,7 +92,7 @@ func (g *gateAPI) auth(h func(c *fiber.Ctx, gate gateapi.Gate) error) fiber.Hand
 	}
 }
 
-func (g *gateAPI) enroll(c *fiber.Ctx) error {
+func (g *API) enroll(c *fiber.Ctx) error {
 	var in gateapi.EnrollRequest
 	if err := httpx.DecodeJSON(c, &in); err != nil {
 		return err
@@ -87,17 +106,17 @@ func (g *gateAPI) enroll(c *fiber.Ctx) error {
 	if len(in.BoxPublicKey) != 32 {
 		return access.Invalid("box_public_key", "must be a 32-byte X25519 public key (base64)")
 	}
-	out, err := g.s.db.EnrollGate(c.UserContext(), code, in.BoxPublicKey, version)
+	out, err := g.db.EnrollGate(c.UserContext(), code, in.BoxPublicKey, version)
 	if err != nil {
 		return err
 	}
-	g.s.log.Info("gate enrolled", "gate", out.Gate.ID, "community", out.Gate.Community)
+	g.log.Info("gate enrolled", "gate", out.Gate.ID, "community", out.Gate.Community)
 	return c.Status(http.StatusCreated).JSON(out)
 }
 
 // sync answers at once with a snapshot or with changes since the cursor; without
 // changes it holds the request until one arrives or wait runs out.
-func (g *gateAPI) sync(c *fiber.Ctx, gate gateapi.Gate) error {
+func (g *API) sync(c *fiber.Ctx, gate gateapi.Gate) error {
 	cursor := int64(0)
 	if q := c.Query("cursor"); q != "" {
 		n, err := strconv.ParseInt(q, 10, 64)
@@ -124,7 +143,7 @@ func (g *gateAPI) sync(c *fiber.Ctx, gate gateapi.Gate) error {
 	deadline := time.NewTimer(wait)
 	defer deadline.Stop()
 	for {
-		out, changed, err := g.s.db.GateSync(ctx, gate, cursor)
+		out, changed, err := g.db.GateSync(ctx, gate, cursor)
 		if err != nil {
 			return err
 		}
@@ -145,7 +164,7 @@ func (g *gateAPI) sync(c *fiber.Ctx, gate gateapi.Gate) error {
 	}
 }
 
-func (g *gateAPI) events(c *fiber.Ctx, gate gateapi.Gate) error {
+func (g *API) events(c *fiber.Ctx, gate gateapi.Gate) error {
 	var in gateapi.Events
 	if err := httpx.DecodeJSON(c, &in); err != nil {
 		return err
@@ -161,7 +180,7 @@ func (g *gateAPI) events(c *fiber.Ctx, gate gateapi.Gate) error {
 	ids := []uuid.UUID{}
 	if len(in.Events) > 0 {
 		var err error
-		if ids, err = g.s.db.StoreEvents(c.UserContext(), gate, in.Events); err != nil {
+		if ids, err = g.db.StoreEvents(c.UserContext(), gate, in.Events); err != nil {
 			return err
 		}
 	}
@@ -199,7 +218,7 @@ type errText string
 
 func (e errText) Error() string { return string(e) }
 
-func (g *gateAPI) heartbeat(c *fiber.Ctx, gate gateapi.Gate) error {
+func (g *API) heartbeat(c *fiber.Ctx, gate gateapi.Gate) error {
 	var in gateapi.Heartbeat
 	if err := httpx.DecodeJSON(c, &in); err != nil {
 		return err
@@ -213,13 +232,13 @@ func (g *gateAPI) heartbeat(c *fiber.Ctx, gate gateapi.Gate) error {
 	if in.ClockOffsetMS == nil {
 		return access.Invalid("clock_offset_ms", "is required")
 	}
-	if err := g.s.db.GateHeartbeat(c.UserContext(), gate, version, queue, *in.ClockOffsetMS); err != nil {
+	if err := g.db.GateHeartbeat(c.UserContext(), gate, version, queue, *in.ClockOffsetMS); err != nil {
 		return err
 	}
 	return c.JSON(gateapi.HeartbeatAck{ServerTime: time.Now().UTC()})
 }
 
-func (g *gateAPI) ackCommand(c *fiber.Ctx, gate gateapi.Gate) error {
+func (g *API) ackCommand(c *fiber.Ctx, gate gateapi.Gate) error {
 	id, err := httpx.PathUUID(c, "command")
 	if err != nil {
 		return err
@@ -233,24 +252,24 @@ func (g *gateAPI) ackCommand(c *fiber.Ctx, gate gateapi.Gate) error {
 	if err := k.Err(); err != nil {
 		return err
 	}
-	if err := g.s.db.AckGateCommand(c.UserContext(), gate, id, result); err != nil {
+	if err := g.db.AckGateCommand(c.UserContext(), gate, id, result); err != nil {
 		return err
 	}
 	return c.JSON(fiber.Map{"command_id": id, "result": result})
 }
 
-func (g *gateAPI) ackFacePurge(c *fiber.Ctx, gate gateapi.Gate) error {
+func (g *API) ackFacePurge(c *fiber.Ctx, gate gateapi.Gate) error {
 	id, err := httpx.PathUUID(c, "purge")
 	if err != nil {
 		return err
 	}
-	if err := g.s.db.AckFacePurge(c.UserContext(), gate, id); err != nil {
+	if err := g.db.AckFacePurge(c.UserContext(), gate, id); err != nil {
 		return err
 	}
 	return c.JSON(fiber.Map{"purge_id": id, "acked": true})
 }
 
-func (g *gateAPI) faceEnrolment(c *fiber.Ctx, gate gateapi.Gate) error {
+func (g *API) faceEnrolment(c *fiber.Ctx, gate gateapi.Gate) error {
 	var in gateapi.FaceEnrolment
 	if err := httpx.DecodeJSON(c, &in); err != nil {
 		return err
@@ -261,7 +280,7 @@ func (g *gateAPI) faceEnrolment(c *fiber.Ctx, gate gateapi.Gate) error {
 	if err := k.Err(); err != nil {
 		return err
 	}
-	if err := g.s.db.RecordFaceEnrolment(c.UserContext(), gate, resident, model); err != nil {
+	if err := g.db.RecordFaceEnrolment(c.UserContext(), gate, resident, model); err != nil {
 		return err
 	}
 	return c.Status(http.StatusCreated).JSON(fiber.Map{"resident_id": resident, "model": model})

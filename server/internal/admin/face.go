@@ -1,4 +1,4 @@
-package main
+package admin
 
 import (
 	"github.com/gofiber/fiber/v2"
@@ -9,21 +9,21 @@ import (
 	"gatepass/internal/store"
 )
 
-// faceAdminRoutes are the staff endpoints of face entry (issue 6). Face entry can be
+// faceRoutes are the staff endpoints of face entry (issue 6). Face entry can be
 // switched on and off; there is deliberately no endpoint that turns QR codes, cards or
 // manual release off.
-func faceAdminRoutes(s *Server) []route {
+func (a *API) faceRoutes() []route {
 	return []route{
-		{"GET", "/communities/:community/consent-report", access.ActReadConsent, s.consentReport},
-		{"GET", "/face-template-count", access.ActReadConsent, s.faceTemplateCount},
-		{"PUT", "/communities/:community/face-operator", access.ActEditStructure, s.putFaceOperator},
-		{"DELETE", "/communities/:community/face-operator", access.ActEditStructure, s.stopFaceEntry},
+		{"GET", "/communities/:community/consent-report", access.ActReadConsent, a.consentReport},
+		{"GET", "/face-template-count", access.ActReadConsent, a.faceTemplateCount},
+		{"PUT", "/communities/:community/face-operator", access.ActEditStructure, a.putFaceOperator},
+		{"DELETE", "/communities/:community/face-operator", access.ActEditStructure, a.stopFaceEntry},
 	}
 }
 
 // putFaceOperator names the handler shown in the community's face-entry notice; face
 // entry is offered to residents only once it is set.
-func (s *Server) putFaceOperator(c *fiber.Ctx, r *request) error {
+func (a *API) putFaceOperator(c *fiber.Ctx, r *request) error {
 	var in struct {
 		Name    *string `json:"operator_name"`
 		Contact *string `json:"operator_contact"`
@@ -36,7 +36,7 @@ func (s *Server) putFaceOperator(c *fiber.Ctx, r *request) error {
 	if err := k.Err(); err != nil {
 		return err
 	}
-	if err := s.db.InTx(c.UserContext(), actor(r), func(tx *store.Tx) error { return tx.SetFaceOperator(c.UserContext(), r.community, op) }); err != nil {
+	if err := a.db.InTx(c.UserContext(), actor(r), func(tx *store.Tx) error { return tx.SetFaceOperator(c.UserContext(), r.community, op) }); err != nil {
 		return err
 	}
 	return c.JSON(fiber.Map{"operator_name": op.Name, "operator_contact": op.Contact})
@@ -44,9 +44,9 @@ func (s *Server) putFaceOperator(c *fiber.Ctx, r *request) error {
 
 // stopFaceEntry switches face entry off in a community and purges every template, on
 // the server and, through sync, on every gate.
-func (s *Server) stopFaceEntry(c *fiber.Ctx, r *request) error {
+func (a *API) stopFaceEntry(c *fiber.Ctx, r *request) error {
 	var out store.FaceStop
-	err := s.db.InTx(c.UserContext(), actor(r), func(tx *store.Tx) (err error) {
+	err := a.db.InTx(c.UserContext(), actor(r), func(tx *store.Tx) (err error) {
 		out, err = tx.StopFaceEntry(c.UserContext(), r.community)
 		return err
 	})
@@ -58,13 +58,13 @@ func (s *Server) stopFaceEntry(c *fiber.Ctx, r *request) error {
 
 // consentReport shows a community's face-entry consents; viewing it is audited in the
 // same transaction that reads it.
-func (s *Server) consentReport(c *fiber.Ctx, r *request) error {
+func (a *API) consentReport(c *fiber.Ctx, r *request) error {
 	limit, err := pageLimit(c)
 	if err != nil {
 		return err
 	}
 	var out store.ConsentReport
-	err = s.db.InTx(c.UserContext(), actor(r), func(tx *store.Tx) (err error) {
+	err = a.db.InTx(c.UserContext(), actor(r), func(tx *store.Tx) (err error) {
 		out, err = tx.ConsentReport(c.UserContext(), r.community, store.ReportPage{Cursor: c.Query("cursor"), Limit: limit})
 		return err
 	})
@@ -77,8 +77,8 @@ func (s *Server) consentReport(c *fiber.Ctx, r *request) error {
 // faceTemplateCount counts people with face templates: operators see the deployment (the
 // handler whose total the 100,000-person filing threshold counts), community staff their
 // own community.
-func (s *Server) faceTemplateCount(c *fiber.Ctx, r *request) error {
-	out, err := s.db.FaceTemplateCount(c.UserContext(), r.staff.Community)
+func (a *API) faceTemplateCount(c *fiber.Ctx, r *request) error {
+	out, err := a.db.FaceTemplateCount(c.UserContext(), r.staff.Community)
 	if err != nil {
 		return err
 	}

@@ -1,4 +1,4 @@
-package main
+package admin
 
 import (
 	"bytes"
@@ -17,19 +17,19 @@ import (
 	"gatepass/internal/store"
 )
 
-// gateAdminRoutes are the staff endpoints of gates and the entry log.
-func gateAdminRoutes(s *Server) []route {
+// gateRoutes are the staff endpoints of gates and the entry log.
+func (a *API) gateRoutes() []route {
 	return []route{
-		{"POST", "/gates/:gate/unlock", access.ActOperateGates, s.unlockGate},
-		{"POST", "/gates/:gate/disable", access.ActEditStructure, s.disableGate},
-		{"PUT", "/gates/:gate/settings", access.ActEditStructure, s.putGateSettings},
-		{"GET", "/communities/:community/events", access.ActReadEntries, s.listEvents},
-		{"GET", "/communities/:community/events.csv", access.ActReadEntries, s.exportEvents},
-		{"GET", "/communities/:community/anomalies", access.ActReadEntries, s.listAnomalies},
+		{"POST", "/gates/:gate/unlock", access.ActOperateGates, a.unlockGate},
+		{"POST", "/gates/:gate/disable", access.ActEditStructure, a.disableGate},
+		{"PUT", "/gates/:gate/settings", access.ActEditStructure, a.putGateSettings},
+		{"GET", "/communities/:community/events", access.ActReadEntries, a.listEvents},
+		{"GET", "/communities/:community/events.csv", access.ActReadEntries, a.exportEvents},
+		{"GET", "/communities/:community/anomalies", access.ActReadEntries, a.listAnomalies},
 	}
 }
 
-func (s *Server) unlockGate(c *fiber.Ctx, r *request) error {
+func (a *API) unlockGate(c *fiber.Ctx, r *request) error {
 	gate, err := httpx.PathUUID(c, "gate")
 	if err != nil {
 		return err
@@ -46,7 +46,7 @@ func (s *Server) unlockGate(c *fiber.Ctx, r *request) error {
 		return err
 	}
 	var out store.Release
-	err = s.db.InTx(c.UserContext(), actor(r), func(tx *store.Tx) (err error) {
+	err = a.db.InTx(c.UserContext(), actor(r), func(tx *store.Tx) (err error) {
 		out, err = tx.UnlockGate(c.UserContext(), r.community, gate, r.staff.ID, reason)
 		return err
 	})
@@ -56,12 +56,12 @@ func (s *Server) unlockGate(c *fiber.Ctx, r *request) error {
 	return c.Status(http.StatusCreated).JSON(out)
 }
 
-func (s *Server) disableGate(c *fiber.Ctx, r *request) error {
+func (a *API) disableGate(c *fiber.Ctx, r *request) error {
 	gate, err := httpx.PathUUID(c, "gate")
 	if err != nil {
 		return err
 	}
-	err = s.db.InTx(c.UserContext(), actor(r), func(tx *store.Tx) error {
+	err = a.db.InTx(c.UserContext(), actor(r), func(tx *store.Tx) error {
 		return tx.DisableGate(c.UserContext(), r.community, gate)
 	})
 	if err != nil {
@@ -70,7 +70,7 @@ func (s *Server) disableGate(c *fiber.Ctx, r *request) error {
 	return c.JSON(fiber.Map{"gate_id": gate, "disabled": true})
 }
 
-func (s *Server) putGateSettings(c *fiber.Ctx, r *request) error {
+func (a *API) putGateSettings(c *fiber.Ctx, r *request) error {
 	gate, err := httpx.PathUUID(c, "gate")
 	if err != nil {
 		return err
@@ -82,7 +82,7 @@ func (s *Server) putGateSettings(c *fiber.Ctx, r *request) error {
 	if field, err := in.Validate(); err != nil {
 		return access.Invalid(field, "%s", err.Error())
 	}
-	err = s.db.InTx(c.UserContext(), actor(r), func(tx *store.Tx) error {
+	err = a.db.InTx(c.UserContext(), actor(r), func(tx *store.Tx) error {
 		return tx.SetGateSettings(c.UserContext(), r.community, gate, in)
 	})
 	if err != nil {
@@ -133,7 +133,7 @@ func eventFilter(c *fiber.Ctx) (store.EventFilter, error) {
 	return f, nil
 }
 
-func (s *Server) listEvents(c *fiber.Ctx, r *request) error {
+func (a *API) listEvents(c *fiber.Ctx, r *request) error {
 	f, err := eventFilter(c)
 	if err != nil {
 		return err
@@ -141,7 +141,7 @@ func (s *Server) listEvents(c *fiber.Ctx, r *request) error {
 	if f.Limit, err = pageLimit(c); err != nil {
 		return err
 	}
-	page, err := s.db.Events(c.UserContext(), r.community, f)
+	page, err := a.db.Events(c.UserContext(), r.community, f)
 	if err != nil {
 		return err
 	}
@@ -153,7 +153,7 @@ const maxExport = 100000
 
 // exportEvents writes the filtered entry log as CSV. The export is audited before the
 // data leaves: who exported what range of whose entries.
-func (s *Server) exportEvents(c *fiber.Ctx, r *request) error {
+func (a *API) exportEvents(c *fiber.Ctx, r *request) error {
 	f, err := eventFilter(c)
 	if err != nil {
 		return err
@@ -164,7 +164,7 @@ func (s *Server) exportEvents(c *fiber.Ctx, r *request) error {
 	rows := 0
 	f.Limit = maxPage
 	for rows < maxExport {
-		page, err := s.db.Events(c.UserContext(), r.community, f)
+		page, err := a.db.Events(c.UserContext(), r.community, f)
 		if err != nil {
 			return err
 		}
@@ -180,7 +180,7 @@ func (s *Server) exportEvents(c *fiber.Ctx, r *request) error {
 		f.Cursor = page.Next
 	}
 	w.Flush()
-	err = s.db.InTx(c.UserContext(), actor(r), func(tx *store.Tx) error {
+	err = a.db.InTx(c.UserContext(), actor(r), func(tx *store.Tx) error {
 		return tx.Audit(c.UserContext(), r.community, "events.export", "community:"+r.community.String(), map[string]any{
 			"rows": rows, "from": c.Query("from"), "to": c.Query("to"), "gate_id": c.Query("gate_id"),
 			"result": c.Query("result"), "credential_id": c.Query("credential_id"),
@@ -208,7 +208,7 @@ func optString(s *string) string {
 	return *s
 }
 
-func (s *Server) listAnomalies(c *fiber.Ctx, r *request) error {
+func (a *API) listAnomalies(c *fiber.Ctx, r *request) error {
 	from := time.Now().Add(-30 * 24 * time.Hour)
 	if q := c.Query("from"); q != "" {
 		v, err := time.Parse(time.RFC3339, q)
@@ -221,7 +221,7 @@ func (s *Server) listAnomalies(c *fiber.Ctx, r *request) error {
 	if err != nil {
 		return err
 	}
-	out, err := s.db.Anomalies(c.UserContext(), r.community, from, limit)
+	out, err := a.db.Anomalies(c.UserContext(), r.community, from, limit)
 	if err != nil {
 		return err
 	}

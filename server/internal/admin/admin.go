@@ -1,4 +1,4 @@
-package main
+package admin
 
 import (
 	"net/http"
@@ -12,35 +12,36 @@ import (
 	"gatepass/internal/store"
 )
 
-// adminRoutes is every admin endpoint with the action it needs; authorize enforces it.
-func adminRoutes(s *Server) []route {
+// communityRoutes are the staff endpoints of communities, their structure and people,
+// signing keys and cards, visitor passes, and the audit log.
+func (a *API) communityRoutes() []route {
 	return []route{
-		{"POST", "/communities", access.ActCreateCommunity, s.createCommunity},
-		{"GET", "/communities", access.ActReadCommunity, s.listCommunities},
-		{"GET", "/communities/:community", access.ActReadCommunity, s.getCommunity},
-		{"POST", "/communities/:community/buildings", access.ActEditStructure, s.createBuilding},
-		{"GET", "/communities/:community/buildings", access.ActReadCommunity, s.listBuildings},
-		{"POST", "/communities/:community/units", access.ActEditStructure, s.createUnit},
-		{"GET", "/communities/:community/units", access.ActReadCommunity, s.listUnits},
-		{"PUT", "/communities/:community/zones/:zone", access.ActEditStructure, s.putZone},
-		{"GET", "/communities/:community/zones", access.ActReadCommunity, s.listZones},
-		{"POST", "/communities/:community/residents", access.ActEditResidents, s.createResident},
-		{"GET", "/communities/:community/residents", access.ActReadResidents, s.listResidents},
-		{"GET", "/communities/:community/residents/:resident", access.ActReadResidents, s.getResident},
-		{"POST", "/communities/:community/residents/:resident/move-out", access.ActEditResidents, s.moveOut},
-		{"POST", "/communities/:community/residents/:resident/invite", access.ActEditResidents, s.reissueInvite},
-		{"POST", "/communities/:community/gates", access.ActEditStructure, s.createGate},
-		{"GET", "/communities/:community/gates", access.ActReadGates, s.listGates},
-		{"POST", "/communities/:community/staff", access.ActManageStaff, s.createStaff},
-		{"GET", "/communities/:community/staff", access.ActManageStaff, s.listStaff},
-		{"GET", "/communities/:community/keys", access.ActReadCommunity, s.listKeys},
-		{"POST", "/communities/:community/keys/rotate", access.ActManageKeys, s.rotateKey},
-		{"POST", "/residents/:resident/cards", access.ActOperateGates, s.issueCard},
-		{"GET", "/residents/:resident/cards", access.ActOperateGates, s.listCards},
-		{"POST", "/residents/:resident/cards/:card/revoke", access.ActOperateGates, s.revokeCard},
-		{"GET", "/audit", access.ActReadAudit, s.listAudit},
-		{"GET", "/communities/:community/visitor-passes", access.ActOperateGates, s.listVisitorPasses},
-		{"POST", "/communities/:community/visitor-passes/:visitor_pass/revoke", access.ActOperateGates, s.revokeVisitorPass},
+		{"POST", "/communities", access.ActCreateCommunity, a.createCommunity},
+		{"GET", "/communities", access.ActReadCommunity, a.listCommunities},
+		{"GET", "/communities/:community", access.ActReadCommunity, a.getCommunity},
+		{"POST", "/communities/:community/buildings", access.ActEditStructure, a.createBuilding},
+		{"GET", "/communities/:community/buildings", access.ActReadCommunity, a.listBuildings},
+		{"POST", "/communities/:community/units", access.ActEditStructure, a.createUnit},
+		{"GET", "/communities/:community/units", access.ActReadCommunity, a.listUnits},
+		{"PUT", "/communities/:community/zones/:zone", access.ActEditStructure, a.putZone},
+		{"GET", "/communities/:community/zones", access.ActReadCommunity, a.listZones},
+		{"POST", "/communities/:community/residents", access.ActEditResidents, a.createResident},
+		{"GET", "/communities/:community/residents", access.ActReadResidents, a.listResidents},
+		{"GET", "/communities/:community/residents/:resident", access.ActReadResidents, a.getResident},
+		{"POST", "/communities/:community/residents/:resident/move-out", access.ActEditResidents, a.moveOut},
+		{"POST", "/communities/:community/residents/:resident/invite", access.ActEditResidents, a.reissueInvite},
+		{"POST", "/communities/:community/gates", access.ActEditStructure, a.createGate},
+		{"GET", "/communities/:community/gates", access.ActReadGates, a.listGates},
+		{"POST", "/communities/:community/staff", access.ActManageStaff, a.createStaff},
+		{"GET", "/communities/:community/staff", access.ActManageStaff, a.listStaff},
+		{"GET", "/communities/:community/keys", access.ActReadCommunity, a.listKeys},
+		{"POST", "/communities/:community/keys/rotate", access.ActManageKeys, a.rotateKey},
+		{"POST", "/residents/:resident/cards", access.ActOperateGates, a.issueCard},
+		{"GET", "/residents/:resident/cards", access.ActOperateGates, a.listCards},
+		{"POST", "/residents/:resident/cards/:card/revoke", access.ActOperateGates, a.revokeCard},
+		{"GET", "/audit", access.ActReadAudit, a.listAudit},
+		{"GET", "/communities/:community/visitor-passes", access.ActOperateGates, a.listVisitorPasses},
+		{"POST", "/communities/:community/visitor-passes/:visitor_pass/revoke", access.ActOperateGates, a.revokeVisitorPass},
 	}
 }
 
@@ -48,9 +49,9 @@ func actor(r *request) string { return "staff:" + r.staff.ID.String() }
 
 // mutate runs fn in one transaction acting as the caller (so its audit row commits with
 // the change) and answers fn's result with status.
-func mutate[T any](s *Server, c *fiber.Ctx, r *request, status int, fn func(tx *store.Tx) (T, error)) error {
+func mutate[T any](a *API, c *fiber.Ctx, r *request, status int, fn func(tx *store.Tx) (T, error)) error {
 	var out T
-	err := s.db.InTx(c.UserContext(), actor(r), func(tx *store.Tx) (err error) {
+	err := a.db.InTx(c.UserContext(), actor(r), func(tx *store.Tx) (err error) {
 		out, err = fn(tx)
 		return err
 	})
@@ -72,7 +73,7 @@ type nameBody struct {
 	Name *string `json:"name"`
 }
 
-func (s *Server) createCommunity(c *fiber.Ctx, r *request) error {
+func (a *API) createCommunity(c *fiber.Ctx, r *request) error {
 	var in nameBody
 	if err := httpx.DecodeJSON(c, &in); err != nil {
 		return err
@@ -82,25 +83,25 @@ func (s *Server) createCommunity(c *fiber.Ctx, r *request) error {
 	if err := k.Err(); err != nil {
 		return err
 	}
-	return mutate(s, c, r, http.StatusCreated, func(tx *store.Tx) (access.CommunityInfo, error) {
-		return tx.CreateCommunity(c.UserContext(), name, s.sealer)
+	return mutate(a, c, r, http.StatusCreated, func(tx *store.Tx) (access.CommunityInfo, error) {
+		return tx.CreateCommunity(c.UserContext(), name, a.sealer)
 	})
 }
 
-func (s *Server) listCommunities(c *fiber.Ctx, r *request) error {
-	out, err := s.db.Communities(c.UserContext(), r.staff)
+func (a *API) listCommunities(c *fiber.Ctx, r *request) error {
+	out, err := a.db.Communities(c.UserContext(), r.staff)
 	return listed(c, "communities", out, err)
 }
 
-func (s *Server) getCommunity(c *fiber.Ctx, r *request) error {
-	out, err := s.db.Community(c.UserContext(), r.community)
+func (a *API) getCommunity(c *fiber.Ctx, r *request) error {
+	out, err := a.db.Community(c.UserContext(), r.community)
 	if err != nil {
 		return err
 	}
 	return c.JSON(out)
 }
 
-func (s *Server) createBuilding(c *fiber.Ctx, r *request) error {
+func (a *API) createBuilding(c *fiber.Ctx, r *request) error {
 	var in nameBody
 	if err := httpx.DecodeJSON(c, &in); err != nil {
 		return err
@@ -110,17 +111,17 @@ func (s *Server) createBuilding(c *fiber.Ctx, r *request) error {
 	if err := k.Err(); err != nil {
 		return err
 	}
-	return mutate(s, c, r, http.StatusCreated, func(tx *store.Tx) (access.Building, error) {
+	return mutate(a, c, r, http.StatusCreated, func(tx *store.Tx) (access.Building, error) {
 		return tx.CreateBuilding(c.UserContext(), r.community, name)
 	})
 }
 
-func (s *Server) listBuildings(c *fiber.Ctx, r *request) error {
-	out, err := s.db.Buildings(c.UserContext(), r.community)
+func (a *API) listBuildings(c *fiber.Ctx, r *request) error {
+	out, err := a.db.Buildings(c.UserContext(), r.community)
 	return listed(c, "buildings", out, err)
 }
 
-func (s *Server) createUnit(c *fiber.Ctx, r *request) error {
+func (a *API) createUnit(c *fiber.Ctx, r *request) error {
 	var in struct {
 		Building *string `json:"building_id"`
 		Label    *string `json:"label"`
@@ -134,12 +135,12 @@ func (s *Server) createUnit(c *fiber.Ctx, r *request) error {
 	if err := k.Err(); err != nil {
 		return err
 	}
-	return mutate(s, c, r, http.StatusCreated, func(tx *store.Tx) (access.Unit, error) {
+	return mutate(a, c, r, http.StatusCreated, func(tx *store.Tx) (access.Unit, error) {
 		return tx.CreateUnit(c.UserContext(), r.community, building, label)
 	})
 }
 
-func (s *Server) listUnits(c *fiber.Ctx, r *request) error {
+func (a *API) listUnits(c *fiber.Ctx, r *request) error {
 	building := uuid.Nil
 	if q := c.Query("building_id"); q != "" {
 		var err error
@@ -147,11 +148,11 @@ func (s *Server) listUnits(c *fiber.Ctx, r *request) error {
 			return access.Invalid("building_id", "must be a UUID")
 		}
 	}
-	out, err := s.db.Units(c.UserContext(), r.community, building)
+	out, err := a.db.Units(c.UserContext(), r.community, building)
 	return listed(c, "units", out, err)
 }
 
-func (s *Server) putZone(c *fiber.Ctx, r *request) error {
+func (a *API) putZone(c *fiber.Ctx, r *request) error {
 	zone, err := strconv.Atoi(c.Params("zone"))
 	if err != nil || zone < 0 || zone >= access.MaxZones {
 		return access.Invalid("zone", "must be a number from 0 to %d", access.MaxZones-1)
@@ -171,18 +172,18 @@ func (s *Server) putZone(c *fiber.Ctx, r *request) error {
 	if in.AntiPassback != nil {
 		z.AntiPassback = *in.AntiPassback
 	}
-	if err := s.db.InTx(c.UserContext(), actor(r), func(tx *store.Tx) error { return tx.PutZone(c.UserContext(), z) }); err != nil {
+	if err := a.db.InTx(c.UserContext(), actor(r), func(tx *store.Tx) error { return tx.PutZone(c.UserContext(), z) }); err != nil {
 		return err
 	}
 	return c.JSON(z)
 }
 
-func (s *Server) listZones(c *fiber.Ctx, r *request) error {
-	out, err := s.db.Zones(c.UserContext(), r.community)
+func (a *API) listZones(c *fiber.Ctx, r *request) error {
+	out, err := a.db.Zones(c.UserContext(), r.community)
 	return listed(c, "zones", out, err)
 }
 
-func (s *Server) createResident(c *fiber.Ctx, r *request) error {
+func (a *API) createResident(c *fiber.Ctx, r *request) error {
 	var in struct {
 		Name    *string `json:"name"`
 		Phone   *string `json:"phone"`
@@ -212,7 +213,7 @@ func (s *Server) createResident(c *fiber.Ctx, r *request) error {
 		access.Resident
 		store.Invite
 	}
-	return mutate(s, c, r, http.StatusCreated, func(tx *store.Tx) (created, error) {
+	return mutate(a, c, r, http.StatusCreated, func(tx *store.Tx) (created, error) {
 		res, inv, err := tx.CreateResident(c.UserContext(), nr)
 		return created{res, inv}, err
 	})
@@ -233,7 +234,7 @@ func pageLimit(c *fiber.Ctx) (int, error) {
 	return n, nil
 }
 
-func (s *Server) listResidents(c *fiber.Ctx, r *request) error {
+func (a *API) listResidents(c *fiber.Ctx, r *request) error {
 	limit, err := pageLimit(c)
 	if err != nil {
 		return err
@@ -250,46 +251,46 @@ func (s *Server) listResidents(c *fiber.Ctx, r *request) error {
 			return access.Invalid("status", "must be active, moved_out or deleted")
 		}
 	}
-	page, err := s.db.Residents(c.UserContext(), r.community, f)
+	page, err := a.db.Residents(c.UserContext(), r.community, f)
 	if err != nil {
 		return err
 	}
 	return c.JSON(page)
 }
 
-func (s *Server) getResident(c *fiber.Ctx, r *request) error {
+func (a *API) getResident(c *fiber.Ctx, r *request) error {
 	id, err := httpx.PathUUID(c, "resident")
 	if err != nil {
 		return err
 	}
-	out, err := s.db.Resident(c.UserContext(), r.community, id)
+	out, err := a.db.Resident(c.UserContext(), r.community, id)
 	if err != nil {
 		return err
 	}
 	return c.JSON(out)
 }
 
-func (s *Server) moveOut(c *fiber.Ctx, r *request) error {
+func (a *API) moveOut(c *fiber.Ctx, r *request) error {
 	id, err := httpx.PathUUID(c, "resident")
 	if err != nil {
 		return err
 	}
-	return mutate(s, c, r, http.StatusOK, func(tx *store.Tx) (store.MoveOutResult, error) {
+	return mutate(a, c, r, http.StatusOK, func(tx *store.Tx) (store.MoveOutResult, error) {
 		return tx.MoveOut(c.UserContext(), r.community, id)
 	})
 }
 
-func (s *Server) reissueInvite(c *fiber.Ctx, r *request) error {
+func (a *API) reissueInvite(c *fiber.Ctx, r *request) error {
 	id, err := httpx.PathUUID(c, "resident")
 	if err != nil {
 		return err
 	}
-	return mutate(s, c, r, http.StatusCreated, func(tx *store.Tx) (store.Invite, error) {
+	return mutate(a, c, r, http.StatusCreated, func(tx *store.Tx) (store.Invite, error) {
 		return tx.ReissueInvite(c.UserContext(), r.community, id)
 	})
 }
 
-func (s *Server) createGate(c *fiber.Ctx, r *request) error {
+func (a *API) createGate(c *fiber.Ctx, r *request) error {
 	var in struct {
 		Name      *string `json:"name"`
 		Zone      *int    `json:"zone"`
@@ -312,18 +313,18 @@ func (s *Server) createGate(c *fiber.Ctx, r *request) error {
 		access.Gate
 		store.Enrollment
 	}
-	return mutate(s, c, r, http.StatusCreated, func(tx *store.Tx) (created, error) {
+	return mutate(a, c, r, http.StatusCreated, func(tx *store.Tx) (created, error) {
 		g, en, err := tx.CreateGate(c.UserContext(), ng)
 		return created{g, en}, err
 	})
 }
 
-func (s *Server) listGates(c *fiber.Ctx, r *request) error {
-	out, err := s.db.Gates(c.UserContext(), r.community)
+func (a *API) listGates(c *fiber.Ctx, r *request) error {
+	out, err := a.db.Gates(c.UserContext(), r.community)
 	return listed(c, "gates", out, err)
 }
 
-func (s *Server) createStaff(c *fiber.Ctx, r *request) error {
+func (a *API) createStaff(c *fiber.Ctx, r *request) error {
 	var in struct {
 		Name *string `json:"name"`
 		Role *string `json:"role"`
@@ -341,20 +342,20 @@ func (s *Server) createStaff(c *fiber.Ctx, r *request) error {
 		access.StaffMember
 		Token string `json:"token"`
 	}
-	return mutate(s, c, r, http.StatusCreated, func(tx *store.Tx) (created, error) {
+	return mutate(a, c, r, http.StatusCreated, func(tx *store.Tx) (created, error) {
 		m, token, err := tx.CreateStaff(c.UserContext(), r.community, name, role)
 		return created{m, token}, err
 	})
 }
 
-func (s *Server) listStaff(c *fiber.Ctx, r *request) error {
-	out, err := s.db.StaffMembers(c.UserContext(), r.community)
+func (a *API) listStaff(c *fiber.Ctx, r *request) error {
+	out, err := a.db.StaffMembers(c.UserContext(), r.community)
 	return listed(c, "staff", out, err)
 }
 
 // listAudit lists audit rows, newest first. Community staff see their community's rows;
 // operators see all or filter with community_id.
-func (s *Server) listAudit(c *fiber.Ctx, r *request) error {
+func (a *API) listAudit(c *fiber.Ctx, r *request) error {
 	limit, err := pageLimit(c)
 	if err != nil {
 		return err
@@ -375,7 +376,7 @@ func (s *Server) listAudit(c *fiber.Ctx, r *request) error {
 			return access.Invalid("before_seq", "must be a positive number")
 		}
 	}
-	out, err := s.db.AuditEntries(c.UserContext(), f)
+	out, err := a.db.AuditEntries(c.UserContext(), f)
 	if err != nil {
 		return err
 	}

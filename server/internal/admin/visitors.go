@@ -1,4 +1,4 @@
-package main
+package admin
 
 import (
 	"github.com/gofiber/fiber/v2"
@@ -12,25 +12,25 @@ import (
 // admins) see a community's passes and revoke them, for example when a host reports a
 // link forwarded to the wrong person.
 
-func (s *Server) listVisitorPasses(c *fiber.Ctx, r *request) error {
+func (a *API) listVisitorPasses(c *fiber.Ctx, r *request) error {
 	limit, err := pageLimit(c)
 	if err != nil {
 		return err
 	}
-	out, err := s.db.VisitorPasses(c.UserContext(), r.community, uuid.Nil, limit)
+	out, err := a.db.VisitorPasses(c.UserContext(), r.community, uuid.Nil, limit)
 	if err != nil {
 		return err
 	}
 	return c.JSON(fiber.Map{"visitor_passes": out})
 }
 
-func (s *Server) revokeVisitorPass(c *fiber.Ctx, r *request) error {
+func (a *API) revokeVisitorPass(c *fiber.Ctx, r *request) error {
 	id, err := httpx.PathUUID(c, "visitor_pass")
 	if err != nil {
 		return err
 	}
 	// uuid.Nil as host: staff may revoke any pass of the community.
-	if err := s.db.InTx(c.UserContext(), actor(r), func(tx *store.Tx) error {
+	if err := a.db.InTx(c.UserContext(), actor(r), func(tx *store.Tx) error {
 		return tx.RevokeVisitorPass(c.UserContext(), r.community, uuid.Nil, id)
 	}); err != nil {
 		return err

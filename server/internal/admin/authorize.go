@@ -1,0 +1,109 @@
+// Package admin is the admin API, /admin/v1, that property staff and integrations call
+// with a staff bearer token: communities and their structure, residents, gates and the
+// entry log, cards and signing keys, visitor passes, face entry and the audit log.
+//
+// Every route names the one action it needs, and authorize is the only place that
+// checks it, against the staff permission table in internal/access; a handler runs only
+// for a caller already allowed, and only sees the community authorize resolved.
+package admin
+
+import (
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/google/uuid"
+
+	"gatepass/internal/access"
+	"gatepass/internal/httpx"
+	"gatepass/internal/secret"
+	"gatepass/internal/store"
+)
+
+// API serves the admin API.
+type API struct {
+	db     *store.DB
+	sealer *secret.Sealer // opens the communities' private signing keys
+}
+
+// New makes the admin API on a database.
+func New(db *store.DB, sealer *secret.Sealer) *API {
+	return &API{db: db, sealer: sealer}
+}
+
+// Mount registers every admin route on r under /admin/v1, each behind authorize. Staff
+// requests are small, so they get the default body limit whatever larger one the app
+// allows for the gate API beside it.
+func (a *API) Mount(r fiber.Router) {
+	g := r.Group("/admin/v1", httpx.LimitBody(httpx.DefaultBodyLimit))
+	for _, rt := range a.routes() {
+		g.Add(rt.method, rt.path, a.authorize(rt))
+	}
+}
+
+// routes is every admin endpoint with the action it needs; authorize enforces it.
+func (a *API) routes() []route {
+	return append(append(a.communityRoutes(), a.gateRoutes()...), a.faceRoutes()...)
+}
+
+// route is one admin endpoint and the single action it needs permission for.
+type route struct {
+	method string
+	path   string
+	action access.Action
+	handle func(c *fiber.Ctx, r *request) error
+}
+
+// request is what authorize hands a handler: who asks, and about which community.
+type request struct {
+	staff     access.Staff
+	community uuid.UUID // uuid.Nil for routes without :community
+}
+
+// authorize is the one place admin access is decided: bearer token -> staff, the
+// community of the path -> visibility, the route's action -> role.
+func (a *API) authorize(rt route) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		token, ok := strings.CutPrefix(c.Get(fiber.HeaderAuthorization), "Bearer ")
+		if !ok || token == "" {
+			return access.ErrUnauthorized
+		}
+		staff, err := a.db.StaffByToken(c.UserContext(), token)
+		if err != nil {
+			return err
+		}
+		req := &request{staff: staff}
+		switch {
+		case c.Params("community") != "":
+			if req.community, err = httpx.PathUUID(c, "community"); err != nil {
+				return err
+			}
+		case c.Params("resident") != "":
+			// Paths that name only a resident belong to the resident's community.
+			id, err := httpx.PathUUID(c, "resident")
+			if err != nil {
+				return err
+			}
+			if req.community, err = a.db.ResidentCommunity(c.UserContext(), id); err != nil {
+				return err
+			}
+		case c.Params("gate") != "":
+			// Paths that name only a gate belong to the gate's community.
+			id, err := httpx.PathUUID(c, "gate")
+			if err != nil {
+				return err
+			}
+			if req.community, err = a.db.GateCommunity(c.UserContext(), id); err != nil {
+				return err
+			}
+		}
+		if err := staff.Authorize(rt.action, req.community); err != nil {
+			return err
+		}
+		if req.community != uuid.Nil {
+			if _, err := a.db.Community(c.UserContext(), req.community); err != nil {
+				return err
+			}
+		}
+		return rt.handle(c, req)
+	}
+}

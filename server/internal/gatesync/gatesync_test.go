@@ -1,0 +1,325 @@
+package gatesync_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"gatepass/internal/dbtest"
+	"gatepass/internal/store"
+	"gatepass/server/internal/gatesync"
+	"gatepass/server/internal/servertest"
+)
+
+func TestMain(m *testing.M) { dbtest.Main(m) }
+
+func TestGateEnrollment(t *testing.T) {
+	h := servertest.New(t)
+	f := h.Community()
+	id, code := h.NewGateCode(f)
+	bad := []struct {
+		name string
+		body any
+		want int
+	}{
+		{"no body", nil, 400},
+		{"unknown field", map[string]any{"code": code, "box_public_key": servertest.BoxKey(), "agent_version": "1", "x": 1}, 400},
+		{"short box key", map[string]any{"code": code, "box_public_key": "AAAA", "agent_version": "1"}, 422},
+		{"no version", map[string]any{"code": code, "box_public_key": servertest.BoxKey()}, 422},
+		{"wrong code", map[string]any{"code": "gpe_" + strings.Repeat("A", 64), "box_public_key": servertest.BoxKey(), "agent_version": "1"}, 401},
+		{"staff token as code", map[string]any{"code": f.Admin, "box_public_key": servertest.BoxKey(), "agent_version": "1"}, 401},
+	}
+	for _, b := range bad {
+		if got, out := h.Do("POST", "/gate/v1/enroll", "", b.body); got != b.want {
+			t.Fatalf("%s: %d %v, want %d", b.name, got, out, b.want)
+		}
+	}
+	out := h.Must(http.StatusCreated, "POST", "/gate/v1/enroll", "", map[string]any{"code": code, "box_public_key": servertest.BoxKey(), "agent_version": "1.0"})
+	gate := out["gate"].(map[string]any)
+	if gate["gate_id"] != id || gate["community_id"] != f.ID || gate["direction"] != "in" || !strings.HasPrefix(out["gate_token"].(string), "gpg_") {
+		t.Fatalf("enroll answer %v", out)
+	}
+	if gate["settings"].(map[string]any)["skew_seconds"] != 30.0 {
+		t.Fatalf("settings without defaults: %v", gate["settings"])
+	}
+	// One-time: the code is spent.
+	h.Must(http.StatusUnauthorized, "POST", "/gate/v1/enroll", "", map[string]any{"code": code, "box_public_key": servertest.BoxKey(), "agent_version": "1.0"})
+	tok := out["gate_token"].(string)
+	h.Must(200, "GET", "/gate/v1/sync", tok, nil)
+	// Staff tokens and garbage are not gate tokens.
+	for _, bad := range []string{"", f.Admin, "gpg_xyz", tok + "x"} {
+		h.Must(http.StatusUnauthorized, "GET", "/gate/v1/sync", bad, nil)
+	}
+	// A disabled gate's token fails at once.
+	h.Must(200, "POST", "/admin/v1/gates/"+id+"/disable", f.Admin, nil)
+	h.Must(http.StatusUnauthorized, "GET", "/gate/v1/sync", tok, nil)
+	h.Must(http.StatusConflict, "POST", "/admin/v1/gates/"+id+"/unlock", f.Guard, map[string]any{"reason": "x"})
+}
+
+func TestGateSyncSnapshotDeltaAndLongPoll(t *testing.T) {
+	h := servertest.New(t)
+	f, other := h.Community(), h.Community()
+	gateID, tok := h.EnrolledGate(f)
+	snap := h.Must(200, "GET", "/gate/v1/sync?cursor=0", tok, nil)
+	if snap["full"] != true || len(snap["keys"].([]any)) != 1 || len(snap["revocations"].([]any)) != 0 || snap["server_time"] == nil {
+		t.Fatalf("snapshot %v", snap)
+	}
+	cursor := int64(snap["cursor"].(float64))
+	// Nothing new: a delta with wait=0 answers at once, unchanged.
+	d := h.Must(200, "GET", fmt.Sprintf("/gate/v1/sync?cursor=%d", cursor), tok, nil)
+	if d["full"] != false || int64(d["cursor"].(float64)) != cursor {
+		t.Fatalf("empty delta %v", d)
+	}
+	// A long poll wakes on a revocation in this community, not on another community's.
+	card := h.Card(f, f.Resident)
+	type result struct {
+		body    map[string]any
+		elapsed time.Duration
+	}
+	done := make(chan result, 1)
+	go func() {
+		start := time.Now()
+		_, body := h.Do("GET", fmt.Sprintf("/gate/v1/sync?cursor=%d&wait=10s", cursor), tok, nil)
+		done <- result{body, time.Since(start)}
+	}()
+	time.Sleep(300 * time.Millisecond)
+	h.Must(200, "POST", "/admin/v1/residents/"+other.Resident+"/cards/"+h.Card(other, other.Resident)+"/revoke", other.Admin, nil)
+	time.Sleep(300 * time.Millisecond)
+	h.Must(200, "POST", "/admin/v1/residents/"+f.Resident+"/cards/"+card+"/revoke", f.Guard, nil)
+	r := <-done
+	revs := r.body["revocations"].([]any)
+	if len(revs) != 1 || revs[0].(map[string]any)["credential_id"] != card || r.elapsed > 3*time.Second || r.elapsed < 500*time.Millisecond {
+		t.Fatalf("long poll after %v: %v", r.elapsed, r.body)
+	}
+	cursor = int64(r.body["cursor"].(float64))
+	// A manual release reaches this gate's long poll, and only this gate's.
+	_, otherTok := h.EnrolledGate(f)
+	go func() {
+		start := time.Now()
+		_, body := h.Do("GET", fmt.Sprintf("/gate/v1/sync?cursor=%d&wait=10s", cursor), tok, nil)
+		done <- result{body, time.Since(start)}
+	}()
+	time.Sleep(200 * time.Millisecond)
+	rel := h.Must(201, "POST", "/admin/v1/gates/"+gateID+"/unlock", f.Guard, map[string]any{"reason": "forgot phone"})
+	r = <-done
+	cmds := r.body["commands"].([]any)
+	if len(cmds) != 1 || cmds[0].(map[string]any)["id"] != rel["command_id"] || cmds[0].(map[string]any)["reason"] != "forgot phone" || r.elapsed > 2*time.Second {
+		t.Fatalf("release after %v: %v", r.elapsed, r.body)
+	}
+	if o := h.Must(200, "GET", "/gate/v1/sync?cursor=0", otherTok, nil); len(o["commands"].([]any)) != 0 {
+		t.Fatalf("another gate sees the release: %v", o["commands"])
+	}
+	// The ack removes it from the pending list; a second ack is harmless.
+	cmdPath := "/gate/v1/commands/" + rel["command_id"].(string) + "/ack"
+	h.Must(200, "POST", cmdPath, tok, map[string]any{"result": "executed"})
+	h.Must(200, "POST", cmdPath, tok, map[string]any{"result": "duplicate"})
+	h.Must(http.StatusNotFound, "POST", cmdPath, otherTok, map[string]any{"result": "executed"})
+	h.Must(422, "POST", cmdPath, tok, map[string]any{"result": "maybe"})
+	if s := h.Must(200, "GET", "/gate/v1/sync?cursor=0", tok, nil); len(s["commands"].([]any)) != 0 || len(s["revocations"].([]any)) != 1 {
+		t.Fatalf("after ack: %v", s)
+	}
+	var acked string
+	if err := h.DB.SQL().QueryRow(`SELECT result FROM gate_commands WHERE id = $1`, rel["command_id"]).Scan(&acked); err != nil || acked != "executed" {
+		t.Fatalf("command result %q %v", acked, err)
+	}
+	// Bad sync parameters.
+	for _, q := range []string{"cursor=-1", "cursor=x", "wait=31s", "wait=forever"} {
+		h.Must(422, "GET", "/gate/v1/sync?"+q, tok, nil)
+	}
+	// A cursor past the end (a restored database) gets a snapshot.
+	if s := h.Must(200, "GET", "/gate/v1/sync?cursor=999999999", tok, nil); s["full"] != true {
+		t.Fatalf("cursor past end: %v", s["full"])
+	}
+}
+
+// Pruning the change log loses nothing a gate needs: a gate whose cursor is older than
+// what was kept gets a full snapshot with every live revocation; a current cursor
+// continues as a delta; another community's log is untouched by this one's rows.
+func TestGateSyncAfterChangeLogPruned(t *testing.T) {
+	h := servertest.New(t)
+	f, other := h.Community(), h.Community()
+	_, tok := h.EnrolledGate(f)
+	_, otherTok := h.EnrolledGate(other)
+	revoke := func(f servertest.Fixture) {
+		h.Must(200, "POST", "/admin/v1/residents/"+f.Resident+"/cards/"+h.Card(f, f.Resident)+"/revoke", f.Guard, nil)
+	}
+	cursorOf := func(tok string) int64 {
+		return int64(h.Must(200, "GET", "/gate/v1/sync?cursor=0", tok, nil)["cursor"].(float64))
+	}
+	revoke(f)
+	stale := cursorOf(tok) // a gate that synced here, then went offline
+	revoke(f)
+	revoke(f)
+	otherCursor := cursorOf(otherTok)
+	current := cursorOf(tok)
+	if _, err := h.DB.SQL().Exec(`UPDATE change_log SET created_at = now() - interval '40 days'`); err != nil {
+		t.Fatal(err)
+	}
+	n, err := h.DB.PruneChanges(context.Background(), time.Now().Add(-30*24*time.Hour))
+	if err != nil || n == 0 {
+		t.Fatalf("prune: %d rows, %v", n, err)
+	}
+	var kept int
+	if err := h.DB.SQL().QueryRow(`SELECT count(*) FROM change_log WHERE community_id = $1`, f.ID).Scan(&kept); err != nil || kept != 1 {
+		t.Fatalf("rows kept for the community: %d %v, want its newest", kept, err)
+	}
+	if s := h.Must(200, "GET", fmt.Sprintf("/gate/v1/sync?cursor=%d", stale), tok, nil); s["full"] != true || len(s["revocations"].([]any)) != 3 {
+		t.Fatalf("stale cursor after prune: full %v, %d revocations", s["full"], len(s["revocations"].([]any)))
+	}
+	for _, c := range []struct {
+		tok    string
+		cursor int64
+	}{{tok, current}, {otherTok, otherCursor}} {
+		if s := h.Must(200, "GET", fmt.Sprintf("/gate/v1/sync?cursor=%d", c.cursor), c.tok, nil); s["full"] != false || int64(s["cursor"].(float64)) != c.cursor {
+			t.Fatalf("current cursor %d after prune: %v", c.cursor, s)
+		}
+	}
+	// New changes after the prune arrive as a delta.
+	revoke(f)
+	if s := h.Must(200, "GET", fmt.Sprintf("/gate/v1/sync?cursor=%d", current), tok, nil); s["full"] != false || len(s["revocations"].([]any)) != 1 {
+		t.Fatalf("delta after prune: %v", s)
+	}
+}
+
+func countEvents(t *testing.T, db *store.DB, gate string) int {
+	t.Helper()
+	var n int
+	if err := db.SQL().QueryRow(`SELECT count(*) FROM entry_events WHERE gate_id = $1`, gate).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func TestGateEventsIdempotentAndValidated(t *testing.T) {
+	h := servertest.New(t)
+	f := h.Community()
+	gate, tok := h.EnrolledGate(f)
+	otherGate, _ := h.EnrolledGate(f)
+	batch := []any{}
+	// 150 events fit the 64 KiB body limit; the agent sizes its batches by bytes too.
+	for i := 0; i < 150; i++ {
+		batch = append(batch, servertest.GateEvent(gate, []string{"granted", "denied"}[i%2]))
+	}
+	out := h.Must(200, "POST", "/gate/v1/events", tok, map[string]any{"events": batch})
+	if len(out["acked"].([]any)) != 150 || countEvents(t, h.DB, gate) != 150 {
+		t.Fatalf("acked %d, stored %d", len(out["acked"].([]any)), countEvents(t, h.DB, gate))
+	}
+	// The same batch again changes nothing and is acknowledged again.
+	out = h.Must(200, "POST", "/gate/v1/events", tok, map[string]any{"events": batch})
+	if len(out["acked"].([]any)) != 150 || countEvents(t, h.DB, gate) != 150 {
+		t.Fatalf("resent batch: stored %d", countEvents(t, h.DB, gate))
+	}
+	bad := []struct {
+		name string
+		edit func(e map[string]any)
+	}{
+		{"another gate", func(e map[string]any) { e["gate_id"] = otherGate }},
+		{"no id", func(e map[string]any) { delete(e, "id") }},
+		{"bad method", func(e map[string]any) { e["method"] = "telepathy" }},
+		{"bad result", func(e map[string]any) { e["result"] = "maybe" }},
+		{"bad subject", func(e map[string]any) { e["subject"] = "cat" }},
+		{"long reason", func(e map[string]any) { e["reason"] = strings.Repeat("r", 65) }},
+		{"no time", func(e map[string]any) { delete(e, "occurred_at") }},
+	}
+	for _, b := range bad {
+		good, e := servertest.GateEvent(gate, "granted"), servertest.GateEvent(gate, "granted")
+		b.edit(e)
+		if got, body := h.Do("POST", "/gate/v1/events", tok, map[string]any{"events": []any{good, e}}); got != 422 {
+			t.Fatalf("%s: %d %v", b.name, got, body)
+		}
+	}
+	tooMany := make([]any, 1001)
+	for i := range tooMany {
+		tooMany[i] = map[string]any{}
+	}
+	h.Must(422, "POST", "/gate/v1/events", tok, map[string]any{"events": tooMany})
+	h.Must(400, "POST", "/gate/v1/events", tok, `{"events": [}`)
+	h.Must(401, "POST", "/gate/v1/events", "", map[string]any{"events": []any{}})
+	if n := countEvents(t, h.DB, gate) + countEvents(t, h.DB, otherGate); n != 150 {
+		t.Fatalf("bad batches stored events: %d", n)
+	}
+}
+
+func TestGateHeartbeatShowsInGateList(t *testing.T) {
+	h := servertest.New(t)
+	f := h.Community()
+	gate, tok := h.EnrolledGate(f)
+	h.Must(422, "POST", "/gate/v1/heartbeat", tok, map[string]any{"agent_version": "2.0", "queue_depth": -1, "clock_offset_ms": 0})
+	h.Must(422, "POST", "/gate/v1/heartbeat", tok, map[string]any{"agent_version": "2.0", "queue_depth": 1})
+	h.Must(200, "POST", "/gate/v1/heartbeat", tok, map[string]any{"agent_version": "2.0", "queue_depth": 7, "clock_offset_ms": -600000})
+	for _, g := range h.Must(200, "GET", "/admin/v1/communities/"+f.ID+"/gates", f.Guard, nil)["gates"].([]any) {
+		g := g.(map[string]any)
+		if g["id"] == gate && (g["agent_version"] != "2.0" || g["queue_depth"] != 7.0 || g["clock_offset_ms"] != -600000.0 || g["last_seen_at"] == nil) {
+			t.Fatalf("gate list %v", g)
+		}
+	}
+}
+
+// A gate sees only its own community: another community's revocations never reach it.
+func TestGateSeesOnlyItsCommunity(t *testing.T) {
+	h := servertest.New(t)
+	f, other := h.Community(), h.Community()
+	_, tok := h.EnrolledGate(f)
+	_, otherTok := h.EnrolledGate(other)
+	card := h.Card(f, f.Resident)
+	h.Must(200, "POST", "/admin/v1/residents/"+f.Resident+"/cards/"+card+"/revoke", f.Admin, nil)
+	mine := h.Must(200, "GET", "/gate/v1/sync?cursor=0", tok, nil)
+	theirs := h.Must(200, "GET", "/gate/v1/sync?cursor=0", otherTok, nil)
+	if len(mine["revocations"].([]any)) != 1 || len(theirs["revocations"].([]any)) != 0 {
+		t.Fatalf("revocations: mine %v, theirs %v", mine["revocations"], theirs["revocations"])
+	}
+	if mine["keys"].([]any)[0].(map[string]any)["kid"] == theirs["keys"].([]any)[0].(map[string]any)["kid"] {
+		t.Fatal("two communities share a key")
+	}
+	if theirs["gate"].(map[string]any)["community_id"] != other.ID {
+		t.Fatalf("gate info %v", theirs["gate"])
+	}
+}
+
+func TestEnrollmentIsRateLimited(t *testing.T) {
+	h := servertest.New(t)
+	limited := 0
+	for i := 0; i < gatesync.EnrollPerMinute+5; i++ {
+		got, _ := h.Do("POST", "/gate/v1/enroll", "", map[string]any{"code": "gpe_" + strings.Repeat("B", 64), "box_public_key": servertest.BoxKey(), "agent_version": "1"})
+		switch got {
+		case http.StatusTooManyRequests:
+			limited++
+		case http.StatusUnauthorized:
+		default:
+			t.Fatalf("attempt %d: %d", i, got)
+		}
+	}
+	if limited != 5 {
+		t.Fatalf("%d attempts limited, want 5", limited)
+	}
+}
+
+func TestGateFaceEndpointsRefuseBadInput(t *testing.T) {
+	h := servertest.New(t)
+	f := h.Community()
+	_, tok := h.EnrolledGate(f)
+	h.Must(http.StatusNotFound, "POST", "/gate/v1/face-purges/"+uuid.NewString()+"/ack", tok, nil)
+	h.Must(http.StatusNotFound, "POST", "/gate/v1/face-purges/nope/ack", tok, nil)
+	h.Must(http.StatusUnauthorized, "POST", "/gate/v1/face-purges/"+uuid.NewString()+"/ack", f.Admin, nil)
+	// Without a live one-gate consent for this gate, nothing is recorded.
+	h.Must(http.StatusConflict, "POST", "/gate/v1/face-enrolments", tok, map[string]any{"resident_id": f.Resident, "model": "synthetic-512"})
+	h.Must(422, "POST", "/gate/v1/face-enrolments", tok, map[string]any{"resident_id": "x", "model": "synthetic-512"})
+	h.Must(400, "POST", "/gate/v1/face-enrolments", tok, map[string]any{"resident_id": f.Resident, "model": "m", "template": []int{1}})
+	var n int
+	if err := h.DB.SQL().QueryRow(`SELECT count(*) FROM face_templates WHERE community_id = $1`, f.ID).Scan(&n); err != nil || n != 0 {
+		t.Fatalf("face rows %d %v", n, err)
+	}
+	// Face fields are checked on events too.
+	gate, tok2 := h.EnrolledGate(f)
+	e := servertest.GateEvent(gate, "granted")
+	e["method"], e["score"] = "face", 3.5
+	h.Must(422, "POST", "/gate/v1/events", tok2, map[string]any{"events": []any{e}})
+	e = servertest.GateEvent(gate, "granted")
+	e["resident_id"] = f.Resident // a QR event names no resident
+	h.Must(422, "POST", "/gate/v1/events", tok2, map[string]any{"events": []any{e}})
+}
