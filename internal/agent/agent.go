@@ -52,8 +52,8 @@ type Agent struct {
 	client  *http.Client
 	poll    *http.Client
 
-	mu       sync.Mutex // one decision (decide, commit, record) at a time
-	lastRead map[string]lastRead
+	mu    sync.Mutex // one decision (decide, commit, record) at a time
+	reads *gate.Reads
 
 	gateInfo  atomic.Pointer[gateapi.Gate] // name, zone and settings as last synced
 	faceKey   *ecdh.PrivateKey             // the box key face templates are sealed to
@@ -64,11 +64,6 @@ type Agent struct {
 	syncedAt  atomic.Int64 // unix ns of the last successful sync, gate clock
 	upload    chan struct{}
 	localHTTP string
-}
-
-type lastRead struct {
-	text string
-	at   time.Time
 }
 
 // Now is the gate's clock.
@@ -99,7 +94,7 @@ func Open(cfg Config) (*Agent, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &Agent{cfg: cfg, en: en, store: st, upload: make(chan struct{}, 1), lastRead: map[string]lastRead{},
+	a := &Agent{cfg: cfg, en: en, store: st, upload: make(chan struct{}, 1), reads: gate.NewReads(cfg.Dedup),
 		client: &http.Client{Timeout: 20 * time.Second}, poll: &http.Client{Timeout: cfg.Wait + 15*time.Second}}
 	a.gateInfo.Store(&en.Gate)
 	now := a.Now()
@@ -160,33 +155,15 @@ type Outcome struct {
 	Score      *float32   `json:"score,omitempty"`
 }
 
-// maxLine is the longest scan accepted; longer input is refused as malformed unread.
-const maxLine = 4096
-
 // Scan decides one read from input source, stores its event, then opens the door on a
 // grant. The same text from the same source within the dedup window is one read.
 func (a *Agent) Scan(ctx context.Context, source, text string) (Outcome, error) {
+	if a.reads.Repeat(source, text, a.Now()) {
+		return Outcome{Result: "ignored", Reason: string(gate.DuplicateRead), Duplicate: true}, nil
+	}
 	a.mu.Lock()
 	now := a.Now()
-	if lr, ok := a.lastRead[source]; ok && lr.text == text && now.Sub(lr.at) < a.cfg.Dedup && now.Sub(lr.at) >= 0 {
-		a.mu.Unlock()
-		return Outcome{Result: "ignored", Reason: "duplicate_read", Duplicate: true}, nil
-	}
-	if len(a.lastRead) > 64 {
-		// TCP sources are per connection: forget reads older than the window.
-		for k, lr := range a.lastRead {
-			if now.Sub(lr.at) >= a.cfg.Dedup {
-				delete(a.lastRead, k)
-			}
-		}
-	}
-	a.lastRead[source] = lastRead{text: text, at: now}
-	var dec gate.Decision
-	if len(text) > maxLine {
-		dec = gate.Decision{Reason: gate.Malformed}
-	} else {
-		dec = a.decider.Decide(text, now)
-	}
+	dec := a.decider.Decide(text, now)
 	ev := a.event(now, "qr", dec)
 	var passback time.Time
 	if st := a.decider.State(); st != nil && dec.Granted {
@@ -220,9 +197,6 @@ func errString(err error) string {
 
 // Check decides text as the gate would now, changing nothing and opening nothing.
 func (a *Agent) Check(text string) gate.Decision {
-	if len(text) > maxLine {
-		return gate.Decision{Reason: gate.Malformed}
-	}
 	return a.decider.Decide(text, a.Now())
 }
 
@@ -441,12 +415,11 @@ func (a *Agent) command(ctx context.Context, c gateapi.Command, serverNow time.T
 	}
 	a.mu.Lock()
 	now := a.Now()
-	// Age by the server's clock on both ends: the gate's clock may be off.
+	dec := gate.DecideRelease(c.CreatedAt, serverNow)
 	age := serverNow.Sub(c.CreatedAt)
-	dec := gate.Decision{Granted: age <= gateapi.ReleaseMaxAge, Reason: gate.ManualRelease}
 	result := gateapi.ResultExecuted
 	if !dec.Granted {
-		dec.Reason, result = gate.ReleaseExpired, gateapi.ResultTooOld
+		result = gateapi.ResultTooOld
 	}
 	ev := a.event(now, "manual", dec)
 	ev.Staff = c.CreatedBy

@@ -21,8 +21,8 @@ import (
 )
 
 func TestReadLine(t *testing.T) {
-	in := "GA1:ABC\r\n" + strings.Repeat("x", maxLine*3) + "\n\x00\xff\nlast"
-	br := bufio.NewReaderSize(strings.NewReader(in), maxLine+2)
+	in := "GA1:ABC\r\n" + strings.Repeat("x", gate.MaxInput*3) + "\n\x00\xff\nlast"
+	br := bufio.NewReaderSize(strings.NewReader(in), gate.MaxInput+2)
 	var got []int
 	for {
 		line, err := readLine(br)
@@ -33,8 +33,8 @@ func TestReadLine(t *testing.T) {
 			break
 		}
 	}
-	// The oversize line comes back cut to more than maxLine, so Scan refuses it whole.
-	if len(got) != 4 || got[0] != 7 || got[1] <= maxLine || got[2] != 2 || got[3] != 4 {
+	// The oversize line comes back cut to more than gate.MaxInput, so Scan refuses it whole.
+	if len(got) != 4 || got[0] != 7 || got[1] <= gate.MaxInput || got[2] != 2 || got[3] != 4 {
 		t.Fatalf("lines %v", got)
 	}
 }

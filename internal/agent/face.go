@@ -107,10 +107,7 @@ func (a *Agent) Face(ctx context.Context, p face.ProbeRequest) (Outcome, error) 
 	}
 	a.mu.Lock()
 	now := a.Now()
-	dec := gate.Decision{Reason: gate.NoLiveness}
-	if !noLiveness {
-		dec = a.decider.DecideFace(res.Matched, res.Resident, now)
-	}
+	dec := a.decider.DecideFace(gate.Face{Live: !noLiveness, Matched: res.Matched, Resident: res.Resident}, now)
 	ev := a.event(now, "face", dec)
 	if !noLiveness {
 		score := res.Score
