@@ -1,3 +1,10 @@
+// Package agent is the gate-agent daemon around the door decisions of package gate: it
+// carries each decision out (admit.go: commit the event, open the door), keeps the
+// gate's own state in a local bbolt database (localdb.go), syncs, uploads and reports
+// to the server through the gate API only (never the database), and drives scanner
+// inputs, face readers and door relays. Gate registration (register.go) and face
+// enrolment (enrol.go) are different things: the first puts the gate on the server, the
+// second a resident's face on the gate.
 package agent
 
 import (
@@ -46,8 +53,8 @@ type Config struct {
 // Agent is the running daemon.
 type Agent struct {
 	cfg     Config
-	en      Enrollment
-	store   *Store
+	reg     Registration
+	local   *LocalDB
 	decider *gate.Decider
 	client  *http.Client
 	poll    *http.Client
@@ -69,7 +76,7 @@ type Agent struct {
 // Now is the gate's clock.
 func (a *Agent) Now() time.Time { return time.Now().Add(a.cfg.ClockOffset) }
 
-// Open loads an enrolled agent from its state directory.
+// Open loads a registered agent from its state directory.
 func Open(cfg Config) (*Agent, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -86,17 +93,17 @@ func Open(cfg Config) (*Agent, error) {
 	if cfg.Door == nil {
 		cfg.Door = LogDoor{Log: cfg.Log}
 	}
-	en, err := LoadEnrollment(cfg.StateDir)
+	reg, err := LoadRegistration(cfg.StateDir)
 	if err != nil {
 		return nil, err
 	}
-	st, err := OpenStore(filepath.Join(cfg.StateDir, storeFile), false)
+	st, err := OpenLocalDB(filepath.Join(cfg.StateDir, localDBFile), false)
 	if err != nil {
 		return nil, err
 	}
-	a := &Agent{cfg: cfg, en: en, store: st, upload: make(chan struct{}, 1), reads: gate.NewReads(cfg.Dedup),
+	a := &Agent{cfg: cfg, reg: reg, local: st, upload: make(chan struct{}, 1), reads: gate.NewReads(cfg.Dedup),
 		client: &http.Client{Timeout: 20 * time.Second}, poll: &http.Client{Timeout: cfg.Wait + 15*time.Second}}
-	a.gateInfo.Store(&en.Gate)
+	a.gateInfo.Store(&reg.Gate)
 	now := a.Now()
 	mem, err := st.LoadMemory(now)
 	if err != nil {
@@ -104,13 +111,13 @@ func Open(cfg Config) (*Agent, error) {
 		return nil, err
 	}
 	a.decider = gate.NewDecider(mem)
-	state, err := st.LoadState(en.Gate, now)
+	state, err := st.LoadState(reg.Gate, now)
 	if err != nil {
 		st.Close()
 		return nil, err
 	}
 	a.decider.SetState(state)
-	if a.faceKey, err = face.GateKey(en.BoxPrivateKey); err != nil {
+	if a.faceKey, err = face.GateKey(reg.BoxPrivateKey); err != nil {
 		st.Close()
 		return nil, fmt.Errorf("box key: %w", err)
 	}
@@ -126,11 +133,11 @@ func Open(cfg Config) (*Agent, error) {
 	return a, nil
 }
 
-// Close closes the store.
-func (a *Agent) Close() error { return a.store.Close() }
+// Close closes the local database.
+func (a *Agent) Close() error { return a.local.Close() }
 
-// Store is the agent's local store (for tests and status).
-func (a *Agent) Store() *Store { return a.store }
+// LocalDB is the agent's local database (for tests and status).
+func (a *Agent) LocalDB() *LocalDB { return a.local }
 
 // Run runs the sync loop, the uploader, the heartbeat and housekeeping until ctx ends.
 func (a *Agent) Run(ctx context.Context) error {
@@ -169,7 +176,7 @@ func (a *Agent) Scan(ctx context.Context, source, text string) (Outcome, error) 
 	if st := a.decider.State(); st != nil && dec.Granted {
 		passback = st.Policy.PassbackUntil(now)
 	}
-	if err := a.store.Commit(ev, dec, passback, nil); err != nil {
+	if err := a.local.Commit(ev, dec, passback, nil); err != nil {
 		a.mu.Unlock()
 		// Without a durable record the door stays shut.
 		a.cfg.Log.Error("store event; door not opened", "err", err)
@@ -202,7 +209,7 @@ func (a *Agent) Check(text string) gate.Decision {
 
 func (a *Agent) event(now time.Time, method string, dec gate.Decision) gateapi.Event {
 	ev := gateapi.Event{
-		ID: uuid.Must(uuid.NewV7()), OccurredAt: now.UTC(), GateID: a.en.Gate.ID, Method: method,
+		ID: uuid.Must(uuid.NewV7()), OccurredAt: now.UTC(), GateID: a.reg.Gate.ID, Method: method,
 		Result: "denied", Reason: string(dec.Reason), Offline: !a.online.Load(), Stale: dec.Stale,
 	}
 	if dec.Granted {
@@ -260,11 +267,11 @@ func (a *Agent) do(ctx context.Context, c *http.Client, method, path string, in,
 		}
 		body = bytes.NewReader(raw)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, a.en.Server+path, body)
+	req, err := http.NewRequestWithContext(ctx, method, a.reg.Server+path, body)
 	if err != nil {
 		return err
 	}
-	req.Header.Set("Authorization", "Bearer "+a.en.Token)
+	req.Header.Set("Authorization", "Bearer "+a.reg.Token)
 	if in != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
@@ -342,7 +349,7 @@ func (a *Agent) syncLoop(ctx context.Context) {
 
 // SyncOnce runs one sync request (a long poll when wait > 0) and applies it.
 func (a *Agent) SyncOnce(ctx context.Context, wait time.Duration) (bool, error) {
-	cursor, err := a.store.Cursor()
+	cursor, err := a.local.Cursor()
 	if err != nil {
 		return false, err
 	}
@@ -356,10 +363,10 @@ func (a *Agent) SyncOnce(ctx context.Context, wait time.Duration) (bool, error) 
 	got := a.Now()
 	// The server stamps server_time just before answering: compare with the arrival.
 	a.offsetMS.Store(got.Sub(out.ServerTime).Milliseconds())
-	if err := a.store.ApplySync(&out, got); err != nil {
+	if err := a.local.ApplySync(&out, got); err != nil {
 		return false, fmt.Errorf("apply sync: %w", err)
 	}
-	st, err := a.store.LoadStateFrom(&out, a.decider.State(), got)
+	st, err := a.local.LoadStateFrom(&out, a.decider.State(), got)
 	if err != nil {
 		return false, err
 	}
@@ -402,7 +409,7 @@ func (a *Agent) command(ctx context.Context, c gateapi.Command, serverNow time.T
 	if c.Kind == kindFaceEnrol {
 		return a.faceEnrolCommand(ctx, c, serverNow)
 	}
-	if d, ok, err := a.store.Done(c.ID); err != nil {
+	if d, ok, err := a.local.Done(c.ID); err != nil {
 		a.cfg.Log.Error("command state", "err", err)
 		return "failed"
 	} else if ok {
@@ -410,7 +417,7 @@ func (a *Agent) command(ctx context.Context, c gateapi.Command, serverNow time.T
 		return d.Result
 	}
 	if c.Kind != "unlock" {
-		_ = a.store.MarkDone(doneCommand{ID: c.ID, Result: "failed", At: a.Now()})
+		_ = a.local.MarkDone(doneCommand{ID: c.ID, Result: "failed", At: a.Now()})
 		return "failed"
 	}
 	a.mu.Lock()
@@ -423,7 +430,7 @@ func (a *Agent) command(ctx context.Context, c gateapi.Command, serverNow time.T
 	}
 	ev := a.event(now, "manual", dec)
 	ev.Staff = c.CreatedBy
-	err := a.store.Commit(ev, dec, time.Time{}, &doneCommand{ID: c.ID, Result: result, At: now})
+	err := a.local.Commit(ev, dec, time.Time{}, &doneCommand{ID: c.ID, Result: result, At: now})
 	a.mu.Unlock()
 	if err != nil {
 		a.cfg.Log.Error("store release; door not opened", "err", err)
@@ -465,7 +472,7 @@ func (a *Agent) uploadLoop(ctx context.Context) {
 
 // UploadOnce sends one batch; it returns how many events the server acknowledged.
 func (a *Agent) UploadOnce(ctx context.Context) (int, error) {
-	events, ids, err := a.store.Pending(gateapi.MaxBatch, uploadBytes)
+	events, ids, err := a.local.Pending(gateapi.MaxBatch, uploadBytes)
 	if err != nil || len(events) == 0 {
 		return 0, err
 	}
@@ -477,7 +484,7 @@ func (a *Agent) UploadOnce(ctx context.Context) (int, error) {
 			// it moves to the rejected bucket (kept on disk for inspection) and the rest go.
 			if i, ok := rejectedIndex(ae.body); ok && i < len(ids) {
 				a.cfg.Log.Error("server refused an event; set aside", "event", ids[i], "err", err)
-				if rerr := a.store.Reject(ids[i]); rerr != nil {
+				if rerr := a.local.Reject(ids[i]); rerr != nil {
 					return 0, fmt.Errorf("set aside refused event: %w", rerr)
 				}
 				a.kickUpload() // the rest of the batch goes at once
@@ -496,7 +503,7 @@ func (a *Agent) UploadOnce(ctx context.Context) (int, error) {
 			acked = append(acked, id)
 		}
 	}
-	if err := a.store.Delete(acked); err != nil {
+	if err := a.local.Delete(acked); err != nil {
 		return 0, fmt.Errorf("delete acknowledged: %w", err)
 	}
 	return len(acked), nil
@@ -522,7 +529,7 @@ func (a *Agent) heartbeatLoop(ctx context.Context) {
 
 // HeartbeatOnce reports version, queue depth and clock offset.
 func (a *Agent) HeartbeatOnce(ctx context.Context) error {
-	version, depth := Version, a.store.QueueDepth()
+	version, depth := Version, a.local.QueueDepth()
 	sent := a.Now()
 	var ack gateapi.HeartbeatAck
 	offset := a.offsetMS.Load()
@@ -544,7 +551,7 @@ func (a *Agent) housekeeping(ctx context.Context) {
 		a.writeStatus(true)
 		if tick%60 == 0 {
 			now := a.Now()
-			if err := a.store.Prune(now); err != nil {
+			if err := a.local.Prune(now); err != nil {
 				a.cfg.Log.Warn("prune", "err", err)
 			}
 		}
@@ -559,10 +566,10 @@ func (a *Agent) housekeeping(ctx context.Context) {
 func (a *Agent) SetLocalHTTP(addr string) { a.localHTTP = addr }
 
 func (a *Agent) writeStatus(running bool) {
-	c, _ := a.store.Cursor()
+	c, _ := a.local.Cursor()
 	s := Status{
-		Gate: *a.gateInfo.Load(), Server: a.en.Server, Running: running, PID: os.Getpid(), UpdatedAt: time.Now().UTC(),
-		Cursor: c, Online: a.online.Load(), QueueDepth: a.store.QueueDepth(), Revocations: a.store.RevocationCount(),
+		Gate: *a.gateInfo.Load(), Server: a.reg.Server, Running: running, PID: os.Getpid(), UpdatedAt: time.Now().UTC(),
+		Cursor: c, Online: a.online.Load(), QueueDepth: a.local.QueueDepth(), Revocations: a.local.RevocationCount(),
 		ClockOffsetMS: a.offsetMS.Load(), LocalHTTP: a.localHTTP,
 	}
 	if ns := a.syncedAt.Load(); ns != 0 {

@@ -93,8 +93,8 @@ func TestCommandDoorRunsWithoutShell(t *testing.T) {
 	}
 }
 
-func TestStoreQueueAndPrune(t *testing.T) {
-	st, err := OpenStore(filepath.Join(t.TempDir(), "agent.db"), false)
+func TestLocalDBQueueAndPrune(t *testing.T) {
+	st, err := OpenLocalDB(filepath.Join(t.TempDir(), "agent.db"), false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,8 +142,8 @@ func TestRejectedIndex(t *testing.T) {
 	}
 }
 
-func TestStoreRejectSetsAside(t *testing.T) {
-	st, err := OpenStore(filepath.Join(t.TempDir(), "agent.db"), false)
+func TestLocalDBRejectSetsAside(t *testing.T) {
+	st, err := OpenLocalDB(filepath.Join(t.TempDir(), "agent.db"), false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -198,8 +198,8 @@ func TestDoorStaysShutWhenTheEventCannotBeStored(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	en := Enrollment{Server: "http://127.0.0.1:1", Token: "gpg_x", Gate: gateapi.Gate{ID: uuid.New(), Community: uuid.New()}, BoxPrivateKey: key.Bytes()}
-	if err := writePrivate(filepath.Join(dir, enrollmentFile), en); err != nil {
+	reg := Registration{Server: "http://127.0.0.1:1", Token: "gpg_x", Gate: gateapi.Gate{ID: uuid.New(), Community: uuid.New()}, BoxPrivateKey: key.Bytes()}
+	if err := writePrivate(filepath.Join(dir, registrationFile), reg); err != nil {
 		t.Fatal(err)
 	}
 	door := &countingDoor{}
@@ -209,8 +209,8 @@ func TestDoorStaysShutWhenTheEventCannotBeStored(t *testing.T) {
 	}
 	// Every decision is stored, the door stays shut for a refusal...
 	out, err := a.Scan(context.Background(), "test", "GA1:garbage")
-	if err != nil || out.Reason != string(gate.NotEnrolled) || a.Store().QueueDepth() != 1 || door.opens != 0 {
-		t.Fatalf("garbage: %+v %v depth %d opens %d", out, err, a.Store().QueueDepth(), door.opens)
+	if err != nil || out.Reason != string(gate.NotEnrolled) || a.LocalDB().QueueDepth() != 1 || door.opens != 0 {
+		t.Fatalf("garbage: %+v %v depth %d opens %d", out, err, a.LocalDB().QueueDepth(), door.opens)
 	}
 	// ...a manual release opens once, however often it is delivered...
 	rel := gateapi.Command{ID: uuid.New(), Kind: "unlock", CreatedAt: time.Now()}

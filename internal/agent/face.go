@@ -27,14 +27,14 @@ func (a *Agent) loadFaces() (*face.Matcher, error) {
 	if err != nil {
 		return nil, err
 	}
-	err = a.store.EachFace(func(resident uuid.UUID, model string, sealed []byte) {
+	err = a.local.EachFace(func(resident uuid.UUID, model string, sealed []byte) {
 		a.putFace(m, resident, model, sealed)
 	})
 	return m, err
 }
 
 func (a *Agent) binding(resident uuid.UUID, model string) face.Binding {
-	return face.Binding{Community: a.en.Gate.Community, Gate: a.en.Gate.ID, Resident: resident, Model: model}
+	return face.Binding{Community: a.reg.Gate.Community, Gate: a.reg.Gate.ID, Resident: resident, Model: model}
 }
 
 func (a *Agent) putFace(m *face.Matcher, resident uuid.UUID, model string, sealed []byte) {
@@ -68,7 +68,7 @@ func (a *Agent) applyFaces(ctx context.Context, s *gateapi.Sync) {
 // ackPurges acknowledges every purge carried out and not yet confirmed; the deletion is
 // on disk already. Failures are retried after the next sync.
 func (a *Agent) ackPurges(ctx context.Context) {
-	ids, err := a.store.PendingPurgeAcks()
+	ids, err := a.local.PendingPurgeAcks()
 	if err != nil {
 		a.cfg.Log.Error("purge acks", "err", err)
 		return
@@ -77,7 +77,7 @@ func (a *Agent) ackPurges(ctx context.Context) {
 		err := a.do(ctx, a.client, http.MethodPost, "/gate/v1/face-purges/"+id.String()+"/ack", map[string]any{}, nil)
 		var ae *apiError
 		if err == nil || (errors.As(err, &ae) && ae.status == http.StatusNotFound) {
-			_ = a.store.PurgeAcked(id)
+			_ = a.local.PurgeAcked(id)
 			continue
 		}
 		a.cfg.Log.Warn("purge ack", "purge", id, "err", err)
@@ -118,7 +118,7 @@ func (a *Agent) Face(ctx context.Context, p face.ProbeRequest) (Outcome, error) 
 		ev.Resident, ev.Subject = &r, "resident"
 	}
 	var passback = a.decider.State().Policy.PassbackUntil(now)
-	if err := a.store.Commit(ev, dec, passback, nil); err != nil {
+	if err := a.local.Commit(ev, dec, passback, nil); err != nil {
 		a.mu.Unlock()
 		a.cfg.Log.Error("store face event; door not opened", "err", err)
 		return Outcome{Result: "denied", Reason: "store_failed"}, fmt.Errorf("store face event: %w", err)

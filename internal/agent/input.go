@@ -171,7 +171,7 @@ func (a *Agent) HTTPHandler() http.Handler {
 	})
 	mux.HandleFunc("POST /face/enrol", a.serveEnrol)
 	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
-		reply(w, map[string]any{"online": a.online.Load(), "queue_depth": a.store.QueueDepth(), "clock_offset_ms": a.offsetMS.Load()})
+		reply(w, map[string]any{"online": a.online.Load(), "queue_depth": a.local.QueueDepth(), "clock_offset_ms": a.offsetMS.Load()})
 	})
 	return mux
 }

@@ -1,7 +1,3 @@
-// Package agent is the gate-agent daemon: enrollment, the local bbolt store, the sync
-// loop, the uploader, scanner inputs and door drivers around the pure decision of
-// package gate. It talks to the server only through the gate API; it never touches the
-// database.
 package agent
 
 import (
@@ -21,69 +17,76 @@ import (
 	"gatepass/internal/gateapi"
 )
 
-// Version is the agent's version, reported at enrollment and in heartbeats.
+// Version is the agent's version, reported at registration and in heartbeats.
 const Version = "0.1.0"
 
-// Enrollment is what enroll writes to the state directory (0600): who this gate is and
-// its secrets.
-type Enrollment struct {
+// Registration is this gate's identity with the server and its secrets, written to the
+// state directory (0600) by Register. It is not face enrolment (enrol.go): that puts a
+// resident's face on the gate, this puts the gate on the server.
+//
+// The wire, CLI and on-disk names still say "enroll" (POST /gate/v1/enroll,
+// `gate-agent enroll`, enrollment.json, enrolled_at) so that deployed gates and scripts
+// keep working; only the Go names changed.
+type Registration struct {
 	Server        string       `json:"server"`
 	Token         string       `json:"gate_token"`
 	Gate          gateapi.Gate `json:"gate"`
 	BoxPrivateKey []byte       `json:"box_private_key"` // X25519: face templates are sealed to it
-	EnrolledAt    time.Time    `json:"enrolled_at"`
+	RegisteredAt  time.Time    `json:"enrolled_at"`
 }
 
 const (
-	enrollmentFile = "enrollment.json"
-	storeFile      = "agent.db"
-	statusFile     = "status.json"
+	registrationFile = "enrollment.json"
+	localDBFile      = "agent.db"
+	statusFile       = "status.json"
 )
 
-// Enroll redeems a one-time code at server and writes the enrollment to dir.
-func Enroll(ctx context.Context, server, code, dir string) (Enrollment, error) {
-	var en Enrollment
+// Register redeems a one-time enrollment code at server and writes the Registration to
+// dir. A directory that holds one already is refused: a second registration would
+// orphan the first gate's token and box key.
+func Register(ctx context.Context, server, code, dir string) (Registration, error) {
+	var reg Registration
 	if err := ensureDir(dir); err != nil {
-		return en, err
+		return reg, err
 	}
-	if _, err := os.Stat(filepath.Join(dir, enrollmentFile)); err == nil {
-		return en, fmt.Errorf("%s is enrolled already: use another --state or remove it", dir)
+	if _, err := os.Stat(filepath.Join(dir, registrationFile)); err == nil {
+		return reg, fmt.Errorf("%s is enrolled already: use another --state or remove it", dir)
 	}
 	priv, err := ecdh.X25519().GenerateKey(rand.Reader)
 	if err != nil {
-		return en, fmt.Errorf("box key: %w", err)
+		return reg, fmt.Errorf("box key: %w", err)
 	}
 	version := Version
 	body, _ := json.Marshal(gateapi.EnrollRequest{Code: &code, BoxPublicKey: priv.PublicKey().Bytes(), AgentVersion: &version})
 	server = strings.TrimRight(server, "/")
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, server+"/gate/v1/enroll", bytes.NewReader(body))
 	if err != nil {
-		return en, fmt.Errorf("enroll: %w", err)
+		return reg, fmt.Errorf("enroll: %w", err)
 	}
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
 	if err != nil {
-		return en, fmt.Errorf("enroll: %w", err)
+		return reg, fmt.Errorf("enroll: %w", err)
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if resp.StatusCode != http.StatusCreated {
-		return en, fmt.Errorf("enroll: server answered %d: %s", resp.StatusCode, bytes.TrimSpace(raw))
+		return reg, fmt.Errorf("enroll: server answered %d: %s", resp.StatusCode, bytes.TrimSpace(raw))
 	}
 	var out gateapi.EnrollResponse
 	if err := json.Unmarshal(raw, &out); err != nil {
-		return en, fmt.Errorf("enroll: %w", err)
+		return reg, fmt.Errorf("enroll: %w", err)
 	}
-	en = Enrollment{Server: server, Token: out.Token, Gate: out.Gate, BoxPrivateKey: priv.Bytes(), EnrolledAt: time.Now().UTC()}
-	if err := writePrivate(filepath.Join(dir, enrollmentFile), en); err != nil {
-		return en, err
+	reg = Registration{Server: server, Token: out.Token, Gate: out.Gate, BoxPrivateKey: priv.Bytes(), RegisteredAt: time.Now().UTC()}
+	if err := writePrivate(filepath.Join(dir, registrationFile), reg); err != nil {
+		return reg, err
 	}
-	// Make the store now, so that status works before the first run.
-	st, err := OpenStore(filepath.Join(dir, storeFile), false)
+	// Make the local database now, so that status works before the first run.
+	st, err := OpenLocalDB(filepath.Join(dir, localDBFile), false)
 	if err != nil {
-		return en, err
+		return reg, err
 	}
-	return en, st.Close()
+	return reg, st.Close()
 }
 
 // writePrivate writes v as JSON to path with mode 0600, atomically.
@@ -102,14 +105,14 @@ func writePrivate(path string, v any) error {
 	return os.Rename(tmp, path)
 }
 
-// LoadEnrollment reads dir's enrollment.
-func LoadEnrollment(dir string) (Enrollment, error) {
-	var en Enrollment
-	raw, err := os.ReadFile(filepath.Join(dir, enrollmentFile))
+// LoadRegistration reads dir's Registration.
+func LoadRegistration(dir string) (Registration, error) {
+	var reg Registration
+	raw, err := os.ReadFile(filepath.Join(dir, registrationFile))
 	if err != nil {
-		return en, fmt.Errorf("not enrolled (run gate-agent enroll): %w", err)
+		return reg, fmt.Errorf("not enrolled (run gate-agent enroll): %w", err)
 	}
-	return en, json.Unmarshal(raw, &en)
+	return reg, json.Unmarshal(raw, &reg)
 }
 
 // Status is what `gate-agent status` shows; the running agent writes it every few
@@ -131,15 +134,15 @@ type Status struct {
 
 // ReadStatus reads dir's status; when no agent runs it is rebuilt from the store.
 func ReadStatus(dir string) (Status, error) {
-	en, err := LoadEnrollment(dir)
+	reg, err := LoadRegistration(dir)
 	if err != nil {
 		return Status{}, err
 	}
-	st, err := OpenStore(filepath.Join(dir, storeFile), true)
+	st, err := OpenLocalDB(filepath.Join(dir, localDBFile), true)
 	if err == nil {
 		defer st.Close()
 		c, _ := st.Cursor()
-		return Status{Gate: en.Gate, Server: en.Server, LastSyncAt: st.SyncedAt(), Cursor: c, QueueDepth: st.QueueDepth(), Revocations: st.RevocationCount()}, nil
+		return Status{Gate: reg.Gate, Server: reg.Server, LastSyncAt: st.SyncedAt(), Cursor: c, QueueDepth: st.QueueDepth(), Revocations: st.RevocationCount()}, nil
 	}
 	var s Status
 	raw, rerr := os.ReadFile(filepath.Join(dir, statusFile))
