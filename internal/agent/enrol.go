@@ -199,14 +199,6 @@ func (a *Agent) reportEnrolment(ctx context.Context, id uuid.UUID, rec enrolReco
 	}
 }
 
-func (a *Agent) ackCommand(ctx context.Context, id uuid.UUID, result string) {
-	if err := a.do(ctx, a.client, http.MethodPost, "/gate/v1/commands/"+id.String()+"/ack",
-		gateapi.CommandAck{Result: &result}, nil); err != nil {
-		// Pending still: it comes again with the next sync and is acked then.
-		a.cfg.Log.Warn("command ack", "command", id, "err", err)
-	}
-}
-
 // putEnrolled stores a template enrolled here exactly as a synced one (sealed, under
 // resident || model, so purges and full reloads find it) and notes the report to make,
 // in one transaction.
@@ -297,11 +289,8 @@ func (a *Agent) keepLocalFaces(s *gateapi.Sync) {
 			return err
 		}
 		for _, p := range s.FacePurges {
-			c := lb.Cursor()
-			for k, _ := c.Seek(p.Resident[:]); k != nil && len(k) >= 16 && uuid.UUID(k[:16]) == p.Resident; k, _ = c.Next() {
-				if err := c.Delete(); err != nil {
-					return err
-				}
+			if err := deleteFaces(lb, p.Resident); err != nil {
+				return err
 			}
 		}
 		fb := tx.Bucket(bFaces)
@@ -322,10 +311,6 @@ func (a *Agent) keepLocalFaces(s *gateapi.Sync) {
 	for _, l := range back {
 		a.putFace(m, l.resident, l.model, l.sealed)
 	}
-}
-
-func faceKey(resident uuid.UUID, model string) []byte {
-	return append(append(make([]byte, 0, 16+len(model)), resident[:]...), model...)
 }
 
 // serveEnrol is POST /face/enrol: the reader's capture during an open session, the same

@@ -2,11 +2,8 @@ package agent
 
 import (
 	"context"
-	"crypto/ecdh"
-	"crypto/rand"
 	"encoding/json"
 	"errors"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -20,21 +17,7 @@ import (
 // real processes in internal/gatefault).
 func openOffline(t *testing.T, dir string) *Agent {
 	t.Helper()
-	if _, err := LoadRegistration(dir); err != nil {
-		key, err := ecdh.X25519().GenerateKey(rand.Reader)
-		if err != nil {
-			t.Fatal(err)
-		}
-		reg := Registration{Server: "http://127.0.0.1:1", Token: "gpg_x", Gate: gateapi.Gate{ID: uuid.New(), Community: uuid.New()}, BoxPrivateKey: key.Bytes()}
-		if err := writePrivate(filepath.Join(dir, registrationFile), reg); err != nil {
-			t.Fatal(err)
-		}
-	}
-	a, err := Open(Config{StateDir: dir, Door: &countingDoor{}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return a
+	return openTest(t, Config{StateDir: dir, Door: &countingDoor{}})
 }
 
 func enrolCommand(t *testing.T, resident uuid.UUID, model string, expires time.Time) gateapi.Command {

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"time"
 
 	"github.com/google/uuid"
@@ -94,15 +93,9 @@ func getSynced(tx *bolt.Tx) (synced, error) {
 // ApplySync stores a sync answer: a full one replaces the revocations, a delta adds.
 func (s *LocalDB) ApplySync(in *gateapi.Sync, at time.Time) error {
 	return s.db.Update(func(tx *bolt.Tx) error {
-		rb := tx.Bucket(bRevoked)
-		if in.Full {
-			if err := tx.DeleteBucket(bRevoked); err != nil {
-				return err
-			}
-			var err error
-			if rb, err = tx.CreateBucket(bRevoked); err != nil {
-				return err
-			}
+		rb, err := syncBucket(tx, bRevoked, in.Full)
+		if err != nil {
+			return err
 		}
 		for _, r := range in.Revocations {
 			if err := rb.Put(r.Credential[:], u64(uint64(r.ForgetAfter.Unix()))); err != nil {
@@ -312,10 +305,13 @@ func (s *LocalDB) Delete(ids []uuid.UUID) error {
 }
 
 // QueueDepth is the number of events not yet acknowledged by the server.
-func (s *LocalDB) QueueDepth() int {
+func (s *LocalDB) QueueDepth() int { return s.count(bEvents) }
+
+// count is the number of keys in bucket; for status, so a read error counts as none.
+func (s *LocalDB) count(bucket []byte) int {
 	n := 0
 	_ = s.db.View(func(tx *bolt.Tx) error {
-		n = tx.Bucket(bEvents).Stats().KeyN
+		n = tx.Bucket(bucket).Stats().KeyN
 		return nil
 	})
 	return n
@@ -365,22 +361,7 @@ func (s *LocalDB) SyncedAt() time.Time {
 }
 
 // RevocationCount is the number of revocations held.
-func (s *LocalDB) RevocationCount() int {
-	n := 0
-	_ = s.db.View(func(tx *bolt.Tx) error {
-		n = tx.Bucket(bRevoked).Stats().KeyN
-		return nil
-	})
-	return n
-}
-
-// ensureDir makes the state directory private.
-func ensureDir(dir string) error {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("state dir: %w", err)
-	}
-	return os.Chmod(dir, 0o700)
-}
+func (s *LocalDB) RevocationCount() int { return s.count(bRevoked) }
 
 // LoadStateFrom builds the next decision state from a sync answer just stored: a full
 // answer replaces the revocations, a delta adds to prev's. Revocations past their forget
@@ -432,34 +413,37 @@ type faceBlob struct {
 	Sealed   []byte    `json:"sealed"`
 }
 
+// syncBucket is the bucket a sync answer writes into: for a full answer (a snapshot)
+// emptied first, so that nothing the server no longer sends survives it.
+func syncBucket(tx *bolt.Tx, name []byte, full bool) (*bolt.Bucket, error) {
+	if !full {
+		return tx.Bucket(name), nil
+	}
+	if err := tx.DeleteBucket(name); err != nil {
+		return nil, err
+	}
+	return tx.CreateBucket(name)
+}
+
 // applyFaces stores templates and carries out purges in the sync's transaction: a
 // purge's deletion is on disk before it is acknowledged.
 func applyFaces(tx *bolt.Tx, in *gateapi.Sync) error {
-	fb := tx.Bucket(bFaces)
-	if in.Full {
-		if err := tx.DeleteBucket(bFaces); err != nil {
-			return err
-		}
-		var err error
-		if fb, err = tx.CreateBucket(bFaces); err != nil {
-			return err
-		}
+	fb, err := syncBucket(tx, bFaces, in.Full)
+	if err != nil {
+		return err
 	}
 	for _, t := range in.FaceTemplates {
 		raw, err := json.Marshal(faceBlob{Template: t.Template, Sealed: t.Sealed})
 		if err != nil {
 			return err
 		}
-		if err := fb.Put(append(t.Resident[:len(t.Resident):len(t.Resident)], t.Model...), raw); err != nil {
+		if err := fb.Put(faceKey(t.Resident, t.Model), raw); err != nil {
 			return err
 		}
 	}
 	for _, p := range in.FacePurges {
-		c := fb.Cursor()
-		for k, _ := c.Seek(p.Resident[:]); k != nil && len(k) >= 16 && uuid.UUID(k[:16]) == p.Resident; k, _ = c.Next() {
-			if err := c.Delete(); err != nil {
-				return err
-			}
+		if err := deleteFaces(fb, p.Resident); err != nil {
+			return err
 		}
 		if err := tx.Bucket(bPurges).Put(p.Purge[:], p.Resident[:]); err != nil {
 			return err
@@ -498,4 +482,21 @@ func (s *LocalDB) PendingPurgeAcks() ([]uuid.UUID, error) {
 // PurgeAcked forgets a purge once the server confirmed its acknowledgement.
 func (s *LocalDB) PurgeAcked(id uuid.UUID) error {
 	return s.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bPurges).Delete(id[:]) })
+}
+
+// faceKey is a template's key in the faces buckets: resident (16) || model, so that all
+// of a resident's templates sit together for a purge.
+func faceKey(resident uuid.UUID, model string) []byte {
+	return append(append(make([]byte, 0, 16+len(model)), resident[:]...), model...)
+}
+
+// deleteFaces deletes every template of resident from b, whatever its model.
+func deleteFaces(b *bolt.Bucket, resident uuid.UUID) error {
+	c := b.Cursor()
+	for k, _ := c.Seek(resident[:]); k != nil && len(k) >= 16 && uuid.UUID(k[:16]) == resident; k, _ = c.Next() {
+		if err := c.Delete(); err != nil {
+			return err
+		}
+	}
+	return nil
 }

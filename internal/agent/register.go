@@ -115,39 +115,10 @@ func LoadRegistration(dir string) (Registration, error) {
 	return reg, json.Unmarshal(raw, &reg)
 }
 
-// Status is what `gate-agent status` shows; the running agent writes it every few
-// seconds (the store itself is locked while the agent runs).
-type Status struct {
-	Gate          gateapi.Gate `json:"gate"`
-	Server        string       `json:"server"`
-	Running       bool         `json:"running"`
-	PID           int          `json:"pid"`
-	UpdatedAt     time.Time    `json:"updated_at"`
-	LastSyncAt    time.Time    `json:"last_sync_at"`
-	Cursor        int64        `json:"cursor"`
-	Online        bool         `json:"online"`
-	QueueDepth    int          `json:"queue_depth"`
-	Revocations   int          `json:"revocations"`
-	ClockOffsetMS int64        `json:"clock_offset_ms"`
-	LocalHTTP     string       `json:"local_http,omitempty"`
-}
-
-// ReadStatus reads dir's status; when no agent runs it is rebuilt from the store.
-func ReadStatus(dir string) (Status, error) {
-	reg, err := LoadRegistration(dir)
-	if err != nil {
-		return Status{}, err
+// ensureDir makes the state directory private.
+func ensureDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("state dir: %w", err)
 	}
-	st, err := OpenLocalDB(filepath.Join(dir, localDBFile), true)
-	if err == nil {
-		defer st.Close()
-		c, _ := st.Cursor()
-		return Status{Gate: reg.Gate, Server: reg.Server, LastSyncAt: st.SyncedAt(), Cursor: c, QueueDepth: st.QueueDepth(), Revocations: st.RevocationCount()}, nil
-	}
-	var s Status
-	raw, rerr := os.ReadFile(filepath.Join(dir, statusFile))
-	if rerr != nil {
-		return s, fmt.Errorf("%w; and no status file: %v", err, rerr)
-	}
-	return s, json.Unmarshal(raw, &s)
+	return os.Chmod(dir, 0o700)
 }
