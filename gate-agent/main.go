@@ -87,7 +87,7 @@ func cmdEnroll(ctx context.Context, args []string, _ io.Reader, stdout, stderr i
 	if *server == "" || *code == "" {
 		return errors.New("--server and --code are required")
 	}
-	en, err := agent.Enroll(ctx, *server, *code, *state)
+	en, err := agent.Register(ctx, *server, *code, *state)
 	if err != nil {
 		return err
 	}

@@ -15,7 +15,7 @@ import (
 // BenchmarkCommit is the disk part of a decision: one fsynced bbolt transaction with
 // the event and, for a grant, its replay and passback entries.
 func BenchmarkCommit(b *testing.B) {
-	st, err := OpenStore(filepath.Join(b.TempDir(), "agent.db"), false)
+	st, err := OpenLocalDB(filepath.Join(b.TempDir(), "agent.db"), false)
 	if err != nil {
 		b.Fatal(err)
 	}

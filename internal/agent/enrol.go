@@ -65,13 +65,13 @@ var (
 // acknowledge, or "" while the session is open or its report is not confirmed (the
 // command comes again with the next sync).
 func (a *Agent) faceEnrolCommand(ctx context.Context, c gateapi.Command, serverNow time.Time) string {
-	if d, ok, err := a.store.Done(c.ID); err != nil {
+	if d, ok, err := a.local.Done(c.ID); err != nil {
 		a.cfg.Log.Error("command state", "err", err)
 		return ""
 	} else if ok {
 		return d.Result
 	}
-	if rec, ok, err := a.store.enrolled(c.ID); err != nil {
+	if rec, ok, err := a.local.enrolled(c.ID); err != nil {
 		a.cfg.Log.Error("enrolment state", "err", err)
 		return ""
 	} else if ok {
@@ -109,7 +109,7 @@ func (a *Agent) enrolDone(id uuid.UUID, result string) string {
 		a.enrol.open = nil
 	}
 	a.enrol.mu.Unlock()
-	if err := a.store.MarkDone(doneCommand{ID: id, Result: result, At: a.Now()}); err != nil {
+	if err := a.local.MarkDone(doneCommand{ID: id, Result: result, At: a.Now()}); err != nil {
 		a.cfg.Log.Error("command state", "err", err)
 		return ""
 	}
@@ -148,7 +148,7 @@ func (a *Agent) Enrol(ctx context.Context, p face.ProbeRequest) (EnrolOutcome, e
 	sealed, err := face.Seal(t, a.faceKey.PublicKey().Bytes(), a.binding(s.resident, t.Model))
 	t.Wipe()
 	if err == nil {
-		err = a.store.putEnrolled(s.command, s.resident, t.Model, sealed)
+		err = a.local.putEnrolled(s.command, s.resident, t.Model, sealed)
 	}
 	if err != nil {
 		a.enrol.mu.Unlock()
@@ -180,14 +180,14 @@ func (a *Agent) reportEnrolment(ctx context.Context, id uuid.UUID, rec enrolReco
 	var ae *apiError
 	switch {
 	case err == nil:
-		if err := a.store.enrolmentDone(id, nil, doneCommand{ID: id, Result: gateapi.ResultEnrolled, At: a.Now()}); err != nil {
+		if err := a.local.enrolmentDone(id, nil, doneCommand{ID: id, Result: gateapi.ResultEnrolled, At: a.Now()}); err != nil {
 			a.cfg.Log.Error("enrolment state", "err", err)
 			return "", err
 		}
 		return gateapi.ResultEnrolled, nil
 	case errors.As(err, &ae) && ae.status >= 400 && ae.status < 500 && ae.status != http.StatusTooManyRequests:
 		a.cfg.Log.Warn("server refused the enrolment; template dropped", "command", id, "resident", rec.Resident, "err", err)
-		if err := a.store.enrolmentDone(id, &rec, doneCommand{ID: id, Result: "failed", At: a.Now()}); err != nil {
+		if err := a.local.enrolmentDone(id, &rec, doneCommand{ID: id, Result: "failed", At: a.Now()}); err != nil {
 			a.cfg.Log.Error("enrolment state", "err", err)
 			return "", err
 		}
@@ -199,18 +199,10 @@ func (a *Agent) reportEnrolment(ctx context.Context, id uuid.UUID, rec enrolReco
 	}
 }
 
-func (a *Agent) ackCommand(ctx context.Context, id uuid.UUID, result string) {
-	if err := a.do(ctx, a.client, http.MethodPost, "/gate/v1/commands/"+id.String()+"/ack",
-		gateapi.CommandAck{Result: &result}, nil); err != nil {
-		// Pending still: it comes again with the next sync and is acked then.
-		a.cfg.Log.Warn("command ack", "command", id, "err", err)
-	}
-}
-
 // putEnrolled stores a template enrolled here exactly as a synced one (sealed, under
 // resident || model, so purges and full reloads find it) and notes the report to make,
 // in one transaction.
-func (s *Store) putEnrolled(command, resident uuid.UUID, model string, sealed []byte) error {
+func (s *LocalDB) putEnrolled(command, resident uuid.UUID, model string, sealed []byte) error {
 	blob, err := json.Marshal(faceBlob{Template: command, Sealed: sealed})
 	if err != nil {
 		return err
@@ -239,7 +231,7 @@ func (s *Store) putEnrolled(command, resident uuid.UUID, model string, sealed []
 }
 
 // enrolled returns the unreported enrolment of a command, if any.
-func (s *Store) enrolled(command uuid.UUID) (enrolRecord, bool, error) {
+func (s *LocalDB) enrolled(command uuid.UUID) (enrolRecord, bool, error) {
 	var rec enrolRecord
 	var ok bool
 	err := s.db.View(func(tx *bolt.Tx) error {
@@ -259,7 +251,7 @@ func (s *Store) enrolled(command uuid.UUID) (enrolRecord, bool, error) {
 
 // enrolmentDone forgets the pending report, marks the command done and, when drop is
 // set, deletes the template it made.
-func (s *Store) enrolmentDone(command uuid.UUID, drop *enrolRecord, d doneCommand) error {
+func (s *LocalDB) enrolmentDone(command uuid.UUID, drop *enrolRecord, d doneCommand) error {
 	return s.db.Update(func(tx *bolt.Tx) error {
 		if b := tx.Bucket(bEnrolled); b != nil {
 			if err := b.Delete(command[:]); err != nil {
@@ -291,17 +283,14 @@ func (a *Agent) keepLocalFaces(s *gateapi.Sync) {
 		sealed   []byte
 	}
 	var back []local
-	err := a.store.db.Update(func(tx *bolt.Tx) error {
+	err := a.local.db.Update(func(tx *bolt.Tx) error {
 		lb, err := tx.CreateBucketIfNotExists(bLocalFaces)
 		if err != nil {
 			return err
 		}
 		for _, p := range s.FacePurges {
-			c := lb.Cursor()
-			for k, _ := c.Seek(p.Resident[:]); k != nil && len(k) >= 16 && uuid.UUID(k[:16]) == p.Resident; k, _ = c.Next() {
-				if err := c.Delete(); err != nil {
-					return err
-				}
+			if err := deleteFaces(lb, p.Resident); err != nil {
+				return err
 			}
 		}
 		fb := tx.Bucket(bFaces)
@@ -322,10 +311,6 @@ func (a *Agent) keepLocalFaces(s *gateapi.Sync) {
 	for _, l := range back {
 		a.putFace(m, l.resident, l.model, l.sealed)
 	}
-}
-
-func faceKey(resident uuid.UUID, model string) []byte {
-	return append(append(make([]byte, 0, 16+len(model)), resident[:]...), model...)
 }
 
 // serveEnrol is POST /face/enrol: the reader's capture during an open session, the same

@@ -2,11 +2,8 @@ package agent
 
 import (
 	"context"
-	"crypto/ecdh"
-	"crypto/rand"
 	"encoding/json"
 	"errors"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -20,21 +17,7 @@ import (
 // real processes in internal/gatefault).
 func openOffline(t *testing.T, dir string) *Agent {
 	t.Helper()
-	if _, err := LoadEnrollment(dir); err != nil {
-		key, err := ecdh.X25519().GenerateKey(rand.Reader)
-		if err != nil {
-			t.Fatal(err)
-		}
-		en := Enrollment{Server: "http://127.0.0.1:1", Token: "gpg_x", Gate: gateapi.Gate{ID: uuid.New(), Community: uuid.New()}, BoxPrivateKey: key.Bytes()}
-		if err := writePrivate(filepath.Join(dir, enrollmentFile), en); err != nil {
-			t.Fatal(err)
-		}
-	}
-	a, err := Open(Config{StateDir: dir, Door: &countingDoor{}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return a
+	return openTest(t, Config{StateDir: dir, Door: &countingDoor{}})
 }
 
 func enrolCommand(t *testing.T, resident uuid.UUID, model string, expires time.Time) gateapi.Command {
@@ -118,7 +101,7 @@ func TestEnrolSession(t *testing.T) {
 	a = openOffline(t, dir)
 	defer a.Close()
 	var sealed []byte
-	if err := a.store.EachFace(func(r uuid.UUID, model string, s []byte) {
+	if err := a.local.EachFace(func(r uuid.UUID, model string, s []byte) {
 		if r == resident && model == me.Model {
 			sealed = s
 		}
@@ -133,12 +116,12 @@ func TestEnrolSession(t *testing.T) {
 	}
 	held := func() int {
 		n := 0
-		_ = a.store.EachFace(func(uuid.UUID, string, []byte) { n++ })
+		_ = a.local.EachFace(func(uuid.UUID, string, []byte) { n++ })
 		return n
 	}
 	sync := func(s *gateapi.Sync) {
 		t.Helper()
-		if err := a.store.ApplySync(s, time.Now()); err != nil {
+		if err := a.local.ApplySync(s, time.Now()); err != nil {
 			t.Fatal(err)
 		}
 		a.keepLocalFaces(s)
@@ -155,7 +138,7 @@ func TestEnrolSession(t *testing.T) {
 	if n := held(); n != 0 {
 		t.Fatalf("%d templates after the purge", n)
 	}
-	if ids, err := a.store.PendingPurgeAcks(); err != nil || len(ids) != 1 || ids[0] != purge {
+	if ids, err := a.local.PendingPurgeAcks(); err != nil || len(ids) != 1 || ids[0] != purge {
 		t.Fatalf("purge to ack: %v %v", ids, err)
 	}
 	sync(&gateapi.Sync{Cursor: 3, Full: true})

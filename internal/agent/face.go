@@ -2,10 +2,9 @@ package agent
 
 import (
 	"context"
-	"crypto/ecdh"
 	"errors"
-	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -14,27 +13,23 @@ import (
 	"gatepass/internal/gateapi"
 )
 
-// faces is the gate's face side (docs/face-entry.md): templates arrive sealed to the
-// gate's box key and stay sealed on disk; the matcher holds the opened ones in memory.
-type faces struct {
-	key     *ecdh.PrivateKey
-	matcher *face.Matcher
-}
+// The gate's face side (docs/face-entry.md): templates arrive sealed to the gate's box
+// key and stay sealed on disk; the matcher holds the opened ones in memory.
 
-// loadFaces opens the box key and puts every stored template into a new matcher.
+// loadFaces opens every stored template with the box key into a new matcher.
 func (a *Agent) loadFaces() (*face.Matcher, error) {
 	m, err := face.NewMatcher(face.DefaultThreshold)
 	if err != nil {
 		return nil, err
 	}
-	err = a.store.EachFace(func(resident uuid.UUID, model string, sealed []byte) {
+	err = a.local.EachFace(func(resident uuid.UUID, model string, sealed []byte) {
 		a.putFace(m, resident, model, sealed)
 	})
 	return m, err
 }
 
 func (a *Agent) binding(resident uuid.UUID, model string) face.Binding {
-	return face.Binding{Community: a.en.Gate.Community, Gate: a.en.Gate.ID, Resident: resident, Model: model}
+	return face.Binding{Community: a.reg.Gate.Community, Gate: a.reg.Gate.ID, Resident: resident, Model: model}
 }
 
 func (a *Agent) putFace(m *face.Matcher, resident uuid.UUID, model string, sealed []byte) {
@@ -68,7 +63,7 @@ func (a *Agent) applyFaces(ctx context.Context, s *gateapi.Sync) {
 // ackPurges acknowledges every purge carried out and not yet confirmed; the deletion is
 // on disk already. Failures are retried after the next sync.
 func (a *Agent) ackPurges(ctx context.Context) {
-	ids, err := a.store.PendingPurgeAcks()
+	ids, err := a.local.PendingPurgeAcks()
 	if err != nil {
 		a.cfg.Log.Error("purge acks", "err", err)
 		return
@@ -77,7 +72,7 @@ func (a *Agent) ackPurges(ctx context.Context) {
 		err := a.do(ctx, a.client, http.MethodPost, "/gate/v1/face-purges/"+id.String()+"/ack", map[string]any{}, nil)
 		var ae *apiError
 		if err == nil || (errors.As(err, &ae) && ae.status == http.StatusNotFound) {
-			_ = a.store.PurgeAcked(id)
+			_ = a.local.PurgeAcked(id)
 			continue
 		}
 		a.cfg.Log.Warn("purge ack", "purge", id, "err", err)
@@ -89,50 +84,30 @@ type errProbe struct{ err error }
 
 func (e errProbe) Error() string { return e.err.Error() }
 
-// Face decides a face probe from the reader: the embedding is matched 1:N against the
-// templates held, then wiped; it is never logged or stored. The event carries the
-// resident and the score.
+// Face decides a face probe from the reader and carries it out. The embedding is
+// matched 1:N against the templates held, then wiped; it is never logged or stored. A
+// probe without liveness is not matched at all (gate.DecideFace refuses it whatever it
+// would match), so its event has no score.
 func (a *Agent) Face(ctx context.Context, p face.ProbeRequest) (Outcome, error) {
 	t, err := p.Check()
-	noLiveness := errors.Is(err, face.ErrNoLiveness)
-	if err != nil && !noLiveness {
+	live := !errors.Is(err, face.ErrNoLiveness)
+	if err != nil && live {
 		return Outcome{}, errProbe{err}
 	}
 	defer t.Wipe()
+	ad := admission{method: "face", atReader: true, log: "face"}
 	var res face.Result
-	if !noLiveness {
+	if live {
 		if res, err = a.matcher.Load().Match(t); err != nil {
 			return Outcome{}, errProbe{err}
 		}
-	}
-	a.mu.Lock()
-	now := a.Now()
-	dec := gate.Decision{Reason: gate.NoLiveness}
-	if !noLiveness {
-		dec = a.decider.DecideFace(res.Matched, res.Resident, now)
-	}
-	ev := a.event(now, "face", dec)
-	if !noLiveness {
-		score := res.Score
-		ev.Score = &score
+		ad.score = &res.Score
 	}
 	if res.Matched {
-		r := res.Resident
-		ev.Resident, ev.Subject = &r, "resident"
+		ad.resident = &res.Resident
 	}
-	var passback = a.decider.State().Policy.PassbackUntil(now)
-	if err := a.store.Commit(ev, dec, passback, nil); err != nil {
-		a.mu.Unlock()
-		a.cfg.Log.Error("store face event; door not opened", "err", err)
-		return Outcome{Result: "denied", Reason: "store_failed"}, fmt.Errorf("store face event: %w", err)
+	ad.decide = func(now time.Time) gate.Decision {
+		return a.decider.DecideFace(gate.Face{Live: live, Matched: res.Matched, Resident: res.Resident}, now)
 	}
-	a.decider.Record(dec, now)
-	a.mu.Unlock()
-	a.kickUpload()
-	a.cfg.Log.Info("face", "result", ev.Result, "reason", ev.Reason, "resident", ev.Resident, "event", ev.ID)
-	if dec.Granted {
-		a.open(ctx, ev)
-	}
-	a.feedback(ctx, ev.Result, ev.Reason)
-	return Outcome{EventID: ev.ID, Result: ev.Result, Reason: ev.Reason, Score: ev.Score}, nil
+	return a.admit(ctx, ad)
 }

@@ -16,13 +16,14 @@ import (
 	"go.bug.st/serial"
 
 	"gatepass/internal/face"
+	"gatepass/internal/gate"
 )
 
 // ReadLines feeds each line of r (a keyboard-wedge scanner on stdin, a serial tty, a TCP
-// connection) to Scan until r ends or ctx does. A line longer than maxLine is consumed
+// connection) to Scan until r ends or ctx does. A line longer than gate.MaxInput is consumed
 // whole and decided as malformed; garbage never stops the reader.
 func (a *Agent) ReadLines(ctx context.Context, source string, r io.Reader) error {
-	br := bufio.NewReaderSize(r, maxLine+2)
+	br := bufio.NewReaderSize(r, gate.MaxInput+2)
 	for ctx.Err() == nil {
 		line, err := readLine(br)
 		if line != nil {
@@ -44,7 +45,7 @@ func (a *Agent) ReadLines(ctx context.Context, source string, r io.Reader) error
 }
 
 // readLine returns the next line without its '\n'. An oversize line is returned as its
-// first maxLine+1 bytes (so Scan refuses it) after the rest is skipped.
+// first gate.MaxInput+1 bytes (so Scan refuses it) after the rest is skipped.
 func readLine(br *bufio.Reader) ([]byte, error) {
 	line, err := br.ReadSlice('\n')
 	if errors.Is(err, bufio.ErrBufferFull) {
@@ -112,7 +113,7 @@ func (a *Agent) ServeTCP(ctx context.Context, ln net.Listener) error {
 func (a *Agent) HTTPHandler() http.Handler {
 	mux := http.NewServeMux()
 	read := func(w http.ResponseWriter, r *http.Request) (string, bool) {
-		raw, err := io.ReadAll(io.LimitReader(r.Body, maxLine+1))
+		raw, err := io.ReadAll(io.LimitReader(r.Body, gate.MaxInput+1))
 		if err != nil {
 			http.Error(w, `{"error":{"code":"bad_body","message":"cannot read body"}}`, http.StatusBadRequest)
 			return "", false
@@ -170,7 +171,7 @@ func (a *Agent) HTTPHandler() http.Handler {
 	})
 	mux.HandleFunc("POST /face/enrol", a.serveEnrol)
 	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
-		reply(w, map[string]any{"online": a.online.Load(), "queue_depth": a.store.QueueDepth(), "clock_offset_ms": a.offsetMS.Load()})
+		reply(w, map[string]any{"online": a.online.Load(), "queue_depth": a.local.QueueDepth(), "clock_offset_ms": a.offsetMS.Load()})
 	})
 	return mux
 }

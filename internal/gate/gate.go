@@ -1,6 +1,9 @@
-// Package gate is the decision at the door, without I/O: parse -> key -> signature ->
-// time window -> revocation -> zone -> replay -> anti-passback, each refusal with a typed
-// reason (docs/gate-agent.md). The agent around it does the disk, network and relay.
+// Package gate makes every decision at the door, without I/O, so that each rule has one
+// home and can be table-tested: a code (size cap -> parse -> key -> signature -> time
+// window -> staleness -> revocation -> zone -> replay -> anti-passback), a repeated read
+// from one scanner, a face (liveness -> match -> staleness -> anti-passback) and a
+// staff manual release (its age). Each refusal has a typed reason (docs/gate-agent.md).
+// The agent around it only stores, uploads and drives the relay.
 //
 // The synced data (keys, revocations, zone rules) is an immutable State swapped in
 // atomically, so a decision never waits for a sync. The replay and passback caches are
@@ -15,6 +18,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"gatepass/internal/access"
 	"gatepass/internal/credential"
 )
 
@@ -40,6 +44,15 @@ const (
 	ReleaseExpired Reason = "release_expired"
 )
 
+// MaxInput is the longest input the gate reads. Anything longer is refused as Malformed
+// before a byte of it is parsed, so a stuck scanner or a flood of garbage costs nothing;
+// the inputs read this much plus one byte, so the cap is seen, never silently cut.
+const MaxInput = 4096
+
+// ErrOversize is the Detail of a refusal of input longer than MaxInput: the reason stays
+// Malformed (what staff see), the detail tells the installer why.
+var ErrOversize = errors.New("input longer than the gate reads")
+
 // Policy is what the gate's settings and zone say about decisions.
 type Policy struct {
 	Community       uuid.UUID
@@ -59,6 +72,13 @@ type State struct {
 	Revoked  map[uuid.UUID]int64 // credential -> forget after (unix seconds)
 	Policy   Policy
 	SyncedAt time.Time // the last successful sync; zero: never
+}
+
+// Stale reports whether decisions at now rest on revocation data older than the policy
+// allows: a gate that never synced knows of no revocation at all, so it is stale from
+// the start. Code and face decisions both ask here, so the two cannot disagree.
+func (s *State) Stale(now time.Time) bool {
+	return s.SyncedAt.IsZero() || (s.Policy.StaleAfter > 0 && now.Sub(s.SyncedAt) > s.Policy.StaleAfter)
 }
 
 // Decision is the outcome of one scan.
@@ -163,6 +183,10 @@ func reasonOf(err error) Reason {
 // stored, call Record for a grant. Decide and Record of one scan must not interleave
 // with another scan's (the agent serialises them).
 func (d *Decider) Decide(text string, now time.Time) Decision {
+	if len(text) > MaxInput {
+		// Before the key check: garbage is refused alike whether or not the gate has keys.
+		return Decision{Reason: Malformed, Detail: ErrOversize}
+	}
 	st := d.state.Load()
 	if st == nil || st.Keys == nil || st.Keys.Len() == 0 {
 		return Decision{Reason: NotEnrolled}
@@ -177,13 +201,13 @@ func (d *Decider) Decide(text string, now time.Time) Decision {
 		return Decision{Reason: reasonOf(err), Detail: err}
 	}
 	dec := Decision{Claims: claims, Verified: true}
-	dec.Stale = st.SyncedAt.IsZero() || (p.StaleAfter > 0 && now.Sub(st.SyncedAt) > p.StaleAfter)
+	dec.Stale = st.Stale(now)
 	switch {
 	case dec.Stale && p.StaleDeny:
 		dec.Reason = StaleData
 	case isRevoked(st, claims.CredentialID):
 		dec.Reason = Revoked
-	case p.Zone < 0 || p.Zone > 63 || claims.Zones&(1<<uint(p.Zone)) == 0:
+	case !access.ZoneMask(claims.Zones).Has(p.Zone):
 		dec.Reason = WrongZone
 	default:
 		dec.ReplayKey, dec.PassbackKey = claims.ReplayKey(), claims.CredentialID
@@ -252,39 +276,4 @@ func (d *Decider) Record(dec Decision, now time.Time) {
 			d.mem.passback[dec.PassbackKey] = until.UnixNano()
 		}
 	}
-}
-
-// Face reasons.
-const (
-	FaceNoMatch Reason = "face_no_match"
-	NoLiveness  Reason = "no_liveness"
-)
-
-// DecideFace judges a face match by the reader (1:N search done by the caller): no
-// match, or the matched resident refused by anti-passback, or granted. Only residents
-// with a live consent have a template on this gate, and a purge (withdrawal, move-out)
-// removes it, so the template's presence is the resident's standing here.
-func (d *Decider) DecideFace(matched bool, resident uuid.UUID, now time.Time) Decision {
-	st := d.state.Load()
-	if !matched || resident == uuid.Nil {
-		return Decision{Reason: FaceNoMatch}
-	}
-	dec := Decision{PassbackKey: resident}
-	if st != nil {
-		p := &st.Policy
-		dec.Stale = st.SyncedAt.IsZero() || (p.StaleAfter > 0 && now.Sub(st.SyncedAt) > p.StaleAfter)
-		if dec.Stale && p.StaleDeny {
-			dec.Reason = StaleData
-			return dec
-		}
-		d.mem.mu.Lock()
-		refused := p.AntiPassback && d.mem.passback[resident] > now.UnixNano()
-		d.mem.mu.Unlock()
-		if refused {
-			dec.Reason = Passback
-			return dec
-		}
-	}
-	dec.Granted, dec.Reason = true, Granted
-	return dec
 }

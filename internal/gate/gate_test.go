@@ -5,12 +5,16 @@ import (
 	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
+	"errors"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
 
 	"gatepass/internal/credential"
+	"gatepass/internal/gateapi"
 )
 
 var (
@@ -194,18 +198,192 @@ func TestDecideFace(t *testing.T) {
 	p.AntiPassback = true
 	d := f.decider(p)
 	resident := uuid.New()
-	if dec := d.DecideFace(false, resident, t0); dec.Granted || dec.Reason != FaceNoMatch {
-		t.Fatalf("no match: %+v", dec)
-	}
-	dec := d.DecideFace(true, resident, t0)
+	live := Face{Live: true, Matched: true, Resident: resident}
+	dec := d.DecideFace(live, t0)
 	if !dec.Granted || dec.PassbackKey != resident {
 		t.Fatalf("match: %+v", dec)
 	}
 	d.Record(dec, t0)
-	if dec := d.DecideFace(true, resident, t0.Add(time.Minute)); dec.Reason != Passback {
+	if dec := d.DecideFace(live, t0.Add(time.Minute)); dec.Reason != Passback {
 		t.Fatalf("face passback: %+v", dec)
 	}
-	if dec := d.DecideFace(true, resident, t0.Add(6*time.Minute)); !dec.Granted {
+	if dec := d.DecideFace(live, t0.Add(6*time.Minute)); !dec.Granted {
 		t.Fatalf("after passback time: %+v", dec)
+	}
+}
+
+// Liveness comes first: a face that may be a photo is refused whatever it matched, and
+// before staleness, so the reason says what the reader has to do (capture again).
+func TestDecideFaceReasons(t *testing.T) {
+	f := newFixture(t)
+	resident := uuid.New()
+	stale := basePolicy()
+	stale.StaleDeny = true
+	cases := []struct {
+		name      string
+		face      Face
+		policy    Policy
+		at        time.Time
+		want      Reason
+		wantStale bool
+	}{
+		{"granted", Face{Live: true, Matched: true, Resident: resident}, basePolicy(), t0, Granted, false},
+		{"no liveness", Face{Matched: true, Resident: resident}, basePolicy(), t0, NoLiveness, false},
+		{"no liveness, no match", Face{}, basePolicy(), t0, NoLiveness, false},
+		{"no liveness on stale data", Face{Matched: true, Resident: resident}, stale, t0.Add(2 * time.Hour), NoLiveness, false},
+		{"no match", Face{Live: true}, basePolicy(), t0, FaceNoMatch, false},
+		{"match without a resident", Face{Live: true, Matched: true}, basePolicy(), t0, FaceNoMatch, false},
+		{"stale flagged", Face{Live: true, Matched: true, Resident: resident}, basePolicy(), t0.Add(2 * time.Hour), Granted, true},
+		{"stale denied", Face{Live: true, Matched: true, Resident: resident}, stale, t0.Add(2 * time.Hour), StaleData, true},
+	}
+	for _, c := range cases {
+		got := f.decider(c.policy).DecideFace(c.face, c.at)
+		if got.Reason != c.want || got.Granted != (c.want == Granted) || got.Stale != c.wantStale {
+			t.Errorf("%s: %s (granted %v, stale %v), want %s (stale %v)", c.name, got.Reason, got.Granted, got.Stale, c.want, c.wantStale)
+		}
+	}
+	if got := NewDecider(NewMemory()).DecideFace(Face{Live: true, Matched: true, Resident: resident}, t0); !got.Granted {
+		t.Errorf("a gate with no synced state refused a matched face: %+v", got)
+	}
+}
+
+// Oversize input is malformed before anything else is looked at, even on a gate that has
+// no key yet; up to the cap it goes to the parser.
+func TestOversizeInput(t *testing.T) {
+	f := newFixture(t)
+	cases := []struct {
+		name     string
+		text     string
+		enrolled bool
+		want     Reason
+		oversize bool
+	}{
+		{"at the cap", "GA1:" + strings.Repeat("0", MaxInput-4), true, Malformed, false},
+		{"one byte over", "GA1:" + strings.Repeat("0", MaxInput-3), true, Malformed, true},
+		{"huge", strings.Repeat("x", 1<<20), true, Malformed, true},
+		{"at the cap, no key", strings.Repeat("x", MaxInput), false, NotEnrolled, false},
+		{"over the cap, no key", strings.Repeat("x", MaxInput+1), false, Malformed, true},
+	}
+	for _, c := range cases {
+		d := NewDecider(NewMemory())
+		if c.enrolled {
+			d = f.decider(basePolicy())
+		}
+		got := d.Decide(c.text, t0)
+		if got.Reason != c.want || got.Granted || errors.Is(got.Detail, ErrOversize) != c.oversize {
+			t.Errorf("%s: %s (%v), want %s (oversize %v)", c.name, got.Reason, got.Detail, c.want, c.oversize)
+		}
+	}
+}
+
+func TestZones(t *testing.T) {
+	f := newFixture(t)
+	cases := []struct {
+		name  string
+		zone  int
+		zones uint64
+		want  Reason
+	}{
+		{"perimeter", 0, 1, Granted},
+		{"zone in the mask", 2, 1 | 1<<2, Granted},
+		{"zone not in the mask", 2, 1 | 1<<3, WrongZone},
+		{"highest zone", 63, 1 << 63, Granted},
+		{"all zones", 17, ^uint64(0), Granted},
+		{"gate zone out of range", 64, ^uint64(0), WrongZone},
+		{"negative gate zone", -1, ^uint64(0), WrongZone},
+		{"no zones", 0, 0, WrongZone},
+	}
+	for _, c := range cases {
+		p := basePolicy()
+		p.Zone = c.zone
+		got := f.decider(p).Decide(f.issued(t, f.signer, uuid.New(), c.zones, t0), t0)
+		if got.Reason != c.want {
+			t.Errorf("%s: %s, want %s", c.name, got.Reason, c.want)
+		}
+	}
+}
+
+func TestStale(t *testing.T) {
+	cases := []struct {
+		name       string
+		syncedAt   time.Time
+		staleAfter time.Duration
+		at         time.Time
+		want       bool
+	}{
+		{"never synced", time.Time{}, time.Hour, t0, true},
+		{"never synced, no limit", time.Time{}, 0, t0, true},
+		{"just synced", t0, time.Hour, t0, false},
+		{"at the limit", t0, time.Hour, t0.Add(time.Hour), false},
+		{"past the limit", t0, time.Hour, t0.Add(time.Hour + time.Second), true},
+		{"no limit", t0, 0, t0.Add(1000 * time.Hour), false},
+		{"clock behind the sync", t0, time.Hour, t0.Add(-time.Hour), false},
+	}
+	for _, c := range cases {
+		st := &State{SyncedAt: c.syncedAt, Policy: Policy{StaleAfter: c.staleAfter}}
+		if got := st.Stale(c.at); got != c.want {
+			t.Errorf("%s: stale %v, want %v", c.name, got, c.want)
+		}
+	}
+}
+
+func TestDecideRelease(t *testing.T) {
+	if ReleaseMaxAge != gateapi.ReleaseMaxAge {
+		t.Fatalf("gate.ReleaseMaxAge %v, the wire's %v", ReleaseMaxAge, gateapi.ReleaseMaxAge)
+	}
+	cases := []struct {
+		name string
+		age  time.Duration
+		want Reason
+	}{
+		{"just pressed", 0, ManualRelease},
+		{"a little late", 59 * time.Second, ManualRelease},
+		{"at the limit", ReleaseMaxAge, ManualRelease},
+		{"past the limit", ReleaseMaxAge + time.Millisecond, ReleaseExpired},
+		{"after an outage", time.Hour, ReleaseExpired},
+		{"created after the server's now", -time.Second, ManualRelease},
+	}
+	for _, c := range cases {
+		got := DecideRelease(t0.Add(-c.age), t0)
+		if got.Reason != c.want || got.Granted != (c.want == ManualRelease) || got.Verified || got.PassbackKey != uuid.Nil {
+			t.Errorf("%s: %+v, want %s", c.name, got, c.want)
+		}
+	}
+}
+
+// Each source has its own last read; only the same text from the same source within the
+// window is a repeat.
+func TestReads(t *testing.T) {
+	r := NewReads(2 * time.Second)
+	steps := []struct {
+		name   string
+		source string
+		text   string
+		at     time.Duration
+		repeat bool
+	}{
+		{"first read", "tcp:a", "GA1:X", 0, false},
+		{"scanner repeats", "tcp:a", "GA1:X", time.Second, true},
+		{"other source, same text", "tcp:b", "GA1:X", time.Second, false},
+		{"window counts from the first read", "tcp:a", "GA1:X", 2 * time.Second, false},
+		{"new text", "tcp:a", "GA1:Y", 2500 * time.Millisecond, false},
+		{"back to the old text", "tcp:a", "GA1:X", 2600 * time.Millisecond, false},
+		{"clock stepped back", "tcp:a", "GA1:X", time.Second, false},
+		{"after the window", "tcp:b", "GA1:X", 10 * time.Second, false},
+	}
+	for _, s := range steps {
+		if got := r.Repeat(s.source, s.text, t0.Add(s.at)); got != s.repeat {
+			t.Errorf("%s: repeat %v, want %v", s.name, got, s.repeat)
+		}
+	}
+	// Many short-lived sources (TCP connections) are forgotten once idle past the window.
+	for i := 0; i < 3*maxSources; i++ {
+		r.Repeat(fmt.Sprint("tcp:", i), "GA1:Z", t0.Add(time.Duration(i)*time.Second))
+	}
+	if n := len(r.last); n > maxSources+1 {
+		t.Fatalf("%d sources kept", n)
+	}
+	if !r.Repeat(fmt.Sprint("tcp:", 3*maxSources-1), "GA1:Z", t0.Add(time.Duration(3*maxSources-1)*time.Second+time.Millisecond)) {
+		t.Fatal("the newest source was forgotten")
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"time"
 
 	"github.com/google/uuid"
@@ -16,7 +15,7 @@ import (
 	"gatepass/internal/gateapi"
 )
 
-// Buckets of the local store. Every write that matters for a decision (an event with
+// Buckets of the local database. Every write that matters for a decision (an event with
 // its replay and passback entries, a command marked done) is one bbolt transaction,
 // fsynced at commit, so a crash leaves either all of it or none.
 var (
@@ -31,16 +30,19 @@ var (
 	bPurges   = []byte("purges")   // purge id (16) -> resident (16): done, ack not yet confirmed
 )
 
-// Store is the gate's durable state (bbolt).
-type Store struct {
+// LocalDB is the gate's own durable state in bbolt: queued events, replay and passback
+// entries, synced data, command results and sealed face templates. It is named apart
+// from internal/store, which is the server's PostgreSQL and which the agent never
+// imports: the gate has no database connection, only the gate API.
+type LocalDB struct {
 	db *bolt.DB
 }
 
-// ErrLocked means another process (a running agent) holds the store.
+// ErrLocked means another process (a running agent) holds the local database.
 var ErrLocked = errors.New("local store is in use by a running agent")
 
-// OpenStore opens (creating) the store at path with mode 0600.
-func OpenStore(path string, readOnly bool) (*Store, error) {
+// OpenLocalDB opens (creating) the local database at path with mode 0600.
+func OpenLocalDB(path string, readOnly bool) (*LocalDB, error) {
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 500 * time.Millisecond, ReadOnly: readOnly})
 	if errors.Is(err, bolt.ErrTimeout) {
 		return nil, ErrLocked
@@ -62,15 +64,15 @@ func OpenStore(path string, readOnly bool) (*Store, error) {
 			return nil, fmt.Errorf("init %s: %w", path, err)
 		}
 	}
-	return &Store{db: db}, nil
+	return &LocalDB{db: db}, nil
 }
 
-// Close closes the store.
-func (s *Store) Close() error { return s.db.Close() }
+// Close closes the local database.
+func (s *LocalDB) Close() error { return s.db.Close() }
 
 func u64(v uint64) []byte { return binary.BigEndian.AppendUint64(nil, v) }
 
-// synced is what the store keeps of the last sync besides revocations.
+// synced is what the local database keeps of the last sync besides revocations.
 type synced struct {
 	Cursor   int64          `json:"cursor"`
 	SyncedAt time.Time      `json:"synced_at"`
@@ -89,17 +91,11 @@ func getSynced(tx *bolt.Tx) (synced, error) {
 }
 
 // ApplySync stores a sync answer: a full one replaces the revocations, a delta adds.
-func (s *Store) ApplySync(in *gateapi.Sync, at time.Time) error {
+func (s *LocalDB) ApplySync(in *gateapi.Sync, at time.Time) error {
 	return s.db.Update(func(tx *bolt.Tx) error {
-		rb := tx.Bucket(bRevoked)
-		if in.Full {
-			if err := tx.DeleteBucket(bRevoked); err != nil {
-				return err
-			}
-			var err error
-			if rb, err = tx.CreateBucket(bRevoked); err != nil {
-				return err
-			}
+		rb, err := syncBucket(tx, bRevoked, in.Full)
+		if err != nil {
+			return err
 		}
 		for _, r := range in.Revocations {
 			if err := rb.Put(r.Credential[:], u64(uint64(r.ForgetAfter.Unix()))); err != nil {
@@ -118,7 +114,7 @@ func (s *Store) ApplySync(in *gateapi.Sync, at time.Time) error {
 }
 
 // Cursor is the sync cursor (0: never synced).
-func (s *Store) Cursor() (int64, error) {
+func (s *LocalDB) Cursor() (int64, error) {
 	var c int64
 	err := s.db.View(func(tx *bolt.Tx) error {
 		st, err := getSynced(tx)
@@ -128,9 +124,9 @@ func (s *Store) Cursor() (int64, error) {
 	return c, err
 }
 
-// LoadState builds the decision state from the store; gateInfo is the enrollment's
-// (used until the first sync brings the server's).
-func (s *Store) LoadState(gateInfo gateapi.Gate, now time.Time) (*gate.State, error) {
+// LoadState builds the decision state from the local database; gateInfo is the
+// Registration's (used until the first sync brings the server's).
+func (s *LocalDB) LoadState(gateInfo gateapi.Gate, now time.Time) (*gate.State, error) {
 	st := &gate.State{Revoked: map[uuid.UUID]int64{}}
 	var sy synced
 	err := s.db.View(func(tx *bolt.Tx) error {
@@ -189,7 +185,7 @@ func policy(g gateapi.Gate, zones []gateapi.Zone) gate.Policy {
 }
 
 // LoadMemory reads the replay and passback caches that are still live.
-func (s *Store) LoadMemory(now time.Time) (*gate.Memory, error) {
+func (s *LocalDB) LoadMemory(now time.Time) (*gate.Memory, error) {
 	m := gate.NewMemory()
 	err := s.db.View(func(tx *bolt.Tx) error {
 		if err := tx.Bucket(bReplay).ForEach(func(k, v []byte) error {
@@ -213,7 +209,7 @@ func (s *Store) LoadMemory(now time.Time) (*gate.Memory, error) {
 // Commit stores one decision's event and, for a grant, its replay and passback entries,
 // in one fsynced transaction: the door opens only after this returns nil. done, when
 // set, marks a command as executed in the same transaction.
-func (s *Store) Commit(ev gateapi.Event, dec gate.Decision, passbackUntil time.Time, done *doneCommand) error {
+func (s *LocalDB) Commit(ev gateapi.Event, dec gate.Decision, passbackUntil time.Time, done *doneCommand) error {
 	raw, err := json.Marshal(ev)
 	if err != nil {
 		return err
@@ -255,7 +251,7 @@ func putDone(tx *bolt.Tx, d doneCommand) error {
 }
 
 // Done says whether a command was acted on already, and with what result.
-func (s *Store) Done(id uuid.UUID) (doneCommand, bool, error) {
+func (s *LocalDB) Done(id uuid.UUID) (doneCommand, bool, error) {
 	var d doneCommand
 	var ok bool
 	err := s.db.View(func(tx *bolt.Tx) error {
@@ -270,13 +266,13 @@ func (s *Store) Done(id uuid.UUID) (doneCommand, bool, error) {
 }
 
 // MarkDone records a command's result without an event.
-func (s *Store) MarkDone(d doneCommand) error {
+func (s *LocalDB) MarkDone(d doneCommand) error {
 	return s.db.Update(func(tx *bolt.Tx) error { return putDone(tx, d) })
 }
 
 // Pending returns the oldest queued events, at most max of them and at most maxBytes of
 // JSON in all (the server's body limit).
-func (s *Store) Pending(max, maxBytes int) ([]json.RawMessage, []uuid.UUID, error) {
+func (s *LocalDB) Pending(max, maxBytes int) ([]json.RawMessage, []uuid.UUID, error) {
 	var out []json.RawMessage
 	var ids []uuid.UUID
 	size := 0
@@ -296,7 +292,7 @@ func (s *Store) Pending(max, maxBytes int) ([]json.RawMessage, []uuid.UUID, erro
 }
 
 // Delete removes events the server acknowledged.
-func (s *Store) Delete(ids []uuid.UUID) error {
+func (s *LocalDB) Delete(ids []uuid.UUID) error {
 	return s.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bEvents)
 		for _, id := range ids {
@@ -309,10 +305,13 @@ func (s *Store) Delete(ids []uuid.UUID) error {
 }
 
 // QueueDepth is the number of events not yet acknowledged by the server.
-func (s *Store) QueueDepth() int {
+func (s *LocalDB) QueueDepth() int { return s.count(bEvents) }
+
+// count is the number of keys in bucket; for status, so a read error counts as none.
+func (s *LocalDB) count(bucket []byte) int {
 	n := 0
 	_ = s.db.View(func(tx *bolt.Tx) error {
-		n = tx.Bucket(bEvents).Stats().KeyN
+		n = tx.Bucket(bucket).Stats().KeyN
 		return nil
 	})
 	return n
@@ -320,7 +319,7 @@ func (s *Store) QueueDepth() int {
 
 // Prune drops revocations past their forget time, ended replay and passback entries,
 // and command results older than a day.
-func (s *Store) Prune(now time.Time) error {
+func (s *LocalDB) Prune(now time.Time) error {
 	return s.db.Update(func(tx *bolt.Tx) error {
 		drop := func(bucket []byte, ended func(v []byte) bool) error {
 			c := tx.Bucket(bucket).Cursor()
@@ -351,7 +350,7 @@ func (s *Store) Prune(now time.Time) error {
 }
 
 // SyncedAt is when the gate last synced (zero: never).
-func (s *Store) SyncedAt() time.Time {
+func (s *LocalDB) SyncedAt() time.Time {
 	var t time.Time
 	_ = s.db.View(func(tx *bolt.Tx) error {
 		st, err := getSynced(tx)
@@ -362,27 +361,12 @@ func (s *Store) SyncedAt() time.Time {
 }
 
 // RevocationCount is the number of revocations held.
-func (s *Store) RevocationCount() int {
-	n := 0
-	_ = s.db.View(func(tx *bolt.Tx) error {
-		n = tx.Bucket(bRevoked).Stats().KeyN
-		return nil
-	})
-	return n
-}
-
-// ensureDir makes the state directory private.
-func ensureDir(dir string) error {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("state dir: %w", err)
-	}
-	return os.Chmod(dir, 0o700)
-}
+func (s *LocalDB) RevocationCount() int { return s.count(bRevoked) }
 
 // LoadStateFrom builds the next decision state from a sync answer just stored: a full
 // answer replaces the revocations, a delta adds to prev's. Revocations past their forget
 // time are left out.
-func (s *Store) LoadStateFrom(in *gateapi.Sync, prev *gate.State, at time.Time) (*gate.State, error) {
+func (s *LocalDB) LoadStateFrom(in *gateapi.Sync, prev *gate.State, at time.Time) (*gate.State, error) {
 	now := at.Unix()
 	st := &gate.State{SyncedAt: at, Policy: policy(in.Gate, in.Zones)}
 	switch {
@@ -410,7 +394,7 @@ func (s *Store) LoadStateFrom(in *gateapi.Sync, prev *gate.State, at time.Time) 
 }
 
 // Reject moves a queued event the server refused to the rejected bucket.
-func (s *Store) Reject(id uuid.UUID) error {
+func (s *LocalDB) Reject(id uuid.UUID) error {
 	return s.db.Update(func(tx *bolt.Tx) error {
 		v := tx.Bucket(bEvents).Get(id[:])
 		if v == nil {
@@ -429,34 +413,37 @@ type faceBlob struct {
 	Sealed   []byte    `json:"sealed"`
 }
 
+// syncBucket is the bucket a sync answer writes into: for a full answer (a snapshot)
+// emptied first, so that nothing the server no longer sends survives it.
+func syncBucket(tx *bolt.Tx, name []byte, full bool) (*bolt.Bucket, error) {
+	if !full {
+		return tx.Bucket(name), nil
+	}
+	if err := tx.DeleteBucket(name); err != nil {
+		return nil, err
+	}
+	return tx.CreateBucket(name)
+}
+
 // applyFaces stores templates and carries out purges in the sync's transaction: a
 // purge's deletion is on disk before it is acknowledged.
 func applyFaces(tx *bolt.Tx, in *gateapi.Sync) error {
-	fb := tx.Bucket(bFaces)
-	if in.Full {
-		if err := tx.DeleteBucket(bFaces); err != nil {
-			return err
-		}
-		var err error
-		if fb, err = tx.CreateBucket(bFaces); err != nil {
-			return err
-		}
+	fb, err := syncBucket(tx, bFaces, in.Full)
+	if err != nil {
+		return err
 	}
 	for _, t := range in.FaceTemplates {
 		raw, err := json.Marshal(faceBlob{Template: t.Template, Sealed: t.Sealed})
 		if err != nil {
 			return err
 		}
-		if err := fb.Put(append(t.Resident[:len(t.Resident):len(t.Resident)], t.Model...), raw); err != nil {
+		if err := fb.Put(faceKey(t.Resident, t.Model), raw); err != nil {
 			return err
 		}
 	}
 	for _, p := range in.FacePurges {
-		c := fb.Cursor()
-		for k, _ := c.Seek(p.Resident[:]); k != nil && len(k) >= 16 && uuid.UUID(k[:16]) == p.Resident; k, _ = c.Next() {
-			if err := c.Delete(); err != nil {
-				return err
-			}
+		if err := deleteFaces(fb, p.Resident); err != nil {
+			return err
 		}
 		if err := tx.Bucket(bPurges).Put(p.Purge[:], p.Resident[:]); err != nil {
 			return err
@@ -466,7 +453,7 @@ func applyFaces(tx *bolt.Tx, in *gateapi.Sync) error {
 }
 
 // EachFace calls fn for every template held (at start, and after a full sync).
-func (s *Store) EachFace(fn func(resident uuid.UUID, model string, sealed []byte)) error {
+func (s *LocalDB) EachFace(fn func(resident uuid.UUID, model string, sealed []byte)) error {
 	return s.db.View(func(tx *bolt.Tx) error {
 		return tx.Bucket(bFaces).ForEach(func(k, v []byte) error {
 			var b faceBlob
@@ -481,7 +468,7 @@ func (s *Store) EachFace(fn func(resident uuid.UUID, model string, sealed []byte
 
 // PendingPurgeAcks lists purges carried out whose acknowledgement the server has not
 // confirmed yet.
-func (s *Store) PendingPurgeAcks() ([]uuid.UUID, error) {
+func (s *LocalDB) PendingPurgeAcks() ([]uuid.UUID, error) {
 	var out []uuid.UUID
 	err := s.db.View(func(tx *bolt.Tx) error {
 		return tx.Bucket(bPurges).ForEach(func(k, _ []byte) error {
@@ -493,6 +480,23 @@ func (s *Store) PendingPurgeAcks() ([]uuid.UUID, error) {
 }
 
 // PurgeAcked forgets a purge once the server confirmed its acknowledgement.
-func (s *Store) PurgeAcked(id uuid.UUID) error {
+func (s *LocalDB) PurgeAcked(id uuid.UUID) error {
 	return s.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bPurges).Delete(id[:]) })
+}
+
+// faceKey is a template's key in the faces buckets: resident (16) || model, so that all
+// of a resident's templates sit together for a purge.
+func faceKey(resident uuid.UUID, model string) []byte {
+	return append(append(make([]byte, 0, 16+len(model)), resident[:]...), model...)
+}
+
+// deleteFaces deletes every template of resident from b, whatever its model.
+func deleteFaces(b *bolt.Bucket, resident uuid.UUID) error {
+	c := b.Cursor()
+	for k, _ := c.Seek(resident[:]); k != nil && len(k) >= 16 && uuid.UUID(k[:16]) == resident; k, _ = c.Next() {
+		if err := c.Delete(); err != nil {
+			return err
+		}
+	}
+	return nil
 }

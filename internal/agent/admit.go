@@ -1,0 +1,159 @@
+package agent
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+
+	"gatepass/internal/gate"
+	"gatepass/internal/gateapi"
+)
+
+// Outcome is what a presentation led to, for inputs that answer (local HTTP).
+type Outcome struct {
+	EventID    uuid.UUID  `json:"event_id,omitempty"`
+	Result     string     `json:"result"`
+	Reason     string     `json:"reason"`
+	Duplicate  bool       `json:"duplicate_read,omitempty"`
+	Credential *uuid.UUID `json:"credential_id,omitempty"`
+	Stale      bool       `json:"stale,omitempty"`
+	Score      *float32   `json:"score,omitempty"`
+}
+
+// admission is one presentation at the door (a code, a face, a staff release) as its
+// input knows it; admit carries it out.
+type admission struct {
+	method string // the event's method: qr, face or manual
+	// decide asks package gate at the gate's time, under a.mu, so that no other
+	// decision changes the replay and passback caches between deciding and recording.
+	decide func(now time.Time) gate.Decision
+	// What only the input knows, for the event: the matched resident and the score of a
+	// face, the staff member behind a release.
+	resident *uuid.UUID
+	score    *float32
+	staff    *uuid.UUID
+	// done, when set, is the command this decision carries out. It is committed with the
+	// event, so a release delivered again after a crash is answered, never repeated.
+	done func(dec gate.Decision, now time.Time) doneCommand
+	// atReader: someone at the reader waits for the beep or light of the feedback
+	// program. A staff release is made from afar and has no one to answer.
+	atReader bool
+	log      string // the log line's message
+	logArgs  []any  // what the input adds to the log line (source, command)
+}
+
+// admit is the one path of every door decision: decide, commit the event (with a
+// grant's replay and passback entries and the command it carries out) in one fsynced
+// transaction, remember the grant in memory, then open the door and answer the reader.
+// The door opens only after the commit: without a durable record it stays shut.
+func (a *Agent) admit(ctx context.Context, ad admission) (Outcome, error) {
+	a.mu.Lock()
+	now := a.Now()
+	dec := ad.decide(now)
+	ev := a.event(now, &ad, dec)
+	var passback time.Time
+	if st := a.decider.State(); st != nil && dec.Granted {
+		passback = st.Policy.PassbackUntil(now)
+	}
+	var done *doneCommand
+	if ad.done != nil {
+		d := ad.done(dec, now)
+		done = &d
+	}
+	if err := a.local.Commit(ev, dec, passback, done); err != nil {
+		a.mu.Unlock()
+		a.cfg.Log.Error("store event; door not opened", "method", ad.method, "err", err)
+		return Outcome{Result: "denied", Reason: "store_failed"}, fmt.Errorf("store %s event: %w", ad.method, err)
+	}
+	a.decider.Record(dec, now)
+	a.mu.Unlock()
+	a.kickUpload()
+	a.cfg.Log.Info(ad.log, append(ad.logArgs, "result", ev.Result, "reason", ev.Reason, "credential", ev.Credential,
+		"resident", ev.Resident, "offline", ev.Offline, "stale", ev.Stale, "event", ev.ID, "detail", errString(dec.Detail))...)
+	if dec.Granted {
+		a.open(ctx, ev)
+	}
+	if ad.atReader {
+		a.feedback(ctx, ev.Result, ev.Reason)
+	}
+	return Outcome{EventID: ev.ID, Result: ev.Result, Reason: ev.Reason, Credential: ev.Credential, Stale: ev.Stale, Score: ev.Score}, nil
+}
+
+// Scan decides one read from input source and carries it out. A repeated read (gate.Reads)
+// is answered without an event: it is the same person's same scan.
+func (a *Agent) Scan(ctx context.Context, source, text string) (Outcome, error) {
+	if a.reads.Repeat(source, text, a.Now()) {
+		return Outcome{Result: "ignored", Reason: string(gate.DuplicateRead), Duplicate: true}, nil
+	}
+	return a.admit(ctx, admission{
+		method:   "qr",
+		decide:   func(now time.Time) gate.Decision { return a.decider.Decide(text, now) },
+		atReader: true,
+		log:      "scan",
+		logArgs:  []any{"source", source},
+	})
+}
+
+// Check decides text as the gate would now for an installer (gate-agent check, POST
+// /check): it makes no event, opens nothing and is not remembered as a read.
+func (a *Agent) Check(text string) gate.Decision {
+	return a.decider.Decide(text, a.Now())
+}
+
+func errString(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
+
+// event is the entry event of one decision. Its id is made here, at the gate, so the
+// server can store an event uploaded twice only once.
+func (a *Agent) event(now time.Time, ad *admission, dec gate.Decision) gateapi.Event {
+	ev := gateapi.Event{
+		ID: uuid.Must(uuid.NewV7()), OccurredAt: now.UTC(), GateID: a.reg.Gate.ID, Method: ad.method,
+		Result: "denied", Reason: string(dec.Reason), Offline: !a.online.Load(), Stale: dec.Stale,
+		Staff: ad.staff, Score: ad.score,
+	}
+	if dec.Granted {
+		ev.Result = "granted"
+	}
+	if dec.Verified {
+		id := dec.Claims.CredentialID
+		ev.Credential, ev.Subject = &id, dec.Claims.Subject.String()
+		if dec.Granted {
+			k := dec.ReplayKey
+			ev.ReplayKey = k[:]
+		}
+	}
+	if ad.resident != nil {
+		ev.Resident, ev.Subject = ad.resident, "resident"
+	}
+	return ev
+}
+
+func (a *Agent) pulse() time.Duration {
+	if a.cfg.PulseOverride > 0 {
+		return a.cfg.PulseOverride
+	}
+	return a.gateInfo.Load().Settings.WithDefaults().Pulse()
+}
+
+func (a *Agent) open(ctx context.Context, ev gateapi.Event) {
+	if err := a.cfg.Door.Open(ctx, a.pulse()); err != nil {
+		a.cfg.Log.Error("door", "err", err, "event", ev.ID)
+	}
+}
+
+// feedback runs the configured beeper/LED program; the scanned text is never passed.
+func (a *Agent) feedback(ctx context.Context, result, reason string) {
+	if len(a.cfg.Feedback) == 0 {
+		return
+	}
+	args := append(append([]string{}, a.cfg.Feedback[1:]...), result, reason)
+	if err := runProgram(ctx, a.cfg.Feedback[0], args); err != nil {
+		a.cfg.Log.Warn("feedback", "err", err)
+	}
+}

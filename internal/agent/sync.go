@@ -1,0 +1,149 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"runtime/debug"
+	"time"
+
+	"github.com/google/uuid"
+
+	"gatepass/internal/gate"
+	"gatepass/internal/gateapi"
+)
+
+// syncLoop keeps the local data current: long polls, applying each answer atomically.
+func (a *Agent) syncLoop(ctx context.Context) {
+	fails := 0
+	for ctx.Err() == nil {
+		// A delta with more changes waiting is simply followed by the next request,
+		// which the server answers at once.
+		_, err := a.SyncOnce(ctx, a.cfg.Wait)
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			a.online.Store(false)
+			var ae *apiError
+			if errors.As(err, &ae) && ae.status == http.StatusUnauthorized {
+				// Staff disabled the gate (or it was registered again elsewhere): it keeps
+				// deciding on what it has, flagged stale in time, and says so loudly.
+				a.cfg.Log.Error("gate token refused: disabled by staff or re-enrolled", "attempt", fails+1)
+			} else {
+				a.cfg.Log.Warn("sync failed", "err", err, "attempt", fails+1)
+			}
+			sleep(ctx, backoff(fails, a.cfg.MaxBackoff))
+			fails++
+			continue
+		}
+		fails = 0
+	}
+}
+
+// SyncOnce runs one sync request (a long poll when wait > 0) and applies it.
+func (a *Agent) SyncOnce(ctx context.Context, wait time.Duration) (bool, error) {
+	cursor, err := a.local.Cursor()
+	if err != nil {
+		return false, err
+	}
+	if a.syncedAt.Load() == 0 {
+		cursor = 0
+	}
+	var out gateapi.Sync
+	if err := a.do(ctx, a.poll, http.MethodGet, fmt.Sprintf("/gate/v1/sync?cursor=%d&wait=%s", cursor, wait), nil, &out); err != nil {
+		return false, fmt.Errorf("sync: %w", err)
+	}
+	got := a.Now()
+	// The server stamps server_time just before answering: compare with the arrival.
+	a.offsetMS.Store(got.Sub(out.ServerTime).Milliseconds())
+	if err := a.local.ApplySync(&out, got); err != nil {
+		return false, fmt.Errorf("apply sync: %w", err)
+	}
+	st, err := a.local.LoadStateFrom(&out, a.decider.State(), got)
+	if err != nil {
+		return false, err
+	}
+	a.decider.SetState(st)
+	a.gateInfo.Store(&out.Gate)
+
+	a.syncedAt.Store(got.UnixNano())
+	a.online.Store(true)
+	a.keepLocalFaces(&out) // templates enrolled on this gate (enrol.go)
+	a.applyFaces(ctx, &out)
+	a.commands(ctx, &out)
+	if out.Full && len(out.Revocations) > 10000 {
+		// A big snapshot leaves its decoding garbage behind; give it back to the OS now
+		// rather than carry it as resident memory on a small gate box.
+		more := out.More
+		out = gateapi.Sync{}
+		debug.FreeOSMemory()
+		return more, nil
+	}
+	return out.More, nil
+}
+
+// commands acts on the pending commands of a sync (manual releases, face enrolment
+// sessions) and acknowledges each with its result. A command is acted on at most once,
+// ever: its result is on disk before the ack, and a command delivered again gets it.
+func (a *Agent) commands(ctx context.Context, s *gateapi.Sync) {
+	for _, c := range s.Commands {
+		result := a.command(ctx, c, s.ServerTime)
+		if result == "" {
+			continue // an enrolment session still open: acked when it ends
+		}
+		a.ackCommand(ctx, c.ID, result)
+	}
+}
+
+func (a *Agent) ackCommand(ctx context.Context, id uuid.UUID, result string) {
+	if err := a.do(ctx, a.client, http.MethodPost, "/gate/v1/commands/"+id.String()+"/ack",
+		gateapi.CommandAck{Result: &result}, nil); err != nil {
+		// Pending still: it comes again with the next sync and is acked then with the
+		// result recorded here.
+		a.cfg.Log.Warn("command ack", "command", id, "err", err)
+	}
+}
+
+func (a *Agent) command(ctx context.Context, c gateapi.Command, serverNow time.Time) string {
+	if c.Kind == kindFaceEnrol {
+		return a.faceEnrolCommand(ctx, c, serverNow)
+	}
+	if d, ok, err := a.local.Done(c.ID); err != nil {
+		a.cfg.Log.Error("command state", "err", err)
+		return "failed"
+	} else if ok {
+		a.cfg.Log.Info("command delivered again; not repeated", "command", c.ID, "result", d.Result)
+		return d.Result
+	}
+	if c.Kind != "unlock" {
+		_ = a.local.MarkDone(doneCommand{ID: c.ID, Result: "failed", At: a.Now()})
+		return "failed"
+	}
+	return a.release(ctx, c, serverNow)
+}
+
+// release carries out a staff manual release through the same path as a scan; serverNow
+// is the server's clock when it handed the release over (gate.DecideRelease).
+func (a *Agent) release(ctx context.Context, c gateapi.Command, serverNow time.Time) string {
+	var result string
+	_, err := a.admit(ctx, admission{
+		method: "manual",
+		decide: func(time.Time) gate.Decision { return gate.DecideRelease(c.CreatedAt, serverNow) },
+		staff:  c.CreatedBy,
+		done: func(dec gate.Decision, now time.Time) doneCommand {
+			result = gateapi.ResultExecuted
+			if !dec.Granted {
+				result = gateapi.ResultTooOld
+			}
+			return doneCommand{ID: c.ID, Result: result, At: now}
+		},
+		log:     "manual release",
+		logArgs: []any{"command", c.ID, "age", serverNow.Sub(c.CreatedAt), "staff", c.CreatedBy},
+	})
+	if err != nil {
+		return "failed"
+	}
+	return result
+}

@@ -1,0 +1,108 @@
+package agent
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"gatepass/internal/gateapi"
+)
+
+// uploadBytes keeps a batch under the server's 64 KiB body limit.
+const uploadBytes = 60 << 10
+
+// uploadLoop sends queued events in batches, deleting only what the server acknowledged.
+func (a *Agent) uploadLoop(ctx context.Context) {
+	fails := 0
+	for ctx.Err() == nil {
+		n, err := a.UploadOnce(ctx)
+		switch {
+		case err != nil:
+			a.cfg.Log.Warn("upload failed", "err", err, "attempt", fails+1)
+			sleep(ctx, backoff(fails, a.cfg.MaxBackoff))
+			fails++
+		case n == 0:
+			fails = 0
+			select {
+			case <-ctx.Done():
+			case <-a.upload:
+			case <-time.After(5 * time.Second):
+			}
+		default:
+			fails = 0
+		}
+	}
+}
+
+// UploadOnce sends one batch; it returns how many events the server acknowledged.
+func (a *Agent) UploadOnce(ctx context.Context) (int, error) {
+	events, ids, err := a.local.Pending(gateapi.MaxBatch, uploadBytes)
+	if err != nil || len(events) == 0 {
+		return 0, err
+	}
+	var ack gateapi.EventsAck
+	if err := a.do(ctx, a.client, http.MethodPost, "/gate/v1/events", map[string]any{"events": events}, &ack); err != nil {
+		var ae *apiError
+		if errors.As(err, &ae) && ae.status == http.StatusUnprocessableEntity {
+			// One event the server will never take must not stall the queue behind it:
+			// it moves to the rejected bucket (kept on disk for inspection) and the rest go.
+			if i, ok := rejectedIndex(ae.body); ok && i < len(ids) {
+				a.cfg.Log.Error("server refused an event; set aside", "event", ids[i], "err", err)
+				if rerr := a.local.Reject(ids[i]); rerr != nil {
+					return 0, fmt.Errorf("set aside refused event: %w", rerr)
+				}
+				a.kickUpload() // the rest of the batch goes at once
+				return 0, nil
+			}
+		}
+		return 0, fmt.Errorf("upload %d events: %w", len(events), err)
+	}
+	sent := make(map[uuid.UUID]bool, len(ids))
+	for _, id := range ids {
+		sent[id] = true
+	}
+	acked := ack.Acked[:0]
+	for _, id := range ack.Acked {
+		if sent[id] {
+			acked = append(acked, id)
+		}
+	}
+	if err := a.local.Delete(acked); err != nil {
+		return 0, fmt.Errorf("delete acknowledged: %w", err)
+	}
+	return len(acked), nil
+}
+
+// rejectedIndex finds N in the server's 422 answer {"error": {"field": "events[N]"}}.
+func rejectedIndex(body string) (int, bool) {
+	var e struct {
+		Error struct {
+			Field string `json:"field"`
+		} `json:"error"`
+	}
+	if json.Unmarshal([]byte(body), &e) != nil {
+		return 0, false
+	}
+	n, ok := strings.CutPrefix(e.Error.Field, "events[")
+	if n, ok2 := strings.CutSuffix(n, "]"); ok && ok2 {
+		i, err := strconv.Atoi(n)
+		return i, err == nil && i >= 0
+	}
+	return 0, false
+}
+
+// kickUpload wakes the uploader for a new event without waiting: a decision never
+// blocks on the network, and one pending wake-up covers any number of events.
+func (a *Agent) kickUpload() {
+	select {
+	case a.upload <- struct{}{}:
+	default:
+	}
+}
