@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"gatepass/internal/agent"
+	"gatepass/internal/secret"
 )
 
 const usage = `usage: gate-agent <command> [flags]
@@ -124,7 +125,7 @@ func cmdRun(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	}
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(*logLevel))
-	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
+	log := secret.NewLogger(stderr, level)
 	d, err := openDoor(*door, doorArgs, log)
 	if err != nil {
 		return err
