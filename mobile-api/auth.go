@@ -20,7 +20,6 @@ import (
 	"gatepass/internal/httpx"
 	"gatepass/internal/secret"
 	"gatepass/internal/store"
-	"gatepass/mobile-api/internal/rules"
 )
 
 // resident is a resident as the WebAuthn library sees them.
@@ -30,7 +29,7 @@ type resident struct {
 	passkeys      []store.Passkey
 }
 
-func (r *resident) WebAuthnID() []byte          { return rules.UserHandle(r.community, r.id) }
+func (r *resident) WebAuthnID() []byte          { return access.UserHandle(r.community, r.id) }
 func (r *resident) WebAuthnName() string        { return r.name }
 func (r *resident) WebAuthnDisplayName() string { return r.name }
 func (r *resident) WebAuthnCredentials() []webauthn.Credential {
@@ -297,7 +296,7 @@ func (a *API) signInFinish(c *fiber.Ctx) error {
 	}
 	var who *resident
 	handler := func(rawID, userHandle []byte) (webauthn.User, error) {
-		community, id, err := rules.ParseUserHandle(userHandle)
+		community, id, err := access.ParseUserHandle(userHandle)
 		if err != nil {
 			return nil, err
 		}
@@ -400,7 +399,7 @@ func (a *API) stepUpFinish(c *fiber.Ctx, s *store.Session) error {
 	if err := a.db.MarkVerified(c.UserContext(), *s, pk.ID); err != nil {
 		return err
 	}
-	return c.JSON(fiber.Map{"verified": true, "passkey_id": pk.ID, "valid_for_seconds": int(rules.StepUpWindow.Seconds())})
+	return c.JSON(fiber.Map{"verified": true, "passkey_id": pk.ID, "valid_for_seconds": int(access.StepUpWindow.Seconds())})
 }
 
 func (a *API) listPasskeys(c *fiber.Ctx, s *store.Session) error {

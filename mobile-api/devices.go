@@ -15,7 +15,6 @@ import (
 	"gatepass/internal/credential"
 	"gatepass/internal/httpx"
 	"gatepass/internal/store"
-	"gatepass/mobile-api/internal/rules"
 )
 
 var errStepUp = httpx.Errorf(http.StatusForbidden, "step_up_required",
@@ -24,7 +23,7 @@ var errStepUp = httpx.Errorf(http.StatusForbidden, "step_up_required",
 // requireStepUp refuses unless the session holds a user-verified assertion made in the
 // last five minutes.
 func requireStepUp(s *store.Session) error {
-	if !s.VerifiedPasskey.Valid || !rules.StepUpFresh(s.VerifiedAt, time.Now()) {
+	if !s.VerifiedPasskey.Valid || !access.StepUpFresh(s.VerifiedAt, time.Now()) {
 		return errStepUp
 	}
 	return nil
@@ -93,13 +92,13 @@ func (a *API) createDevice(c *fiber.Ctx, s *store.Session) error {
 	err = a.db.InTx(c.UserContext(), "resident:"+s.Resident.String(), func(tx *store.Tx) (err error) {
 		dev, err = tx.CreateDevice(c.UserContext(), store.NewDevice{
 			Community: s.Community, Resident: s.Resident, Passkey: s.VerifiedPasskey.UUID, PublicKey: compressed,
-			Label: label, Zones: zones, NotBefore: now, ExpiresAt: now.Add(rules.DeviceLifetime),
+			Label: label, Zones: zones, NotBefore: now, ExpiresAt: now.Add(credential.DeviceLifetime),
 		})
 		if err != nil {
 			return err
 		}
 		cert, err = credential.CertifyDevice(signer, credential.Claims{CredentialID: dev.ID, Subject: credential.SubjectResident,
-			Zones: uint64(zones), NotBefore: now, ExpiresAt: now.Add(rules.DeviceLifetime)}, pub)
+			Zones: uint64(zones), NotBefore: now, ExpiresAt: now.Add(credential.DeviceLifetime)}, pub)
 		return err
 	})
 	if err != nil {

@@ -12,7 +12,6 @@ import (
 	"gatepass/internal/httpx"
 	"gatepass/internal/qr"
 	"gatepass/internal/store"
-	"gatepass/mobile-api/internal/rules"
 )
 
 // passPixels is the side of the pass PNG: about 10 modules' worth of pixels per module
@@ -33,7 +32,7 @@ var (
 
 // mint signs an issued token for a credential, valid at most until until (zero: no bound).
 func (a *API) mint(c *fiber.Ctx, community, cred uuid.UUID, subject credential.Subject, zones uint64, until time.Time) (issued, error) {
-	w, err := rules.IssuedWindow(time.Now(), until)
+	w, err := credential.IssuedWindow(time.Now(), until)
 	if err != nil {
 		return issued{}, httpx.Errorf(http.StatusForbidden, "pass_expired", "this pass has expired")
 	}
@@ -132,7 +131,7 @@ func (a *API) me(c *fiber.Ctx, s *store.Session) error {
 		"community_name": community.Name,
 		"session": fiber.Map{
 			"created_at": s.CreatedAt, "expires_at": s.ExpiresAt, "passkey_id": s.Passkey,
-			"step_up_fresh": rules.StepUpFresh(s.VerifiedAt, time.Now()),
+			"step_up_fresh": access.StepUpFresh(s.VerifiedAt, time.Now()),
 		},
 	})
 }

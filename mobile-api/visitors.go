@@ -11,7 +11,6 @@ import (
 	"gatepass/internal/credential"
 	"gatepass/internal/httpx"
 	"gatepass/internal/store"
-	"gatepass/mobile-api/internal/rules"
 )
 
 // maxVisitorPasses bounds the host's list.
@@ -19,11 +18,11 @@ const maxVisitorPasses = 200
 
 type visitorView struct {
 	store.VisitorPass
-	State rules.VisitorState `json:"state"`
+	State access.VisitorState `json:"state"`
 }
 
 func viewVisitor(p store.VisitorPass, host access.ResidentStatus, now time.Time) visitorView {
-	return visitorView{VisitorPass: p, State: rules.Visitor{
+	return visitorView{VisitorPass: p, State: access.VisitorPass{
 		ValidFrom: p.ValidFrom, ValidUntil: p.ValidUntil, MaxEntries: p.MaxEntries, Used: p.EntriesUsed,
 		Revoked: p.RevokedAt != nil, HostStatus: host,
 	}.State(now)}
@@ -55,10 +54,10 @@ func (a *API) createVisitor(c *fiber.Ctx, s *store.Session) error {
 		return access.Invalid("valid_until", "is required")
 	}
 	from, until := from.Truncate(time.Second), in.ValidUntil.Truncate(time.Second)
-	if err := rules.CheckVisitorWindow(from, until, now); err != nil {
+	if err := access.CheckVisitorWindow(from, until, now); err != nil {
 		return err
 	}
-	zones, err := rules.ZoneMask(in.Zones)
+	zones, err := access.VisitorZones(in.Zones)
 	if err != nil {
 		return err
 	}
@@ -131,7 +130,7 @@ func (a *API) visitorCode(c *fiber.Ctx) (issued, error) {
 	if err != nil {
 		return issued{}, err
 	}
-	if v.State != rules.VisitorActive {
+	if v.State != access.VisitorActive {
 		return issued{}, httpx.Errorf(http.StatusForbidden, "visitor_pass_"+string(v.State), "this visitor pass cannot be used now: %s", v.State)
 	}
 	return a.mint(c, v.Community, v.Credential, credential.SubjectVisitor, uint64(v.Zones), v.ValidUntil)
