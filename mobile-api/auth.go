@@ -182,7 +182,7 @@ func newPasskey(cred *webauthn.Credential, name *string) *store.Passkey {
 	return p
 }
 
-func (a *API) redeemBegin(c *fiber.Ctx) error {
+func (a *API) redeemBegin(c *fiber.Ctx, _ *store.Session) error {
 	var in struct {
 		Code *string `json:"invite_code"`
 	}
@@ -214,7 +214,7 @@ func (a *API) redeemBegin(c *fiber.Ctx) error {
 	return c.JSON(fiber.Map{"ceremony": id, "options": creation})
 }
 
-func (a *API) redeemFinish(c *fiber.Ctx) error {
+func (a *API) redeemFinish(c *fiber.Ctx, _ *store.Session) error {
 	in, cer, sd, err := a.takeCeremony(c, store.PurposeRegister)
 	if err != nil {
 		return err
@@ -245,7 +245,7 @@ func (a *API) redeemFinish(c *fiber.Ctx) error {
 	return c.Status(http.StatusCreated).JSON(out)
 }
 
-func (a *API) signInBegin(c *fiber.Ctx) error {
+func (a *API) signInBegin(c *fiber.Ctx, _ *store.Session) error {
 	assertion, sd, err := a.wa.BeginDiscoverableLogin(webauthn.WithUserVerification(protocol.VerificationPreferred))
 	if err != nil {
 		return fmt.Errorf("begin sign-in: %w", err)
@@ -285,7 +285,7 @@ func (a *API) checkAssertion(ctx context.Context, r *resident, cred *webauthn.Cr
 	return used, uv, err
 }
 
-func (a *API) signInFinish(c *fiber.Ctx) error {
+func (a *API) signInFinish(c *fiber.Ctx, _ *store.Session) error {
 	in, _, sd, err := a.takeCeremony(c, store.PurposeSignIn)
 	if err != nil {
 		return err

@@ -127,13 +127,8 @@ func (a *API) faceConsent(c *fiber.Ctx, s *store.Session) error {
 	if g.Channel, err = channelOf(c, in.Channel); err != nil {
 		return err
 	}
-	if s.Status != access.ResidentActive {
-		return errNotResident
-	}
-	// Consent is its own act: it needs a passkey verification made for it, which it uses up.
-	if err := requireStepUp(s); err != nil {
-		return err
-	}
+	// Consent is its own act: the route needs a fresh passkey verification, and consent
+	// uses it up in the same transaction, so one verification never serves two acts.
 	var out store.Consent
 	err = a.db.InTx(c.UserContext(), "resident:"+s.Resident.String(), func(tx *store.Tx) (err error) {
 		if err := tx.ConsumeStepUp(c.UserContext(), *s); err != nil {

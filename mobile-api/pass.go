@@ -25,10 +25,7 @@ type issued struct {
 	RefreshAfter time.Time `json:"refresh_after"`
 }
 
-var (
-	errNotResident = httpx.Errorf(http.StatusForbidden, "not_resident", "you no longer live here: no pass can be issued")
-	errRevoked     = httpx.Errorf(http.StatusForbidden, "credential_revoked", "your pass was revoked by the property office")
-)
+var errRevoked = httpx.Errorf(http.StatusForbidden, "credential_revoked", "your pass was revoked by the property office")
 
 // mint signs an issued token for a credential, valid at most until until (zero: no bound).
 func (a *API) mint(c *fiber.Ctx, community, cred uuid.UUID, subject credential.Subject, zones uint64, until time.Time) (issued, error) {
@@ -52,9 +49,6 @@ func (a *API) mint(c *fiber.Ctx, community, cred uuid.UUID, subject credential.S
 // residentPass mints the resident's code. On the hot path the session lookup already
 // brought the QR credential, so the only other work is signing.
 func (a *API) residentPass(c *fiber.Ctx, s *store.Session) (issued, error) {
-	if s.Status != access.ResidentActive {
-		return issued{}, errNotResident
-	}
 	var cred store.QRCredential
 	switch {
 	case s.QRID.Valid && s.QRRevoked.Bool:
