@@ -67,20 +67,19 @@ func (a *API) createDevice(c *fiber.Ctx, s *store.Session) error {
 		return err
 	}
 	signer, zones := st.signer, st.zones
-	now := time.Now().Truncate(time.Second)
+	valid := credential.DeviceValidity(time.Now())
 	compressed := elliptic.MarshalCompressed(elliptic.P256(), pub.X, pub.Y) //nolint:staticcheck // SEC 1 form the token carries
 	var dev store.Device
 	var cert []byte
 	err = a.db.InTx(c.UserContext(), "resident:"+s.Resident.String(), func(tx *store.Tx) (err error) {
 		dev, err = tx.CreateDevice(c.UserContext(), store.NewDevice{
 			Community: s.Community, Resident: s.Resident, Passkey: s.VerifiedPasskey.UUID, PublicKey: compressed,
-			Label: label, Zones: zones, NotBefore: now, ExpiresAt: now.Add(credential.DeviceLifetime),
+			Label: label, Zones: zones, NotBefore: valid.NotBefore, ExpiresAt: valid.ExpiresAt,
 		})
 		if err != nil {
 			return err
 		}
-		cert, err = credential.CertifyDevice(signer, credential.Claims{CredentialID: dev.ID, Subject: credential.SubjectResident,
-			Zones: uint64(zones), NotBefore: now, ExpiresAt: now.Add(credential.DeviceLifetime)}, pub)
+		cert, err = credential.IssueDeviceCert(signer, dev.ID, uint64(zones), valid, pub)
 		return err
 	})
 	if err != nil {

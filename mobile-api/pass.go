@@ -37,9 +37,7 @@ func (a *API) mint(c *fiber.Ctx, community, cred uuid.UUID, subject credential.S
 	if err != nil {
 		return issued{}, err
 	}
-	text, err := credential.MintIssued(st.signer, credential.Claims{
-		CredentialID: cred, Subject: subject, Zones: zones, NotBefore: w.NotBefore, ExpiresAt: w.ExpiresAt,
-	})
+	text, err := credential.IssueCode(st.signer, cred, subject, zones, w.Validity)
 	if err != nil {
 		return issued{}, err
 	}

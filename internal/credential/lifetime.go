@@ -58,3 +58,10 @@ func DeviceValidity(now time.Time) Validity {
 	nb := now.Truncate(time.Second)
 	return Validity{NotBefore: nb, ExpiresAt: nb.Add(DeviceLifetime)}
 }
+
+// CardValidity is the validity of a printed card made at now to last valid (staff choose
+// it, within MaxCardLifetime).
+func CardValidity(now time.Time, valid time.Duration) Validity {
+	nb := now.Truncate(time.Second)
+	return Validity{NotBefore: nb, ExpiresAt: nb.Add(valid)}
+}
