@@ -21,11 +21,8 @@ type visitorView struct {
 	State access.VisitorState `json:"state"`
 }
 
-func viewVisitor(p store.VisitorPass, host access.ResidentStatus, now time.Time) visitorView {
-	return visitorView{VisitorPass: p, State: access.VisitorPass{
-		ValidFrom: p.ValidFrom, ValidUntil: p.ValidUntil, MaxEntries: p.MaxEntries, Used: p.EntriesUsed,
-		Revoked: p.RevokedAt != nil, HostStatus: host,
-	}.State(now)}
+func viewVisitor(p store.VisitorPass, now time.Time) visitorView {
+	return visitorView{VisitorPass: p, State: p.State(now)}
 }
 
 func (a *API) createVisitor(c *fiber.Ctx, s *store.Session) error {
@@ -73,7 +70,7 @@ func (a *API) createVisitor(c *fiber.Ctx, s *store.Session) error {
 		return err
 	}
 	return c.Status(http.StatusCreated).JSON(fiber.Map{
-		"visitor_pass": viewVisitor(pass, access.ResidentActive, now),
+		"visitor_pass": viewVisitor(pass, now),
 		// The link is the visitor's only key: it is shown once and stored hashed.
 		"link": a.origins[0] + "/v/" + token,
 	})
@@ -87,7 +84,7 @@ func (a *API) listVisitors(c *fiber.Ctx, s *store.Session) error {
 	now := time.Now()
 	out := make([]visitorView, len(list))
 	for i, p := range list {
-		out[i] = viewVisitor(p, s.Status, now)
+		out[i] = viewVisitor(p, now)
 	}
 	return c.JSON(fiber.Map{"visitor_passes": out})
 }
@@ -100,11 +97,11 @@ func (a *API) revokeVisitor(c *fiber.Ctx, s *store.Session) error {
 
 // visitorByLink reads the pass of a share link; only what the visitor needs leaves.
 func (a *API) visitorByLink(c *fiber.Ctx) (visitorView, error) {
-	p, host, err := a.db.VisitorPassByToken(c.UserContext(), c.Params("token"))
+	p, err := a.db.VisitorPassByToken(c.UserContext(), c.Params("token"))
 	if err != nil {
 		return visitorView{}, err
 	}
-	return viewVisitor(p, host, time.Now()), nil
+	return viewVisitor(p, time.Now()), nil
 }
 
 // visit tells the visitor about their pass: no host name, no unit.
