@@ -72,7 +72,7 @@ func (a *API) loadResident(ctx context.Context, c, id uuid.UUID) (*resident, err
 	if err != nil {
 		return nil, err
 	}
-	if r.Status != access.ResidentActive {
+	if !r.Status.MayHoldPass() {
 		return nil, fmt.Errorf("resident has %s: %w", r.Status, access.ErrUnauthorized)
 	}
 	pks, err := a.db.Passkeys(ctx, c, id)

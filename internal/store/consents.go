@@ -75,7 +75,7 @@ func (tx *Tx) person(ctx context.Context, c, id uuid.UUID) (consent.Person, erro
 	if err != nil {
 		return consent.Person{}, fmt.Errorf("load resident: %w", err)
 	}
-	return consent.Person{ID: id, Under14: row.Under14, Active: row.Status == string(access.ResidentActive), Unit: row.Unit.UUID}, nil
+	return consent.Person{ID: id, Under14: row.Under14, Active: access.ResidentStatus(row.Status).MayHoldPass(), Unit: row.Unit.UUID}, nil
 }
 
 // GiveConsent records a consent to the current notice. An adult consents only for
