@@ -19,7 +19,6 @@ import (
 	"gatepass/internal/httpx"
 	"gatepass/internal/secret"
 	"gatepass/internal/store"
-	"gatepass/mobile-api/internal/rules"
 )
 
 // resident is a resident as the WebAuthn library sees them.
@@ -29,7 +28,7 @@ type resident struct {
 	passkeys      []store.Passkey
 }
 
-func (r *resident) WebAuthnID() []byte          { return rules.UserHandle(r.community, r.id) }
+func (r *resident) WebAuthnID() []byte          { return access.UserHandle(r.community, r.id) }
 func (r *resident) WebAuthnName() string        { return r.name }
 func (r *resident) WebAuthnDisplayName() string { return r.name }
 func (r *resident) WebAuthnCredentials() []webauthn.Credential {
@@ -72,7 +71,7 @@ func (a *API) loadResident(ctx context.Context, c, id uuid.UUID) (*resident, err
 	if err != nil {
 		return nil, err
 	}
-	if r.Status != access.ResidentActive {
+	if !r.Status.MayHoldPass() {
 		return nil, fmt.Errorf("resident has %s: %w", r.Status, access.ErrUnauthorized)
 	}
 	pks, err := a.db.Passkeys(ctx, c, id)
@@ -182,7 +181,7 @@ func newPasskey(cred *webauthn.Credential, name *string) *store.Passkey {
 	return p
 }
 
-func (a *API) redeemBegin(c *fiber.Ctx) error {
+func (a *API) redeemBegin(c *fiber.Ctx, _ *store.Session) error {
 	var in struct {
 		Code *string `json:"invite_code"`
 	}
@@ -214,7 +213,7 @@ func (a *API) redeemBegin(c *fiber.Ctx) error {
 	return c.JSON(fiber.Map{"ceremony": id, "options": creation})
 }
 
-func (a *API) redeemFinish(c *fiber.Ctx) error {
+func (a *API) redeemFinish(c *fiber.Ctx, _ *store.Session) error {
 	in, cer, sd, err := a.takeCeremony(c, store.PurposeRegister)
 	if err != nil {
 		return err
@@ -245,7 +244,7 @@ func (a *API) redeemFinish(c *fiber.Ctx) error {
 	return c.Status(http.StatusCreated).JSON(out)
 }
 
-func (a *API) signInBegin(c *fiber.Ctx) error {
+func (a *API) signInBegin(c *fiber.Ctx, _ *store.Session) error {
 	assertion, sd, err := a.wa.BeginDiscoverableLogin(webauthn.WithUserVerification(protocol.VerificationPreferred))
 	if err != nil {
 		return fmt.Errorf("begin sign-in: %w", err)
@@ -285,7 +284,7 @@ func (a *API) checkAssertion(ctx context.Context, r *resident, cred *webauthn.Cr
 	return used, uv, err
 }
 
-func (a *API) signInFinish(c *fiber.Ctx) error {
+func (a *API) signInFinish(c *fiber.Ctx, _ *store.Session) error {
 	in, _, sd, err := a.takeCeremony(c, store.PurposeSignIn)
 	if err != nil {
 		return err
@@ -296,7 +295,7 @@ func (a *API) signInFinish(c *fiber.Ctx) error {
 	}
 	var who *resident
 	handler := func(rawID, userHandle []byte) (webauthn.User, error) {
-		community, id, err := rules.ParseUserHandle(userHandle)
+		community, id, err := access.ParseUserHandle(userHandle)
 		if err != nil {
 			return nil, err
 		}
@@ -399,7 +398,7 @@ func (a *API) stepUpFinish(c *fiber.Ctx, s *store.Session) error {
 	if err := a.db.MarkVerified(c.UserContext(), *s, pk.ID); err != nil {
 		return err
 	}
-	return c.JSON(fiber.Map{"verified": true, "passkey_id": pk.ID, "valid_for_seconds": int(rules.StepUpWindow.Seconds())})
+	return c.JSON(fiber.Map{"verified": true, "passkey_id": pk.ID, "valid_for_seconds": int(access.StepUpWindow.Seconds())})
 }
 
 func (a *API) listPasskeys(c *fiber.Ctx, s *store.Session) error {

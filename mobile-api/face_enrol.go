@@ -7,7 +7,6 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"gatepass/internal/access"
 	"gatepass/internal/httpx"
 	"gatepass/internal/store"
 )
@@ -37,9 +36,6 @@ func (a *API) faceEnrolStart(c *fiber.Ctx, s *store.Session) error {
 	gate := k.UUID("gate_id", in.Gate)
 	if err := k.Err(); err != nil {
 		return err
-	}
-	if s.Status != access.ResidentActive {
-		return errNotResident
 	}
 	var out store.EnrolSession
 	err := a.db.InTx(c.UserContext(), "resident:"+s.Resident.String(), func(tx *store.Tx) (err error) {

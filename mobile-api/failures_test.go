@@ -46,6 +46,8 @@ var residentRoutes = []struct{ method, path, body string }{
 	{"POST", "/api/v1/face/templates", `{"templates":[]}`},
 	{"POST", "/api/v1/face/withdraw", ""},
 	{"GET", "/api/v1/face/status", ""},
+	{"POST", "/api/v1/face/enrolment", `{"gate_id":"` + uuid.NewString() + `"}`},
+	{"GET", "/api/v1/face/enrolment/" + uuid.NewString(), ""},
 }
 
 func TestNoSession(t *testing.T) {

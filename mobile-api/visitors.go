@@ -11,7 +11,6 @@ import (
 	"gatepass/internal/credential"
 	"gatepass/internal/httpx"
 	"gatepass/internal/store"
-	"gatepass/mobile-api/internal/rules"
 )
 
 // maxVisitorPasses bounds the host's list.
@@ -19,14 +18,11 @@ const maxVisitorPasses = 200
 
 type visitorView struct {
 	store.VisitorPass
-	State rules.VisitorState `json:"state"`
+	State access.VisitorState `json:"state"`
 }
 
-func viewVisitor(p store.VisitorPass, host access.ResidentStatus, now time.Time) visitorView {
-	return visitorView{VisitorPass: p, State: rules.Visitor{
-		ValidFrom: p.ValidFrom, ValidUntil: p.ValidUntil, MaxEntries: p.MaxEntries, Used: p.EntriesUsed,
-		Revoked: p.RevokedAt != nil, HostStatus: host,
-	}.State(now)}
+func viewVisitor(p store.VisitorPass, now time.Time) visitorView {
+	return visitorView{VisitorPass: p, State: p.State(now)}
 }
 
 func (a *API) createVisitor(c *fiber.Ctx, s *store.Session) error {
@@ -55,15 +51,12 @@ func (a *API) createVisitor(c *fiber.Ctx, s *store.Session) error {
 		return access.Invalid("valid_until", "is required")
 	}
 	from, until := from.Truncate(time.Second), in.ValidUntil.Truncate(time.Second)
-	if err := rules.CheckVisitorWindow(from, until, now); err != nil {
+	if err := access.CheckVisitorWindow(from, until, now); err != nil {
 		return err
 	}
-	zones, err := rules.ZoneMask(in.Zones)
+	zones, err := access.VisitorZones(in.Zones)
 	if err != nil {
 		return err
-	}
-	if s.Status != access.ResidentActive {
-		return errNotResident
 	}
 	var pass store.VisitorPass
 	var token string
@@ -77,7 +70,7 @@ func (a *API) createVisitor(c *fiber.Ctx, s *store.Session) error {
 		return err
 	}
 	return c.Status(http.StatusCreated).JSON(fiber.Map{
-		"visitor_pass": viewVisitor(pass, access.ResidentActive, now),
+		"visitor_pass": viewVisitor(pass, now),
 		// The link is the visitor's only key: it is shown once and stored hashed.
 		"link": a.origins[0] + "/v/" + token,
 	})
@@ -91,7 +84,7 @@ func (a *API) listVisitors(c *fiber.Ctx, s *store.Session) error {
 	now := time.Now()
 	out := make([]visitorView, len(list))
 	for i, p := range list {
-		out[i] = viewVisitor(p, s.Status, now)
+		out[i] = viewVisitor(p, now)
 	}
 	return c.JSON(fiber.Map{"visitor_passes": out})
 }
@@ -104,15 +97,15 @@ func (a *API) revokeVisitor(c *fiber.Ctx, s *store.Session) error {
 
 // visitorByLink reads the pass of a share link; only what the visitor needs leaves.
 func (a *API) visitorByLink(c *fiber.Ctx) (visitorView, error) {
-	p, host, err := a.db.VisitorPassByToken(c.UserContext(), c.Params("token"))
+	p, err := a.db.VisitorPassByToken(c.UserContext(), c.Params("token"))
 	if err != nil {
 		return visitorView{}, err
 	}
-	return viewVisitor(p, host, time.Now()), nil
+	return viewVisitor(p, time.Now()), nil
 }
 
 // visit tells the visitor about their pass: no host name, no unit.
-func (a *API) visit(c *fiber.Ctx) error {
+func (a *API) visit(c *fiber.Ctx, _ *store.Session) error {
 	v, err := a.visitorByLink(c)
 	if err != nil {
 		return err
@@ -131,13 +124,13 @@ func (a *API) visitorCode(c *fiber.Ctx) (issued, error) {
 	if err != nil {
 		return issued{}, err
 	}
-	if v.State != rules.VisitorActive {
+	if v.State != access.VisitorActive {
 		return issued{}, httpx.Errorf(http.StatusForbidden, "visitor_pass_"+string(v.State), "this visitor pass cannot be used now: %s", v.State)
 	}
 	return a.mint(c, v.Community, v.Credential, credential.SubjectVisitor, uint64(v.Zones), v.ValidUntil)
 }
 
-func (a *API) visitPass(c *fiber.Ctx) error {
+func (a *API) visitPass(c *fiber.Ctx, _ *store.Session) error {
 	out, err := a.visitorCode(c)
 	if err != nil {
 		return err
@@ -146,7 +139,7 @@ func (a *API) visitPass(c *fiber.Ctx) error {
 	return c.JSON(out)
 }
 
-func (a *API) visitPassPNG(c *fiber.Ctx) error {
+func (a *API) visitPassPNG(c *fiber.Ctx, _ *store.Session) error {
 	out, err := a.visitorCode(c)
 	if err != nil {
 		return err

@@ -64,12 +64,15 @@ func (tx *Tx) AddPasskey(ctx context.Context, p *Passkey) error {
 	return tx.Audit(ctx, p.Community, "passkey.add", "resident:"+p.Resident.String(), map[string]any{"passkey_id": p.ID})
 }
 
+// activeResident refuses to give anything to a resident who left. mobile-api decided the
+// same on the session's status, read before this transaction; it is read again here, in
+// the transaction that writes, so a move-out committed in between is seen.
 func (tx *Tx) activeResident(ctx context.Context, c, resident uuid.UUID) error {
 	r, err := residentQ(ctx, tx.x, c, resident)
 	if err != nil {
 		return err
 	}
-	if r.Status != access.ResidentActive {
+	if !r.Status.MayHoldPass() {
 		return fmt.Errorf("resident has %s: %w", r.Status, access.ErrForbidden)
 	}
 	return nil

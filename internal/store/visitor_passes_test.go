@@ -71,4 +71,30 @@ func TestCountVisitorEntries(t *testing.T) {
 	if used[a.ID] != 2 || used[b.ID] != 1 {
 		t.Fatalf("entries used %v", used)
 	}
+
+	// Staff list the passes with their state, decided by the resident rules.
+	if _, err := db.CountVisitorEntries(ctx, c, []uuid.UUID{a.Credential}); err != nil {
+		t.Fatal(err)
+	}
+	if list, err = db.VisitorPasses(ctx, c, uuid.Nil, 10); err != nil {
+		t.Fatal(err)
+	}
+	state := map[uuid.UUID]access.VisitorState{}
+	for _, p := range list {
+		state[p.ID] = p.State(time.Now())
+	}
+	if state[a.ID] != access.VisitorUsedUp || state[b.ID] != access.VisitorActive {
+		t.Fatalf("states %v", state)
+	}
+	if err := db.InTx(ctx, "test", func(tx *store.Tx) error { return tx.RevokeVisitorPass(ctx, c, uuid.Nil, b.ID) }); err != nil {
+		t.Fatal(err)
+	}
+	if list, err = db.VisitorPasses(ctx, c, a.Host, 10); err != nil || len(list) != 2 {
+		t.Fatalf("host's passes %v %v", list, err)
+	}
+	for _, p := range list {
+		if p.HostStatus != access.ResidentActive || p.ID == b.ID && p.State(time.Now()) != access.VisitorRevoked {
+			t.Fatalf("pass %s: host %s, state %s", p.Label, p.HostStatus, p.State(time.Now()))
+		}
+	}
 }
