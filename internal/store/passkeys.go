@@ -66,14 +66,20 @@ func (tx *Tx) AddPasskey(ctx context.Context, p *Passkey) error {
 
 // activeResident refuses to give anything to a resident who left. mobile-api decided the
 // same on the session's status, read before this transaction; it is read again here, in
-// the transaction that writes, so a move-out committed in between is seen.
+// the transaction that writes, holding the resident's row FOR SHARE until commit: a
+// move-out (which updates that row) either committed before, and is seen, or waits for
+// this transaction and then revokes what it wrote.
 func (tx *Tx) activeResident(ctx context.Context, c, resident uuid.UUID) error {
-	r, err := residentQ(ctx, tx.x, c, resident)
-	if err != nil {
-		return err
+	var status access.ResidentStatus
+	err := tx.x.GetContext(ctx, &status, `SELECT status FROM residents WHERE community_id = $1 AND id = $2 FOR SHARE`, c, resident)
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("resident %s: %w", resident, access.ErrNotFound)
 	}
-	if !r.Status.MayHoldPass() {
-		return fmt.Errorf("resident has %s: %w", r.Status, access.ErrForbidden)
+	if err != nil {
+		return fmt.Errorf("get resident: %w", err)
+	}
+	if !status.MayHoldPass() {
+		return fmt.Errorf("resident has %s: %w", status, access.ErrForbidden)
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"testing"
 	"time"
 
@@ -96,5 +97,64 @@ func TestCountVisitorEntries(t *testing.T) {
 		if p.HostStatus != access.ResidentActive || p.ID == b.ID && p.State(time.Now()) != access.VisitorRevoked {
 			t.Fatalf("pass %s: host %s, state %s", p.Label, p.HostStatus, p.State(time.Now()))
 		}
+	}
+}
+
+// TestMoveOutRacingAVisitorPass: a move-out in flight (its UPDATE of the resident not yet
+// committed) while the host creates a pass. The pass must not outlive the move-out: the
+// creating transaction waits for it and is refused. Before activeResident held the row,
+// it read the old status and the pass was created after the move-out's revocations.
+func TestMoveOutRacingAVisitorPass(t *testing.T) {
+	ctx := context.Background()
+	db := dbtest.New(t)
+	sealer := dbtest.Sealer(t)
+	var c, host uuid.UUID
+	err := db.InTx(ctx, "test", func(tx *store.Tx) error {
+		info, err := tx.CreateCommunity(ctx, "race "+uuid.NewString(), sealer)
+		if err != nil {
+			return err
+		}
+		c = info.ID
+		bl, err := tx.CreateBuilding(ctx, c, "B")
+		if err != nil {
+			return err
+		}
+		u, err := tx.CreateUnit(ctx, c, bl.ID, "1")
+		if err != nil {
+			return err
+		}
+		r, _, err := tx.CreateResident(ctx, store.NewResident{Community: c, Name: "host", Unit: u.ID, Role: access.RoleOwner})
+		host = r.ID
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	moveOut, err := db.SQL().BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := moveOut.Exec(`UPDATE residents SET status = 'moved_out', ended_at = now() WHERE community_id = $1 AND id = $2`, c, host); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		now := time.Now()
+		done <- db.InTx(ctx, "test", func(tx *store.Tx) error {
+			_, _, err := tx.CreateVisitorPass(ctx, store.NewVisitorPass{Community: c, Host: host, Label: "late", Zones: 1,
+				ValidFrom: now, ValidUntil: now.Add(time.Hour), MaxEntries: 1})
+			return err
+		})
+	}()
+	select {
+	case err := <-done:
+		t.Fatalf("the pass was decided while the move-out was in flight: %v", err)
+	case <-time.After(300 * time.Millisecond):
+	}
+	if err := moveOut.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; !errors.Is(err, access.ErrForbidden) {
+		t.Fatalf("pass for a host whose move-out committed first: %v, want ErrForbidden", err)
 	}
 }
