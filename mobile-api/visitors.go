@@ -16,15 +16,6 @@ import (
 // maxVisitorPasses bounds the host's list.
 const maxVisitorPasses = 200
 
-type visitorView struct {
-	store.VisitorPass
-	State access.VisitorState `json:"state"`
-}
-
-func viewVisitor(p store.VisitorPass, now time.Time) visitorView {
-	return visitorView{VisitorPass: p, State: p.State(now)}
-}
-
 func (a *API) createVisitor(c *fiber.Ctx, s *store.Session) error {
 	var in struct {
 		Label      *string    `json:"label"`
@@ -70,7 +61,7 @@ func (a *API) createVisitor(c *fiber.Ctx, s *store.Session) error {
 		return err
 	}
 	return c.Status(http.StatusCreated).JSON(fiber.Map{
-		"visitor_pass": viewVisitor(pass, now),
+		"visitor_pass": pass.View(now),
 		// The link is the visitor's only key: it is shown once and stored hashed.
 		"link": a.origins[0] + "/v/" + token,
 	})
@@ -82,11 +73,7 @@ func (a *API) listVisitors(c *fiber.Ctx, s *store.Session) error {
 		return err
 	}
 	now := time.Now()
-	out := make([]visitorView, len(list))
-	for i, p := range list {
-		out[i] = viewVisitor(p, now)
-	}
-	return c.JSON(fiber.Map{"visitor_passes": out})
+	return c.JSON(fiber.Map{"visitor_passes": store.Views(list, now)})
 }
 
 func (a *API) revokeVisitor(c *fiber.Ctx, s *store.Session) error {
@@ -96,12 +83,12 @@ func (a *API) revokeVisitor(c *fiber.Ctx, s *store.Session) error {
 }
 
 // visitorByLink reads the pass of a share link; only what the visitor needs leaves.
-func (a *API) visitorByLink(c *fiber.Ctx) (visitorView, error) {
+func (a *API) visitorByLink(c *fiber.Ctx) (store.VisitorPassView, error) {
 	p, err := a.db.VisitorPassByToken(c.UserContext(), c.Params("token"))
 	if err != nil {
-		return visitorView{}, err
+		return store.VisitorPassView{}, err
 	}
-	return viewVisitor(p, time.Now()), nil
+	return p.View(time.Now()), nil
 }
 
 // visit tells the visitor about their pass: no host name, no unit.

@@ -42,6 +42,26 @@ func (p VisitorPass) State(now time.Time) access.VisitorState {
 		Revoked: p.RevokedAt != nil, HostStatus: p.HostStatus}.State(now)
 }
 
+// VisitorPassView is a pass with its state at one moment, as both APIs answer it.
+type VisitorPassView struct {
+	VisitorPass
+	State access.VisitorState `json:"state"`
+}
+
+// View is the pass with its state at now.
+func (p VisitorPass) View(now time.Time) VisitorPassView {
+	return VisitorPassView{VisitorPass: p, State: p.State(now)}
+}
+
+// Views gives each pass its state at now.
+func Views(list []VisitorPass, now time.Time) []VisitorPassView {
+	out := make([]VisitorPassView, len(list))
+	for i, p := range list {
+		out[i] = p.View(now)
+	}
+	return out
+}
+
 const visitorSelect = `SELECT v.community_id, v.id, v.host_resident_id, v.label, v.zones, v.valid_from, v.valid_until,
 	v.max_entries, v.entries_used, v.created_at, v.revoked_at, c.id AS credential_id, r.status AS host_status
 FROM visitor_passes v
