@@ -70,6 +70,18 @@ func (e GateEvent) Check(gate uuid.UUID) error {
 	return nil
 }
 
+// UsesVisitorEntry reports whether an event uses one of its visitor pass's entries:
+// only a granted entry on a visitor's credential does.
+func (e GateEvent) UsesVisitorEntry() bool {
+	return e.Result == "granted" && e.Credential != nil && e.Subject == "visitor"
+}
+
+// MovesFaceRetention reports whether an event moves its resident's face-data retention
+// clock (docs/face-entry.md): a granted face entry does.
+func (e GateEvent) MovesFaceRetention() bool {
+	return e.Method == "face" && e.Result == "granted" && e.Resident != nil
+}
+
 // EntryEvent is an entry event as staff list it.
 type EntryEvent struct {
 	ID         uuid.UUID  `db:"id" json:"id"`

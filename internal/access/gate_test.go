@@ -71,3 +71,27 @@ func TestGateEventCheck(t *testing.T) {
 		}
 	}
 }
+
+func TestGateEventCounts(t *testing.T) {
+	cred, resident := uuid.New(), uuid.New()
+	cases := []struct {
+		e            GateEvent
+		visit, clock bool
+	}{
+		{GateEvent{Result: "granted", Credential: &cred, Subject: "visitor", Method: "qr"}, true, false},
+		{GateEvent{Result: "denied", Credential: &cred, Subject: "visitor", Method: "qr"}, false, false},
+		{GateEvent{Result: "granted", Credential: &cred, Subject: "resident", Method: "qr"}, false, false},
+		{GateEvent{Result: "granted", Subject: "visitor", Method: "manual"}, false, false},
+		{GateEvent{Result: "granted", Method: "face", Resident: &resident}, false, true},
+		{GateEvent{Result: "denied", Method: "face", Resident: &resident}, false, false},
+		{GateEvent{Result: "granted", Method: "face"}, false, false},
+	}
+	for _, c := range cases {
+		if got := c.e.UsesVisitorEntry(); got != c.visit {
+			t.Errorf("%+v: UsesVisitorEntry %v", c.e, got)
+		}
+		if got := c.e.MovesFaceRetention(); got != c.clock {
+			t.Errorf("%+v: MovesFaceRetention %v", c.e, got)
+		}
+	}
+}

@@ -74,17 +74,16 @@ func (db *DB) StoreEvents(ctx context.Context, g access.GateIdentity, events []a
 		}
 		var visits []uuid.UUID
 		for _, e := range inserted {
-			if e.Result == "granted" && e.Credential != nil && e.Subject != nil && *e.Subject == "visitor" {
+			if (access.GateEvent{Result: e.Result, Credential: e.Credential, Subject: deref(e.Subject)}).UsesVisitorEntry() {
 				visits = append(visits, *e.Credential)
 			}
 		}
 		if _, err := countVisitorEntries(ctx, tx.x, g.Community, visits); err != nil {
 			return err
 		}
-		// A granted face entry moves the resident's retention clock (docs/face-entry.md);
-		// repeating it for a re-sent event is harmless (greatest).
+		// Repeating this for a re-sent event is harmless (greatest).
 		for _, e := range events {
-			if e.Method == "face" && e.Result == "granted" && e.Resident != nil {
+			if e.MovesFaceRetention() {
 				if err := tx.NoteFaceEntry(ctx, g.Community, *e.Resident, e.OccurredAt); err != nil {
 					return err
 				}
@@ -96,6 +95,13 @@ func (db *DB) StoreEvents(ctx context.Context, g access.GateIdentity, events []a
 		return nil, err
 	}
 	return ids, nil
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
 }
 
 func uuidStrings(ids []uuid.UUID) []string {

@@ -126,7 +126,7 @@ func (db *DB) PurgeStatus(ctx context.Context, c, resident uuid.UUID) ([]access.
 // entry (or, before the first, was granted) more than period before now, one transaction
 // per resident, as actor "system:retention". It returns how many residents it purged.
 func (db *DB) RetentionSweep(ctx context.Context, now time.Time, period time.Duration) (int, error) {
-	if period <= 0 {
+	if period <= 0 { // the cut-off would be now or later: everyone's face data would go
 		return 0, fmt.Errorf("retention period %v: %w", period, access.ErrInvalid)
 	}
 	var due []struct {
