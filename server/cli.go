@@ -11,6 +11,7 @@ import (
 
 	"gatepass/internal/access"
 	"gatepass/internal/store"
+	"gatepass/schema"
 )
 
 // commands is every subcommand by the name run matches; the table keeps each command's
@@ -18,6 +19,7 @@ import (
 func commands() map[string]command {
 	var staff struct{ name, role, community string }
 	var rotate struct{ community string }
+	var grant struct{ role string }
 	return map[string]command{
 		"serve": {sealed: true, migrate: true, run: func(ctx context.Context, e *env) error {
 			srv := NewServer(e.db, e.sealer, e.cfg.logger(e.stderr))
@@ -55,6 +57,19 @@ func commands() map[string]command {
 			},
 		},
 		"demo seed": {sealed: true, migrate: true, run: cmdDemoSeed},
+		"grant": {
+			flags: func(fs *flag.FlagSet) {
+				fs.StringVar(&grant.role, "role", "gatepass_app", "the programs' database role")
+			},
+			migrate: true,
+			run: func(ctx context.Context, e *env) error {
+				if err := schema.GrantAppRole(ctx, e.db.SQL(), grant.role); err != nil {
+					return err
+				}
+				fmt.Fprintf(e.stdout, "role %s may run server and mobile-api (with --no-migrate)\n", grant.role)
+				return nil
+			},
+		},
 	}
 }
 

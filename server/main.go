@@ -35,6 +35,8 @@ commands:
   audit verify   recompute the audit log hash chain; exit 1 at the first bad row
   keys rotate    --community ID: retire the community's signing key and make a new one
   demo seed      create a demo community and print its ids and tokens
+  grant          [--role gatepass_app]: migrate, then give the programs' database role
+                 what they need at run time and no more (run as the database owner)
 
 environment: DATABASE_URL, LISTEN_ADDR, MASTER_KEY_FILE, EVENT_RETENTION,
              CHANGE_LOG_RETENTION, LOG_LEVEL (flags override)
