@@ -26,14 +26,20 @@ type Server struct {
 	app *fiber.App
 }
 
+// Settings are what the server's HTTP side takes from the configuration; the zero value
+// is the defaults.
+type Settings struct {
+	TokenTTL time.Duration // a new staff token's lifetime unless asked otherwise
+}
+
 // NewServer builds the HTTP app on a database.
-func NewServer(db *store.DB, sealer *secret.Sealer, log *slog.Logger) *Server {
+func NewServer(db *store.DB, sealer *secret.Sealer, log *slog.Logger, set Settings) *Server {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewDBStatsCollector(db.SQL(), "gatepass"), collectors.NewGoCollector())
 	s := &Server{db: db, log: log}
 	s.app = httpx.NewApp(httpx.Options{Name: "gatepass-server", Log: log, Registry: reg, BodyLimit: gatesync.BodyLimit})
 	s.app.Get("/readyz", s.ready)
-	admin.New(db, sealer).Mount(s.app)
+	admin.New(db, sealer, set.TokenTTL).Mount(s.app)
 	gatesync.New(db, log).Mount(s.app)
 	s.app.Use(httpx.NotFound)
 	return s

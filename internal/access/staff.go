@@ -167,31 +167,31 @@ func (k TokenKind) MaxTTL() time.Duration {
 
 // TokenTTL decides how long a new token of kind k lives: requested when not zero, else
 // the deployment's default def, and either way from MinTokenTTL to k.MaxTTL(). The error
-// wraps ErrInvalid and says the bounds.
+// is a FieldError on "ttl" (the API's field and the CLI's flag) that says the bounds.
 func TokenTTL(k TokenKind, requested, def time.Duration) (time.Duration, error) {
 	ttl := requested
 	if ttl == 0 {
 		ttl = def
 	}
 	if ttl < MinTokenTTL || ttl > k.MaxTTL() {
-		return 0, fmt.Errorf("a %s token lives from 1 hour to %d days, not %s: %w", k, k.MaxTTL()/(24*time.Hour), FormatTTL(ttl), ErrInvalid)
+		return 0, Invalid("ttl", "a %s token lives from 1 hour to %d days, not %s", k, k.MaxTTL()/(24*time.Hour), FormatTTL(ttl))
 	}
 	return ttl, nil
 }
 
 // ParseTTL reads a lifetime as operators write it: whole days ("90d") or a Go duration
-// ("36h"). The bounds are TokenTTL's.
+// ("36h"). The bounds are TokenTTL's; errors are FieldErrors on "ttl".
 func ParseTTL(s string) (time.Duration, error) {
 	if days, ok := strings.CutSuffix(s, "d"); ok {
 		n, err := strconv.Atoi(days)
 		if err != nil || n < 0 || n > 100000 {
-			return 0, fmt.Errorf("%q is not a number of days: %w", s, ErrInvalid)
+			return 0, Invalid("ttl", "%q is not a number of days", s)
 		}
 		return time.Duration(n) * 24 * time.Hour, nil
 	}
 	d, err := time.ParseDuration(s)
 	if err != nil {
-		return 0, fmt.Errorf("%q is neither days (90d) nor a duration (36h): %w", s, ErrInvalid)
+		return 0, Invalid("ttl", "%q is neither days (90d) nor a duration (36h)", s)
 	}
 	return d, nil
 }
@@ -241,4 +241,17 @@ func MaskPhone(p string) string {
 	default:
 		return "****"
 	}
+}
+
+// StaffToken is a staff token as its holder and admins see it: never the secret nor its
+// hash, which are shown once and stored hashed.
+type StaffToken struct {
+	ID         uuid.UUID  `db:"id" json:"id"`
+	Staff      uuid.UUID  `db:"staff_id" json:"staff_id"`
+	Kind       TokenKind  `db:"kind" json:"kind"`
+	Label      string     `db:"label" json:"label"`
+	CreatedAt  time.Time  `db:"created_at" json:"created_at"`
+	ExpiresAt  time.Time  `db:"expires_at" json:"expires_at"`
+	LastUsedAt *time.Time `db:"last_used_at" json:"last_used_at,omitempty"`
+	RevokedAt  *time.Time `db:"revoked_at" json:"revoked_at,omitempty"`
 }
