@@ -22,7 +22,7 @@ func commands() map[string]command {
 	var rotate struct{ community string }
 	return map[string]command{
 		"serve": {sealed: true, migrate: true, run: func(ctx context.Context, e *env) error {
-			srv := NewServer(e.db, e.sealer, e.cfg.logger(e.stderr), Settings{TokenTTL: e.cfg.tokenTTL})
+			srv := NewServer(e.db, e.sealer, e.cfg.logger(e.stderr), Settings{TokenTTL: e.cfg.tokenTTL, Edge: e.cfg.edge})
 			go srv.maintain(ctx, retention{events: e.cfg.retention, changes: e.cfg.changes})
 			return srv.Serve(ctx, e.cfg.listen)
 		}},

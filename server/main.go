@@ -24,6 +24,7 @@ import (
 
 	"gatepass/internal/access"
 	"gatepass/internal/audit"
+	"gatepass/internal/httpx"
 	"gatepass/internal/secret"
 	"gatepass/internal/store"
 )
@@ -31,7 +32,8 @@ import (
 const usage = `usage: server <command> [flags]
 
 commands:
-  serve          run the admin and gate HTTP API (default :8080)
+  serve          run the admin and gate HTTP API (default :8080), and /metrics
+                 apart (default 127.0.0.1:9090; METRICS_ADDR=off for none)
   migrate        apply the database schema
   staff create   --name NAME --role admin|guard|auditor [--community ID]
                  [--kind console|integration] [--label TEXT] [--ttl 90d]
@@ -46,8 +48,9 @@ commands:
   keys rotate    --community ID: retire the community's signing key and make a new one
   demo seed      create a demo community and print its ids and tokens
 
-environment: DATABASE_URL, LISTEN_ADDR, MASTER_KEY_FILE, EVENT_RETENTION,
-             CHANGE_LOG_RETENTION, STAFF_TOKEN_TTL, LOG_LEVEL (flags override)
+environment: DATABASE_URL, LISTEN_ADDR, METRICS_ADDR, TRUSTED_PROXIES,
+             MASTER_KEY_FILE, EVENT_RETENTION, CHANGE_LOG_RETENTION,
+             STAFF_TOKEN_TTL, LOG_LEVEL (flags override)
 `
 
 func main() {
@@ -66,7 +69,12 @@ type config struct {
 	retention   time.Duration // entry events older than this are purged
 	changes     time.Duration // change-log rows older than this are pruned
 	tokenTTL    time.Duration // a new staff token's lifetime unless asked otherwise
+	edge        httpx.Edge    // the metrics listener and the trusted proxies
 }
+
+// defaultMetricsAddr keeps /metrics off the API's port and on loopback; mobile-api's is
+// the next port, so both run on one host.
+const defaultMetricsAddr = "127.0.0.1:9090"
 
 // ttlValue is a flag of a lifetime written as access.ParseTTL reads it ("90d", "36h").
 type ttlValue struct{ d *time.Duration }
@@ -99,6 +107,7 @@ func (c *config) flags(fs *flag.FlagSet) {
 	c.tokenTTL = access.DefaultTokenTTL
 	fs.Var(ttlValue{&c.tokenTTL}, "staff-token-ttl",
 		"lifetime of a new staff token unless one is asked for, e.g. 30d (env STAFF_TOKEN_TTL, default 90d, at most 180d)")
+	c.edge.Flags(fs, defaultMetricsAddr)
 	fs.StringVar(&c.logLevel, "log-level", envOr("LOG_LEVEL", "info"), "debug, info, warn or error (env LOG_LEVEL)")
 }
 
@@ -125,6 +134,9 @@ func (c *config) parse(fs *flag.FlagSet, args []string) error {
 	}
 	if c.retention <= 0 || c.changes <= 0 {
 		return errors.New("retention periods must be positive (EVENT_RETENTION, CHANGE_LOG_RETENTION)")
+	}
+	if err := c.edge.Check(); err != nil {
+		return err
 	}
 	// The default makes console tokens, so it is bounded as they are.
 	if _, err := access.TokenTTL(access.TokenConsole, 0, c.tokenTTL); err != nil {
