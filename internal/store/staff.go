@@ -175,25 +175,33 @@ func scope(m access.StaffMember) uuid.UUID {
 	return *m.Community
 }
 
+// lockMember locks a member's community, then the member's row, in that order: Audit
+// takes the community's lock too, so a transaction that held the row first could
+// deadlock with one that held the community first. The community's lock also serialises
+// two admins disabling each other at once, who would otherwise each see the other still
+// enabled.
+func (tx *Tx) lockMember(ctx context.Context, id uuid.UUID) (access.StaffMember, error) {
+	m, err := staffMemberQ(ctx, tx.x, id, "")
+	if err != nil {
+		return m, err
+	}
+	if err := tx.lockCommunity(ctx, scope(m)); err != nil {
+		return m, err
+	}
+	return staffMemberQ(ctx, tx.x, id, " FOR UPDATE")
+}
+
 // SetStaffDisabled disables or enables a staff member. Disabling is immediate: every
 // token of theirs fails from the next request. It leaves the tokens as they are, so
 // enabling undoes a mistaken disable; revoke a token to end it for good. The last
 // enabled admin of a community (or of the operators) cannot be disabled: ErrLastAdmin.
 // Setting what is already set changes nothing and writes no audit row.
 func (tx *Tx) SetStaffDisabled(ctx context.Context, id uuid.UUID, disabled bool) (access.StaffMember, error) {
-	m, err := staffMemberQ(ctx, tx.x, id, "")
+	m, err := tx.lockMember(ctx, id)
 	if err != nil {
 		return m, err
 	}
 	c := scope(m)
-	// The community's lock serialises two admins disabling each other at once, which
-	// would otherwise each see the other still enabled. Audit takes it anyway.
-	if err := tx.lockCommunity(ctx, c); err != nil {
-		return m, err
-	}
-	if m, err = staffMemberQ(ctx, tx.x, id, " FOR UPDATE"); err != nil {
-		return m, err
-	}
 	if (m.DisabledAt != nil) == disabled {
 		return m, nil
 	}
@@ -233,7 +241,7 @@ func (db *DB) StaffTokens(ctx context.Context, staff uuid.UUID) ([]access.StaffT
 
 // IssueStaffToken gives a member a new token; their other tokens stay as they are.
 func (tx *Tx) IssueStaffToken(ctx context.Context, staff uuid.UUID, spec TokenSpec) (IssuedToken, error) {
-	m, err := staffMemberQ(ctx, tx.x, staff, " FOR UPDATE")
+	m, err := tx.lockMember(ctx, staff)
 	if err != nil {
 		return IssuedToken{}, err
 	}
