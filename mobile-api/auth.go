@@ -256,32 +256,37 @@ func (a *API) signInBegin(c *fiber.Ctx, _ *store.Session) error {
 	return c.JSON(fiber.Map{"ceremony": id, "options": assertion})
 }
 
-// errClone is the answer to an assertion whose counter did not move forward: two
-// copies of the key may exist. The passkey keeps working only after the resident
-// removes and re-adds it from another signed-in device.
-var errClone = httpx.Errorf(http.StatusForbidden, "passkey_counter_regressed",
-	"this passkey's signature counter went backwards: it may have been copied, so it was refused")
+// Answers to assertions that are refused although their signature is good.
+var (
+	errClone = httpx.Errorf(http.StatusForbidden, "passkey_counter_regressed",
+		"this passkey's signature counter went backwards, so a copy of it may exist: it is now suspended and will not sign in again. "+
+			"Sign in with another passkey of yours and remove this one (Security), or ask the property office for a new invite")
+	errSuspended = httpx.Errorf(http.StatusForbidden, "passkey_suspended",
+		"this passkey was suspended because a copy of it may exist, and it will not sign in again. "+
+			"Sign in with another passkey of yours and remove this one (Security), or ask the property office for a new invite")
+)
 
-// checkAssertion applies the rules every accepted assertion must pass beyond the
-// signature: the counter moved forward, and it is recorded compare-and-set.
-func (a *API) checkAssertion(ctx context.Context, r *resident, cred *webauthn.Credential, parsed *protocol.ParsedCredentialAssertionData) (store.Passkey, bool, error) {
-	stored, ok := r.passkey(cred.ID)
-	if !ok {
-		return store.Passkey{}, false, access.ErrUnauthorized
+// checkAssertion applies the rules every assertion with a good signature must still
+// pass, in the store under the passkey's row lock (store.UsePasskey): not suspended, and
+// a counter that moved forward. A regression suspends the passkey, ends its sessions and
+// revokes the devices it authorised (committed before the refusal is answered).
+func (a *API) checkAssertion(ctx context.Context, r *resident, cred *webauthn.Credential, parsed *protocol.ParsedCredentialAssertionData) (store.Passkey, error) {
+	if _, ok := r.passkey(cred.ID); !ok {
+		return store.Passkey{}, access.ErrUnauthorized
 	}
-	uv := parsed.Response.AuthenticatorData.Flags.UserVerified()
-	if cred.Authenticator.CloneWarning {
-		a.log.Warn("passkey counter went backwards", "community", r.community, "resident", r.id, "passkey", stored.ID,
-			"stored", stored.SignCount, "presented", parsed.Response.AuthenticatorData.Counter)
-		return stored, uv, errClone
+	presented := parsed.Response.AuthenticatorData.Counter
+	used, err := a.db.UsePasskey(ctx, store.PasskeyUse{Community: r.community, Resident: r.id, CredentialID: cred.ID, Count: presented,
+		BackupState: cred.Flags.BackupState, UserVerified: parsed.Response.AuthenticatorData.Flags.UserVerified()})
+	switch {
+	case errors.Is(err, access.ErrCounterRegressed):
+		a.log.Warn("passkey counter went backwards: passkey suspended", "community", r.community, "resident", r.id, "passkey", used.ID,
+			"stored", used.SignCount, "presented", presented)
+		return used, errClone
+	case errors.Is(err, access.ErrPasskeySuspended):
+		a.log.Warn("suspended passkey refused", "community", r.community, "resident", r.id, "passkey", used.ID, "presented", presented)
+		return used, errSuspended
 	}
-	used, err := a.db.UsePasskey(ctx, store.PasskeyUse{Community: r.community, CredentialID: cred.ID, OldCount: stored.SignCount,
-		NewCount: int64(cred.Authenticator.SignCount), BackupState: cred.Flags.BackupState, UserVerified: uv})
-	if errors.Is(err, store.ErrCounterRace) {
-		a.log.Warn("passkey counter raced", "community", r.community, "resident", r.id, "passkey", stored.ID)
-		return stored, uv, errClone
-	}
-	return used, uv, err
+	return used, err
 }
 
 func (a *API) signInFinish(c *fiber.Ctx, _ *store.Session) error {
@@ -312,10 +317,11 @@ func (a *API) signInFinish(c *fiber.Ctx, _ *store.Session) error {
 		}
 		return webauthnError(err)
 	}
-	pk, uv, err := a.checkAssertion(c.UserContext(), who, cred, parsed)
+	pk, err := a.checkAssertion(c.UserContext(), who, cred, parsed)
 	if err != nil {
 		return err
 	}
+	uv := parsed.Response.AuthenticatorData.Flags.UserVerified()
 	token, err := a.db.NewSession(c.UserContext(), who.community, who.id, pk.ID, uv)
 	if err != nil {
 		return err
@@ -348,7 +354,17 @@ func (a *API) stepUpBegin(c *fiber.Ctx, s *store.Session) error {
 	if err != nil {
 		return err
 	}
-	assertion, sd, err := a.wa.BeginLogin(r, webauthn.WithUserVerification(protocol.VerificationRequired))
+	// Only passkeys that still sign in are offered.
+	allow := make([]protocol.CredentialDescriptor, 0, len(r.passkeys))
+	for _, c := range r.WebAuthnCredentials() {
+		if p, _ := r.passkey(c.ID); p.SuspendedAt == nil {
+			allow = append(allow, c.Descriptor())
+		}
+	}
+	if len(allow) == 0 {
+		return errSuspended
+	}
+	assertion, sd, err := a.wa.BeginLogin(r, webauthn.WithUserVerification(protocol.VerificationRequired), webauthn.WithAllowedCredentials(allow))
 	if err != nil {
 		return fmt.Errorf("begin step-up: %w", err)
 	}
@@ -388,11 +404,11 @@ func (a *API) stepUpFinish(c *fiber.Ctx, s *store.Session) error {
 	if err != nil {
 		return webauthnError(err)
 	}
-	pk, uv, err := a.checkAssertion(c.UserContext(), r, cred, parsed)
+	pk, err := a.checkAssertion(c.UserContext(), r, cred, parsed)
 	if err != nil {
 		return err
 	}
-	if !uv {
+	if !parsed.Response.AuthenticatorData.Flags.UserVerified() {
 		return httpx.Errorf(http.StatusForbidden, "user_not_verified", "this passkey did not verify you (PIN, fingerprint or face)")
 	}
 	if err := a.db.MarkVerified(c.UserContext(), *s, pk.ID); err != nil {

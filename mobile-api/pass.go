@@ -118,9 +118,22 @@ func (a *API) me(c *fiber.Ctx, s *store.Session) error {
 	if err != nil {
 		return err
 	}
+	passkeys, err := a.db.Passkeys(c.UserContext(), s.Community, s.Resident)
+	if err != nil {
+		return err
+	}
+	// The app warns on every screen while a suspended passkey is listed: the resident
+	// should learn that a copy of their passkey may exist, and remove it.
+	suspended := 0
+	for _, p := range passkeys {
+		if p.SuspendedAt != nil {
+			suspended++
+		}
+	}
 	return c.JSON(fiber.Map{
-		"resident":       r,
-		"community_name": community.Name,
+		"resident":           r,
+		"community_name":     community.Name,
+		"passkeys_suspended": suspended,
 		"session": fiber.Map{
 			"created_at": s.CreatedAt, "expires_at": s.ExpiresAt, "passkey_id": s.Passkey,
 			"step_up_fresh": access.StepUpFresh(s.VerifiedAt, time.Now()),
