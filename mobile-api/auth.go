@@ -81,9 +81,11 @@ func (a *API) loadResident(ctx context.Context, c, id uuid.UUID) (*resident, err
 	return &resident{community: c, id: id, name: r.Name, passkeys: pks}, nil
 }
 
-// registrationOptions: a discoverable credential is required (sign-in has no username);
-// user verification is preferred, not required, so phones without a screen lock can
-// still hold a passkey (they just cannot step up).
+// registrationOptions: a discoverable credential is required (sign-in has no username),
+// and so is user verification (PIN, fingerprint or face): a registration opens a
+// session, and a session can export everything held about the resident, so possession of
+// an unlocked phone must not be enough. Phones create passkeys only with a screen lock
+// anyway.
 func registrationOptions(r *resident) []webauthn.RegistrationOption {
 	requireRK := true
 	exclude := make([]protocol.CredentialDescriptor, 0, len(r.passkeys))
@@ -94,7 +96,7 @@ func registrationOptions(r *resident) []webauthn.RegistrationOption {
 		webauthn.WithAuthenticatorSelection(protocol.AuthenticatorSelection{
 			RequireResidentKey: &requireRK,
 			ResidentKey:        protocol.ResidentKeyRequirementRequired,
-			UserVerification:   protocol.VerificationPreferred,
+			UserVerification:   protocol.VerificationRequired,
 		}),
 		webauthn.WithConveyancePreference(protocol.PreferNoAttestation),
 		webauthn.WithExclusions(exclude),
@@ -222,6 +224,9 @@ func (a *API) redeemFinish(c *fiber.Ctx, _ *store.Session) error {
 	if err != nil {
 		return webauthnError(err)
 	}
+	if err := userVerifiedAt(parsed.Response.AttestationObject.AuthData.Flags); err != nil {
+		return err
+	}
 	r := &resident{community: cer.Community, id: cer.Resident.UUID}
 	cred, err := a.wa.CreateCredential(r, sd, parsed)
 	if err != nil {
@@ -233,7 +238,7 @@ func (a *API) redeemFinish(c *fiber.Ctx, _ *store.Session) error {
 		if err := tx.RedeemInvite(c.UserContext(), r.community, cer.Invite.UUID, pk); err != nil {
 			return err
 		}
-		token, err = tx.NewSession(c.UserContext(), r.community, pk.Resident, pk.ID, cred.Flags.UserVerified)
+		token, err = tx.NewSession(c.UserContext(), r.community, pk.Resident, pk.ID, true)
 		return err
 	})
 	if err != nil {
@@ -245,7 +250,11 @@ func (a *API) redeemFinish(c *fiber.Ctx, _ *store.Session) error {
 }
 
 func (a *API) signInBegin(c *fiber.Ctx, _ *store.Session) error {
-	assertion, sd, err := a.wa.BeginDiscoverableLogin(webauthn.WithUserVerification(protocol.VerificationPreferred))
+	// User verification is required (the library then refuses an assertion without it,
+	// and finish checks the flag first with a clear answer): a session can export all of
+	// a resident's data, so a phone that is merely unlocked, or a security key anyone
+	// can touch, must not open one.
+	assertion, sd, err := a.wa.BeginDiscoverableLogin(webauthn.WithUserVerification(protocol.VerificationRequired))
 	if err != nil {
 		return fmt.Errorf("begin sign-in: %w", err)
 	}
@@ -258,6 +267,8 @@ func (a *API) signInBegin(c *fiber.Ctx, _ *store.Session) error {
 
 // Answers to assertions that are refused although their signature is good.
 var (
+	errNotVerified = httpx.Errorf(http.StatusForbidden, "user_not_verified",
+		"this passkey did not verify you (PIN, fingerprint or face), and that is needed here: a session can reach all your data")
 	errClone = httpx.Errorf(http.StatusForbidden, "passkey_counter_regressed",
 		"this passkey's signature counter went backwards, so a copy of it may exist: it is now suspended and will not sign in again. "+
 			"Sign in with another passkey of yours and remove this one (Security), or ask the property office for a new invite")
@@ -265,6 +276,21 @@ var (
 		"this passkey was suspended because a copy of it may exist, and it will not sign in again. "+
 			"Sign in with another passkey of yours and remove this one (Security), or ask the property office for a new invite")
 )
+
+// userVerified refuses an assertion whose authenticator did not verify the user, before
+// anything else is looked at (the library would refuse it too, less clearly).
+func userVerified(parsed *protocol.ParsedCredentialAssertionData) error {
+	return userVerifiedAt(parsed.Response.AuthenticatorData.Flags)
+}
+
+// userVerifiedAt refuses authenticator data without the UV flag (assertions and
+// registrations alike).
+func userVerifiedAt(f protocol.AuthenticatorFlags) error {
+	if !f.UserVerified() {
+		return errNotVerified
+	}
+	return nil
+}
 
 // checkAssertion applies the rules every assertion with a good signature must still
 // pass, in the store under the passkey's row lock (store.UsePasskey): not suspended, and
@@ -298,6 +324,9 @@ func (a *API) signInFinish(c *fiber.Ctx, _ *store.Session) error {
 	if err != nil {
 		return webauthnError(err)
 	}
+	if err := userVerified(parsed); err != nil {
+		return err
+	}
 	var who *resident
 	handler := func(rawID, userHandle []byte) (webauthn.User, error) {
 		community, id, err := access.ParseUserHandle(userHandle)
@@ -321,13 +350,12 @@ func (a *API) signInFinish(c *fiber.Ctx, _ *store.Session) error {
 	if err != nil {
 		return err
 	}
-	uv := parsed.Response.AuthenticatorData.Flags.UserVerified()
-	token, err := a.db.NewSession(c.UserContext(), who.community, who.id, pk.ID, uv)
+	token, err := a.db.NewSession(c.UserContext(), who.community, who.id, pk.ID, true)
 	if err != nil {
 		return err
 	}
 	out := a.setSession(c, token, in.Session)
-	out["resident_id"], out["passkey_id"], out["user_verified"] = who.id, pk.ID, uv
+	out["resident_id"], out["passkey_id"], out["user_verified"] = who.id, pk.ID, true
 	return c.JSON(out)
 }
 
@@ -396,6 +424,9 @@ func (a *API) stepUpFinish(c *fiber.Ctx, s *store.Session) error {
 	if err != nil {
 		return webauthnError(err)
 	}
+	if err := userVerified(parsed); err != nil {
+		return err
+	}
 	r, err := a.loadResident(c.UserContext(), s.Community, s.Resident)
 	if err != nil {
 		return err
@@ -407,9 +438,6 @@ func (a *API) stepUpFinish(c *fiber.Ctx, s *store.Session) error {
 	pk, err := a.checkAssertion(c.UserContext(), r, cred, parsed)
 	if err != nil {
 		return err
-	}
-	if !parsed.Response.AuthenticatorData.Flags.UserVerified() {
-		return httpx.Errorf(http.StatusForbidden, "user_not_verified", "this passkey did not verify you (PIN, fingerprint or face)")
 	}
 	if err := a.db.MarkVerified(c.UserContext(), *s, pk.ID); err != nil {
 		return err
@@ -461,6 +489,9 @@ func (a *API) addPasskeyFinish(c *fiber.Ctx, s *store.Session) error {
 	parsed, err := protocol.ParseCredentialCreationResponseBytes(in.Credential)
 	if err != nil {
 		return webauthnError(err)
+	}
+	if err := userVerifiedAt(parsed.Response.AttestationObject.AuthData.Flags); err != nil {
+		return err
 	}
 	r, err := a.loadResident(c.UserContext(), s.Community, s.Resident)
 	if err != nil {

@@ -245,7 +245,7 @@ func TestStepUpDevicesAndPasskeyRemoval(t *testing.T) {
 	// A step-up with a passkey that does not verify the user does not count.
 	m.auth.uv = false
 	begin := h.must(200, "POST", "/api/v1/stepup/begin", m.token, map[string]any{})
-	h.mustFail(400, "webauthn_failed", "POST", "/api/v1/stepup/finish", m.token, map[string]any{"ceremony": begin["ceremony"], "credential": m.auth.get(t, begin, m.key, 1)})
+	h.mustFail(403, "user_not_verified", "POST", "/api/v1/stepup/finish", m.token, map[string]any{"ceremony": begin["ceremony"], "credential": m.auth.get(t, begin, m.key, 1)})
 	m.auth.uv = true
 	h.mustFail(403, "step_up_required", "POST", "/api/v1/devices", m.token, map[string]any{"public_key": pub})
 

@@ -73,6 +73,8 @@ func (a *API) residentPass(c *fiber.Ctx, s *store.Session) (issued, error) {
 	return a.mint(c, s.Community, cred.ID, credential.SubjectResident, uint64(st.zones), time.Time{})
 }
 
+// noStore keeps an answer out of every cache (Pragma for HTTP/1.0 ones); the /api/v1
+// group sets it on every answer.
 func noStore(c *fiber.Ctx) {
 	c.Set(fiber.HeaderCacheControl, "no-store")
 	c.Set(fiber.HeaderPragma, "no-cache")
@@ -83,7 +85,6 @@ func (a *API) pass(c *fiber.Ctx, s *store.Session) error {
 	if err != nil {
 		return err
 	}
-	noStore(c)
 	return c.JSON(out)
 }
 
@@ -102,7 +103,6 @@ func sendPNG(c *fiber.Ctx, out issued) error {
 	if err != nil {
 		return err
 	}
-	noStore(c)
 	c.Set("X-Pass-Expires-At", out.ExpiresAt.UTC().Format(time.RFC3339))
 	c.Set("X-Pass-Refresh-After", out.RefreshAfter.UTC().Format(time.RFC3339))
 	c.Set(fiber.HeaderContentType, "image/png")
