@@ -45,7 +45,7 @@ func rowCodes(g *gallery, i int) []int64 {
 }
 
 func oneRow(v []float32) *gallery {
-	g := &gallery{dim: len(v), words: (len(v) + 15) / 16 * 2}
+	g := &gallery{dim: len(v), words: (len(v) + 7) / 8}
 	g.codes, g.fine = make([]uint64, g.words), make([]int8, g.dim)
 	g.rows = []rowInfo{encode(v, g.codes, g.fine)}
 	return g
