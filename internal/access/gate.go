@@ -41,6 +41,13 @@ type GateSettings struct {
 	HeartbeatSeconds int `json:"heartbeat_seconds,omitempty"`
 }
 
+// MaxSkewSeconds is the largest clock skew staff may give a gate (skew_seconds): every
+// rule that must outlast a token's window at any gate (ForgetRevocationAfter) counts it.
+const MaxSkewSeconds = 3600
+
+// MaxSkew is MaxSkewSeconds as a duration.
+const MaxSkew = MaxSkewSeconds * time.Second
+
 // Stale policies.
 const (
 	StaleFlag = "flag"
@@ -84,7 +91,7 @@ func (s GateSettings) Validate() (field string, err error) {
 		name      string
 		v, lo, hi int
 	}{
-		{"skew_seconds", s.SkewSeconds, 0, 3600},
+		{"skew_seconds", s.SkewSeconds, 0, MaxSkewSeconds},
 		{"stale_after_seconds", s.StaleAfterSeconds, 0, 30 * 86400},
 		{"card_min_interval_seconds", s.CardMinIntervalSeconds, 0, 3600},
 		{"passback_seconds", s.PassbackSeconds, 0, 86400},

@@ -100,8 +100,11 @@ func addChange(out *access.GateSync, r changeRow) error {
 	return nil
 }
 
-// liveRevocations lists revocations gates must still hold. The SQL bound is loose (an
-// hour instead of the exact margin) so that the rule itself stays in access.
+// liveRevocations lists revocations gates must still hold. The SQL bound is loose (it
+// counts from the later of revocation and expiry, a few minutes early for a QR
+// credential) so that the rule itself stays in access.ForgetRevocationAfter; it must
+// reach back at least RevocationHorizon, or a snapshot drops revocations a gate with a
+// large skew still needs.
 func liveRevocations(ctx context.Context, q selecter, c uuid.UUID) ([]access.Revocation, error) {
 	var rows []struct {
 		ID        uuid.UUID  `db:"id"`
@@ -110,7 +113,7 @@ func liveRevocations(ctx context.Context, q selecter, c uuid.UUID) ([]access.Rev
 	}
 	err := q.SelectContext(ctx, &rows, `SELECT id, revoked_at, expires_at FROM credentials
 		WHERE community_id = $1 AND revoked_at IS NOT NULL
-		  AND greatest(revoked_at, coalesce(expires_at, revoked_at)) > now() - interval '1 hour'`, c)
+		  AND greatest(revoked_at, coalesce(expires_at, revoked_at)) > now() - $2::interval`, c, seconds(access.RevocationHorizon))
 	if err != nil {
 		return nil, fmt.Errorf("live revocations: %w", err)
 	}
