@@ -21,6 +21,7 @@ func commands() map[string]command {
 	return map[string]command{
 		"serve": {sealed: true, migrate: true, run: func(ctx context.Context, e *env) error {
 			srv := NewServer(e.db, e.sealer, e.cfg.logger(e.stderr))
+			srv.keepEvents(e.cfg.retention)
 			go srv.maintain(ctx, retention{events: e.cfg.retention, changes: e.cfg.changes})
 			return srv.Serve(ctx, e.cfg.listen)
 		}},

@@ -21,9 +21,10 @@ import (
 // Server is the program's HTTP side: the shared edge from httpx with readiness and
 // metrics, the two API surfaces mounted on it, and the maintenance loop.
 type Server struct {
-	db  *store.DB
-	log *slog.Logger
-	app *fiber.App
+	db    *store.DB
+	log   *slog.Logger
+	app   *fiber.App
+	gates *gatesync.API
 }
 
 // NewServer builds the HTTP app on a database.
@@ -34,10 +35,15 @@ func NewServer(db *store.DB, sealer *secret.Sealer, log *slog.Logger) *Server {
 	s.app = httpx.NewApp(httpx.Options{Name: "gatepass-server", Log: log, Registry: reg, BodyLimit: gatesync.BodyLimit})
 	s.app.Get("/readyz", s.ready)
 	admin.New(db, sealer).Mount(s.app)
-	gatesync.New(db, log).Mount(s.app)
+	s.gates = gatesync.New(db, log)
+	s.gates.Mount(s.app)
 	s.app.Use(httpx.NotFound)
 	return s
 }
+
+// keepEvents sets the entry log's retention, which also bounds how old an event a gate
+// may still report; call it before Serve.
+func (s *Server) keepEvents(d time.Duration) { s.gates.EventRetention = d }
 
 // Serve runs until ctx ends.
 func (s *Server) Serve(ctx context.Context, addr string) error {

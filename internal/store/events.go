@@ -25,7 +25,9 @@ func (db *DB) StoreEvents(ctx context.Context, g access.GateIdentity, events []a
 	offline, stale, staffs, keys := make([]bool, n), make([]bool, n), make([]*uuid.UUID, n), make([][]byte, n)
 	residents, scores := make([]*uuid.UUID, n), make([]*float32, n)
 	for i, e := range events {
-		ids[i], times[i], creds[i], methods[i], results[i], reasons[i] = e.ID, e.OccurredAt, e.Credential, e.Method, e.Result, e.Reason
+		// In UTC: lib/pq sends a time with its own offset, and PostgreSQL refuses
+		// offsets it cannot represent (+23:59 is valid RFC 3339).
+		ids[i], times[i], creds[i], methods[i], results[i], reasons[i] = e.ID, e.OccurredAt.UTC(), e.Credential, e.Method, e.Result, e.Reason
 		offline[i], stale[i], staffs[i], keys[i] = e.Offline, e.Stale, e.Staff, e.ReplayKey
 		residents[i], scores[i] = e.Resident, e.Score
 		if e.Subject != "" {
@@ -82,9 +84,10 @@ func (db *DB) StoreEvents(ctx context.Context, g access.GateIdentity, events []a
 			return err
 		}
 		// Repeating this for a re-sent event is harmless (greatest).
+		now := time.Now()
 		for _, e := range events {
 			if e.MovesFaceRetention() {
-				if err := tx.NoteFaceEntry(ctx, g.Community, *e.Resident, e.OccurredAt); err != nil {
+				if err := tx.NoteFaceEntry(ctx, g.Community, *e.Resident, e.FaceEntryAt(now)); err != nil {
 					return err
 				}
 			}
@@ -207,14 +210,16 @@ type anomalyRow struct {
 }
 
 // Anomalies lists replay keys granted at two or more gates since from, newest first.
-// Card keys (type byte 3) are static by design and a card may open several gates.
+// Card keys (type byte 3) are static by design and a card may open several gates. Keys
+// are read with substring, never get_byte, so that a malformed key stored before the
+// gate API checked them (an empty one) cannot fail the whole query.
 func (db *DB) Anomalies(ctx context.Context, c uuid.UUID, from time.Time, limit int) ([]access.Anomaly, error) {
 	var rows []anomalyRow
 	err := db.x.SelectContext(ctx, &rows, `SELECT replay_key, (array_agg(credential_id))[1] AS credential_id,
 			string_agg(DISTINCT gate_id::text, ',') AS gates, count(*) AS grants, min(occurred_at) AS first_at, max(occurred_at) AS last_at
 		FROM entry_events
-		WHERE community_id = $1 AND result = 'granted' AND replay_key IS NOT NULL AND occurred_at >= $2
-		  AND get_byte(replay_key, 0) <> 3
+		WHERE community_id = $1 AND result = 'granted' AND length(replay_key) > 0 AND occurred_at >= $2
+		  AND substring(replay_key from 1 for 1) <> '\x03'::bytea
 		GROUP BY replay_key HAVING count(DISTINCT gate_id) > 1
 		ORDER BY max(occurred_at) DESC LIMIT $3`, c, from, limit)
 	if err != nil {
