@@ -30,7 +30,7 @@ type Server struct {
 // NewServer builds the HTTP app on a database.
 func NewServer(db *store.DB, sealer *secret.Sealer, log *slog.Logger) *Server {
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewDBStatsCollector(db.SQL(), "gatepass"), collectors.NewGoCollector())
+	reg.MustRegister(collectors.NewDBStatsCollector(db.SQL(), "gatepass"), collectors.NewGoCollector(), gatesync.ClockAlarms(db))
 	s := &Server{db: db, log: log}
 	s.app = httpx.NewApp(httpx.Options{Name: "gatepass-server", Log: log, Registry: reg, BodyLimit: gatesync.BodyLimit})
 	s.app.Get("/readyz", s.ready)

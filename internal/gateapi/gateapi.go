@@ -200,6 +200,9 @@ type Heartbeat struct {
 	AgentVersion  *string `json:"agent_version"`
 	QueueDepth    *int    `json:"queue_depth"`
 	ClockOffsetMS *int64  `json:"clock_offset_ms"` // gate clock minus server clock
+	// ClockAlarm: the offset is past the gate's alarm limit (docs/gate-agent.md): staff
+	// must fix the gate's time source. Absent (an older agent): false.
+	ClockAlarm bool `json:"clock_alarm"`
 }
 
 // HeartbeatAck answers a heartbeat.

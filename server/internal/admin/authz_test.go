@@ -56,6 +56,7 @@ func endpoints() []endpoint {
 		{"GET", "/residents/{r}/cards", []string{"admin", "guard", "operator"}, nil, 200},
 		{"POST", "/residents/{r}/cards/{card}/revoke", []string{"admin", "guard", "operator"}, nil, 200},
 		{"GET", "/audit", []string{"admin", "auditor", "operator"}, nil, 200},
+		{"GET", "/gates/{g}", []string{"admin", "guard", "auditor", "operator"}, nil, 200},
 		{"POST", "/gates/{g}/unlock", []string{"admin", "guard", "operator"}, func(servertest.Fixture) any {
 			return map[string]any{"reason": "resident without phone"}
 		}, 201},

@@ -20,6 +20,7 @@ import (
 // gateRoutes are the staff endpoints of gates and the entry log.
 func (a *API) gateRoutes() []route {
 	return []route{
+		{"GET", "/gates/:gate", access.ActReadGates, a.getGate},
 		{"POST", "/gates/:gate/unlock", access.ActOperateGates, a.unlockGate},
 		{"POST", "/gates/:gate/disable", access.ActEditStructure, a.disableGate},
 		{"PUT", "/gates/:gate/settings", access.ActEditStructure, a.putGateSettings},
@@ -27,6 +28,20 @@ func (a *API) gateRoutes() []route {
 		{"GET", "/communities/:community/events.csv", access.ActReadEntries, a.exportEvents},
 		{"GET", "/communities/:community/anomalies", access.ActReadEntries, a.listAnomalies},
 	}
+}
+
+// getGate shows one gate as the gate list does: last heartbeat, queue, clock offset
+// and clock alarm.
+func (a *API) getGate(c *fiber.Ctx, r *request) error {
+	gate, err := httpx.PathUUID(c, "gate")
+	if err != nil {
+		return err
+	}
+	out, err := a.db.Gate(c.UserContext(), r.community, gate)
+	if err != nil {
+		return err
+	}
+	return c.JSON(out)
 }
 
 func (a *API) unlockGate(c *fiber.Ctx, r *request) error {

@@ -315,8 +315,17 @@ func (g *API) heartbeat(c *fiber.Ctx, gate access.GateIdentity) error {
 	if in.ClockOffsetMS == nil {
 		return access.Invalid("clock_offset_ms", "is required")
 	}
-	if err := g.db.GateHeartbeat(c.UserContext(), gate, version, queue, *in.ClockOffsetMS); err != nil {
+	was, err := g.db.GateHeartbeat(c.UserContext(), gate, version, queue, *in.ClockOffsetMS, in.ClockAlarm)
+	if err != nil {
 		return err
+	}
+	// Said when the alarm starts and when it ends, not on every beat of a gate in alarm.
+	switch {
+	case in.ClockAlarm && !was:
+		g.log.Warn("gate clock alarm: its clock is off by more than its limit; fix its time source",
+			"gate", gate.ID, "community", gate.Community, "clock_offset_ms", *in.ClockOffsetMS)
+	case !in.ClockAlarm && was:
+		g.log.Info("gate clock alarm cleared", "gate", gate.ID, "community", gate.Community, "clock_offset_ms", *in.ClockOffsetMS)
 	}
 	return c.JSON(gateapi.HeartbeatAck{ServerTime: time.Now().UTC()})
 }
