@@ -6,6 +6,8 @@
 //	server migrate                 apply the schema
 //	server staff create ...        make a staff member and print their token once
 //	server audit verify            recompute the audit hash chain
+//	server keys rotate ...         retire the signing key and make a new one
+//	server keys compromise ...     withdraw a leaked key; print the cards to reprint
 package main
 
 import (
@@ -34,6 +36,8 @@ commands:
                  prints the new staff token alone on the last line
   audit verify   recompute the audit log hash chain; exit 1 at the first bad row
   keys rotate    --community ID: retire the community's signing key and make a new one
+  keys compromise --community ID --kid N --reason TEXT: withdraw a leaked key for good
+                 (gates drop it, what it signed is revoked); prints the cards to reprint
   demo seed      create a demo community and print its ids and tokens
 
 environment: DATABASE_URL, LISTEN_ADDR, MASTER_KEY_FILE, EVENT_RETENTION,

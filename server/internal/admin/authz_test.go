@@ -52,6 +52,9 @@ func endpoints() []endpoint {
 		{"GET", "/communities/{c}/staff", []string{"admin", "operator"}, nil, 200},
 		{"GET", "/communities/{c}/keys", []string{"admin", "guard", "auditor", "operator"}, nil, 200},
 		{"POST", "/communities/{c}/keys/rotate", []string{"admin", "operator"}, nil, 201},
+		{"POST", "/communities/{c}/keys/{kid}/compromise", []string{"admin", "operator"}, func(servertest.Fixture) any {
+			return map[string]any{"reason": "laptop stolen"}
+		}, 200},
 		{"POST", "/residents/{r}/cards", []string{"admin", "guard", "operator"}, nil, 201},
 		{"GET", "/residents/{r}/cards", []string{"admin", "guard", "operator"}, nil, 200},
 		{"POST", "/residents/{r}/cards/{card}/revoke", []string{"admin", "guard", "operator"}, nil, 200},
@@ -83,7 +86,7 @@ func TestEveryAdminRouteIsInTheMatrix(t *testing.T) {
 	for _, e := range endpoints() {
 		known[e.method+" "+e.path] = true
 	}
-	replacer := strings.NewReplacer(":community", "{c}", ":resident", "{r}", ":zone", "5", ":card", "{card}", ":gate", "{g}", ":visitor_pass", "{vp}")
+	replacer := strings.NewReplacer(":community", "{c}", ":resident", "{r}", ":zone", "5", ":card", "{card}", ":gate", "{g}", ":visitor_pass", "{vp}", ":kid", "{kid}")
 	for _, r := range admin.Routes() {
 		key := r.Method + " " + replacer.Replace(r.Path)
 		if !known[key] {
@@ -128,7 +131,11 @@ func TestAuthorizationMatrix(t *testing.T) {
 				if strings.Contains(e.path, "{vp}") {
 					visitorPass = h.visitorPass(a, resident)
 				}
-				path := "/admin/v1" + strings.NewReplacer("{c}", a.ID, "{r}", resident, "{card}", card, "{g}", gate, "{vp}", visitorPass).Replace(e.path)
+				kid := ""
+				if strings.Contains(e.path, "{kid}") {
+					kid = h.activeKID(a)
+				}
+				path := "/admin/v1" + strings.NewReplacer("{c}", a.ID, "{r}", resident, "{card}", card, "{g}", gate, "{vp}", visitorPass, "{kid}", kid).Replace(e.path)
 				var body any
 				if e.body != nil {
 					body = e.body(a)

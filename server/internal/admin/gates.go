@@ -49,15 +49,8 @@ func (a *API) unlockGate(c *fiber.Ctx, r *request) error {
 	if err != nil {
 		return err
 	}
-	var in struct {
-		Reason *string `json:"reason"`
-	}
-	if err := httpx.DecodeJSON(c, &in); err != nil {
-		return err
-	}
-	var k httpx.Checker
-	reason := k.Text("reason", in.Reason, 1, 200)
-	if err := k.Err(); err != nil {
+	reason, err := reasonBody(c)
+	if err != nil {
 		return err
 	}
 	var out access.Release

@@ -1,0 +1,74 @@
+package gatefault
+
+import (
+	"context"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"gatepass/internal/credential"
+)
+
+// The server side of issue 11 with the real server and gate-agent processes.
+
+// cardID is the credential id a card's text carries.
+func cardID(t *testing.T, text string) string {
+	t.Helper()
+	tok, err := credential.Parse(text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok.CredentialID.String()
+}
+
+// Item 3: a signing key leaks. Rotating it is not enough: the old key stays trusted for
+// what it signed before its retirement, and the intruder signs a 366-day card dated just
+// before it, which an online gate grants. Declared compromised, the key leaves the gate's
+// trusted set within 2 s: the forged card and the genuine cards it signed are denied, the
+// genuine ones are on the list to reprint, and a reprinted card opens.
+func TestCompromisedKeyDeniedAtRealGate(t *testing.T) {
+	e := newEnv(t)
+	g := e.newGate()
+	g.start()
+	g.waitOnline(true)
+	ctx := context.Background()
+	genuineText := e.printCard(e.resident)
+	genuine := cardID(t, genuineText)
+	leaked, err := e.db.Signer(ctx, uuid.MustParse(e.community), e.sealer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.must(201, "POST", "/admin/v1/communities/"+e.community+"/keys/rotate", e.admin, nil)
+	// Dated after the key's creation and before its retirement (30 s from now).
+	nbf := time.Now().Truncate(time.Second)
+	forged, err := credential.MintCard(leaked, credential.Claims{CredentialID: uuid.New(), Subject: credential.SubjectResident,
+		Zones: 1, NotBefore: nbf, ExpiresAt: nbf.Add(credential.MaxCardLifetime)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "the rotation synced and the forged card granted", func() bool {
+		return g.scan(forged).Result == "granted"
+	})
+	if o := g.scan(genuineText); o.Result != "granted" {
+		t.Fatalf("the genuine card before the compromise: %+v", o)
+	}
+
+	out := e.must(200, "POST", "/admin/v1/communities/"+e.community+"/keys/"+strconv.FormatUint(uint64(leaked.KID), 10)+"/compromise", e.admin,
+		map[string]any{"reason": "signing key found on a stolen laptop"})
+	cards, _ := out["cards_to_reprint"].([]any)
+	if len(cards) != 1 || cards[0].(map[string]any)["card_id"] != genuine {
+		t.Fatalf("cards to reprint %v, want the genuine card %s", out["cards_to_reprint"], genuine)
+	}
+	time.Sleep(2 * time.Second)
+	for name, text := range map[string]string{"forged": forged, "genuine": genuineText} {
+		if o := g.scan(text); o.Result != "denied" || o.Reason != "unknown_key" {
+			t.Fatalf("%s card 2 s after the compromise: %+v", name, o)
+		}
+	}
+	reprinted := e.printCard(e.resident)
+	if o := g.scan(reprinted); o.Result != "granted" {
+		t.Fatalf("the reprinted card: %+v", o)
+	}
+}
