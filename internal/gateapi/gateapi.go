@@ -135,6 +135,17 @@ type Sync struct {
 	// to carry out and acknowledge. Full: all of them; delta: those since the cursor.
 	FaceTemplates []FaceTemplate `json:"face_templates"`
 	FacePurges    []FacePurge    `json:"face_purges"`
+	// Holders ties credentials to who holds them, so that anti-passback follows the
+	// person (a resident's card, QR codes and devices are one). Full: every live
+	// credential of the community; delta: those created since the cursor.
+	Holders []Holder `json:"holders"`
+}
+
+// Holder is who holds a credential: the resident for a resident's credentials (the id a
+// face event carries as resident_id), the visitor pass for a visitor's.
+type Holder struct {
+	Credential uuid.UUID `json:"credential_id"`
+	Holder     uuid.UUID `json:"holder_id"`
 }
 
 // FaceTemplate is a resident's template sealed to this gate (the server cannot open it).

@@ -82,6 +82,9 @@ func (tx *Tx) CreateCard(ctx context.Context, c, resident uuid.UUID, kid uint32,
 	if err != nil {
 		return Card{}, 0, fmt.Errorf("issue card: %w", err)
 	}
+	if err := tx.credentialCreated(ctx, c, card.ID, resident); err != nil {
+		return Card{}, 0, err
+	}
 	return card, zones, tx.Audit(ctx, c, "card.issue", "resident:"+resident.String(),
 		map[string]any{"credential_id": card.ID, "expires_at": card.ExpiresAt})
 }

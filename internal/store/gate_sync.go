@@ -34,6 +34,7 @@ func (db *DB) GateSync(ctx context.Context, g access.GateIdentity, cursor int64)
 	out.Full = cursor <= 0 || cursor > bounds.Max.Int64 || (bounds.Min.Valid && cursor < bounds.Min.Int64-1)
 	out.Revocations = []access.Revocation{}
 	out.FaceTemplates, out.FacePurges = []access.GateFaceTemplate{}, []access.FacePurge{}
+	out.Holders = []access.CredentialHolder{}
 	if out.Full {
 		out.Cursor = bounds.Max.Int64
 		if out.Revocations, err = liveRevocations(ctx, x, g.Community); err != nil {
@@ -44,6 +45,9 @@ func (db *DB) GateSync(ctx context.Context, g access.GateIdentity, cursor int64)
 			return out, false, err
 		}
 		out.FaceTemplates, out.FacePurges = faces.Templates, faces.Purges
+		if out.Holders, err = liveHolders(ctx, x, g.Community); err != nil {
+			return out, false, err
+		}
 		changed = true
 	} else {
 		out.Cursor = cursor
@@ -87,6 +91,11 @@ func addChange(out *access.GateSync, r changeRow) error {
 		// A row without its blob was scrubbed after a replacement or a purge: skip it.
 		if err = json.Unmarshal(r.Data, &t); err == nil && len(t.Sealed) > 0 {
 			out.FaceTemplates = append(out.FaceTemplates, access.GateFaceTemplate(t))
+		}
+	case "credential":
+		var h access.CredentialHolder
+		if err = json.Unmarshal(r.Data, &h); err == nil {
+			out.Holders = append(out.Holders, h)
 		}
 	case "face_purge":
 		var p facePurgeChange

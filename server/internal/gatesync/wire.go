@@ -23,6 +23,7 @@ func syncToWire(s access.GateSync) gateapi.Sync {
 		Commands:      each(s.Commands, func(c access.GateCommand) gateapi.Command { return gateapi.Command(c) }),
 		FaceTemplates: each(s.FaceTemplates, func(t access.GateFaceTemplate) gateapi.FaceTemplate { return gateapi.FaceTemplate(t) }),
 		FacePurges:    each(s.FacePurges, func(p access.FacePurge) gateapi.FacePurge { return gateapi.FacePurge(p) }),
+		Holders:       each(s.Holders, func(h access.CredentialHolder) gateapi.Holder { return gateapi.Holder(h) }),
 	}
 }
 

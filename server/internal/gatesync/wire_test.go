@@ -36,6 +36,7 @@ func TestWireConversionsAreLossless(t *testing.T) {
 		Commands:      []access.GateCommand{{ID: id(3), Kind: "face_enrol", Reason: "r", Payload: payload, CreatedBy: &staff, CreatedAt: at}},
 		FaceTemplates: []access.GateFaceTemplate{{Template: id(4), Resident: resident, Model: "m", Sealed: []byte{9}}},
 		FacePurges:    []access.FacePurge{{Purge: id(5), Resident: resident, Reason: "withdrawal"}},
+		Holders:       []access.CredentialHolder{{Credential: cred, Holder: resident}},
 	}
 	wireSync := gateapi.Sync{Cursor: 42, Full: true, More: true, ServerTime: at, Gate: wireGate,
 		Keys:          []gateapi.Key{{KID: 5, Public: []byte{1, 2}, NotBefore: at, NotAfter: &later}},
@@ -44,6 +45,7 @@ func TestWireConversionsAreLossless(t *testing.T) {
 		Commands:      []gateapi.Command{{ID: id(3), Kind: "face_enrol", Reason: "r", Payload: payload, CreatedBy: &staff, CreatedAt: at}},
 		FaceTemplates: []gateapi.FaceTemplate{{Template: id(4), Resident: resident, Model: "m", Sealed: []byte{9}}},
 		FacePurges:    []gateapi.FacePurge{{Purge: id(5), Resident: resident, Reason: "withdrawal"}},
+		Holders:       []gateapi.Holder{{Credential: cred, Holder: resident}},
 	}
 	wireEvent := gateapi.Event{ID: id(6), OccurredAt: at, GateID: id(1), Credential: &cred, Subject: "resident", Method: "face",
 		Result: "granted", Reason: "ok", Offline: true, Stale: true, Staff: &staff, ReplayKey: []byte{3}, Resident: &resident, Score: &score}
