@@ -25,6 +25,16 @@ type GateSync struct {
 	// Holders: every live credential with its holder when Full, else those created
 	// since the cursor.
 	Holders []CredentialHolder
+	// ForeignKIDs are other communities' key ids past the gate's kid_after, by kid.
+	ForeignKIDs []uint32
+}
+
+// SyncRequest is what a gate asks a sync for.
+type SyncRequest struct {
+	Cursor int64 // the last change the gate holds; 0: send a snapshot
+	// KIDAfter, when set, asks for the key ids of other communities greater than it
+	// (GateSync.ForeignKIDs); nil: the gate does not ask (an older agent).
+	KIDAfter *uint32
 }
 
 // CredentialHolder is who holds a credential: the resident for a resident's

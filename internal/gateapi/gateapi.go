@@ -139,6 +139,12 @@ type Sync struct {
 	// person (a resident's card, QR codes and devices are one). Full: every live
 	// credential of the community; delta: those created since the cursor.
 	Holders []Holder `json:"holders"`
+	// ForeignKIDs are key ids of other communities greater than the request's kid_after
+	// (ids only, never keys; kids are unique in the deployment and only grow), so that
+	// the gate refuses a code from another estate as wrong_community rather than
+	// unknown_key. Empty without kid_after; a bounded number an answer, with More set
+	// when there are more (docs/openapi-gate.yaml).
+	ForeignKIDs []uint32 `json:"foreign_kids"`
 }
 
 // Holder is who holds a credential: the resident for a resident's credentials (the id a

@@ -12,10 +12,22 @@ import (
 	"gatepass/internal/access"
 )
 
-// GateSync answers a gate's sync at cursor: a full snapshot when cursor is 0 or not a
-// cursor this community's change log can continue from, else the changes since. changed
-// is false when a delta found nothing for this gate (the caller may long-poll).
-func (db *DB) GateSync(ctx context.Context, g access.GateIdentity, cursor int64) (out access.GateSync, changed bool, err error) {
+// GateSync is GateSyncFor a gate that asks for no foreign key ids.
+func (db *DB) GateSync(ctx context.Context, g access.GateIdentity, cursor int64) (access.GateSync, bool, error) {
+	return db.GateSyncFor(ctx, g, access.SyncRequest{Cursor: cursor})
+}
+
+// maxForeignKIDs bounds the foreign key ids of one answer; the gate asks again at once
+// (More) with the largest as its kid_after. Kids are 4 bytes of JSON-free integers, so
+// even the first answer of a large deployment stays small.
+const maxForeignKIDs = 10000
+
+// GateSyncFor answers a gate's sync: a full snapshot when the cursor is 0 or not a
+// cursor this community's change log can continue from, else the changes since; and the
+// other communities' key ids past req.KIDAfter when it is set. changed is false when a
+// delta found nothing for this gate (the caller may long-poll).
+func (db *DB) GateSyncFor(ctx context.Context, g access.GateIdentity, req access.SyncRequest) (out access.GateSync, changed bool, err error) {
+	cursor := req.Cursor
 	// Repeatable read: the snapshot's revocations and its cursor are one moment.
 	x, err := db.x.BeginTxx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true})
 	if err != nil {
@@ -71,6 +83,22 @@ func (db *DB) GateSync(ctx context.Context, g access.GateIdentity, cursor int64)
 	}
 	if err := gateState(ctx, x, &out, g); err != nil {
 		return out, false, err
+	}
+	out.ForeignKIDs = []uint32{}
+	if req.KIDAfter != nil {
+		// Every other community's key, compromised or not: a code signed by any of them
+		// is another estate's, never this one's.
+		err := x.SelectContext(ctx, &out.ForeignKIDs, `SELECT kid FROM signing_keys WHERE community_id <> $1 AND kid > $2
+			ORDER BY kid LIMIT $3`, g.Community, int64(*req.KIDAfter), maxForeignKIDs)
+		if err != nil {
+			return out, false, fmt.Errorf("sync foreign kids: %w", err)
+		}
+		if len(out.ForeignKIDs) > 0 {
+			changed = true // news for the gate: answer now, not at the end of a long poll
+		}
+		if len(out.ForeignKIDs) == maxForeignKIDs {
+			out.More = true
+		}
 	}
 	out.ServerTime = time.Now().UTC()
 	return out, changed, nil

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -160,13 +161,22 @@ func (g *API) enroll(c *fiber.Ctx) error {
 // sync answers at once with a snapshot or with changes since the cursor; without
 // changes it holds the request until one arrives or wait runs out.
 func (g *API) sync(c *fiber.Ctx, gate access.GateIdentity) error {
-	cursor := int64(0)
+	req := access.SyncRequest{}
 	if q := c.Query("cursor"); q != "" {
 		n, err := strconv.ParseInt(q, 10, 64)
 		if err != nil || n < 0 {
 			return access.Invalid("cursor", "must be a number >= 0")
 		}
-		cursor = n
+		req.Cursor = n
+	}
+	if q, ok := c.Queries()["kid_after"]; ok {
+		// Digits only: ParseUint alone would take "+5", and a kid is never negative.
+		n, err := strconv.ParseUint(q, 10, 32)
+		if err != nil || strings.TrimLeft(q, "0123456789") != "" {
+			return httpx.FieldErr(http.StatusBadRequest, "invalid_query", "kid_after", "must be a whole number from 0 to %d", uint32(math.MaxUint32))
+		}
+		kid := uint32(n)
+		req.KIDAfter = &kid
 	}
 	wait := time.Duration(0)
 	if q := c.Query("wait"); q != "" {
@@ -186,7 +196,7 @@ func (g *API) sync(c *fiber.Ctx, gate access.GateIdentity) error {
 	deadline := time.NewTimer(wait)
 	defer deadline.Stop()
 	for {
-		out, changed, err := g.db.GateSync(ctx, gate, cursor)
+		out, changed, err := g.db.GateSyncFor(ctx, gate, req)
 		if err != nil {
 			return err
 		}
@@ -194,7 +204,7 @@ func (g *API) sync(c *fiber.Ctx, gate access.GateIdentity) error {
 			return c.JSON(syncToWire(out))
 		}
 		// Other gates' rows were passed over: read on from after them.
-		cursor = out.Cursor
+		req.Cursor = out.Cursor
 		select {
 		case <-wake:
 		case <-time.After(g.poll):

@@ -24,6 +24,7 @@ func syncToWire(s access.GateSync) gateapi.Sync {
 		FaceTemplates: each(s.FaceTemplates, func(t access.GateFaceTemplate) gateapi.FaceTemplate { return gateapi.FaceTemplate(t) }),
 		FacePurges:    each(s.FacePurges, func(p access.FacePurge) gateapi.FacePurge { return gateapi.FacePurge(p) }),
 		Holders:       each(s.Holders, func(h access.CredentialHolder) gateapi.Holder { return gateapi.Holder(h) }),
+		ForeignKIDs:   each(s.ForeignKIDs, func(k uint32) uint32 { return k }),
 	}
 }
 

@@ -37,6 +37,7 @@ func TestWireConversionsAreLossless(t *testing.T) {
 		FaceTemplates: []access.GateFaceTemplate{{Template: id(4), Resident: resident, Model: "m", Sealed: []byte{9}}},
 		FacePurges:    []access.FacePurge{{Purge: id(5), Resident: resident, Reason: "withdrawal"}},
 		Holders:       []access.CredentialHolder{{Credential: cred, Holder: resident}},
+		ForeignKIDs:   []uint32{12, 13},
 	}
 	wireSync := gateapi.Sync{Cursor: 42, Full: true, More: true, ServerTime: at, Gate: wireGate,
 		Keys:          []gateapi.Key{{KID: 5, Public: []byte{1, 2}, NotBefore: at, NotAfter: &later}},
@@ -46,6 +47,7 @@ func TestWireConversionsAreLossless(t *testing.T) {
 		FaceTemplates: []gateapi.FaceTemplate{{Template: id(4), Resident: resident, Model: "m", Sealed: []byte{9}}},
 		FacePurges:    []gateapi.FacePurge{{Purge: id(5), Resident: resident, Reason: "withdrawal"}},
 		Holders:       []gateapi.Holder{{Credential: cred, Holder: resident}},
+		ForeignKIDs:   []uint32{12, 13},
 	}
 	wireEvent := gateapi.Event{ID: id(6), OccurredAt: at, GateID: id(1), Credential: &cred, Subject: "resident", Method: "face",
 		Result: "granted", Reason: "ok", Offline: true, Stale: true, Staff: &staff, ReplayKey: []byte{3}, Resident: &resident, Score: &score}
