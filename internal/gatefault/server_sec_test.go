@@ -72,3 +72,35 @@ func TestCompromisedKeyDeniedAtRealGate(t *testing.T) {
 		t.Fatalf("the reprinted card: %+v", o)
 	}
 }
+
+// Item 9: a gate whose clock is three hours ahead reports events the server refuses (more
+// than 1 h beyond the largest skew): each is refused by its index, the agent sets it
+// aside and its queue drains instead of retrying one batch forever; nothing of it lands
+// in the entry log, and another gate's events still arrive.
+func TestRefusedEventsDoNotStallTheQueue(t *testing.T) {
+	e := newEnv(t)
+	wrong, right := e.newGate("--clock-offset", "3h"), e.newGate()
+	wrong.start()
+	right.start()
+	wrong.waitOnline(true)
+	right.waitOnline(true)
+	for i := 0; i < 5; i++ {
+		if o := wrong.scan(e.token(1)); o.Result != "denied" {
+			t.Fatalf("scan at a gate 3 h ahead: %+v", o)
+		}
+		if o := right.scan(e.token(1)); o.Result != "granted" {
+			t.Fatalf("scan at the right gate: %+v", o)
+		}
+	}
+	wrong.waitDrained()
+	right.waitDrained()
+	if rows, _ := e.serverEvents(wrong.id); rows != 0 {
+		t.Fatalf("%d events of the gate 3 h ahead stored", rows)
+	}
+	if rows, _ := e.serverEvents(right.id); rows != 5 {
+		t.Fatalf("%d events of the right gate stored, want 5", rows)
+	}
+	if !wrong.alive() {
+		t.Fatal("the agent whose events were refused stopped")
+	}
+}
