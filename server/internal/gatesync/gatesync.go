@@ -65,21 +65,24 @@ const DefaultEventRetention = 180 * 24 * time.Hour
 const enrollPerMinute = 20
 
 // Uploads are rate limited per gate token, so that one gate (broken, or its token
-// stolen) cannot flood the database: at most uploadsPerWindow requests of each kind
-// (event batches; other reports) per uploadWindow. An agent draining a backlog sends
-// batches of about 150 events back to back, so the limit still lets it move some 900
-// events a second; past it the answer is 429 with Retry-After and the agent backs off.
+// stolen) cannot flood the database: per uploadWindow, at most batchesPerWindow event
+// batches and reportsPerWindow other reports (heartbeats, acks, enrolments). An agent
+// draining a backlog sends batches of about 150 events back to back, so the limit still
+// lets it move some 900 events a second; a community that stops face entry sends each
+// gate a purge per resident, each acknowledged at once, hence the larger budget for
+// reports. Past a limit the answer is 429 with Retry-After and the agent backs off.
 const (
-	uploadsPerWindow = 60
+	batchesPerWindow = 60
+	reportsPerWindow = 300
 	uploadWindow     = 10 * time.Second
 )
 
-// perGate limits requests per gate token. The key is a hash of the token, so the
-// limiter holds no token; a request without one shares the client address's budget
-// (it is refused by auth anyway).
-func perGate() fiber.Handler {
+// perGate limits requests per gate token to max per uploadWindow. The key is a hash of
+// the token, so the limiter holds no token; a request without one shares the client
+// address's budget (it is refused by auth anyway).
+func perGate(max int) fiber.Handler {
 	return limiter.New(limiter.Config{
-		Max: uploadsPerWindow, Expiration: uploadWindow,
+		Max: max, Expiration: uploadWindow,
 		KeyGenerator: func(c *fiber.Ctx) string {
 			token, ok := strings.CutPrefix(c.Get(fiber.HeaderAuthorization), "Bearer ")
 			if !ok || token == "" {
@@ -108,8 +111,8 @@ func (g *API) Mount(r fiber.Router) {
 	}), g.enroll)
 	// A 100,000-revocation snapshot is ~10 MB of JSON; gzip roughly halves it.
 	r.Get("/sync", compress.New(compress.Config{Level: compress.LevelBestSpeed}), g.auth(g.sync))
-	r.Post("/events", perGate(), g.auth(g.events))
-	reports := perGate() // one budget for the small reports, apart from the events
+	r.Post("/events", perGate(batchesPerWindow), g.auth(g.events))
+	reports := perGate(reportsPerWindow) // one budget for the small reports, apart from the events
 	r.Post("/heartbeat", reports, g.auth(g.heartbeat))
 	r.Post("/commands/:command/ack", reports, g.auth(g.ackCommand))
 	r.Post("/face-purges/:purge/ack", reports, g.auth(g.ackFacePurge))
