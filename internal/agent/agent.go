@@ -49,15 +49,18 @@ type Agent struct {
 	client  *http.Client
 	poll    *http.Client
 
-	mu    sync.Mutex  // one decision (decide, commit, record) at a time: see admit
-	reads *gate.Reads // each input's last read, so a scanner's repeat is not a decision
+	mu sync.Mutex // one decision (decide, commit, record) at a time: see admit
+	// stateMu orders the read-modify-swap of the decision state by sync and by
+	// housekeeping's pruning, so neither swaps in a state built on an older one.
+	stateMu sync.Mutex
+	reads   *gate.Reads // each input's last read, so a scanner's repeat is not a decision
 
 	gateInfo  atomic.Pointer[gateapi.Gate] // name, zone and settings as last synced
 	faceKey   *ecdh.PrivateKey             // the box key face templates are sealed to
 	matcher   atomic.Pointer[face.Matcher]
 	enrol     enrolState // the open one-gate enrolment session (enrol.go)
 	online    atomic.Bool
-	offsetMS  atomic.Int64
+	clock     clockState   // the gate's clock against the server's (clock.go)
 	syncedAt  atomic.Int64 // unix ns of the last successful sync, gate clock
 	upload    chan struct{}
 	localHTTP string
@@ -101,12 +104,16 @@ func Open(cfg Config) (*Agent, error) {
 		return nil, err
 	}
 	a.decider = gate.NewDecider(mem)
-	state, err := st.LoadState(reg.Gate, now)
+	state, err := st.LoadState(reg.Gate)
 	if err != nil {
 		st.Close()
 		return nil, err
 	}
 	a.decider.SetState(state)
+	if err := a.clock.load(st); err != nil {
+		st.Close()
+		return nil, err
+	}
 	if a.faceKey, err = face.GateKey(reg.BoxPrivateKey); err != nil {
 		st.Close()
 		return nil, fmt.Errorf("box key: %w", err)

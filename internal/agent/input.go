@@ -171,7 +171,8 @@ func (a *Agent) HTTPHandler() http.Handler {
 	})
 	mux.HandleFunc("POST /face/enrol", a.serveEnrol)
 	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
-		reply(w, map[string]any{"online": a.online.Load(), "queue_depth": a.local.QueueDepth(), "clock_offset_ms": a.offsetMS.Load()})
+		off, _, alarm := a.clock.report()
+		reply(w, map[string]any{"online": a.online.Load(), "queue_depth": a.local.QueueDepth(), "clock_offset_ms": off.Milliseconds(), "clock_alarm": alarm})
 	})
 	return mux
 }

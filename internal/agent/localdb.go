@@ -75,10 +75,27 @@ func u64(v uint64) []byte { return binary.BigEndian.AppendUint64(nil, v) }
 // synced is what the local database keeps of the last sync besides revocations.
 type synced struct {
 	Cursor   int64          `json:"cursor"`
-	SyncedAt time.Time      `json:"synced_at"`
+	SyncedAt time.Time      `json:"synced_at"` // the gate's clock
 	Gate     gateapi.Gate   `json:"gate"`
 	Keys     []gateapi.Key  `json:"keys"`
 	Zones    []gateapi.Zone `json:"zones"`
+	// ServerTime is the server's time in the last answer: after a restart, the only
+	// time by which the gate may forget a revocation until it syncs again (gate.ServerClock).
+	ServerTime time.Time `json:"server_time"`
+	// OffsetMS is the gate's clock minus the server's at the last sync, so that a clock
+	// changed while the agent was stopped shows as a jump at the next one.
+	OffsetMS *int64 `json:"offset_ms,omitempty"`
+	// NeedFull: the gate's clock jumped; the next sync asks for a full snapshot (cursor
+	// 0) so that nothing judged or pruned on the wrong clock outlives it.
+	NeedFull bool `json:"need_full,omitempty"`
+}
+
+func putSynced(tx *bolt.Tx, s synced) error {
+	raw, err := json.Marshal(s)
+	if err != nil {
+		return fmt.Errorf("synced state: %w", err)
+	}
+	return tx.Bucket(bMeta).Put([]byte("synced"), raw)
 }
 
 func getSynced(tx *bolt.Tx) (synced, error) {
@@ -90,9 +107,16 @@ func getSynced(tx *bolt.Tx) (synced, error) {
 	return s, json.Unmarshal(raw, &s)
 }
 
-// ApplySync stores a sync answer: a full one replaces the revocations, a delta adds.
-func (s *LocalDB) ApplySync(in *gateapi.Sync, at time.Time) error {
+// ApplySync stores a sync answer that arrived at the gate's time at: a full one replaces
+// the revocations, a delta adds. offset is the gate's clock minus the server's to keep
+// (nil: keep the last); jumped says the gate's clock moved since the last measurement,
+// and makes the next sync ask for a full snapshot unless this one is.
+func (s *LocalDB) ApplySync(in *gateapi.Sync, at time.Time, offset *time.Duration, jumped bool) error {
 	return s.db.Update(func(tx *bolt.Tx) error {
+		prev, err := getSynced(tx)
+		if err != nil {
+			return err
+		}
 		rb, err := syncBucket(tx, bRevoked, in.Full)
 		if err != nil {
 			return err
@@ -105,12 +129,50 @@ func (s *LocalDB) ApplySync(in *gateapi.Sync, at time.Time) error {
 		if err := applyFaces(tx, in); err != nil {
 			return err
 		}
-		raw, err := json.Marshal(synced{Cursor: in.Cursor, SyncedAt: at, Gate: in.Gate, Keys: in.Keys, Zones: in.Zones})
+		ms := prev.OffsetMS
+		if offset != nil {
+			v := offset.Milliseconds()
+			ms = &v
+		}
+		return putSynced(tx, synced{Cursor: in.Cursor, SyncedAt: at, Gate: in.Gate, Keys: in.Keys, Zones: in.Zones,
+			ServerTime: in.ServerTime, OffsetMS: ms, NeedFull: !in.Full && (prev.NeedFull || jumped)})
+	})
+}
+
+// NeedFull makes the next sync ask for a full snapshot (the gate's clock jumped).
+func (s *LocalDB) NeedFull() error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		sy, err := getSynced(tx)
+		if err != nil || sy.NeedFull {
+			return err
+		}
+		sy.NeedFull = true
+		return putSynced(tx, sy)
+	})
+}
+
+// LastSync is what the last sync left that the next one needs: its cursor (0 when a
+// full snapshot is due), the server's time and the gate's offset then (nil: none yet).
+func (s *LocalDB) LastSync() (cursor int64, server time.Time, offset *time.Duration, err error) {
+	err = s.db.View(func(tx *bolt.Tx) error {
+		sy, err := getSynced(tx)
 		if err != nil {
 			return err
 		}
-		return tx.Bucket(bMeta).Put([]byte("synced"), raw)
+		cursor, server = sy.Cursor, sy.ServerTime
+		if sy.NeedFull {
+			cursor = 0
+		}
+		if sy.OffsetMS != nil {
+			d := time.Duration(*sy.OffsetMS) * time.Millisecond
+			offset = &d
+		}
+		return nil
 	})
+	if err != nil {
+		err = fmt.Errorf("last sync: %w", err)
+	}
+	return cursor, server, offset, err
 }
 
 // Cursor is the sync cursor (0: never synced).
@@ -125,8 +187,10 @@ func (s *LocalDB) Cursor() (int64, error) {
 }
 
 // LoadState builds the decision state from the local database; gateInfo is the
-// Registration's (used until the first sync brings the server's).
-func (s *LocalDB) LoadState(gateInfo gateapi.Gate, now time.Time) (*gate.State, error) {
+// Registration's (used until the first sync brings the server's). Revocations are
+// forgotten by the last sync's server time, never by the gate's clock: a gate started
+// with a wrong clock forgets nothing.
+func (s *LocalDB) LoadState(gateInfo gateapi.Gate) (*gate.State, error) {
 	st := &gate.State{Revoked: map[uuid.UUID]int64{}}
 	var sy synced
 	err := s.db.View(func(tx *bolt.Tx) error {
@@ -135,7 +199,7 @@ func (s *LocalDB) LoadState(gateInfo gateapi.Gate, now time.Time) (*gate.State, 
 			return err
 		}
 		return tx.Bucket(bRevoked).ForEach(func(k, v []byte) error {
-			if until := int64(binary.BigEndian.Uint64(v)); until > now.Unix() {
+			if until := int64(binary.BigEndian.Uint64(v)); !gate.Forget(until, sy.ServerTime) {
 				st.Revoked[uuid.UUID(k)] = until
 			}
 			return nil
@@ -317,9 +381,10 @@ func (s *LocalDB) count(bucket []byte) int {
 	return n
 }
 
-// Prune drops revocations past their forget time, ended replay and passback entries,
-// and command results older than a day.
-func (s *LocalDB) Prune(now time.Time) error {
+// Prune drops revocations the server's time serverNow lets the gate forget (none when
+// it is zero), replay and passback entries ended by the gate's clock now (the gate set
+// them on that clock), and command results older than a day.
+func (s *LocalDB) Prune(now, serverNow time.Time) error {
 	return s.db.Update(func(tx *bolt.Tx) error {
 		drop := func(bucket []byte, ended func(v []byte) bool) error {
 			c := tx.Bucket(bucket).Cursor()
@@ -333,7 +398,7 @@ func (s *LocalDB) Prune(now time.Time) error {
 			return nil
 		}
 		nanos := func(v []byte) bool { return int64(binary.BigEndian.Uint64(v)) <= now.UnixNano() }
-		if err := drop(bRevoked, func(v []byte) bool { return int64(binary.BigEndian.Uint64(v)) <= now.Unix() }); err != nil {
+		if err := drop(bRevoked, func(v []byte) bool { return gate.Forget(int64(binary.BigEndian.Uint64(v)), serverNow) }); err != nil {
 			return err
 		}
 		if err := drop(bReplay, nanos); err != nil {
@@ -364,10 +429,9 @@ func (s *LocalDB) SyncedAt() time.Time {
 func (s *LocalDB) RevocationCount() int { return s.count(bRevoked) }
 
 // LoadStateFrom builds the next decision state from a sync answer just stored: a full
-// answer replaces the revocations, a delta adds to prev's. Revocations past their forget
-// time are left out.
+// answer replaces the revocations, a delta adds to prev's. Revocations the answer's
+// server time lets the gate forget are left out.
 func (s *LocalDB) LoadStateFrom(in *gateapi.Sync, prev *gate.State, at time.Time) (*gate.State, error) {
-	now := at.Unix()
 	st := &gate.State{SyncedAt: at, Policy: policy(in.Gate, in.Zones)}
 	switch {
 	case in.Full || prev == nil:
@@ -378,13 +442,13 @@ func (s *LocalDB) LoadStateFrom(in *gateapi.Sync, prev *gate.State, at time.Time
 	default:
 		st.Revoked = make(map[uuid.UUID]int64, len(prev.Revoked)+len(in.Revocations))
 		for k, v := range prev.Revoked {
-			if v > now {
+			if !gate.Forget(v, in.ServerTime) {
 				st.Revoked[k] = v
 			}
 		}
 	}
 	for _, r := range in.Revocations {
-		if f := r.ForgetAfter.Unix(); f > now {
+		if f := r.ForgetAfter.Unix(); !gate.Forget(f, in.ServerTime) {
 			st.Revoked[r.Credential] = f
 		}
 	}

@@ -25,7 +25,9 @@ type Status struct {
 	QueueDepth    int          `json:"queue_depth"`
 	Revocations   int          `json:"revocations"`
 	ClockOffsetMS int64        `json:"clock_offset_ms"`
-	LocalHTTP     string       `json:"local_http,omitempty"`
+	// ClockAlarm: the gate's clock is off the server's by more than the alarm limit.
+	ClockAlarm bool   `json:"clock_alarm"`
+	LocalHTTP  string `json:"local_http,omitempty"`
 }
 
 // ReadStatus reads dir's status; when no agent runs it is rebuilt from the local database.
@@ -48,16 +50,21 @@ func ReadStatus(dir string) (Status, error) {
 	return s, json.Unmarshal(raw, &s)
 }
 
-// housekeeping prunes ended data and writes the status file.
+// housekeeping prunes ended data, watches the wall clock against the monotonic one and
+// writes the status file.
 func (a *Agent) housekeeping(ctx context.Context) {
 	tick := 0
+	var wall wallWatch
 	for {
 		a.writeStatus(true)
-		if tick%60 == 0 {
-			now := a.Now()
-			if err := a.local.Prune(now); err != nil {
-				a.cfg.Log.Warn("prune", "err", err)
+		if wall.stepped(time.Now()) {
+			a.cfg.Log.Warn("gate wall clock stepped; next sync is a full snapshot")
+			if err := a.local.NeedFull(); err != nil {
+				a.cfg.Log.Error("clock jump", "err", err)
 			}
+		}
+		if tick%60 == 0 {
+			a.prune(a.Now())
 		}
 		tick++
 		if !sleep(ctx, 2*time.Second) {
@@ -71,10 +78,11 @@ func (a *Agent) SetLocalHTTP(addr string) { a.localHTTP = addr }
 
 func (a *Agent) writeStatus(running bool) {
 	c, _ := a.local.Cursor()
+	off, _, alarm := a.clock.report()
 	s := Status{
 		Gate: *a.gateInfo.Load(), Server: a.reg.Server, Running: running, PID: os.Getpid(), UpdatedAt: time.Now().UTC(),
 		Cursor: c, Online: a.online.Load(), QueueDepth: a.local.QueueDepth(), Revocations: a.local.RevocationCount(),
-		ClockOffsetMS: a.offsetMS.Load(), LocalHTTP: a.localHTTP,
+		ClockOffsetMS: off.Milliseconds(), ClockAlarm: alarm, LocalHTTP: a.localHTTP,
 	}
 	if ns := a.syncedAt.Load(); ns != 0 {
 		s.LastSyncAt = time.Unix(0, ns).UTC()
@@ -82,4 +90,19 @@ func (a *Agent) writeStatus(running bool) {
 	if err := writePrivate(filepath.Join(a.cfg.StateDir, statusFile), s); err != nil {
 		a.cfg.Log.Warn("status file", "err", err)
 	}
+}
+
+// prune drops what has ended: revocations by the estimate of the server's time (never by
+// the gate's clock alone), replay and passback entries by the gate's clock, on disk and
+// in memory.
+func (a *Agent) prune(now time.Time) {
+	serverNow := a.clock.serverNow(now)
+	if err := a.local.Prune(now, serverNow); err != nil {
+		a.cfg.Log.Warn("prune", "err", err)
+	}
+	a.stateMu.Lock()
+	if st := a.decider.State(); st != nil {
+		a.decider.SetState(st.Forgetting(serverNow))
+	}
+	a.stateMu.Unlock()
 }

@@ -251,6 +251,9 @@ type Heartbeat struct {
 	AgentVersion  *string `json:"agent_version"`
 	QueueDepth    *int    `json:"queue_depth"`
 	ClockOffsetMS *int64  `json:"clock_offset_ms"` // gate clock minus server clock
+	// ClockAlarm: the offset is past the gate's alarm limit (its skew, from 2 s to 30 s;
+	// docs/gate-agent.md): staff must fix the gate's time source. Absent: an older agent.
+	ClockAlarm *bool `json:"clock_alarm,omitempty"`
 }
 
 // HeartbeatAck answers a heartbeat.

@@ -7,7 +7,6 @@ import (
 	"io"
 	"math/big"
 	"net"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -17,7 +16,6 @@ import (
 
 	"gatepass/internal/apitest"
 	"gatepass/internal/credential"
-	"gatepass/internal/qr"
 	"gatepass/internal/store"
 )
 
@@ -138,22 +136,7 @@ func TestRevokedCardDeniedTwoSecondsLater(t *testing.T) {
 	g := e.newGate()
 	g.start()
 	g.waitOnline(true)
-	resp, err := http.NewRequest("POST", e.base+"/admin/v1/residents/"+e.resident+"/cards", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Header.Set("Authorization", "Bearer "+e.guard)
-	r, err := http.DefaultClient.Do(resp)
-	if err != nil || r.StatusCode != 201 {
-		t.Fatalf("issue card: %v %v", err, r)
-	}
-	png, _ := io.ReadAll(r.Body)
-	r.Body.Close()
-	card := r.Header.Get("X-Credential-Id")
-	text, err := qr.Decode(png) // the printed card, read back like a scanner would
-	if err != nil {
-		t.Fatal(err)
-	}
+	card, text := e.issueCard(365)
 	waitFor(t, 10*time.Second, "card's key synced", func() bool { return g.scan(text).Result == "granted" })
 	e.must(200, "POST", "/admin/v1/residents/"+e.resident+"/cards/"+card+"/revoke", e.guard, nil)
 	time.Sleep(2 * time.Second)
