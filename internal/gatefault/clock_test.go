@@ -37,7 +37,6 @@ func (e *env) issueCard(days int) (id, text string) {
 	return r.Header.Get("X-Credential-Id"), text
 }
 
-
 // statusFile reads the status the running agent writes.
 func (g *gateAgent) statusFile() map[string]any {
 	raw, err := os.ReadFile(filepath.Join(g.state, "status.json"))
