@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"gatepass/internal/agent"
+	"gatepass/internal/gate"
 	"gatepass/internal/secret"
 )
 
@@ -260,8 +261,12 @@ func cmdCheck(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	a, err := agent.Open(agent.Config{StateDir: *state, ClockOffset: envDuration("GATE_AGENT_CLOCK_OFFSET")})
 	switch {
 	case err == nil:
-		rep = agent.CheckReport(a.Check(payload))
+		dec, cerr := a.Check(payload)
 		a.Close()
+		if errors.Is(cerr, gate.ErrEmpty) {
+			return errors.New("empty payload: nothing to decide")
+		}
+		rep = agent.CheckReport(dec)
 	case errors.Is(err, agent.ErrLocked):
 		// The running agent holds the store: ask it through its local HTTP.
 		if rep, err = checkRunning(ctx, *state, payload); err != nil {
@@ -292,5 +297,14 @@ func checkRunning(ctx context.Context, state, payload string) (agent.Report, err
 		return rep, fmt.Errorf("ask the running agent: %w", err)
 	}
 	defer resp.Body.Close()
-	return rep, json.NewDecoder(resp.Body).Decode(&rep)
+	// 413 is a decision too (malformed: longer than the gate reads); anything else that
+	// is not 200 is an error to report, never an empty result.
+	if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusRequestEntityTooLarge {
+		raw, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		return rep, fmt.Errorf("the running agent answered %d: %s", resp.StatusCode, strings.TrimSpace(string(raw)))
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&rep); err != nil || rep.Result == "" {
+		return rep, fmt.Errorf("the running agent's answer: %v", err)
+	}
+	return rep, nil
 }

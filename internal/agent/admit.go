@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -20,6 +21,8 @@ type Outcome struct {
 	Credential *uuid.UUID `json:"credential_id,omitempty"`
 	Stale      bool       `json:"stale,omitempty"`
 	Score      *float32   `json:"score,omitempty"`
+	// Detail says why an input was refused before it was parsed (too long, empty).
+	Detail string `json:"detail,omitempty"`
 }
 
 // admission is one presentation at the door (a code, a face, a staff release) as its
@@ -81,6 +84,32 @@ func (a *Agent) admit(ctx context.Context, ad admission) (Outcome, error) {
 	return Outcome{EventID: ev.ID, Result: ev.Result, Reason: ev.Reason, Credential: ev.Credential, Stale: ev.Stale, Score: ev.Score}, nil
 }
 
+// Read decides one input as read by a channel (gate.Frame: a line with its ending, an
+// HTTP body; cut: it went on past what was read) and carries it out. Its error is
+// gate.ErrEmpty for a blank input (no decision, no event), gate.ErrOversize for one the
+// gate refused unread (decided and recorded as malformed), or a storage failure.
+func (a *Agent) Read(ctx context.Context, source string, raw []byte, cut bool) (Outcome, error) {
+	text, err := gate.Frame(raw, cut)
+	switch {
+	case errors.Is(err, gate.ErrEmpty):
+		return Outcome{Result: "ignored", Reason: "empty", Detail: err.Error()}, err
+	case err != nil:
+		out, serr := a.admit(ctx, admission{
+			method:   "qr",
+			decide:   func(time.Time) gate.Decision { return gate.Refusal(err) },
+			atReader: true,
+			log:      "scan",
+			logArgs:  []any{"source", source},
+		})
+		if serr != nil {
+			return out, serr
+		}
+		out.Detail = err.Error()
+		return out, err
+	}
+	return a.Scan(ctx, source, text)
+}
+
 // Scan decides one read from input source and carries it out. A repeated read (gate.Reads)
 // is answered without an event: it is the same person's same scan.
 func (a *Agent) Scan(ctx context.Context, source, text string) (Outcome, error) {
@@ -97,9 +126,23 @@ func (a *Agent) Scan(ctx context.Context, source, text string) (Outcome, error) 
 }
 
 // Check decides text as the gate would now for an installer (gate-agent check, POST
-// /check): it makes no event, opens nothing and is not remembered as a read.
-func (a *Agent) Check(text string) gate.Decision {
-	return a.decider.Decide(text, a.Now())
+// /check), framed as any input is: it makes no event, opens nothing and is not
+// remembered as a read. Its error is gate.ErrEmpty for a blank text (no decision).
+func (a *Agent) Check(text string) (gate.Decision, error) {
+	return a.CheckInput([]byte(text), false)
+}
+
+// CheckInput is Check of a channel's raw input (see Read). An oversize one is refused
+// with gate.ErrOversize and its decision.
+func (a *Agent) CheckInput(raw []byte, cut bool) (gate.Decision, error) {
+	text, err := gate.Frame(raw, cut)
+	switch {
+	case errors.Is(err, gate.ErrEmpty):
+		return gate.Decision{}, err
+	case err != nil:
+		return gate.Refusal(err), err
+	}
+	return a.decider.Decide(text, a.Now()), nil
 }
 
 func errString(err error) string {

@@ -189,6 +189,11 @@ func (d *Decider) Decide(text string, now time.Time) Decision {
 	}
 	st := d.state.Load()
 	if st == nil || st.Keys == nil || st.Keys.Len() == 0 {
+		// Garbage is malformed whether or not the gate has keys: an installer testing a
+		// new gate must not read "no trusted key" for a bad scan (issue 11).
+		if _, err := credential.Parse(text); err != nil {
+			return Decision{Reason: Malformed, Detail: err}
+		}
 		return Decision{Reason: NotEnrolled}
 	}
 	p := &st.Policy
