@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"encoding/json"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -150,5 +151,21 @@ func TestClockJumpForcesFullSnapshot(t *testing.T) {
 	}
 	if c, _, _, _ := st.LastSync(); c != 0 {
 		t.Fatalf("NeedFull: cursor %d", c)
+	}
+}
+
+// Issue 11, item 8: settings of 0 reach the decision as 0 (skew 0: the exact window; no
+// card interval; no passback), unset ones as the defaults.
+func TestPolicyHonoursZeroSettings(t *testing.T) {
+	var g gateapi.Gate
+	if err := json.Unmarshal([]byte(`{"settings": {"skew_seconds": 0, "card_min_interval_seconds": 0, "passback_seconds": 0}}`), &g); err != nil {
+		t.Fatal(err)
+	}
+	p := policy(g, nil)
+	if p.Skew != 0 || p.CardMinInterval != 0 || p.Passback != 0 || p.StaleAfter != time.Hour {
+		t.Fatalf("policy %+v", p)
+	}
+	if p = policy(gateapi.Gate{}, nil); p.Skew != 30*time.Second || p.Passback != 5*time.Minute || p.CardMinInterval != 5*time.Second {
+		t.Fatalf("defaults %+v", p)
 	}
 }

@@ -24,25 +24,29 @@ const (
 )
 
 // Settings are a gate's agent settings, kept in gates.settings and sent on every sync.
-// Zero fields take the defaults of Defaults.
+// Each number is a pointer so that unset (nil: the default of Defaults) and 0 (set by
+// staff: no skew, no card interval, no passback) stay apart; WithDefaults fills only the
+// unset ones, so a gate always receives every field.
 type Settings struct {
-	// SkewSeconds is the clock skew allowed when judging token windows.
-	SkewSeconds int `json:"skew_seconds,omitempty"`
+	// SkewSeconds is the clock skew allowed when judging token windows (0: exact).
+	SkewSeconds *int `json:"skew_seconds,omitempty"`
 	// StaleAfterSeconds: revocation data older than this (no successful sync) is stale.
-	StaleAfterSeconds int `json:"stale_after_seconds,omitempty"`
+	StaleAfterSeconds *int `json:"stale_after_seconds,omitempty"`
 	// StalePolicy says what to do on stale data: "flag" (decide and flag the event) or
 	// "deny" (refuse every QR code until the gate syncs again).
 	StalePolicy string `json:"stale_policy,omitempty"`
 	// CardMinIntervalSeconds: a printed card's text never changes, so instead of refusing
-	// its second scan forever the gate refuses it only within this interval.
-	CardMinIntervalSeconds int `json:"card_min_interval_seconds,omitempty"`
-	// PassbackSeconds: in a zone with anti-passback, a credential granted at this gate is
-	// refused here again for this long (timed anti-passback; see docs/gate-agent.md).
-	PassbackSeconds int `json:"passback_seconds,omitempty"`
+	// its second scan forever the gate refuses it only within this interval (0: never,
+	// beyond the scanner's own repeated reads).
+	CardMinIntervalSeconds *int `json:"card_min_interval_seconds,omitempty"`
+	// PassbackSeconds: in a zone with anti-passback, a holder granted at this gate is
+	// refused here again for this long (timed anti-passback; see docs/gate-agent.md;
+	// 0: none at this gate).
+	PassbackSeconds *int `json:"passback_seconds,omitempty"`
 	// PulseMillis is how long the door relay is held open.
-	PulseMillis int `json:"pulse_ms,omitempty"`
+	PulseMillis *int `json:"pulse_ms,omitempty"`
 	// HeartbeatSeconds is the heartbeat period.
-	HeartbeatSeconds int `json:"heartbeat_seconds,omitempty"`
+	HeartbeatSeconds *int `json:"heartbeat_seconds,omitempty"`
 }
 
 // Stale policies.
@@ -51,51 +55,71 @@ const (
 	StaleDeny = "deny"
 )
 
-// Defaults are the settings a gate uses where its own leave a field zero.
-var Defaults = Settings{
-	SkewSeconds:            30,
-	StaleAfterSeconds:      3600,
-	StalePolicy:            StaleFlag,
-	CardMinIntervalSeconds: 5,
-	PassbackSeconds:        300,
-	PulseMillis:            1500,
-	HeartbeatSeconds:       30,
+// Default settings, for fields a gate's settings leave unset.
+const (
+	DefaultSkewSeconds            = 30
+	DefaultStaleAfterSeconds      = 3600
+	DefaultCardMinIntervalSeconds = 5
+	DefaultPassbackSeconds        = 300
+	DefaultPulseMillis            = 1500
+	DefaultHeartbeatSeconds       = 30
+)
+
+// Defaults are the settings a gate uses where its own leave a field unset. It is a
+// function so that no caller can change the defaults through a shared pointer.
+func Defaults() Settings {
+	return Settings{
+		SkewSeconds: Int(DefaultSkewSeconds), StaleAfterSeconds: Int(DefaultStaleAfterSeconds), StalePolicy: StaleFlag,
+		CardMinIntervalSeconds: Int(DefaultCardMinIntervalSeconds), PassbackSeconds: Int(DefaultPassbackSeconds),
+		PulseMillis: Int(DefaultPulseMillis), HeartbeatSeconds: Int(DefaultHeartbeatSeconds),
+	}
 }
 
-// WithDefaults fills the zero fields of s from Defaults.
+
+// Int is a setting's value as a pointer, for callers that build Settings.
+func Int(v int) *int { return &v }
+
+// WithDefaults fills the unset fields of s from Defaults; a field set to 0 stays 0.
 func (s Settings) WithDefaults() Settings {
-	fill := func(v *int, d int) {
-		if *v == 0 {
-			*v = d
+	d := Defaults()
+	fill := func(v **int, def *int) {
+		if *v == nil {
+			*v = def
+		} else {
+			*v = Int(**v) // no pointer shared with the caller's settings
 		}
 	}
-	fill(&s.SkewSeconds, Defaults.SkewSeconds)
-	fill(&s.StaleAfterSeconds, Defaults.StaleAfterSeconds)
-	fill(&s.CardMinIntervalSeconds, Defaults.CardMinIntervalSeconds)
-	fill(&s.PassbackSeconds, Defaults.PassbackSeconds)
-	fill(&s.PulseMillis, Defaults.PulseMillis)
-	fill(&s.HeartbeatSeconds, Defaults.HeartbeatSeconds)
+	fill(&s.SkewSeconds, d.SkewSeconds)
+	fill(&s.StaleAfterSeconds, d.StaleAfterSeconds)
+	fill(&s.CardMinIntervalSeconds, d.CardMinIntervalSeconds)
+	fill(&s.PassbackSeconds, d.PassbackSeconds)
+	fill(&s.PulseMillis, d.PulseMillis)
+	fill(&s.HeartbeatSeconds, d.HeartbeatSeconds)
 	if s.StalePolicy == "" {
-		s.StalePolicy = Defaults.StalePolicy
+		s.StalePolicy = d.StalePolicy
 	}
 	return s
 }
 
-// Validate checks settings given by staff; it returns the offending field's name.
+// Validate checks settings given by staff; it returns the offending field's name. 0 is
+// allowed where it means something (no skew, no card interval, no passback); a pulse, a
+// heartbeat period or a staleness limit of 0 would mean a door that never opens, a
+// heartbeat loop without pause or data stale at once, so they start at 1.
 func (s Settings) Validate() (field string, err error) {
 	checks := []struct {
-		name      string
-		v, lo, hi int
+		name   string
+		v      *int
+		lo, hi int
 	}{
 		{"skew_seconds", s.SkewSeconds, 0, 3600},
-		{"stale_after_seconds", s.StaleAfterSeconds, 0, 30 * 86400},
+		{"stale_after_seconds", s.StaleAfterSeconds, 1, 30 * 86400},
 		{"card_min_interval_seconds", s.CardMinIntervalSeconds, 0, 3600},
 		{"passback_seconds", s.PassbackSeconds, 0, 86400},
-		{"pulse_ms", s.PulseMillis, 0, 30000},
-		{"heartbeat_seconds", s.HeartbeatSeconds, 0, 3600},
+		{"pulse_ms", s.PulseMillis, 1, 30000},
+		{"heartbeat_seconds", s.HeartbeatSeconds, 1, 3600},
 	}
 	for _, c := range checks {
-		if c.v < c.lo || c.v > c.hi {
+		if c.v != nil && (*c.v < c.lo || *c.v > c.hi) {
 			return c.name, fmt.Errorf("must be from %d to %d", c.lo, c.hi)
 		}
 	}
@@ -105,15 +129,33 @@ func (s Settings) Validate() (field string, err error) {
 	return "", nil
 }
 
-// Durations of the settings.
-func (s Settings) Skew() time.Duration       { return time.Duration(s.SkewSeconds) * time.Second }
-func (s Settings) StaleAfter() time.Duration { return time.Duration(s.StaleAfterSeconds) * time.Second }
-func (s Settings) CardMinInterval() time.Duration {
-	return time.Duration(s.CardMinIntervalSeconds) * time.Second
+// value is a setting's value, or def when unset.
+func value(v *int, def int) int {
+	if v == nil {
+		return def
+	}
+	return *v
 }
-func (s Settings) Passback() time.Duration  { return time.Duration(s.PassbackSeconds) * time.Second }
-func (s Settings) Pulse() time.Duration     { return time.Duration(s.PulseMillis) * time.Millisecond }
-func (s Settings) Heartbeat() time.Duration { return time.Duration(s.HeartbeatSeconds) * time.Second }
+
+// Durations of the settings (the default where a field is unset).
+func (s Settings) Skew() time.Duration {
+	return time.Duration(value(s.SkewSeconds, DefaultSkewSeconds)) * time.Second
+}
+func (s Settings) StaleAfter() time.Duration {
+	return time.Duration(value(s.StaleAfterSeconds, DefaultStaleAfterSeconds)) * time.Second
+}
+func (s Settings) CardMinInterval() time.Duration {
+	return time.Duration(value(s.CardMinIntervalSeconds, DefaultCardMinIntervalSeconds)) * time.Second
+}
+func (s Settings) Passback() time.Duration {
+	return time.Duration(value(s.PassbackSeconds, DefaultPassbackSeconds)) * time.Second
+}
+func (s Settings) Pulse() time.Duration {
+	return time.Duration(value(s.PulseMillis, DefaultPulseMillis)) * time.Millisecond
+}
+func (s Settings) Heartbeat() time.Duration {
+	return time.Duration(value(s.HeartbeatSeconds, DefaultHeartbeatSeconds)) * time.Second
+}
 
 // EnrollRequest is POST /gate/v1/enroll.
 type EnrollRequest struct {

@@ -1,19 +1,24 @@
 package gateapi
 
-import "testing"
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+)
 
 func TestSettingsDefaultsAndValidate(t *testing.T) {
-	s := Settings{SkewSeconds: 120}.WithDefaults()
-	if s.SkewSeconds != 120 || s.PulseMillis != Defaults.PulseMillis || s.StalePolicy != StaleFlag || s.Skew().Seconds() != 120 {
+	s := Settings{SkewSeconds: Int(120)}.WithDefaults()
+	if *s.SkewSeconds != 120 || *s.PulseMillis != DefaultPulseMillis || s.StalePolicy != StaleFlag || s.Skew().Seconds() != 120 {
 		t.Fatalf("defaults: %+v", s)
 	}
 	bad := map[string]Settings{
-		"skew_seconds":              {SkewSeconds: -1},
-		"stale_after_seconds":       {StaleAfterSeconds: 31 * 86400},
-		"card_min_interval_seconds": {CardMinIntervalSeconds: 3601},
-		"passback_seconds":          {PassbackSeconds: -5},
-		"pulse_ms":                  {PulseMillis: 30001},
-		"heartbeat_seconds":         {HeartbeatSeconds: 4000},
+		"skew_seconds":              {SkewSeconds: Int(-1)},
+		"stale_after_seconds":       {StaleAfterSeconds: Int(31 * 86400)},
+		"card_min_interval_seconds": {CardMinIntervalSeconds: Int(3601)},
+		"passback_seconds":          {PassbackSeconds: Int(-5)},
+		"pulse_ms":                  {PulseMillis: Int(30001)},
+		"heartbeat_seconds":         {HeartbeatSeconds: Int(4000)},
 		"stale_policy":              {StalePolicy: "open"},
 	}
 	for want, s := range bad {
@@ -21,7 +26,46 @@ func TestSettingsDefaultsAndValidate(t *testing.T) {
 			t.Errorf("%+v: field %q err %v, want %q", s, field, err, want)
 		}
 	}
-	if field, err := (Settings{StalePolicy: StaleDeny, SkewSeconds: 3600}).Validate(); err != nil {
+	if field, err := (Settings{StalePolicy: StaleDeny, SkewSeconds: Int(3600)}).Validate(); err != nil {
 		t.Errorf("valid settings refused: %s %v", field, err)
+	}
+}
+
+// Issue 11, item 8: zero means zero. A skew, card interval or passback of 0 set by staff
+// stays 0 through WithDefaults (and the JSON the server stores and sends); an absent
+// field takes the default. Before the fix WithDefaults turned every 0 into the default.
+func TestSettingsZeroMeansZero(t *testing.T) {
+	var s Settings
+	if err := json.Unmarshal([]byte(`{"skew_seconds": 0, "card_min_interval_seconds": 0, "passback_seconds": 0}`), &s); err != nil {
+		t.Fatal(err)
+	}
+	if field, err := s.Validate(); err != nil {
+		t.Fatalf("zeros refused: %s %v", field, err)
+	}
+	d := s.WithDefaults()
+	if d.Skew() != 0 || d.CardMinInterval() != 0 || d.Passback() != 0 {
+		t.Fatalf("zeros became %v %v %v", d.Skew(), d.CardMinInterval(), d.Passback())
+	}
+	if d.Pulse() != 1500*time.Millisecond || d.Heartbeat() != 30*time.Second || d.StaleAfter() != time.Hour {
+		t.Fatalf("absent fields: %v %v %v", d.Pulse(), d.Heartbeat(), d.StaleAfter())
+	}
+	// Stored and sent again, the zeros stay zeros.
+	raw, err := json.Marshal(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back Settings
+	if err := json.Unmarshal(raw, &back); err != nil || back.WithDefaults().Skew() != 0 || !strings.Contains(string(raw), `"skew_seconds":0`) {
+		t.Fatalf("round trip %s: %v", raw, err)
+	}
+	// Where 0 means nothing sensible, it is refused rather than silently replaced.
+	for _, body := range []string{`{"pulse_ms": 0}`, `{"heartbeat_seconds": 0}`, `{"stale_after_seconds": 0}`} {
+		var z Settings
+		if err := json.Unmarshal([]byte(body), &z); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := z.Validate(); err == nil {
+			t.Errorf("%s accepted", body)
+		}
 	}
 }
