@@ -75,7 +75,6 @@ func Defaults() Settings {
 	}
 }
 
-
 // Int is a setting's value as a pointer, for callers that build Settings.
 func Int(v int) *int { return &v }
 
@@ -129,32 +128,31 @@ func (s Settings) Validate() (field string, err error) {
 	return "", nil
 }
 
-// value is a setting's value, or def when unset.
-func value(v *int, def int) int {
+// seconds is a setting in seconds as a duration, or def seconds when unset.
+func seconds(v *int, def int) time.Duration {
 	if v == nil {
-		return def
+		return time.Duration(def) * time.Second
 	}
-	return *v
+	return time.Duration(*v) * time.Second
 }
 
 // Durations of the settings (the default where a field is unset).
-func (s Settings) Skew() time.Duration {
-	return time.Duration(value(s.SkewSeconds, DefaultSkewSeconds)) * time.Second
-}
+func (s Settings) Skew() time.Duration { return seconds(s.SkewSeconds, DefaultSkewSeconds) }
 func (s Settings) StaleAfter() time.Duration {
-	return time.Duration(value(s.StaleAfterSeconds, DefaultStaleAfterSeconds)) * time.Second
+	return seconds(s.StaleAfterSeconds, DefaultStaleAfterSeconds)
 }
 func (s Settings) CardMinInterval() time.Duration {
-	return time.Duration(value(s.CardMinIntervalSeconds, DefaultCardMinIntervalSeconds)) * time.Second
+	return seconds(s.CardMinIntervalSeconds, DefaultCardMinIntervalSeconds)
 }
-func (s Settings) Passback() time.Duration {
-	return time.Duration(value(s.PassbackSeconds, DefaultPassbackSeconds)) * time.Second
+func (s Settings) Passback() time.Duration { return seconds(s.PassbackSeconds, DefaultPassbackSeconds) }
+func (s Settings) Heartbeat() time.Duration {
+	return seconds(s.HeartbeatSeconds, DefaultHeartbeatSeconds)
 }
 func (s Settings) Pulse() time.Duration {
-	return time.Duration(value(s.PulseMillis, DefaultPulseMillis)) * time.Millisecond
-}
-func (s Settings) Heartbeat() time.Duration {
-	return time.Duration(value(s.HeartbeatSeconds, DefaultHeartbeatSeconds)) * time.Second
+	if s.PulseMillis == nil {
+		return DefaultPulseMillis * time.Millisecond
+	}
+	return time.Duration(*s.PulseMillis) * time.Millisecond
 }
 
 // EnrollRequest is POST /gate/v1/enroll.
