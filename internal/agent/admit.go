@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -23,6 +24,9 @@ type Outcome struct {
 	Score      *float32   `json:"score,omitempty"`
 	// Detail says why an input was refused before it was parsed (too long, empty).
 	Detail string `json:"detail,omitempty"`
+	// Suppressed: a denial past its input's flood limit, decided and answered but not
+	// recorded on its own (its count goes into a flood_suppressed event).
+	Suppressed bool `json:"suppressed,omitempty"`
 }
 
 // admission is one presentation at the door (a code, a face, a staff release) as its
@@ -45,6 +49,9 @@ type admission struct {
 	atReader bool
 	log      string // the log line's message
 	logArgs  []any  // what the input adds to the log line (source, command)
+	// flood is the input whose denials are rate limited (gate.Flood); empty: none (a
+	// face reader's and a staff release's decisions are always recorded).
+	flood string
 }
 
 // admit is the one path of every door decision: decide, commit the event (with a
@@ -55,6 +62,18 @@ func (a *Agent) admit(ctx context.Context, ad admission) (Outcome, error) {
 	a.mu.Lock()
 	now := a.Now()
 	dec := ad.decide(now)
+	if !dec.Granted && ad.flood != "" && !a.flood.Record(ad.flood, now) {
+		// Past the input's limit: answered, not stored, no beep; counted for the
+		// summary event (summariseFloods).
+		a.mu.Unlock()
+		a.dropped.Add(1)
+		out := Outcome{Result: "denied", Reason: string(dec.Reason), Stale: dec.Stale, Suppressed: true}
+		if dec.Verified {
+			id := dec.Claims.CredentialID
+			out.Credential = &id
+		}
+		return out, nil
+	}
 	ev := a.event(now, &ad, dec)
 	var passback time.Time
 	if st := a.decider.State(); st != nil && dec.Granted {
@@ -100,6 +119,7 @@ func (a *Agent) Read(ctx context.Context, source string, raw []byte, cut bool) (
 			atReader: true,
 			log:      "scan",
 			logArgs:  []any{"source", source},
+			flood:    floodKey(source),
 		})
 		if serr != nil {
 			return out, serr
@@ -122,6 +142,7 @@ func (a *Agent) Scan(ctx context.Context, source, text string) (Outcome, error) 
 		atReader: true,
 		log:      "scan",
 		logArgs:  []any{"source", source},
+		flood:    floodKey(source),
 	})
 }
 
@@ -198,5 +219,31 @@ func (a *Agent) feedback(ctx context.Context, result, reason string) {
 	args := append(append([]string{}, a.cfg.Feedback[1:]...), result, reason)
 	if err := runProgram(ctx, a.cfg.Feedback[0], args); err != nil {
 		a.cfg.Log.Warn("feedback", "err", err)
+	}
+}
+
+// floodKey is the flood limit's key of an input source: a TCP input's connections from
+// one host share it, so a flood cannot make itself new sources by reconnecting.
+func floodKey(source string) string {
+	if rest, ok := strings.CutPrefix(source, "tcp:"); ok {
+		return "tcp:" + remoteHost(rest)
+	}
+	return source
+}
+
+// summariseFloods records one flood_suppressed event per source whose dropped denials
+// are due (gate.Flood.Due); final: all of them (the agent stops). A summary is stored
+// like any event; if the disk fails, its count is logged.
+func (a *Agent) summariseFloods(final bool) {
+	for _, d := range a.flood.Due(a.Now(), final) {
+		n := d.Count
+		ev := gateapi.Event{ID: uuid.Must(uuid.NewV7()), OccurredAt: d.First.UTC(), GateID: a.reg.Gate.ID, Method: "qr",
+			Result: "denied", Reason: string(gate.FloodSuppressed), Offline: !a.online.Load(), Dropped: &n}
+		a.mu.Lock()
+		err := a.local.Commit(ev, gate.Decision{}, time.Time{}, nil)
+		a.mu.Unlock()
+		a.cfg.Log.Warn("denied reads not recorded one by one: a flood at an input", "source", d.Source, "dropped", n,
+			"from", d.First.UTC(), "to", d.Last.UTC(), "event", ev.ID, "err", err)
+		a.kickUpload()
 	}
 }

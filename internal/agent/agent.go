@@ -38,6 +38,15 @@ type Config struct {
 	Heartbeat     time.Duration // overrides the server's setting when > 0
 	Dedup         time.Duration // the same text from one input within this is one read (2 s)
 	PulseOverride time.Duration
+	// MaxConns caps the open connections of each TCP input (default 16): each costs a
+	// goroutine and a read buffer, and the box has little memory.
+	MaxConns int
+	// IdleTimeout closes a TCP scanner connection that sent nothing for this long
+	// (default 5 min); the scanner reconnects.
+	IdleTimeout time.Duration
+	// PruneEvery is how often ended replay, passback and revocation entries are dropped
+	// (default 2 min).
+	PruneEvery time.Duration
 }
 
 // Agent is the running daemon.
@@ -53,7 +62,9 @@ type Agent struct {
 	// stateMu orders the read-modify-swap of the decision state by sync and by
 	// housekeeping's pruning, so neither swaps in a state built on an older one.
 	stateMu sync.Mutex
-	reads   *gate.Reads // each input's last read, so a scanner's repeat is not a decision
+	reads   *gate.Reads  // each input's last read, so a scanner's repeat is not a decision
+	flood   *gate.Flood  // each input's recorded denials: a flood is summarised, not stored
+	dropped atomic.Int64 // denials not recorded one by one since start (status)
 
 	gateInfo  atomic.Pointer[gateapi.Gate] // name, zone and settings as last synced
 	faceKey   *ecdh.PrivateKey             // the box key face templates are sealed to
@@ -83,6 +94,15 @@ func Open(cfg Config) (*Agent, error) {
 	if cfg.Dedup == 0 {
 		cfg.Dedup = 2 * time.Second
 	}
+	if cfg.MaxConns == 0 {
+		cfg.MaxConns = 16
+	}
+	if cfg.IdleTimeout == 0 {
+		cfg.IdleTimeout = 5 * time.Minute
+	}
+	if cfg.PruneEvery == 0 {
+		cfg.PruneEvery = 2 * time.Minute
+	}
 	if cfg.Door == nil {
 		cfg.Door = LogDoor{Log: cfg.Log}
 	}
@@ -94,7 +114,7 @@ func Open(cfg Config) (*Agent, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &Agent{cfg: cfg, reg: reg, local: st, upload: make(chan struct{}, 1), reads: gate.NewReads(cfg.Dedup),
+	a := &Agent{cfg: cfg, reg: reg, local: st, upload: make(chan struct{}, 1), reads: gate.NewReads(cfg.Dedup), flood: gate.NewFlood(),
 		client: &http.Client{Timeout: 20 * time.Second}, poll: &http.Client{Timeout: cfg.Wait + 15*time.Second}}
 	a.gateInfo.Store(&reg.Gate)
 	now := a.Now()
@@ -144,6 +164,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		go func() { defer wg.Done(); loop(ctx) }()
 	}
 	wg.Wait()
+	a.summariseFloods(true) // what was dropped is recorded before the agent stops
 	a.writeStatus(false)
 	return nil
 }

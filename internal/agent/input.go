@@ -10,7 +10,9 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"go.bug.st/serial"
@@ -79,26 +81,102 @@ func (a *Agent) ReadSerial(ctx context.Context, port string, baud int) error {
 	return nil
 }
 
-// ServeTCP accepts scanners that send lines over TCP (loopback unless configured).
+// ServeTCP accepts scanners that send lines over TCP (loopback unless configured) until
+// ctx ends. An accept error other than the listener's close (no file descriptor left, a
+// connection reset before it was accepted) is waited out with a growing delay, as
+// net/http does: it never ends the input, let alone the process. At most
+// Config.MaxConns connections are served at once (one more is closed at once, so the
+// listen queue keeps moving), and one that sends nothing for Config.IdleTimeout is
+// closed.
 func (a *Agent) ServeTCP(ctx context.Context, ln net.Listener) error {
 	context.AfterFunc(ctx, func() { ln.Close() })
+	slots := make(chan struct{}, a.cfg.MaxConns)
+	var delay time.Duration
+	var refusedLog time.Time
 	for {
 		conn, err := ln.Accept()
 		if err != nil {
-			if ctx.Err() != nil {
+			if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
 				return nil
 			}
-			return fmt.Errorf("tcp scanner: %w", err)
+			delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+			a.cfg.Log.Warn("tcp scanner: accept failed; retrying", "err", err, "retry_in", delay)
+			sleep(ctx, delay)
+			continue
+		}
+		delay = 0
+		select {
+		case slots <- struct{}{}:
+		default:
+			conn.Close()
+			if time.Since(refusedLog) > time.Minute {
+				refusedLog = time.Now()
+				a.cfg.Log.Warn("tcp scanner: connection refused, too many open", "max", a.cfg.MaxConns, "remote", conn.RemoteAddr().String())
+			}
+			continue
 		}
 		go func() {
+			defer func() { <-slots }()
 			defer conn.Close()
 			stop := context.AfterFunc(ctx, func() { conn.Close() })
 			defer stop()
-			if err := a.ReadLines(ctx, "tcp:"+conn.RemoteAddr().String(), conn); err != nil && ctx.Err() == nil {
+			err := a.ReadLines(ctx, "tcp:"+conn.RemoteAddr().String(), idleReader{conn, a.cfg.IdleTimeout})
+			switch {
+			case errors.Is(err, os.ErrDeadlineExceeded):
+				a.cfg.Log.Info("tcp scanner: idle connection closed", "remote", conn.RemoteAddr().String(), "idle", a.cfg.IdleTimeout)
+			case err != nil && ctx.Err() == nil:
 				a.cfg.Log.Warn("tcp scanner", "err", err)
 			}
 		}()
 	}
+}
+
+// idleReader reads a connection with a deadline renewed before every read: a connection
+// that sends nothing for idle fails its read and is closed.
+type idleReader struct {
+	conn net.Conn
+	idle time.Duration
+}
+
+func (r idleReader) Read(p []byte) (int, error) {
+	if err := r.conn.SetReadDeadline(time.Now().Add(r.idle)); err != nil {
+		return 0, err
+	}
+	return r.conn.Read(p)
+}
+
+// LimitListener caps the connections ln serves at once at n: Accept waits for a slot.
+// The local HTTP input uses it (with its server's timeouts, slots free up); a scanner
+// flood cannot make the agent hold thousands of connections.
+func LimitListener(ln net.Listener, n int) net.Listener {
+	return &limitListener{Listener: ln, slots: make(chan struct{}, n)}
+}
+
+type limitListener struct {
+	net.Listener
+	slots chan struct{}
+}
+
+func (l *limitListener) Accept() (net.Conn, error) {
+	l.slots <- struct{}{}
+	c, err := l.Listener.Accept()
+	if err != nil {
+		<-l.slots
+		return nil, err
+	}
+	return &limitConn{Conn: c, release: func() { <-l.slots }}, nil
+}
+
+type limitConn struct {
+	net.Conn
+	once    sync.Once
+	release func()
+}
+
+func (c *limitConn) Close() error {
+	err := c.Conn.Close()
+	c.once.Do(c.release)
+	return err
 }
 
 // HTTPHandler serves the local endpoints: POST /scan (a reader pushes a scan; the body

@@ -26,8 +26,14 @@ type Status struct {
 	Revocations   int          `json:"revocations"`
 	ClockOffsetMS int64        `json:"clock_offset_ms"`
 	// ClockAlarm: the gate's clock is off the server's by more than the alarm limit.
-	ClockAlarm bool   `json:"clock_alarm"`
-	LocalHTTP  string `json:"local_http,omitempty"`
+	ClockAlarm bool `json:"clock_alarm"`
+	// DeniedDropped counts denied reads decided but not recorded one by one since start
+	// (summarised in flood_suppressed events).
+	DeniedDropped int64 `json:"denied_dropped"`
+	// Replay and Passback are the entries held in memory (flat over a long run).
+	Replay    int    `json:"replay_entries"`
+	Passback  int    `json:"passback_entries"`
+	LocalHTTP string `json:"local_http,omitempty"`
 }
 
 // ReadStatus reads dir's status; when no agent runs it is rebuilt from the local database.
@@ -53,8 +59,8 @@ func ReadStatus(dir string) (Status, error) {
 // housekeeping prunes ended data, watches the wall clock against the monotonic one and
 // writes the status file.
 func (a *Agent) housekeeping(ctx context.Context) {
-	tick := 0
 	var wall wallWatch
+	lastPrune := time.Time{}
 	for {
 		a.writeStatus(true)
 		if wall.stepped(time.Now()) {
@@ -63,11 +69,12 @@ func (a *Agent) housekeeping(ctx context.Context) {
 				a.cfg.Log.Error("clock jump", "err", err)
 			}
 		}
-		if tick%60 == 0 {
+		if time.Since(lastPrune) >= a.cfg.PruneEvery {
 			a.prune(a.Now())
+			lastPrune = time.Now()
 		}
-		tick++
-		if !sleep(ctx, 2*time.Second) {
+		a.summariseFloods(false)
+		if !sleep(ctx, min(2*time.Second, a.cfg.PruneEvery)) {
 			return
 		}
 	}
@@ -82,8 +89,9 @@ func (a *Agent) writeStatus(running bool) {
 	s := Status{
 		Gate: *a.gateInfo.Load(), Server: a.reg.Server, Running: running, PID: os.Getpid(), UpdatedAt: time.Now().UTC(),
 		Cursor: c, Online: a.online.Load(), QueueDepth: a.local.QueueDepth(), Revocations: a.local.RevocationCount(),
-		ClockOffsetMS: off.Milliseconds(), ClockAlarm: alarm, LocalHTTP: a.localHTTP,
+		ClockOffsetMS: off.Milliseconds(), ClockAlarm: alarm, LocalHTTP: a.localHTTP, DeniedDropped: a.dropped.Load(),
 	}
+	s.Replay, s.Passback = a.decider.Memory().Len()
 	if ns := a.syncedAt.Load(); ns != 0 {
 		s.LastSyncAt = time.Unix(0, ns).UTC()
 	}
@@ -94,12 +102,13 @@ func (a *Agent) writeStatus(running bool) {
 
 // prune drops what has ended: revocations by the estimate of the server's time (never by
 // the gate's clock alone), replay and passback entries by the gate's clock, on disk and
-// in memory.
+// in memory (the maps would otherwise only grow).
 func (a *Agent) prune(now time.Time) {
 	serverNow := a.clock.serverNow(now)
 	if err := a.local.Prune(now, serverNow); err != nil {
 		a.cfg.Log.Warn("prune", "err", err)
 	}
+	a.decider.Memory().Prune(now)
 	a.stateMu.Lock()
 	if st := a.decider.State(); st != nil {
 		a.decider.SetState(st.Forgetting(serverNow))

@@ -142,6 +142,14 @@ func (m *Memory) Prune(now time.Time) int {
 	return len(m.replay) + len(m.passback)
 }
 
+// Len is how many replay and passback entries are held (for status and tests: pruning
+// keeps them flat over a long run).
+func (m *Memory) Len() (replay, passback int) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.replay), len(m.passback)
+}
+
 // Decider decides scans for one gate.
 type Decider struct {
 	state atomic.Pointer[State]
@@ -151,6 +159,9 @@ type Decider struct {
 // NewDecider makes a decider on the given caches, with no state (it refuses everything
 // with NotEnrolled until SetState).
 func NewDecider(mem *Memory) *Decider { return &Decider{mem: mem} }
+
+// Memory is the decider's replay and passback caches.
+func (d *Decider) Memory() *Memory { return d.mem }
 
 // SetState swaps in newly synced data.
 func (d *Decider) SetState(s *State) { d.state.Store(s) }

@@ -267,6 +267,9 @@ type Event struct {
 	// Face events: the matched resident and the similarity score (never the embedding).
 	Resident *uuid.UUID `json:"resident_id,omitempty"`
 	Score    *float32   `json:"score,omitempty"`
+	// Dropped: on a flood_suppressed event, how many denied reads of one input the gate
+	// decided without recording each (issue 11; docs/gate-agent.md, "Floods").
+	Dropped *int `json:"dropped,omitempty"`
 }
 
 // Methods and results of events.
