@@ -29,7 +29,7 @@ func (a *Agent) ReadLines(ctx context.Context, source string, r io.Reader) error
 	for ctx.Err() == nil {
 		line, cut, err := readLine(br)
 		if line != nil || cut {
-			if _, serr := a.Read(ctx, source, line, cut); serr != nil && !errors.Is(serr, gate.ErrEmpty) {
+			if _, serr := a.Read(ctx, source, line, cut); serr != nil && !errors.Is(serr, gate.ErrEmpty) && !errors.Is(serr, gate.ErrOversize) {
 				a.cfg.Log.Error("scan", "source", source, "err", serr)
 			}
 		}

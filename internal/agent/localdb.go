@@ -28,6 +28,8 @@ var (
 	bRejected = []byte("rejected") // events the server refused (422): kept, not sent again
 	bFaces    = []byte("faces")    // resident (16) || model -> JSON faceBlob (sealed: encrypted at rest)
 	bPurges   = []byte("purges")   // purge id (16) -> resident (16): done, ack not yet confirmed
+	bHolders  = []byte("holders")  // credential id (16) -> holder id (16)
+	bForeign  = []byte("foreign")  // another community's kid (4) -> nothing
 )
 
 // LocalDB is the gate's own durable state in bbolt: queued events, replay and passback
@@ -52,7 +54,7 @@ func OpenLocalDB(path string, readOnly bool) (*LocalDB, error) {
 	}
 	if !readOnly {
 		err = db.Update(func(tx *bolt.Tx) error {
-			for _, b := range [][]byte{bMeta, bRevoked, bReplay, bPassback, bEvents, bDone, bRejected, bFaces, bPurges} {
+			for _, b := range [][]byte{bMeta, bRevoked, bReplay, bPassback, bEvents, bDone, bRejected, bFaces, bPurges, bHolders, bForeign} {
 				if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 					return err
 				}
@@ -126,6 +128,22 @@ func (s *LocalDB) ApplySync(in *gateapi.Sync, at time.Time, offset *time.Duratio
 				return err
 			}
 		}
+		hb, err := syncBucket(tx, bHolders, in.Full)
+		if err != nil {
+			return err
+		}
+		for _, h := range in.Holders {
+			if err := hb.Put(h.Credential[:], h.Holder[:]); err != nil {
+				return err
+			}
+		}
+		// Foreign kids only grow and a full snapshot does not send them again (only those
+		// past kid_after): they are kept across snapshots.
+		for _, kid := range in.ForeignKIDs {
+			if err := tx.Bucket(bForeign).Put(binary.BigEndian.AppendUint32(nil, kid), nil); err != nil {
+				return err
+			}
+		}
 		if err := applyFaces(tx, in); err != nil {
 			return err
 		}
@@ -149,6 +167,19 @@ func (s *LocalDB) NeedFull() error {
 		sy.NeedFull = true
 		return putSynced(tx, sy)
 	})
+}
+
+// KIDAfter is the largest key id of another community the gate knows (0: none), sent
+// as the sync's kid_after so that the server sends only newer ones.
+func (s *LocalDB) KIDAfter() (uint32, error) {
+	var kid uint32
+	err := s.db.View(func(tx *bolt.Tx) error {
+		if k, _ := tx.Bucket(bForeign).Cursor().Last(); len(k) == 4 {
+			kid = binary.BigEndian.Uint32(k)
+		}
+		return nil
+	})
+	return kid, err
 }
 
 // LastSync is what the last sync left that the next one needs: its cursor (0 when a
@@ -191,11 +222,27 @@ func (s *LocalDB) Cursor() (int64, error) {
 // forgotten by the last sync's server time, never by the gate's clock: a gate started
 // with a wrong clock forgets nothing.
 func (s *LocalDB) LoadState(gateInfo gateapi.Gate) (*gate.State, error) {
-	st := &gate.State{Revoked: map[uuid.UUID]int64{}}
+	st := &gate.State{Revoked: map[uuid.UUID]int64{}, Holders: map[uuid.UUID]uuid.UUID{}, Foreign: map[uint32]struct{}{}}
 	var sy synced
 	err := s.db.View(func(tx *bolt.Tx) error {
 		var err error
 		if sy, err = getSynced(tx); err != nil {
+			return err
+		}
+		if err := tx.Bucket(bHolders).ForEach(func(k, v []byte) error {
+			if len(k) == 16 && len(v) == 16 {
+				st.Holders[uuid.UUID(k)] = uuid.UUID(v)
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+		if err := tx.Bucket(bForeign).ForEach(func(k, _ []byte) error {
+			if len(k) == 4 {
+				st.Foreign[binary.BigEndian.Uint32(k)] = struct{}{}
+			}
+			return nil
+		}); err != nil {
 			return err
 		}
 		return tx.Bucket(bRevoked).ForEach(func(k, v []byte) error {
@@ -398,8 +445,19 @@ func (s *LocalDB) Prune(now, serverNow time.Time) error {
 			return nil
 		}
 		nanos := func(v []byte) bool { return int64(binary.BigEndian.Uint64(v)) <= now.UnixNano() }
-		if err := drop(bRevoked, func(v []byte) bool { return gate.Forget(int64(binary.BigEndian.Uint64(v)), serverNow) }); err != nil {
-			return err
+		// A forgotten revocation takes its credential's holder with it.
+		holders := tx.Bucket(bHolders)
+		c := tx.Bucket(bRevoked).Cursor()
+		for k, v := c.First(); k != nil; k, v = c.Next() {
+			if !gate.Forget(int64(binary.BigEndian.Uint64(v)), serverNow) {
+				continue
+			}
+			if err := holders.Delete(k); err != nil {
+				return err
+			}
+			if err := c.Delete(); err != nil {
+				return err
+			}
 		}
 		if err := drop(bReplay, nanos); err != nil {
 			return err
@@ -429,10 +487,11 @@ func (s *LocalDB) SyncedAt() time.Time {
 func (s *LocalDB) RevocationCount() int { return s.count(bRevoked) }
 
 // LoadStateFrom builds the next decision state from a sync answer just stored: a full
-// answer replaces the revocations, a delta adds to prev's. Revocations the answer's
-// server time lets the gate forget are left out.
+// answer replaces the revocations and holders, a delta adds to prev's. Revocations the
+// answer's server time lets the gate forget are left out, with their holders.
 func (s *LocalDB) LoadStateFrom(in *gateapi.Sync, prev *gate.State, at time.Time) (*gate.State, error) {
 	st := &gate.State{SyncedAt: at, Policy: policy(in.Gate, in.Zones)}
+	st.Holders, st.Foreign = syncHolders(in, prev), syncForeign(in, prev)
 	switch {
 	case in.Full || prev == nil:
 		st.Revoked = make(map[uuid.UUID]int64, len(in.Revocations))
@@ -442,19 +501,54 @@ func (s *LocalDB) LoadStateFrom(in *gateapi.Sync, prev *gate.State, at time.Time
 	default:
 		st.Revoked = make(map[uuid.UUID]int64, len(prev.Revoked)+len(in.Revocations))
 		for k, v := range prev.Revoked {
-			if !gate.Forget(v, in.ServerTime) {
-				st.Revoked[k] = v
-			}
+			st.Revoked[k] = v
 		}
 	}
 	for _, r := range in.Revocations {
-		if f := r.ForgetAfter.Unix(); !gate.Forget(f, in.ServerTime) {
-			st.Revoked[r.Credential] = f
-		}
+		st.Revoked[r.Credential] = r.ForgetAfter.Unix()
 	}
 	var err error
-	st.Keys, err = keySet(in.Keys, in.Gate.Community)
-	return st, err
+	if st.Keys, err = keySet(in.Keys, in.Gate.Community); err != nil {
+		return nil, err
+	}
+	return st.Forgetting(in.ServerTime), nil
+}
+
+// syncHolders is the holder map after a sync answer: the answer's own when Full, else
+// prev's with the answer's added (prev's itself, shared, when it adds none: states are
+// immutable).
+func syncHolders(in *gateapi.Sync, prev *gate.State) map[uuid.UUID]uuid.UUID {
+	if !in.Full && prev != nil && len(in.Holders) == 0 && prev.Holders != nil {
+		return prev.Holders
+	}
+	out := make(map[uuid.UUID]uuid.UUID, len(in.Holders))
+	if !in.Full && prev != nil {
+		for k, v := range prev.Holders {
+			out[k] = v
+		}
+	}
+	for _, h := range in.Holders {
+		out[h.Credential] = h.Holder
+	}
+	return out
+}
+
+// syncForeign is prev's foreign kids with the answer's added, Full or not (the server
+// sends only those past kid_after).
+func syncForeign(in *gateapi.Sync, prev *gate.State) map[uint32]struct{} {
+	if len(in.ForeignKIDs) == 0 && prev != nil && prev.Foreign != nil {
+		return prev.Foreign
+	}
+	out := map[uint32]struct{}{}
+	if prev != nil {
+		for k := range prev.Foreign {
+			out[k] = struct{}{}
+		}
+	}
+	for _, k := range in.ForeignKIDs {
+		out[k] = struct{}{}
+	}
+	return out
 }
 
 // Reject moves a queued event the server refused to the rejected bucket.

@@ -76,7 +76,8 @@ func TestRevocationsForgottenByServerTimeOnly(t *testing.T) {
 	wrong := server.Add(25 * time.Hour) // the gate's clock
 	card := uuid.New()
 	sync := &gateapi.Sync{Full: true, Cursor: 3, ServerTime: server, Gate: gateapi.Gate{ID: uuid.New(), Community: uuid.New()},
-		Revocations: []gateapi.Revocation{{Credential: card, ForgetAfter: server.Add(24 * time.Hour)}}}
+		Revocations: []gateapi.Revocation{{Credential: card, ForgetAfter: server.Add(24 * time.Hour)}},
+		Holders:     []gateapi.Holder{{Credential: card, Holder: uuid.New()}}}
 	if err := st.ApplySync(sync, wrong, nil, false); err != nil {
 		t.Fatal(err)
 	}
@@ -108,6 +109,10 @@ func TestRevocationsForgottenByServerTimeOnly(t *testing.T) {
 	// The server's word: its time past forget_after.
 	if err := st.Prune(wrong, server.Add(24*time.Hour)); err != nil || st.RevocationCount() != 0 {
 		t.Fatalf("prune by the server's time: %d %v", st.RevocationCount(), err)
+	}
+	// The holder of a credential whose revocation is forgotten goes with it.
+	if state, err = st.LoadState(sync.Gate); err != nil || len(state.Holders) != 0 {
+		t.Fatalf("holders after the revocation was forgotten: %v %v", state.Holders, err)
 	}
 }
 

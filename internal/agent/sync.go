@@ -51,8 +51,13 @@ func (a *Agent) SyncOnce(ctx context.Context, wait time.Duration) (bool, error) 
 	if a.syncedAt.Load() == 0 {
 		cursor = 0
 	}
+	kidAfter, err := a.local.KIDAfter()
+	if err != nil {
+		return false, err
+	}
 	var out gateapi.Sync
-	if err := a.do(ctx, a.poll, http.MethodGet, fmt.Sprintf("/gate/v1/sync?cursor=%d&wait=%s", cursor, wait), nil, &out); err != nil {
+	path := fmt.Sprintf("/gate/v1/sync?cursor=%d&wait=%s&kid_after=%d", cursor, wait, kidAfter)
+	if err := a.do(ctx, a.poll, http.MethodGet, path, nil, &out); err != nil {
 		return false, fmt.Errorf("sync: %w", err)
 	}
 	got := a.Now()

@@ -82,8 +82,8 @@ func abs(d time.Duration) time.Duration {
 }
 
 // Forgetting returns the state without the revocations the server's time serverNow lets
-// the gate forget, or s itself when there are none (states are immutable: the caller
-// swaps the result in).
+// the gate forget, and without those credentials' holders, or s itself when there are
+// none (states are immutable: the caller swaps the result in).
 func (s *State) Forgetting(serverNow time.Time) *State {
 	n := 0
 	for _, f := range s.Revoked {
@@ -96,8 +96,14 @@ func (s *State) Forgetting(serverNow time.Time) *State {
 	}
 	next := *s
 	next.Revoked = make(map[uuid.UUID]int64, len(s.Revoked)-n)
+	next.Holders = make(map[uuid.UUID]uuid.UUID, len(s.Holders))
+	for k, h := range s.Holders {
+		next.Holders[k] = h
+	}
 	for k, f := range s.Revoked {
-		if !Forget(f, serverNow) {
+		if Forget(f, serverNow) {
+			delete(next.Holders, k)
+		} else {
 			next.Revoked[k] = f
 		}
 	}

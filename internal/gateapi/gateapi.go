@@ -210,8 +210,9 @@ type Command struct {
 	CreatedAt time.Time       `json:"created_at"`
 }
 
-// Sync is GET /gate/v1/sync. Keys, zones, gate and commands are always complete (they
-// are small); revocations are all live ones when Full, else those since the cursor.
+// Sync is GET /gate/v1/sync?cursor=N&wait=D&kid_after=K. Keys, zones, gate and commands
+// are always complete (they are small); revocations are all live ones when Full, else
+// those since the cursor.
 type Sync struct {
 	Cursor      int64        `json:"cursor"`
 	Full        bool         `json:"full"`
@@ -226,6 +227,24 @@ type Sync struct {
 	// to carry out and acknowledge. Full: all of them; delta: those since the cursor.
 	FaceTemplates []FaceTemplate `json:"face_templates"`
 	FacePurges    []FacePurge    `json:"face_purges"`
+	// Holders ties credentials to who holds them, so that anti-passback follows the
+	// person (card, phone QR and devices of one resident are one). Full: every live
+	// credential of the community; delta: those added since the cursor. A gate drops an
+	// entry when its credential's revocation is forgotten.
+	Holders []Holder `json:"holders"`
+	// ForeignKIDs are the key ids of the other communities greater than the request's
+	// kid_after (ids only, never keys): kids come from one sequence for the deployment,
+	// so the gate asks with the largest it knows and keeps them all. A code signed under
+	// one of them is refused as wrong_community rather than unknown_key.
+	ForeignKIDs []uint32 `json:"foreign_kids"`
+}
+
+// Holder is who holds a credential: the resident's id for a resident's credentials (the
+// same id a face event carries as resident_id, so face and codes share anti-passback),
+// the visitor pass's id for a visitor's.
+type Holder struct {
+	Credential uuid.UUID `json:"credential_id"`
+	Holder     uuid.UUID `json:"holder_id"`
 }
 
 // FaceTemplate is a resident's template sealed to this gate (the server cannot open it).
