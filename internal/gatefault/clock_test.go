@@ -65,6 +65,7 @@ func TestRevocationSurvivesWrongGateClock(t *testing.T) {
 	g.kill()
 
 	g.args = append(append([]string{}, base...), "--clock-offset", "25h")
+	g.logs = &syncBuffer{}
 	g.start()
 	g.waitOnline(true)
 	// The wrong clock shows: offset in the status file, the alarm flag raised.
@@ -74,6 +75,10 @@ func TestRevocationSurvivesWrongGateClock(t *testing.T) {
 		return s["clock_alarm"] == true && off > 24*3600e3
 	})
 	time.Sleep(3 * time.Second) // housekeeping runs meanwhile
+	// The offset jumped against the last run's (kept on disk): a full snapshot is asked for.
+	if !strings.Contains(g.logs.String(), "next sync is a full snapshot") {
+		t.Fatal("the clock jump was not seen")
+	}
 	g.kill()
 
 	g.args = base
