@@ -174,3 +174,24 @@ func waitUntil(t *testing.T, ok func() bool) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// A gate clock set ahead for a moment does not empty the replay cache: entries are pruned
+// by the earlier of the gate's clock and the server's estimated time.
+func TestWrongClockKeepsReplayEntries(t *testing.T) {
+	a, _ := keyedAgent(t, Config{StateDir: t.TempDir()})
+	now := a.Now()
+	var k [credential.ReplayKeySize]byte
+	a.decider.Memory().RestoreReplay(k, now.Add(5*time.Minute))
+	// The gate's clock reads 25 h ahead when the server's answer (the real time) arrives.
+	ahead := now.Add(25 * time.Hour)
+	a.clock.synced(now, ahead)
+	a.prune(ahead.Add(time.Second))
+	if r, _ := a.decider.Memory().Len(); r != 1 {
+		t.Fatal("a clock 25 h ahead pruned a live replay entry")
+	}
+	a.clock.synced(now.Add(time.Hour), ahead) // the server says an hour has passed
+	a.prune(ahead.Add(time.Second))
+	if r, _ := a.decider.Memory().Len(); r != 0 {
+		t.Fatal("an ended entry was kept")
+	}
+}

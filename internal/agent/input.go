@@ -289,7 +289,6 @@ func readScanBody(w http.ResponseWriter, r *http.Request) (raw []byte, cut, ok b
 		Payload *string `json:"payload"`
 	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
 	if dec.Decode(&in) != nil || dec.More() || in.Payload == nil {
 		httpError(w, http.StatusBadRequest, "malformed_json", `body must be {"payload": "..."}`)
 		return nil, false, false

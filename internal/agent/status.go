@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"gatepass/internal/gate"
 	"gatepass/internal/gateapi"
 )
 
@@ -101,14 +102,15 @@ func (a *Agent) writeStatus(running bool) {
 }
 
 // prune drops what has ended: revocations by the estimate of the server's time (never by
-// the gate's clock alone), replay and passback entries by the gate's clock, on disk and
-// in memory (the maps would otherwise only grow).
+// the gate's clock alone), replay and passback entries by the earlier of the two clocks
+// (gate.PruneTime), on disk and in memory (the maps would otherwise only grow).
 func (a *Agent) prune(now time.Time) {
 	serverNow := a.clock.serverNow(now)
-	if err := a.local.Prune(now, serverNow); err != nil {
+	at := gate.PruneTime(now, serverNow)
+	if err := a.local.Prune(at, serverNow); err != nil {
 		a.cfg.Log.Warn("prune", "err", err)
 	}
-	a.decider.Memory().Prune(now)
+	a.decider.Memory().Prune(at)
 	a.stateMu.Lock()
 	if st := a.decider.State(); st != nil {
 		a.decider.SetState(st.Forgetting(serverNow))

@@ -40,6 +40,19 @@ func Forget(forgetAfter int64, serverNow time.Time) bool {
 	return !serverNow.IsZero() && forgetAfter <= serverNow.Unix()
 }
 
+// PruneTime is the time by which the gate's own entries (replay, passback) are pruned:
+// the earlier of its clock now and its estimate of the server's time. A gate clock set
+// ahead for a moment must not empty the replay cache either (a screenshot granted before
+// would open again once the clock is right); a replay entry's end is mostly a token's
+// expiry, a server time, so the server's estimate is a fair bound. Without one (never
+// synced: no key, no grant), the gate's clock.
+func PruneTime(now, serverNow time.Time) time.Time {
+	if !serverNow.IsZero() && serverNow.Before(now) {
+		return serverNow
+	}
+	return now
+}
+
 // ClockJumpTolerance is how far the wall clock may drift from the monotonic clock between
 // two readings, or the gate's offset from the server between two measurements, before
 // the gate counts it as a jump: more than NTP slews, less than any real mis-set clock,

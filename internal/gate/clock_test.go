@@ -95,3 +95,20 @@ func TestClockJumpsAndAlarm(t *testing.T) {
 		}
 	}
 }
+
+func TestPruneTime(t *testing.T) {
+	cases := []struct {
+		name           string
+		now, serverNow time.Time
+		want           time.Time
+	}{
+		{"never synced: the gate's clock", t0, time.Time{}, t0},
+		{"gate ahead: the server's time", t0.Add(25 * time.Hour), t0, t0},
+		{"gate behind: its own clock", t0, t0.Add(time.Minute), t0},
+	}
+	for _, c := range cases {
+		if got := PruneTime(c.now, c.serverNow); !got.Equal(c.want) {
+			t.Errorf("%s: %v", c.name, got)
+		}
+	}
+}
