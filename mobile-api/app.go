@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -18,7 +16,6 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/cors"
 	"github.com/gofiber/fiber/v2/middleware/helmet"
-	"github.com/gofiber/fiber/v2/middleware/limiter"
 	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -51,6 +48,7 @@ type Config struct {
 	RPID      string
 	RPOrigins []string
 	Limits    Limits
+	Edge      httpx.Edge // the metrics listener and the trusted proxies
 }
 
 // API is the resident HTTP API and web app.
@@ -61,6 +59,8 @@ type API struct {
 	wa          *webauthn.WebAuthn
 	origins     []string
 	app         *fiber.App
+	reg         *prometheus.Registry // served on edge.MetricsAddr, never on the API's port
+	edge        httpx.Edge
 	communities communityCache
 }
 
@@ -87,7 +87,7 @@ func New(cfg Config) (*API, error) {
 	if err != nil {
 		return nil, fmt.Errorf("webauthn: %w", err)
 	}
-	a := &API{db: cfg.DB, sealer: cfg.Sealer, log: cfg.Log, wa: wa, origins: cfg.RPOrigins}
+	a := &API{db: cfg.DB, sealer: cfg.Sealer, log: cfg.Log, wa: wa, origins: cfg.RPOrigins, edge: cfg.Edge}
 	a.communities = communityCache{ttl: communityTTL, load: func(ctx context.Context, c uuid.UUID) (communityState, error) {
 		signer, err := a.db.Signer(ctx, c, a.sealer)
 		if err != nil {
@@ -96,9 +96,10 @@ func New(cfg Config) (*API, error) {
 		zones, err := a.db.ResidentZones(ctx, c)
 		return communityState{signer: signer, zones: zones}, err
 	}}
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewDBStatsCollector(cfg.DB.SQL(), "gatepass"), collectors.NewGoCollector())
-	a.app = httpx.NewApp(httpx.Options{Name: "gatepass-mobile-api", Log: cfg.Log, Registry: reg, BodyLimit: faceTemplatesLimit})
+	a.reg = prometheus.NewRegistry()
+	a.reg.MustRegister(collectors.NewDBStatsCollector(cfg.DB.SQL(), "gatepass"), collectors.NewGoCollector())
+	a.app = httpx.NewApp(httpx.Options{Name: "gatepass-mobile-api", Log: cfg.Log, Registry: a.reg, BodyLimit: faceTemplatesLimit,
+		TrustedProxies: cfg.Edge.TrustedProxies})
 	// Every route but the sealed face templates takes at most bodyLimit.
 	small := httpx.LimitBody(bodyLimit)
 	a.app.Use(func(c *fiber.Ctx) error {
@@ -132,9 +133,9 @@ func New(cfg Config) (*API, error) {
 // App is the Fiber app, for tests.
 func (a *API) App() *fiber.App { return a.app }
 
-// Serve runs until ctx ends.
+// Serve runs the API on addr and the metrics on their own address until ctx ends.
 func (a *API) Serve(ctx context.Context, addr string) error {
-	return httpx.Serve(ctx, a.app, addr, a.log)
+	return httpx.ServeEdge(ctx, a.app, addr, a.edge, a.reg, a.log)
 }
 
 // ServeListener runs on an existing listener until ctx ends.
@@ -160,110 +161,6 @@ func (a *API) maintain(ctx context.Context) {
 	}
 }
 
-func (a *API) routes(l Limits) {
-	limit := func(max int, key func(*fiber.Ctx) string) fiber.Handler {
-		return limiter.New(limiter.Config{
-			Max: max, Expiration: l.Window, KeyGenerator: key,
-			LimitReached: func(c *fiber.Ctx) error {
-				return httpx.Errorf(http.StatusTooManyRequests, "rate_limited", "too many requests: try again in a minute")
-			},
-		})
-	}
-	byIP := func(prefix string) func(*fiber.Ctx) string {
-		return func(c *fiber.Ctx) string { return prefix + c.IP() }
-	}
-	// Minting is limited per session (or visitor link), not per address: a whole
-	// building may share one carrier-grade NAT address.
-	byCaller := func(c *fiber.Ctx) string {
-		t := sessionToken(c)
-		if t == "" {
-			t = c.Params("token")
-		}
-		h := sha256.Sum256([]byte(t))
-		return "mint:" + hex.EncodeToString(h[:12])
-	}
-	redeem := limit(l.Redeem, byIP("redeem:"))
-	signin := limit(l.SignIn, byIP("signin:"))
-	mint := limit(l.Mint, byCaller)
-	enrol := limit(faceEnrolLimit, byCaller)
-
-	v1 := a.app.Group("/api/v1")
-	v1.Post("/invites/redeem/begin", redeem, a.redeemBegin)
-	v1.Post("/invites/redeem/finish", redeem, a.redeemFinish)
-	v1.Post("/signin/begin", signin, a.signInBegin)
-	v1.Post("/signin/finish", signin, a.signInFinish)
-	v1.Post("/signout", a.authed(a.signOut))
-	v1.Post("/signout/everywhere", a.authed(a.signOutEverywhere))
-	v1.Post("/stepup/begin", signin, a.authed(a.stepUpBegin))
-	v1.Post("/stepup/finish", signin, a.authed(a.stepUpFinish))
-
-	v1.Get("/me", a.authed(a.me))
-	v1.Get("/me/export", a.authed(a.export))
-	v1.Delete("/me", a.authed(a.deleteMe))
-	v1.Get("/entries", a.authed(a.entries))
-
-	v1.Get("/passkeys", a.authed(a.listPasskeys))
-	v1.Post("/passkeys/begin", a.authed(a.addPasskeyBegin))
-	v1.Post("/passkeys/finish", a.authed(a.addPasskeyFinish))
-	v1.Delete("/passkeys/:passkey", a.authed(a.removePasskey))
-
-	v1.Get("/pass", mint, a.authed(a.pass))
-	v1.Get("/pass.png", mint, a.authed(a.passPNG))
-
-	v1.Post("/devices", a.authed(a.createDevice))
-	v1.Get("/devices", a.authed(a.listDevices))
-	v1.Delete("/devices/:device", a.authed(a.revokeDevice))
-
-	v1.Post("/visitors", a.authed(a.createVisitor))
-	v1.Get("/visitors", a.authed(a.listVisitors))
-	v1.Delete("/visitors/:visitor", a.authed(a.revokeVisitor))
-	v1.Get("/face/notice", a.authed(a.faceNotice))
-	v1.Post("/face/consent", a.authed(a.faceConsent))
-	v1.Get("/face/gates", a.authed(a.faceGates))
-	v1.Post("/face/templates", a.authed(a.faceTemplates))
-	v1.Post("/face/withdraw", a.authed(a.faceWithdraw))
-	v1.Get("/face/status", a.authed(a.faceStatus))
-	v1.Post("/face/enrolment", enrol, a.authed(a.faceEnrolStart))
-	v1.Get("/face/enrolment/:session", a.authed(a.faceEnrolStatus))
-
-	v1.Get("/visit/:token", a.visit)
-	v1.Get("/visit/:token/pass", mint, a.visitPass)
-	v1.Get("/visit/:token/pass.png", mint, a.visitPassPNG)
-
-	a.webRoutes()
-	a.app.Use(httpx.NotFound)
-}
-
-// sessionCookie holds the web app's session token: HttpOnly (no script reads it),
-// SameSite=Strict (no other site's page sends it), Secure over TLS.
-const sessionCookie = "gp_session"
-
-// sessionToken is the bearer token of a native app or the web app's cookie.
-func sessionToken(c *fiber.Ctx) string {
-	if t, ok := strings.CutPrefix(c.Get(fiber.HeaderAuthorization), "Bearer "); ok {
-		return strings.TrimSpace(t)
-	}
-	return c.Cookies(sessionCookie)
-}
-
-// sessionHandler is a handler for a signed-in resident.
-type sessionHandler func(c *fiber.Ctx, s *store.Session) error
-
-// authed is the one place a resident's session is checked.
-func (a *API) authed(h sessionHandler) fiber.Handler {
-	return func(c *fiber.Ctx) error {
-		t := sessionToken(c)
-		if t == "" {
-			return access.ErrUnauthorized
-		}
-		s, err := a.db.SessionByToken(c.UserContext(), t)
-		if err != nil {
-			return err
-		}
-		return h(c, &s)
-	}
-}
-
 // setSession answers a successful sign-in: a cookie for the web app, or the token in
 // the body for a native app that asked for a bearer token.
 func (a *API) setSession(c *fiber.Ctx, token string, transport *string) fiber.Map {
@@ -277,7 +174,7 @@ func (a *API) setSession(c *fiber.Ctx, token string, transport *string) fiber.Ma
 func (a *API) clearSession(c *fiber.Ctx) { a.sessionCookie(c, "", -1) }
 
 // sessionCookie sets the session cookie (maxAge -1 deletes it). It is Secure when the
-// request came over TLS (directly or per X-Forwarded-Proto) or the app's origin is
+// request came over TLS (directly or per X-Forwarded-Proto from TRUSTED_PROXIES) or the app's origin is
 // https, so a proxy that does not say how it was reached cannot make it plain.
 func (a *API) sessionCookie(c *fiber.Ctx, value string, maxAge int) {
 	secure := c.Protocol() == "https" || strings.HasPrefix(a.origins[0], "https://")

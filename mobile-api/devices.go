@@ -15,20 +15,7 @@ import (
 	"gatepass/internal/credential"
 	"gatepass/internal/httpx"
 	"gatepass/internal/store"
-	"gatepass/mobile-api/internal/rules"
 )
-
-var errStepUp = httpx.Errorf(http.StatusForbidden, "step_up_required",
-	"confirm with your passkey first (POST /api/v1/stepup/begin and /finish): this needs a verification from the last 5 minutes")
-
-// requireStepUp refuses unless the session holds a user-verified assertion made in the
-// last five minutes.
-func requireStepUp(s *store.Session) error {
-	if !s.VerifiedPasskey.Valid || !rules.StepUpFresh(s.VerifiedAt, time.Now()) {
-		return errStepUp
-	}
-	return nil
-}
 
 // parsePhoneKey reads a P-256 public key, SEC 1 compressed or uncompressed, in base64 or
 // base64url: what iOS and Android key stores export.
@@ -55,8 +42,8 @@ func parsePhoneKey(s string) (*ecdsa.PublicKey, error) {
 	return pub, nil
 }
 
-// createDevice certifies a phone's key for offline codes (type 0x02) after a fresh
-// step-up; the credential records which passkey authorised it.
+// createDevice certifies a phone's key for offline codes (type 0x02); the route needs a
+// fresh step-up, and the credential records which passkey authorised it.
 func (a *API) createDevice(c *fiber.Ctx, s *store.Session) error {
 	var in struct {
 		PublicKey *string `json:"public_key"`
@@ -75,31 +62,24 @@ func (a *API) createDevice(c *fiber.Ctx, s *store.Session) error {
 	if err != nil {
 		return err
 	}
-	if s.Status != access.ResidentActive {
-		return errNotResident
-	}
-	if err := requireStepUp(s); err != nil {
-		return err
-	}
 	st, err := a.communities.get(c.UserContext(), s.Community)
 	if err != nil {
 		return err
 	}
 	signer, zones := st.signer, st.zones
-	now := time.Now().Truncate(time.Second)
+	valid := credential.DeviceValidity(time.Now())
 	compressed := elliptic.MarshalCompressed(elliptic.P256(), pub.X, pub.Y) //nolint:staticcheck // SEC 1 form the token carries
 	var dev store.Device
 	var cert []byte
 	err = a.db.InTx(c.UserContext(), "resident:"+s.Resident.String(), func(tx *store.Tx) (err error) {
 		dev, err = tx.CreateDevice(c.UserContext(), store.NewDevice{
 			Community: s.Community, Resident: s.Resident, Passkey: s.VerifiedPasskey.UUID, PublicKey: compressed,
-			Label: label, Zones: zones, NotBefore: now, ExpiresAt: now.Add(rules.DeviceLifetime),
+			Label: label, Zones: zones, NotBefore: valid.NotBefore, ExpiresAt: valid.ExpiresAt,
 		})
 		if err != nil {
 			return err
 		}
-		cert, err = credential.CertifyDevice(signer, credential.Claims{CredentialID: dev.ID, Subject: credential.SubjectResident,
-			Zones: uint64(zones), NotBefore: now, ExpiresAt: now.Add(rules.DeviceLifetime)}, pub)
+		cert, err = credential.IssueDeviceCert(signer, dev.ID, uint64(zones), valid, pub)
 		return err
 	})
 	if err != nil {

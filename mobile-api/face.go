@@ -29,8 +29,9 @@ const faceTemplatesPath = "/api/v1/face/templates"
 const faceTemplatesLimit = 64 << 10
 
 // faceSubject is whose face a request is about: the signed-in resident, or (resident_id)
-// a child for whom they gave consent as a guardian. Consent and withdrawal apply the
-// guardian rule in the store; this guards the reads and the template upload.
+// a child for whom they gave consent as a guardian (consent.GaveConsent). Consent and
+// withdrawal apply the guardian rule in the store; this guards the reads and the
+// template upload.
 func (a *API) faceSubject(c *fiber.Ctx, s *store.Session, id *string) (uuid.UUID, error) {
 	if id == nil || *id == s.Resident.String() {
 		return s.Resident, nil
@@ -43,12 +44,14 @@ func (a *API) faceSubject(c *fiber.Ctx, s *store.Session, id *string) (uuid.UUID
 	if err != nil {
 		return uuid.Nil, err
 	}
-	for _, k := range consents {
-		if k.GivenBy == s.Resident {
-			return subject, nil
-		}
+	givers := make([]uuid.UUID, len(consents))
+	for i, k := range consents {
+		givers[i] = k.GivenBy
 	}
-	return uuid.Nil, access.ErrNotFound
+	if !consent.GaveConsent(s.Resident, givers) {
+		return uuid.Nil, access.ErrNotFound
+	}
+	return subject, nil
 }
 
 // faceNotice answers the notice to show, filled in with the community's data handler.
@@ -127,13 +130,8 @@ func (a *API) faceConsent(c *fiber.Ctx, s *store.Session) error {
 	if g.Channel, err = channelOf(c, in.Channel); err != nil {
 		return err
 	}
-	if s.Status != access.ResidentActive {
-		return errNotResident
-	}
-	// Consent is its own act: it needs a passkey verification made for it, which it uses up.
-	if err := requireStepUp(s); err != nil {
-		return err
-	}
+	// Consent is its own act: the route needs a fresh passkey verification, and consent
+	// uses it up in the same transaction, so one verification never serves two acts.
 	var out store.Consent
 	err = a.db.InTx(c.UserContext(), "resident:"+s.Resident.String(), func(tx *store.Tx) (err error) {
 		if err := tx.ConsumeStepUp(c.UserContext(), *s); err != nil {
@@ -222,7 +220,7 @@ func (a *API) faceWithdraw(c *fiber.Ctx, s *store.Session) error {
 			return err
 		}
 	}
-	var out store.PurgeResult
+	var out access.PurgeResult
 	err := a.db.InTx(c.UserContext(), "resident:"+s.Resident.String(), func(tx *store.Tx) (err error) {
 		out, err = tx.WithdrawConsent(c.UserContext(), s.Community, subject, s.Resident)
 		return err

@@ -12,7 +12,6 @@ import (
 	"gatepass/internal/httpx"
 	"gatepass/internal/qr"
 	"gatepass/internal/store"
-	"gatepass/mobile-api/internal/rules"
 )
 
 // passPixels is the side of the pass PNG: about 10 modules' worth of pixels per module
@@ -26,14 +25,11 @@ type issued struct {
 	RefreshAfter time.Time `json:"refresh_after"`
 }
 
-var (
-	errNotResident = httpx.Errorf(http.StatusForbidden, "not_resident", "you no longer live here: no pass can be issued")
-	errRevoked     = httpx.Errorf(http.StatusForbidden, "credential_revoked", "your pass was revoked by the property office")
-)
+var errRevoked = httpx.Errorf(http.StatusForbidden, "credential_revoked", "your pass was revoked by the property office")
 
 // mint signs an issued token for a credential, valid at most until until (zero: no bound).
 func (a *API) mint(c *fiber.Ctx, community, cred uuid.UUID, subject credential.Subject, zones uint64, until time.Time) (issued, error) {
-	w, err := rules.IssuedWindow(time.Now(), until)
+	w, err := credential.IssuedWindow(time.Now(), until)
 	if err != nil {
 		return issued{}, httpx.Errorf(http.StatusForbidden, "pass_expired", "this pass has expired")
 	}
@@ -41,9 +37,7 @@ func (a *API) mint(c *fiber.Ctx, community, cred uuid.UUID, subject credential.S
 	if err != nil {
 		return issued{}, err
 	}
-	text, err := credential.MintIssued(st.signer, credential.Claims{
-		CredentialID: cred, Subject: subject, Zones: zones, NotBefore: w.NotBefore, ExpiresAt: w.ExpiresAt,
-	})
+	text, err := credential.IssueCode(st.signer, cred, subject, zones, w.Validity)
 	if err != nil {
 		return issued{}, err
 	}
@@ -53,9 +47,6 @@ func (a *API) mint(c *fiber.Ctx, community, cred uuid.UUID, subject credential.S
 // residentPass mints the resident's code. On the hot path the session lookup already
 // brought the QR credential, so the only other work is signing.
 func (a *API) residentPass(c *fiber.Ctx, s *store.Session) (issued, error) {
-	if s.Status != access.ResidentActive {
-		return issued{}, errNotResident
-	}
 	var cred store.QRCredential
 	switch {
 	case s.QRID.Valid && s.QRRevoked.Bool:
@@ -82,6 +73,8 @@ func (a *API) residentPass(c *fiber.Ctx, s *store.Session) (issued, error) {
 	return a.mint(c, s.Community, cred.ID, credential.SubjectResident, uint64(st.zones), time.Time{})
 }
 
+// noStore keeps an answer out of every cache (Pragma for HTTP/1.0 ones); the /api/v1
+// group sets it on every answer.
 func noStore(c *fiber.Ctx) {
 	c.Set(fiber.HeaderCacheControl, "no-store")
 	c.Set(fiber.HeaderPragma, "no-cache")
@@ -92,7 +85,6 @@ func (a *API) pass(c *fiber.Ctx, s *store.Session) error {
 	if err != nil {
 		return err
 	}
-	noStore(c)
 	return c.JSON(out)
 }
 
@@ -111,7 +103,6 @@ func sendPNG(c *fiber.Ctx, out issued) error {
 	if err != nil {
 		return err
 	}
-	noStore(c)
 	c.Set("X-Pass-Expires-At", out.ExpiresAt.UTC().Format(time.RFC3339))
 	c.Set("X-Pass-Refresh-After", out.RefreshAfter.UTC().Format(time.RFC3339))
 	c.Set(fiber.HeaderContentType, "image/png")
@@ -127,12 +118,25 @@ func (a *API) me(c *fiber.Ctx, s *store.Session) error {
 	if err != nil {
 		return err
 	}
+	passkeys, err := a.db.Passkeys(c.UserContext(), s.Community, s.Resident)
+	if err != nil {
+		return err
+	}
+	// The app warns on every screen while a suspended passkey is listed: the resident
+	// should learn that a copy of their passkey may exist, and remove it.
+	suspended := 0
+	for _, p := range passkeys {
+		if p.SuspendedAt != nil {
+			suspended++
+		}
+	}
 	return c.JSON(fiber.Map{
-		"resident":       r,
-		"community_name": community.Name,
+		"resident":           r,
+		"community_name":     community.Name,
+		"passkeys_suspended": suspended,
 		"session": fiber.Map{
 			"created_at": s.CreatedAt, "expires_at": s.ExpiresAt, "passkey_id": s.Passkey,
-			"step_up_fresh": rules.StepUpFresh(s.VerifiedAt, time.Now()),
+			"step_up_fresh": access.StepUpFresh(s.VerifiedAt, time.Now()),
 		},
 	})
 }

@@ -11,23 +11,10 @@ import (
 	"gatepass/internal/credential"
 	"gatepass/internal/httpx"
 	"gatepass/internal/store"
-	"gatepass/mobile-api/internal/rules"
 )
 
 // maxVisitorPasses bounds the host's list.
 const maxVisitorPasses = 200
-
-type visitorView struct {
-	store.VisitorPass
-	State rules.VisitorState `json:"state"`
-}
-
-func viewVisitor(p store.VisitorPass, host access.ResidentStatus, now time.Time) visitorView {
-	return visitorView{VisitorPass: p, State: rules.Visitor{
-		ValidFrom: p.ValidFrom, ValidUntil: p.ValidUntil, MaxEntries: p.MaxEntries, Used: p.EntriesUsed,
-		Revoked: p.RevokedAt != nil, HostStatus: host,
-	}.State(now)}
-}
 
 func (a *API) createVisitor(c *fiber.Ctx, s *store.Session) error {
 	var in struct {
@@ -55,15 +42,12 @@ func (a *API) createVisitor(c *fiber.Ctx, s *store.Session) error {
 		return access.Invalid("valid_until", "is required")
 	}
 	from, until := from.Truncate(time.Second), in.ValidUntil.Truncate(time.Second)
-	if err := rules.CheckVisitorWindow(from, until, now); err != nil {
+	if err := access.CheckVisitorWindow(from, until, now); err != nil {
 		return err
 	}
-	zones, err := rules.ZoneMask(in.Zones)
+	zones, err := access.VisitorZones(in.Zones)
 	if err != nil {
 		return err
-	}
-	if s.Status != access.ResidentActive {
-		return errNotResident
 	}
 	var pass store.VisitorPass
 	var token string
@@ -77,7 +61,7 @@ func (a *API) createVisitor(c *fiber.Ctx, s *store.Session) error {
 		return err
 	}
 	return c.Status(http.StatusCreated).JSON(fiber.Map{
-		"visitor_pass": viewVisitor(pass, access.ResidentActive, now),
+		"visitor_pass": pass.View(now),
 		// The link is the visitor's only key: it is shown once and stored hashed.
 		"link": a.origins[0] + "/v/" + token,
 	})
@@ -89,11 +73,7 @@ func (a *API) listVisitors(c *fiber.Ctx, s *store.Session) error {
 		return err
 	}
 	now := time.Now()
-	out := make([]visitorView, len(list))
-	for i, p := range list {
-		out[i] = viewVisitor(p, s.Status, now)
-	}
-	return c.JSON(fiber.Map{"visitor_passes": out})
+	return c.JSON(fiber.Map{"visitor_passes": store.Views(list, now)})
 }
 
 func (a *API) revokeVisitor(c *fiber.Ctx, s *store.Session) error {
@@ -103,21 +83,20 @@ func (a *API) revokeVisitor(c *fiber.Ctx, s *store.Session) error {
 }
 
 // visitorByLink reads the pass of a share link; only what the visitor needs leaves.
-func (a *API) visitorByLink(c *fiber.Ctx) (visitorView, error) {
-	p, host, err := a.db.VisitorPassByToken(c.UserContext(), c.Params("token"))
+func (a *API) visitorByLink(c *fiber.Ctx) (store.VisitorPassView, error) {
+	p, err := a.db.VisitorPassByToken(c.UserContext(), c.Params("token"))
 	if err != nil {
-		return visitorView{}, err
+		return store.VisitorPassView{}, err
 	}
-	return viewVisitor(p, host, time.Now()), nil
+	return p.View(time.Now()), nil
 }
 
 // visit tells the visitor about their pass: no host name, no unit.
-func (a *API) visit(c *fiber.Ctx) error {
+func (a *API) visit(c *fiber.Ctx, _ *store.Session) error {
 	v, err := a.visitorByLink(c)
 	if err != nil {
 		return err
 	}
-	noStore(c)
 	return c.JSON(fiber.Map{
 		"label": v.Label, "valid_from": v.ValidFrom, "valid_until": v.ValidUntil,
 		"entries_left": max(v.MaxEntries-v.EntriesUsed, 0), "state": v.State,
@@ -131,22 +110,21 @@ func (a *API) visitorCode(c *fiber.Ctx) (issued, error) {
 	if err != nil {
 		return issued{}, err
 	}
-	if v.State != rules.VisitorActive {
+	if v.State != access.VisitorActive {
 		return issued{}, httpx.Errorf(http.StatusForbidden, "visitor_pass_"+string(v.State), "this visitor pass cannot be used now: %s", v.State)
 	}
 	return a.mint(c, v.Community, v.Credential, credential.SubjectVisitor, uint64(v.Zones), v.ValidUntil)
 }
 
-func (a *API) visitPass(c *fiber.Ctx) error {
+func (a *API) visitPass(c *fiber.Ctx, _ *store.Session) error {
 	out, err := a.visitorCode(c)
 	if err != nil {
 		return err
 	}
-	noStore(c)
 	return c.JSON(out)
 }
 
-func (a *API) visitPassPNG(c *fiber.Ctx) error {
+func (a *API) visitPassPNG(c *fiber.Ctx, _ *store.Session) error {
 	out, err := a.visitorCode(c)
 	if err != nil {
 		return err

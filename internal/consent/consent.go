@@ -105,6 +105,34 @@ func (n Notice) Render(op Operator) (string, error) {
 	return strings.NewReplacer("{{operator_name}}", clean.Replace(name), "{{operator_contact}}", clean.Replace(contact)).Replace(n.Text), nil
 }
 
+// ErrStaleNotice: consent was given to a notice that is no longer current.
+var ErrStaleNotice = fmt.Errorf("the face-entry notice has changed; show the current version: %w", access.ErrConflict)
+
+// Shown checks the notice a resident says they consented to: published, shown with
+// exactly this hash, and current (an older one needs the current one shown first).
+func Shown(version, lang string, hash []byte) (Notice, error) {
+	n, err := Lookup(version, lang)
+	if err != nil {
+		return Notice{}, access.Invalid("notice_version", "no published notice %q in %q", version, lang)
+	}
+	if string(hash) != string(n.Hash[:]) {
+		return Notice{}, access.Invalid("notice_hash", "is not the hash of notice %s.%s", n.Version, n.Lang)
+	}
+	if n.Version != CurrentVersion {
+		return Notice{}, ErrStaleNotice
+	}
+	return n, nil
+}
+
+// CheckChannel checks the recorded name of how consent was given ("h5", "mini_program",
+// "native_app", ...): the record must say it, briefly.
+func CheckChannel(channel string) error {
+	if l := len([]rune(channel)); l < 1 || l > 40 {
+		return access.Invalid("channel", "must be 1 to 40 characters")
+	}
+	return nil
+}
+
 // Scope is where a consenting resident's template may be.
 type Scope string
 
@@ -117,6 +145,21 @@ const (
 
 // Scopes lists the valid scopes.
 var Scopes = []string{string(ScopeOneGate), string(ScopeCommunity)}
+
+// CheckGate checks a consent's scope and the gate it names: a one_gate consent names its
+// gate (whether that gate exists is the store's to say), a community one names none.
+func (s Scope) CheckGate(gate uuid.UUID) error {
+	switch s {
+	case ScopeCommunity:
+		if gate != uuid.Nil {
+			return access.Invalid("gate_id", "is only for scope one_gate")
+		}
+		return nil
+	case ScopeOneGate:
+		return nil
+	}
+	return access.Invalid("scope", "must be one of %v", Scopes)
+}
 
 // Reason is why face data is purged.
 type Reason string
@@ -168,6 +211,18 @@ var (
 	// ErrNotActive: a resident who moved out or was deleted cannot consent or be consented for.
 	ErrNotActive = fmt.Errorf("resident is not active: %w", access.ErrConflict)
 )
+
+// GaveConsent reports whether resident gave one of a subject's consents (givers lists who
+// gave each, withdrawn ones included). That lets a guardian see and upload the face data
+// of a child they consented for: CheckGiver allowed it when the consent was given.
+func GaveConsent(resident uuid.UUID, givers []uuid.UUID) bool {
+	for _, g := range givers {
+		if g == resident {
+			return true
+		}
+	}
+	return false
+}
 
 // CheckGiver applies the rule of who may consent for whom (PIPL art. 31): an adult only
 // for themselves; a child under 14 only through an adult resident (not under 14) who

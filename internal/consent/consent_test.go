@@ -141,3 +141,84 @@ func TestCheckGiver(t *testing.T) {
 		t.Fatal("refusals do not map to HTTP statuses")
 	}
 }
+
+func TestShown(t *testing.T) {
+	cur, err := Current("en")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name, version, lang string
+		hash                []byte
+		field               string // of the FieldError; "" for success
+	}{
+		{"current with its hash", CurrentVersion, "en", cur.Hash[:], ""},
+		{"unknown version", "0", "en", cur.Hash[:], "notice_version"},
+		{"unknown language", CurrentVersion, "fr", cur.Hash[:], "notice_version"},
+		{"another text's hash", CurrentVersion, "en", make([]byte, 32), "notice_hash"},
+		{"no hash", CurrentVersion, "en", nil, "notice_hash"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			n, err := Shown(c.version, c.lang, c.hash)
+			var fe *access.FieldError
+			switch {
+			case c.field == "" && (err != nil || n.Hash != cur.Hash):
+				t.Fatalf("Shown = %v, %v", n, err)
+			case c.field != "" && (!errors.As(err, &fe) || fe.Field != c.field):
+				t.Fatalf("Shown = %v, want a %s error", err, c.field)
+			}
+		})
+	}
+}
+
+func TestCheckChannel(t *testing.T) {
+	for ch, ok := range map[string]bool{"h5": true, "mini_program": true, strings.Repeat("渠", 40): true,
+		"": false, strings.Repeat("x", 41): false} {
+		if err := CheckChannel(ch); (err == nil) != ok || err != nil && !errors.Is(err, access.ErrInvalid) {
+			t.Errorf("CheckChannel(%q) = %v", ch, err)
+		}
+	}
+}
+
+func TestCheckGate(t *testing.T) {
+	gate := uuid.New()
+	cases := []struct {
+		scope Scope
+		gate  uuid.UUID
+		field string
+	}{
+		{ScopeCommunity, uuid.Nil, ""},
+		{ScopeCommunity, gate, "gate_id"},
+		{ScopeOneGate, gate, ""},
+		{ScopeOneGate, uuid.Nil, ""}, // the store finds no such gate
+		{"everywhere", uuid.Nil, "scope"},
+	}
+	for _, c := range cases {
+		err := c.scope.CheckGate(c.gate)
+		var fe *access.FieldError
+		if c.field == "" && err != nil || c.field != "" && (!errors.As(err, &fe) || fe.Field != c.field) {
+			t.Errorf("%s.CheckGate(%s) = %v, want %q", c.scope, c.gate, err, c.field)
+		}
+	}
+}
+
+func TestGaveConsent(t *testing.T) {
+	parent, adult, stranger := uuid.New(), uuid.New(), uuid.New()
+	cases := []struct {
+		name     string
+		resident uuid.UUID
+		givers   []uuid.UUID
+		want     bool
+	}{
+		{"a guardian who consented, then withdrew and consented again", parent, []uuid.UUID{parent, parent}, true},
+		{"the adult's own consent", adult, []uuid.UUID{adult}, true},
+		{"no consent at all", parent, nil, false},
+		{"another's consent", stranger, []uuid.UUID{parent}, false},
+	}
+	for _, c := range cases {
+		if got := GaveConsent(c.resident, c.givers); got != c.want {
+			t.Errorf("%s: GaveConsent = %v", c.name, got)
+		}
+	}
+}

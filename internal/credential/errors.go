@@ -34,6 +34,9 @@ var (
 	// a phone key that is not P-256 or does not match the certificate, a
 	// signer without a valid private key).
 	ErrInvalidClaims = errors.New("credential: invalid claims")
+	// ErrWindowClosed: IssuedWindow was asked for a code that would start at or
+	// after the end its credential may not outlive (a visitor pass that ended).
+	ErrWindowClosed = errors.New("credential: no validity window left")
 
 	// ErrUnknownType is an ErrMalformed (errors.Is matches both): the first
 	// byte is not a type this version knows. The type byte doubles as the

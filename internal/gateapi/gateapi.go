@@ -4,10 +4,11 @@ package gateapi
 
 import (
 	"encoding/json"
-	"fmt"
 	"time"
 
 	"github.com/google/uuid"
+
+	"gatepass/internal/access"
 )
 
 // Limits of the gate API.
@@ -17,116 +18,54 @@ const (
 	// MaxWait is the longest a sync long poll is held.
 	MaxWait = 30 * time.Second
 	// MaxReason is the longest reason an entry event may give (entry_events.reason).
-	MaxReason = 64
+	MaxReason = access.MaxEventReason
 	// ReleaseMaxAge is how old a manual release may be when it reaches the gate and still
 	// open the door: a guard who pressed "unlock" a minute ago is no longer watching.
 	ReleaseMaxAge = 60 * time.Second
 )
 
 // Settings are a gate's agent settings, kept in gates.settings and sent on every sync.
-// Each number is a pointer so that unset (nil: the default of Defaults) and 0 (set by
-// staff: no skew, no card interval, no passback) stay apart; WithDefaults fills only the
-// unset ones, so a gate always receives every field.
+// The fields are access.GateSettings's, one for one and documented there (nil: unset, 0:
+// a real 0), so that the two convert into each other and the rules (defaults, limits)
+// stay in one place.
 type Settings struct {
-	// SkewSeconds is the clock skew allowed when judging token windows (0: exact).
-	SkewSeconds *int `json:"skew_seconds,omitempty"`
-	// StaleAfterSeconds: revocation data older than this (no successful sync) is stale.
-	StaleAfterSeconds *int `json:"stale_after_seconds,omitempty"`
-	// StalePolicy says what to do on stale data: "flag" (decide and flag the event) or
-	// "deny" (refuse every QR code until the gate syncs again).
-	StalePolicy string `json:"stale_policy,omitempty"`
-	// CardMinIntervalSeconds: a printed card's text never changes, so instead of refusing
-	// its second scan forever the gate refuses it only within this interval (0: never,
-	// beyond the scanner's own repeated reads).
-	CardMinIntervalSeconds *int `json:"card_min_interval_seconds,omitempty"`
-	// PassbackSeconds: in a zone with anti-passback, a holder granted at this gate is
-	// refused here again for this long (timed anti-passback; see docs/gate-agent.md;
-	// 0: none at this gate).
-	PassbackSeconds *int `json:"passback_seconds,omitempty"`
-	// PulseMillis is how long the door relay is held open.
-	PulseMillis *int `json:"pulse_ms,omitempty"`
-	// HeartbeatSeconds is the heartbeat period.
-	HeartbeatSeconds *int `json:"heartbeat_seconds,omitempty"`
+	SkewSeconds            *int   `json:"skew_seconds,omitempty"`
+	StaleAfterSeconds      *int   `json:"stale_after_seconds,omitempty"`
+	StalePolicy            string `json:"stale_policy,omitempty"` // StaleFlag or StaleDeny
+	CardMinIntervalSeconds *int   `json:"card_min_interval_seconds,omitempty"`
+	PassbackSeconds        *int   `json:"passback_seconds,omitempty"`
+	PulseMillis            *int   `json:"pulse_ms,omitempty"`
+	HeartbeatSeconds       *int   `json:"heartbeat_seconds,omitempty"`
 }
 
 // Stale policies.
 const (
-	StaleFlag = "flag"
-	StaleDeny = "deny"
+	StaleFlag = access.StaleFlag
+	StaleDeny = access.StaleDeny
 )
 
 // Default settings, for fields a gate's settings leave unset.
 const (
-	DefaultSkewSeconds            = 30
-	DefaultStaleAfterSeconds      = 3600
-	DefaultCardMinIntervalSeconds = 5
-	DefaultPassbackSeconds        = 300
-	DefaultPulseMillis            = 1500
-	DefaultHeartbeatSeconds       = 30
+	DefaultSkewSeconds            = access.DefaultSkewSeconds
+	DefaultStaleAfterSeconds      = access.DefaultStaleAfterSeconds
+	DefaultCardMinIntervalSeconds = access.DefaultCardMinIntervalSeconds
+	DefaultPassbackSeconds        = access.DefaultPassbackSeconds
+	DefaultPulseMillis            = access.DefaultPulseMillis
+	DefaultHeartbeatSeconds       = access.DefaultHeartbeatSeconds
 )
 
-// Defaults are the settings a gate uses where its own leave a field unset. It is a
-// function so that no caller can change the defaults through a shared pointer.
-func Defaults() Settings {
-	return Settings{
-		SkewSeconds: Int(DefaultSkewSeconds), StaleAfterSeconds: Int(DefaultStaleAfterSeconds), StalePolicy: StaleFlag,
-		CardMinIntervalSeconds: Int(DefaultCardMinIntervalSeconds), PassbackSeconds: Int(DefaultPassbackSeconds),
-		PulseMillis: Int(DefaultPulseMillis), HeartbeatSeconds: Int(DefaultHeartbeatSeconds),
-	}
-}
+// Defaults are the settings a gate uses where its own leave a field unset.
+func Defaults() Settings { return Settings(access.DefaultGateSettings()) }
 
 // Int is a setting's value as a pointer, for callers that build Settings.
-func Int(v int) *int { return &v }
+func Int(v int) *int { return access.Int(v) }
 
-// WithDefaults fills the unset fields of s from Defaults; a field set to 0 stays 0.
-func (s Settings) WithDefaults() Settings {
-	d := Defaults()
-	fill := func(v **int, def *int) {
-		if *v == nil {
-			*v = def
-		} else {
-			*v = Int(**v) // no pointer shared with the caller's settings
-		}
-	}
-	fill(&s.SkewSeconds, d.SkewSeconds)
-	fill(&s.StaleAfterSeconds, d.StaleAfterSeconds)
-	fill(&s.CardMinIntervalSeconds, d.CardMinIntervalSeconds)
-	fill(&s.PassbackSeconds, d.PassbackSeconds)
-	fill(&s.PulseMillis, d.PulseMillis)
-	fill(&s.HeartbeatSeconds, d.HeartbeatSeconds)
-	if s.StalePolicy == "" {
-		s.StalePolicy = d.StalePolicy
-	}
-	return s
-}
+// WithDefaults fills the unset fields of s from Defaults; a field set to 0 stays 0. The
+// rule is the domain's (access.GateSettings), so that the server and the gate agree.
+func (s Settings) WithDefaults() Settings { return Settings(access.GateSettings(s).WithDefaults()) }
 
-// Validate checks settings given by staff; it returns the offending field's name. 0 is
-// allowed where it means something (no skew, no card interval, no passback); a pulse, a
-// heartbeat period or a staleness limit of 0 would mean a door that never opens, a
-// heartbeat loop without pause or data stale at once, so they start at 1.
-func (s Settings) Validate() (field string, err error) {
-	checks := []struct {
-		name   string
-		v      *int
-		lo, hi int
-	}{
-		{"skew_seconds", s.SkewSeconds, 0, 3600},
-		{"stale_after_seconds", s.StaleAfterSeconds, 1, 30 * 86400},
-		{"card_min_interval_seconds", s.CardMinIntervalSeconds, 0, 3600},
-		{"passback_seconds", s.PassbackSeconds, 0, 86400},
-		{"pulse_ms", s.PulseMillis, 1, 30000},
-		{"heartbeat_seconds", s.HeartbeatSeconds, 1, 3600},
-	}
-	for _, c := range checks {
-		if c.v != nil && (*c.v < c.lo || *c.v > c.hi) {
-			return c.name, fmt.Errorf("must be from %d to %d", c.lo, c.hi)
-		}
-	}
-	if s.StalePolicy != "" && s.StalePolicy != StaleFlag && s.StalePolicy != StaleDeny {
-		return "stale_policy", fmt.Errorf("must be %q or %q", StaleFlag, StaleDeny)
-	}
-	return "", nil
-}
+// Validate checks settings given by staff; it returns the offending field's name.
+func (s Settings) Validate() (field string, err error) { return access.GateSettings(s).Validate() }
 
 // seconds is a setting in seconds as a duration, or def seconds when unset.
 func seconds(v *int, def int) time.Duration {
@@ -136,7 +75,7 @@ func seconds(v *int, def int) time.Duration {
 	return time.Duration(*v) * time.Second
 }
 
-// Durations of the settings (the default where a field is unset).
+// Durations of the settings; an unset field is its default.
 func (s Settings) Skew() time.Duration { return seconds(s.SkewSeconds, DefaultSkewSeconds) }
 func (s Settings) StaleAfter() time.Duration {
 	return seconds(s.StaleAfterSeconds, DefaultStaleAfterSeconds)
@@ -293,9 +232,9 @@ type Event struct {
 
 // Methods and results of events.
 var (
-	Methods  = []string{"qr", "face", "manual"}
-	Results  = []string{"granted", "denied"}
-	Subjects = []string{"resident", "visitor", "staff"}
+	Methods  = access.EventMethods
+	Results  = access.EventResults
+	Subjects = access.EventSubjects
 )
 
 // Events is POST /gate/v1/events.

@@ -25,45 +25,54 @@ type Card struct {
 }
 
 // IssueCard makes a printed card for an active resident, valid for the given time, and
-// returns it with its QR text. The text is not stored: a lost card is revoked and a new
-// one printed.
+// returns it with its QR text: CreateCard and credential.IssueCard in one transaction,
+// for a caller that holds no signer of its own. The text is not stored: a lost card is
+// revoked and a new one printed.
 func (db *DB) IssueCard(ctx context.Context, actor string, c, resident uuid.UUID, valid time.Duration, sealer *secret.Sealer) (Card, string, error) {
 	signer, err := db.Signer(ctx, c, sealer)
 	if err != nil {
 		return Card{}, "", err
 	}
+	v := credential.CardValidity(time.Now(), valid)
 	var card Card
 	var text string
-	err = db.InTx(ctx, actor, func(tx *Tx) error {
-		r, err := residentQ(ctx, tx.x, c, resident)
-		if err != nil {
+	err = db.InTx(ctx, actor, func(tx *Tx) (err error) {
+		var zones access.ZoneMask
+		if card, zones, err = tx.CreateCard(ctx, c, resident, v); err != nil {
 			return err
 		}
-		if r.Status != access.ResidentActive {
-			return fmt.Errorf("resident has %s: %w", r.Status, access.ErrConflict)
-		}
-		zones, err := residentZones(ctx, tx.x, c)
-		if err != nil {
-			return err
-		}
-		now := time.Now().Truncate(time.Second)
-		err = tx.x.GetContext(ctx, &card, `INSERT INTO credentials (community_id, id, kind, subject, resident_id, zones, expires_at)
-			VALUES ($1, $2, 'card', 'resident', $3, $4, $5) RETURNING id, resident_id, zones, created_at, expires_at, revoked_at`,
-			c, newID(), resident, int64(zones), now.Add(valid))
-		if err != nil {
+		if text, err = credential.IssueCard(signer, card.ID, uint64(zones), v); err != nil {
 			return fmt.Errorf("issue card: %w", err)
 		}
-		text, err = credential.MintCard(signer, credential.Claims{
-			CredentialID: card.ID, Subject: credential.SubjectResident, Zones: uint64(zones),
-			NotBefore: now, ExpiresAt: now.Add(valid),
-		})
-		if err != nil {
-			return fmt.Errorf("issue card: %w", err)
-		}
-		return tx.Audit(ctx, c, "card.issue", "resident:"+resident.String(),
-			map[string]any{"credential_id": card.ID, "expires_at": card.ExpiresAt})
+		return nil
 	})
 	return card, text, err
+}
+
+// CreateCard records a printed card for an active resident, valid over v, and returns it
+// with the zones it opens; the caller signs it (credential.IssueCard) in the same
+// transaction, so a failure leaves no row.
+func (tx *Tx) CreateCard(ctx context.Context, c, resident uuid.UUID, v credential.Validity) (Card, access.ZoneMask, error) {
+	r, err := residentQ(ctx, tx.x, c, resident)
+	if err != nil {
+		return Card{}, 0, err
+	}
+	if !r.Status.MayHoldPass() {
+		return Card{}, 0, fmt.Errorf("resident has %s: %w", r.Status, access.ErrConflict)
+	}
+	zones, err := residentZones(ctx, tx.x, c)
+	if err != nil {
+		return Card{}, 0, err
+	}
+	var card Card
+	err = tx.x.GetContext(ctx, &card, `INSERT INTO credentials (community_id, id, kind, subject, resident_id, zones, expires_at)
+		VALUES ($1, $2, 'card', 'resident', $3, $4, $5) RETURNING id, resident_id, zones, created_at, expires_at, revoked_at`,
+		c, newID(), resident, int64(zones), v.ExpiresAt)
+	if err != nil {
+		return Card{}, 0, fmt.Errorf("issue card: %w", err)
+	}
+	return card, zones, tx.Audit(ctx, c, "card.issue", "resident:"+resident.String(),
+		map[string]any{"credential_id": card.ID, "expires_at": card.ExpiresAt})
 }
 
 // Cards lists a resident's cards, newest first.

@@ -17,8 +17,6 @@ import (
 var (
 	// ErrNoConsent: templates need a live consent to the current notice.
 	ErrNoConsent = fmt.Errorf("no live face-entry consent to the current notice: %w", access.ErrConflict)
-	// ErrStaleNotice: consent was given to a notice that is no longer current.
-	ErrStaleNotice = fmt.Errorf("the face-entry notice has changed; show the current version: %w", access.ErrConflict)
 	// ErrAlreadyConsented: there is a live consent of the current notice already.
 	ErrAlreadyConsented = fmt.Errorf("face-entry consent is already given: %w", access.ErrConflict)
 )
@@ -77,7 +75,7 @@ func (tx *Tx) person(ctx context.Context, c, id uuid.UUID) (consent.Person, erro
 	if err != nil {
 		return consent.Person{}, fmt.Errorf("load resident: %w", err)
 	}
-	return consent.Person{ID: id, Under14: row.Under14, Active: row.Status == string(access.ResidentActive), Unit: row.Unit.UUID}, nil
+	return consent.Person{ID: id, Under14: row.Under14, Active: access.ResidentStatus(row.Status).MayHoldPass(), Unit: row.Unit.UUID}, nil
 }
 
 // GiveConsent records a consent to the current notice. An adult consents only for
@@ -86,36 +84,28 @@ func (tx *Tx) person(ctx context.Context, c, id uuid.UUID) (consent.Person, erro
 // stay valid under the new record if the scope is the same); a live consent to the
 // current notice is ErrAlreadyConsented.
 func (tx *Tx) GiveConsent(ctx context.Context, in GiveConsent) (Consent, error) {
-	n, err := consent.Lookup(in.NoticeVersion, in.NoticeLang)
+	n, err := consent.Shown(in.NoticeVersion, in.NoticeLang, in.NoticeHash)
 	if err != nil {
-		return Consent{}, access.Invalid("notice_version", "no published notice %q in %q", in.NoticeVersion, in.NoticeLang)
-	}
-	if string(in.NoticeHash) != string(n.Hash[:]) {
-		return Consent{}, access.Invalid("notice_hash", "is not the hash of notice %s.%s", n.Version, n.Lang)
-	}
-	if n.Version != consent.CurrentVersion {
-		return Consent{}, ErrStaleNotice
+		return Consent{}, err
 	}
 	if _, err := faceOperator(ctx, tx.x, in.Community, "FOR SHARE"); err != nil {
 		return Consent{}, err
 	}
-	if l := len([]rune(in.Channel)); l < 1 || l > 40 {
-		return Consent{}, access.Invalid("channel", "must be 1 to 40 characters")
+	if err := consent.CheckChannel(in.Channel); err != nil {
+		return Consent{}, err
+	}
+	if err := in.Scope.CheckGate(in.Gate); err != nil {
+		return Consent{}, err
 	}
 	var gate any
-	switch in.Scope {
-	case consent.ScopeCommunity:
-		if in.Gate != uuid.Nil {
-			return Consent{}, access.Invalid("gate_id", "is only for scope one_gate")
-		}
-	case consent.ScopeOneGate:
+	if in.Scope == consent.ScopeOneGate {
 		if err := tx.exists(ctx, `SELECT 1 FROM gates WHERE community_id = $1 AND id = $2 AND disabled_at IS NULL`, in.Community, in.Gate); err != nil {
 			return Consent{}, access.Invalid("gate_id", "no such gate in this community")
 		}
 		gate = in.Gate
-	default:
-		return Consent{}, access.Invalid("scope", "must be one of %v", consent.Scopes)
 	}
+	// The guardian rule decides on statuses and units read FOR SHARE (person), so that a
+	// move-out cannot change them before this consent commits: it stays in the transaction.
 	subject, err := tx.person(ctx, in.Community, in.Resident)
 	if err != nil {
 		return Consent{}, err
@@ -292,22 +282,22 @@ func faceOperator(ctx context.Context, q getter, c uuid.UUID, lock string) (cons
 // WithdrawConsent ends a resident's face-entry consent at once, by the resident or, for
 // a child under 14, a guardian of the same unit: the blobs on the server are deleted and
 // every gate is sent a purge to acknowledge. Without a live consent it is ErrNoConsent.
-func (tx *Tx) WithdrawConsent(ctx context.Context, c, resident, by uuid.UUID) (PurgeResult, error) {
+func (tx *Tx) WithdrawConsent(ctx context.Context, c, resident, by uuid.UUID) (access.PurgeResult, error) {
 	subject, err := tx.person(ctx, c, resident)
 	if err != nil {
-		return PurgeResult{}, err
+		return access.PurgeResult{}, err
 	}
 	giver := subject
 	if by != resident {
 		if giver, err = tx.person(ctx, c, by); err != nil {
-			return PurgeResult{}, err
+			return access.PurgeResult{}, err
 		}
 	}
 	if err := consent.CheckGiver(subject, giver); err != nil {
-		return PurgeResult{}, err
+		return access.PurgeResult{}, err
 	}
 	if _, err := tx.liveConsent(ctx, c, resident); err != nil {
-		return PurgeResult{}, err
+		return access.PurgeResult{}, err
 	}
 	return tx.PurgeFaceData(ctx, c, resident, consent.ReasonWithdrawal)
 }

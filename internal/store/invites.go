@@ -72,7 +72,7 @@ func (tx *Tx) ReissueInvite(ctx context.Context, c, resident uuid.UUID) (Invite,
 	if err != nil {
 		return Invite{}, err
 	}
-	if res.Status != access.ResidentActive {
+	if !res.Status.MayHoldPass() {
 		return Invite{}, fmt.Errorf("resident has %s: %w", res.Status, access.ErrConflict)
 	}
 	if _, err := tx.x.ExecContext(ctx, `UPDATE invites SET expires_at = now() WHERE community_id = $1 AND resident_id = $2 AND used_at IS NULL AND expires_at > now()`, c, resident); err != nil {

@@ -30,12 +30,43 @@ type VisitorPass struct {
 	RevokedAt   *time.Time `db:"revoked_at" json:"revoked_at,omitempty"`
 	// Credential is the id gates see in the pass's QR codes and revoke.
 	Credential uuid.UUID `db:"credential_id" json:"credential_id"`
+	// HostStatus is the host's status now: a pass stops when its host leaves. Callers
+	// answer State, not this.
+	HostStatus access.ResidentStatus `db:"host_status" json:"-"`
+}
+
+// State is the pass's state at now, by the resident rules (access.VisitorPass): what
+// the host, the visitor and staff are shown.
+func (p VisitorPass) State(now time.Time) access.VisitorState {
+	return access.VisitorPass{ValidFrom: p.ValidFrom, ValidUntil: p.ValidUntil, MaxEntries: p.MaxEntries, Used: p.EntriesUsed,
+		Revoked: p.RevokedAt != nil, HostStatus: p.HostStatus}.State(now)
+}
+
+// VisitorPassView is a pass with its state at one moment, as both APIs answer it.
+type VisitorPassView struct {
+	VisitorPass
+	State access.VisitorState `json:"state"`
+}
+
+// View is the pass with its state at now.
+func (p VisitorPass) View(now time.Time) VisitorPassView {
+	return VisitorPassView{VisitorPass: p, State: p.State(now)}
+}
+
+// Views gives each pass its state at now.
+func Views(list []VisitorPass, now time.Time) []VisitorPassView {
+	out := make([]VisitorPassView, len(list))
+	for i, p := range list {
+		out[i] = p.View(now)
+	}
+	return out
 }
 
 const visitorSelect = `SELECT v.community_id, v.id, v.host_resident_id, v.label, v.zones, v.valid_from, v.valid_until,
-	v.max_entries, v.entries_used, v.created_at, v.revoked_at, c.id AS credential_id
+	v.max_entries, v.entries_used, v.created_at, v.revoked_at, c.id AS credential_id, r.status AS host_status
 FROM visitor_passes v
-JOIN credentials c ON c.community_id = v.community_id AND c.visitor_pass_id = v.id AND c.kind = 'visitor'`
+JOIN credentials c ON c.community_id = v.community_id AND c.visitor_pass_id = v.id AND c.kind = 'visitor'
+JOIN residents r ON r.community_id = v.community_id AND r.id = v.host_resident_id`
 
 // NewVisitorPass is what a host asks for.
 type NewVisitorPass struct {
@@ -47,7 +78,8 @@ type NewVisitorPass struct {
 }
 
 // CreateVisitorPass makes a pass and its share token (shown once, stored hashed). The
-// zones must be within the host's own.
+// zones must be within the host's own, as the community's zones are in this transaction:
+// mobile-api's are a cached copy.
 func (tx *Tx) CreateVisitorPass(ctx context.Context, p NewVisitorPass) (VisitorPass, string, error) {
 	if err := tx.activeResident(ctx, p.Community, p.Host); err != nil {
 		return VisitorPass{}, "", err
@@ -56,8 +88,8 @@ func (tx *Tx) CreateVisitorPass(ctx context.Context, p NewVisitorPass) (VisitorP
 	if err != nil {
 		return VisitorPass{}, "", err
 	}
-	if !p.Zones.Within(hostZones) {
-		return VisitorPass{}, "", access.Invalid("zones", "must be within your own zones %v", hostZones.Zones())
+	if err := access.CheckVisitorZones(p.Zones, hostZones); err != nil {
+		return VisitorPass{}, "", err
 	}
 	tok, err := secret.New(secret.KindVisitor, p.Community)
 	if err != nil {
@@ -84,7 +116,7 @@ func (tx *Tx) CreateVisitorPass(ctx context.Context, p NewVisitorPass) (VisitorP
 }
 
 // VisitorPasses lists passes newest first: a host's (host set) or the community's (host
-// uuid.Nil, for staff), at most limit.
+// uuid.Nil, for staff), at most limit. Each one's State says whether it works now.
 func (db *DB) VisitorPasses(ctx context.Context, c, host uuid.UUID, limit int) ([]VisitorPass, error) {
 	out := []VisitorPass{}
 	err := db.x.SelectContext(ctx, &out, visitorSelect+` WHERE v.community_id = $1 AND ($2::uuid IS NULL OR v.host_resident_id = $2)
@@ -96,26 +128,21 @@ func (db *DB) VisitorPasses(ctx context.Context, c, host uuid.UUID, limit int) (
 }
 
 // VisitorPassByToken finds a pass by its share token, whatever its state: the caller
-// decides whether it may show a code now. The host's status comes with it.
-func (db *DB) VisitorPassByToken(ctx context.Context, plain string) (VisitorPass, access.ResidentStatus, error) {
+// decides by its State whether it may show a code now.
+func (db *DB) VisitorPassByToken(ctx context.Context, plain string) (VisitorPass, error) {
 	c, h, err := secret.Parse(secret.KindVisitor, plain)
 	if err != nil {
-		return VisitorPass{}, "", fmt.Errorf("visitor pass: %w", access.ErrNotFound)
+		return VisitorPass{}, fmt.Errorf("visitor pass: %w", access.ErrNotFound)
 	}
-	var row struct {
-		VisitorPass
-		HostStatus access.ResidentStatus `db:"host_status"`
-	}
-	err = db.x.GetContext(ctx, &row, `SELECT p.*, r.status AS host_status FROM (`+visitorSelect+`
-		WHERE v.community_id = $1 AND v.token_hash = $2) p
-		JOIN residents r ON r.community_id = p.community_id AND r.id = p.host_resident_id`, c, h[:])
+	var out VisitorPass
+	err = db.x.GetContext(ctx, &out, visitorSelect+` WHERE v.community_id = $1 AND v.token_hash = $2`, c, h[:])
 	if errors.Is(err, sql.ErrNoRows) {
-		return VisitorPass{}, "", fmt.Errorf("visitor pass: %w", access.ErrNotFound)
+		return VisitorPass{}, fmt.Errorf("visitor pass: %w", access.ErrNotFound)
 	}
 	if err != nil {
-		return VisitorPass{}, "", fmt.Errorf("visitor pass: %w", err)
+		return VisitorPass{}, fmt.Errorf("visitor pass: %w", err)
 	}
-	return row.VisitorPass, row.HostStatus, nil
+	return out, nil
 }
 
 // RevokeVisitorPass revokes a pass and its credential. host limits it to one host's

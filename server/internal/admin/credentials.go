@@ -6,6 +6,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"gatepass/internal/access"
 	"gatepass/internal/credential"
 	"gatepass/internal/httpx"
 	"gatepass/internal/qr"
@@ -21,7 +22,7 @@ func (a *API) listKeys(c *fiber.Ctx, r *request) error {
 }
 
 func (a *API) rotateKey(c *fiber.Ctx, r *request) error {
-	return mutate(a, c, r, http.StatusCreated, func(tx *store.Tx) (store.KeyInfo, error) {
+	return mutate(a, c, r, http.StatusCreated, func(tx *store.Tx) (access.KeyInfo, error) {
 		return tx.RotateKey(c.UserContext(), r.community, a.sealer)
 	})
 }
@@ -59,7 +60,7 @@ func (a *API) issueCard(c *fiber.Ctx, r *request) error {
 	}
 	c.Set("X-Credential-Id", card.ID.String())
 	c.Set("X-Expires-At", card.ExpiresAt.UTC().Format(time.RFC3339))
-	c.Set(fiber.HeaderCacheControl, "no-store")
+	httpx.NoStore(c) // the card's QR is the credential itself
 	c.Set(fiber.HeaderContentDisposition, `inline; filename="card-`+card.ID.String()+`.png"`)
 	c.Type("png")
 	return c.Status(http.StatusCreated).Send(png)

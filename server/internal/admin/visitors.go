@@ -1,6 +1,8 @@
 package admin
 
 import (
+	"time"
+
 	"github.com/gofiber/fiber/v2"
 	"github.com/google/uuid"
 
@@ -21,7 +23,7 @@ func (a *API) listVisitorPasses(c *fiber.Ctx, r *request) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(fiber.Map{"visitor_passes": out})
+	return c.JSON(fiber.Map{"visitor_passes": store.Views(out, time.Now())})
 }
 
 func (a *API) revokeVisitorPass(c *fiber.Ctx, r *request) error {

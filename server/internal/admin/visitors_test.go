@@ -38,7 +38,8 @@ func TestStaffVisitorPasses(t *testing.T) {
 	pass := h.visitorPass(f, f.Resident)
 	base := "/admin/v1/communities/" + f.ID + "/visitor-passes"
 	list := h.Must(http.StatusOK, "GET", base, f.Guard, nil)["visitor_passes"].([]any)
-	if len(list) != 1 || list[0].(map[string]any)["id"] != pass || list[0].(map[string]any)["host_resident_id"] != f.Resident {
+	if len(list) != 1 || list[0].(map[string]any)["id"] != pass || list[0].(map[string]any)["host_resident_id"] != f.Resident ||
+		list[0].(map[string]any)["state"] != "active" {
 		t.Fatalf("guard lists %v", list)
 	}
 	if n := len(h.Must(http.StatusOK, "GET", "/admin/v1/communities/"+other.ID+"/visitor-passes", other.Guard, nil)["visitor_passes"].([]any)); n != 0 {
@@ -53,7 +54,7 @@ func TestStaffVisitorPasses(t *testing.T) {
 	h.Must(http.StatusOK, "POST", base+"/"+pass+"/revoke", f.Guard, nil)
 	h.Must(http.StatusConflict, "POST", base+"/"+pass+"/revoke", f.Guard, nil)
 	list = h.Must(http.StatusOK, "GET", base, f.Admin, nil)["visitor_passes"].([]any)
-	if list[0].(map[string]any)["revoked_at"] == nil {
+	if list[0].(map[string]any)["revoked_at"] == nil || list[0].(map[string]any)["state"] != "revoked" {
 		t.Fatalf("pass not revoked: %v", list[0])
 	}
 	cred := list[0].(map[string]any)["credential_id"].(string)
