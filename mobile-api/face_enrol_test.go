@@ -9,6 +9,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/google/uuid"
 
+	"gatepass/internal/access"
 	"gatepass/internal/browsertest"
 	"gatepass/internal/consent"
 	"gatepass/internal/store"
@@ -109,7 +110,7 @@ func TestFaceEnrolmentSession(t *testing.T) {
 	out := h.must(201, "POST", path, m.token, map[string]any{"gate_id": gates[1].String()})
 	expires, err := time.Parse(time.RFC3339Nano, out["expires_at"].(string))
 	if err != nil || out["state"] != "waiting" || out["gate_id"] != gates[1].String() ||
-		time.Until(expires) < store.EnrolSessionTTL-30*time.Second || time.Until(expires) > store.EnrolSessionTTL+30*time.Second {
+		time.Until(expires) < access.EnrolSessionTTL-30*time.Second || time.Until(expires) > access.EnrolSessionTTL+30*time.Second {
 		t.Fatalf("session %v (%v)", out, err)
 	}
 	id := out["id"].(string)
@@ -171,22 +172,13 @@ func TestRealBrowserFaceEnrol(t *testing.T) {
 	h.faceGates(f, 1)
 	gate := h.gateIDs(f)[0]
 	ctx := browsertest.New(t, 90*time.Second)
-	err := chromedp.Run(ctx, browsertest.Phone(), browsertest.VirtualAuthenticator(),
-		chromedp.Navigate(h.base+"/"),
-		chromedp.WaitVisible("#invite-code", chromedp.ByID),
-		chromedp.SendKeys("#invite-code", code, chromedp.ByID),
-		chromedp.Click("#redeem-btn", chromedp.ByID),
-		browsertest.WaitPass(),
-	)
-	if err != nil {
-		t.Fatalf("redeem: %v\n%s", err, h.logs.String())
-	}
+	h.redeemInBrowser(ctx, code)
 	h.consentTo(f, member{id: resident}, consent.ScopeOneGate, gate)
 	var name, state string
 	if err := h.sql.Get(&name, `SELECT name FROM gates WHERE id = $1`, gate); err != nil {
 		t.Fatal(err)
 	}
-	err = chromedp.Run(ctx,
+	err := chromedp.Run(ctx,
 		chromedp.Click(`button[data-tab="data"]`, chromedp.ByQuery),
 		chromedp.WaitVisible("#face-enrol-start", chromedp.ByID),
 		chromedp.Click("#face-enrol-start", chromedp.ByID),

@@ -111,10 +111,10 @@ func TestForgetRevocationAfter(t *testing.T) {
 		t.Fatal("MaxSkew and MaxSkewSeconds disagree")
 	}
 	// The largest skew a gate may be given is the one the rule covers.
-	if _, err := (GateSettings{SkewSeconds: MaxSkewSeconds}).Validate(); err != nil {
+	if _, err := (GateSettings{SkewSeconds: Int(MaxSkewSeconds)}).Validate(); err != nil {
 		t.Fatalf("skew %d refused: %v", MaxSkewSeconds, err)
 	}
-	if field, err := (GateSettings{SkewSeconds: MaxSkewSeconds + 1}).Validate(); err == nil || field != "skew_seconds" {
+	if field, err := (GateSettings{SkewSeconds: Int(MaxSkewSeconds + 1)}).Validate(); err == nil || field != "skew_seconds" {
 		t.Fatalf("skew %d accepted: %q %v", MaxSkewSeconds+1, field, err)
 	}
 }

@@ -40,7 +40,14 @@ type GateEvent struct {
 	// Face events: the matched resident and the similarity score (never the embedding).
 	Resident *uuid.UUID
 	Score    *float32
+	// Dropped: on a flood_suppressed event, how many denied reads of one input the gate
+	// decided without recording each.
+	Dropped *int
 }
+
+// MaxDropped bounds an event's dropped count: a gate summarises a flood at least once a
+// minute, and no scanner reads a billion lines in one.
+const MaxDropped = 1_000_000_000
 
 // EventFutureLimit is how far ahead of the server's clock a gate may date an event. The
 // gate decides and dates by its own clock, which the server never corrects: a clock
@@ -83,6 +90,8 @@ func (e GateEvent) Check(gate uuid.UUID, now time.Time, maxAge time.Duration) er
 		return errors.New("score must be from -1 to 1")
 	case e.Resident != nil && e.Method != "face":
 		return errors.New("resident_id is for face events")
+	case e.Dropped != nil && (*e.Dropped < 1 || *e.Dropped > MaxDropped):
+		return fmt.Errorf("dropped must be from 1 to %d", MaxDropped)
 	}
 	return nil
 }
@@ -155,6 +164,7 @@ type EntryEvent struct {
 	Staff      *uuid.UUID `db:"staff_id" json:"staff_id,omitempty"`
 	Resident   *uuid.UUID `db:"resident_id" json:"resident_id,omitempty"`
 	Score      *float32   `db:"score" json:"score,omitempty"`
+	Dropped    *int       `db:"dropped" json:"dropped,omitempty"`
 }
 
 // EventPage is one page of the entry log, newest first.

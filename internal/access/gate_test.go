@@ -9,17 +9,17 @@ import (
 )
 
 func TestGateSettingsDefaultsAndValidate(t *testing.T) {
-	s := GateSettings{SkewSeconds: 120}.WithDefaults()
-	if s.SkewSeconds != 120 || s.PulseMillis != DefaultGateSettings.PulseMillis || s.StalePolicy != StaleFlag {
+	s := GateSettings{SkewSeconds: Int(120)}.WithDefaults()
+	if *s.SkewSeconds != 120 || *s.PulseMillis != DefaultPulseMillis || s.StalePolicy != StaleFlag {
 		t.Fatalf("defaults: %+v", s)
 	}
 	bad := map[string]GateSettings{
-		"skew_seconds":              {SkewSeconds: -1},
-		"stale_after_seconds":       {StaleAfterSeconds: 31 * 86400},
-		"card_min_interval_seconds": {CardMinIntervalSeconds: 3601},
-		"passback_seconds":          {PassbackSeconds: -5},
-		"pulse_ms":                  {PulseMillis: 30001},
-		"heartbeat_seconds":         {HeartbeatSeconds: 4000},
+		"skew_seconds":              {SkewSeconds: Int(-1)},
+		"stale_after_seconds":       {StaleAfterSeconds: Int(31 * 86400)},
+		"card_min_interval_seconds": {CardMinIntervalSeconds: Int(3601)},
+		"passback_seconds":          {PassbackSeconds: Int(-5)},
+		"pulse_ms":                  {PulseMillis: Int(30001)},
+		"heartbeat_seconds":         {HeartbeatSeconds: Int(4000)},
 		"stale_policy":              {StalePolicy: "open"},
 	}
 	for want, s := range bad {
@@ -27,8 +27,19 @@ func TestGateSettingsDefaultsAndValidate(t *testing.T) {
 			t.Errorf("%+v: field %q err %v, want %q", s, field, err, want)
 		}
 	}
-	if field, err := (GateSettings{StalePolicy: StaleDeny, SkewSeconds: 3600}).Validate(); err != nil {
+	if field, err := (GateSettings{StalePolicy: StaleDeny, SkewSeconds: Int(MaxSkewSeconds)}).Validate(); err != nil {
 		t.Errorf("valid settings refused: %s %v", field, err)
+	}
+	// Zero means zero where it means something; unset takes the default.
+	z := GateSettings{SkewSeconds: Int(0), CardMinIntervalSeconds: Int(0), PassbackSeconds: Int(0)}
+	if _, err := z.Validate(); err != nil {
+		t.Fatalf("zeros refused: %v", err)
+	}
+	if d := z.WithDefaults(); *d.SkewSeconds != 0 || *d.PassbackSeconds != 0 || *d.HeartbeatSeconds != DefaultHeartbeatSeconds {
+		t.Fatalf("zeros filled: %+v", d)
+	}
+	if d := DefaultGateSettings(); d.SkewSeconds == s.SkewSeconds {
+		t.Fatal("WithDefaults shares a pointer with the defaults")
 	}
 }
 

@@ -209,10 +209,11 @@ func (db *DB) GateByToken(ctx context.Context, plain string) (access.GateIdentit
 	return g.identity()
 }
 
-// GateHeartbeat records that a gate is alive, with what staff see in the gate list, and
-// returns whether its previous heartbeat reported a clock alarm (so that the caller
-// reports a change, not every beat).
-func (db *DB) GateHeartbeat(ctx context.Context, g access.GateIdentity, version string, queue int, offsetMS int64, alarm bool) (wasAlarm bool, err error) {
+// GateHeartbeat records that a gate is alive, with what staff see in the gate list (a nil
+// alarm, from an agent that does not say, is stored as unknown), and returns whether its
+// previous heartbeat reported a clock alarm (so that the caller reports a change, not
+// every beat).
+func (db *DB) GateHeartbeat(ctx context.Context, g access.GateIdentity, version string, queue int, offsetMS int64, alarm *bool) (wasAlarm bool, err error) {
 	err = db.x.GetContext(ctx, &wasAlarm, `UPDATE gates n SET last_seen_at = now(), agent_version = $3, queue_depth = $4,
 			clock_offset_ms = $5, clock_alarm = $6
 		FROM (SELECT coalesce(clock_alarm, false) AS alarm FROM gates WHERE community_id = $1 AND id = $2 FOR UPDATE) o

@@ -158,6 +158,7 @@ func (g *API) enroll(c *fiber.Ctx) error {
 		return err
 	}
 	g.log.Info("gate enrolled", "gate", gate.ID, "community", gate.Community)
+	httpx.NoStore(c) // the gate token is in the answer
 	return c.Status(http.StatusCreated).JSON(gateapi.EnrollResponse{Token: token, Gate: gateToWire(gate), ServerTime: time.Now().UTC()})
 }
 
@@ -332,12 +333,13 @@ func (g *API) heartbeat(c *fiber.Ctx, gate access.GateIdentity) error {
 	if err != nil {
 		return err
 	}
+	alarm := in.ClockAlarm != nil && *in.ClockAlarm
 	// Said when the alarm starts and when it ends, not on every beat of a gate in alarm.
 	switch {
-	case in.ClockAlarm && !was:
+	case alarm && !was:
 		g.log.Warn("gate clock alarm: its clock is off by more than its limit; fix its time source",
 			"gate", gate.ID, "community", gate.Community, "clock_offset_ms", *in.ClockOffsetMS)
-	case !in.ClockAlarm && was:
+	case !alarm && was:
 		g.log.Info("gate clock alarm cleared", "gate", gate.ID, "community", gate.Community, "clock_offset_ms", *in.ClockOffsetMS)
 	}
 	return c.JSON(gateapi.HeartbeatAck{ServerTime: time.Now().UTC()})

@@ -51,6 +51,7 @@ func TestEventIngestRefusesBadEventsByIndex(t *testing.T) {
 		{"nil credential", func(e map[string]any) { e["credential_id"] = uuid.Nil.String() }},
 		{"nil staff", func(e map[string]any) { e["method"], e["staff_id"] = "manual", uuid.Nil.String() }},
 		{"nil id", func(e map[string]any) { e["id"] = uuid.Nil.String() }},
+		{"dropped 0", func(e map[string]any) { e["reason"], e["dropped"] = "flood_suppressed", 0 }},
 		{"unknown field", func(e map[string]any) { e["colour"] = "red" }},
 		{"wrong type", func(e map[string]any) { e["offline"] = "yes" }},
 		{"another gate", func(e map[string]any) { e["gate_id"] = otherGate }},

@@ -41,5 +41,5 @@ func each[T, U any](in []T, f func(T) U) []U {
 func eventFromWire(e gateapi.Event) access.GateEvent {
 	return access.GateEvent{ID: e.ID, OccurredAt: e.OccurredAt, Gate: e.GateID, Credential: e.Credential, Subject: e.Subject,
 		Method: e.Method, Result: e.Result, Reason: e.Reason, Offline: e.Offline, Stale: e.Stale, Staff: e.Staff,
-		ReplayKey: e.ReplayKey, Resident: e.Resident, Score: e.Score}
+		ReplayKey: e.ReplayKey, Resident: e.Resident, Score: e.Score, Dropped: e.Dropped}
 }

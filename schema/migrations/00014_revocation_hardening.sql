@@ -18,7 +18,12 @@ ALTER TABLE signing_keys ADD CONSTRAINT signing_keys_compromised_retired
 ALTER TABLE credentials ADD COLUMN kid bigint CHECK (kid BETWEEN 1 AND 4294967295);
 CREATE INDEX credentials_by_kid ON credentials (community_id, kid) WHERE kid IS NOT NULL AND revoked_at IS NULL;
 
+-- A gate summarises a flood of denied reads from one input in one flood_suppressed
+-- event with the count of reads it decided without recording each.
+ALTER TABLE entry_events ADD COLUMN dropped integer CHECK (dropped BETWEEN 1 AND 1000000000);
+
 -- +goose Down
+ALTER TABLE entry_events DROP COLUMN dropped;
 DROP INDEX credentials_by_kid;
 ALTER TABLE credentials DROP COLUMN kid;
 ALTER TABLE signing_keys DROP CONSTRAINT signing_keys_compromised_retired;
