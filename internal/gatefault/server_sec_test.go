@@ -2,6 +2,9 @@ package gatefault
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"strconv"
 	"testing"
 	"time"
@@ -9,6 +12,7 @@ import (
 	"github.com/google/uuid"
 
 	"gatepass/internal/credential"
+	"gatepass/internal/store"
 )
 
 // The server side of issue 11 with the real server and gate-agent processes.
@@ -102,5 +106,55 @@ func TestRefusedEventsDoNotStallTheQueue(t *testing.T) {
 	}
 	if !wrong.alive() {
 		t.Fatal("the agent whose events were refused stopped")
+	}
+}
+
+// Item 4 through deltas: the gate is online before the resident's credentials exist; the
+// server sends each new credential's holder in the delta that follows its creation (a
+// card printed by staff, a QR credential and a device made as mobile-api makes them), so
+// anti-passback holds the person across all three within seconds.
+func TestPassbackHoldersArriveByDelta(t *testing.T) {
+	e := newEnv(t)
+	e.must(200, "PUT", "/admin/v1/communities/"+e.community+"/zones/0", e.admin, map[string]any{"name": "Main", "anti_passback": true})
+	g := e.newGate()
+	g.start()
+	g.waitOnline(true)
+	ctx := context.Background()
+	c, resident := uuid.MustParse(e.community), uuid.MustParse(e.resident)
+	card := e.printCard(e.resident)
+	qrCred, err := e.db.EnsureQRCredential(ctx, c, resident)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := e.db.Signer(ctx, c, e.sealer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	phoneKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	valid := credential.DeviceValidity(time.Now())
+	var device store.Device
+	err = e.db.InTx(ctx, "resident:"+e.resident, func(tx *store.Tx) (err error) {
+		device, err = tx.CreateDevice(ctx, store.NewDevice{Community: c, Resident: resident,
+			PublicKey: elliptic.MarshalCompressed(elliptic.P256(), phoneKey.X, phoneKey.Y), Label: "phone", Zones: 1, //nolint:staticcheck // SEC 1 form
+			NotBefore: valid.NotBefore, ExpiresAt: valid.ExpiresAt, KID: signer.KID})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2 * time.Second) // the deltas reach the online gate
+	if o := g.scan(card); o.Result != "granted" {
+		t.Fatalf("the card: %+v", o)
+	}
+	for name, cred := range map[string]uuid.UUID{"phone QR": qrCred.ID, "device": device.ID} {
+		if o := g.scan(e.codeOf(cred)); o.Reason != "passback" {
+			t.Errorf("the %s of the resident just granted on the card: %+v, want passback", name, o)
+		}
+	}
+	if n := g.doorOpenings(); n != 1 {
+		t.Fatalf("one person, %d openings", n)
 	}
 }
