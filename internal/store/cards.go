@@ -82,7 +82,7 @@ func (tx *Tx) CreateCard(ctx context.Context, c, resident uuid.UUID, kid uint32,
 	if err != nil {
 		return Card{}, 0, fmt.Errorf("issue card: %w", err)
 	}
-	if err := tx.credentialCreated(ctx, c, card.ID, resident); err != nil {
+	if err := tx.credentialCreated(ctx, c, card.ID); err != nil {
 		return Card{}, 0, err
 	}
 	return card, zones, tx.Audit(ctx, c, "card.issue", "resident:"+resident.String(),

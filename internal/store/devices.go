@@ -53,7 +53,7 @@ func (tx *Tx) CreateDevice(ctx context.Context, d NewDevice) (Device, error) {
 	if err != nil {
 		return out, fmt.Errorf("create device: %w", err)
 	}
-	if err := tx.credentialCreated(ctx, d.Community, out.ID, d.Resident); err != nil {
+	if err := tx.credentialCreated(ctx, d.Community, out.ID); err != nil {
 		return out, err
 	}
 	return out, tx.Audit(ctx, d.Community, "device.certify", "resident:"+d.Resident.String(),

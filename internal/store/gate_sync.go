@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 
 	"gatepass/internal/access"
+	"gatepass/internal/credential"
 )
 
 // GateSync is GateSyncFor a gate that asks for no foreign key ids.
@@ -57,7 +58,7 @@ func (db *DB) GateSyncFor(ctx context.Context, g access.GateIdentity, req access
 			return out, false, err
 		}
 		out.FaceTemplates, out.FacePurges = faces.Templates, faces.Purges
-		if out.Holders, err = liveHolders(ctx, x, g.Community); err != nil {
+		if out.Holders, err = liveHolders(ctx, x, g.Community, nil); err != nil {
 			return out, false, err
 		}
 		changed = true
@@ -70,13 +71,27 @@ func (db *DB) GateSyncFor(ctx context.Context, g access.GateIdentity, req access
 			return out, false, fmt.Errorf("sync delta: %w", err)
 		}
 		out.More = len(rows) == maxDelta
+		var created []uuid.UUID
 		for _, r := range rows {
 			out.Cursor = r.Seq
 			if r.Gate.Valid && r.Gate.UUID != g.ID {
 				continue // another gate's command
 			}
 			changed = true
+			if r.Kind == "credential" {
+				var c credentialChange
+				if err := json.Unmarshal(r.Data, &c); err != nil {
+					return out, false, fmt.Errorf("sync: change %d (%s): %w", r.Seq, r.Kind, err)
+				}
+				created = append(created, c.Credential)
+				continue
+			}
 			if err := addChange(&out, r); err != nil {
+				return out, false, err
+			}
+		}
+		if len(created) > 0 {
+			if out.Holders, err = liveHolders(ctx, x, g.Community, created); err != nil {
 				return out, false, err
 			}
 		}
@@ -120,11 +135,6 @@ func addChange(out *access.GateSync, r changeRow) error {
 		if err = json.Unmarshal(r.Data, &t); err == nil && len(t.Sealed) > 0 {
 			out.FaceTemplates = append(out.FaceTemplates, access.GateFaceTemplate(t))
 		}
-	case "credential":
-		var h access.CredentialHolder
-		if err = json.Unmarshal(r.Data, &h); err == nil {
-			out.Holders = append(out.Holders, h)
-		}
 	case "face_purge":
 		var p facePurgeChange
 		if err = json.Unmarshal(r.Data, &p); err == nil {
@@ -137,10 +147,10 @@ func addChange(out *access.GateSync, r changeRow) error {
 	return nil
 }
 
-// liveRevocations lists revocations gates must still hold. The SQL bound is loose (it
-// counts from the later of revocation and expiry, a few minutes early for a QR
-// credential) so that the rule itself stays in access.ForgetRevocationAfter; it must
-// reach back at least RevocationHorizon, or a snapshot drops revocations a gate with a
+// liveRevocations lists revocations gates must still hold. The SQL bound is loose (the
+// later of revocation and expiry, less the horizon and the longest issued code, reaches
+// back at least as far as the rule) so that the rule itself stays in
+// access.ForgetRevocationAfter; cut shorter, a snapshot drops revocations a gate with a
 // large skew still needs.
 func liveRevocations(ctx context.Context, q selecter, c uuid.UUID) ([]access.Revocation, error) {
 	var rows []struct {
@@ -150,7 +160,8 @@ func liveRevocations(ctx context.Context, q selecter, c uuid.UUID) ([]access.Rev
 	}
 	err := q.SelectContext(ctx, &rows, `SELECT id, revoked_at, expires_at FROM credentials
 		WHERE community_id = $1 AND revoked_at IS NOT NULL
-		  AND greatest(revoked_at, coalesce(expires_at, revoked_at)) > now() - $2::interval`, c, seconds(access.RevocationHorizon))
+		  AND greatest(revoked_at, coalesce(expires_at, revoked_at)) > now() - $2::interval`, c,
+		seconds(access.RevocationHorizon+credential.MaxIssuedLifetime))
 	if err != nil {
 		return nil, fmt.Errorf("live revocations: %w", err)
 	}

@@ -108,7 +108,7 @@ func (tx *Tx) CreateVisitorPass(ctx context.Context, p NewVisitorPass) (VisitorP
 	if err != nil {
 		return VisitorPass{}, "", fmt.Errorf("create visitor pass: %w", err)
 	}
-	if err := tx.credentialCreated(ctx, p.Community, credID, id); err != nil {
+	if err := tx.credentialCreated(ctx, p.Community, credID); err != nil {
 		return VisitorPass{}, "", err
 	}
 	var out VisitorPass

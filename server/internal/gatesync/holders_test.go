@@ -35,7 +35,9 @@ func holders(t *testing.T, sync map[string]any) map[string]string {
 // The sync carries who holds each credential (issue 11, item 4, server side), so that a
 // gate keys anti-passback on the person: a full sync lists every live credential of the
 // community with its holder (the resident, or the visitor pass), a delta those created
-// since the cursor; revoked and long-expired credentials are left out.
+// since the cursor; revoked and long-expired credentials are left out. The change log
+// names only the credential (the holder is read at sync time): it never holds a
+// resident's id, which erasure must be able to remove (mobile-api TestDeletionErases).
 func TestSyncCarriesCredentialHolders(t *testing.T) {
 	h := servertest.New(t)
 	f, other := h.Community(), h.Community()
@@ -79,6 +81,9 @@ func TestSyncCarriesCredentialHolders(t *testing.T) {
 		t.Fatalf("empty delta holders %v", d["holders"])
 	}
 	fresh := h.Card(f, f.Resident)
+	// One revoked before the gate asks: its revocation goes, its holder does not.
+	gone := h.Card(f, f.Resident)
+	h.Must(http.StatusOK, "POST", "/admin/v1/residents/"+f.Resident+"/cards/"+gone+"/revoke", f.Guard, nil)
 	d := h.Must(http.StatusOK, "GET", fmt.Sprintf("/gate/v1/sync?cursor=%d", cursor), tok, nil)
 	if got := holders(t, d); len(got) != 1 || got[fresh] != f.Resident {
 		t.Fatalf("delta holders %v, want %s -> %s", got, fresh, f.Resident)

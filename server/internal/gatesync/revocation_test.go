@@ -1,6 +1,7 @@
 package gatesync_test
 
 import (
+	"fmt"
 	"net/http"
 	"testing"
 	"time"
@@ -35,5 +36,29 @@ func TestSnapshotKeepsRevocationsForTheLargestSkew(t *testing.T) {
 	}
 	if !forget.After(expires.Add(access.MaxSkew)) {
 		t.Fatalf("forgotten at %v before the card stops verifying at a gate with skew %v", forget, access.MaxSkew)
+	}
+}
+
+// A QR credential has no expiry: its last code was minted just before the revocation and
+// lives up to 300 s, so the snapshot keeps the revocation RevocationHorizon after that,
+// not after the revocation itself.
+func TestSnapshotKeepsQRRevocationsPastTheirLastCode(t *testing.T) {
+	h := servertest.New(t)
+	f := h.Community()
+	_, tok := h.EnrolledGate(f)
+	h.Must(http.StatusOK, "POST", "/admin/v1/communities/"+f.ID+"/residents/"+f.Resident+"/move-out", f.Admin, nil)
+	var qr string
+	err := h.DB.SQL().QueryRow(`INSERT INTO credentials (community_id, id, kind, subject, resident_id, zones, revoked_at, revoke_reason)
+		VALUES ($1, gen_random_uuid(), 'qr', 'resident', $2, 1, now() - $3::interval, 'test') RETURNING id`,
+		f.ID, f.Resident, fmt.Sprintf("%d seconds", int((access.RevocationHorizon+100*time.Second)/time.Second))).Scan(&qr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var found bool
+	for _, r := range h.Must(http.StatusOK, "GET", "/gate/v1/sync?cursor=0", tok, nil)["revocations"].([]any) {
+		found = found || r.(map[string]any)["credential_id"] == qr
+	}
+	if !found {
+		t.Fatal("a QR credential revoked horizon + 100 s ago, whose last code verifies for 200 s more at a gate with the largest skew, is not in the snapshot")
 	}
 }
