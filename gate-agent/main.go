@@ -274,11 +274,11 @@ func openUHPPOTE(ctx context.Context, arg string, ds doorSpec, log *slog.Logger)
 	defer cancel()
 	switch err := d.Probe(pctx); {
 	case errors.Is(err, agent.ErrDoorNoAnswer):
-		log.Warn("uhppote controller does not answer yet; the agent runs and tries it at each opening", "door", d, "err", err)
+		log.Warn("uhppote controller does not answer yet; the agent runs and tries it at each opening", "door", d.String(), "err", err)
 	case err != nil:
 		return nil, fmt.Errorf("--door uhppote:%s: %w", spec, err)
 	default:
-		log.Info("uhppote controller answers", "door", d)
+		log.Info("uhppote controller answers", "door", d.String())
 	}
 	return d, nil
 }

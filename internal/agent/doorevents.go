@@ -172,7 +172,7 @@ func doorReason(err error) string {
 // door was asked (nothing opens without a record), so the answer is a fact of its own.
 func (a *Agent) doorOutcome(grant gateapi.Event, err error) {
 	if err == nil {
-		a.cfg.Log.Info("door opened", "event", grant.ID, "door", a.cfg.Door)
+		a.cfg.Log.Info("door opened", "event", grant.ID, "door", fmt.Sprint(a.cfg.Door))
 		return
 	}
 	if errors.Is(err, context.Canceled) {
@@ -259,6 +259,27 @@ type doorLog struct {
 	cur    doorCursor
 	known  bool // cur is from the store or set at start
 	unsent bool // cur moved past records that were not reported and is not stored yet
+	// failing: the controller did not answer the last read. The first failure is a
+	// warning, the repeats every poll are debug, and the recovery is logged.
+	failing bool
+}
+
+// fail logs a read of the controller that failed.
+func (l *doorLog) fail(what string, err error) {
+	log := l.a.cfg.Log.Warn
+	if l.failing {
+		log = l.a.cfg.Log.Debug
+	}
+	l.failing = true
+	log("door events: "+what, "controller", l.ctrl, "err", err)
+}
+
+// answered notes a read of the controller that worked.
+func (l *doorLog) answered() {
+	if l.failing {
+		l.a.cfg.Log.Info("door events: the controller answers again", "controller", l.ctrl)
+	}
+	l.failing = false
 }
 
 // doorEventsLoop reads the door controller's log while the agent runs: each record the
@@ -310,7 +331,7 @@ func (l *doorLog) start(ctx context.Context) bool {
 	if !ok {
 		latest, err := l.m.Latest(ctx)
 		if err != nil {
-			l.a.cfg.Log.Warn("door events: controller not read", "controller", l.ctrl, "err", err)
+			l.fail("controller not read", err)
 			return false
 		}
 		c = doorCursor{Index: latest}
@@ -331,9 +352,10 @@ func (l *doorLog) poll(ctx context.Context) {
 	}
 	latest, err := l.m.Latest(ctx)
 	if err != nil {
-		l.a.cfg.Log.Warn("door events: controller not read", "controller", l.ctrl, "err", err)
+		l.fail("controller not read", err)
 		return
 	}
+	l.answered()
 	if latest < l.cur.Index {
 		// The log went back: the controller was reset or replaced under the same serial.
 		// Its records from 1 on are new facts, in a new generation of ids.
@@ -368,7 +390,7 @@ func (l *doorLog) catchUp(ctx context.Context, to uint32) bool {
 		}
 		r, err := l.m.Record(ctx, l.cur.Index+1)
 		if err != nil {
-			l.a.cfg.Log.Warn("door events: record not read", "controller", l.ctrl, "index", l.cur.Index+1, "err", err)
+			l.fail(fmt.Sprintf("record %d not read", l.cur.Index+1), err)
 			return false
 		}
 		if r.Gone {
