@@ -2,10 +2,13 @@ package gatefault
 
 import (
 	"encoding/json"
+	"errors"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -160,5 +163,31 @@ func TestSilentUHPPOTEControllerDoesNotSlowDecisions(t *testing.T) {
 	}
 	if !g.alive() {
 		t.Fatal("the agent died")
+	}
+}
+
+// The controller's address and serial number are checked at start: a malformed door, or
+// a controller at the address that answers as another serial number, stops the agent
+// with the reason (exit 1); one that does not answer yet lets it run.
+func TestUHPPOTEDoorCheckedAtStart(t *testing.T) {
+	_, agentBin := binaries(t)
+	c, err := uhppotefake.Start(uhppoteSerial + 1) // the controller at the address is another
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	cases := []struct{ door, want string }{
+		{"uhppote:0@192.168.1.10:60000/1", "serial number must be the controller's"},
+		{"uhppote:405419896@192.168.1.10:60000/9", "door must be 1 to 4"},
+		{"uhppote:405419896@192.168.1.255.1:60000/1", "address"},
+		{"uhppote:405419896@" + c.Addr() + "/1", "405419897"},
+	}
+	for _, tc := range cases {
+		cmd := exec.Command(agentBin, "run", "--state", t.TempDir(), "--door", tc.door, "--door-timeout", "100ms")
+		out, err := cmd.CombinedOutput()
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 1 || !strings.Contains(string(out), tc.want) {
+			t.Errorf("%s: %v %s, want exit 1 saying %q", tc.door, err, out, tc.want)
+		}
 	}
 }
