@@ -299,13 +299,11 @@ func (a *Agent) doorEventsLoop(ctx context.Context) {
 	}()
 	poll := time.NewTicker(a.cfg.DoorPoll)
 	defer poll.Stop()
-	var clockAt time.Time
+	// The clock first: the records read next are dated by its drift.
+	a.measureDoorClock(ctx, m)
+	clockAt := time.Now()
+	l.poll(ctx)
 	for {
-		if clockAt.IsZero() || time.Since(clockAt) >= a.cfg.DoorClockEvery {
-			a.measureDoorClock(ctx, m)
-			clockAt = time.Now()
-		}
-		l.poll(ctx)
 		select {
 		case <-ctx.Done():
 			l.flush()
@@ -313,6 +311,11 @@ func (a *Agent) doorEventsLoop(ctx context.Context) {
 		case r := <-pushed:
 			l.pushed(ctx, r)
 		case <-poll.C:
+			if time.Since(clockAt) >= a.cfg.DoorClockEvery {
+				a.measureDoorClock(ctx, m)
+				clockAt = time.Now()
+			}
+			l.poll(ctx)
 		}
 	}
 }
@@ -377,7 +380,7 @@ func (l *doorLog) pushed(ctx context.Context, r DoorRecord) {
 	if r.Index > l.cur.Index+1 && !l.catchUp(ctx, r.Index-1) {
 		return // the gap could not be read: the next poll reads it, then this record
 	}
-	l.record(r)
+	l.record(r) // not stored: the next poll reads it again
 	l.flush()
 }
 
@@ -396,7 +399,9 @@ func (l *doorLog) catchUp(ctx context.Context, to uint32) bool {
 		if r.Gone {
 			l.a.cfg.Log.Warn("door events: record overwritten before it was read", "controller", l.ctrl, "index", r.Index)
 		}
-		l.record(r)
+		if !l.record(r) {
+			return false
+		}
 	}
 	return true
 }
@@ -404,23 +409,25 @@ func (l *doorLog) catchUp(ctx context.Context, to uint32) bool {
 // record moves the cursor past r and, if it is a door event of this gate's door, stores
 // it with the cursor. Records not reported only move the cursor in memory, stored with
 // the next report or at the end of the round: reading them again after a crash is
-// harmless, and the decisions' disk is not made to wait for them.
-func (l *doorLog) record(r DoorRecord) {
+// harmless, and the decisions' disk is not made to wait for them. It reports whether
+// the cursor moved.
+func (l *doorLog) record(r DoorRecord) bool {
 	next := doorCursor{Index: r.Index, Generation: l.cur.Generation}
 	if r.Gone || r.Kind == "" || r.Door != l.m.DoorNumber() {
 		l.cur, l.unsent = next, true
-		return
+		return true
 	}
 	ev := l.a.doorRecordEvent(l.ctrl, next, r)
 	if err := l.a.local.CommitDoor(l.ctrl, next, &ev); err != nil {
 		// Not stored: the cursor stays, and the record is read again next round.
 		l.a.cfg.Log.Error("door events", "err", err)
-		return
+		return false
 	}
 	l.cur, l.unsent = next, false
 	l.a.cfg.Log.Warn("door event", "reason", ev.Reason, "result", ev.Result, "controller", l.ctrl, "index", r.Index,
 		"door", r.Door, "at", ev.OccurredAt, "controller_time", r.At, "event", ev.ID)
 	l.a.kickUpload()
+	return true
 }
 
 // flush stores a cursor moved only past records that were not reported.
