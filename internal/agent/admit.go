@@ -178,7 +178,7 @@ func errString(err error) string {
 func (a *Agent) event(now time.Time, ad *admission, dec gate.Decision) gateapi.Event {
 	ev := gateapi.Event{
 		ID: uuid.Must(uuid.NewV7()), OccurredAt: now.UTC(), GateID: a.reg.Gate.ID, Method: ad.method,
-		Result: "denied", Reason: string(dec.Reason), Offline: !a.online.Load(), Stale: dec.Stale,
+		Result: "denied", Reason: string(dec.Reason), Offline: !a.contact.online(), Stale: dec.Stale,
 		Staff: ad.staff, Score: ad.score,
 	}
 	if dec.Granted {
@@ -238,7 +238,7 @@ func (a *Agent) summariseFloods(final bool) {
 	for _, d := range a.flood.Due(a.Now(), final) {
 		n := d.Count
 		ev := gateapi.Event{ID: uuid.Must(uuid.NewV7()), OccurredAt: d.First.UTC(), GateID: a.reg.Gate.ID, Method: "qr",
-			Result: "denied", Reason: string(gate.FloodSuppressed), Offline: !a.online.Load(), Dropped: &n}
+			Result: "denied", Reason: string(gate.FloodSuppressed), Offline: !a.contact.online(), Dropped: &n}
 		a.mu.Lock()
 		err := a.local.Commit(ev, gate.Decision{}, time.Time{}, nil)
 		a.mu.Unlock()

@@ -69,8 +69,8 @@ type Agent struct {
 	gateInfo  atomic.Pointer[gateapi.Gate] // name, zone and settings as last synced
 	faceKey   *ecdh.PrivateKey             // the box key face templates are sealed to
 	matcher   atomic.Pointer[face.Matcher]
-	enrol     enrolState // the open one-gate enrolment session (enrol.go)
-	online    atomic.Bool
+	enrol     enrolState   // the open one-gate enrolment session (enrol.go)
+	contact   *contact     // what the gate has heard from its server: the online flag (online.go)
 	clock     clockState   // the gate's clock against the server's (clock.go)
 	syncedAt  atomic.Int64 // unix ns of the last successful sync, gate clock
 	upload    chan struct{}
@@ -115,7 +115,8 @@ func Open(cfg Config) (*Agent, error) {
 		return nil, err
 	}
 	a := &Agent{cfg: cfg, reg: reg, local: st, upload: make(chan struct{}, 1), reads: gate.NewReads(cfg.Dedup), flood: gate.NewFlood(),
-		client: &http.Client{Timeout: 20 * time.Second}, poll: &http.Client{Timeout: cfg.Wait + 15*time.Second}}
+		contact: newContact(),
+		client:  &http.Client{Timeout: 20 * time.Second}, poll: &http.Client{Timeout: cfg.Wait + 15*time.Second}}
 	a.gateInfo.Store(&reg.Gate)
 	now := a.Now()
 	mem, err := st.LoadMemory(now)

@@ -233,7 +233,7 @@ func (a *Agent) HTTPHandler() http.Handler {
 	mux.HandleFunc("POST /face/enrol", a.serveEnrol)
 	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
 		off, _, alarm := a.clock.report()
-		reply(w, http.StatusOK, map[string]any{"online": a.online.Load(), "queue_depth": a.local.QueueDepth(), "clock_offset_ms": off.Milliseconds(), "clock_alarm": alarm})
+		reply(w, http.StatusOK, map[string]any{"online": a.contact.online(), "queue_depth": a.local.QueueDepth(), "clock_offset_ms": off.Milliseconds(), "clock_alarm": alarm})
 	})
 	return mux
 }

@@ -89,7 +89,7 @@ func (a *Agent) writeStatus(running bool) {
 	off, _, alarm := a.clock.report()
 	s := Status{
 		Gate: *a.gateInfo.Load(), Server: a.reg.Server, Running: running, PID: os.Getpid(), UpdatedAt: time.Now().UTC(),
-		Cursor: c, Online: a.online.Load(), QueueDepth: a.local.QueueDepth(), Revocations: a.local.RevocationCount(),
+		Cursor: c, Online: a.contact.online(), QueueDepth: a.local.QueueDepth(), Revocations: a.local.RevocationCount(),
 		ClockOffsetMS: off.Milliseconds(), ClockAlarm: alarm, LocalHTTP: a.localHTTP, DeniedDropped: a.dropped.Load(),
 	}
 	s.Replay, s.Passback = a.decider.Memory().Len()

@@ -26,8 +26,11 @@ func (a *Agent) uploadLoop(ctx context.Context) {
 		switch {
 		case err != nil:
 			a.cfg.Log.Warn("upload failed", "err", err, "attempt", fails+1)
-			sleep(ctx, backoff(fails, a.cfg.MaxBackoff))
+			sleep(ctx, retryDelay(err, fails, a.cfg.MaxBackoff))
 			fails++
+			if retryAfterOf(err) > 0 {
+				fails = 0 // the server is up: when it fails otherwise, start again from 200 ms
+			}
 		case n == 0:
 			fails = 0
 			select {

@@ -19,6 +19,11 @@ const (
 	MaxWait = 30 * time.Second
 	// MaxReason is the longest reason an entry event may give (entry_events.reason).
 	MaxReason = access.MaxEventReason
+	// KeepaliveEvery is how often a sync long poll asked with keepalive=1 sends a
+	// keepalive byte (a newline, which JSON skips) while it holds the answer: a gate that
+	// stops hearing them knows its server has stopped answering (docs/gate-agent.md,
+	// "Online and offline").
+	KeepaliveEvery = time.Second
 	// ReleaseMaxAge is how old a manual release may be when it reaches the gate and still
 	// open the door: a guard who pressed "unlock" a minute ago is no longer watching.
 	ReleaseMaxAge = 60 * time.Second
@@ -176,6 +181,16 @@ type Sync struct {
 	// so the gate asks with the largest it knows and keeps them all. A code signed under
 	// one of them is refused as wrong_community rather than unknown_key.
 	ForeignKIDs []uint32 `json:"foreign_kids"`
+}
+
+// SyncError ends a kept-alive sync answer (keepalive=1) that failed after its 200 and
+// keepalives went out, as {"error": {...}} in place of the sync: the gate takes it as
+// the status it names (503 with RetryAfter while the database is away).
+type SyncError struct {
+	Status     int    `json:"status"`
+	Code       string `json:"code"`
+	Message    string `json:"message"`
+	RetryAfter int    `json:"retry_after,omitempty"` // seconds
 }
 
 // Holder is who holds a credential: the resident's id for a resident's credentials (the

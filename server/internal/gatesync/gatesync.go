@@ -8,6 +8,10 @@
 package gatesync
 
 import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -40,11 +44,14 @@ type API struct {
 	// poll is how often a long poll re-reads the change log even without a notification,
 	// so that a lost notification delays a change by at most this much.
 	poll time.Duration
+	// stop is closed by Close: held long polls answer at once.
+	stop     chan struct{}
+	stopOnce sync.Once
 }
 
 // New makes the gate API on a database.
 func New(db *store.DB, log *slog.Logger) *API {
-	return &API{db: db, log: log, poll: 5 * time.Second}
+	return &API{db: db, log: log, poll: 5 * time.Second, stop: make(chan struct{})}
 }
 
 // enrollPerMinute bounds enrollment attempts per client address.
@@ -115,7 +122,10 @@ func (g *API) enroll(c *fiber.Ctx) error {
 }
 
 // sync answers at once with a snapshot or with changes since the cursor; without
-// changes it holds the request until one arrives or wait runs out.
+// changes it holds the request until one arrives, wait runs out or the server shuts
+// down. With keepalive=1 a held answer is streamed: its 200 goes out at once and a
+// newline every gateapi.KeepaliveEvery until the sync follows, so the gate can tell a
+// live long poll from a hung server (docs/gate-agent.md, "Online and offline").
 func (g *API) sync(c *fiber.Ctx, gate access.GateIdentity) error {
 	cursor := int64(0)
 	if q := c.Query("cursor"); q != "" {
@@ -133,34 +143,147 @@ func (g *API) sync(c *fiber.Ctx, gate access.GateIdentity) error {
 		}
 		wait = d
 	}
+	keepalive := false
+	switch c.Query("keepalive") {
+	case "", "0":
+	case "1":
+		keepalive = true
+	default:
+		return access.Invalid("keepalive", "must be 0 or 1")
+	}
 	ctx := c.UserContext()
 	var wake <-chan struct{}
+	cancel := func() {}
 	if wait > 0 {
-		ch, cancel := g.changes().Subscribe(gate.Community)
-		defer cancel()
-		wake = ch
+		// Subscribed before the first read, so that a change committed between the read
+		// and the wait is not missed.
+		wake, cancel = g.changes().Subscribe(gate.Community)
 	}
-	deadline := time.NewTimer(wait)
-	defer deadline.Stop()
-	for {
-		out, changed, err := g.db.GateSync(ctx, gate, cursor)
+	out, changed, err := g.db.GateSync(ctx, gate, cursor)
+	if err != nil || changed || wait == 0 {
+		cancel()
 		if err != nil {
 			return err
 		}
-		if changed || wait == 0 {
-			return c.JSON(syncToWire(out))
-		}
-		// Other gates' rows were passed over: read on from after them.
-		cursor = out.Cursor
+		return c.JSON(syncToWire(out))
+	}
+	if keepalive {
+		// The stream writer runs after this handler has returned (and c is reused): it
+		// gets what it needs as values.
+		c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
+		c.Context().SetBodyStreamWriter(func(w *bufio.Writer) {
+			defer cancel()
+			g.hold(w, gate, out, wake, wait)
+		})
+		return nil
+	}
+	defer cancel()
+	out, err = g.await(ctx, gate, out, wake, wait, nil)
+	if err != nil {
+		return err
+	}
+	if g.closing() {
+		c.Context().SetConnectionClose() // the gate reconnects elsewhere, not to a stopping server
+	}
+	return c.JSON(syncToWire(out))
+}
+
+// await holds a long poll whose first read (out) had no changes: it reads the change log
+// again when the community's changes wake it, or every g.poll in case a notification was
+// lost, and returns the answer on a change, when wait runs out, or at once when the
+// server shuts down. keepalive, when set, runs every gateapi.KeepaliveEvery; its error
+// (the gate has gone) ends the wait with that error.
+func (g *API) await(ctx context.Context, gate access.GateIdentity, out access.GateSync, wake <-chan struct{}, wait time.Duration,
+	keepalive func() error) (access.GateSync, error) {
+	deadline := time.NewTimer(wait)
+	defer deadline.Stop()
+	var tick <-chan time.Time
+	if keepalive != nil {
+		t := time.NewTicker(gateapi.KeepaliveEvery)
+		defer t.Stop()
+		tick = t.C
+	}
+	poll := time.NewTimer(g.poll)
+	defer poll.Stop()
+	for {
 		select {
+		case <-tick:
+			if err := keepalive(); err != nil {
+				return out, err
+			}
+			continue
 		case <-wake:
-		case <-time.After(g.poll):
+		case <-poll.C:
 		case <-deadline.C:
 			out.ServerTime = time.Now().UTC()
-			return c.JSON(syncToWire(out))
+			return out, nil
+		case <-g.stop:
+			out.ServerTime = time.Now().UTC()
+			return out, nil
 		case <-ctx.Done():
-			return ctx.Err()
+			return out, ctx.Err()
 		}
+		// Other gates' rows were passed over: read on from after them.
+		next, changed, err := g.db.GateSync(ctx, gate, out.Cursor)
+		if err != nil {
+			return out, err
+		}
+		if changed {
+			return next, nil
+		}
+		out = next
+		poll.Reset(g.poll)
+	}
+}
+
+// errGone is a held answer's gate gone away: nothing more to write.
+var errGone = errors.New("gate closed its long poll")
+
+// hold writes a held sync answer (keepalive=1): a newline now, which sends the 200, one
+// every gateapi.KeepaliveEvery, then the sync. A failure after the 200 is written as a
+// gateapi.SyncError in place of the sync.
+func (g *API) hold(w *bufio.Writer, gate access.GateIdentity, out access.GateSync, wake <-chan struct{}, wait time.Duration) {
+	ping := func() error {
+		if w.WriteByte('\n') != nil || w.Flush() != nil {
+			return errGone
+		}
+		return nil
+	}
+	if ping() != nil {
+		return
+	}
+	// The request's own context is done with: the wait ends on its own terms (a write
+	// to a gate that has gone fails within a keepalive).
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	out, err := g.await(ctx, gate, out, wake, wait, ping)
+	var body any = syncToWire(out)
+	switch {
+	case errors.Is(err, errGone):
+		return
+	case err != nil:
+		e := httpx.Describe(err)
+		if e.Status >= 500 {
+			g.log.Warn("held sync failed", "gate", gate.ID, "err", err)
+		}
+		body = fiber.Map{"error": gateapi.SyncError{Status: e.Status, Code: e.Code, Message: e.Message, RetryAfter: e.RetryAfter}}
+	}
+	if err := json.NewEncoder(w).Encode(body); err == nil {
+		_ = w.Flush()
+	}
+}
+
+// Close answers every held long poll at once and every later one without waiting: the
+// server is shutting down, and a gate should not wait out its poll on a server that
+// will not answer again (it reconnects, to another copy behind the load balancer).
+func (g *API) Close() { g.stopOnce.Do(func() { close(g.stop) }) }
+
+func (g *API) closing() bool {
+	select {
+	case <-g.stop:
+		return true
+	default:
+		return false
 	}
 }
 
