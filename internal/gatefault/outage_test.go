@@ -1,0 +1,228 @@
+package gatefault
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	_ "github.com/lib/pq" // the PostgreSQL driver, for the private cluster's own checks
+)
+
+// cluster is a PostgreSQL cluster of one test's own (scripts/devdb), which the test may
+// stop and start: the package's shared test database must not go away under other tests.
+type cluster struct {
+	t    *testing.T
+	name string
+	url  string
+}
+
+// startCluster starts a private cluster with PostgreSQL options opts added (devdb's
+// DEVDB_PG_OPTS), migrated; it is deleted when the test ends.
+func startCluster(t *testing.T, opts string) *cluster {
+	t.Helper()
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	c := &cluster{t: t, name: "gatefault-" + hex.EncodeToString(b[:])}
+	// A port of its own, outside devdb's range: while this cluster is down, a cluster
+	// started elsewhere must not take its port.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	out := c.devdb([]string{"DEVDB_PORT=" + strconv.Itoa(port), "DEVDB_PG_OPTS=" + opts}, "start")
+	t.Cleanup(func() { c.devdb(nil, "stop") })
+	for _, line := range strings.Split(out, "\n") {
+		if u, ok := strings.CutPrefix(line, "DATABASE_URL="); ok {
+			c.url = u
+		}
+	}
+	if c.url == "" {
+		t.Fatalf("devdb start printed no DATABASE_URL: %s", out)
+	}
+	serverBin, _ := binaries(t)
+	migrate := exec.Command(serverBin, "migrate")
+	migrate.Env = append(os.Environ(), "DATABASE_URL="+c.url)
+	if raw, err := migrate.CombinedOutput(); err != nil {
+		t.Fatalf("migrate: %v: %s", err, raw)
+	}
+	return c
+}
+
+// devdb runs scripts/devdb's cmd on this cluster, with args after its name, and returns
+// its standard output.
+func (c *cluster) devdb(env []string, cmd string, args ...string) string {
+	c.t.Helper()
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	run := exec.Command(filepath.Join(root, "scripts", "devdb"), append([]string{cmd, c.name}, args...)...)
+	run.Env = append(os.Environ(), env...)
+	var stderr strings.Builder
+	run.Stderr = &stderr
+	out, err := run.Output()
+	if err != nil {
+		c.t.Fatalf("devdb %s %v: %v: %s", cmd, args, err, stderr.String())
+	}
+	return string(out)
+}
+
+// down stops PostgreSQL (mode fast: a clean stop; immediate: a crash).
+func (c *cluster) down(mode string) { c.t.Helper(); c.devdb(nil, "down", mode) }
+
+// up starts it again and returns the moment it accepted a connection, as seen by a
+// client that tried every 10 ms while it started (pg_ctl's own wait polls more
+// coarsely).
+func (c *cluster) up() time.Time {
+	c.t.Helper()
+	db, err := sql.Open("postgres", c.url)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer db.Close()
+	db.SetMaxIdleConns(0) // every ping a new connection
+	accepted := make(chan time.Time, 1)
+	stop := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+			err := db.PingContext(ctx)
+			cancel()
+			if err == nil {
+				accepted <- time.Now()
+				return
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}()
+	c.devdb(nil, "up")
+	select {
+	case at := <-accepted:
+		return at
+	case <-time.After(10 * time.Second):
+		close(stop)
+		c.t.Fatal("PostgreSQL started but accepts no connection")
+		return time.Time{}
+	}
+}
+
+// checkDecision asks the agent's POST /check for its decision on text now, without
+// acting on it.
+func (g *gateAgent) checkDecision(text string) (result, reason string) {
+	g.e.t.Helper()
+	resp, err := http.Post("http://"+g.local+"/check", "text/plain", strings.NewReader(text))
+	if err != nil {
+		g.e.t.Fatalf("POST /check: %v", err)
+	}
+	defer resp.Body.Close()
+	var out struct {
+		Result string `json:"result"`
+		Reason string `json:"reason"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		g.e.t.Fatalf("POST /check: %v", err)
+	}
+	return out.Result, out.Reason
+}
+
+func (g *gateAgent) checkReason(text string) string {
+	g.e.t.Helper()
+	_, reason := g.checkDecision(text)
+	return reason
+}
+
+// token is the gate's own token, from its enrollment file.
+func (g *gateAgent) token() string {
+	g.e.t.Helper()
+	raw, err := os.ReadFile(filepath.Join(g.state, "enrollment.json"))
+	var reg struct {
+		Token string `json:"gate_token"`
+	}
+	if err == nil {
+		err = json.Unmarshal(raw, &reg)
+	}
+	if err != nil || reg.Token == "" {
+		g.e.t.Fatalf("gate token: %v", err)
+	}
+	return reg.Token
+}
+
+// Issue 12 item 2: after a 10 s PostgreSQL outage, an online gate has every revocation
+// within 2 s. While the database is away the gate API answers 503 with Retry-After (it
+// answered 500, and the agent backed off exponentially up to 30 s); the agent retries a
+// 503 after about a second; the server's LISTEN connection comes back within a second
+// (it backed off up to 10 s, so a revocation waited for the 5 s poll).
+func TestRevocationsFastAfterDatabaseOutage(t *testing.T) {
+	c := startCluster(t, "")
+	e := newEnvOn(t, c.url)
+	g := e.newGate("--wait", "25s", "--max-backoff", "30s") // the production retry settings
+	g.start()
+	g.waitOnline(true)
+	type card struct{ id, text string }
+	cards := make([]card, 3)
+	for i := range cards {
+		cards[i].id, cards[i].text = e.issueCard(365)
+	}
+	waitFor(t, 10*time.Second, "the cards' key at the gate", func() bool { return g.checkReason(cards[2].text) == "ok" })
+
+	c.down("fast")
+	downAt := time.Now()
+	// While it is away: 503 and Retry-After on the gate API and the admin API alike.
+	req, _ := http.NewRequest("GET", e.base+"/gate/v1/sync?cursor=0", nil)
+	req.Header.Set("Authorization", "Bearer "+g.token())
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 503 || resp.Header.Get("Retry-After") != "1" {
+		t.Errorf("gate sync with the database away: %d Retry-After %q, want 503 1", resp.StatusCode, resp.Header.Get("Retry-After"))
+	}
+	if got, out := e.do("POST", "/admin/v1/residents/"+e.resident+"/cards/"+cards[0].id+"/revoke", e.guard, nil); got != 503 {
+		t.Errorf("revoke with the database away: %d %s, want 503", got, out["_raw"])
+	}
+	g.waitOnline(false)
+	time.Sleep(time.Until(downAt.Add(10 * time.Second)))
+	back := c.up()
+
+	// Revocations right after the return, 1 s and 3 s later: each at the gate within 2 s,
+	// the first counted from the database's return.
+	for i, at := range []time.Duration{0, time.Second, 3 * time.Second} {
+		time.Sleep(time.Until(back.Add(at)))
+		var revoked time.Time
+		waitFor(t, 10*time.Second, "revocation accepted", func() bool {
+			got, _ := e.do("POST", "/admin/v1/residents/"+e.resident+"/cards/"+cards[i].id+"/revoke", e.guard, nil)
+			revoked = time.Now()
+			return got == 200
+		})
+		from := revoked
+		if i == 0 {
+			from = back
+		}
+		waitFor(t, 15*time.Second, "revocation at the gate", func() bool { return g.checkReason(cards[i].text) == "revoked" })
+		d := time.Since(from)
+		t.Logf("revocation %d (at +%v): at the gate %v after %s", i, at, d.Round(time.Millisecond),
+			map[bool]string{true: "the database's return", false: "the revoke"}[i == 0])
+		if d > 2*time.Second {
+			t.Errorf("revocation %d reached the gate %v after %s, want within 2 s", i, d, map[bool]string{true: "the database's return", false: "the revoke"}[i == 0])
+		}
+	}
+}
