@@ -13,10 +13,14 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	_ "github.com/lib/pq" // the PostgreSQL driver, for the private cluster's own checks
+
+	"gatepass/internal/credential"
 )
 
 // cluster is a PostgreSQL cluster of one test's own (scripts/devdb), which the test may
@@ -225,4 +229,108 @@ func TestRevocationsFastAfterDatabaseOutage(t *testing.T) {
 			t.Errorf("revocation %d reached the gate %v after %s, want within 2 s", i, d, map[bool]string{true: "the database's return", false: "the revoke"}[i == 0])
 		}
 	}
+}
+
+// Issue 12 item 3: an event the server acknowledged survives a crash of PostgreSQL
+// (pg_ctl stop -m immediate), even on a cluster whose default is synchronous_commit=off
+// (scripts/devdb's, for speed): the server asks for a synchronous commit of each batch.
+// Before, the batches acknowledged in the last few hundred ms before the crash were gone
+// after the restart, and the gate had deleted them. Scans stream in while the database
+// crashes twice mid-upload; every decision the gate answered must be on the server
+// exactly once.
+func TestAcknowledgedEventsSurviveDatabaseCrash(t *testing.T) {
+	c := startCluster(t, "-c synchronous_commit=off")
+	e := newEnvOn(t, c.url)
+	g := e.newGate()
+	g.start()
+	g.waitOnline(true)
+	tokens := e.tokens(4000) // minted ahead: the test's own database access goes down too
+	var mu sync.Mutex
+	answered := map[string]bool{}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for w := range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < len(tokens); i += 2 {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				o, err := g.tryScan(tokens[i])
+				if err != nil || o.EventID == "" {
+					t.Errorf("scan: %+v %v", o, err)
+					return
+				}
+				mu.Lock()
+				answered[o.EventID] = true
+				mu.Unlock()
+			}
+		}()
+	}
+	var crashedAt []int
+	for range 2 {
+		time.Sleep(1500 * time.Millisecond) // uploads acknowledged up to the crash
+		rows, _ := e.serverEvents(g.id)
+		crashedAt = append(crashedAt, rows)
+		c.down("immediate")
+		time.Sleep(500 * time.Millisecond)
+		c.up()
+	}
+	time.Sleep(time.Second)
+	close(stop)
+	wg.Wait()
+	mu.Lock()
+	defer mu.Unlock()
+	waitFor(t, 30*time.Second, "the gate's queue drained", func() bool { return g.localStatus()["queue_depth"] == 0.0 })
+	stored := map[string]int{}
+	rows, err := e.db.SQL().Query(`SELECT id FROM entry_events WHERE gate_id = $1`, g.id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			t.Fatal(err)
+		}
+		stored[id]++
+	}
+	rows.Close()
+	lost, twice := 0, 0
+	for id := range answered {
+		switch stored[id] {
+		case 0:
+			lost++
+		case 1:
+		default:
+			twice++
+		}
+	}
+	t.Logf("%d decisions answered; the server held %v events when PostgreSQL crashed; %d stored", len(answered), crashedAt, len(stored))
+	if lost != 0 || twice != 0 {
+		t.Fatalf("of %d answered decisions %d are not on the server and %d are there twice", len(answered), lost, twice)
+	}
+	if crashedAt[0] == 0 || len(answered) < crashedAt[1]+50 {
+		t.Fatalf("uploads did not stream through the crashes (server held %v, %d answered): the test did not test", crashedAt, len(answered))
+	}
+}
+
+// tokens mints n issued codes of the community, valid from now for 300 s.
+func (e *env) tokens(n int) []string {
+	e.t.Helper()
+	s, err := e.db.Signer(context.Background(), uuid.MustParse(e.community), e.sealer)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	out := make([]string, n)
+	now := time.Now()
+	for i := range out {
+		if out[i], err = credential.MintIssued(s, credential.Claims{CredentialID: uuid.New(), Subject: credential.SubjectResident,
+			Zones: 1, NotBefore: now, ExpiresAt: now.Add(300 * time.Second)}); err != nil {
+			e.t.Fatal(err)
+		}
+	}
+	return out
 }
