@@ -56,9 +56,9 @@ type admission struct {
 
 // admit is the one path of every door decision: decide, commit the event (with a
 // grant's replay and passback entries and the command it carries out) in one fsynced
-// transaction, remember the grant in memory, then open the door and answer the reader.
-// The door opens only after the commit: without a durable record it stays shut.
-func (a *Agent) admit(ctx context.Context, ad admission) (Outcome, error) {
+// transaction, remember the grant in memory, then queue the door's pulse and answer the
+// reader. The door opens only after the commit: without a durable record it stays shut.
+func (a *Agent) admit(ad admission) (Outcome, error) {
 	a.mu.Lock()
 	now := a.Now()
 	dec := ad.decide(now)
@@ -94,11 +94,13 @@ func (a *Agent) admit(ctx context.Context, ad admission) (Outcome, error) {
 	a.kickUpload()
 	a.cfg.Log.Info(ad.log, append(ad.logArgs, "result", ev.Result, "reason", ev.Reason, "credential", ev.Credential,
 		"resident", ev.Resident, "offline", ev.Offline, "stale", ev.Stale, "event", ev.ID, "detail", errString(dec.Detail))...)
+	// The pulse and the beep run on the agent's context, queued: the answer goes now, and
+	// a reader that hangs up cannot cut the pulse (outputs).
 	if dec.Granted {
-		a.open(ctx, ev)
+		a.door.run(func(ctx context.Context) { a.open(ctx, ev) })
 	}
 	if ad.atReader {
-		a.feedback(ctx, ev.Result, ev.Reason)
+		a.beep.run(func(ctx context.Context) { a.feedback(ctx, ev.Result, ev.Reason) })
 	}
 	return Outcome{EventID: ev.ID, Result: ev.Result, Reason: ev.Reason, Credential: ev.Credential, Stale: ev.Stale, Score: ev.Score}, nil
 }
@@ -107,13 +109,13 @@ func (a *Agent) admit(ctx context.Context, ad admission) (Outcome, error) {
 // HTTP body; cut: it went on past what was read) and carries it out. Its error is
 // gate.ErrEmpty for a blank input (no decision, no event), gate.ErrOversize for one the
 // gate refused unread (decided and recorded as malformed), or a storage failure.
-func (a *Agent) Read(ctx context.Context, source string, raw []byte, cut bool) (Outcome, error) {
+func (a *Agent) Read(source string, raw []byte, cut bool) (Outcome, error) {
 	text, err := gate.Frame(raw, cut)
 	switch {
 	case errors.Is(err, gate.ErrEmpty):
 		return Outcome{Result: "ignored", Reason: "empty", Detail: err.Error()}, err
 	case err != nil:
-		out, serr := a.admit(ctx, admission{
+		out, serr := a.admit(admission{
 			method:   "qr",
 			decide:   func(time.Time) gate.Decision { return gate.Refusal(err) },
 			atReader: true,
@@ -127,16 +129,16 @@ func (a *Agent) Read(ctx context.Context, source string, raw []byte, cut bool) (
 		out.Detail = err.Error()
 		return out, err
 	}
-	return a.Scan(ctx, source, text)
+	return a.Scan(source, text)
 }
 
 // Scan decides one read from input source and carries it out. A repeated read (gate.Reads)
 // is answered without an event: it is the same person's same scan.
-func (a *Agent) Scan(ctx context.Context, source, text string) (Outcome, error) {
+func (a *Agent) Scan(source, text string) (Outcome, error) {
 	if a.reads.Repeat(source, text, a.Now()) {
 		return Outcome{Result: "ignored", Reason: string(gate.DuplicateRead), Duplicate: true}, nil
 	}
-	return a.admit(ctx, admission{
+	return a.admit(admission{
 		method:   "qr",
 		decide:   func(now time.Time) gate.Decision { return a.decider.Decide(text, now) },
 		atReader: true,

@@ -75,6 +75,10 @@ type Agent struct {
 	syncedAt  atomic.Int64 // unix ns of the last successful sync, gate clock
 	upload    chan struct{}
 	localHTTP string
+	// door and beep run the pulses and the feedback program in order on the agent's
+	// own context (door.go: outputs), which ends when Close has run what was queued.
+	door, beep *outputs
+	endLife    context.CancelFunc
 }
 
 // Now is the gate's clock.
@@ -118,30 +122,32 @@ func Open(cfg Config) (*Agent, error) {
 		contact: newContact(),
 		client:  &http.Client{Timeout: 20 * time.Second}, poll: &http.Client{Timeout: cfg.Wait + 15*time.Second}}
 	a.gateInfo.Store(&reg.Gate)
+	life, end := context.WithCancel(context.Background())
+	a.door, a.beep, a.endLife = newOutputs(life), newOutputs(life), end
 	now := a.Now()
 	mem, err := st.LoadMemory(now)
 	if err != nil {
-		st.Close()
+		a.Close()
 		return nil, err
 	}
 	a.decider = gate.NewDecider(mem)
 	state, err := st.LoadState(reg.Gate)
 	if err != nil {
-		st.Close()
+		a.Close()
 		return nil, err
 	}
 	a.decider.SetState(state)
 	if err := a.clock.load(st); err != nil {
-		st.Close()
+		a.Close()
 		return nil, err
 	}
 	if a.faceKey, err = face.GateKey(reg.BoxPrivateKey); err != nil {
-		st.Close()
+		a.Close()
 		return nil, fmt.Errorf("box key: %w", err)
 	}
 	m, err := a.loadFaces()
 	if err != nil {
-		st.Close()
+		a.Close()
 		return nil, err
 	}
 	a.matcher.Store(m)
@@ -151,8 +157,19 @@ func Open(cfg Config) (*Agent, error) {
 	return a, nil
 }
 
-// Close closes the local database.
-func (a *Agent) Close() error { return a.local.Close() }
+// Close lets the queued door pulses and feedback run, then closes the local database.
+func (a *Agent) Close() error {
+	a.door.close()
+	a.beep.close()
+	a.endLife()
+	return a.local.Close()
+}
+
+// settle waits until the door pulses and feedback queued so far have run (tests).
+func (a *Agent) settle() {
+	a.door.settle()
+	a.beep.settle()
+}
 
 // LocalDB is the agent's local database (for tests and status).
 func (a *Agent) LocalDB() *LocalDB { return a.local }

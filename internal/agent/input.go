@@ -29,7 +29,7 @@ func (a *Agent) ReadLines(ctx context.Context, source string, r io.Reader) error
 	for ctx.Err() == nil {
 		line, cut, err := readLine(br)
 		if line != nil || cut {
-			if _, serr := a.Read(ctx, source, line, cut); serr != nil && !errors.Is(serr, gate.ErrEmpty) && !errors.Is(serr, gate.ErrOversize) {
+			if _, serr := a.Read(source, line, cut); serr != nil && !errors.Is(serr, gate.ErrEmpty) && !errors.Is(serr, gate.ErrOversize) {
 				a.cfg.Log.Error("scan", "source", source, "err", serr)
 			}
 		}
@@ -194,7 +194,7 @@ func (a *Agent) HTTPHandler() http.Handler {
 		if !ok {
 			return
 		}
-		out, err := a.Read(r.Context(), "http:"+remoteHost(r.RemoteAddr), raw, cut)
+		out, err := a.Read("http:"+remoteHost(r.RemoteAddr), raw, cut)
 		if errors.Is(err, gate.ErrEmpty) {
 			httpError(w, http.StatusBadRequest, "empty_input", "nothing to decide")
 			return
@@ -218,7 +218,7 @@ func (a *Agent) HTTPHandler() http.Handler {
 		if !ok {
 			return
 		}
-		out, err := a.Face(r.Context(), p)
+		out, err := a.Face(p)
 		var bad errProbe
 		switch {
 		case errors.As(err, &bad):

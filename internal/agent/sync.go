@@ -152,14 +152,14 @@ func (a *Agent) command(ctx context.Context, c gateapi.Command, serverNow time.T
 		_ = a.local.MarkDone(doneCommand{ID: c.ID, Result: "failed", At: a.Now()})
 		return "failed"
 	}
-	return a.release(ctx, c, serverNow)
+	return a.release(c, serverNow)
 }
 
 // release carries out a staff manual release through the same path as a scan; serverNow
 // is the server's clock when it handed the release over (gate.DecideRelease).
-func (a *Agent) release(ctx context.Context, c gateapi.Command, serverNow time.Time) string {
+func (a *Agent) release(c gateapi.Command, serverNow time.Time) string {
 	var result string
-	_, err := a.admit(ctx, admission{
+	_, err := a.admit(admission{
 		method: "manual",
 		decide: func(time.Time) gate.Decision { return gate.DecideRelease(c.CreatedAt, serverNow) },
 		staff:  c.CreatedBy,
