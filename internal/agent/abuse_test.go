@@ -143,8 +143,10 @@ func (l *failingListener) Accept() (net.Conn, error) {
 func TestHousekeepingPrunesMemory(t *testing.T) {
 	a, _ := keyedAgent(t, Config{StateDir: t.TempDir(), PruneEvery: 50 * time.Millisecond})
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go a.housekeeping(ctx)
+	stopped := make(chan struct{})
+	go func() { defer close(stopped); a.housekeeping(ctx) }()
+	// Housekeeping writes status.json: it must have stopped before the directory goes.
+	defer func() { cancel(); <-stopped }()
 	mem := a.decider.Memory()
 	now := a.Now()
 	for round := 0; round < 5; round++ {

@@ -86,9 +86,15 @@ func (a *Agent) admit(ad admission) (Outcome, error) {
 	}
 	if err := a.local.Commit(ev, dec, passback, done); err != nil {
 		a.mu.Unlock()
-		a.cfg.Log.Error("store event; door not opened", "method", ad.method, "err", err)
-		return Outcome{Result: "denied", Reason: "store_failed"}, fmt.Errorf("store %s event: %w", ad.method, err)
+		// The door stays shut. The attempt keeps its id: the answer and the log line name
+		// it, and the server hears of it under that id (from memory: the disk refused it).
+		a.storage.failed(err, refusedEvent(ev))
+		a.kickUpload()
+		a.cfg.Log.Error("store event; door not opened", "method", ad.method, "event", ev.ID, "err", err)
+		return Outcome{EventID: ev.ID, Result: "denied", Reason: reasonStoreFailed, Credential: ev.Credential,
+			Detail: "the gate could not store the event; the door stayed shut"}, fmt.Errorf("store %s event: %w", ad.method, err)
 	}
+	a.storage.stored()
 	a.decider.Record(dec, now)
 	a.mu.Unlock()
 	a.kickUpload()
@@ -244,6 +250,9 @@ func (a *Agent) summariseFloods(final bool) {
 		a.mu.Lock()
 		err := a.local.Commit(ev, gate.Decision{}, time.Time{}, nil)
 		a.mu.Unlock()
+		if err != nil {
+			a.storage.failed(err, &ev) // the count goes to the server from memory
+		}
 		a.cfg.Log.Warn("denied reads not recorded one by one: a flood at an input", "source", d.Source, "dropped", n,
 			"from", d.First.UTC(), "to", d.Last.UTC(), "event", ev.ID, "err", err)
 		a.kickUpload()

@@ -69,10 +69,11 @@ type Agent struct {
 	gateInfo  atomic.Pointer[gateapi.Gate] // name, zone and settings as last synced
 	faceKey   *ecdh.PrivateKey             // the box key face templates are sealed to
 	matcher   atomic.Pointer[face.Matcher]
-	enrol     enrolState   // the open one-gate enrolment session (enrol.go)
-	contact   *contact     // what the gate has heard from its server: the online flag (online.go)
-	clock     clockState   // the gate's clock against the server's (clock.go)
-	syncedAt  atomic.Int64 // unix ns of the last successful sync, gate clock
+	enrol     enrolState    // the open one-gate enrolment session (enrol.go)
+	contact   *contact      // what the gate has heard from its server: the online flag (online.go)
+	storage   storageHealth // decisions the disk refused, for status, heartbeat and server (storage.go)
+	clock     clockState    // the gate's clock against the server's (clock.go)
+	syncedAt  atomic.Int64  // unix ns of the last successful sync, gate clock
 	upload    chan struct{}
 	localHTTP string
 	// door and beep run the pulses and the feedback program in order on the agent's

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os/exec"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -115,11 +116,12 @@ func (d GPIODoor) Open(ctx context.Context, pulse time.Duration) error {
 // cut the pulse it started (issue 12 item 4). Close runs what is queued before it
 // returns, so a granted decision opens the door even while the agent stops.
 type outputs struct {
-	ctx    context.Context // the agent's: it outlives every request, and ends after close
-	mu     sync.Mutex
-	closed bool
-	jobs   chan func(context.Context)
-	done   chan struct{}
+	ctx     context.Context // the agent's: it outlives every request, and ends after close
+	pending atomic.Int64    // queued or running (GET /status: door_pending)
+	mu      sync.Mutex
+	closed  bool
+	jobs    chan func(context.Context)
+	done    chan struct{}
 }
 
 // outputQueue bounds what waits to run: past it, queueing waits (the door is
@@ -132,6 +134,7 @@ func newOutputs(ctx context.Context) *outputs {
 		defer close(o.done)
 		for job := range o.jobs {
 			job(o.ctx)
+			o.pending.Add(-1)
 		}
 	}()
 	return o
@@ -139,6 +142,7 @@ func newOutputs(ctx context.Context) *outputs {
 
 // run queues job; once the queue is closed it runs job at once, here.
 func (o *outputs) run(job func(context.Context)) {
+	o.pending.Add(1)
 	o.mu.Lock()
 	if !o.closed {
 		o.jobs <- job
@@ -147,6 +151,7 @@ func (o *outputs) run(job func(context.Context)) {
 	}
 	o.mu.Unlock()
 	job(o.ctx)
+	o.pending.Add(-1)
 }
 
 // settle waits until everything queued before it has run.

@@ -233,7 +233,14 @@ func (a *Agent) HTTPHandler() http.Handler {
 	mux.HandleFunc("POST /face/enrol", a.serveEnrol)
 	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
 		off, _, alarm := a.clock.report()
-		reply(w, http.StatusOK, map[string]any{"online": a.contact.online(), "queue_depth": a.local.QueueDepth(), "clock_offset_ms": off.Milliseconds(), "clock_alarm": alarm})
+		st := map[string]any{"online": a.contact.online(), "queue_depth": a.local.QueueDepth(), "clock_offset_ms": off.Milliseconds(), "clock_alarm": alarm,
+			"door_pending": a.door.pending.Load()}
+		fails, storeErr := a.storage.report()
+		st["store_failures"] = fails
+		if storeErr != "" {
+			st["storage_error"] = storeErr
+		}
+		reply(w, http.StatusOK, st)
 	})
 	return mux
 }

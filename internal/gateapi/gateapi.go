@@ -270,6 +270,13 @@ type Heartbeat struct {
 	// ClockAlarm: the offset is past the gate's alarm limit (its skew, from 2 s to 30 s;
 	// docs/gate-agent.md): staff must fix the gate's time source. Absent: an older agent.
 	ClockAlarm *bool `json:"clock_alarm,omitempty"`
+	// StoreFailures counts the decisions since the agent started whose event its disk
+	// refused (the door stayed shut; each is uploaded from memory as a denied
+	// store_failed event when it can be). Absent: none, or an older agent.
+	StoreFailures *int64 `json:"store_failures,omitempty"`
+	// StorageError is the gate's last storage error while storing still fails; absent
+	// once a decision is stored again.
+	StorageError *string `json:"storage_error,omitempty"`
 }
 
 // HeartbeatAck answers a heartbeat.

@@ -387,8 +387,15 @@ func (g *gateAgent) waitDrained() {
 	waitFor(g.e.t, 10*time.Second, "queue empty at gate "+g.id, func() bool { return g.localStatus()["queue_depth"] == 0.0 })
 }
 
-// doorOpenings counts the door program's runs.
+// doorOpenings counts the door program's runs, once a running agent has run the pulses
+// it queued (it answers a scan before its pulse: GET /status door_pending).
 func (g *gateAgent) doorOpenings() int {
+	if g.alive() {
+		waitFor(g.e.t, 15*time.Second, "door pulses run", func() bool {
+			n, ok := g.localStatus()["door_pending"].(float64)
+			return !ok || n == 0
+		})
+	}
 	raw, err := os.ReadFile(g.doorFile)
 	if err != nil {
 		return 0

@@ -6,6 +6,8 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -14,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -333,4 +336,83 @@ func (e *env) tokens(n int) []string {
 		}
 	}
 	return out
+}
+
+// Issue 12 item 5: a server told to stop (SIGTERM) answers the gates' held long polls at
+// once and exits, instead of waiting up to 25 s for each poll to run out. Both kinds of
+// poll: plain, and kept alive (keepalive=1, what gate-agent asks for).
+func TestServerShutdownAnswersLongPollsAtOnce(t *testing.T) {
+	e := newEnv(t)
+	g := e.newGate()
+	tok := g.token()
+	get := func(path string) (*http.Response, error) {
+		req, _ := http.NewRequest("GET", e.base+path, nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		return (&http.Client{Timeout: 40 * time.Second}).Do(req)
+	}
+	resp, err := get("/gate/v1/sync?cursor=0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var snap struct {
+		Cursor int64 `json:"cursor"`
+	}
+	err = json.NewDecoder(resp.Body).Decode(&snap)
+	resp.Body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	type answer struct {
+		query  string
+		status int
+		cursor int64
+		at     time.Time
+		err    error
+	}
+	answers := make(chan answer, 2)
+	for _, q := range []string{"", "&keepalive=1"} {
+		go func() {
+			a := answer{query: q}
+			resp, err := get(fmt.Sprintf("/gate/v1/sync?cursor=%d&wait=25s%s", snap.Cursor, q))
+			if err == nil {
+				var s struct {
+					Cursor int64 `json:"cursor"`
+				}
+				a.status = resp.StatusCode
+				err = json.NewDecoder(resp.Body).Decode(&s)
+				a.cursor = s.Cursor
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}
+			a.err, a.at = err, time.Now()
+			answers <- a
+		}()
+	}
+	time.Sleep(500 * time.Millisecond) // both polls are held
+	server := e.server
+	e.server = nil // this test waits for it itself
+	stopped := time.Now()
+	if err := server.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- server.Wait() }()
+	for range 2 {
+		a := <-answers
+		d := a.at.Sub(stopped)
+		t.Logf("poll%s answered %v after SIGTERM: %d, cursor %d, %v", a.query, d, a.status, a.cursor, a.err)
+		if a.err != nil || a.status != 200 || a.cursor != snap.Cursor || d > 2*time.Second {
+			t.Errorf("poll%s after SIGTERM: %d cursor %d %v after %v; want 200, the same cursor, within 2 s", a.query, a.status, a.cursor, a.err, d)
+		}
+	}
+	select {
+	case err := <-exited:
+		t.Logf("server exited %v after SIGTERM (%v)", time.Since(stopped), err)
+		if d := time.Since(stopped); err != nil || d > 3*time.Second {
+			t.Errorf("server exit after SIGTERM: %v after %v, want a clean exit within 3 s", err, d)
+		}
+	case <-time.After(30 * time.Second):
+		_ = server.Process.Kill()
+		t.Fatal("server still running 30 s after SIGTERM")
+	}
 }

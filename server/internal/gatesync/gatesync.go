@@ -320,14 +320,27 @@ func (g *API) heartbeat(c *fiber.Ctx, gate access.GateIdentity) error {
 	var k httpx.Checker
 	version := k.Text("agent_version", in.AgentVersion, 1, 64)
 	queue := k.Int("queue_depth", in.QueueDepth, 0, 1<<30)
+	storeErr := k.Text("storage_error", in.StorageError, 0, 500)
 	if err := k.Err(); err != nil {
 		return err
 	}
 	if in.ClockOffsetMS == nil {
 		return access.Invalid("clock_offset_ms", "is required")
 	}
+	var storeFailures int64
+	if in.StoreFailures != nil {
+		if storeFailures = *in.StoreFailures; storeFailures < 0 {
+			return access.Invalid("store_failures", "must be >= 0")
+		}
+	}
 	if err := g.db.GateHeartbeat(c.UserContext(), gate, version, queue, *in.ClockOffsetMS); err != nil {
 		return err
+	}
+	if storeErr != "" {
+		// The gate refuses decisions it cannot store (the door stays shut): an operator
+		// must see it now. Each refused attempt also arrives as a store_failed event.
+		g.log.Warn("gate cannot store its decisions: its door stays shut", "gate", gate.ID, "community", gate.Community,
+			"store_failures", storeFailures, "storage_error", storeErr)
 	}
 	return c.JSON(gateapi.HeartbeatAck{ServerTime: time.Now().UTC()})
 }

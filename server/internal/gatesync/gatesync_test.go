@@ -259,6 +259,12 @@ func TestGateHeartbeatShowsInGateList(t *testing.T) {
 	gate, tok := h.EnrolledGate(f)
 	h.Must(422, "POST", "/gate/v1/heartbeat", tok, map[string]any{"agent_version": "2.0", "queue_depth": -1, "clock_offset_ms": 0})
 	h.Must(422, "POST", "/gate/v1/heartbeat", tok, map[string]any{"agent_version": "2.0", "queue_depth": 1})
+	// A gate that cannot store its decisions says so (issue 12 item 5).
+	h.Must(422, "POST", "/gate/v1/heartbeat", tok, map[string]any{"agent_version": "2.0", "queue_depth": 1, "clock_offset_ms": 0, "store_failures": -1})
+	h.Must(422, "POST", "/gate/v1/heartbeat", tok, map[string]any{"agent_version": "2.0", "queue_depth": 1, "clock_offset_ms": 0,
+		"storage_error": strings.Repeat("x", 501)})
+	h.Must(200, "POST", "/gate/v1/heartbeat", tok, map[string]any{"agent_version": "2.0", "queue_depth": 1, "clock_offset_ms": 0,
+		"store_failures": 3, "storage_error": "write agent.db: no space left on device"})
 	h.Must(200, "POST", "/gate/v1/heartbeat", tok, map[string]any{"agent_version": "2.0", "queue_depth": 7, "clock_offset_ms": -600000})
 	for _, g := range h.Must(200, "GET", "/admin/v1/communities/"+f.ID+"/gates", f.Guard, nil)["gates"].([]any) {
 		g := g.(map[string]any)
