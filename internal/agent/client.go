@@ -17,12 +17,14 @@ import (
 // do sends a gate API request with the gate token and decodes a JSON answer into out;
 // what came back (or did not) is the gate's contact with its server (online.go).
 func (a *Agent) do(ctx context.Context, c *http.Client, method, path string, in, out any) error {
-	err := a.send(ctx, c, method, path, in, out)
+	err := a.send(ctx, c, method, path, in, out, nil)
 	a.contact.outcome(ctx, err)
 	return err
 }
 
-func (a *Agent) send(ctx context.Context, c *http.Client, method, path string, in, out any) error {
+// send is do without recording contact (the sync records it itself, once its answer is
+// applied); wrap, when set, wraps a 2xx answer's body before it is decoded.
+func (a *Agent) send(ctx context.Context, c *http.Client, method, path string, in, out any, wrap func(io.Reader) io.Reader) error {
 	var body io.Reader
 	if in != nil {
 		raw, err := json.Marshal(in)
@@ -49,10 +51,11 @@ func (a *Agent) send(ctx context.Context, c *http.Client, method, path string, i
 		return &apiError{status: resp.StatusCode, body: strings.TrimSpace(string(raw)), retryAfter: retryAfter(resp.Header)}
 	}
 	if out != nil {
-		// The status is in: a held sync is alive, and each keepalive that follows says so.
-		a.contact.answered()
 		// Decoded as it streams: a 100,000-revocation snapshot is never held as text.
-		body := heardReader{r: io.LimitReader(resp.Body, 256<<20), c: a.contact}
+		body := io.LimitReader(resp.Body, 256<<20)
+		if wrap != nil {
+			body = wrap(body)
+		}
 		if err := json.NewDecoder(body).Decode(out); err != nil {
 			return fmt.Errorf("answer of %s %s: %w", method, strings.SplitN(path, "?", 2)[0], err)
 		}

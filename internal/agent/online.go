@@ -18,14 +18,18 @@ const onlineWindow = 3 * gateapi.KeepaliveEvery
 
 // contact is what the gate has heard from its server, for the online flag of every
 // decision, the status and the local GET /status. It follows what actually happened on
-// the wire, never how long the last sync took:
+// the wire, never how long the last sync took. The gate hears from the server through
+// its sync, the channel revocations come by:
 //
-//   - heard: the server answered a request (2xx, or a 4xx other than 401/403: it is
-//     up and reading its database), or the held sync sent a byte (a keepalive);
-//   - lost: a request failed (no answer, a 5xx, a 401/403, an answer cut short).
+//   - heard: a sync answer was applied, or the held sync sent a keepalive (the server
+//     read its change log and found nothing new, so the gate is as current as a sync
+//     would make it);
+//   - lost: any request failed (no answer, a 5xx, a 401/403, an answer cut short).
 //
 // The gate is online while it has heard from the server within onlineWindow and no
-// request has failed since. Times are on the monotonic clock, so a wall clock step
+// request has failed since. Other requests' answers do not count for it (an upload
+// that works says nothing of the revocations the gate holds, and before the first
+// sync of a run it holds none). Times are on the monotonic clock, so a wall clock step
 // changes nothing.
 type contact struct {
 	start time.Time // the monotonic origin of heard and lost
@@ -46,32 +50,44 @@ func (c *contact) online() bool {
 	return h != 0 && h >= c.lost.Load() && c.since()-h <= int64(onlineWindow)
 }
 
-// outcome records what a finished request says of the connection: err is the request's
-// (nil: answered 2xx). A request the agent itself gave up (ctx ended) says nothing.
+// outcome records what a finished request says of the connection: err is the
+// request's. Only a failure counts (see contact); a request the agent itself gave up
+// (ctx ended) says nothing.
 func (c *contact) outcome(ctx context.Context, err error) {
 	var ae *apiError
 	switch {
-	case err == nil:
-		c.answered()
-	case ctx.Err() != nil:
+	case err == nil, ctx.Err() != nil:
 	case errors.As(err, &ae) && ae.status < 500 && ae.status != http.StatusUnauthorized && ae.status != http.StatusForbidden:
-		c.answered()
+		// The server answered and refused this request alone (a 422 for one event).
 	default:
 		c.failed()
 	}
 }
 
-// heardReader marks contact with every byte of an answer that arrives: a held sync's
-// keepalives keep the gate online while the answer is pending.
-type heardReader struct {
-	r io.Reader
-	c *contact
+// keepalives marks contact with each keepalive of a held sync answer (the newlines the
+// server sends before the sync, gateapi.KeepaliveEvery apart). A held answer means the
+// server read its change log and found nothing new for this gate, so the gate is as
+// current as a sync would make it; the bytes of the sync itself do not count until it
+// is applied (SyncOnce), so that no decision is flagged online on data not yet in.
+func (c *contact) keepalives(r io.Reader) io.Reader { return &keepaliveReader{r: r, c: c} }
+
+type keepaliveReader struct {
+	r    io.Reader
+	c    *contact
+	sync bool // the sync itself has begun: no more keepalives
 }
 
-func (h heardReader) Read(p []byte) (int, error) {
-	n, err := h.r.Read(p)
-	if n > 0 {
-		h.c.answered()
+func (k *keepaliveReader) Read(p []byte) (int, error) {
+	n, err := k.r.Read(p)
+	for _, b := range p[:n] {
+		if k.sync {
+			break
+		}
+		if b == '\n' {
+			k.c.answered()
+		} else {
+			k.sync = true
+		}
 	}
 	return n, err
 }

@@ -68,13 +68,13 @@ func (a *Agent) SyncOnce(ctx context.Context, wait time.Duration) (bool, error) 
 	// keeps the gate online (online.go) for as long as the server is there.
 	var ans syncAnswer
 	path := fmt.Sprintf("/gate/v1/sync?cursor=%d&wait=%s&kid_after=%d&keepalive=1", cursor, wait, kidAfter)
-	err = a.do(ctx, a.poll, http.MethodGet, path, nil, &ans)
+	err = a.send(ctx, a.poll, http.MethodGet, path, nil, &ans, a.contact.keepalives)
 	if err == nil && ans.Error != nil {
 		err = &apiError{status: ans.Error.Status, body: ans.Error.Code + ": " + ans.Error.Message,
 			retryAfter: time.Duration(ans.Error.RetryAfter) * time.Second}
-		a.contact.outcome(ctx, err)
 	}
 	if err != nil {
+		a.contact.outcome(ctx, err)
 		return false, fmt.Errorf("sync: %w", err)
 	}
 	out := &ans.Sync
@@ -101,6 +101,7 @@ func (a *Agent) SyncOnce(ctx context.Context, wait time.Duration) (bool, error) 
 	a.gateInfo.Store(&info)
 
 	a.syncedAt.Store(got.UnixNano())
+	a.contact.answered()  // only now: decisions from here on use what this sync brought
 	a.keepLocalFaces(out) // templates enrolled on this gate (enrol.go)
 	a.applyFaces(ctx, out)
 	a.commands(ctx, out)
