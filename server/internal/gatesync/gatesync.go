@@ -227,6 +227,11 @@ func (g *API) sync(c *fiber.Ctx, gate access.GateIdentity) error {
 		// The stream writer runs after this handler has returned (and c is reused): it
 		// gets what it needs as values.
 		c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
+		// Not compressed: fasthttp wraps a compressed stream in its own gzip writer and
+		// goroutine for the whole hold, about 1 MB a held gate (1.2 GB at 1,000 gates,
+		// scripts/gateload), and what a hold carries is newlines and a small delta. The
+		// compress middleware looks at the request's Accept-Encoding after this returns.
+		c.Request().Header.Del(fiber.HeaderAcceptEncoding)
 		c.Context().SetBodyStreamWriter(func(w *bufio.Writer) {
 			defer cancel()
 			g.hold(w, gate, req, out, wake, wait)
