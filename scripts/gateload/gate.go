@@ -68,6 +68,13 @@ func (e *apiError) Error() string { return fmt.Sprintf("%d: %s", e.status, e.bod
 
 // do sends one gate API request the way the agent does (bearer token, JSON both ways).
 func (g *gate) do(ctx context.Context, c *http.Client, method, path string, in, out any) error {
+	return send(ctx, c, method, g.base+path, g.token, in, out)
+}
+
+// send is one JSON request with a bearer token (none when empty), for the gates and the
+// staff alike; a non-2xx answer is an *apiError, a 2xx one is decoded into out (nil:
+// dropped).
+func send(ctx context.Context, c *http.Client, method, url, token string, in, out any) error {
 	var body io.Reader
 	if in != nil {
 		raw, err := json.Marshal(in)
@@ -76,12 +83,12 @@ func (g *gate) do(ctx context.Context, c *http.Client, method, path string, in, 
 		}
 		body = bytes.NewReader(raw)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, g.base+path, body)
+	req, err := http.NewRequestWithContext(ctx, method, url, body)
 	if err != nil {
 		return err
 	}
-	if g.token != "" {
-		req.Header.Set("Authorization", "Bearer "+g.token)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
 	}
 	if in != nil {
 		req.Header.Set("Content-Type", "application/json")
@@ -100,7 +107,7 @@ func (g *gate) do(ctx context.Context, c *http.Client, method, path string, in, 
 		_, err := io.Copy(io.Discard, resp.Body)
 		return err
 	}
-	// Keepalive newlines before the sync are JSON whitespace: the decoder skips them.
+	// Keepalive newlines before a held sync are JSON whitespace: the decoder skips them.
 	return json.NewDecoder(io.LimitReader(resp.Body, 64<<20)).Decode(out)
 }
 
