@@ -45,11 +45,14 @@ type gate struct {
 	synced   atomic.Bool
 }
 
-func newGate(i int, base string, wait time.Duration) *gate {
+// newGate makes gate i. gzip: ask for compressed answers, as Go's transport does by
+// default and so the agent does (off: to see what compressing held polls costs).
+func newGate(i int, base string, wait time.Duration, gzip bool) *gate {
 	ip := net.IPv4(127, 0, byte(1+i/perAddress/254), byte(2+(i/perAddress)%254))
 	tr := &http.Transport{
 		DialContext:         (&net.Dialer{LocalAddr: &net.TCPAddr{IP: ip}, Timeout: 5 * time.Second}).DialContext,
 		MaxIdleConnsPerHost: 2, // http.DefaultTransport's, which the agent uses
+		DisableCompression:  !gzip,
 		IdleConnTimeout:     90 * time.Second,
 	}
 	return &gate{i: i, base: base,

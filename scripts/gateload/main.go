@@ -45,6 +45,7 @@ type options struct {
 	workers, copyChunk int
 	trialTimeout       time.Duration
 	compareKeepalive   bool
+	gzip               bool
 }
 
 func main() {
@@ -62,6 +63,7 @@ func main() {
 	flag.IntVar(&o.copyChunk, "copy-chunk", 1000, "rows per bare COPY transaction (gateapi.MaxBatch)")
 	flag.DurationVar(&o.trialTimeout, "trial-timeout", 60*time.Second, "longest one revocation is waited for")
 	flag.BoolVar(&o.compareKeepalive, "compare-keepalive", true, "also measure idle CPU with keepalive=0")
+	flag.BoolVar(&o.gzip, "gzip", true, "gates ask for gzip (Accept-Encoding), as the agent's Go transport does")
 	flag.Parse()
 	// The generator's collector pauses would read as server latency; 1,000 gates' garbage
 	// is small.
@@ -91,7 +93,7 @@ func run(o options) error {
 	}
 	raiseFiles()
 	started := time.Now()
-	fmt.Printf("gateload: %d gates, GOMAXPROCS %d, %d CPUs, load average %s at start\n", o.gates, runtime.GOMAXPROCS(0), runtime.NumCPU(), loadavg())
+	fmt.Printf("gateload: %d gates (gzip %v), GOMAXPROCS %d, %d CPUs, load average %s at start\n", o.gates, o.gzip, runtime.GOMAXPROCS(0), runtime.NumCPU(), loadavg())
 	dir, err := os.MkdirTemp("", "gateload-")
 	if err != nil {
 		return fmt.Errorf("temp dir: %w", err)
@@ -307,7 +309,7 @@ func setUp(adm *admin, base string, o options) (*community, error) {
 	}
 	c.gates = make([]*gate, o.gates)
 	for i := range c.gates {
-		c.gates[i] = newGate(i, base, o.wait)
+		c.gates[i] = newGate(i, base, o.wait, o.gzip)
 	}
 	// One worker per source address, its gates one after another: within the server's
 	// per-address budget of 20 a minute.
