@@ -1,0 +1,166 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// quantile is the nearest-rank q-quantile of d (sorted in place): p99 of 20 trials is
+// the largest, said as such in the report.
+func quantile(d []time.Duration, q float64) time.Duration {
+	if len(d) == 0 {
+		return 0
+	}
+	slices.Sort(d)
+	i := int(math.Ceil(q*float64(len(d)))) - 1
+	return d[max(0, min(i, len(d)-1))]
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.0f ms", float64(d.Microseconds())/1000) }
+
+func loadavg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "?"
+	}
+	return strings.Join(f[:3], " ")
+}
+
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// phase is what the server did and how admin reads fared while one part of the run went on.
+type phase struct {
+	name                 string
+	began, ended         time.Time
+	maxRSS, lastRSS      int64 // KiB
+	maxG, lastG          int64
+	cpu0, cpu1           time.Duration // server CPU at the start and end
+	self0, self1         time.Duration // this program's CPU
+	admin                []time.Duration
+	adminErrs, usageErrs int
+	load                 string // load average at the end
+}
+
+// monitor samples the server once a second and reads the admin API every 250 ms (a
+// residents page, then an events page), into the current phase. It stops with ctx.
+type monitor struct {
+	srv   *server
+	adm   *admin
+	paths []string
+
+	mu     sync.Mutex
+	cur    *phase
+	phases []*phase
+}
+
+func (m *monitor) begin(name string) {
+	u, _ := m.srv.usage()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.cur != nil {
+		m.endLocked(u)
+	}
+	m.cur = &phase{name: name, began: time.Now(), cpu0: u.cpu, self0: selfCPU(), lastRSS: u.rssKB, maxRSS: u.rssKB, lastG: u.goroutines, maxG: u.goroutines}
+	m.phases = append(m.phases, m.cur)
+}
+
+func (m *monitor) end() {
+	u, _ := m.srv.usage()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.cur != nil {
+		m.endLocked(u)
+	}
+	m.cur = nil
+}
+
+func (m *monitor) endLocked(u usage) {
+	p := m.cur
+	p.ended, p.cpu1, p.self1, p.load = time.Now(), u.cpu, selfCPU(), loadavg()
+	m.noteLocked(u)
+}
+
+func (m *monitor) noteLocked(u usage) {
+	if p := m.cur; p != nil && u.rssKB > 0 {
+		p.lastRSS, p.lastG = u.rssKB, u.goroutines
+		p.maxRSS, p.maxG = max(p.maxRSS, u.rssKB), max(p.maxG, u.goroutines)
+	}
+}
+
+func (m *monitor) run(ctx context.Context) {
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		for ctx.Err() == nil {
+			u, err := m.srv.usage()
+			m.mu.Lock()
+			if err != nil && m.cur != nil {
+				m.cur.usageErrs++
+			}
+			m.noteLocked(u)
+			m.mu.Unlock()
+			sleep(ctx, time.Second)
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		for i := 0; ctx.Err() == nil; i++ {
+			rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			t0 := time.Now()
+			err := m.adm.call(rctx, "GET", m.paths[i%len(m.paths)], nil, nil)
+			took := time.Since(t0)
+			cancel()
+			m.mu.Lock()
+			if p := m.cur; p != nil {
+				if err != nil {
+					p.adminErrs++
+				} else {
+					p.admin = append(p.admin, took)
+				}
+			}
+			m.mu.Unlock()
+			sleep(ctx, 250*time.Millisecond)
+		}
+	}()
+	wg.Wait()
+}
+
+func (m *monitor) report() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	fmt.Printf("\n| phase | s | server CPU (cores) | gateload CPU (cores) | RSS max / end (MiB) | goroutines max / end | admin reads | admin p50 / p99 / max | load avg at end |\n")
+	fmt.Printf("|---|---:|---:|---:|---:|---:|---:|---|---|\n")
+	for _, p := range m.phases {
+		secs := p.ended.Sub(p.began).Seconds()
+		a := slices.Clone(p.admin)
+		reads := fmt.Sprint(len(a))
+		if p.adminErrs > 0 {
+			reads += fmt.Sprintf(" (%d failed)", p.adminErrs)
+		}
+		lat := "—"
+		if len(a) > 0 {
+			lat = ms(quantile(a, 0.5)) + " / " + ms(quantile(a, 0.99)) + " / " + ms(quantile(a, 1))
+		}
+		fmt.Printf("| %s | %.0f | %.2f | %.2f | %.0f / %.0f | %d / %d | %s | %s | %s |\n", p.name, secs,
+			(p.cpu1-p.cpu0).Seconds()/secs, (p.self1-p.self0).Seconds()/secs,
+			float64(p.maxRSS)/1024, float64(p.lastRSS)/1024, p.maxG, p.lastG, reads, lat, p.load)
+	}
+}
