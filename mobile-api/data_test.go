@@ -69,13 +69,13 @@ func TestVisitorPasses(t *testing.T) {
 		h.mustFail(403, "visitor_pass_"+state, "GET", "/api/v1/visit/"+tok+"/pass.png", "", nil)
 	}
 	for _, bad := range []string{"gpv_nope", "gpi_" + strings.Repeat("A", 64), "gpv_" + strings.Repeat("A", 64)} {
-		h.mustFail(404, "not_found", "GET", "/api/v1/visit/"+bad+"/pass", "", nil)
+		h.mustFail(404, "visitor_link_unknown", "GET", "/api/v1/visit/"+bad+"/pass", "", nil)
 	}
 	// Another resident cannot revoke it; the host can, once.
 	h.mustFail(404, "not_found", "DELETE", "/api/v1/visitors/"+id, other.token, nil)
 	h.unchanged(before, "refused visitor codes")
 	h.must(200, "DELETE", "/api/v1/visitors/"+id, host.token, nil)
-	h.mustFail(409, "conflict", "DELETE", "/api/v1/visitors/"+id, host.token, nil)
+	h.mustFail(409, "already_revoked", "DELETE", "/api/v1/visitors/"+id, host.token, nil)
 	h.mustFail(403, "visitor_pass_revoked", "GET", "/api/v1/visit/"+token+"/pass", "", nil)
 	var revoked int
 	if err := h.sql.Get(&revoked, `SELECT count(*) FROM change_log WHERE kind = 'revocation' AND entity_id = $1`, cred); err != nil || revoked != 1 {

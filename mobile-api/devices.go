@@ -4,6 +4,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"encoding/base64"
+	"errors"
 	"net/http"
 	"strings"
 	"time"
@@ -110,9 +111,13 @@ func (a *API) revokeOwn(c *fiber.Ctx, s *store.Session, param string, revoke fun
 	if err != nil {
 		return err
 	}
-	if err := a.db.InTx(c.UserContext(), "resident:"+s.Resident.String(), func(tx *store.Tx) error {
+	err = a.db.InTx(c.UserContext(), "resident:"+s.Resident.String(), func(tx *store.Tx) error {
 		return revoke(tx, id)
-	}); err != nil {
+	})
+	if errors.Is(err, access.ErrConflict) {
+		return errAlreadyRevoked
+	}
+	if err != nil {
 		return err
 	}
 	return c.JSON(fiber.Map{"revoked": id})
