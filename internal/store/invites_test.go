@@ -6,7 +6,6 @@ import (
 	"strings"
 	"testing"
 
-
 	"gatepass/internal/dbtest"
 	"gatepass/internal/secret"
 	"gatepass/internal/store"
