@@ -37,6 +37,7 @@ var residentRoutes = []struct{ method, path, body string }{
 	{"POST", "/api/v1/devices", `{"public_key":"x"}`},
 	{"GET", "/api/v1/devices", ""},
 	{"DELETE", "/api/v1/devices/" + uuid.NewString(), ""},
+	{"POST", "/api/v1/devices/" + uuid.NewString() + "/renew", `{"presentation":"GA1:"}`},
 	{"POST", "/api/v1/visitors", `{"label":"x","max_entries":1,"valid_until":"2030-01-01T00:00:00Z"}`},
 	{"GET", "/api/v1/visitors", ""},
 	{"DELETE", "/api/v1/visitors/" + uuid.NewString(), ""},

@@ -96,6 +96,8 @@ func (a *API) apiRoutes(l Limits) []route {
 		{"POST", "/devices", active | stepUp, a.createDevice, nil},
 		{"GET", "/devices", session, a.listDevices, nil},
 		{"DELETE", "/devices/:device", session, a.revokeDevice, nil},
+		// The device's own key proves the caller (a presentation), so no step-up.
+		{"POST", "/devices/:device/renew", active, a.renewDevice, nil},
 
 		{"POST", "/visitors", active, a.createVisitor, nil},
 		{"GET", "/visitors", session, a.listVisitors, nil},
