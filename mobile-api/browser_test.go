@@ -110,7 +110,7 @@ func TestRealBrowser(t *testing.T) {
 		chromedp.Poll(`document.querySelector('#pass-status.offline') === null`, nil, chromedp.WithPollingTimeout(10*time.Second)),
 		browsertest.WaitPass(),
 	)
-	if err != nil || !strings.Contains(offline, "offline") || !strings.Contains(offline, " s.") {
+	if err != nil || !strings.Contains(offline, "No signal") || !strings.Contains(offline, " s.") {
 		t.Fatalf("offline message %q: %v", offline, err)
 	}
 
@@ -124,7 +124,7 @@ func TestRealBrowser(t *testing.T) {
 		chromedp.WaitVisible("#entries li", chromedp.ByQuery),
 		chromedp.Text("#entries", &history, chromedp.ByID),
 	)
-	if err != nil || !strings.Contains(history, "North gate") || !strings.Contains(history, "granted") {
+	if err != nil || !strings.Contains(history, "North gate") || !strings.Contains(history, "QR code") {
 		t.Fatalf("history %q: %v", history, err)
 	}
 
@@ -142,7 +142,7 @@ func TestRealBrowser(t *testing.T) {
 		chromedp.Click("#face-read", chromedp.ByID),
 		chromedp.WaitVisible("#face-notice", chromedp.ByID),
 		chromedp.ActionFunc(func(ctx context.Context) error { browsertest.Screenshot(t, ctx, "face-notice"); return nil }),
-		chromedp.Click("#face-agree", chromedp.ByID),
+		browsertest.Tap("#face-agree"),
 		chromedp.WaitVisible("#face-withdraw", chromedp.ByID),
 	)
 	if err != nil {
@@ -153,7 +153,7 @@ func TestRealBrowser(t *testing.T) {
 		t.Fatalf("consents recorded: %d %v", consents, err)
 	}
 	err = chromedp.Run(ctx,
-		chromedp.Click("#face-withdraw", chromedp.ByID),
+		browsertest.Tap("#face-withdraw"), browsertest.Tap("#face .confirm-yes"),
 		chromedp.WaitVisible("#face-read", chromedp.ByID),
 		chromedp.ActionFunc(func(ctx context.Context) error { browsertest.Screenshot(t, ctx, "face-withdrawn"); return nil }),
 	)

@@ -152,7 +152,8 @@ func TestRealBrowserSuspendedPasskey(t *testing.T) {
 		t.Fatalf("alert %q, passkey %q: %v", alert, item, err)
 	}
 	err = chromedp.Run(ctx,
-		chromedp.Click("#passkeys li.suspended button", chromedp.ByQuery),
+		chromedp.Click("#passkeys li.suspended button.pk-remove", chromedp.ByQuery),
+		chromedp.Click("#passkeys li.suspended .confirm-yes", chromedp.ByQuery),
 		chromedp.WaitNotPresent("#passkeys li.suspended", chromedp.ByQuery),
 		chromedp.WaitNotVisible("#alert", chromedp.ByID),
 	)

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
@@ -116,4 +117,19 @@ func ScreenshotQR(t testing.TB, ctx context.Context, name string) string {
 		t.Fatalf("no QR code readable in the %s screenshot: %v", name, err)
 	}
 	return text
+}
+
+// Tap scrolls the element matched by the CSS selector to the middle of the screen and
+// clicks it, as a finger would: chromedp.Click alone may scroll it just under a sticky
+// bar (the app's tab bar) and click that instead.
+func Tap(selector string) chromedp.Action {
+	return chromedp.Tasks{
+		chromedp.WaitVisible(selector, chromedp.ByQuery),
+		chromedp.ActionFunc(func(ctx context.Context) error {
+			var ok bool
+			return chromedp.Evaluate(`(() => { const n = document.querySelector(`+strconv.Quote(selector)+`);
+				n.scrollIntoView({block: 'center'}); return true; })()`, &ok).Do(ctx)
+		}),
+		chromedp.Click(selector, chromedp.ByQuery),
+	}
 }
