@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -62,12 +61,9 @@ var testLimits = Limits{Window: time.Minute, Redeem: 1000, RedeemCode: 1000, Sig
 func newHarness(t testing.TB, limits Limits) *harness {
 	t.Helper()
 	db := dbtest.New(t)
-	key := make([]byte, secret.MasterKeySize)
-	_, _ = rand.Read(key)
-	sealer, err := secret.NewSealer(key)
-	if err != nil {
-		t.Fatal(err)
-	}
+	// The test master key, so that a server process started beside it (dbtest.MasterKeyFile)
+	// opens the communities' keys and the audit chain this harness writes.
+	sealer := dbtest.Sealer(t)
 	x, err := sqlx.Open("postgres", dbtest.URL(t))
 	if err != nil {
 		t.Fatal(err)

@@ -72,8 +72,9 @@ export class Keeper {
         this.retryAt = 0;
       } catch (err) {
         this.problem = err;
+        // A 429 says when to come back (Retry-After, in whole seconds: at least 1).
         const wait = err instanceof APIError
-          ? (err.status === 429 && err.retryAfter ? err.retryAfter : retryRefused)
+          ? (err.status === 429 ? Math.max(err.retryAfter, 1) : retryRefused)
           : retryOffline[Math.min(this.failures, retryOffline.length - 1)];
         this.failures++;
         this.retryAt = Date.now() + wait * 1000;
