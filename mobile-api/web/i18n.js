@@ -139,7 +139,7 @@ const texts = {
   'method.manual': ['opened by staff', '工作人员放行'],
   'method.*': ['other', '其他方式'],
 
-  'result.granted': ['in', '已通过'],
+  'result.granted': ['entered', '已通过'],
   'result.denied': ['refused', '未通过'],
   'result.*': ['—', '—'],
 
