@@ -147,8 +147,14 @@ func TestBadInputChangesNothing(t *testing.T) {
 // addEntry records a gate's entry event for a credential, as the gate API would.
 func (h *harness) addEntry(c uuid.UUID, gate uuid.UUID, cred uuid.UUID, at time.Time) {
 	h.t.Helper()
+	h.addDecision(c, gate, cred, at, "granted", "ok")
+}
+
+// addDecision records a gate's decision on a resident's QR code, as the gate API does.
+func (h *harness) addDecision(c, gate, cred uuid.UUID, at time.Time, result, reason string) {
+	h.t.Helper()
 	h.exec(`INSERT INTO entry_events (community_id, id, occurred_at, gate_id, credential_id, subject, method, result, reason, replay_key)
-		VALUES ($1, $2, $3, $4, $5, 'resident', 'qr', 'granted', 'ok', '\x01')`, c, uuid.New(), at, gate, cred)
+		VALUES ($1, $2, $3, $4, $5, 'resident', 'qr', $6, $7, '\x01')`, c, uuid.New(), at, gate, cred, result, reason)
 }
 
 func TestEntriesExportAndDelete(t *testing.T) {

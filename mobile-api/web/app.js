@@ -77,6 +77,7 @@ function deviceName() {
 // sensitive, so the field only looks upper case (CSS) and the server reads short codes
 // in any case.
 function formatShort(input) {
+  input.classList.toggle('short', !input.value.includes('_'));
   if (input.value.includes('_') || input.selectionStart !== input.value.length) return;
   const raw = input.value.replace(/[^0-9A-Za-z]/g, '');
   if (raw.length > 12) return;
@@ -92,8 +93,8 @@ function welcome(linkCode = '') {
   rerender = () => welcome(linkCode);
   tabs.hidden = true;
   communityLine.textContent = '';
-  const code = el('input', { id: 'invite-code', autocomplete: 'one-time-code', spellcheck: 'false', autocapitalize: 'characters',
-    placeholder: 'XXXX-XXXX-XXXX', 'aria-describedby': 'invite-help' });
+  const code = el('input', { id: 'invite-code', class: 'short', autocomplete: 'one-time-code', spellcheck: 'false',
+    autocapitalize: 'characters', placeholder: 'XXXX-XXXX-XXXX', 'aria-describedby': 'invite-help' });
   code.value = linkCode;
   code.addEventListener('input', () => formatShort(code));
   const redeemErr = errorLine('redeem-error');
@@ -124,9 +125,10 @@ function welcome(linkCode = '') {
   }));
   const redeemCard = el('section', { class: 'card', id: 'redeem-card' },
     el('h2', {}, t(linkCode ? 'redeem.titleLink' : 'redeem.title')),
+    // From a link the long code is filled in and need not be seen.
     linkCode ? el('p', { class: 'ok', id: 'invite-from-link' }, t('redeem.fromLink')) : null,
-    el('label', { for: 'invite-code' }, t('redeem.code')), code,
-    el('p', { class: 'muted small', id: 'invite-help' }, t('redeem.help')),
+    el('div', { hidden: !!linkCode }, el('label', { for: 'invite-code' }, t('redeem.code')), code,
+      el('p', { class: 'muted small', id: 'invite-help' }, t('redeem.help'))),
     redeemBtn, redeemErr);
   const signinCard = el('section', { class: 'card' }, el('h2', {}, t('signin.title')), signinBtn, signinErr);
   show(el('h1', {}, t('welcome.title')),
@@ -395,7 +397,8 @@ function entryLine(e, devices) {
     el('div', { class: 'item-main' },
       el('div', { class: 'item-title' }, e.gate_name || t('history.gate')),
       el('div', { class: 'muted' }, formatTime(e.occurred_at), ' · ', t('method.' + method)),
-      denied ? el('div', { class: 'item-why' }, t('reason.' + e.reason), ' ', t('reasonHelp.' + e.reason)) : null,
+      denied ? el('div', { class: 'item-why' }, t('reason.' + e.reason)) : null,
+      denied && t('reasonHelp.' + e.reason) ? el('div', { class: 'item-help' }, t('reasonHelp.' + e.reason)) : null,
       e.offline ? el('div', { class: 'muted small' }, t('history.offline')) : null),
     el('span', { class: denied ? 'badge off' : 'badge' }, t('result.' + e.result)));
 }
@@ -584,10 +587,12 @@ function visitorPage(token) {
   let shown = null, left = null, asking = false, n = 0;
   const describe = (v) => {
     const active = v.state === 'active';
+    // Entries left and the end only while the pass can still be used: an ended pass
+    // says why it ended, nothing else.
     info.replaceChildren(el('p', { class: 'item-title', id: 'visit-label' }, v.label),
-      active || v.state === 'not_yet_valid'
-        ? el('p', { class: 'muted', id: 'visit-left' }, t('visit.until', { t: formatTime(v.valid_until) }), ' · ', t('visit.left', { n: v.entries_left }))
-        : null);
+      ...(active || v.state === 'not_yet_valid'
+        ? [el('p', { class: 'muted', id: 'visit-left' }, t('visit.until', { t: formatTime(v.valid_until) }), ' · ', t('visit.left', { n: v.entries_left }))]
+        : []));
     state.textContent = active ? '' : t('visit.' + v.state);
     if (v.state === 'not_yet_valid') state.textContent = t('visit.not_yet_valid', { t: formatTime(v.valid_from) });
   };

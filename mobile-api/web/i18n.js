@@ -190,8 +190,8 @@ const texts = {
   'data.entries': ['Entries', '出入记录'],
   'data.entriesRecent': ['the latest on {t} (see History)', '最近一次在 {t}（详见“记录”页）'],
   'data.kept': [
-    'Entries are kept for the community\'s record for 180 days. No photo of you is ever kept.',
-    '出入记录作为小区的记录保存 180 天。我们从不保存您的照片。'],
+    'Entries are kept as the community\'s record for the time it has set (180 days unless it chose otherwise). No photo of you is ever kept.',
+    '出入记录作为小区的记录，按小区设定的期限保存（未另行设定时为 180 天）。我们从不保存您的照片。'],
   'data.export': ['Download everything (JSON file)', '下载全部数据（JSON 文件）'],
   'data.exportWhat': [
     'A file with all of the above in full, for you to keep or to take elsewhere.',
