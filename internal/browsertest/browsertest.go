@@ -100,10 +100,14 @@ func Refuse(id cdpwebauthn.AuthenticatorID, refuse bool) chromedp.Action {
 const android = "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0 Mobile Safari/537.36"
 
 // Chinese makes the browser an Android phone whose language is Chinese.
-func Chinese() chromedp.Action { return emulation.SetUserAgentOverride(android).WithAcceptLanguage("zh-CN,zh") }
+func Chinese() chromedp.Action {
+	return emulation.SetUserAgentOverride(android).WithAcceptLanguage("zh-CN,zh")
+}
 
 // English makes the browser an Android phone whose language is English.
-func English() chromedp.Action { return emulation.SetUserAgentOverride(android).WithAcceptLanguage("en-US,en") }
+func English() chromedp.Action {
+	return emulation.SetUserAgentOverride(android).WithAcceptLanguage("en-US,en")
+}
 
 // Network sets the page's network: offline, or online with latency added to every request.
 func Network(offline bool, latency time.Duration) chromedp.Action {
