@@ -32,8 +32,8 @@ func TestOfflinePassAtGate(t *testing.T) {
 	err := chromedp.Run(ctx,
 		browsertest.Tap(`button[data-tab="security"]`),
 		chromedp.WaitVisible("#devices li.this-device", chromedp.ByQuery),
-		chromedp.Poll(`navigator.serviceWorker.controller !== null && caches.has('gatepass-app-v1')`, nil,
-			chromedp.WithPollingTimeout(10*time.Second), chromedp.WithPollingArgs()),
+		chromedp.Poll(`navigator.serviceWorker.controller !== null`, nil, chromedp.WithPollingTimeout(10*time.Second)),
+		chromedp.Poll(`caches.has('gatepass-app-v1')`, nil, chromedp.WithPollingTimeout(10*time.Second)),
 		browsertest.Tap(`button[data-tab="pass"]`), browsertest.WaitPassKind("online"))
 	if err != nil {
 		t.Fatalf("offline pass set up after sign-in: %v\n%s", err, h.logs.String())

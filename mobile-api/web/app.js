@@ -84,9 +84,12 @@ function formatShort(input) {
   input.value = raw.match(/.{1,4}/g)?.join('-') || '';
 }
 
+// settingUp is the offline pass being set up after a sign-in (Security waits for it).
+let settingUp = Promise.resolve();
+
 async function afterSignIn() {
   await start();
-  setUpOfflinePass().catch(() => {});
+  settingUp = setUpOfflinePass().catch(() => {});
 }
 
 function welcome(linkCode = '') {
@@ -351,6 +354,7 @@ function securityTab() {
         }) : null)));
   });
   const loadOffline = () => loadInto(offlineBox, async () => {
+    await settingUp;
     await loadDevice();
     const dv = await api('GET', '/api/v1/devices');
     return offlinePassCard(dv.devices, err, loadOffline);
