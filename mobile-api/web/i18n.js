@@ -71,7 +71,7 @@ const texts = {
   'visitors.revoke': ['Revoke', '撤销'],
   'visitors.revokeQ': ['Revoke the pass for {l}? The link stops working at once.', '确定撤销{l}的通行证？链接将立即失效。'],
   'visitors.revokeYes': ['Revoke it', '确定撤销'],
-  'visitors.entriesUsed': ['{u} of {m} entries used', '已使用 {u} / {m} 次'],
+  'visitors.entriesUsed': ['Entries used: {u} of {m}', '已使用 {u} / {m} 次'],
 
   'state.active': ['active', '有效'],
   'state.not_yet_valid': ['not valid yet', '尚未生效'],
@@ -83,7 +83,7 @@ const texts = {
 
   'visit.title': ['Visitor pass', '访客通行证'],
   'visit.until': ['Valid until {t}', '有效期至 {t}'],
-  'visit.left': ['{n} entries left', '还可进入 {n} 次'],
+  'visit.left': ['Entries left: {n}', '还可进入 {n} 次'],
   'visit.not_yet_valid': ['This pass starts at {t}. Open this page again then.', '此通行证从 {t} 起生效，届时请再打开本页。'],
   'visit.expired': ['This pass has expired. Ask your host for a new one.', '此通行证已过期。请向邀请人索取新的通行证。'],
   'visit.used_up': ['All entries of this pass are used. Ask your host for a new one.', '此通行证的进入次数已用完。请向邀请人索取新的通行证。'],
