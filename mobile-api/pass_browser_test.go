@@ -1,9 +1,11 @@
 package main
 
 import (
+	"context"
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
@@ -26,6 +28,16 @@ func TestPassScreenTapping(t *testing.T) {
 	ctx := browsertest.New(t, 90*time.Second)
 	browsertest.FailOnConsoleErrors(t, ctx)
 	h.redeemInBrowser(ctx, code)
+	// Count the app's wake lock requests: the pass keeps the screen on.
+	err := chromedp.Run(ctx, chromedp.ActionFunc(func(ctx context.Context) error {
+		_, err := page.AddScriptToEvaluateOnNewDocument(`window.wakeLocks = 0;
+			const take = navigator.wakeLock.request.bind(navigator.wakeLock);
+			navigator.wakeLock.request = (kind) => { window.wakeLocks++; return take(kind); };`).Do(ctx)
+		return err
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	passes := browsertest.Requests(ctx, "/api/v1/pass")
 	taps := chromedp.Tasks{browsertest.Network(false, 300*time.Millisecond), chromedp.Reload(),
@@ -34,10 +46,15 @@ func TestPassScreenTapping(t *testing.T) {
 		taps = append(taps, chromedp.Click(`button[data-tab="visitors"]`, chromedp.ByQuery), chromedp.Click(`button[data-tab="pass"]`, chromedp.ByQuery))
 	}
 	var expires string
-	err := chromedp.Run(ctx, taps, browsertest.WaitPass(), chromedp.Sleep(2*time.Second),
-		chromedp.AttributeValue("#pass-img", "data-expires-at", &expires, nil, chromedp.ByID))
+	var wakeLocks int
+	err = chromedp.Run(ctx, taps, browsertest.WaitPass(), chromedp.Sleep(2*time.Second),
+		chromedp.AttributeValue("#pass-img", "data-expires-at", &expires, nil, chromedp.ByID),
+		chromedp.Evaluate(`window.wakeLocks`, &wakeLocks))
 	if err != nil {
 		t.Fatalf("tapping the tabs: %v", err)
+	}
+	if wakeLocks == 0 {
+		t.Error("the pass screen did not ask to keep the screen on")
 	}
 	if n := passes(); n < 1 || n > 2 {
 		t.Fatalf("%d pass requests while tapping the tabs, want 1 or 2", n)
