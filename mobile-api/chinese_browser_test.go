@@ -101,7 +101,7 @@ func TestAppInChinese(t *testing.T) {
 	f := h.community()
 	resident, inv := h.inviteFull(store.NewResident{Community: f.id, Name: "王秀英", Unit: f.unit, Role: access.RoleOwner})
 	_, used := h.inviteFull(store.NewResident{Community: f.id, Name: unique("Resident"), Unit: f.unit, Role: access.RoleOwner})
-	h.exec(`UPDATE invites SET used_at = now() WHERE short_hash IS NOT NULL AND resident_id <> $1`, resident)
+	h.exec(`UPDATE invites SET used_at = now() WHERE community_id = $1 AND resident_id <> $2`, f.id, resident)
 	s := screen{t: t, h: h, ctx: browsertest.New(t, 180*time.Second)}
 	browsertest.FailOnConsoleErrors(t, s.ctx)
 	var auth cdpwebauthn.AuthenticatorID
@@ -286,4 +286,13 @@ func TestAppInChinese(t *testing.T) {
 	}
 	s.run("back to Chinese", browsertest.Tap("#lang-btn"), chromedp.Poll(`document.querySelector('h1').textContent === '我的通行码'`, nil,
 		chromedp.WithPollingTimeout(5*time.Second)))
+
+	// Signing out everywhere (a lost phone) asks first and turns off every offline pass.
+	s.run("sign out everywhere", browsertest.Tap(`button[data-tab="security"]`), browsertest.Tap("#signout-all-btn"))
+	s.said("sign out everywhere", ".confirm-q", "zh", "离线通行")
+	s.run("signed out everywhere", browsertest.Tap(".confirm .confirm-yes"), chromedp.WaitVisible("#signin-btn", chromedp.ByID))
+	var devices int
+	if err := h.sql.Get(&devices, `SELECT count(*) FROM credentials WHERE resident_id = $1 AND kind = 'device' AND revoked_at IS NULL`, resident); err != nil || devices != 0 {
+		t.Errorf("offline passes left after signing out everywhere: %d %v", devices, err)
+	}
 }

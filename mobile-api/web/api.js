@@ -26,6 +26,11 @@ function noteClock(res, sent) {
   localStorage.setItem('gp.clock', String(offset));
 }
 
+// signedOut is called when the server says the session has ended (signed out on another
+// phone, expired, moved out): the app goes back to its welcome screen.
+let signedOut = () => {};
+export function onSignedOut(fn) { signedOut = fn; }
+
 // A server that does not answer is treated like no network after this long.
 const timeoutMs = 10000;
 
@@ -41,7 +46,11 @@ export async function api(method, path, body) {
   noteClock(res, sent);
   const json = res.headers.get('Content-Type')?.startsWith('application/json');
   const data = json ? await res.json() : null;
-  if (!res.ok) throw new APIError(res.status, data, Number(res.headers.get('Retry-After')) || 0);
+  if (!res.ok) {
+    const err = new APIError(res.status, data, Number(res.headers.get('Retry-After')) || 0);
+    if (err.code === 'unauthorized') signedOut();
+    throw err;
+  }
   return data;
 }
 

@@ -2,7 +2,7 @@
 // invite link at /i/{code}. It works as an installed app and, for the pass, offline
 // (sw.js keeps the app, device.js the offline pass).
 import { t, lang, setLang, translatePage, formatTime } from './i18n.js';
-import { api, APIError, offline } from './api.js';
+import { api, APIError, offline, onSignedOut } from './api.js';
 import { el, show, fill, current, errorLine, fail, loadInto, confirmStep } from './ui.js';
 import * as passkey from './webauthn.js';
 import * as device from './device.js';
@@ -369,13 +369,17 @@ function securityTab() {
       loadKeys();
     } catch (e) { fail(err, e); }
   }));
-  const signOut = (path) => async () => {
+  const signOut = (everywhere) => async () => {
     err.textContent = '';
     try {
-      // This phone's offline pass ends with the sign-out: it must not outlive it here.
-      const d = offlineDevice();
-      if (d) await api('DELETE', `/api/v1/devices/${d.id}`).catch(() => {});
-      await api('POST', path);
+      // An offline pass must not outlive the sign-out: this phone's ends with it, and
+      // signing out everywhere (a lost phone) ends every phone's.
+      const mine = offlineDevice();
+      const ids = everywhere
+        ? (await api('GET', '/api/v1/devices')).devices.filter((d) => !d.revoked_at).map((d) => d.id)
+        : mine ? [mine.id] : [];
+      for (const id of ids) await api('DELETE', `/api/v1/devices/${id}`).catch(() => {});
+      await api('POST', everywhere ? '/api/v1/signout/everywhere' : '/api/v1/signout');
       await forgetHere();
       start();
     } catch (e) { fail(err, e); }
@@ -385,8 +389,9 @@ function securityTab() {
     el('section', { class: 'card' }, el('h2', {}, t('security.passkeys')),
       el('p', { class: 'muted' }, t('security.passkeysWhat')), keys, add),
     err,
-    el('button', { class: 'btn secondary', id: 'signout-btn', type: 'button', onclick: signOut('/api/v1/signout') }, t('security.signout')),
-    el('button', { class: 'btn danger', id: 'signout-all-btn', type: 'button', onclick: signOut('/api/v1/signout/everywhere') }, t('security.signoutAll')));
+    el('button', { class: 'btn secondary', id: 'signout-btn', type: 'button', onclick: signOut(false) }, t('security.signout')),
+    confirmStep(el('button', { class: 'btn danger', id: 'signout-all-btn', type: 'button' }, t('security.signoutAll')),
+      t('security.signoutAllQ'), t('security.signoutAll'), signOut(true)));
   loadOffline();
   loadKeys();
 }
@@ -688,6 +693,11 @@ async function start() {
 }
 
 if ('serviceWorker' in navigator) navigator.serviceWorker.register('/sw.js').catch(() => {});
+// A session that ended elsewhere (signed out everywhere, expired) ends here too, on
+// whichever screen: back to the welcome screen, with this phone's offline pass deleted.
+onSignedOut(() => {
+  if (!tabs.hidden) forgetHere().then(() => welcome());
+});
 alertLine.addEventListener('click', () => selectTab('security'));
 tabs.addEventListener('click', (e) => {
   const b = e.target.closest('button[data-tab]');

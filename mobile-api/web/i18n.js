@@ -118,6 +118,9 @@ const texts = {
   'security.current': ['signed in with this one', '当前登录所用'],
   'security.signout': ['Sign out', '退出登录'],
   'security.signoutAll': ['Sign out everywhere', '在所有设备上退出'],
+  'security.signoutAllQ': [
+    'Sign out on every phone and turn off every offline pass? (For a lost phone.) You will sign in again with your passkey.',
+    '在所有手机上退出登录，并关闭所有离线通行？（适用于手机丢失时。）之后请用通行密钥重新登录。'],
   'security.suspended': ['suspended', '已停用'],
   'security.suspendedWhy': [
     'Suspended on {t}: its signature counter went backwards, so a copy of this passkey may exist. It will not sign in again. Remove it, then add a new passkey on this phone.',
