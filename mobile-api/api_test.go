@@ -182,3 +182,19 @@ func TestNewZoneReachesCodes(t *testing.T) {
 		t.Fatalf("credential row zones %b (%v)", stored, err)
 	}
 }
+
+// The short code of the printed slip redeems like the link's long code, typed loosely;
+// either way the invite is then used up.
+func TestShortCodeRedeems(t *testing.T) {
+	h := newHarness(t, testLimits)
+	f := h.community()
+	id, inv := h.inviteFull(store.NewResident{Community: f.id, Name: unique("Resident"), Unit: f.unit, Role: access.RoleOwner})
+	if len(inv.ShortCode) != 14 {
+		t.Fatalf("invite short code %q", inv.ShortCode)
+	}
+	m := h.redeem(f, id, " "+strings.ToLower(strings.ReplaceAll(inv.ShortCode, "-", " ")), "phone")
+	h.must(200, "GET", "/api/v1/pass", m.token, nil)
+	for _, code := range []string{inv.Code, inv.ShortCode} {
+		h.mustFail(404, "invite_unusable", "POST", "/api/v1/invites/redeem/begin", "", map[string]any{"invite_code": code})
+	}
+}

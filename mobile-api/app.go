@@ -29,16 +29,21 @@ import (
 
 // Limits are the per-window request caps of the abuse-prone endpoints.
 type Limits struct {
-	Window time.Duration
-	Redeem int // invite redemption, per client address
-	SignIn int // sign-in and step-up ceremonies, per client address
-	Mint   int // QR codes, per session or visitor link
+	Window     time.Duration
+	Redeem     int // invite redemption, per client address
+	RedeemCode int // invite redemption, per invite code
+	SignIn     int // sign-in and step-up ceremonies, per client address
+	Mint       int // QR codes, per session or visitor link
 }
 
-// DefaultLimits: an invite code has 256 random bits, so guessing is hopeless anyway;
-// the cap keeps guessers from loading the database. A phone refreshes its code about
-// twice a minute, so 60 a minute leaves room for reloads and several tabs.
-var DefaultLimits = Limits{Window: time.Minute, Redeem: 10, SignIn: 30, Mint: 60}
+// DefaultLimits. Invites: an onboarding desk on the lobby's shared Wi-Fi redeems one
+// invite after another from one address, so the cap per address is generous and each
+// code has its own, small one. Guessing stays hopeless: a short code has 50 random bits
+// (256 for the link's), so 60 guesses a minute per address find a live code about once
+// in 10^10 years per thousand live codes; the caps keep guessers from loading the
+// database. A phone refreshes its code about twice a minute, so 60 a minute leaves room
+// for reloads and several tabs.
+var DefaultLimits = Limits{Window: time.Minute, Redeem: 60, RedeemCode: 6, SignIn: 30, Mint: 60}
 
 // Config is what New needs.
 type Config struct {

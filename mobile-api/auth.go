@@ -5,10 +5,12 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 
 	"github.com/go-webauthn/webauthn/protocol"
 	"github.com/go-webauthn/webauthn/webauthn"
@@ -190,14 +192,10 @@ func (a *API) redeemBegin(c *fiber.Ctx, _ *store.Session) error {
 	if err := httpx.DecodeJSON(c, &in); err != nil {
 		return err
 	}
-	if in.Code == nil || *in.Code == "" {
+	if in.Code == nil || strings.TrimSpace(*in.Code) == "" {
 		return access.Invalid("invite_code", "is required")
 	}
-	community, h, err := secret.Parse(secret.KindInvite, *in.Code)
-	if err != nil {
-		return store.ErrInviteUnusable
-	}
-	inv, err := a.db.InviteByCode(c.UserContext(), community, h)
+	inv, err := a.findInvite(c.UserContext(), *in.Code)
 	if err != nil {
 		return err
 	}
@@ -213,6 +211,39 @@ func (a *API) redeemBegin(c *fiber.Ctx, _ *store.Session) error {
 		return err
 	}
 	return c.JSON(fiber.Map{"ceremony": id, "options": creation})
+}
+
+// findInvite reads an invite code as linked or typed: the long code of the link and its
+// QR code, or the short code of the printed slip.
+func (a *API) findInvite(ctx context.Context, typed string) (store.PendingInvite, error) {
+	typed = strings.TrimSpace(typed)
+	if strings.HasPrefix(typed, secret.KindInvite+"_") {
+		community, h, err := secret.Parse(secret.KindInvite, typed)
+		if err != nil {
+			return store.PendingInvite{}, store.ErrInviteUnusable
+		}
+		return a.db.InviteByCode(ctx, community, h)
+	}
+	normal, bucket, err := secret.ParseShort(typed)
+	if err != nil {
+		return store.PendingInvite{}, store.ErrInviteUnusable
+	}
+	return a.db.InviteByShortCode(ctx, normal, bucket)
+}
+
+// inviteLimitKey is the rate limiter's key for the invite code in a redeem request: the
+// same code however it is typed, hashed so the limiter's memory holds no code.
+func inviteLimitKey(body []byte) string {
+	var in struct {
+		Code string `json:"invite_code"`
+	}
+	_ = json.Unmarshal(body, &in) // a body that does not parse is refused by the handler
+	code := strings.TrimSpace(in.Code)
+	if normal, _, err := secret.ParseShort(code); err == nil {
+		code = normal
+	}
+	h := sha256.Sum256([]byte(code))
+	return "redeem-code:" + hex.EncodeToString(h[:12])
 }
 
 func (a *API) redeemFinish(c *fiber.Ctx, _ *store.Session) error {

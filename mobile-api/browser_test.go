@@ -6,12 +6,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/emulation"
-	"github.com/chromedp/cdproto/network"
-	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 	"github.com/google/uuid"
 
+	"gatepass/internal/access"
 	"gatepass/internal/browsertest"
 	"gatepass/internal/consent"
 	"gatepass/internal/credential"
@@ -46,50 +44,44 @@ func (h *harness) redeemInBrowser(ctx context.Context, code string, setup ...chr
 	}
 }
 
+// The resident app in English, from the invite link to every tab (the screenshots of
+// the English app are made here): a passkey made on the phone, sign-out and a sign-in
+// with the passkey alone, the code on screen verified as a gate would, offline with the
+// code's remaining life, history, my data, face consent and withdrawal, a visitor pass
+// shared by copy and opened in a second browser until its entries are used.
 func TestRealBrowser(t *testing.T) {
 	h := newHarness(t, testLimits)
 	f := h.community()
-	resident, code := h.invite(f)
-	ctx := browsertest.New(t, 90*time.Second)
+	resident, inv := h.inviteFull(store.NewResident{Community: f.id, Name: "Alice Chen", Unit: f.unit, Role: access.RoleOwner})
+	s := screen{t: t, h: h, ctx: browsertest.New(t, 120*time.Second)}
+	browsertest.FailOnConsoleErrors(t, s.ctx)
 
-	// Redeem the invite: the page creates a passkey on the virtual authenticator.
-	err := chromedp.Run(ctx, browsertest.Phone(), browsertest.VirtualAuthenticator(),
-		chromedp.Navigate(h.base+"/"),
-		chromedp.WaitVisible("#invite-code", chromedp.ByID),
-		chromedp.ActionFunc(func(ctx context.Context) error { browsertest.Screenshot(t, ctx, "welcome"); return nil }),
-		chromedp.SendKeys("#invite-code", code, chromedp.ByID),
-		chromedp.Click("#redeem-btn", chromedp.ByID),
-		browsertest.WaitPass(),
-	)
-	if err != nil {
-		t.Fatalf("redeem and register: %v\n%s", err, h.logs.String())
-	}
+	// The invite link (its QR code, scanned with the phone's camera) opens the app
+	// with the code filled in; the passkey is made on the phone.
+	s.run("welcome", browsertest.Phone(), browsertest.English(), browsertest.VirtualAuthenticator(), chromedp.Navigate(h.base+"/"),
+		chromedp.WaitVisible("#redeem-btn", chromedp.ByID), s.shot("en-welcome"),
+		chromedp.Navigate(h.base+"/i/"+inv.Code), chromedp.WaitVisible("#invite-from-link", chromedp.ByID), s.shot("en-invite-link"),
+		browsertest.Tap("#redeem-btn"), browsertest.WaitPass())
 	var passkeys int
 	if err := h.sql.Get(&passkeys, `SELECT count(*) FROM passkeys WHERE resident_id = $1 AND 'internal' = ANY(transports) AND user_verified`, resident); err != nil || passkeys != 1 {
 		t.Fatalf("passkeys of the resident: %d %v", passkeys, err)
 	}
 
 	// Sign out, then sign in with the passkey alone (no username).
-	err = chromedp.Run(ctx,
-		chromedp.Click(`button[data-tab="security"]`, chromedp.ByQuery),
-		chromedp.WaitVisible("#signout-btn", chromedp.ByID),
-		chromedp.WaitVisible("#passkeys li", chromedp.ByQuery),
-		chromedp.ActionFunc(func(ctx context.Context) error { browsertest.Screenshot(t, ctx, "security"); return nil }),
-		chromedp.Click("#signout-btn", chromedp.ByID),
-		chromedp.WaitVisible("#signin-btn", chromedp.ByID),
-		chromedp.Click("#signin-btn", chromedp.ByID),
-		browsertest.WaitPass(),
-	)
-	if err != nil {
-		t.Fatalf("sign out and in: %v\n%s", err, h.logs.String())
+	s.run("sign out and in", browsertest.Tap(`button[data-tab="security"]`),
+		chromedp.WaitVisible("#passkeys li", chromedp.ByQuery), chromedp.WaitVisible("#devices li.this-device", chromedp.ByQuery),
+		s.shot("en-security"), browsertest.Tap("#signout-btn"), browsertest.Tap("#signin-btn"), browsertest.WaitPassKind("online"))
+	var who string
+	s.run("whose pass", chromedp.Text("#pass-who", &who, chromedp.ByID))
+	if who != "A · "+h.unitLabel(f) {
+		t.Errorf("the pass says it is %q's", who)
 	}
-	text := browsertest.ScreenshotQR(t, ctx, "pass")
-	claims := checkFresh(t, h, f.id, text)
+	claims := checkFresh(t, h, f.id, browsertest.ScreenshotQR(t, s.ctx, "en-pass"))
 	var qrID uuid.UUID
 	if err := h.sql.Get(&qrID, `SELECT id FROM credentials WHERE resident_id = $1 AND kind = 'qr' AND revoked_at IS NULL`, resident); err != nil {
 		t.Fatal(err)
 	}
-	zones, err := h.db.ResidentZones(ctx, f.id)
+	zones, err := h.db.ResidentZones(s.ctx, f.id)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,20 +90,19 @@ func TestRealBrowser(t *testing.T) {
 	}
 
 	// Offline: the code stays with a clear message and its remaining life; back online,
-	// a fresh code replaces it.
+	// a fresh code replaces it. The other tabs say there is no signal.
 	var offline string
-	var dispatched bool
-	goOnline := chromedp.Evaluate(`window.dispatchEvent(new Event('online'))`, &dispatched)
-	err = chromedp.Run(ctx, network.Enable(), network.EmulateNetworkConditions(true, 0, -1, -1), goOnline,
+	goOnline := chromedp.Evaluate(`window.dispatchEvent(new Event('online'))`, nil)
+	s.run("offline", browsertest.Network(true, 0), goOnline,
 		chromedp.Poll(`document.querySelector('#pass-status.offline') !== null`, nil, chromedp.WithPollingTimeout(10*time.Second)),
-		chromedp.Text("#pass-status", &offline, chromedp.ByID),
-		chromedp.ActionFunc(func(ctx context.Context) error { browsertest.Screenshot(t, ctx, "offline"); return nil }),
-		network.EmulateNetworkConditions(false, 0, -1, -1), goOnline,
-		chromedp.Poll(`document.querySelector('#pass-status.offline') === null`, nil, chromedp.WithPollingTimeout(10*time.Second)),
-		browsertest.WaitPass(),
-	)
-	if err != nil || !strings.Contains(offline, "offline") || !strings.Contains(offline, " s.") {
-		t.Fatalf("offline message %q: %v", offline, err)
+		chromedp.Text("#pass-status", &offline, chromedp.ByID), s.shot("en-pass-no-signal"),
+		browsertest.Tap(`button[data-tab="visitors"]`), chromedp.WaitVisible(".problem .retry", chromedp.ByQuery))
+	s.said("offline visitors tab", ".problem .error", "en", "No signal")
+	s.run("back online", s.shot("en-offline-tab"), browsertest.Network(false, 0), browsertest.Tap(`button[data-tab="pass"]`),
+		goOnline, chromedp.Poll(`document.querySelector('#pass-status.offline') === null`, nil, chromedp.WithPollingTimeout(10*time.Second)),
+		browsertest.WaitPass())
+	if !strings.Contains(offline, "No signal") || !strings.Contains(offline, " s.") {
+		t.Fatalf("offline message %q", offline)
 	}
 
 	// History lists the resident's own entries.
@@ -119,86 +110,62 @@ func TestRealBrowser(t *testing.T) {
 	h.exec(`INSERT INTO gates (community_id, id, name, zone, direction) VALUES ($1, $2, 'North gate', 0, 'in')`, f.id, gate)
 	h.addEntry(f.id, gate, qrID, time.Now().Add(-time.Minute))
 	var history string
-	err = chromedp.Run(ctx,
-		chromedp.Click(`button[data-tab="history"]`, chromedp.ByQuery),
-		chromedp.WaitVisible("#entries li", chromedp.ByQuery),
-		chromedp.Text("#entries", &history, chromedp.ByID),
-	)
-	if err != nil || !strings.Contains(history, "North gate") || !strings.Contains(history, "granted") {
-		t.Fatalf("history %q: %v", history, err)
+	s.run("history", browsertest.Tap(`button[data-tab="history"]`), chromedp.WaitVisible("#entries li", chromedp.ByQuery),
+		chromedp.Text("#entries", &history, chromedp.ByID))
+	if !strings.Contains(history, "North gate") || !strings.Contains(history, "QR code") || !strings.Contains(history, "entered") {
+		t.Fatalf("history %q", history)
 	}
 
-	// Face entry in "My data": read the notice, consent for one gate with a passkey
+	// My data, and face entry: read the notice, consent for one gate with a passkey
 	// verification, then withdraw; the page lists the gate's pending purge.
-	if err := h.db.InTx(ctx, "test", func(tx *store.Tx) error {
-		return tx.SetFaceOperator(ctx, f.id, consent.Operator{Name: "Sunshine Property", Contact: "privacy@example.com"})
+	if err := h.db.InTx(s.ctx, "test", func(tx *store.Tx) error {
+		return tx.SetFaceOperator(s.ctx, f.id, consent.Operator{Name: "Sunshine Property", Contact: "privacy@example.com"})
 	}); err != nil {
 		t.Fatal(err)
 	}
 	h.faceGates(f, 1)
-	err = chromedp.Run(ctx,
-		chromedp.Click(`button[data-tab="data"]`, chromedp.ByQuery),
-		chromedp.WaitVisible("#face-read", chromedp.ByID),
-		chromedp.Click("#face-read", chromedp.ByID),
-		chromedp.WaitVisible("#face-notice", chromedp.ByID),
-		chromedp.ActionFunc(func(ctx context.Context) error { browsertest.Screenshot(t, ctx, "face-notice"); return nil }),
-		chromedp.Click("#face-agree", chromedp.ByID),
-		chromedp.WaitVisible("#face-withdraw", chromedp.ByID),
-	)
-	if err != nil {
-		t.Fatalf("face consent in the app: %v\n%s", err, h.logs.String())
+	var summary string
+	s.run("my data", browsertest.Tap(`button[data-tab="data"]`), chromedp.WaitVisible("#data-summary", chromedp.ByID),
+		chromedp.Text("#data-summary", &summary, chromedp.ByID), s.shot("en-data"),
+		browsertest.Tap("#face-read"), chromedp.WaitVisible("#face-notice li", chromedp.ByQuery), scrollToList, s.shot("en-face-notice"),
+		browsertest.Tap("#face-agree"), chromedp.WaitVisible("#face-withdraw", chromedp.ByID))
+	for _, want := range []string{"Alice Chen", "Passkeys1: Android", "Offline passes1 turned on", "no consent", "the latest on"} {
+		if !strings.Contains(strings.ReplaceAll(summary, "\n", ""), want) {
+			t.Errorf("my data does not say %q:\n%s", want, summary)
+		}
 	}
 	var consents int
 	if err := h.sql.Get(&consents, `SELECT count(*) FROM consents WHERE resident_id = $1 AND scope = 'one_gate' AND channel = 'h5' AND withdrawn_at IS NULL`, resident); err != nil || consents != 1 {
 		t.Fatalf("consents recorded: %d %v", consents, err)
 	}
-	err = chromedp.Run(ctx,
-		chromedp.Click("#face-withdraw", chromedp.ByID),
-		chromedp.WaitVisible("#face-read", chromedp.ByID),
-		chromedp.ActionFunc(func(ctx context.Context) error { browsertest.Screenshot(t, ctx, "face-withdrawn"); return nil }),
-	)
-	if err != nil {
-		t.Fatalf("face withdrawal in the app: %v", err)
-	}
+	s.run("face withdrawal", browsertest.Tap("#face-withdraw"), browsertest.Tap("#face .confirm-yes"), chromedp.WaitVisible("#face-read", chromedp.ByID))
 	if err := h.sql.Get(&consents, `SELECT count(*) FROM consents WHERE resident_id = $1 AND withdrawn_at IS NULL`, resident); err != nil || consents != 0 {
 		t.Fatalf("live consents after withdrawal: %d %v", consents, err)
 	}
 
-	// A visitor pass, created in the app and opened in a fresh browser context.
+	// A visitor pass of one entry, shared by copy (no share sheet in this browser).
 	var link string
-	err = chromedp.Run(ctx,
-		chromedp.Click(`button[data-tab="visitors"]`, chromedp.ByQuery),
-		chromedp.WaitVisible("#v-label", chromedp.ByID),
-		chromedp.SendKeys("#v-label", "Grandma", chromedp.ByID),
-		chromedp.Click("#v-create", chromedp.ByID),
-		chromedp.WaitVisible("#v-link", chromedp.ByID),
-		chromedp.Text("#v-link", &link, chromedp.ByID),
-		chromedp.WaitVisible("#v-list li", chromedp.ByQuery),
-		chromedp.ActionFunc(func(ctx context.Context) error { browsertest.Screenshot(t, ctx, "visitors"); return nil }),
-	)
-	if err != nil {
-		t.Fatalf("create visitor pass: %v", err)
-	}
+	s.run("create visitor pass", browsertest.Tap(`button[data-tab="visitors"]`),
+		chromedp.SendKeys("#v-label", "Grandma", chromedp.ByID), chromedp.SetValue("#v-entries", "1", chromedp.ByID),
+		browsertest.Tap("#v-create"), chromedp.Text("#v-link", &link, chromedp.ByID), browsertest.Tap("#v-copy"),
+		chromedp.WaitVisible("#v-list li", chromedp.ByQuery), s.shot("en-visitors"))
+	s.said("copied", "#v-copied", "en", "Link copied")
 	if !strings.HasPrefix(link, h.base+"/v/gpv_") {
 		t.Fatalf("share link %q", link)
 	}
 	// A second browser with its own empty profile: nothing of the resident's session.
 	// (chromedp's WithNewBrowserContext fails on this headless Chromium: "no browser is
 	// open".)
-	visitor := browsertest.New(t, 90*time.Second)
+	v := screen{t: t, h: h, ctx: browsertest.New(t, 90*time.Second)}
+	browsertest.FailOnConsoleErrors(t, v.ctx)
 	var heading string
-	err = chromedp.Run(visitor, browsertest.Phone(),
-		emulation.SetUserAgentOverride("Mozilla/5.0 (Linux; Android 14) Mobile").WithAcceptLanguage("zh-CN,zh"),
-		chromedp.Navigate(link), browsertest.WaitPass(), chromedp.Text("h1", &heading, chromedp.ByQuery))
-	if err != nil {
-		t.Fatalf("visitor page: %v", err)
+	v.run("visitor page", browsertest.Phone(), browsertest.English(), chromedp.Navigate(link), browsertest.WaitPass(), chromedp.Text("h1", &heading, chromedp.ByQuery))
+	if heading != "Visitor pass" {
+		t.Fatalf("visitor page heading %q", heading)
 	}
-	if heading != "访客通行证" {
-		t.Fatalf("visitor page heading %q, want the Chinese one", heading)
-	}
-	vclaims := checkFresh(t, h, f.id, browsertest.ScreenshotQR(t, visitor, "visitor"))
+	vclaims := v.codeOnScreen(f, "en-visitor")
 	var passCred uuid.UUID
-	if err := h.sql.Get(&passCred, `SELECT c.id FROM credentials c JOIN visitor_passes v ON v.id = c.visitor_pass_id
+	if err := h.sql.Get(&passCred, `SELECT c.id FROM credentials c JOIN visitor_passes v ON v.community_id = c.community_id AND v.id = c.visitor_pass_id
 		WHERE v.host_resident_id = $1 AND v.label = 'Grandma'`, resident); err != nil {
 		t.Fatal(err)
 	}
@@ -207,10 +174,24 @@ func TestRealBrowser(t *testing.T) {
 	}
 	// The fresh context has no resident session: the app's API refuses it.
 	var status int
-	err = chromedp.Run(visitor, chromedp.Evaluate(`fetch('/api/v1/pass').then(r => r.status)`, &status, func(p *runtime.EvaluateParams) *runtime.EvaluateParams {
-		return p.WithAwaitPromise(true)
-	}))
-	if err != nil || status != 401 {
-		t.Fatalf("visitor context asking for the resident pass: %d %v", status, err)
+	v.run("resident API from the visitor's browser", chromedp.Evaluate(`fetch('/api/v1/pass').then(r => r.status)`, &status, awaitPromise))
+	if status != 401 {
+		t.Fatalf("visitor context asking for the resident pass: %d", status)
 	}
+	// Its one entry counted, the page says the pass is used up.
+	if _, err := h.db.CountVisitorEntries(s.ctx, f.id, []uuid.UUID{passCred}); err != nil {
+		t.Fatal(err)
+	}
+	v.said("used up", "#visit-state", "en", "All entries")
+	v.run("used-up page", v.shot("en-visitor-used-up"))
+}
+
+// unitLabel is the label of community f's unit.
+func (h *harness) unitLabel(f community) string {
+	h.t.Helper()
+	var label string
+	if err := h.sql.Get(&label, `SELECT label FROM units WHERE community_id = $1 AND id = $2`, f.id, f.unit); err != nil {
+		h.t.Fatal(err)
+	}
+	return label
 }

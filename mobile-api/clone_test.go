@@ -95,7 +95,7 @@ func TestClonedPasskeyIsSuspended(t *testing.T) {
 	if err := h.sql.Get(&secondID, `SELECT id FROM passkeys WHERE credential_id = $1`, second.id); err != nil {
 		t.Fatal(err)
 	}
-	h.mustFail(409, "conflict", "DELETE", "/api/v1/passkeys/"+secondID, token, nil)
+	h.mustFail(409, "last_passkey", "DELETE", "/api/v1/passkeys/"+secondID, token, nil)
 	h.must(200, "DELETE", "/api/v1/passkeys/"+suspendedID, token, nil)
 	h.must(200, "GET", "/api/v1/me", token, nil)
 }
@@ -152,7 +152,8 @@ func TestRealBrowserSuspendedPasskey(t *testing.T) {
 		t.Fatalf("alert %q, passkey %q: %v", alert, item, err)
 	}
 	err = chromedp.Run(ctx,
-		chromedp.Click("#passkeys li.suspended button", chromedp.ByQuery),
+		chromedp.Click("#passkeys li.suspended button.pk-remove", chromedp.ByQuery),
+		chromedp.Click("#passkeys li.suspended .confirm-yes", chromedp.ByQuery),
 		chromedp.WaitNotPresent("#passkeys li.suspended", chromedp.ByQuery),
 		chromedp.WaitNotVisible("#alert", chromedp.ByID),
 	)

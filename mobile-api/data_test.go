@@ -69,13 +69,13 @@ func TestVisitorPasses(t *testing.T) {
 		h.mustFail(403, "visitor_pass_"+state, "GET", "/api/v1/visit/"+tok+"/pass.png", "", nil)
 	}
 	for _, bad := range []string{"gpv_nope", "gpi_" + strings.Repeat("A", 64), "gpv_" + strings.Repeat("A", 64)} {
-		h.mustFail(404, "not_found", "GET", "/api/v1/visit/"+bad+"/pass", "", nil)
+		h.mustFail(404, "visitor_link_unknown", "GET", "/api/v1/visit/"+bad+"/pass", "", nil)
 	}
 	// Another resident cannot revoke it; the host can, once.
 	h.mustFail(404, "not_found", "DELETE", "/api/v1/visitors/"+id, other.token, nil)
 	h.unchanged(before, "refused visitor codes")
 	h.must(200, "DELETE", "/api/v1/visitors/"+id, host.token, nil)
-	h.mustFail(409, "conflict", "DELETE", "/api/v1/visitors/"+id, host.token, nil)
+	h.mustFail(409, "already_revoked", "DELETE", "/api/v1/visitors/"+id, host.token, nil)
 	h.mustFail(403, "visitor_pass_revoked", "GET", "/api/v1/visit/"+token+"/pass", "", nil)
 	var revoked int
 	if err := h.sql.Get(&revoked, `SELECT count(*) FROM change_log WHERE kind = 'revocation' AND entity_id = $1`, cred); err != nil || revoked != 1 {
@@ -147,8 +147,14 @@ func TestBadInputChangesNothing(t *testing.T) {
 // addEntry records a gate's entry event for a credential, as the gate API would.
 func (h *harness) addEntry(c uuid.UUID, gate uuid.UUID, cred uuid.UUID, at time.Time) {
 	h.t.Helper()
+	h.addDecision(c, gate, cred, at, "granted", "ok")
+}
+
+// addDecision records a gate's decision on a resident's QR code, as the gate API does.
+func (h *harness) addDecision(c, gate, cred uuid.UUID, at time.Time, result, reason string) {
+	h.t.Helper()
 	h.exec(`INSERT INTO entry_events (community_id, id, occurred_at, gate_id, credential_id, subject, method, result, reason, replay_key)
-		VALUES ($1, $2, $3, $4, $5, 'resident', 'qr', 'granted', 'ok', '\x01')`, c, uuid.New(), at, gate, cred)
+		VALUES ($1, $2, $3, $4, $5, 'resident', 'qr', $6, $7, '\x01')`, c, uuid.New(), at, gate, cred, result, reason)
 }
 
 func TestEntriesExportAndDelete(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"encoding/base64"
+	"errors"
 	"net/http"
 	"strings"
 	"time"
@@ -88,6 +89,68 @@ func (a *API) createDevice(c *fiber.Ctx, s *store.Session) error {
 	return c.Status(http.StatusCreated).JSON(fiber.Map{"device": dev, "certificate": base64.StdEncoding.EncodeToString(cert)})
 }
 
+// errNotPresentation: the renewal's proof is not a current presentation of the device.
+var errNotPresentation = httpx.FieldErr(http.StatusUnprocessableEntity, "device_proof_invalid", "presentation",
+	"is not a current presentation of this device: certify the device again")
+
+// renewDevice gives a device a new certificate (same id, same key, a new 30-day window)
+// without a passkey prompt, so the offline pass renews itself while the phone is online.
+// The session says who asks; a fresh presentation of the current certificate, the very
+// token a gate checks, proves the caller holds the device's key. A revoked device, or
+// one whose certificate has ended, is certified anew after a step-up instead.
+func (a *API) renewDevice(c *fiber.Ctx, s *store.Session) error {
+	id, err := httpx.PathUUID(c, "device")
+	if err != nil {
+		return err
+	}
+	var in struct {
+		Presentation *string `json:"presentation"`
+	}
+	if err := httpx.DecodeJSON(c, &in); err != nil {
+		return err
+	}
+	var k httpx.Checker
+	text := k.Text("presentation", in.Presentation, 1, 400)
+	if err := k.Err(); err != nil {
+		return err
+	}
+	keys, err := a.db.TrustedKeys(c.UserContext(), s.Community)
+	if err != nil {
+		return err
+	}
+	set, err := credential.NewKeySet(keys...)
+	if err != nil {
+		return err
+	}
+	now := time.Now()
+	claims, err := (&credential.Verifier{Community: s.Community, Keys: set}).Verify(text, now)
+	if err != nil || claims.Type != credential.TypeDevice || claims.CredentialID != id {
+		return errNotPresentation
+	}
+	pub, err := parsePhoneKey(base64.StdEncoding.EncodeToString(claims.DeviceKey[:]))
+	if err != nil {
+		return err
+	}
+	st, err := a.communities.get(c.UserContext(), s.Community)
+	if err != nil {
+		return err
+	}
+	valid := credential.DeviceValidity(now)
+	var dev store.Device
+	var cert []byte
+	err = a.db.InTx(c.UserContext(), "resident:"+s.Resident.String(), func(tx *store.Tx) (err error) {
+		if dev, err = tx.RenewDevice(c.UserContext(), s.Community, s.Resident, id, st.zones, valid.ExpiresAt); err != nil {
+			return err
+		}
+		cert, err = credential.IssueDeviceCert(st.signer, dev.ID, uint64(st.zones), valid, pub)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	return c.JSON(fiber.Map{"device": dev, "certificate": base64.StdEncoding.EncodeToString(cert)})
+}
+
 func (a *API) listDevices(c *fiber.Ctx, s *store.Session) error {
 	out, err := a.db.Devices(c.UserContext(), s.Community, s.Resident)
 	if err != nil {
@@ -110,9 +173,13 @@ func (a *API) revokeOwn(c *fiber.Ctx, s *store.Session, param string, revoke fun
 	if err != nil {
 		return err
 	}
-	if err := a.db.InTx(c.UserContext(), "resident:"+s.Resident.String(), func(tx *store.Tx) error {
+	err = a.db.InTx(c.UserContext(), "resident:"+s.Resident.String(), func(tx *store.Tx) error {
 		return revoke(tx, id)
-	}); err != nil {
+	})
+	if errors.Is(err, access.ErrConflict) {
+		return errAlreadyRevoked
+	}
+	if err != nil {
 		return err
 	}
 	return c.JSON(fiber.Map{"revoked": id})

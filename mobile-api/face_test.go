@@ -62,7 +62,7 @@ func TestFaceEntryFlow(t *testing.T) {
 	if st := h.must(200, "GET", "/api/v1/face/status", m.token, nil); st["offered"] != false {
 		t.Fatalf("status before set-up: %v", st)
 	}
-	h.mustFail(409, "conflict", "GET", "/api/v1/face/notice?lang=en", m.token, nil)
+	h.mustFail(409, "face_off", "GET", "/api/v1/face/notice?lang=en", m.token, nil)
 	ctx := context.Background()
 	if err := h.db.InTx(ctx, "test", func(tx *store.Tx) error {
 		return tx.SetFaceOperator(ctx, f.id, consent.Operator{Name: "Sunshine Property", Contact: "privacy@example.com"})

@@ -37,6 +37,7 @@ var residentRoutes = []struct{ method, path, body string }{
 	{"POST", "/api/v1/devices", `{"public_key":"x"}`},
 	{"GET", "/api/v1/devices", ""},
 	{"DELETE", "/api/v1/devices/" + uuid.NewString(), ""},
+	{"POST", "/api/v1/devices/" + uuid.NewString() + "/renew", `{"presentation":"GA1:"}`},
 	{"POST", "/api/v1/visitors", `{"label":"x","max_entries":1,"valid_until":"2030-01-01T00:00:00Z"}`},
 	{"GET", "/api/v1/visitors", ""},
 	{"DELETE", "/api/v1/visitors/" + uuid.NewString(), ""},
@@ -172,8 +173,8 @@ func TestInviteFailures(t *testing.T) {
 	if status, out := finish(second); status != 404 {
 		t.Fatalf("second redemption of one invite = %d %v", status, out)
 	}
-	h.mustFail(404, "not_found", "POST", "/api/v1/invites/redeem/begin", "", map[string]any{"invite_code": code})
-	h.mustFail(404, "not_found", "POST", "/api/v1/invites/redeem/begin", "", map[string]any{"invite_code": expired})
+	h.mustFail(404, "invite_unusable", "POST", "/api/v1/invites/redeem/begin", "", map[string]any{"invite_code": code})
+	h.mustFail(404, "invite_unusable", "POST", "/api/v1/invites/redeem/begin", "", map[string]any{"invite_code": expired})
 	if status, out := finish(begun); status != 404 {
 		t.Fatalf("finish after the invite expired = %d %v", status, out)
 	}
@@ -197,18 +198,18 @@ func TestCeremonyFailures(t *testing.T) {
 	begin := h.must(200, "POST", "/api/v1/signin/begin", "", map[string]any{})
 	h.must(200, "POST", "/api/v1/signin/finish", "", map[string]any{"ceremony": begin["ceremony"], "credential": m.auth.get(t, begin, m.key, 1), "session": "bearer"})
 	before["sessions"]++
-	h.mustFail(422, "invalid", "POST", "/api/v1/signin/finish", "", map[string]any{"ceremony": begin["ceremony"], "credential": m.auth.get(t, begin, m.key, 1)})
+	h.mustFail(422, "ceremony_expired", "POST", "/api/v1/signin/finish", "", map[string]any{"ceremony": begin["ceremony"], "credential": m.auth.get(t, begin, m.key, 1)})
 
 	// Expired: the challenge lives five minutes.
 	begin = h.must(200, "POST", "/api/v1/signin/begin", "", map[string]any{})
 	h.exec(`UPDATE webauthn_ceremonies SET expires_at = now() - interval '1 second'`)
-	h.mustFail(422, "invalid", "POST", "/api/v1/signin/finish", "", map[string]any{"ceremony": begin["ceremony"], "credential": m.auth.get(t, begin, m.key, 1)})
+	h.mustFail(422, "ceremony_expired", "POST", "/api/v1/signin/finish", "", map[string]any{"ceremony": begin["ceremony"], "credential": m.auth.get(t, begin, m.key, 1)})
 
 	// A sign-in ceremony cannot finish a registration, and is not consumed by trying.
 	begin = h.must(200, "POST", "/api/v1/signin/begin", "", map[string]any{})
 	cred, _ := m.auth.create(t, map[string]any{"options": map[string]any{"publicKey": map[string]any{
 		"challenge": publicKeyOptions(t, begin)["challenge"], "user": map[string]any{"id": b64.EncodeToString(m.key.userHandle)}}}})
-	h.mustFail(422, "invalid", "POST", "/api/v1/invites/redeem/finish", "", map[string]any{"ceremony": begin["ceremony"], "credential": cred})
+	h.mustFail(422, "ceremony_expired", "POST", "/api/v1/invites/redeem/finish", "", map[string]any{"ceremony": begin["ceremony"], "credential": cred})
 
 	// An answer to another challenge fails the signature check (and uses this ceremony up).
 	other := h.must(200, "POST", "/api/v1/signin/begin", "", map[string]any{})
@@ -291,7 +292,7 @@ func TestStepUpDevicesAndPasskeyRemoval(t *testing.T) {
 	}
 	h.mustFail(401, "unauthorized", "GET", "/api/v1/me", m.token, nil)
 	// The last passkey stays.
-	h.mustFail(409, "conflict", "DELETE", "/api/v1/passkeys/"+h.must(200, "GET", "/api/v1/passkeys", other, nil)["passkeys"].([]any)[0].(map[string]any)["id"].(string), other, nil)
+	h.mustFail(409, "last_passkey", "DELETE", "/api/v1/passkeys/"+h.must(200, "GET", "/api/v1/passkeys", other, nil)["passkeys"].([]any)[0].(map[string]any)["id"].(string), other, nil)
 }
 
 func TestPassRefusedWhenNotResident(t *testing.T) {
@@ -327,10 +328,25 @@ func TestPassRefusedWhenNotResident(t *testing.T) {
 }
 
 func TestRateLimits(t *testing.T) {
-	h := newHarness(t, Limits{Window: time.Minute, Redeem: 2, SignIn: 2, Mint: 3})
+	h := newHarness(t, Limits{Window: time.Minute, Redeem: 6, RedeemCode: 2, SignIn: 2, Mint: 3})
 	f := h.community()
-	m := h.signUp(f) // one redeem begin + one finish: the redeem budget is spent
-	h.mustFail(429, "rate_limited", "POST", "/api/v1/invites/redeem/begin", "", map[string]any{"invite_code": "gpi_x"})
+	m := h.signUp(f) // one redeem begin + one finish from this address
+	// One code, however it is typed, is tried twice a minute; another code still goes
+	// (a lobby desk redeems one invite after another), until the address's budget is spent.
+	redeem := func(code string) (int, map[string]any) {
+		return h.do("POST", "/api/v1/invites/redeem/begin", "", map[string]any{"invite_code": code})
+	}
+	for i, try := range []struct {
+		code, want string
+	}{
+		{"7K2M-QX9D-4HTR", "invite_unusable"}, {"7k2m qx9d 4htr", "invite_unusable"}, {"7K2MQX9D4HTR", "rate_limited"},
+		{"8K2M-QX9D-4HTR", "invite_unusable"}, {"9K2M-QX9D-4HTR", "rate_limited"},
+	} {
+		_, out := redeem(try.code)
+		if e, _ := out["error"].(map[string]any); e["code"] != try.want {
+			t.Fatalf("redeem %d (%s) = %v, want %s", i, try.code, out, try.want)
+		}
+	}
 	for i := 0; i < 3; i++ {
 		h.must(200, "GET", "/api/v1/pass", m.token, nil)
 	}

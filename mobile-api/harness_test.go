@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -57,17 +56,14 @@ func (b *syncBuffer) String() string {
 }
 
 // testLimits are high enough that no functional test trips them.
-var testLimits = Limits{Window: time.Minute, Redeem: 1000, SignIn: 1000, Mint: 1000}
+var testLimits = Limits{Window: time.Minute, Redeem: 1000, RedeemCode: 1000, SignIn: 1000, Mint: 1000}
 
 func newHarness(t testing.TB, limits Limits) *harness {
 	t.Helper()
 	db := dbtest.New(t)
-	key := make([]byte, secret.MasterKeySize)
-	_, _ = rand.Read(key)
-	sealer, err := secret.NewSealer(key)
-	if err != nil {
-		t.Fatal(err)
-	}
+	// The test master key, so that a server process started beside it (dbtest.MasterKeyFile)
+	// opens the communities' keys and the audit chain this harness writes.
+	sealer := dbtest.Sealer(t)
 	x, err := sqlx.Open("postgres", dbtest.URL(t))
 	if err != nil {
 		t.Fatal(err)
@@ -138,6 +134,13 @@ func (h *harness) invite(f community) (uuid.UUID, string) {
 // inviteAs creates the resident nr the way staff do and returns their id and invite code.
 func (h *harness) inviteAs(nr store.NewResident) (uuid.UUID, string) {
 	h.t.Helper()
+	id, inv := h.inviteFull(nr)
+	return id, inv.Code
+}
+
+// inviteFull creates the resident nr the way staff do and returns their id and invite.
+func (h *harness) inviteFull(nr store.NewResident) (uuid.UUID, store.Invite) {
+	h.t.Helper()
 	ctx := context.Background()
 	var r access.Resident
 	var inv store.Invite
@@ -148,7 +151,7 @@ func (h *harness) inviteAs(nr store.NewResident) (uuid.UUID, string) {
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	return r.ID, inv.Code
+	return r.ID, inv
 }
 
 // member is a signed-up resident with a bearer session and their authenticator.

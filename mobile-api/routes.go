@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -24,7 +25,7 @@ type route struct {
 	path   string
 	needs  access.Need
 	handle handler
-	limit  fiber.Handler // nil: none
+	limits []fiber.Handler // nil: none
 }
 
 // handler answers a resident route; s is the caller's session, nil on NeedNone routes.
@@ -54,10 +55,12 @@ func (a *API) apiRoutes(l Limits) []route {
 		h := sha256.Sum256([]byte(t))
 		return "mint:" + hex.EncodeToString(h[:12])
 	}
-	redeem := limit(l.Redeem, byIP("redeem:"))
-	signin := limit(l.SignIn, byIP("signin:"))
-	mint := limit(l.Mint, byCaller)
-	enrol := limit(faceEnrolLimit, byCaller)
+	redeemIP := limit(l.Redeem, byIP("redeem:"))
+	redeem := []fiber.Handler{redeemIP}
+	redeemCode := []fiber.Handler{redeemIP, limit(l.RedeemCode, func(c *fiber.Ctx) string { return inviteLimitKey(c.Body()) })}
+	signin := []fiber.Handler{limit(l.SignIn, byIP("signin:"))}
+	mint := []fiber.Handler{limit(l.Mint, byCaller)}
+	enrol := []fiber.Handler{limit(faceEnrolLimit, byCaller)}
 
 	const (
 		none    = access.NeedNone
@@ -66,7 +69,7 @@ func (a *API) apiRoutes(l Limits) []route {
 		stepUp  = access.NeedStepUp
 	)
 	return []route{
-		{"POST", "/invites/redeem/begin", none, a.redeemBegin, redeem},
+		{"POST", "/invites/redeem/begin", none, a.redeemBegin, redeemCode},
 		{"POST", "/invites/redeem/finish", none, a.redeemFinish, redeem},
 		{"POST", "/signin/begin", none, a.signInBegin, signin},
 		{"POST", "/signin/finish", none, a.signInFinish, signin},
@@ -93,6 +96,8 @@ func (a *API) apiRoutes(l Limits) []route {
 		{"POST", "/devices", active | stepUp, a.createDevice, nil},
 		{"GET", "/devices", session, a.listDevices, nil},
 		{"DELETE", "/devices/:device", session, a.revokeDevice, nil},
+		// The device's own key proves the caller (a presentation), so no step-up.
+		{"POST", "/devices/:device/renew", active, a.renewDevice, nil},
 
 		{"POST", "/visitors", active, a.createVisitor, nil},
 		{"GET", "/visitors", session, a.listVisitors, nil},
@@ -125,11 +130,7 @@ func (a *API) routes(l Limits) {
 		return c.Next()
 	})
 	for _, r := range a.apiRoutes(l) {
-		handlers := []fiber.Handler{a.enforce(r)}
-		if r.limit != nil {
-			handlers = append([]fiber.Handler{r.limit}, handlers...)
-		}
-		v1.Add(r.method, r.path, handlers...)
+		v1.Add(r.method, r.path, append(slices.Clone(r.limits), a.enforce(r))...)
 	}
 	a.webRoutes()
 	a.app.Use(httpx.NotFound)
@@ -146,7 +147,7 @@ var (
 // before the handler reads the body, so a refused request is refused whatever it holds.
 func (a *API) enforce(r route) fiber.Handler {
 	if r.needs == access.NeedNone {
-		return func(c *fiber.Ctx) error { return r.handle(c, nil) }
+		return func(c *fiber.Ctx) error { return residentError(r.handle(c, nil)) }
 	}
 	return func(c *fiber.Ctx) error {
 		t := sessionToken(c)
@@ -166,7 +167,7 @@ func (a *API) enforce(r route) fiber.Handler {
 		case err != nil:
 			return err
 		}
-		return r.handle(c, &s)
+		return residentError(r.handle(c, &s))
 	}
 }
 

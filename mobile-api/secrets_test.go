@@ -1,11 +1,14 @@
 package main
 
 import (
+	"encoding/base64"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
+
+	"gatepass/internal/credential"
 )
 
 // User verification is required to sign in (issue 13 item 8): a session can export all
@@ -49,7 +52,13 @@ func TestSecretsAreNotStored(t *testing.T) {
 	f := h.community()
 	m := h.signUp(f)
 	h.stepUp(m, m.key)
-	_, pub := phoneKey(t)
+	phone, pub := phoneKey(t)
+	certified := h.must(201, "POST", "/api/v1/devices", m.token, map[string]any{"public_key": pub})
+	device := certified["device"].(map[string]any)["id"].(string)
+	deviceCert, err := base64.StdEncoding.DecodeString(certified["certificate"].(string))
+	if err != nil {
+		t.Fatal(err)
+	}
 	until := time.Now().Add(time.Hour).Format(time.RFC3339)
 	visitor := h.must(201, "POST", "/api/v1/visitors", m.token, map[string]any{"label": "plumber", "max_entries": 1, "valid_until": until})
 	link := strings.TrimPrefix(visitor["link"].(string), h.base)
@@ -78,12 +87,20 @@ func TestSecretsAreNotStored(t *testing.T) {
 			return map[string]any{"label": "courier", "max_entries": 1, "valid_until": until}
 		}, m.token, 201},
 		{"visitor page", "GET", link, nil, "", 200},
+		{"invite link", "GET", "/i/gpi_any", nil, "", 200},
 		{"visitor pass", "GET", "/api/v1/visit/" + token, nil, "", 200},
 		{"visitor code", "GET", "/api/v1/visit/" + token + "/pass", nil, "", 200},
 		{"visitor code PNG", "GET", "/api/v1/visit/" + token + "/pass.png", nil, "", 200},
 		{"QR pass", "GET", "/api/v1/pass", nil, m.token, 200},
 		{"QR pass PNG", "GET", "/api/v1/pass.png", nil, m.token, 200},
 		{"device certificate", "POST", "/api/v1/devices", func() any { return map[string]any{"public_key": pub} }, m.token, 201},
+		{"device renewal", "POST", "/api/v1/devices/" + device + "/renew", func() any {
+			text, err := credential.PresentDevice(deviceCert, phone, time.Now())
+			if err != nil {
+				t.Fatal(err)
+			}
+			return map[string]any{"presentation": text}
+		}, m.token, 200},
 		{"export", "GET", "/api/v1/me/export", nil, m.token, 200},
 	}
 	for _, c := range cases {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"net/http"
 	"time"
 
@@ -85,6 +86,9 @@ func (a *API) revokeVisitor(c *fiber.Ctx, s *store.Session) error {
 // visitorByLink reads the pass of a share link; only what the visitor needs leaves.
 func (a *API) visitorByLink(c *fiber.Ctx) (store.VisitorPassView, error) {
 	p, err := a.db.VisitorPassByToken(c.UserContext(), c.Params("token"))
+	if errors.Is(err, access.ErrNotFound) {
+		return store.VisitorPassView{}, errVisitorLink
+	}
 	if err != nil {
 		return store.VisitorPassView{}, err
 	}

@@ -11,10 +11,14 @@ import (
 	"gatepass/internal/access"
 )
 
-// web is the resident app: plain HTML, CSS and JavaScript modules, no build step.
+// web is the resident app: plain HTML, CSS and JavaScript modules, no build step. The
+// one third-party file, the QR encoder, is vendored under web/vendor with its licence.
 //
 //go:embed web
 var web embed.FS
+
+// webTypes are the types mime does not know.
+var webTypes = map[string]string{".webmanifest": "application/manifest+json"}
 
 func (a *API) webRoutes() {
 	files, err := fs.Sub(web, "web")
@@ -22,11 +26,17 @@ func (a *API) webRoutes() {
 		panic(err) // the embed pattern above guarantees the directory
 	}
 	send := func(c *fiber.Ctx, name, cache string) error {
+		if !fs.ValidPath(name) {
+			return access.ErrNotFound
+		}
 		data, err := fs.ReadFile(files, name)
 		if err != nil {
 			return access.ErrNotFound
 		}
-		ct := mime.TypeByExtension(path.Ext(name))
+		ct := webTypes[path.Ext(name)]
+		if ct == "" {
+			ct = mime.TypeByExtension(path.Ext(name))
+		}
 		if ct == "" {
 			ct = "application/octet-stream"
 		}
@@ -35,10 +45,17 @@ func (a *API) webRoutes() {
 		return c.Send(data)
 	}
 	// Always revalidate: a resident must not run yesterday's app against today's API.
+	// (The service worker keeps a copy for when there is no network.)
 	const revalidate = "no-cache"
 	a.app.Get("/", func(c *fiber.Ctx) error { return send(c, "index.html", revalidate) })
-	// The visitor's page: the token stays in the path, read by the app; the referrer
-	// policy (no-referrer) keeps it from leaking to anything the page loads.
+	// The visitor's page and the invite link carry their secret in the path: never
+	// stored by a cache (the service worker does not keep them either), and the referrer
+	// policy (no-referrer) keeps them from leaking to anything the page loads. The app
+	// reads an invite code and then replaces the address with "/".
 	a.app.Get("/v/:token", func(c *fiber.Ctx) error { return send(c, "index.html", "no-store") })
-	a.app.Get("/assets/:file", func(c *fiber.Ctx) error { return send(c, path.Base(c.Params("file")), revalidate) })
+	a.app.Get("/i/:code", func(c *fiber.Ctx) error { return send(c, "index.html", "no-store") })
+	// A service worker controls the pages under its own path, so it is served at the root.
+	a.app.Get("/sw.js", func(c *fiber.Ctx) error { return send(c, "sw.js", revalidate) })
+	a.app.Get("/manifest.webmanifest", func(c *fiber.Ctx) error { return send(c, "manifest.webmanifest", revalidate) })
+	a.app.Get("/assets/*", func(c *fiber.Ctx) error { return send(c, c.Params("*"), revalidate) })
 }

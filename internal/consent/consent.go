@@ -26,8 +26,10 @@ import (
 //go:embed notice/*.md
 var files embed.FS
 
-// CurrentVersion is the notice version new consents are given to.
-const CurrentVersion = "1"
+// CurrentVersion is the notice version new consents are given to. Version 2 changed
+// only the typography of version 1 (full-width punctuation in Chinese); what it says
+// about purpose, method and data is the same (docs/face-entry.md, "Notice versions").
+const CurrentVersion = "2"
 
 // Languages lists the languages every version is published in.
 var Languages = []string{"en", "zh"}

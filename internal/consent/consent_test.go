@@ -20,6 +20,11 @@ var golden = map[string]map[string]string{
 		"en": "f87ffae421d8c48ff4b0a9d2df953d9f501f8ab63815b6c88774319ca762ea4c",
 		"zh": "4092c9b55a06ad1046129007c0e53f9deb1a674fbdedf889331ae87bc8e551d9",
 	},
+	// Version 2: the typography of version 1 (full-width punctuation in Chinese).
+	"2": {
+		"en": "faaf86748863dfe248f6cb91f161561fc88e3a822815cdd8b070130f2abd789b",
+		"zh": "56148090b16e331b4571acc69b467ef7e77992c7a8847e26c28cb5799cea9cc8",
+	},
 }
 
 func TestGoldenHashes(t *testing.T) {
@@ -80,6 +85,20 @@ func TestNoticeContent(t *testing.T) {
 	}
 }
 
+// The Chinese notice is a legal text: its punctuation is the full-width one Chinese
+// uses (，：；（）), not the half-width one of a careless draft.
+func TestChinesePunctuation(t *testing.T) {
+	n, err := Current("zh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, line := range strings.Split(n.Text, "\n") {
+		if j := strings.IndexAny(line, ",:;()"); j >= 0 {
+			t.Errorf("notice %s.zh line %d has a half-width %q: %s", n.Version, i+1, line[j], line)
+		}
+	}
+}
+
 func TestRender(t *testing.T) {
 	n, err := Current("en")
 	if err != nil {
@@ -100,7 +119,7 @@ func TestRender(t *testing.T) {
 }
 
 func TestLookup(t *testing.T) {
-	for _, c := range [][2]string{{"2", "en"}, {"1", "fr"}, {"../notice/1", "en"}, {"1", "en.md"}, {"", ""}} {
+	for _, c := range [][2]string{{"99", "en"}, {"1", "fr"}, {"../notice/1", "en"}, {"1", "en.md"}, {"", ""}} {
 		if _, err := Lookup(c[0], c[1]); !errors.Is(err, ErrUnknownNotice) {
 			t.Errorf("Lookup(%q, %q) = %v", c[0], c[1], err)
 		}

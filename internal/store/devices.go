@@ -2,11 +2,14 @@ package store
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
-	"gatepass/internal/access"
 	"time"
 
 	"github.com/google/uuid"
+
+	"gatepass/internal/access"
 )
 
 // Device is a phone key certified for offline QR codes (type 0x02).
@@ -75,4 +78,24 @@ func (db *DB) Devices(ctx context.Context, c, resident uuid.UUID) ([]Device, err
 // sync. Another resident's device is not found.
 func (tx *Tx) RevokeDevice(ctx context.Context, c, resident, device uuid.UUID) error {
 	return tx.revokeOwned(ctx, c, resident, device, "device", "device_revoked")
+}
+
+// RenewDevice gives a live device credential of the resident a new window (a new
+// certificate for the same key and id) and the community's current zones. The row's end
+// moves with it because a revocation is kept for gates until the credential would have
+// ended. A revoked, ended or another resident's device is not found.
+func (tx *Tx) RenewDevice(ctx context.Context, c, resident, device uuid.UUID, zones access.ZoneMask, expiresAt time.Time) (Device, error) {
+	var out Device
+	err := tx.x.GetContext(ctx, &out, `UPDATE credentials SET expires_at = $5, zones = $4
+		WHERE community_id = $1 AND resident_id = $2 AND id = $3 AND kind = 'device' AND revoked_at IS NULL AND expires_at > now()
+		RETURNING id, passkey_id, label, device_public_key, zones, created_at, expires_at, revoked_at`,
+		c, resident, device, int64(zones), expiresAt)
+	if errors.Is(err, sql.ErrNoRows) {
+		return out, fmt.Errorf("device %s: %w", device, access.ErrNotFound)
+	}
+	if err != nil {
+		return out, fmt.Errorf("renew device: %w", err)
+	}
+	return out, tx.Audit(ctx, c, "device.renew", "resident:"+resident.String(),
+		map[string]any{"credential_id": device, "expires_at": expiresAt})
 }
