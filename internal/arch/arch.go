@@ -33,6 +33,14 @@ var SQLHomes = []string{
 	"gatepass/internal/dbtest",
 }
 
+// Baselines are load programs that time a bare database operation (a COPY of the same
+// rows) next to the product's path, in the same run, so that the product's figure is a
+// ratio to the floor (docs/benchmarks.md). They may talk SQL for that and nothing else.
+var Baselines = []string{
+	"gatepass/scripts/gateload",
+	"gatepass/scripts/citusbench",
+}
+
 // SQLImports are the imports that mean talking SQL.
 var SQLImports = []string{"database/sql", "github.com/lib/pq", "github.com/jmoiron/sqlx"}
 
