@@ -16,7 +16,8 @@ import (
 //go:embed migrations/*.sql
 var migrations embed.FS
 
-// Migrate brings the database up to the newest migration. Applying it to an up-to-date
+// Migrate brings the database up to the newest migration and, on a Citus coordinator,
+// distributes what is not distributed yet (Distribute). Applying it to an up-to-date
 // database changes nothing.
 func Migrate(ctx context.Context, db *sql.DB) error {
 	p, err := provider(db)
@@ -26,7 +27,7 @@ func Migrate(ctx context.Context, db *sql.DB) error {
 	if _, err := p.Up(ctx); err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
-	return nil
+	return Distribute(ctx, db)
 }
 
 // Version reports the newest applied migration.

@@ -1,6 +1,9 @@
 // Package dbtest gives each test package its own freshly migrated PostgreSQL database on
 // the server named by DATABASE_URL, so packages run in parallel without seeing each other.
-// make test starts a throwaway server when DATABASE_URL is unset.
+// make test starts a throwaway server when DATABASE_URL is unset, and runs the database
+// suites again on a Citus cluster (scripts/citus): when DATABASE_URL names a Citus
+// coordinator, each test database is made on every node with the citus extension, the
+// coordinator's copy knows the workers, and migrating it distributes the schema.
 package dbtest
 
 import (
@@ -9,10 +12,12 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 
@@ -127,11 +132,102 @@ func createEmpty() (string, string, error) {
 		return "", "", err
 	}
 	defer admin.Close()
+	workers, err := citusWorkers(admin)
+	if err != nil {
+		return "", "", err
+	}
+	// On Citus every node gets the database (a worker's shards live in the database of the
+	// same name) and the extension, and the coordinator's copy learns the nodes.
+	for _, w := range workers {
+		if err := execAt(nodeURL(u, w, u.Path), `CREATE DATABASE `+name); err != nil {
+			return "", "", fmt.Errorf("create database on worker %s: %w", w, err)
+		}
+	}
 	if _, err := admin.Exec(`CREATE DATABASE ` + name); err != nil {
 		return "", "", fmt.Errorf("create database: %w", err)
 	}
 	u.Path = "/" + name
+	if workers != nil {
+		for _, w := range workers {
+			if err := execAt(nodeURL(u, w, u.Path), `CREATE EXTENSION citus`); err != nil {
+				return "", "", fmt.Errorf("citus on worker %s: %w", w, err)
+			}
+		}
+		stmts := []string{`CREATE EXTENSION citus`,
+			fmt.Sprintf(`SELECT citus_set_coordinator_host(%s, %s)`, quote(u.Hostname()), portOf(u))}
+		for _, w := range workers {
+			host, port, _ := strings.Cut(w, ":")
+			stmts = append(stmts, fmt.Sprintf(`SELECT citus_add_node(%s, %s)`, quote(host), port))
+		}
+		if err := execAt(u.String(), stmts...); err != nil {
+			return "", "", fmt.Errorf("citus in %s: %w", name, err)
+		}
+	}
 	return u.String(), name, nil
+}
+
+// citusWorkers lists the workers (host:port) of the Citus coordinator that db is
+// connected to, or nil when it is a plain PostgreSQL server.
+func citusWorkers(db *sql.DB) ([]string, error) {
+	var citus bool
+	if err := db.QueryRow(`SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus')`).Scan(&citus); err != nil {
+		return nil, fmt.Errorf("look for citus: %w", err)
+	}
+	if !citus {
+		return nil, nil
+	}
+	rows, err := db.Query(`SELECT nodename || ':' || nodeport FROM pg_dist_node WHERE groupid <> 0 AND noderole = 'primary' ORDER BY nodeid`)
+	if err != nil {
+		return nil, fmt.Errorf("citus workers: %w", err)
+	}
+	defer rows.Close()
+	workers := []string{}
+	for rows.Next() {
+		var w string
+		if err := rows.Scan(&w); err != nil {
+			return nil, fmt.Errorf("citus workers: %w", err)
+		}
+		workers = append(workers, w)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("citus workers: %w", err)
+	}
+	if len(workers) == 0 {
+		return nil, fmt.Errorf("DATABASE_URL names a Citus coordinator without workers (scripts/citus start registers them)")
+	}
+	return workers, nil
+}
+
+// nodeURL is u (its user and options) pointed at another node and database.
+func nodeURL(u *url.URL, hostPort, path string) string {
+	n := *u
+	n.Host = hostPort
+	n.Path = path
+	return n.String()
+}
+
+func portOf(u *url.URL) string {
+	if p := u.Port(); p != "" {
+		return p
+	}
+	return "5432"
+}
+
+func quote(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
+// execAt runs statements on a short-lived connection to url.
+func execAt(url string, stmts ...string) error {
+	db, err := sql.Open("postgres", url)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	for _, s := range stmts {
+		if _, err := db.Exec(s); err != nil {
+			return fmt.Errorf("%s: %w", s, err)
+		}
+	}
+	return nil
 }
 
 func create() (string, string, error) {
@@ -161,6 +257,38 @@ func drop(name string) error {
 		return err
 	}
 	defer admin.Close()
-	_, err = admin.Exec(`DROP DATABASE IF EXISTS ` + name + ` WITH (FORCE)`)
-	return err
+	workers, err := citusWorkers(admin)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	if _, err := admin.Exec(`DROP DATABASE IF EXISTS ` + name + ` WITH (FORCE)`); err != nil {
+		errs = append(errs, err)
+	}
+	for _, w := range workers {
+		if err := execAt(nodeURL(u, w, u.Path), `DROP DATABASE IF EXISTS `+name+` WITH (FORCE)`); err != nil {
+			errs = append(errs, fmt.Errorf("worker %s: %w", w, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Citus reports whether DATABASE_URL names a Citus coordinator, for the few tests that
+// must do something else there (each says why).
+func Citus(t testing.TB) bool {
+	t.Helper()
+	u, err := adminURL()
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin, err := sql.Open("postgres", u.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	workers, err := citusWorkers(admin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return workers != nil
 }
