@@ -114,8 +114,11 @@ type DeleteResult struct {
 // the credential id that tied them to the person.
 func (tx *Tx) DeleteResident(ctx context.Context, c, resident uuid.UUID) (DeleteResult, error) {
 	var res DeleteResult
+	// least(ended_at, now()) keeps a moved-out resident's end (always an earlier now()) and
+	// sets it for an active one (least skips NULL). Not COALESCE: Citus refuses a
+	// non-immutable function inside COALESCE or CASE.
 	r, err := tx.x.ExecContext(ctx, `UPDATE residents SET status = 'deleted', name = 'deleted', phone = NULL,
-		ended_at = COALESCE(ended_at, now()) WHERE community_id = $1 AND id = $2 AND status <> 'deleted'`, c, resident)
+		ended_at = least(ended_at, now()) WHERE community_id = $1 AND id = $2 AND status <> 'deleted'`, c, resident)
 	if err != nil {
 		return res, fmt.Errorf("delete resident: %w", err)
 	}
