@@ -97,7 +97,7 @@ func cmdKeysRotate(ctx context.Context, e *env, community string) error {
 	if _, err := e.db.Community(ctx, cid); err != nil {
 		return err
 	}
-	var k store.KeyInfo
+	var k access.KeyInfo
 	err = e.db.InTx(ctx, "cli", func(tx *store.Tx) (err error) {
 		k, err = tx.RotateKey(ctx, cid, e.sealer)
 		return err

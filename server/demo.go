@@ -19,7 +19,7 @@ type demo struct {
 	Resident       access.Resident
 	ResidentInvite store.Invite
 	CardPayload    string // a printed card for the demo resident: scan it at the demo gate
-	GateEnrollment []store.Enrollment
+	GateEnrollment []access.Enrollment
 	Gates          []access.Gate
 }
 

@@ -46,6 +46,20 @@ type Resident struct {
 	Role      *string        `db:"role" json:"role,omitempty"`
 }
 
+// ResidentPage is one page of residents in name order.
+type ResidentPage struct {
+	Residents  []Resident `json:"residents"`
+	NextCursor string     `json:"next_cursor,omitempty"`
+}
+
+// MoveOutResult says what a move-out ended.
+type MoveOutResult struct {
+	Credentials   int  `json:"credentials_revoked"`
+	Sessions      int  `json:"sessions_ended"`
+	VisitorPasses int  `json:"visitor_passes_revoked"`
+	FaceData      bool `json:"face_data_purged"` // templates deleted and a purge sent to every gate
+}
+
 // Gate is a door with a reader and a gate-agent.
 type Gate struct {
 	Community   uuid.UUID  `db:"community_id" json:"community_id"`

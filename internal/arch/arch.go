@@ -3,6 +3,8 @@
 // them). A rule broken by a change fails make test, naming the file and the import.
 package arch
 
+import "strings"
+
 // Module is the module path of gatepass.
 const Module = "gatepass"
 
@@ -45,3 +47,34 @@ var Gateside = []string{
 
 // Forbidden is what Gateside packages must never reach.
 var Forbidden = []string{"gatepass/internal/store", "gatepass/internal/dbtest"}
+
+// ImportRule forbids a package, in every one of its Go files (tests too), some imports.
+// A forbidden entry ending in "/..." also forbids every package under it.
+type ImportRule struct {
+	Package   string
+	Forbidden []string
+	Why       string
+}
+
+// ImportRules are the import rules that name one package.
+var ImportRules = []ImportRule{
+	{
+		Package:   "gatepass/internal/store",
+		Forbidden: []string{"gatepass/internal/gateapi", "net/http/...", "github.com/gofiber/fiber/v2/..."},
+		Why:       "the store speaks storage only, in the domain types of internal/access; wire types and HTTP belong to the API packages, which convert at their edge",
+	},
+}
+
+// Forbids reports whether the rule forbids importing path.
+func (r ImportRule) Forbids(path string) bool {
+	for _, f := range r.Forbidden {
+		if tree, ok := strings.CutSuffix(f, "/..."); ok {
+			if path == tree || strings.HasPrefix(path, tree+"/") {
+				return true
+			}
+		} else if path == f {
+			return true
+		}
+	}
+	return false
+}

@@ -167,6 +167,33 @@ func TestGatesideNeverReachesTheStore(t *testing.T) {
 	}
 }
 
+func TestImportRules(t *testing.T) {
+	for _, f := range moduleFiles(t) {
+		for _, r := range ImportRules {
+			if f.pkg != r.Package {
+				continue
+			}
+			for _, im := range f.imports {
+				if r.Forbids(im) {
+					t.Errorf("%s imports %s: %s", f.path, im, r.Why)
+				}
+			}
+		}
+	}
+}
+
+func TestImportRuleForbids(t *testing.T) {
+	r := ImportRule{Forbidden: []string{"gatepass/internal/gateapi", "net/http/..."}}
+	for path, want := range map[string]bool{
+		"gatepass/internal/gateapi": true, "gatepass/internal/gateapi/x": false,
+		"net/http": true, "net/http/httptest": true, "net/httpx": false, "net": false,
+	} {
+		if got := r.Forbids(path); got != want {
+			t.Errorf("Forbids(%q) = %v, want %v", path, got, want)
+		}
+	}
+}
+
 // TestRulesCatchABreak makes sure the checks above can fail: a rule table that names
 // packages that no longer exist would pass forever.
 func TestRulesNameRealPackages(t *testing.T) {
@@ -174,7 +201,11 @@ func TestRulesNameRealPackages(t *testing.T) {
 	for _, f := range moduleFiles(t) {
 		have[f.pkg] = true
 	}
-	for _, p := range slices.Concat(Pure, SQLHomes, Gateside, Forbidden) {
+	named := slices.Concat(Pure, SQLHomes, Gateside, Forbidden)
+	for _, r := range ImportRules {
+		named = append(named, r.Package)
+	}
+	for _, p := range named {
 		if !have[p] {
 			t.Errorf("rule names %s, which has no Go files", p)
 		}

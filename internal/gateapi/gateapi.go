@@ -4,10 +4,11 @@ package gateapi
 
 import (
 	"encoding/json"
-	"fmt"
 	"time"
 
 	"github.com/google/uuid"
+
+	"gatepass/internal/access"
 )
 
 // Limits of the gate API.
@@ -17,93 +18,41 @@ const (
 	// MaxWait is the longest a sync long poll is held.
 	MaxWait = 30 * time.Second
 	// MaxReason is the longest reason an entry event may give (entry_events.reason).
-	MaxReason = 64
+	MaxReason = access.MaxEventReason
 	// ReleaseMaxAge is how old a manual release may be when it reaches the gate and still
 	// open the door: a guard who pressed "unlock" a minute ago is no longer watching.
 	ReleaseMaxAge = 60 * time.Second
 )
 
 // Settings are a gate's agent settings, kept in gates.settings and sent on every sync.
-// Zero fields take the defaults of Defaults.
+// Zero fields take the defaults of Defaults. The fields are access.GateSettings's, one
+// for one and documented there, so that the two convert into each other and the rules
+// (defaults, limits) stay in one place.
 type Settings struct {
-	// SkewSeconds is the clock skew allowed when judging token windows.
-	SkewSeconds int `json:"skew_seconds,omitempty"`
-	// StaleAfterSeconds: revocation data older than this (no successful sync) is stale.
-	StaleAfterSeconds int `json:"stale_after_seconds,omitempty"`
-	// StalePolicy says what to do on stale data: "flag" (decide and flag the event) or
-	// "deny" (refuse every QR code until the gate syncs again).
-	StalePolicy string `json:"stale_policy,omitempty"`
-	// CardMinIntervalSeconds: a printed card's text never changes, so instead of refusing
-	// its second scan forever the gate refuses it only within this interval.
-	CardMinIntervalSeconds int `json:"card_min_interval_seconds,omitempty"`
-	// PassbackSeconds: in a zone with anti-passback, a credential granted at this gate is
-	// refused here again for this long (timed anti-passback; see docs/gate-agent.md).
-	PassbackSeconds int `json:"passback_seconds,omitempty"`
-	// PulseMillis is how long the door relay is held open.
-	PulseMillis int `json:"pulse_ms,omitempty"`
-	// HeartbeatSeconds is the heartbeat period.
-	HeartbeatSeconds int `json:"heartbeat_seconds,omitempty"`
+	SkewSeconds            int    `json:"skew_seconds,omitempty"`
+	StaleAfterSeconds      int    `json:"stale_after_seconds,omitempty"`
+	StalePolicy            string `json:"stale_policy,omitempty"` // StaleFlag or StaleDeny
+	CardMinIntervalSeconds int    `json:"card_min_interval_seconds,omitempty"`
+	PassbackSeconds        int    `json:"passback_seconds,omitempty"`
+	PulseMillis            int    `json:"pulse_ms,omitempty"`
+	HeartbeatSeconds       int    `json:"heartbeat_seconds,omitempty"`
 }
 
 // Stale policies.
 const (
-	StaleFlag = "flag"
-	StaleDeny = "deny"
+	StaleFlag = access.StaleFlag
+	StaleDeny = access.StaleDeny
 )
 
 // Defaults are the settings a gate uses where its own leave a field zero.
-var Defaults = Settings{
-	SkewSeconds:            30,
-	StaleAfterSeconds:      3600,
-	StalePolicy:            StaleFlag,
-	CardMinIntervalSeconds: 5,
-	PassbackSeconds:        300,
-	PulseMillis:            1500,
-	HeartbeatSeconds:       30,
-}
+var Defaults = Settings(access.DefaultGateSettings)
 
-// WithDefaults fills the zero fields of s from Defaults.
-func (s Settings) WithDefaults() Settings {
-	fill := func(v *int, d int) {
-		if *v == 0 {
-			*v = d
-		}
-	}
-	fill(&s.SkewSeconds, Defaults.SkewSeconds)
-	fill(&s.StaleAfterSeconds, Defaults.StaleAfterSeconds)
-	fill(&s.CardMinIntervalSeconds, Defaults.CardMinIntervalSeconds)
-	fill(&s.PassbackSeconds, Defaults.PassbackSeconds)
-	fill(&s.PulseMillis, Defaults.PulseMillis)
-	fill(&s.HeartbeatSeconds, Defaults.HeartbeatSeconds)
-	if s.StalePolicy == "" {
-		s.StalePolicy = Defaults.StalePolicy
-	}
-	return s
-}
+// WithDefaults fills the zero fields of s from Defaults. The rule is the domain's
+// (access.GateSettings), so that the server and the gate fill the same way.
+func (s Settings) WithDefaults() Settings { return Settings(access.GateSettings(s).WithDefaults()) }
 
 // Validate checks settings given by staff; it returns the offending field's name.
-func (s Settings) Validate() (field string, err error) {
-	checks := []struct {
-		name      string
-		v, lo, hi int
-	}{
-		{"skew_seconds", s.SkewSeconds, 0, 3600},
-		{"stale_after_seconds", s.StaleAfterSeconds, 0, 30 * 86400},
-		{"card_min_interval_seconds", s.CardMinIntervalSeconds, 0, 3600},
-		{"passback_seconds", s.PassbackSeconds, 0, 86400},
-		{"pulse_ms", s.PulseMillis, 0, 30000},
-		{"heartbeat_seconds", s.HeartbeatSeconds, 0, 3600},
-	}
-	for _, c := range checks {
-		if c.v < c.lo || c.v > c.hi {
-			return c.name, fmt.Errorf("must be from %d to %d", c.lo, c.hi)
-		}
-	}
-	if s.StalePolicy != "" && s.StalePolicy != StaleFlag && s.StalePolicy != StaleDeny {
-		return "stale_policy", fmt.Errorf("must be %q or %q", StaleFlag, StaleDeny)
-	}
-	return "", nil
-}
+func (s Settings) Validate() (field string, err error) { return access.GateSettings(s).Validate() }
 
 // Durations of the settings.
 func (s Settings) Skew() time.Duration       { return time.Duration(s.SkewSeconds) * time.Second }
@@ -231,9 +180,9 @@ type Event struct {
 
 // Methods and results of events.
 var (
-	Methods  = []string{"qr", "face", "manual"}
-	Results  = []string{"granted", "denied"}
-	Subjects = []string{"resident", "visitor", "staff"}
+	Methods  = access.EventMethods
+	Results  = access.EventResults
+	Subjects = access.EventSubjects
 )
 
 // Events is POST /gate/v1/events.

@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"gatepass/internal/access"
 	"gatepass/internal/consent"
 	"gatepass/internal/face"
 	"gatepass/internal/store"
@@ -214,7 +215,7 @@ func (e *env) oneGateConsent(resident, gate string) {
 func (e *env) startEnrol(resident, gate string, ttl time.Duration) uuid.UUID {
 	e.t.Helper()
 	ctx := context.Background()
-	var s store.EnrolSession
+	var s access.EnrolSession
 	err := e.db.InTx(ctx, "resident:"+resident, func(tx *store.Tx) (err error) {
 		s, err = tx.StartGateEnrolment(ctx, store.EnrolStart{Community: uuid.MustParse(e.community), Resident: uuid.MustParse(resident),
 			Gate: uuid.MustParse(gate), TTL: ttl})

@@ -23,7 +23,7 @@ import (
 // anyone out. There is no gate setting that turns QR, cards or release off: such keys
 // are refused and change nothing, and gate-agent has no flag for it.
 //
-// The gate settings (PUT /admin/v1/gates/{id}/settings, gateapi.Settings) have no face
+// The gate settings (PUT /admin/v1/gates/{id}/settings, access.GateSettings) have no face
 // field at all, and gate-agent's matching threshold is face.DefaultThreshold, not a flag:
 // the face states below are the only face "modes" there are.
 func TestQRWhateverTheFaceSettings(t *testing.T) {

@@ -77,7 +77,9 @@ func (db *DB) Buildings(ctx context.Context, c uuid.UUID) ([]access.Building, er
 	return out, nil
 }
 
-// CreateUnit adds a unit to a building of the community.
+// CreateUnit adds a unit to a building of the community. Whether the building exists is
+// checked here because only the database knows; the check names the field, which the
+// foreign key's error would not.
 func (tx *Tx) CreateUnit(ctx context.Context, c, building uuid.UUID, label string) (access.Unit, error) {
 	if err := tx.exists(ctx, `SELECT 1 FROM buildings WHERE community_id = $1 AND id = $2`, c, building); err != nil {
 		return access.Unit{}, access.Invalid("building_id", "no such building in this community")

@@ -12,14 +12,13 @@ import (
 	"github.com/lib/pq"
 
 	"gatepass/internal/access"
-	"gatepass/internal/gateapi"
 )
 
 // StoreEvents stores a gate's batch idempotently: an event whose id (and time) is stored
 // already is skipped, so a re-sent batch changes nothing. The caller has validated the
-// batch (every event is this gate's). It returns every id of the batch, which is now
-// stored: the gate may delete them all.
-func (db *DB) StoreEvents(ctx context.Context, g gateapi.Gate, events []gateapi.Event) ([]uuid.UUID, error) {
+// batch (access.GateEvent.Check). It returns every id of the batch, which is now stored:
+// the gate may delete them all.
+func (db *DB) StoreEvents(ctx context.Context, g access.GateIdentity, events []access.GateEvent) ([]uuid.UUID, error) {
 	n := len(events)
 	ids, times, creds, subjects := make([]uuid.UUID, n), make([]time.Time, n), make([]*uuid.UUID, n), make([]*string, n)
 	methods, results, reasons := make([]string, n), make([]string, n), make([]string, n)
@@ -75,17 +74,16 @@ func (db *DB) StoreEvents(ctx context.Context, g gateapi.Gate, events []gateapi.
 		}
 		var visits []uuid.UUID
 		for _, e := range inserted {
-			if e.Result == "granted" && e.Credential != nil && e.Subject != nil && *e.Subject == "visitor" {
+			if (access.GateEvent{Result: e.Result, Credential: e.Credential, Subject: deref(e.Subject)}).UsesVisitorEntry() {
 				visits = append(visits, *e.Credential)
 			}
 		}
 		if _, err := countVisitorEntries(ctx, tx.x, g.Community, visits); err != nil {
 			return err
 		}
-		// A granted face entry moves the resident's retention clock (docs/face-entry.md);
-		// repeating it for a re-sent event is harmless (greatest).
+		// Repeating this for a re-sent event is harmless (greatest).
 		for _, e := range events {
-			if e.Method == "face" && e.Result == "granted" && e.Resident != nil {
+			if e.MovesFaceRetention() {
 				if err := tx.NoteFaceEntry(ctx, g.Community, *e.Resident, e.OccurredAt); err != nil {
 					return err
 				}
@@ -97,6 +95,13 @@ func (db *DB) StoreEvents(ctx context.Context, g gateapi.Gate, events []gateapi.
 		return nil, err
 	}
 	return ids, nil
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
 }
 
 func uuidStrings(ids []uuid.UUID) []string {
@@ -118,24 +123,6 @@ func nullUUIDStrings(ids []*uuid.UUID) []*string {
 	return out
 }
 
-// EntryEvent is an entry event as staff list it.
-type EntryEvent struct {
-	ID         uuid.UUID  `db:"id" json:"id"`
-	OccurredAt time.Time  `db:"occurred_at" json:"occurred_at"`
-	ReceivedAt time.Time  `db:"received_at" json:"received_at"`
-	Gate       uuid.UUID  `db:"gate_id" json:"gate_id"`
-	Credential *uuid.UUID `db:"credential_id" json:"credential_id,omitempty"`
-	Subject    *string    `db:"subject" json:"subject,omitempty"`
-	Method     string     `db:"method" json:"method"`
-	Result     string     `db:"result" json:"result"`
-	Reason     string     `db:"reason" json:"reason"`
-	Offline    bool       `db:"offline" json:"offline"`
-	Stale      bool       `db:"stale" json:"stale"`
-	Staff      *uuid.UUID `db:"staff_id" json:"staff_id,omitempty"`
-	Resident   *uuid.UUID `db:"resident_id" json:"resident_id,omitempty"`
-	Score      *float32   `db:"score" json:"score,omitempty"`
-}
-
 // EventFilter selects entry events; zero fields do not filter.
 type EventFilter struct {
 	From, To   time.Time
@@ -146,14 +133,8 @@ type EventFilter struct {
 	Limit      int
 }
 
-// EventPage is one page of the entry log, newest first.
-type EventPage struct {
-	Events []EntryEvent `json:"events"`
-	Next   string       `json:"next_cursor,omitempty"`
-}
-
 // eventCursor is the (occurred_at, id) of the last row of a page.
-func eventCursor(e EntryEvent) string {
+func eventCursor(e access.EntryEvent) string {
 	return base64.RawURLEncoding.EncodeToString([]byte(e.OccurredAt.UTC().Format(time.RFC3339Nano) + "|" + e.ID.String()))
 }
 
@@ -172,8 +153,8 @@ func parseEventCursor(s string) (time.Time, uuid.UUID, error) {
 }
 
 // Events lists community c's entry events, newest first, with keyset pagination.
-func (db *DB) Events(ctx context.Context, c uuid.UUID, f EventFilter) (EventPage, error) {
-	page := EventPage{Events: []EntryEvent{}}
+func (db *DB) Events(ctx context.Context, c uuid.UUID, f EventFilter) (access.EventPage, error) {
+	page := access.EventPage{Events: []access.EntryEvent{}}
 	var curAt any
 	var curID any
 	if f.Cursor != "" {
@@ -215,23 +196,21 @@ func (db *DB) Events(ctx context.Context, c uuid.UUID, f EventFilter) (EventPage
 	return page, nil
 }
 
-// Anomaly is one presentation (a replay key) granted at more than one gate: offline
-// gates cannot see each other's replay caches, so the server flags it for staff.
-type Anomaly struct {
-	ReplayKey  []byte      `db:"replay_key" json:"replay_key"`
-	Credential *uuid.UUID  `db:"credential_id" json:"credential_id,omitempty"`
-	Gates      []uuid.UUID `db:"-" json:"gate_ids"`
-	GateList   string      `db:"gates" json:"-"`
-	Count      int         `db:"grants" json:"grants"`
-	First      time.Time   `db:"first_at" json:"first_at"`
-	Last       time.Time   `db:"last_at" json:"last_at"`
+// anomalyRow is an Anomaly as the query finds it, its gates in one text.
+type anomalyRow struct {
+	ReplayKey  []byte     `db:"replay_key"`
+	Credential *uuid.UUID `db:"credential_id"`
+	Gates      string     `db:"gates"`
+	Count      int        `db:"grants"`
+	First      time.Time  `db:"first_at"`
+	Last       time.Time  `db:"last_at"`
 }
 
 // Anomalies lists replay keys granted at two or more gates since from, newest first.
 // Card keys (type byte 3) are static by design and a card may open several gates.
-func (db *DB) Anomalies(ctx context.Context, c uuid.UUID, from time.Time, limit int) ([]Anomaly, error) {
-	out := []Anomaly{}
-	err := db.x.SelectContext(ctx, &out, `SELECT replay_key, (array_agg(credential_id))[1] AS credential_id,
+func (db *DB) Anomalies(ctx context.Context, c uuid.UUID, from time.Time, limit int) ([]access.Anomaly, error) {
+	var rows []anomalyRow
+	err := db.x.SelectContext(ctx, &rows, `SELECT replay_key, (array_agg(credential_id))[1] AS credential_id,
 			string_agg(DISTINCT gate_id::text, ',') AS gates, count(*) AS grants, min(occurred_at) AS first_at, max(occurred_at) AS last_at
 		FROM entry_events
 		WHERE community_id = $1 AND result = 'granted' AND replay_key IS NOT NULL AND occurred_at >= $2
@@ -241,32 +220,22 @@ func (db *DB) Anomalies(ctx context.Context, c uuid.UUID, from time.Time, limit 
 	if err != nil {
 		return nil, fmt.Errorf("anomalies: %w", err)
 	}
-	for i := range out {
-		for _, s := range strings.Split(out[i].GateList, ",") {
+	out := make([]access.Anomaly, len(rows))
+	for i, r := range rows {
+		out[i] = access.Anomaly{ReplayKey: r.ReplayKey, Credential: r.Credential, Count: r.Count, First: r.First, Last: r.Last}
+		for _, s := range strings.Split(r.Gates, ",") {
 			out[i].Gates = append(out[i].Gates, uuid.MustParse(s))
 		}
 	}
 	return out, nil
 }
 
-// Entry is one of a resident's own entry events.
-type Entry struct {
-	ID         uuid.UUID `db:"id" json:"id"`
-	OccurredAt time.Time `db:"occurred_at" json:"occurred_at"`
-	Gate       uuid.UUID `db:"gate_id" json:"gate_id"`
-	GateName   *string   `db:"gate_name" json:"gate_name,omitempty"`
-	Credential uuid.UUID `db:"credential_id" json:"credential_id"`
-	Method     string    `db:"method" json:"method"`
-	Result     string    `db:"result" json:"result"`
-	Reason     string    `db:"reason" json:"reason"`
-	Offline    bool      `db:"offline" json:"offline"`
-}
-
-// EntryPage is a page of entries, newest first.
-type EntryPage struct {
-	Entries    []Entry `json:"entries"`
-	NextCursor string  `json:"next_cursor,omitempty"`
-}
+// Entry and EntryPage are access.ResidentEntry and access.ResidentEntryPage under their
+// old names, for resident_data.go.
+type (
+	Entry     = access.ResidentEntry
+	EntryPage = access.ResidentEntryPage
+)
 
 type entryCursor struct {
 	At time.Time `json:"t"`
@@ -275,17 +244,17 @@ type entryCursor struct {
 
 // ResidentEntries lists the entry events of the resident's own credentials (QR, device,
 // card), newest first, with keyset pagination. Visitors' entries are not the host's.
-func (db *DB) ResidentEntries(ctx context.Context, c, resident uuid.UUID, cursor string, limit int) (EntryPage, error) {
+func (db *DB) ResidentEntries(ctx context.Context, c, resident uuid.UUID, cursor string, limit int) (access.ResidentEntryPage, error) {
 	var at, id any
 	if cursor != "" {
 		raw, err := base64.RawURLEncoding.DecodeString(cursor)
 		var cur entryCursor
 		if err != nil || json.Unmarshal(raw, &cur) != nil || cur.ID == uuid.Nil {
-			return EntryPage{}, ErrBadCursor
+			return access.ResidentEntryPage{}, ErrBadCursor
 		}
 		at, id = cur.At, cur.ID
 	}
-	page := EntryPage{Entries: []Entry{}}
+	page := access.ResidentEntryPage{Entries: []access.ResidentEntry{}}
 	err := db.x.SelectContext(ctx, &page.Entries, `SELECT e.id, e.occurred_at, e.gate_id, g.name AS gate_name, e.credential_id,
 		e.method, e.result, e.reason, e.offline
 		FROM entry_events e LEFT JOIN gates g ON g.community_id = e.community_id AND g.id = e.gate_id

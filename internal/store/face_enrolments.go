@@ -14,9 +14,8 @@ import (
 	"gatepass/internal/consent"
 )
 
-// EnrolSessionTTL is how long a one-gate enrolment session stays open at the gate: the
-// resident walks to the reader right after starting it in the app.
-const EnrolSessionTTL = 2 * time.Minute
+// EnrolSessionTTL is access.EnrolSessionTTL under its old name, for mobile-api.
+const EnrolSessionTTL = access.EnrolSessionTTL
 
 // CommandFaceEnrol is the gate command kind that opens an enrolment session.
 const CommandFaceEnrol = "face_enrol"
@@ -33,21 +32,15 @@ type EnrolStart struct {
 	Resident  uuid.UUID // whose face
 	Gate      uuid.UUID
 	Model     string        // the model the reader must use; "" for the reader's own
-	TTL       time.Duration // EnrolSessionTTL unless set (tests use less)
+	TTL       time.Duration // access.EnrolSessionTTL unless set (tests use less)
 }
 
-// EnrolSession is an enrolment session as the app sees it.
-type EnrolSession struct {
-	ID        uuid.UUID  `db:"id" json:"id"`
-	Gate      uuid.UUID  `db:"gate_id" json:"gate_id"`
-	CreatedAt time.Time  `db:"created_at" json:"created_at"`
-	ExpiresAt time.Time  `db:"expires_at" json:"expires_at"`
-	AckedAt   *time.Time `db:"acked_at" json:"acked_at,omitempty"`
-	Result    *string    `db:"result" json:"result,omitempty"` // enrolled | expired | failed
-}
+// EnrolSession is access.EnrolSession under its old name, for mobile-api.
+type EnrolSession = access.EnrolSession
 
-// EnrolPayload is the payload of a face_enrol command (what the gate receives).
-type EnrolPayload struct {
+// enrolPayload is the stored payload of a face_enrol command (gate_commands.payload),
+// which the gate receives as it is and GateEnrolment reads back.
+type enrolPayload struct {
 	Resident  uuid.UUID `json:"resident_id"`
 	Model     string    `json:"model,omitempty"`
 	ExpiresAt time.Time `json:"expires_at"`
@@ -57,41 +50,44 @@ type EnrolPayload struct {
 // its long poll and opens a session for the resident until expires_at. A gate that is not
 // the community's (or not at all) is ErrNotFound, a disabled one ErrConflict, and without
 // a matching consent it is ErrNoOneGateConsent.
-func (tx *Tx) StartGateEnrolment(ctx context.Context, in EnrolStart) (EnrolSession, error) {
+//
+// All of it needs the transaction: the gate row is locked, and the consent is read
+// under that lock.
+func (tx *Tx) StartGateEnrolment(ctx context.Context, in EnrolStart) (access.EnrolSession, error) {
 	if err := tx.liveGate(ctx, in.Community, in.Gate); err != nil {
-		return EnrolSession{}, err
+		return access.EnrolSession{}, err
 	}
 	cons, err := tx.liveConsent(ctx, in.Community, in.Resident)
 	if errors.Is(err, ErrNoConsent) {
-		return EnrolSession{}, ErrNoOneGateConsent
+		return access.EnrolSession{}, ErrNoOneGateConsent
 	}
 	if err != nil {
-		return EnrolSession{}, err
+		return access.EnrolSession{}, err
 	}
 	if !cons.CurrentVersion || cons.Scope != consent.ScopeOneGate || cons.Gate == nil || *cons.Gate != in.Gate {
-		return EnrolSession{}, ErrNoOneGateConsent
+		return access.EnrolSession{}, ErrNoOneGateConsent
 	}
 	ttl := in.TTL
 	if ttl <= 0 {
-		ttl = EnrolSessionTTL
+		ttl = access.EnrolSessionTTL
 	}
 	var now time.Time
 	if err := tx.x.GetContext(ctx, &now, `SELECT now()`); err != nil {
-		return EnrolSession{}, fmt.Errorf("enrol session: %w", err)
+		return access.EnrolSession{}, fmt.Errorf("enrol session: %w", err)
 	}
-	s := EnrolSession{ID: newID(), Gate: in.Gate, CreatedAt: now.UTC(), ExpiresAt: now.Add(ttl).UTC()}
-	payload, err := json.Marshal(EnrolPayload{Resident: in.Resident, Model: in.Model, ExpiresAt: s.ExpiresAt})
+	s := access.EnrolSession{ID: newID(), Gate: in.Gate, CreatedAt: now.UTC(), ExpiresAt: now.Add(ttl).UTC()}
+	payload, err := json.Marshal(enrolPayload{Resident: in.Resident, Model: in.Model, ExpiresAt: s.ExpiresAt})
 	if err != nil {
-		return EnrolSession{}, fmt.Errorf("enrol session: %w", err)
+		return access.EnrolSession{}, fmt.Errorf("enrol session: %w", err)
 	}
 	// created_by names staff for releases; a session is the resident's own act, and the
 	// payload names them.
 	if _, err := tx.x.ExecContext(ctx, `INSERT INTO gate_commands (community_id, id, gate_id, kind, payload, created_at)
 		VALUES ($1, $2, $3, $4, $5, $6)`, in.Community, s.ID, in.Gate, CommandFaceEnrol, string(payload), now); err != nil {
-		return EnrolSession{}, fmt.Errorf("enrol session: %w", err)
+		return access.EnrolSession{}, fmt.Errorf("enrol session: %w", err)
 	}
 	if err := tx.Change(ctx, in.Community, "command", in.Gate, s.ID, map[string]any{"kind": CommandFaceEnrol}); err != nil {
-		return EnrolSession{}, err
+		return access.EnrolSession{}, err
 	}
 	return s, tx.Audit(ctx, in.Community, "face.enrol_session", "resident:"+in.Resident.String(),
 		map[string]any{"command_id": s.ID, "gate_id": in.Gate, "consent_id": cons.ID, "expires_at": s.ExpiresAt})
@@ -99,8 +95,8 @@ func (tx *Tx) StartGateEnrolment(ctx context.Context, in EnrolStart) (EnrolSessi
 
 // GateEnrolment returns one of the resident's enrolment sessions (another resident's, or
 // another community's, is ErrNotFound).
-func (db *DB) GateEnrolment(ctx context.Context, c, resident, id uuid.UUID) (EnrolSession, error) {
-	var s EnrolSession
+func (db *DB) GateEnrolment(ctx context.Context, c, resident, id uuid.UUID) (access.EnrolSession, error) {
+	var s access.EnrolSession
 	err := db.x.GetContext(ctx, &s, `SELECT id, gate_id, created_at, (payload ->> 'expires_at')::timestamptz AS expires_at,
 			acked_at, result
 		FROM gate_commands WHERE community_id = $1 AND id = $2 AND kind = $3 AND payload ->> 'resident_id' = $4`,

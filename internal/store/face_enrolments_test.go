@@ -12,12 +12,11 @@ import (
 	"gatepass/internal/access"
 	"gatepass/internal/consent"
 	"gatepass/internal/dbtest"
-	"gatepass/internal/gateapi"
 	"gatepass/internal/store"
 )
 
-func (f *faceFix) startEnrol(resident, gate uuid.UUID, ttl time.Duration) (store.EnrolSession, error) {
-	var s store.EnrolSession
+func (f *faceFix) startEnrol(resident, gate uuid.UUID, ttl time.Duration) (access.EnrolSession, error) {
+	var s access.EnrolSession
 	err := f.db.InTx(context.Background(), "resident:"+resident.String(), func(tx *store.Tx) (err error) {
 		s, err = tx.StartGateEnrolment(context.Background(), store.EnrolStart{Community: f.c, Resident: resident, Gate: gate, TTL: ttl})
 		return err
@@ -64,23 +63,26 @@ func TestGateEnrolmentSessions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d := s.ExpiresAt.Sub(s.CreatedAt); d != store.EnrolSessionTTL || s.Gate != f.gates[1] {
+	if d := s.ExpiresAt.Sub(s.CreatedAt); d != access.EnrolSessionTTL || s.Gate != f.gates[1] {
 		t.Fatalf("session %+v", s)
 	}
 	if n := count(t, db, `SELECT count(*) FROM audit_log WHERE community_id = $1 AND action = 'face.enrol_session'`, f.c); n != 1 {
 		t.Fatalf("audited %d", n)
 	}
 	// The gate receives it with its payload; the other gate does not.
-	g := gateapi.Gate{ID: f.gates[1], Community: f.c}
+	g := access.GateIdentity{ID: f.gates[1], Community: f.c}
 	sync, _, err := db.GateSync(ctx, g, 0)
 	if err != nil || len(sync.Commands) != 1 || sync.Commands[0].Kind != "face_enrol" {
 		t.Fatalf("sync %+v %v", sync.Commands, err)
 	}
-	var p store.EnrolPayload
+	var p struct { // what the gate reads of a face_enrol payload
+		Resident  uuid.UUID `json:"resident_id"`
+		ExpiresAt time.Time `json:"expires_at"`
+	}
 	if err := json.Unmarshal(sync.Commands[0].Payload, &p); err != nil || p.Resident != f.adult || !p.ExpiresAt.Equal(s.ExpiresAt) {
 		t.Fatalf("payload %s: %+v %v", sync.Commands[0].Payload, p, err)
 	}
-	if s0, _, err := db.GateSync(ctx, gateapi.Gate{ID: f.gates[0], Community: f.c}, 0); err != nil || len(s0.Commands) != 0 {
+	if s0, _, err := db.GateSync(ctx, access.GateIdentity{ID: f.gates[0], Community: f.c}, 0); err != nil || len(s0.Commands) != 0 {
 		t.Fatalf("other gate's commands %+v %v", s0.Commands, err)
 	}
 	// The resident follows it; another resident or community does not find it.
@@ -93,8 +95,8 @@ func TestGateEnrolmentSessions(t *testing.T) {
 			t.Fatalf("foreign lookup: %v", err)
 		}
 	}
-	// The gate acks "enrolled" (the gate API accepts the result), the app sees it.
-	if err := db.AckGateCommand(ctx, g, s.ID, gateapi.ResultEnrolled); err != nil {
+	// The gate acks "enrolled" (gateapi.ResultEnrolled), the app sees it.
+	if err := db.AckGateCommand(ctx, g, s.ID, "enrolled"); err != nil {
 		t.Fatal(err)
 	}
 	if got, err := db.GateEnrolment(ctx, f.c, f.adult, s.ID); err != nil || got.Result == nil || *got.Result != "enrolled" || got.AckedAt == nil {

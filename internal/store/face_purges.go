@@ -5,29 +5,33 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"gatepass/internal/access"
-	"gatepass/internal/consent"
-	"gatepass/internal/gateapi"
 	"time"
 
 	"github.com/google/uuid"
+
+	"gatepass/internal/access"
+	"gatepass/internal/consent"
 )
 
-// PurgeResult says what a purge did.
-type PurgeResult struct {
-	Request   uuid.UUID `json:"purge_request_id"`
-	Consent   bool      `json:"consent_ended"`
-	Templates int       `json:"templates_deleted"`
-	Gates     int       `json:"gates_notified"`
-}
+// PurgeResult is access.PurgeResult under its old name, for the resident-side callers
+// (consents.go, mobile-api) that still name it here.
+type PurgeResult = access.PurgeResult
 
-// FacePurgeChange is the data of a "face_purge" change for one gate (the change's gate_id
-// is that gate, its entity_id the purge id): delete every template of the resident from
-// memory and disk, then acknowledge the purge id (AckPurge).
-type FacePurgeChange struct {
+// GatePurge is access.GatePurge under its old name, for resident_data.go.
+type GatePurge = access.GatePurge
+
+// facePurgeChange is the stored data (change_log.data) of a "face_purge" change for one
+// gate (the change's gate_id is that gate, its entity_id the purge id), and a face_purges
+// row: delete every template of the resident from memory and disk, then acknowledge the
+// purge id (AckPurge).
+type facePurgeChange struct {
 	Purge    uuid.UUID      `db:"purge_id" json:"purge_id"`
 	Resident uuid.UUID      `db:"resident_id" json:"resident_id"`
 	Reason   consent.Reason `db:"reason" json:"reason"`
+}
+
+func (p facePurgeChange) domain() access.FacePurge {
+	return access.FacePurge{Purge: p.Purge, Resident: p.Resident, Reason: string(p.Reason)}
 }
 
 // PurgeFaceData ends a resident's live face consent, deletes their templates on the
@@ -35,11 +39,13 @@ type FacePurgeChange struct {
 // a purge to acknowledge, all in this transaction, audited. A resident who never had
 // face data gets a zero result and nothing changes. MoveOut and account deletion call it
 // (reason move_out, deletion), as does the retention sweep.
-func (tx *Tx) PurgeFaceData(ctx context.Context, c, resident uuid.UUID, reason consent.Reason) (PurgeResult, error) {
+func (tx *Tx) PurgeFaceData(ctx context.Context, c, resident uuid.UUID, reason consent.Reason) (access.PurgeResult, error) {
+	// The rule is consent's; callers pass constants, so this only catches a programming
+	// error before anything is written.
 	if !reason.Valid() {
-		return PurgeResult{}, fmt.Errorf("purge reason %q: %w", reason, access.ErrInvalid)
+		return access.PurgeResult{}, fmt.Errorf("purge reason %q: %w", reason, access.ErrInvalid)
 	}
-	var res PurgeResult
+	var res access.PurgeResult
 	r, err := tx.x.ExecContext(ctx, `UPDATE consents SET withdrawn_at = now(), withdrawn_by = $3, end_reason = $4
 		WHERE community_id = $1 AND resident_id = $2 AND withdrawn_at IS NULL`, c, resident, tx.actor, reason)
 	if err != nil {
@@ -72,7 +78,7 @@ func (tx *Tx) PurgeFaceData(ctx context.Context, c, resident uuid.UUID, reason c
 			VALUES ($1, $2, $3, $4, $5, $6)`, c, id, res.Request, resident, g, reason); err != nil {
 			return res, fmt.Errorf("request purge: %w", err)
 		}
-		if err := tx.Change(ctx, c, "face_purge", g, id, FacePurgeChange{Purge: id, Resident: resident, Reason: reason}); err != nil {
+		if err := tx.Change(ctx, c, "face_purge", g, id, facePurgeChange{Purge: id, Resident: resident, Reason: reason}); err != nil {
 			return res, err
 		}
 	}
@@ -101,22 +107,10 @@ func (tx *Tx) AckPurge(ctx context.Context, c, gate, purge uuid.UUID) error {
 	return tx.Audit(ctx, c, "face.purge_ack", "gate:"+gate.String(), map[string]any{"purge_id": purge, "resident_id": resident})
 }
 
-// GatePurge is one gate's state of a resident's latest purge.
-type GatePurge struct {
-	Gate        uuid.UUID  `db:"gate_id" json:"gate_id"`
-	GateName    string     `db:"gate_name" json:"gate_name"`
-	Purge       uuid.UUID  `db:"id" json:"purge_id"`
-	Request     uuid.UUID  `db:"request_id" json:"purge_request_id"`
-	Reason      string     `db:"reason" json:"reason"`
-	RequestedAt time.Time  `db:"requested_at" json:"requested_at"`
-	AckedAt     *time.Time `db:"acked_at" json:"acked_at,omitempty"`
-	Acked       bool       `db:"acked" json:"acked"`
-}
-
 // PurgeStatus lists, per gate, the resident's latest purge and whether the gate has
 // confirmed it (the resident's app shows it after a withdrawal).
-func (db *DB) PurgeStatus(ctx context.Context, c, resident uuid.UUID) ([]GatePurge, error) {
-	out := []GatePurge{}
+func (db *DB) PurgeStatus(ctx context.Context, c, resident uuid.UUID) ([]access.GatePurge, error) {
+	out := []access.GatePurge{}
 	err := db.x.SelectContext(ctx, &out, `SELECT DISTINCT ON (p.gate_id) p.gate_id, g.name AS gate_name, p.id, p.request_id,
 			p.reason, p.requested_at, p.acked_at, p.acked_at IS NOT NULL AS acked
 		FROM face_purges p JOIN gates g ON g.community_id = p.community_id AND g.id = p.gate_id
@@ -132,7 +126,7 @@ func (db *DB) PurgeStatus(ctx context.Context, c, resident uuid.UUID) ([]GatePur
 // entry (or, before the first, was granted) more than period before now, one transaction
 // per resident, as actor "system:retention". It returns how many residents it purged.
 func (db *DB) RetentionSweep(ctx context.Context, now time.Time, period time.Duration) (int, error) {
-	if period <= 0 {
+	if period <= 0 { // the cut-off would be now or later: everyone's face data would go
 		return 0, fmt.Errorf("retention period %v: %w", period, access.ErrInvalid)
 	}
 	var due []struct {
@@ -178,6 +172,6 @@ func (db *DB) RetentionSweep(ctx context.Context, now time.Time, period time.Dur
 }
 
 // AckFacePurge records that the gate deleted the templates of a purge (idempotent).
-func (db *DB) AckFacePurge(ctx context.Context, g gateapi.Gate, purge uuid.UUID) error {
+func (db *DB) AckFacePurge(ctx context.Context, g access.GateIdentity, purge uuid.UUID) error {
 	return db.InTx(ctx, "gate:"+g.ID.String(), func(tx *Tx) error { return tx.AckPurge(ctx, g.Community, g.ID, purge) })
 }

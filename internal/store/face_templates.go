@@ -3,26 +3,20 @@ package store
 import (
 	"context"
 	"fmt"
-	"gatepass/internal/access"
-	"gatepass/internal/consent"
-	"gatepass/internal/face"
-	"gatepass/internal/gateapi"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/jmoiron/sqlx"
-)
 
-// GateBoxKey is a gate's X25519 public key, to seal templates to.
-type GateBoxKey struct {
-	Gate      uuid.UUID `db:"id" json:"gate_id"`
-	PublicKey []byte    `db:"box_public_key" json:"box_public_key"`
-}
+	"gatepass/internal/access"
+	"gatepass/internal/consent"
+	"gatepass/internal/face"
+)
 
 // FaceGateKeys lists the box keys of a community's enabled gates: the gates a template of
 // a community-scope consent is sealed to.
-func (db *DB) FaceGateKeys(ctx context.Context, c uuid.UUID) ([]GateBoxKey, error) {
-	out := []GateBoxKey{}
+func (db *DB) FaceGateKeys(ctx context.Context, c uuid.UUID) ([]access.GateBoxKey, error) {
+	out := []access.GateBoxKey{}
 	err := db.x.SelectContext(ctx, &out, `SELECT id, box_public_key FROM gates
 		WHERE community_id = $1 AND box_public_key IS NOT NULL AND disabled_at IS NULL ORDER BY id`, c)
 	if err != nil {
@@ -38,11 +32,12 @@ type SealedTemplate struct {
 	Sealed []byte
 }
 
-// FaceTemplateChange is the data of a "face_template" change for one gate (the change's
-// gate_id is that gate, its entity_id the resident). Sealed is the face.Seal blob for
-// face.Binding{community, gate, resident, model}; the gate opens it with its private key.
-// A change whose Sealed is empty was scrubbed after a purge or a replacement: skip it.
-type FaceTemplateChange struct {
+// faceTemplateChange is the stored data (change_log.data) of a "face_template" change for
+// one gate (the change's gate_id is that gate, its entity_id the resident). Sealed is the
+// face.Seal blob for face.Binding{community, gate, resident, model}; the gate opens it
+// with its private key. A change whose Sealed is empty was scrubbed after a purge or a
+// replacement: skip it.
+type faceTemplateChange struct {
 	Template uuid.UUID `json:"template_id"`
 	Resident uuid.UUID `json:"resident_id"`
 	Model    string    `json:"model"`
@@ -53,6 +48,11 @@ type FaceTemplateChange struct {
 // that has a box key, one blob per gate, and sends each gate its own blob through sync.
 // It needs a live community-scope consent to the current notice. The server checks only
 // the form of each blob: it cannot open them.
+//
+// Every check is made here, after the consent is locked, and in this order, so that a
+// request wrong in several ways gets the same error as ever: the consent and the set of
+// keyed gates need the transaction, and the form checks (face.Models, face.CheckSealed)
+// are the face package's rules, only applied here.
 func (tx *Tx) PutSealedTemplates(ctx context.Context, c, resident uuid.UUID, blobs []SealedTemplate) (int, error) {
 	cons, err := tx.liveConsent(ctx, c, resident)
 	if err != nil {
@@ -107,7 +107,7 @@ func (tx *Tx) PutSealedTemplates(ctx context.Context, c, resident uuid.UUID, blo
 		if err := tx.scrubTemplateChanges(ctx, c, resident, b.Gate); err != nil {
 			return 0, err
 		}
-		ch := FaceTemplateChange{Template: id, Resident: resident, Model: b.Model, Sealed: b.Sealed}
+		ch := faceTemplateChange{Template: id, Resident: resident, Model: b.Model, Sealed: b.Sealed}
 		if err := tx.Change(ctx, c, "face_template", b.Gate, resident, ch); err != nil {
 			return 0, err
 		}
@@ -118,7 +118,8 @@ func (tx *Tx) PutSealedTemplates(ctx context.Context, c, resident uuid.UUID, blo
 
 // RecordGateEnrolment records that a gate enrolled a resident of a one_gate consent on
 // the gate itself: the template stays there (no blob on the server), and the row lets
-// purges and the filing count know about it. The gate API calls it.
+// purges and the filing count know about it. The gate API calls it. The model is checked
+// after the locked consent, as ever, so that a gate without consent learns nothing more.
 func (tx *Tx) RecordGateEnrolment(ctx context.Context, c, gate, resident uuid.UUID, model string) error {
 	cons, err := tx.liveConsent(ctx, c, resident)
 	if err != nil {
@@ -166,68 +167,30 @@ func (tx *Tx) scrubTemplateChanges(ctx context.Context, c, resident, gate uuid.U
 	return nil
 }
 
-// FilingThreshold is the number of people whose face information a handler may process
-// before it must file with the cyberspace administration (2025 face-recognition security
-// measures); FilingWarnAt is where the count starts warning.
-const (
-	FilingThreshold = 100_000
-	FilingWarnAt    = 90_000
-)
-
-// TemplateCount is how many people have face templates.
-type TemplateCount struct {
-	Scope       string           `json:"scope"` // "deployment" or "community"
-	Residents   int              `json:"residents_with_templates"`
-	Threshold   int              `json:"filing_threshold"`
-	WarnAt      int              `json:"warn_at"`
-	Warning     bool             `json:"warning"`
-	Communities []CommunityCount `json:"communities"`
-}
-
-// CommunityCount is one community's share of a TemplateCount.
-type CommunityCount struct {
-	Community uuid.UUID `db:"community_id" json:"community_id"`
-	Residents int       `db:"residents" json:"residents_with_templates"`
-}
-
 // FaceTemplateCount counts distinct people with a face template (held on the server
 // sealed, or on a gate only) in one community, or the whole deployment for uuid.Nil:
 // the deployment's operator is the handler whose total the filing threshold counts.
-func (db *DB) FaceTemplateCount(ctx context.Context, community uuid.UUID) (TemplateCount, error) {
-	out := TemplateCount{Scope: "deployment", Threshold: FilingThreshold, WarnAt: FilingWarnAt, Communities: []CommunityCount{}}
-	if community != uuid.Nil {
-		out.Scope = "community"
-	}
-	err := db.x.SelectContext(ctx, &out.Communities, `SELECT community_id, count(DISTINCT resident_id) AS residents
+func (db *DB) FaceTemplateCount(ctx context.Context, community uuid.UUID) (access.TemplateCount, error) {
+	per := []access.CommunityCount{}
+	err := db.x.SelectContext(ctx, &per, `SELECT community_id, count(DISTINCT resident_id) AS residents
 		FROM face_templates WHERE ($1::uuid IS NULL OR community_id = $1)
 		GROUP BY community_id ORDER BY residents DESC, community_id`, nullUUID(community))
 	if err != nil {
-		return out, fmt.Errorf("count face templates: %w", err)
+		return access.TemplateCount{}, fmt.Errorf("count face templates: %w", err)
 	}
-	for _, cc := range out.Communities {
-		out.Residents += cc.Residents // a resident belongs to one community
-	}
-	out.Warning = out.Residents >= FilingWarnAt
-	return out, nil
+	return access.CountTemplates(per, community == uuid.Nil), nil
 }
 
-// FaceSnapshot is what a gate must hold of face entry after a full sync: every template
-// sealed to it, and every purge it has not acknowledged yet. Delta syncs carry the same
-// data as "face_template" and "face_purge" changes addressed to the gate.
-type FaceSnapshot struct {
-	Templates []FaceTemplateChange `json:"face_templates"`
-	Purges    []FacePurgeChange    `json:"face_purges"`
-}
-
-// FaceSnapshot reads a gate's face snapshot.
-func (db *DB) FaceSnapshot(ctx context.Context, c, gate uuid.UUID) (FaceSnapshot, error) {
+// FaceSnapshot reads a gate's face snapshot. Delta syncs carry the same data as
+// "face_template" and "face_purge" changes addressed to the gate.
+func (db *DB) FaceSnapshot(ctx context.Context, c, gate uuid.UUID) (access.FaceSnapshot, error) {
 	return faceSnapshot(ctx, db.x, c, gate)
 }
 
 // faceSnapshot works on any query handle, so the gate sync can read it inside its own
 // repeatable-read transaction, at the same moment as its cursor.
-func faceSnapshot(ctx context.Context, q sqlx.QueryerContext, c, gate uuid.UUID) (FaceSnapshot, error) {
-	out := FaceSnapshot{Templates: []FaceTemplateChange{}, Purges: []FacePurgeChange{}}
+func faceSnapshot(ctx context.Context, q sqlx.QueryerContext, c, gate uuid.UUID) (access.FaceSnapshot, error) {
+	out := access.FaceSnapshot{Templates: []access.GateFaceTemplate{}, Purges: []access.FacePurge{}}
 	var tmpl []struct {
 		ID       uuid.UUID `db:"id"`
 		Resident uuid.UUID `db:"resident_id"`
@@ -240,29 +203,25 @@ func faceSnapshot(ctx context.Context, q sqlx.QueryerContext, c, gate uuid.UUID)
 		return out, fmt.Errorf("face snapshot: %w", err)
 	}
 	for _, t := range tmpl {
-		out.Templates = append(out.Templates, FaceTemplateChange{Template: t.ID, Resident: t.Resident, Model: t.Model, Sealed: t.Sealed})
+		out.Templates = append(out.Templates, access.GateFaceTemplate{Template: t.ID, Resident: t.Resident, Model: t.Model, Sealed: t.Sealed})
 	}
-	err = sqlx.SelectContext(ctx, q, &out.Purges, `SELECT id AS purge_id, resident_id, reason FROM face_purges
+	var purges []facePurgeChange
+	err = sqlx.SelectContext(ctx, q, &purges, `SELECT id AS purge_id, resident_id, reason FROM face_purges
 		WHERE community_id = $1 AND gate_id = $2 AND acked_at IS NULL ORDER BY requested_at, id`, c, gate)
 	if err != nil {
 		return out, fmt.Errorf("face snapshot: %w", err)
 	}
+	for _, p := range purges {
+		out.Purges = append(out.Purges, p.domain())
+	}
 	return out, nil
-}
-
-// GateTemplate says whether a gate holds a resident's template.
-type GateTemplate struct {
-	Gate        uuid.UUID `db:"id" json:"gate_id"`
-	Name        string    `db:"name" json:"gate_name"`
-	HasTemplate bool      `db:"has_template" json:"has_template"`
-	OnGateOnly  bool      `db:"on_gate_only" json:"on_gate_only"`
 }
 
 // FaceGates lists the community's enabled gates and whether each holds the resident's
 // template, for the app's status page: a gate enrolled after the resident's enrolment has
 // none (the server cannot make one), and the app can offer to enrol again.
-func (db *DB) FaceGates(ctx context.Context, c, resident uuid.UUID) ([]GateTemplate, error) {
-	out := []GateTemplate{}
+func (db *DB) FaceGates(ctx context.Context, c, resident uuid.UUID) ([]access.GateTemplate, error) {
+	out := []access.GateTemplate{}
 	err := db.x.SelectContext(ctx, &out, `SELECT g.id, g.name,
 			EXISTS (SELECT 1 FROM face_templates t WHERE t.community_id = g.community_id AND t.gate_id = g.id AND t.resident_id = $2) AS has_template,
 			EXISTS (SELECT 1 FROM face_templates t WHERE t.community_id = g.community_id AND t.gate_id = g.id AND t.resident_id = $2
@@ -275,7 +234,7 @@ func (db *DB) FaceGates(ctx context.Context, c, resident uuid.UUID) ([]GateTempl
 }
 
 // RecordFaceEnrolment records a one-gate enrolment made on the gate itself.
-func (db *DB) RecordFaceEnrolment(ctx context.Context, g gateapi.Gate, resident uuid.UUID, model string) error {
+func (db *DB) RecordFaceEnrolment(ctx context.Context, g access.GateIdentity, resident uuid.UUID, model string) error {
 	return db.InTx(ctx, "gate:"+g.ID.String(), func(tx *Tx) error {
 		return tx.RecordGateEnrolment(ctx, g.Community, g.ID, resident, model)
 	})

@@ -157,8 +157,8 @@ func (f *faceFix) put(resident uuid.UUID, blobs []store.SealedTemplate) (int, er
 	return n, err
 }
 
-func (f *faceFix) withdraw(resident, by uuid.UUID) (store.PurgeResult, error) {
-	var out store.PurgeResult
+func (f *faceFix) withdraw(resident, by uuid.UUID) (access.PurgeResult, error) {
+	var out access.PurgeResult
 	err := f.db.InTx(context.Background(), "resident:"+by.String(), func(tx *store.Tx) (err error) {
 		out, err = tx.WithdrawConsent(context.Background(), f.c, resident, by)
 		return err
@@ -346,7 +346,7 @@ func TestFaceLifecycle(t *testing.T) {
 			t.Fatalf("status after one ack: %+v", status)
 		}
 	}
-	var rep store.ConsentReport
+	var rep access.ConsentReport
 	if err := db.InTx(ctx, "staff:x", func(tx *store.Tx) (err error) {
 		rep, err = tx.ConsentReport(ctx, f.c, store.ReportPage{Limit: 100})
 		return err
@@ -576,15 +576,15 @@ func TestPurgeOnMoveOutAndRetention(t *testing.T) {
 		}
 	}
 	// A resident with no face data: a move-out purge is a no-op.
-	purge := func(r uuid.UUID, reason consent.Reason) store.PurgeResult {
-		var res store.PurgeResult
+	purge := func(r uuid.UUID, reason consent.Reason) access.PurgeResult {
+		var res access.PurgeResult
 		err := db.InTx(ctx, "staff:x", func(tx *store.Tx) (err error) { res, err = tx.PurgeFaceData(ctx, f.c, r, reason); return err })
 		if err != nil {
 			t.Fatal(err)
 		}
 		return res
 	}
-	if res := purge(f.child, consent.ReasonMoveOut); res != (store.PurgeResult{}) {
+	if res := purge(f.child, consent.ReasonMoveOut); res != (access.PurgeResult{}) {
 		t.Fatalf("purge of a resident without face data: %+v", res)
 	}
 	if n := count(t, db, `SELECT count(*) FROM face_purges WHERE community_id = $1`, f.c); n != 0 {
@@ -645,12 +645,12 @@ func TestFaceTemplateCountWarning(t *testing.T) {
 		c AS (INSERT INTO consents (community_id, id, resident_id, given_by, purpose, scope, gate_id, notice_version, notice_language, notice_hash, channel)
 			SELECT $1, gen_random_uuid(), id, id, 'face_entry', 'one_gate', $2, '1', 'zh', sha256('x'), 'bulk' FROM r RETURNING id, resident_id)
 		INSERT INTO face_templates (community_id, id, resident_id, consent_id, gate_id, model)
-			SELECT $1, gen_random_uuid(), resident_id, id, $2, 'synthetic-512' FROM c`, f.c, f.gates[0], store.FilingWarnAt-before.Residents-1)
+			SELECT $1, gen_random_uuid(), resident_id, id, $2, 'synthetic-512' FROM c`, f.c, f.gates[0], access.FilingWarnAt-before.Residents-1)
 	if err != nil {
 		t.Fatal(err)
 	}
 	below, _ := db.FaceTemplateCount(ctx, uuid.Nil)
-	if below.Residents != store.FilingWarnAt-1 || below.Warning || below.Scope != "deployment" {
+	if below.Residents != access.FilingWarnAt-1 || below.Warning || below.Scope != "deployment" {
 		t.Fatalf("below: %+v", below.Residents)
 	}
 	if _, err := f.give(f.adult, f.adult, consent.ScopeCommunity, uuid.Nil); err != nil {
@@ -660,7 +660,7 @@ func TestFaceTemplateCountWarning(t *testing.T) {
 		t.Fatal(err)
 	}
 	at, _ := db.FaceTemplateCount(ctx, uuid.Nil)
-	if at.Residents != store.FilingWarnAt || !at.Warning || at.Threshold != 100_000 {
+	if at.Residents != access.FilingWarnAt || !at.Warning || at.Threshold != 100_000 {
 		t.Fatalf("at: %d %v", at.Residents, at.Warning)
 	}
 }
@@ -901,7 +901,7 @@ func TestFaceAtTwoGates(t *testing.T) {
 	if err != nil || len(status) != 2 || !status[0].Acked || !status[1].Acked {
 		t.Fatalf("purge status %+v %v", status, err)
 	}
-	var rep store.ConsentReport
+	var rep access.ConsentReport
 	_ = db.InTx(ctx, "staff:x", func(tx *store.Tx) (err error) {
 		rep, err = tx.ConsentReport(ctx, f.c, store.ReportPage{Limit: 100})
 		return err

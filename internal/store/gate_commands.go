@@ -6,29 +6,24 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"gatepass/internal/access"
-	"gatepass/internal/gateapi"
 
 	"github.com/google/uuid"
+
+	"gatepass/internal/access"
 )
 
-// Release is a manual release queued for a gate.
-type Release struct {
-	ID   uuid.UUID `db:"id" json:"command_id"`
-	Gate uuid.UUID `db:"gate_id" json:"gate_id"`
-}
-
 // UnlockGate queues a manual release ("人工放行") by staff for the gate; the gate learns it
-// through its long poll within about a second.
-func (tx *Tx) UnlockGate(ctx context.Context, c, gate, staff uuid.UUID, reason string) (Release, error) {
+// through its long poll within about a second. Whether the gate is live is checked here
+// because it must hold until commit: the gate row stays locked.
+func (tx *Tx) UnlockGate(ctx context.Context, c, gate, staff uuid.UUID, reason string) (access.Release, error) {
 	if err := tx.liveGate(ctx, c, gate); err != nil {
-		return Release{}, err
+		return access.Release{}, err
 	}
 	payload, err := json.Marshal(map[string]string{"reason": reason})
 	if err != nil {
-		return Release{}, fmt.Errorf("unlock: %w", err)
+		return access.Release{}, fmt.Errorf("unlock: %w", err)
 	}
-	r := Release{ID: newID(), Gate: gate}
+	r := access.Release{ID: newID(), Gate: gate}
 	if _, err := tx.x.ExecContext(ctx, `INSERT INTO gate_commands (community_id, id, gate_id, kind, payload, created_by)
 		VALUES ($1, $2, $3, 'unlock', $4, $5)`, c, r.ID, gate, string(payload), staff); err != nil {
 		return r, fmt.Errorf("unlock: %w", err)
@@ -41,7 +36,7 @@ func (tx *Tx) UnlockGate(ctx context.Context, c, gate, staff uuid.UUID, reason s
 
 // AckGateCommand records a gate's result for one of its commands. Acking twice keeps the
 // first result (the gate may resend an ack it did not see answered).
-func (db *DB) AckGateCommand(ctx context.Context, g gateapi.Gate, id uuid.UUID, result string) error {
+func (db *DB) AckGateCommand(ctx context.Context, g access.GateIdentity, id uuid.UUID, result string) error {
 	return db.InTx(ctx, "gate:"+g.ID.String(), func(tx *Tx) error {
 		var kind string
 		var acked bool

@@ -5,17 +5,17 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
-	"gatepass/internal/access"
-	"gatepass/internal/gateapi"
 	"time"
 
 	"github.com/google/uuid"
+
+	"gatepass/internal/access"
 )
 
 // GateSync answers a gate's sync at cursor: a full snapshot when cursor is 0 or not a
 // cursor this community's change log can continue from, else the changes since. changed
 // is false when a delta found nothing for this gate (the caller may long-poll).
-func (db *DB) GateSync(ctx context.Context, g gateapi.Gate, cursor int64) (out gateapi.Sync, changed bool, err error) {
+func (db *DB) GateSync(ctx context.Context, g access.GateIdentity, cursor int64) (out access.GateSync, changed bool, err error) {
 	// Repeatable read: the snapshot's revocations and its cursor are one moment.
 	x, err := db.x.BeginTxx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true})
 	if err != nil {
@@ -32,8 +32,8 @@ func (db *DB) GateSync(ctx context.Context, g gateapi.Gate, cursor int64) (out g
 	// A cursor past the end (a restored database) or before the oldest kept change
 	// (a pruned log) cannot be continued.
 	out.Full = cursor <= 0 || cursor > bounds.Max.Int64 || (bounds.Min.Valid && cursor < bounds.Min.Int64-1)
-	out.Revocations = []gateapi.Revocation{}
-	out.FaceTemplates, out.FacePurges = []gateapi.FaceTemplate{}, []gateapi.FacePurge{}
+	out.Revocations = []access.Revocation{}
+	out.FaceTemplates, out.FacePurges = []access.GateFaceTemplate{}, []access.FacePurge{}
 	if out.Full {
 		out.Cursor = bounds.Max.Int64
 		if out.Revocations, err = liveRevocations(ctx, x, g.Community); err != nil {
@@ -43,12 +43,7 @@ func (db *DB) GateSync(ctx context.Context, g gateapi.Gate, cursor int64) (out g
 		if err != nil {
 			return out, false, err
 		}
-		for _, t := range faces.Templates {
-			out.FaceTemplates = append(out.FaceTemplates, gateapi.FaceTemplate(t))
-		}
-		for _, p := range faces.Purges {
-			out.FacePurges = append(out.FacePurges, gateapi.FacePurge{Purge: p.Purge, Resident: p.Resident, Reason: string(p.Reason)})
-		}
+		out.FaceTemplates, out.FacePurges = faces.Templates, faces.Purges
 		changed = true
 	} else {
 		out.Cursor = cursor
@@ -79,24 +74,24 @@ func (db *DB) GateSync(ctx context.Context, g gateapi.Gate, cursor int64) (out g
 
 // addChange adds one change-log row to a delta. Keys, zones, commands and settings are
 // sent whole with every answer, so their rows only mark the delta as changed.
-func addChange(out *gateapi.Sync, r changeRow) error {
+func addChange(out *access.GateSync, r changeRow) error {
 	var err error
 	switch r.Kind {
 	case "revocation":
-		var rev gateapi.Revocation
+		var rev Revocation
 		if err = json.Unmarshal(r.Data, &rev); err == nil {
-			out.Revocations = append(out.Revocations, rev)
+			out.Revocations = append(out.Revocations, access.Revocation(rev))
 		}
 	case "face_template":
-		var t FaceTemplateChange
+		var t faceTemplateChange
 		// A row without its blob was scrubbed after a replacement or a purge: skip it.
 		if err = json.Unmarshal(r.Data, &t); err == nil && len(t.Sealed) > 0 {
-			out.FaceTemplates = append(out.FaceTemplates, gateapi.FaceTemplate(t))
+			out.FaceTemplates = append(out.FaceTemplates, access.GateFaceTemplate(t))
 		}
 	case "face_purge":
-		var p FacePurgeChange
+		var p facePurgeChange
 		if err = json.Unmarshal(r.Data, &p); err == nil {
-			out.FacePurges = append(out.FacePurges, gateapi.FacePurge{Purge: p.Purge, Resident: p.Resident, Reason: string(p.Reason)})
+			out.FacePurges = append(out.FacePurges, p.domain())
 		}
 	}
 	if err != nil {
@@ -107,7 +102,7 @@ func addChange(out *gateapi.Sync, r changeRow) error {
 
 // liveRevocations lists revocations gates must still hold. The SQL bound is loose (an
 // hour instead of the exact margin) so that the rule itself stays in access.
-func liveRevocations(ctx context.Context, q selecter, c uuid.UUID) ([]gateapi.Revocation, error) {
+func liveRevocations(ctx context.Context, q selecter, c uuid.UUID) ([]access.Revocation, error) {
 	var rows []struct {
 		ID        uuid.UUID  `db:"id"`
 		RevokedAt time.Time  `db:"revoked_at"`
@@ -120,10 +115,10 @@ func liveRevocations(ctx context.Context, q selecter, c uuid.UUID) ([]gateapi.Re
 		return nil, fmt.Errorf("live revocations: %w", err)
 	}
 	now := time.Now()
-	out := make([]gateapi.Revocation, 0, len(rows))
+	out := make([]access.Revocation, 0, len(rows))
 	for _, r := range rows {
 		if f := access.ForgetRevocationAfter(r.RevokedAt, r.ExpiresAt); f.After(now) {
-			out = append(out, gateapi.Revocation{Credential: r.ID, ForgetAfter: f.UTC()})
+			out = append(out, access.Revocation{Credential: r.ID, ForgetAfter: f.UTC()})
 		}
 	}
 	return out, nil
@@ -136,26 +131,24 @@ type getSelecter interface {
 
 // gateState fills what every sync carries whole: the gate itself (settings may have
 // changed), trusted keys, zones and pending commands.
-func gateState(ctx context.Context, q getSelecter, out *gateapi.Sync, g gateapi.Gate) error {
+func gateState(ctx context.Context, q getSelecter, out *access.GateSync, g access.GateIdentity) error {
 	var row gateRow
-	if err := q.GetContext(ctx, &row, gateAPISelect+` WHERE community_id = $1 AND id = $2`, g.Community, g.ID); err != nil {
+	if err := q.GetContext(ctx, &row, gateIdentitySelect+` WHERE community_id = $1 AND id = $2`, g.Community, g.ID); err != nil {
 		return fmt.Errorf("sync gate: %w", err)
 	}
 	var err error
-	if out.Gate, err = row.api(); err != nil {
+	if out.Gate, err = row.identity(); err != nil {
 		return err
 	}
-	var keys []KeyInfo
-	err = q.SelectContext(ctx, &keys, `SELECT kid, public_key, created_at, retired_at, publish_until FROM signing_keys
-		WHERE community_id = $1 AND (publish_until IS NULL OR publish_until > now()) ORDER BY kid`, g.Community)
+	keys, err := publishedKeys(ctx, q, g.Community)
 	if err != nil {
 		return fmt.Errorf("sync keys: %w", err)
 	}
-	out.Keys = make([]gateapi.Key, len(keys))
+	out.Keys = make([]access.SyncKey, len(keys))
 	for i, k := range keys {
-		out.Keys[i] = gateapi.Key{KID: k.KID, Public: k.Public, NotBefore: k.CreatedAt.Truncate(time.Second).UTC(), NotAfter: k.RetiredAt}
+		out.Keys[i] = access.SyncKey{KID: k.KID, Public: k.Public, NotBefore: k.CreatedAt.Truncate(time.Second).UTC(), NotAfter: k.RetiredAt}
 	}
-	out.Zones = []gateapi.Zone{}
+	out.Zones = []access.ZoneRule{}
 	if err := q.SelectContext(ctx, &out.Zones, `SELECT zone, anti_passback FROM zones WHERE community_id = $1 ORDER BY zone`, g.Community); err != nil {
 		return fmt.Errorf("sync zones: %w", err)
 	}
@@ -171,13 +164,13 @@ func gateState(ctx context.Context, q getSelecter, out *gateapi.Sync, g gateapi.
 	if err != nil {
 		return fmt.Errorf("sync commands: %w", err)
 	}
-	out.Commands = make([]gateapi.Command, len(cmds))
+	out.Commands = make([]access.GateCommand, len(cmds))
 	for i, c := range cmds {
 		var p struct {
 			Reason string `json:"reason"`
 		}
 		_ = json.Unmarshal(c.Payload, &p) // written by UnlockGate: always an object
-		out.Commands[i] = gateapi.Command{ID: c.ID, Kind: c.Kind, Reason: p.Reason, CreatedBy: c.CreatedBy, CreatedAt: c.CreatedAt.UTC()}
+		out.Commands[i] = access.GateCommand{ID: c.ID, Kind: c.Kind, Reason: p.Reason, CreatedBy: c.CreatedBy, CreatedAt: c.CreatedAt.UTC()}
 		if c.Kind == CommandFaceEnrol {
 			out.Commands[i].Payload = c.Payload
 		}

@@ -11,7 +11,6 @@ import (
 	"github.com/google/uuid"
 
 	"gatepass/internal/access"
-	"gatepass/internal/gateapi"
 	"gatepass/internal/secret"
 )
 
@@ -23,25 +22,20 @@ type NewGate struct {
 	Direction string
 }
 
-// Enrollment is the one-time code an installer gives the gate-agent.
-type Enrollment struct {
-	Code      string    `json:"enrollment_code"`
-	ExpiresAt time.Time `json:"enrollment_expires_at"`
-}
-
 const gateSelect = `SELECT community_id, id, name, zone, direction, created_at, enrolled_at, disabled_at,
 	last_seen_at, agent_version, queue_depth, clock_offset_ms FROM gates`
 
-// CreateGate adds a gate in a zone and makes its enrollment code.
-func (tx *Tx) CreateGate(ctx context.Context, g NewGate) (access.Gate, Enrollment, error) {
+// CreateGate adds a gate in a zone and makes its enrollment code. Whether the zone
+// exists is checked here, in the transaction, because only the database knows.
+func (tx *Tx) CreateGate(ctx context.Context, g NewGate) (access.Gate, access.Enrollment, error) {
 	if err := tx.exists(ctx, `SELECT 1 FROM zones WHERE community_id = $1 AND zone = $2`, g.Community, g.Zone); err != nil {
-		return access.Gate{}, Enrollment{}, access.Invalid("zone", "zone %d does not exist in this community", g.Zone)
+		return access.Gate{}, access.Enrollment{}, access.Invalid("zone", "zone %d does not exist in this community", g.Zone)
 	}
 	tok, err := secret.New(secret.KindEnrollment, g.Community)
 	if err != nil {
-		return access.Gate{}, Enrollment{}, err
+		return access.Gate{}, access.Enrollment{}, err
 	}
-	en := Enrollment{Code: tok.Plain, ExpiresAt: time.Now().Add(access.EnrollmentTTL).Truncate(time.Second)}
+	en := access.Enrollment{Code: tok.Plain, ExpiresAt: time.Now().Add(access.EnrollmentTTL).Truncate(time.Second)}
 	var out access.Gate
 	err = tx.x.GetContext(ctx, &out, `INSERT INTO gates (community_id, id, name, zone, direction, enrollment_code_hash, enrollment_expires_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7)
@@ -71,7 +65,8 @@ func (db *DB) GateCommunity(ctx context.Context, gate uuid.UUID) (uuid.UUID, err
 	return db.communityOf(ctx, "gates", "gate", gate)
 }
 
-// liveGate checks that gate is a gate of c that is not disabled.
+// liveGate checks that gate is a gate of c that is not disabled, and locks its row so
+// that it stays so until the caller commits: the check belongs to the transaction.
 func (tx *Tx) liveGate(ctx context.Context, c, gate uuid.UUID) error {
 	var disabled bool
 	err := tx.x.GetContext(ctx, &disabled, `SELECT disabled_at IS NOT NULL FROM gates WHERE community_id = $1 AND id = $2 FOR UPDATE`, c, gate)
@@ -103,7 +98,7 @@ func (tx *Tx) DisableGate(ctx context.Context, c, gate uuid.UUID) error {
 }
 
 // SetGateSettings replaces a gate's agent settings; the gate gets them on its next sync.
-func (tx *Tx) SetGateSettings(ctx context.Context, c, gate uuid.UUID, s gateapi.Settings) error {
+func (tx *Tx) SetGateSettings(ctx context.Context, c, gate uuid.UUID, s access.GateSettings) error {
 	if err := tx.liveGate(ctx, c, gate); err != nil {
 		return err
 	}
@@ -120,7 +115,7 @@ func (tx *Tx) SetGateSettings(ctx context.Context, c, gate uuid.UUID, s gateapi.
 	return tx.Audit(ctx, c, "gate.settings", "gate:"+gate.String(), s)
 }
 
-// gateRow is a gate as the gate API needs it.
+// gateRow is a gate's identity row; settings are stored as JSON.
 type gateRow struct {
 	Community uuid.UUID `db:"community_id"`
 	ID        uuid.UUID `db:"id"`
@@ -130,8 +125,8 @@ type gateRow struct {
 	Settings  []byte    `db:"settings"`
 }
 
-func (g gateRow) api() (gateapi.Gate, error) {
-	out := gateapi.Gate{ID: g.ID, Community: g.Community, Name: g.Name, Zone: g.Zone, Direction: g.Direction}
+func (g gateRow) identity() (access.GateIdentity, error) {
+	out := access.GateIdentity{ID: g.ID, Community: g.Community, Name: g.Name, Zone: g.Zone, Direction: g.Direction}
 	if err := json.Unmarshal(g.Settings, &out.Settings); err != nil {
 		return out, fmt.Errorf("gate %s settings: %w", g.ID, err)
 	}
@@ -142,15 +137,14 @@ func (g gateRow) api() (gateapi.Gate, error) {
 // EnrollGate redeems a one-time enrollment code: the gate gets its token (returned in
 // clear this once, stored hashed) and its box key is recorded. A used, expired or unknown
 // code, or a disabled gate, is ErrUnauthorized.
-func (db *DB) EnrollGate(ctx context.Context, code string, boxKey []byte, version string) (gateapi.EnrollResponse, error) {
-	var out gateapi.EnrollResponse
+func (db *DB) EnrollGate(ctx context.Context, code string, boxKey []byte, version string) (gate access.GateIdentity, token string, err error) {
 	community, h, err := secret.Parse(secret.KindEnrollment, code)
 	if err != nil {
-		return out, access.ErrUnauthorized
+		return gate, "", access.ErrUnauthorized
 	}
 	tok, err := secret.New(secret.KindGate, community)
 	if err != nil {
-		return out, err
+		return gate, "", err
 	}
 	err = db.InTx(ctx, "gate-enrollment", func(tx *Tx) error {
 		var g gateRow
@@ -165,36 +159,35 @@ func (db *DB) EnrollGate(ctx context.Context, code string, boxKey []byte, versio
 		if err != nil {
 			return fmt.Errorf("enroll gate: %w", err)
 		}
-		if out.Gate, err = g.api(); err != nil {
+		if gate, err = g.identity(); err != nil {
 			return err
 		}
 		tx.actor = "gate:" + g.ID.String()
 		return tx.Audit(ctx, community, "gate.enroll", "gate:"+g.ID.String(), map[string]any{"agent_version": version})
 	})
-	out.Token, out.ServerTime = tok.Plain, time.Now().UTC()
-	return out, err
+	return gate, tok.Plain, err
 }
 
 // GateByToken authenticates a gate's bearer token. A disabled gate's token fails at once
 // because the check reads disabled_at on every request.
-func (db *DB) GateByToken(ctx context.Context, plain string) (gateapi.Gate, error) {
+func (db *DB) GateByToken(ctx context.Context, plain string) (access.GateIdentity, error) {
 	community, h, err := secret.Parse(secret.KindGate, plain)
 	if err != nil {
-		return gateapi.Gate{}, access.ErrUnauthorized
+		return access.GateIdentity{}, access.ErrUnauthorized
 	}
 	var g gateRow
-	err = db.x.GetContext(ctx, &g, gateAPISelect+` WHERE community_id = $1 AND token_hash = $2 AND disabled_at IS NULL`, community, h[:])
+	err = db.x.GetContext(ctx, &g, gateIdentitySelect+` WHERE community_id = $1 AND token_hash = $2 AND disabled_at IS NULL`, community, h[:])
 	if errors.Is(err, sql.ErrNoRows) {
-		return gateapi.Gate{}, access.ErrUnauthorized
+		return access.GateIdentity{}, access.ErrUnauthorized
 	}
 	if err != nil {
-		return gateapi.Gate{}, fmt.Errorf("authenticate gate: %w", err)
+		return access.GateIdentity{}, fmt.Errorf("authenticate gate: %w", err)
 	}
-	return g.api()
+	return g.identity()
 }
 
 // GateHeartbeat records that a gate is alive, with what staff see in the gate list.
-func (db *DB) GateHeartbeat(ctx context.Context, g gateapi.Gate, version string, queue int, offsetMS int64) error {
+func (db *DB) GateHeartbeat(ctx context.Context, g access.GateIdentity, version string, queue int, offsetMS int64) error {
 	_, err := db.x.ExecContext(ctx, `UPDATE gates SET last_seen_at = now(), agent_version = $3, queue_depth = $4, clock_offset_ms = $5
 		WHERE community_id = $1 AND id = $2`, g.Community, g.ID, version, queue, offsetMS)
 	if err != nil {
@@ -203,4 +196,4 @@ func (db *DB) GateHeartbeat(ctx context.Context, g gateapi.Gate, version string,
 	return nil
 }
 
-const gateAPISelect = `SELECT community_id, id, name, zone, direction, settings FROM gates`
+const gateIdentitySelect = `SELECT community_id, id, name, zone, direction, settings FROM gates`

@@ -24,59 +24,45 @@ func keyAD(c uuid.UUID, kid uint32) []byte {
 	return binary.BigEndian.AppendUint32(ad, kid)
 }
 
-// KeyInfo is a community signing key as staff see it: never the private half.
-type KeyInfo struct {
-	KID          uint32     `db:"kid" json:"kid"`
-	Public       []byte     `db:"public_key" json:"public_key"`
-	CreatedAt    time.Time  `db:"created_at" json:"created_at"`
-	RetiredAt    *time.Time `db:"retired_at" json:"retired_at,omitempty"`
-	PublishUntil *time.Time `db:"publish_until" json:"publish_until,omitempty"`
-}
-
 // createSigningKey makes community c's new active key, sealed under the master key.
-func (tx *Tx) createSigningKey(ctx context.Context, c uuid.UUID, sealer *secret.Sealer) (KeyInfo, error) {
+func (tx *Tx) createSigningKey(ctx context.Context, c uuid.UUID, sealer *secret.Sealer) (access.KeyInfo, error) {
 	var kid uint32
 	if err := tx.x.GetContext(ctx, &kid, `SELECT nextval('signing_key_kid_seq')`); err != nil {
-		return KeyInfo{}, fmt.Errorf("new signing key: %w", err)
+		return access.KeyInfo{}, fmt.Errorf("new signing key: %w", err)
 	}
 	pub, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
-		return KeyInfo{}, fmt.Errorf("new signing key: %w", err)
+		return access.KeyInfo{}, fmt.Errorf("new signing key: %w", err)
 	}
 	sealed, err := sealer.Seal(priv.Seed(), keyAD(c, kid))
 	if err != nil {
-		return KeyInfo{}, err
+		return access.KeyInfo{}, err
 	}
-	var k KeyInfo
+	var k access.KeyInfo
 	err = tx.x.GetContext(ctx, &k, `INSERT INTO signing_keys (community_id, kid, public_key, private_key_enc) VALUES ($1, $2, $3, $4)
 		RETURNING kid, public_key, created_at, retired_at, publish_until`, c, kid, []byte(pub), sealed)
 	if err != nil {
-		return KeyInfo{}, fmt.Errorf("new signing key: %w", err)
+		return access.KeyInfo{}, fmt.Errorf("new signing key: %w", err)
 	}
 	return k, tx.Change(ctx, c, "key", uuid.Nil, c, k)
 }
-
-// RotationGrace is how long a retired key still counts as active after a rotation:
-// signers cached in mobile-api copies (a few seconds) keep minting with it meanwhile, and
-// their codes must not be refused for a not_before after the retirement.
-const RotationGrace = 30 * time.Second
 
 func seconds(d time.Duration) string { return fmt.Sprintf("%d seconds", int64(d.Seconds())) }
 
 // RotateKey retires community c's active key and makes a new one. The retired key stays
 // published until every token it could have signed has expired.
-func (tx *Tx) RotateKey(ctx context.Context, c uuid.UUID, sealer *secret.Sealer) (KeyInfo, error) {
-	var old KeyInfo
+func (tx *Tx) RotateKey(ctx context.Context, c uuid.UUID, sealer *secret.Sealer) (access.KeyInfo, error) {
+	var old access.KeyInfo
 	err := tx.x.GetContext(ctx, &old, `UPDATE signing_keys SET retired_at = now() + $2::interval,
 			publish_until = now() + $2::interval + $3::interval
 		WHERE community_id = $1 AND retired_at IS NULL RETURNING kid, public_key, created_at, retired_at, publish_until`,
-		c, seconds(RotationGrace), seconds(credential.RetiredKeyRetention(credential.DefaultSkew)))
+		c, seconds(access.KeyRotationGrace), seconds(credential.RetiredKeyRetention(credential.DefaultSkew)))
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return KeyInfo{}, fmt.Errorf("rotate key: %w", err)
+		return access.KeyInfo{}, fmt.Errorf("rotate key: %w", err)
 	}
 	if err == nil {
 		if err := tx.Change(ctx, c, "key", uuid.Nil, c, old); err != nil {
-			return KeyInfo{}, err
+			return access.KeyInfo{}, err
 		}
 	}
 	k, err := tx.createSigningKey(ctx, c, sealer)
@@ -87,8 +73,8 @@ func (tx *Tx) RotateKey(ctx context.Context, c uuid.UUID, sealer *secret.Sealer)
 }
 
 // Keys lists community c's keys, newest first.
-func (db *DB) Keys(ctx context.Context, c uuid.UUID) ([]KeyInfo, error) {
-	out := []KeyInfo{}
+func (db *DB) Keys(ctx context.Context, c uuid.UUID) ([]access.KeyInfo, error) {
+	out := []access.KeyInfo{}
 	err := db.x.SelectContext(ctx, &out, `SELECT kid, public_key, created_at, retired_at, publish_until FROM signing_keys
 		WHERE community_id = $1 ORDER BY kid DESC`, c)
 	if err != nil {
@@ -100,9 +86,7 @@ func (db *DB) Keys(ctx context.Context, c uuid.UUID) ([]KeyInfo, error) {
 // TrustedKeys are the keys gates of community c must trust now: the active one and the
 // retired ones still inside their publication window.
 func (db *DB) TrustedKeys(ctx context.Context, c uuid.UUID) ([]credential.Key, error) {
-	var rows []KeyInfo
-	err := db.x.SelectContext(ctx, &rows, `SELECT kid, public_key, created_at, retired_at, publish_until FROM signing_keys
-		WHERE community_id = $1 AND (publish_until IS NULL OR publish_until > now()) ORDER BY kid`, c)
+	rows, err := publishedKeys(ctx, db.x, c)
 	if err != nil {
 		return nil, fmt.Errorf("trusted keys: %w", err)
 	}
@@ -114,6 +98,15 @@ func (db *DB) TrustedKeys(ctx context.Context, c uuid.UUID) ([]credential.Key, e
 		}
 	}
 	return out, nil
+}
+
+// publishedKeys lists community c's keys still inside their publication window, by kid;
+// the gate sync reads them inside its own repeatable-read transaction.
+func publishedKeys(ctx context.Context, q selecter, c uuid.UUID) ([]access.KeyInfo, error) {
+	var rows []access.KeyInfo
+	err := q.SelectContext(ctx, &rows, `SELECT kid, public_key, created_at, retired_at, publish_until FROM signing_keys
+		WHERE community_id = $1 AND (publish_until IS NULL OR publish_until > now()) ORDER BY kid`, c)
+	return rows, err
 }
 
 // Signer opens community c's active private key.

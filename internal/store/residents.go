@@ -25,7 +25,8 @@ type NewResident struct {
 	Role      access.ResidentRole
 }
 
-// CreateResident adds a resident living in a unit and makes their invite.
+// CreateResident adds a resident living in a unit and makes their invite. Whether the
+// unit exists is checked here because only the database knows.
 func (tx *Tx) CreateResident(ctx context.Context, r NewResident) (access.Resident, Invite, error) {
 	if err := tx.exists(ctx, `SELECT 1 FROM units WHERE community_id = $1 AND id = $2`, r.Community, r.Unit); err != nil {
 		return access.Resident{}, Invite{}, access.Invalid("unit_id", "no such unit in this community")
@@ -90,12 +91,6 @@ type ResidentFilter struct {
 	Limit  int
 }
 
-// ResidentPage is one page of residents in name order.
-type ResidentPage struct {
-	Residents  []access.Resident `json:"residents"`
-	NextCursor string            `json:"next_cursor,omitempty"`
-}
-
 type residentCursor struct {
 	Name string    `json:"n"`
 	ID   uuid.UUID `json:"i"`
@@ -106,13 +101,13 @@ var ErrBadCursor = access.Invalid("cursor", "is not a cursor from a previous pag
 
 // Residents lists a community's residents by name with keyset pagination, so a page
 // costs the same at the start and the end of 50,000 residents.
-func (db *DB) Residents(ctx context.Context, c uuid.UUID, f ResidentFilter) (ResidentPage, error) {
+func (db *DB) Residents(ctx context.Context, c uuid.UUID, f ResidentFilter) (access.ResidentPage, error) {
 	var after *residentCursor
 	if f.Cursor != "" {
 		raw, err := base64.RawURLEncoding.DecodeString(f.Cursor)
 		after = &residentCursor{}
 		if err != nil || json.Unmarshal(raw, after) != nil || after.ID == uuid.Nil {
-			return ResidentPage{}, ErrBadCursor
+			return access.ResidentPage{}, ErrBadCursor
 		}
 	}
 	var afterName, afterID any
@@ -127,7 +122,7 @@ func (db *DB) Residents(ctx context.Context, c uuid.UUID, f ResidentFilter) (Res
 	if f.Status != "" {
 		status = string(f.Status)
 	}
-	page := ResidentPage{Residents: []access.Resident{}}
+	page := access.ResidentPage{Residents: []access.Resident{}}
 	err := db.x.SelectContext(ctx, &page.Residents, residentSelect+`
 		WHERE r.community_id = $1
 		  AND ($2::text IS NULL OR r.name ILIKE $2)
@@ -148,19 +143,11 @@ func (db *DB) Residents(ctx context.Context, c uuid.UUID, f ResidentFilter) (Res
 
 var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
 
-// MoveOutResult says what a move-out ended.
-type MoveOutResult struct {
-	Credentials   int  `json:"credentials_revoked"`
-	Sessions      int  `json:"sessions_ended"`
-	VisitorPasses int  `json:"visitor_passes_revoked"`
-	FaceData      bool `json:"face_data_purged"` // templates deleted and a purge sent to every gate
-}
-
 // MoveOut ends a resident's residency and revokes every credential, session, pending
 // invite and visitor pass of theirs, and purges their face data, all in this one
 // transaction.
-func (tx *Tx) MoveOut(ctx context.Context, c, resident uuid.UUID) (MoveOutResult, error) {
-	var res MoveOutResult
+func (tx *Tx) MoveOut(ctx context.Context, c, resident uuid.UUID) (access.MoveOutResult, error) {
+	var res access.MoveOutResult
 	r, err := tx.x.ExecContext(ctx, `UPDATE residents SET status = 'moved_out', ended_at = now()
 		WHERE community_id = $1 AND id = $2 AND status = 'active'`, c, resident)
 	if err != nil {
@@ -176,7 +163,7 @@ func (tx *Tx) MoveOut(ctx context.Context, c, resident uuid.UUID) (MoveOutResult
 	if err != nil {
 		return res, err
 	}
-	res = MoveOutResult{Credentials: e.Credentials, Sessions: e.Sessions, VisitorPasses: e.VisitorPasses,
+	res = access.MoveOutResult{Credentials: e.Credentials, Sessions: e.Sessions, VisitorPasses: e.VisitorPasses,
 		FaceData: e.Face.Consent || e.Face.Templates > 0}
 	return res, tx.Audit(ctx, c, "resident.move_out", "resident:"+resident.String(), res)
 }
@@ -184,7 +171,7 @@ func (tx *Tx) MoveOut(ctx context.Context, c, resident uuid.UUID) (MoveOutResult
 // ended counts what endResidency stopped.
 type ended struct {
 	Credentials, Sessions, VisitorPasses int
-	Face                                 PurgeResult
+	Face                                 access.PurgeResult
 }
 
 // endResidency stops everything that lets a resident in, for move-out and deletion

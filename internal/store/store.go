@@ -1,5 +1,7 @@
 // Package store keeps gatepass's state in PostgreSQL. It is the only package that writes
-// SQL; it speaks in the domain types of package access.
+// SQL; it speaks storage only, in the domain types of package access: no wire types of an
+// API and nothing of HTTP (internal/arch checks), so that the API packages convert at
+// their own edge and the domain rules live in the domain.
 //
 // One file per entity or aggregate, named for what it stores, not for who calls it:
 // communities (with buildings, units, zones), residents, invites, staff, keys, credentials

@@ -275,7 +275,7 @@ func (a *API) moveOut(c *fiber.Ctx, r *request) error {
 	if err != nil {
 		return err
 	}
-	return mutate(a, c, r, http.StatusOK, func(tx *store.Tx) (store.MoveOutResult, error) {
+	return mutate(a, c, r, http.StatusOK, func(tx *store.Tx) (access.MoveOutResult, error) {
 		return tx.MoveOut(c.UserContext(), r.community, id)
 	})
 }
@@ -311,7 +311,7 @@ func (a *API) createGate(c *fiber.Ctx, r *request) error {
 	}
 	type created struct {
 		access.Gate
-		store.Enrollment
+		access.Enrollment
 	}
 	return mutate(a, c, r, http.StatusCreated, func(tx *store.Tx) (created, error) {
 		g, en, err := tx.CreateGate(c.UserContext(), ng)

@@ -6,6 +6,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"gatepass/internal/access"
 	"gatepass/internal/credential"
 	"gatepass/internal/httpx"
 	"gatepass/internal/qr"
@@ -21,7 +22,7 @@ func (a *API) listKeys(c *fiber.Ctx, r *request) error {
 }
 
 func (a *API) rotateKey(c *fiber.Ctx, r *request) error {
-	return mutate(a, c, r, http.StatusCreated, func(tx *store.Tx) (store.KeyInfo, error) {
+	return mutate(a, c, r, http.StatusCreated, func(tx *store.Tx) (access.KeyInfo, error) {
 		return tx.RotateKey(c.UserContext(), r.community, a.sealer)
 	})
 }

@@ -63,7 +63,7 @@ func (a *API) consentReport(c *fiber.Ctx, r *request) error {
 	if err != nil {
 		return err
 	}
-	var out store.ConsentReport
+	var out access.ConsentReport
 	err = a.db.InTx(c.UserContext(), actor(r), func(tx *store.Tx) (err error) {
 		out, err = tx.ConsentReport(c.UserContext(), r.community, store.ReportPage{Cursor: c.Query("cursor"), Limit: limit})
 		return err

@@ -12,7 +12,6 @@ import (
 	"github.com/google/uuid"
 
 	"gatepass/internal/access"
-	"gatepass/internal/gateapi"
 	"gatepass/internal/httpx"
 	"gatepass/internal/store"
 )
@@ -45,7 +44,7 @@ func (a *API) unlockGate(c *fiber.Ctx, r *request) error {
 	if err := k.Err(); err != nil {
 		return err
 	}
-	var out store.Release
+	var out access.Release
 	err = a.db.InTx(c.UserContext(), actor(r), func(tx *store.Tx) (err error) {
 		out, err = tx.UnlockGate(c.UserContext(), r.community, gate, r.staff.ID, reason)
 		return err
@@ -75,7 +74,7 @@ func (a *API) putGateSettings(c *fiber.Ctx, r *request) error {
 	if err != nil {
 		return err
 	}
-	var in gateapi.Settings
+	var in access.GateSettings
 	if err := httpx.DecodeJSON(c, &in); err != nil {
 		return err
 	}
@@ -121,7 +120,7 @@ func eventFilter(c *fiber.Ctx) (store.EventFilter, error) {
 		}
 	}
 	if q := c.Query("result"); q != "" {
-		if !slices.Contains(gateapi.Results, q) {
+		if !slices.Contains(access.EventResults, q) {
 			return f, access.Invalid("result", "must be granted or denied")
 		}
 		f.Result = q

@@ -2,15 +2,14 @@
 // token: one-time enrollment, the long-polled delta sync that carries keys, revocations,
 // settings, manual releases and face templates to the door, and the uploads coming back
 // (entry events, heartbeats, command and purge acks, face enrolments). Its wire types are
-// in internal/gateapi, which the agent shares; the staff side of gates (unlock, settings,
-// entry log) is part of the admin API.
+// in internal/gateapi, which the agent shares, and wire.go converts them to and from the
+// domain types the store speaks; the staff side of gates (unlock, settings, entry log) is
+// part of the admin API.
 package gatesync
 
 import (
 	"log/slog"
-	"math"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -78,7 +77,7 @@ func (g *API) changes() *store.ChangeHub {
 	return g.hub
 }
 
-func (g *API) auth(h func(c *fiber.Ctx, gate gateapi.Gate) error) fiber.Handler {
+func (g *API) auth(h func(c *fiber.Ctx, gate access.GateIdentity) error) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		token, ok := strings.CutPrefix(c.Get(fiber.HeaderAuthorization), "Bearer ")
 		if !ok || token == "" {
@@ -106,17 +105,17 @@ func (g *API) enroll(c *fiber.Ctx) error {
 	if len(in.BoxPublicKey) != 32 {
 		return access.Invalid("box_public_key", "must be a 32-byte X25519 public key (base64)")
 	}
-	out, err := g.db.EnrollGate(c.UserContext(), code, in.BoxPublicKey, version)
+	gate, token, err := g.db.EnrollGate(c.UserContext(), code, in.BoxPublicKey, version)
 	if err != nil {
 		return err
 	}
-	g.log.Info("gate enrolled", "gate", out.Gate.ID, "community", out.Gate.Community)
-	return c.Status(http.StatusCreated).JSON(out)
+	g.log.Info("gate enrolled", "gate", gate.ID, "community", gate.Community)
+	return c.Status(http.StatusCreated).JSON(gateapi.EnrollResponse{Token: token, Gate: gateToWire(gate), ServerTime: time.Now().UTC()})
 }
 
 // sync answers at once with a snapshot or with changes since the cursor; without
 // changes it holds the request until one arrives or wait runs out.
-func (g *API) sync(c *fiber.Ctx, gate gateapi.Gate) error {
+func (g *API) sync(c *fiber.Ctx, gate access.GateIdentity) error {
 	cursor := int64(0)
 	if q := c.Query("cursor"); q != "" {
 		n, err := strconv.ParseInt(q, 10, 64)
@@ -148,7 +147,7 @@ func (g *API) sync(c *fiber.Ctx, gate gateapi.Gate) error {
 			return err
 		}
 		if changed || wait == 0 {
-			return c.JSON(out)
+			return c.JSON(syncToWire(out))
 		}
 		// Other gates' rows were passed over: read on from after them.
 		cursor = out.Cursor
@@ -157,14 +156,14 @@ func (g *API) sync(c *fiber.Ctx, gate gateapi.Gate) error {
 		case <-time.After(g.poll):
 		case <-deadline.C:
 			out.ServerTime = time.Now().UTC()
-			return c.JSON(out)
+			return c.JSON(syncToWire(out))
 		case <-ctx.Done():
 			return ctx.Err()
 		}
 	}
 }
 
-func (g *API) events(c *fiber.Ctx, gate gateapi.Gate) error {
+func (g *API) events(c *fiber.Ctx, gate access.GateIdentity) error {
 	var in gateapi.Events
 	if err := httpx.DecodeJSON(c, &in); err != nil {
 		return err
@@ -172,53 +171,24 @@ func (g *API) events(c *fiber.Ctx, gate gateapi.Gate) error {
 	if len(in.Events) > gateapi.MaxBatch {
 		return access.Invalid("events", "at most %d events per batch", gateapi.MaxBatch)
 	}
+	events := make([]access.GateEvent, len(in.Events))
 	for i, e := range in.Events {
-		if err := validEvent(e, gate); err != nil {
+		events[i] = eventFromWire(e)
+		if err := events[i].Check(gate.ID); err != nil {
 			return access.Invalid("events["+strconv.Itoa(i)+"]", "%s", err.Error())
 		}
 	}
 	ids := []uuid.UUID{}
-	if len(in.Events) > 0 {
+	if len(events) > 0 {
 		var err error
-		if ids, err = g.db.StoreEvents(c.UserContext(), gate, in.Events); err != nil {
+		if ids, err = g.db.StoreEvents(c.UserContext(), gate, events); err != nil {
 			return err
 		}
 	}
 	return c.JSON(gateapi.EventsAck{Acked: ids})
 }
 
-// validEvent checks one reported event; a gate reports only for itself.
-func validEvent(e gateapi.Event, gate gateapi.Gate) error {
-	switch {
-	case e.ID == uuid.Nil:
-		return errText("id is required")
-	case e.GateID != gate.ID:
-		return errText("gate_id must be the reporting gate")
-	case e.OccurredAt.IsZero() || e.OccurredAt.Year() < 2000 || e.OccurredAt.Year() > 2200:
-		return errText("occurred_at is required and must be a plausible time")
-	case !slices.Contains(gateapi.Methods, e.Method):
-		return errText("method must be qr, face or manual")
-	case !slices.Contains(gateapi.Results, e.Result):
-		return errText("result must be granted or denied")
-	case e.Subject != "" && !slices.Contains(gateapi.Subjects, e.Subject):
-		return errText("subject must be resident, visitor or staff")
-	case len(e.Reason) > gateapi.MaxReason:
-		return errText("reason is longer than 64 bytes")
-	case len(e.ReplayKey) > 64:
-		return errText("replay_key is longer than 64 bytes")
-	case e.Score != nil && (math.IsNaN(float64(*e.Score)) || *e.Score < -1 || *e.Score > 1):
-		return errText("score must be from -1 to 1")
-	case e.Resident != nil && e.Method != "face":
-		return errText("resident_id is for face events")
-	}
-	return nil
-}
-
-type errText string
-
-func (e errText) Error() string { return string(e) }
-
-func (g *API) heartbeat(c *fiber.Ctx, gate gateapi.Gate) error {
+func (g *API) heartbeat(c *fiber.Ctx, gate access.GateIdentity) error {
 	var in gateapi.Heartbeat
 	if err := httpx.DecodeJSON(c, &in); err != nil {
 		return err
@@ -238,7 +208,7 @@ func (g *API) heartbeat(c *fiber.Ctx, gate gateapi.Gate) error {
 	return c.JSON(gateapi.HeartbeatAck{ServerTime: time.Now().UTC()})
 }
 
-func (g *API) ackCommand(c *fiber.Ctx, gate gateapi.Gate) error {
+func (g *API) ackCommand(c *fiber.Ctx, gate access.GateIdentity) error {
 	id, err := httpx.PathUUID(c, "command")
 	if err != nil {
 		return err
@@ -258,7 +228,7 @@ func (g *API) ackCommand(c *fiber.Ctx, gate gateapi.Gate) error {
 	return c.JSON(fiber.Map{"command_id": id, "result": result})
 }
 
-func (g *API) ackFacePurge(c *fiber.Ctx, gate gateapi.Gate) error {
+func (g *API) ackFacePurge(c *fiber.Ctx, gate access.GateIdentity) error {
 	id, err := httpx.PathUUID(c, "purge")
 	if err != nil {
 		return err
@@ -269,7 +239,7 @@ func (g *API) ackFacePurge(c *fiber.Ctx, gate gateapi.Gate) error {
 	return c.JSON(fiber.Map{"purge_id": id, "acked": true})
 }
 
-func (g *API) faceEnrolment(c *fiber.Ctx, gate gateapi.Gate) error {
+func (g *API) faceEnrolment(c *fiber.Ctx, gate access.GateIdentity) error {
 	var in gateapi.FaceEnrolment
 	if err := httpx.DecodeJSON(c, &in); err != nil {
 		return err

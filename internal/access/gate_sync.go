@@ -1,0 +1,75 @@
+package access
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// GateSync is what a gate learns on one sync. Keys, zones, the gate and its commands are
+// always complete (they are small); revocations and face changes are all live ones when
+// Full, else those since the cursor.
+type GateSync struct {
+	Cursor        int64
+	Full          bool
+	More          bool // more changes wait: sync again at once
+	ServerTime    time.Time
+	Gate          GateIdentity
+	Keys          []SyncKey
+	Zones         []ZoneRule
+	Revocations   []Revocation
+	Commands      []GateCommand
+	FaceTemplates []GateFaceTemplate
+	FacePurges    []FacePurge
+}
+
+// SyncKey is a signing key a gate must trust, from NotBefore until NotAfter (nil: the
+// active key).
+type SyncKey struct {
+	KID       uint32
+	Public    []byte
+	NotBefore time.Time
+	NotAfter  *time.Time
+}
+
+// ZoneRule is what a gate needs to know of a zone.
+type ZoneRule struct {
+	Zone         int  `db:"zone"`
+	AntiPassback bool `db:"anti_passback"`
+}
+
+// Revocation is a revoked credential and when gates may forget it
+// (ForgetRevocationAfter).
+type Revocation struct {
+	Credential  uuid.UUID
+	ForgetAfter time.Time
+}
+
+// GateCommand is a command pending for one gate: a manual release or a face enrolment
+// session.
+type GateCommand struct {
+	ID     uuid.UUID
+	Kind   string // unlock | face_enrol
+	Reason string
+	// Payload is the command's own data: for face_enrol {resident_id, model?, expires_at}.
+	Payload   json.RawMessage
+	CreatedBy *uuid.UUID
+	CreatedAt time.Time
+}
+
+// GateFaceTemplate is a resident's face template sealed to one gate: only that gate can
+// open it.
+type GateFaceTemplate struct {
+	Template uuid.UUID
+	Resident uuid.UUID
+	Model    string
+	Sealed   []byte
+}
+
+// FacePurge orders a gate to delete a resident's templates, then acknowledge the purge.
+type FacePurge struct {
+	Purge    uuid.UUID
+	Resident uuid.UUID
+	Reason   string // a consent.Reason
+}

@@ -1,0 +1,97 @@
+package access
+
+import (
+	"math"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+func TestGateSettingsDefaultsAndValidate(t *testing.T) {
+	s := GateSettings{SkewSeconds: 120}.WithDefaults()
+	if s.SkewSeconds != 120 || s.PulseMillis != DefaultGateSettings.PulseMillis || s.StalePolicy != StaleFlag {
+		t.Fatalf("defaults: %+v", s)
+	}
+	bad := map[string]GateSettings{
+		"skew_seconds":              {SkewSeconds: -1},
+		"stale_after_seconds":       {StaleAfterSeconds: 31 * 86400},
+		"card_min_interval_seconds": {CardMinIntervalSeconds: 3601},
+		"passback_seconds":          {PassbackSeconds: -5},
+		"pulse_ms":                  {PulseMillis: 30001},
+		"heartbeat_seconds":         {HeartbeatSeconds: 4000},
+		"stale_policy":              {StalePolicy: "open"},
+	}
+	for want, s := range bad {
+		if field, err := s.Validate(); field != want || err == nil {
+			t.Errorf("%+v: field %q err %v, want %q", s, field, err, want)
+		}
+	}
+	if field, err := (GateSettings{StalePolicy: StaleDeny, SkewSeconds: 3600}).Validate(); err != nil {
+		t.Errorf("valid settings refused: %s %v", field, err)
+	}
+}
+
+func TestGateEventCheck(t *testing.T) {
+	gate, resident := uuid.New(), uuid.New()
+	ok := GateEvent{ID: uuid.New(), OccurredAt: time.Now(), Gate: gate, Method: "qr", Result: "granted", Reason: "ok"}
+	score := func(f float32) *float32 { return &f }
+	cases := []struct {
+		name string
+		edit func(*GateEvent)
+		want string // "" for valid
+	}{
+		{"valid", func(*GateEvent) {}, ""},
+		{"face with resident and score", func(e *GateEvent) { e.Method, e.Resident, e.Score = "face", &resident, score(0.9) }, ""},
+		{"visitor", func(e *GateEvent) { e.Subject = "visitor" }, ""},
+		{"no id", func(e *GateEvent) { e.ID = uuid.Nil }, "id is required"},
+		{"other gate", func(e *GateEvent) { e.Gate = uuid.New() }, "gate_id must be the reporting gate"},
+		{"no time", func(e *GateEvent) { e.OccurredAt = time.Time{} }, "occurred_at is required and must be a plausible time"},
+		{"ancient", func(e *GateEvent) { e.OccurredAt = time.Date(1999, 1, 1, 0, 0, 0, 0, time.UTC) }, "occurred_at is required and must be a plausible time"},
+		{"method", func(e *GateEvent) { e.Method = "pin" }, "method must be qr, face or manual"},
+		{"result", func(e *GateEvent) { e.Result = "maybe" }, "result must be granted or denied"},
+		{"subject", func(e *GateEvent) { e.Subject = "cat" }, "subject must be resident, visitor or staff"},
+		{"reason", func(e *GateEvent) { e.Reason = string(make([]byte, MaxEventReason+1)) }, "reason is longer than 64 bytes"},
+		{"replay key", func(e *GateEvent) { e.ReplayKey = make([]byte, 65) }, "replay_key is longer than 64 bytes"},
+		{"score NaN", func(e *GateEvent) { e.Method, e.Score = "face", score(float32(math.NaN())) }, "score must be from -1 to 1"},
+		{"score high", func(e *GateEvent) { e.Method, e.Score = "face", score(1.5) }, "score must be from -1 to 1"},
+		{"resident on qr", func(e *GateEvent) { e.Resident = &resident }, "resident_id is for face events"},
+	}
+	for _, c := range cases {
+		e := ok
+		c.edit(&e)
+		err := e.Check(gate)
+		if got := ""; err != nil {
+			got = err.Error()
+			if got != c.want {
+				t.Errorf("%s: %q, want %q", c.name, got, c.want)
+			}
+		} else if c.want != "" {
+			t.Errorf("%s: accepted, want %q", c.name, c.want)
+		}
+	}
+}
+
+func TestGateEventCounts(t *testing.T) {
+	cred, resident := uuid.New(), uuid.New()
+	cases := []struct {
+		e            GateEvent
+		visit, clock bool
+	}{
+		{GateEvent{Result: "granted", Credential: &cred, Subject: "visitor", Method: "qr"}, true, false},
+		{GateEvent{Result: "denied", Credential: &cred, Subject: "visitor", Method: "qr"}, false, false},
+		{GateEvent{Result: "granted", Credential: &cred, Subject: "resident", Method: "qr"}, false, false},
+		{GateEvent{Result: "granted", Subject: "visitor", Method: "manual"}, false, false},
+		{GateEvent{Result: "granted", Method: "face", Resident: &resident}, false, true},
+		{GateEvent{Result: "denied", Method: "face", Resident: &resident}, false, false},
+		{GateEvent{Result: "granted", Method: "face"}, false, false},
+	}
+	for _, c := range cases {
+		if got := c.e.UsesVisitorEntry(); got != c.visit {
+			t.Errorf("%+v: UsesVisitorEntry %v", c.e, got)
+		}
+		if got := c.e.MovesFaceRetention(); got != c.clock {
+			t.Errorf("%+v: MovesFaceRetention %v", c.e, got)
+		}
+	}
+}

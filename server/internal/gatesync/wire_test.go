@@ -1,0 +1,129 @@
+package gatesync
+
+import (
+	"encoding/json"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"gatepass/internal/access"
+	"gatepass/internal/gateapi"
+)
+
+// Every conversion between the domain and the wire, with every field of its input set:
+// the output must have every field set too and equal the expected value, so that a field
+// added on one side and not mapped fails here. Settings convert both ways and must come
+// back unchanged.
+func TestWireConversionsAreLossless(t *testing.T) {
+	at := time.Date(2025, 3, 1, 8, 30, 0, 0, time.UTC)
+	later := at.Add(time.Hour)
+	id := func(n byte) uuid.UUID { return uuid.UUID{n, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15} }
+	staff, resident, cred := id(7), id(8), id(9)
+	score := float32(0.93)
+	settings := access.GateSettings{SkewSeconds: 40, StaleAfterSeconds: 600, StalePolicy: access.StaleDeny,
+		CardMinIntervalSeconds: 7, PassbackSeconds: 120, PulseMillis: 900, HeartbeatSeconds: 15}
+	wireSettings := gateapi.Settings{SkewSeconds: 40, StaleAfterSeconds: 600, StalePolicy: gateapi.StaleDeny,
+		CardMinIntervalSeconds: 7, PassbackSeconds: 120, PulseMillis: 900, HeartbeatSeconds: 15}
+	gate := access.GateIdentity{ID: id(1), Community: id(2), Name: "North", Zone: 3, Direction: "in", Settings: settings}
+	wireGate := gateapi.Gate{ID: id(1), Community: id(2), Name: "North", Zone: 3, Direction: "in", Settings: wireSettings}
+	payload := json.RawMessage(`{"resident_id":"x"}`)
+	sync := access.GateSync{Cursor: 42, Full: true, More: true, ServerTime: at, Gate: gate,
+		Keys:          []access.SyncKey{{KID: 5, Public: []byte{1, 2}, NotBefore: at, NotAfter: &later}},
+		Zones:         []access.ZoneRule{{Zone: 2, AntiPassback: true}},
+		Revocations:   []access.Revocation{{Credential: cred, ForgetAfter: later}},
+		Commands:      []access.GateCommand{{ID: id(3), Kind: "face_enrol", Reason: "r", Payload: payload, CreatedBy: &staff, CreatedAt: at}},
+		FaceTemplates: []access.GateFaceTemplate{{Template: id(4), Resident: resident, Model: "m", Sealed: []byte{9}}},
+		FacePurges:    []access.FacePurge{{Purge: id(5), Resident: resident, Reason: "withdrawal"}},
+	}
+	wireSync := gateapi.Sync{Cursor: 42, Full: true, More: true, ServerTime: at, Gate: wireGate,
+		Keys:          []gateapi.Key{{KID: 5, Public: []byte{1, 2}, NotBefore: at, NotAfter: &later}},
+		Zones:         []gateapi.Zone{{Zone: 2, AntiPassback: true}},
+		Revocations:   []gateapi.Revocation{{Credential: cred, ForgetAfter: later}},
+		Commands:      []gateapi.Command{{ID: id(3), Kind: "face_enrol", Reason: "r", Payload: payload, CreatedBy: &staff, CreatedAt: at}},
+		FaceTemplates: []gateapi.FaceTemplate{{Template: id(4), Resident: resident, Model: "m", Sealed: []byte{9}}},
+		FacePurges:    []gateapi.FacePurge{{Purge: id(5), Resident: resident, Reason: "withdrawal"}},
+	}
+	wireEvent := gateapi.Event{ID: id(6), OccurredAt: at, GateID: id(1), Credential: &cred, Subject: "resident", Method: "face",
+		Result: "granted", Reason: "ok", Offline: true, Stale: true, Staff: &staff, ReplayKey: []byte{3}, Resident: &resident, Score: &score}
+	event := access.GateEvent{ID: id(6), OccurredAt: at, Gate: id(1), Credential: &cred, Subject: "resident", Method: "face",
+		Result: "granted", Reason: "ok", Offline: true, Stale: true, Staff: &staff, ReplayKey: []byte{3}, Resident: &resident, Score: &score}
+
+	cases := []struct {
+		name      string
+		in        any
+		got, want any
+		back      any // the output converted back, where a way back exists
+	}{
+		{"settings", settings, gateapi.Settings(settings), wireSettings, access.GateSettings(wireSettings)},
+		{"gate", gate, gateToWire(gate), wireGate, nil},
+		{"sync", sync, syncToWire(sync), wireSync, nil},
+		{"event", wireEvent, eventFromWire(wireEvent), event, nil},
+	}
+	for _, c := range cases {
+		allSet(t, c.name+" input", reflect.ValueOf(c.in))
+		allSet(t, c.name+" output", reflect.ValueOf(c.got))
+		if !reflect.DeepEqual(c.got, c.want) {
+			t.Errorf("%s:\n got %+v\nwant %+v", c.name, c.got, c.want)
+		}
+		if c.back != nil && !reflect.DeepEqual(c.back, c.in) {
+			t.Errorf("%s back:\n got %+v\nwant %+v", c.name, c.back, c.in)
+		}
+	}
+}
+
+// Empty lists stay lists on the wire ([] rather than null), as docs/openapi-gate.yaml
+// types them and as the server has always sent them.
+func TestSyncToWireKeepsEmptyLists(t *testing.T) {
+	out, err := json.Marshal(syncToWire(access.GateSync{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(out, &m); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"keys", "zones", "revocations", "commands", "face_templates", "face_purges"} {
+		if l, ok := m[k].([]any); !ok || len(l) != 0 {
+			t.Errorf("%s: %v, want []", k, m[k])
+		}
+	}
+}
+
+// allSet fails for any zero field, empty list or nil pointer in v, so that the cases
+// above exercise every field there is.
+func allSet(t *testing.T, path string, v reflect.Value) {
+	t.Helper()
+	switch v.Kind() {
+	case reflect.Struct:
+		if v.Type() == reflect.TypeOf(time.Time{}) {
+			if v.Interface().(time.Time).IsZero() {
+				t.Errorf("%s is zero", path)
+			}
+			return
+		}
+		for i := range v.NumField() {
+			allSet(t, path+"."+v.Type().Field(i).Name, v.Field(i))
+		}
+	case reflect.Slice:
+		if v.Len() == 0 {
+			t.Errorf("%s is empty", path)
+		}
+		if v.Type().Elem().Kind() == reflect.Struct {
+			for i := range v.Len() {
+				allSet(t, path, v.Index(i))
+			}
+		}
+	case reflect.Pointer:
+		if v.IsNil() {
+			t.Errorf("%s is nil", path)
+			return
+		}
+		allSet(t, path, v.Elem())
+	default:
+		if v.IsZero() {
+			t.Errorf("%s is zero", path)
+		}
+	}
+}
