@@ -183,7 +183,7 @@ func TestRealBrowser(t *testing.T) {
 	}
 	vclaims := checkFresh(t, h, f.id, browsertest.ScreenshotQR(t, visitor, "visitor"))
 	var passCred uuid.UUID
-	if err := h.sql.Get(&passCred, `SELECT c.id FROM credentials c JOIN visitor_passes v ON v.id = c.visitor_pass_id
+	if err := h.sql.Get(&passCred, `SELECT c.id FROM credentials c JOIN visitor_passes v ON v.community_id = c.community_id AND v.id = c.visitor_pass_id
 		WHERE v.host_resident_id = $1 AND v.label = 'Grandma'`, resident); err != nil {
 		t.Fatal(err)
 	}
