@@ -48,6 +48,7 @@ type Config struct {
 	RPID      string
 	RPOrigins []string
 	Limits    Limits
+	Edge      httpx.Edge // the metrics listener and the trusted proxies
 }
 
 // API is the resident HTTP API and web app.
@@ -58,6 +59,8 @@ type API struct {
 	wa          *webauthn.WebAuthn
 	origins     []string
 	app         *fiber.App
+	reg         *prometheus.Registry // served on edge.MetricsAddr, never on the API's port
+	edge        httpx.Edge
 	communities communityCache
 }
 
@@ -84,7 +87,7 @@ func New(cfg Config) (*API, error) {
 	if err != nil {
 		return nil, fmt.Errorf("webauthn: %w", err)
 	}
-	a := &API{db: cfg.DB, sealer: cfg.Sealer, log: cfg.Log, wa: wa, origins: cfg.RPOrigins}
+	a := &API{db: cfg.DB, sealer: cfg.Sealer, log: cfg.Log, wa: wa, origins: cfg.RPOrigins, edge: cfg.Edge}
 	a.communities = communityCache{ttl: communityTTL, load: func(ctx context.Context, c uuid.UUID) (communityState, error) {
 		signer, err := a.db.Signer(ctx, c, a.sealer)
 		if err != nil {
@@ -93,9 +96,10 @@ func New(cfg Config) (*API, error) {
 		zones, err := a.db.ResidentZones(ctx, c)
 		return communityState{signer: signer, zones: zones}, err
 	}}
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewDBStatsCollector(cfg.DB.SQL(), "gatepass"), collectors.NewGoCollector())
-	a.app = httpx.NewApp(httpx.Options{Name: "gatepass-mobile-api", Log: cfg.Log, Registry: reg, BodyLimit: faceTemplatesLimit})
+	a.reg = prometheus.NewRegistry()
+	a.reg.MustRegister(collectors.NewDBStatsCollector(cfg.DB.SQL(), "gatepass"), collectors.NewGoCollector())
+	a.app = httpx.NewApp(httpx.Options{Name: "gatepass-mobile-api", Log: cfg.Log, Registry: a.reg, BodyLimit: faceTemplatesLimit,
+		TrustedProxies: cfg.Edge.TrustedProxies})
 	// Every route but the sealed face templates takes at most bodyLimit.
 	small := httpx.LimitBody(bodyLimit)
 	a.app.Use(func(c *fiber.Ctx) error {
@@ -129,9 +133,9 @@ func New(cfg Config) (*API, error) {
 // App is the Fiber app, for tests.
 func (a *API) App() *fiber.App { return a.app }
 
-// Serve runs until ctx ends.
+// Serve runs the API on addr and the metrics on their own address until ctx ends.
 func (a *API) Serve(ctx context.Context, addr string) error {
-	return httpx.Serve(ctx, a.app, addr, a.log)
+	return httpx.ServeEdge(ctx, a.app, addr, a.edge, a.reg, a.log)
 }
 
 // ServeListener runs on an existing listener until ctx ends.
@@ -170,7 +174,7 @@ func (a *API) setSession(c *fiber.Ctx, token string, transport *string) fiber.Ma
 func (a *API) clearSession(c *fiber.Ctx) { a.sessionCookie(c, "", -1) }
 
 // sessionCookie sets the session cookie (maxAge -1 deletes it). It is Secure when the
-// request came over TLS (directly or per X-Forwarded-Proto) or the app's origin is
+// request came over TLS (directly or per X-Forwarded-Proto from TRUSTED_PROXIES) or the app's origin is
 // https, so a proxy that does not say how it was reached cannot make it plain.
 func (a *API) sessionCookie(c *fiber.Ctx, value string, maxAge int) {
 	secure := c.Protocol() == "https" || strings.HasPrefix(a.origins[0], "https://")

@@ -81,9 +81,11 @@ func (a *API) loadResident(ctx context.Context, c, id uuid.UUID) (*resident, err
 	return &resident{community: c, id: id, name: r.Name, passkeys: pks}, nil
 }
 
-// registrationOptions: a discoverable credential is required (sign-in has no username);
-// user verification is preferred, not required, so phones without a screen lock can
-// still hold a passkey (they just cannot step up).
+// registrationOptions: a discoverable credential is required (sign-in has no username),
+// and so is user verification (PIN, fingerprint or face): a registration opens a
+// session, and a session can export everything held about the resident, so possession of
+// an unlocked phone must not be enough. Phones create passkeys only with a screen lock
+// anyway.
 func registrationOptions(r *resident) []webauthn.RegistrationOption {
 	requireRK := true
 	exclude := make([]protocol.CredentialDescriptor, 0, len(r.passkeys))
@@ -94,7 +96,7 @@ func registrationOptions(r *resident) []webauthn.RegistrationOption {
 		webauthn.WithAuthenticatorSelection(protocol.AuthenticatorSelection{
 			RequireResidentKey: &requireRK,
 			ResidentKey:        protocol.ResidentKeyRequirementRequired,
-			UserVerification:   protocol.VerificationPreferred,
+			UserVerification:   protocol.VerificationRequired,
 		}),
 		webauthn.WithConveyancePreference(protocol.PreferNoAttestation),
 		webauthn.WithExclusions(exclude),
@@ -222,6 +224,9 @@ func (a *API) redeemFinish(c *fiber.Ctx, _ *store.Session) error {
 	if err != nil {
 		return webauthnError(err)
 	}
+	if err := userVerifiedAt(parsed.Response.AttestationObject.AuthData.Flags); err != nil {
+		return err
+	}
 	r := &resident{community: cer.Community, id: cer.Resident.UUID}
 	cred, err := a.wa.CreateCredential(r, sd, parsed)
 	if err != nil {
@@ -233,7 +238,7 @@ func (a *API) redeemFinish(c *fiber.Ctx, _ *store.Session) error {
 		if err := tx.RedeemInvite(c.UserContext(), r.community, cer.Invite.UUID, pk); err != nil {
 			return err
 		}
-		token, err = tx.NewSession(c.UserContext(), r.community, pk.Resident, pk.ID, cred.Flags.UserVerified)
+		token, err = tx.NewSession(c.UserContext(), r.community, pk.Resident, pk.ID, true)
 		return err
 	})
 	if err != nil {
@@ -245,7 +250,11 @@ func (a *API) redeemFinish(c *fiber.Ctx, _ *store.Session) error {
 }
 
 func (a *API) signInBegin(c *fiber.Ctx, _ *store.Session) error {
-	assertion, sd, err := a.wa.BeginDiscoverableLogin(webauthn.WithUserVerification(protocol.VerificationPreferred))
+	// User verification is required (the library then refuses an assertion without it,
+	// and finish checks the flag first with a clear answer): a session can export all of
+	// a resident's data, so a phone that is merely unlocked, or a security key anyone
+	// can touch, must not open one.
+	assertion, sd, err := a.wa.BeginDiscoverableLogin(webauthn.WithUserVerification(protocol.VerificationRequired))
 	if err != nil {
 		return fmt.Errorf("begin sign-in: %w", err)
 	}
@@ -256,32 +265,54 @@ func (a *API) signInBegin(c *fiber.Ctx, _ *store.Session) error {
 	return c.JSON(fiber.Map{"ceremony": id, "options": assertion})
 }
 
-// errClone is the answer to an assertion whose counter did not move forward: two
-// copies of the key may exist. The passkey keeps working only after the resident
-// removes and re-adds it from another signed-in device.
-var errClone = httpx.Errorf(http.StatusForbidden, "passkey_counter_regressed",
-	"this passkey's signature counter went backwards: it may have been copied, so it was refused")
+// Answers to assertions that are refused although their signature is good.
+var (
+	errNotVerified = httpx.Errorf(http.StatusForbidden, "user_not_verified",
+		"this passkey did not verify you (PIN, fingerprint or face), and that is needed here: a session can reach all your data")
+	errClone = httpx.Errorf(http.StatusForbidden, "passkey_counter_regressed",
+		"this passkey's signature counter went backwards, so a copy of it may exist: it is now suspended and will not sign in again. "+
+			"Sign in with another passkey of yours and remove this one (Security), or ask the property office for a new invite")
+	errSuspended = httpx.Errorf(http.StatusForbidden, "passkey_suspended",
+		"this passkey was suspended because a copy of it may exist, and it will not sign in again. "+
+			"Sign in with another passkey of yours and remove this one (Security), or ask the property office for a new invite")
+)
 
-// checkAssertion applies the rules every accepted assertion must pass beyond the
-// signature: the counter moved forward, and it is recorded compare-and-set.
-func (a *API) checkAssertion(ctx context.Context, r *resident, cred *webauthn.Credential, parsed *protocol.ParsedCredentialAssertionData) (store.Passkey, bool, error) {
-	stored, ok := r.passkey(cred.ID)
-	if !ok {
-		return store.Passkey{}, false, access.ErrUnauthorized
+// userVerified refuses an assertion whose authenticator did not verify the user, before
+// anything else is looked at (the library would refuse it too, less clearly).
+func userVerified(parsed *protocol.ParsedCredentialAssertionData) error {
+	return userVerifiedAt(parsed.Response.AuthenticatorData.Flags)
+}
+
+// userVerifiedAt refuses authenticator data without the UV flag (assertions and
+// registrations alike).
+func userVerifiedAt(f protocol.AuthenticatorFlags) error {
+	if !f.UserVerified() {
+		return errNotVerified
 	}
-	uv := parsed.Response.AuthenticatorData.Flags.UserVerified()
-	if cred.Authenticator.CloneWarning {
-		a.log.Warn("passkey counter went backwards", "community", r.community, "resident", r.id, "passkey", stored.ID,
-			"stored", stored.SignCount, "presented", parsed.Response.AuthenticatorData.Counter)
-		return stored, uv, errClone
+	return nil
+}
+
+// checkAssertion applies the rules every assertion with a good signature must still
+// pass, in the store under the passkey's row lock (store.UsePasskey): not suspended, and
+// a counter that moved forward. A regression suspends the passkey, ends its sessions and
+// revokes the devices it authorised (committed before the refusal is answered).
+func (a *API) checkAssertion(ctx context.Context, r *resident, cred *webauthn.Credential, parsed *protocol.ParsedCredentialAssertionData) (store.Passkey, error) {
+	if _, ok := r.passkey(cred.ID); !ok {
+		return store.Passkey{}, access.ErrUnauthorized
 	}
-	used, err := a.db.UsePasskey(ctx, store.PasskeyUse{Community: r.community, CredentialID: cred.ID, OldCount: stored.SignCount,
-		NewCount: int64(cred.Authenticator.SignCount), BackupState: cred.Flags.BackupState, UserVerified: uv})
-	if errors.Is(err, store.ErrCounterRace) {
-		a.log.Warn("passkey counter raced", "community", r.community, "resident", r.id, "passkey", stored.ID)
-		return stored, uv, errClone
+	presented := parsed.Response.AuthenticatorData.Counter
+	used, err := a.db.UsePasskey(ctx, store.PasskeyUse{Community: r.community, Resident: r.id, CredentialID: cred.ID, Count: presented,
+		BackupState: cred.Flags.BackupState, UserVerified: parsed.Response.AuthenticatorData.Flags.UserVerified()})
+	switch {
+	case errors.Is(err, access.ErrCounterRegressed):
+		a.log.Warn("passkey counter went backwards: passkey suspended", "community", r.community, "resident", r.id, "passkey", used.ID,
+			"stored", used.SignCount, "presented", presented)
+		return used, errClone
+	case errors.Is(err, access.ErrPasskeySuspended):
+		a.log.Warn("suspended passkey refused", "community", r.community, "resident", r.id, "passkey", used.ID, "presented", presented)
+		return used, errSuspended
 	}
-	return used, uv, err
+	return used, err
 }
 
 func (a *API) signInFinish(c *fiber.Ctx, _ *store.Session) error {
@@ -292,6 +323,9 @@ func (a *API) signInFinish(c *fiber.Ctx, _ *store.Session) error {
 	parsed, err := protocol.ParseCredentialRequestResponseBytes(in.Credential)
 	if err != nil {
 		return webauthnError(err)
+	}
+	if err := userVerified(parsed); err != nil {
+		return err
 	}
 	var who *resident
 	handler := func(rawID, userHandle []byte) (webauthn.User, error) {
@@ -312,16 +346,16 @@ func (a *API) signInFinish(c *fiber.Ctx, _ *store.Session) error {
 		}
 		return webauthnError(err)
 	}
-	pk, uv, err := a.checkAssertion(c.UserContext(), who, cred, parsed)
+	pk, err := a.checkAssertion(c.UserContext(), who, cred, parsed)
 	if err != nil {
 		return err
 	}
-	token, err := a.db.NewSession(c.UserContext(), who.community, who.id, pk.ID, uv)
+	token, err := a.db.NewSession(c.UserContext(), who.community, who.id, pk.ID, true)
 	if err != nil {
 		return err
 	}
 	out := a.setSession(c, token, in.Session)
-	out["resident_id"], out["passkey_id"], out["user_verified"] = who.id, pk.ID, uv
+	out["resident_id"], out["passkey_id"], out["user_verified"] = who.id, pk.ID, true
 	return c.JSON(out)
 }
 
@@ -348,7 +382,17 @@ func (a *API) stepUpBegin(c *fiber.Ctx, s *store.Session) error {
 	if err != nil {
 		return err
 	}
-	assertion, sd, err := a.wa.BeginLogin(r, webauthn.WithUserVerification(protocol.VerificationRequired))
+	// Only passkeys that still sign in are offered.
+	allow := make([]protocol.CredentialDescriptor, 0, len(r.passkeys))
+	for _, c := range r.WebAuthnCredentials() {
+		if p, _ := r.passkey(c.ID); p.SuspendedAt == nil {
+			allow = append(allow, c.Descriptor())
+		}
+	}
+	if len(allow) == 0 {
+		return errSuspended
+	}
+	assertion, sd, err := a.wa.BeginLogin(r, webauthn.WithUserVerification(protocol.VerificationRequired), webauthn.WithAllowedCredentials(allow))
 	if err != nil {
 		return fmt.Errorf("begin step-up: %w", err)
 	}
@@ -380,6 +424,9 @@ func (a *API) stepUpFinish(c *fiber.Ctx, s *store.Session) error {
 	if err != nil {
 		return webauthnError(err)
 	}
+	if err := userVerified(parsed); err != nil {
+		return err
+	}
 	r, err := a.loadResident(c.UserContext(), s.Community, s.Resident)
 	if err != nil {
 		return err
@@ -388,12 +435,9 @@ func (a *API) stepUpFinish(c *fiber.Ctx, s *store.Session) error {
 	if err != nil {
 		return webauthnError(err)
 	}
-	pk, uv, err := a.checkAssertion(c.UserContext(), r, cred, parsed)
+	pk, err := a.checkAssertion(c.UserContext(), r, cred, parsed)
 	if err != nil {
 		return err
-	}
-	if !uv {
-		return httpx.Errorf(http.StatusForbidden, "user_not_verified", "this passkey did not verify you (PIN, fingerprint or face)")
 	}
 	if err := a.db.MarkVerified(c.UserContext(), *s, pk.ID); err != nil {
 		return err
@@ -445,6 +489,9 @@ func (a *API) addPasskeyFinish(c *fiber.Ctx, s *store.Session) error {
 	parsed, err := protocol.ParseCredentialCreationResponseBytes(in.Credential)
 	if err != nil {
 		return webauthnError(err)
+	}
+	if err := userVerifiedAt(parsed.Response.AttestationObject.AuthData.Flags); err != nil {
+		return err
 	}
 	r, err := a.loadResident(c.UserContext(), s.Community, s.Resident)
 	if err != nil {

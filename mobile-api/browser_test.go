@@ -31,6 +31,21 @@ func checkFresh(t *testing.T, h *harness, c uuid.UUID, text string) credential.C
 	return claims
 }
 
+// redeemInBrowser opens the app on a phone screen with a virtual authenticator (after
+// setup actions, such as a locale), redeems the invite code and waits for the pass.
+func (h *harness) redeemInBrowser(ctx context.Context, code string, setup ...chromedp.Action) {
+	h.t.Helper()
+	actions := append(append([]chromedp.Action{browsertest.Phone()}, setup...), browsertest.VirtualAuthenticator(),
+		chromedp.Navigate(h.base+"/"),
+		chromedp.WaitVisible("#invite-code", chromedp.ByID),
+		chromedp.SendKeys("#invite-code", code, chromedp.ByID),
+		chromedp.Click("#redeem-btn", chromedp.ByID),
+		browsertest.WaitPass())
+	if err := chromedp.Run(ctx, actions...); err != nil {
+		h.t.Fatalf("redeem in the app: %v\n%s", err, h.logs.String())
+	}
+}
+
 func TestRealBrowser(t *testing.T) {
 	h := newHarness(t, testLimits)
 	f := h.community()

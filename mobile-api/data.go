@@ -40,7 +40,6 @@ func (a *API) export(c *fiber.Ctx, s *store.Session) error {
 	}); err != nil {
 		return err
 	}
-	noStore(c)
 	c.Set(fiber.HeaderContentDisposition, `attachment; filename="gatepass-export.json"`)
 	return c.JSON(out)
 }

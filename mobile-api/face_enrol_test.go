@@ -171,22 +171,13 @@ func TestRealBrowserFaceEnrol(t *testing.T) {
 	h.faceGates(f, 1)
 	gate := h.gateIDs(f)[0]
 	ctx := browsertest.New(t, 90*time.Second)
-	err := chromedp.Run(ctx, browsertest.Phone(), browsertest.VirtualAuthenticator(),
-		chromedp.Navigate(h.base+"/"),
-		chromedp.WaitVisible("#invite-code", chromedp.ByID),
-		chromedp.SendKeys("#invite-code", code, chromedp.ByID),
-		chromedp.Click("#redeem-btn", chromedp.ByID),
-		browsertest.WaitPass(),
-	)
-	if err != nil {
-		t.Fatalf("redeem: %v\n%s", err, h.logs.String())
-	}
+	h.redeemInBrowser(ctx, code)
 	h.consentTo(f, member{id: resident}, consent.ScopeOneGate, gate)
 	var name, state string
 	if err := h.sql.Get(&name, `SELECT name FROM gates WHERE id = $1`, gate); err != nil {
 		t.Fatal(err)
 	}
-	err = chromedp.Run(ctx,
+	err := chromedp.Run(ctx,
 		chromedp.Click(`button[data-tab="data"]`, chromedp.ByQuery),
 		chromedp.WaitVisible("#face-enrol-start", chromedp.ByID),
 		chromedp.Click("#face-enrol-start", chromedp.ByID),

@@ -35,6 +35,24 @@ func (h *harness) faceGates(f community, n int) {
 	}
 }
 
+// seal makes a face template for m and seals it to each of gates (the answer of GET
+// /api/v1/face/gates), as a native app does before POST /api/v1/face/templates.
+func (h *harness) seal(f community, m member, gates []any) []map[string]any {
+	h.t.Helper()
+	tmpl := face.NewSynthetic(7).Identity()
+	var blobs []map[string]any
+	for _, g := range gates {
+		gate := g.(map[string]any)
+		pub, _ := base64.StdEncoding.DecodeString(gate["box_public_key"].(string))
+		sealed, err := face.Seal(tmpl, pub, face.Binding{Community: f.id, Gate: uuid.MustParse(gate["gate_id"].(string)), Resident: m.id, Model: tmpl.Model})
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		blobs = append(blobs, map[string]any{"gate_id": gate["gate_id"], "model": tmpl.Model, "sealed": base64.StdEncoding.EncodeToString(sealed)})
+	}
+	return blobs
+}
+
 func TestFaceEntryFlow(t *testing.T) {
 	h := newHarness(t, testLimits)
 	f := h.community()
@@ -81,17 +99,7 @@ func TestFaceEntryFlow(t *testing.T) {
 	if len(gates) != 2 {
 		t.Fatalf("gates to seal to: %v", gates)
 	}
-	tmpl := face.NewSynthetic(7).Identity()
-	var blobs []map[string]any
-	for _, g := range gates {
-		gate := g.(map[string]any)
-		pub, _ := base64.StdEncoding.DecodeString(gate["box_public_key"].(string))
-		sealed, err := face.Seal(tmpl, pub, face.Binding{Community: f.id, Gate: uuid.MustParse(gate["gate_id"].(string)), Resident: m.id, Model: tmpl.Model})
-		if err != nil {
-			t.Fatal(err)
-		}
-		blobs = append(blobs, map[string]any{"gate_id": gate["gate_id"], "model": tmpl.Model, "sealed": base64.StdEncoding.EncodeToString(sealed)})
-	}
+	blobs := h.seal(f, m, gates)
 	h.mustFail(422, "", "POST", "/api/v1/face/templates", m.token, map[string]any{"templates": blobs[:1]}) // one gate missing
 	if got := h.must(201, "POST", "/api/v1/face/templates", m.token, map[string]any{"templates": blobs}); got["templates_stored"] != 2.0 {
 		t.Fatalf("templates %v", got)

@@ -132,11 +132,17 @@ func (h *harness) community() community {
 // invite creates a resident the way staff do and returns their id and invite code.
 func (h *harness) invite(f community) (uuid.UUID, string) {
 	h.t.Helper()
+	return h.inviteAs(store.NewResident{Community: f.id, Name: unique("Resident"), Unit: f.unit, Role: access.RoleOwner})
+}
+
+// inviteAs creates the resident nr the way staff do and returns their id and invite code.
+func (h *harness) inviteAs(nr store.NewResident) (uuid.UUID, string) {
+	h.t.Helper()
 	ctx := context.Background()
 	var r access.Resident
 	var inv store.Invite
 	err := h.db.InTx(ctx, "test", func(tx *store.Tx) (err error) {
-		r, inv, err = tx.CreateResident(ctx, store.NewResident{Community: f.id, Name: unique("Resident"), Unit: f.unit, Role: access.RoleOwner})
+		r, inv, err = tx.CreateResident(ctx, nr)
 		return err
 	})
 	if err != nil {
@@ -158,11 +164,18 @@ type member struct {
 func (h *harness) signUp(f community) member {
 	h.t.Helper()
 	id, code := h.invite(f)
+	return h.redeem(f, id, code, "test phone")
+}
+
+// redeem redeems resident id's invite code with a new passkey named passkeyName, asking
+// for a bearer token.
+func (h *harness) redeem(f community, id uuid.UUID, code, passkeyName string) member {
+	h.t.Helper()
 	au := &authenticator{origin: h.base, rpID: "localhost", uv: true}
 	begin := h.must(200, "POST", "/api/v1/invites/redeem/begin", "", map[string]any{"invite_code": code})
 	cred, key := au.create(h.t, begin)
 	out := h.must(201, "POST", "/api/v1/invites/redeem/finish", "", map[string]any{
-		"ceremony": begin["ceremony"], "credential": cred, "name": "test phone", "session": "bearer"})
+		"ceremony": begin["ceremony"], "credential": cred, "name": passkeyName, "session": "bearer"})
 	if out["resident_id"] != id.String() {
 		h.t.Fatalf("redeemed as %v, want %s", out["resident_id"], id)
 	}

@@ -19,6 +19,7 @@ import (
 	"syscall"
 
 	"gatepass/internal/audit"
+	"gatepass/internal/httpx"
 	"gatepass/internal/secret"
 	"gatepass/internal/store"
 )
@@ -32,6 +33,8 @@ environment (flags override):
   RP_ID            WebAuthn relying party id: the site's domain (default localhost)
   RP_ORIGINS       comma-separated origins the app is served from
                    (default http://localhost:8081,http://127.0.0.1:8081)
+  METRICS_ADDR     /metrics, apart from the API (default 127.0.0.1:9091; "off" for none)
+  TRUSTED_PROXIES  comma-separated IPs or CIDRs whose X-Forwarded-Proto is believed
   LOG_LEVEL        debug, info, warn or error
 `
 
@@ -75,7 +78,12 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.StringVar(&origins, "rp-origins", envOr("RP_ORIGINS", "http://localhost:8081,http://127.0.0.1:8081"), "allowed origins (env RP_ORIGINS)")
 	fs.StringVar(&logLevel, "log-level", envOr("LOG_LEVEL", "info"), "log level (env LOG_LEVEL)")
 	fs.BoolVar(&noMigrate, "no-migrate", false, "do not apply the schema at start")
+	var edge httpx.Edge
+	edge.Flags(fs, "127.0.0.1:9091") // the server's default is 9090, for one host running both
 	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := edge.Check(); err != nil {
 		return err
 	}
 	if os.Getenv("GOGC") == "" {
@@ -119,7 +127,7 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 			return err
 		}
 	}
-	api, err := New(Config{DB: db, Sealer: sealer, Log: log, RPID: rpID, RPOrigins: splitOrigins(origins)})
+	api, err := New(Config{DB: db, Sealer: sealer, Log: log, RPID: rpID, RPOrigins: splitOrigins(origins), Edge: edge})
 	if err != nil {
 		return err
 	}

@@ -73,6 +73,8 @@ func (a *API) residentPass(c *fiber.Ctx, s *store.Session) (issued, error) {
 	return a.mint(c, s.Community, cred.ID, credential.SubjectResident, uint64(st.zones), time.Time{})
 }
 
+// noStore keeps an answer out of every cache (Pragma for HTTP/1.0 ones); the /api/v1
+// group sets it on every answer.
 func noStore(c *fiber.Ctx) {
 	c.Set(fiber.HeaderCacheControl, "no-store")
 	c.Set(fiber.HeaderPragma, "no-cache")
@@ -83,7 +85,6 @@ func (a *API) pass(c *fiber.Ctx, s *store.Session) error {
 	if err != nil {
 		return err
 	}
-	noStore(c)
 	return c.JSON(out)
 }
 
@@ -102,7 +103,6 @@ func sendPNG(c *fiber.Ctx, out issued) error {
 	if err != nil {
 		return err
 	}
-	noStore(c)
 	c.Set("X-Pass-Expires-At", out.ExpiresAt.UTC().Format(time.RFC3339))
 	c.Set("X-Pass-Refresh-After", out.RefreshAfter.UTC().Format(time.RFC3339))
 	c.Set(fiber.HeaderContentType, "image/png")
@@ -118,9 +118,22 @@ func (a *API) me(c *fiber.Ctx, s *store.Session) error {
 	if err != nil {
 		return err
 	}
+	passkeys, err := a.db.Passkeys(c.UserContext(), s.Community, s.Resident)
+	if err != nil {
+		return err
+	}
+	// The app warns on every screen while a suspended passkey is listed: the resident
+	// should learn that a copy of their passkey may exist, and remove it.
+	suspended := 0
+	for _, p := range passkeys {
+		if p.SuspendedAt != nil {
+			suspended++
+		}
+	}
 	return c.JSON(fiber.Map{
-		"resident":       r,
-		"community_name": community.Name,
+		"resident":           r,
+		"community_name":     community.Name,
+		"passkeys_suspended": suspended,
 		"session": fiber.Map{
 			"created_at": s.CreatedAt, "expires_at": s.ExpiresAt, "passkey_id": s.Passkey,
 			"step_up_fresh": access.StepUpFresh(s.VerifiedAt, time.Now()),

@@ -116,7 +116,14 @@ func (a *API) apiRoutes(l Limits) []route {
 }
 
 func (a *API) routes(l Limits) {
-	v1 := a.app.Group("/api/v1")
+	// Every API answer is Cache-Control: no-store, errors included. Many carry a secret
+	// (a session token or its cookie, a visitor link, a code, a device certificate, the
+	// export) and the rest are one person's data; none is worth caching. Set here, before
+	// any route, so a route added later cannot forget it.
+	v1 := a.app.Group("/api/v1", func(c *fiber.Ctx) error {
+		noStore(c)
+		return c.Next()
+	})
 	for _, r := range a.apiRoutes(l) {
 		handlers := []fiber.Handler{a.enforce(r)}
 		if r.limit != nil {

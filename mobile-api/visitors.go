@@ -97,7 +97,6 @@ func (a *API) visit(c *fiber.Ctx, _ *store.Session) error {
 	if err != nil {
 		return err
 	}
-	noStore(c)
 	return c.JSON(fiber.Map{
 		"label": v.Label, "valid_from": v.ValidFrom, "valid_until": v.ValidUntil,
 		"entries_left": max(v.MaxEntries-v.EntriesUsed, 0), "state": v.State,
@@ -122,7 +121,6 @@ func (a *API) visitPass(c *fiber.Ctx, _ *store.Session) error {
 	if err != nil {
 		return err
 	}
-	noStore(c)
 	return c.JSON(out)
 }
 

@@ -3,6 +3,9 @@ package schema_test
 import (
 	"context"
 	"database/sql"
+	"fmt"
+	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -175,5 +178,79 @@ func TestEveryTablePlacedOnCitus(t *testing.T) {
 	// The kept triggers fire on the workers' shards.
 	if _, err := db.Exec(`TRUNCATE audit_log`); err == nil {
 		t.Error("TRUNCATE audit_log succeeded on Citus")
+	}
+}
+
+// TestAppRole: the programs' role may do their work but cannot rewrite the audit log,
+// delete its heads, truncate anything or change the schema.
+func TestAppRole(t *testing.T) {
+	ctx := context.Background()
+	ownerURL := dbtest.Empty(t)
+	owner, err := sql.Open("postgres", ownerURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer owner.Close()
+	if err := schema.Migrate(ctx, owner); err != nil {
+		t.Fatal(err)
+	}
+	role := fmt.Sprintf("gatepass_app_t%d", time.Now().UnixNano()%1e9)
+	for _, bad := range []string{"", "App", "a; DROP TABLE x", "a\"b", strings.Repeat("a", 64)} {
+		if err := schema.GrantAppRole(ctx, owner, bad); err == nil {
+			t.Errorf("role name %q accepted", bad)
+		}
+	}
+	if err := schema.GrantAppRole(ctx, owner, role); err != nil {
+		t.Fatal(err)
+	}
+	if err := schema.GrantAppRole(ctx, owner, role); err != nil { // again: after the next migration
+		t.Fatalf("second grant: %v", err)
+	}
+	t.Cleanup(func() {
+		owner.Exec(`DROP OWNED BY ` + role)
+		owner.Exec(`DROP ROLE ` + role)
+	})
+	u, _ := url.Parse(ownerURL)
+	u.User = url.User(role)
+	app, err := sql.Open("postgres", u.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer app.Close()
+	app.SetMaxOpenConns(1)
+
+	c := "01000000-0000-7000-8000-000000000001"
+	may := []string{
+		`SELECT count(*) FROM residents`,
+		`INSERT INTO audit_log (community_id, at, actor, action, target, summary, prev_hash, hash) VALUES ('` + c + `', now(), 'a', 'b', 'c', '{}', decode(repeat('00', 32), 'hex'), decode(repeat('01', 32), 'hex'))`,
+		`INSERT INTO audit_heads (community_id, seq, hash, mac) VALUES ('` + c + `', 1, decode(repeat('01', 32), 'hex'), decode(repeat('02', 32), 'hex'))`,
+		`UPDATE audit_heads SET seq = 2 WHERE community_id = '` + c + `'`,
+		`SELECT ensure_entry_partitions('2001-01-01', 1)`,
+		`SELECT drop_entry_partition('entry_events_2001_01')`,
+		`SELECT version_id FROM goose_db_version LIMIT 1`,
+	}
+	for _, q := range may {
+		if _, err := app.ExecContext(ctx, q); err != nil {
+			t.Errorf("the app role may %s: %v", q, err)
+		}
+	}
+	mayNot := []string{
+		`UPDATE audit_log SET actor = 'x'`,
+		`DELETE FROM audit_log`,
+		`TRUNCATE audit_log`,
+		`DELETE FROM audit_heads`,
+		`TRUNCATE audit_heads`,
+		`TRUNCATE residents`,
+		`ALTER TABLE audit_log DISABLE TRIGGER USER`,
+		`DROP TABLE entry_events_default`,
+		`SELECT drop_entry_partition('entry_events_default')`,
+		`CREATE TABLE mine (x int)`,
+		`DELETE FROM goose_db_version`,
+	}
+	for _, q := range mayNot {
+		_, err := app.ExecContext(ctx, q)
+		if err == nil {
+			t.Errorf("the app role may not %s, and did", q)
+		}
 	}
 }

@@ -7,8 +7,9 @@ import (
 	"testing"
 )
 
-// A retention period that cannot be read stops the command with a message naming it,
-// from the environment as from a flag, before anything is opened or pruned.
+// A retention period or staff token lifetime that cannot be read stops the command with
+// a message naming it, from the environment as from a flag, before anything is opened or
+// pruned; STAFF_TOKEN_TTL is bounded as a console token is.
 func TestRetentionSettings(t *testing.T) {
 	cases := []struct {
 		name, env, value string
@@ -21,11 +22,17 @@ func TestRetentionSettings(t *testing.T) {
 		{"flag not a duration", "", "", []string{"--change-retention", "month"}, "change-retention"},
 		{"flag zero", "", "", []string{"--event-retention", "0"}, "must be positive"},
 		{"flag overrides a bad-looking env", "CHANGE_LOG_RETENTION", "-5m", []string{"--change-retention", "1h"}, ""},
+		{"token lifetime in days", "STAFF_TOKEN_TTL", "30d", nil, ""},
+		{"token lifetime in hours", "STAFF_TOKEN_TTL", "2160h", nil, ""},
+		{"token lifetime not a lifetime", "STAFF_TOKEN_TTL", "90 days", nil, `STAFF_TOKEN_TTL="90 days"`},
+		{"token lifetime past a console token's", "STAFF_TOKEN_TTL", "181d", nil, "180 days"},
+		{"token lifetime under an hour", "", "", []string{"--staff-token-ttl", "30m"}, "1 hour"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			t.Setenv("EVENT_RETENTION", "")
-			t.Setenv("CHANGE_LOG_RETENTION", "")
+			for _, d := range durationEnv {
+				t.Setenv(d.env, "")
+			}
 			if c.env != "" {
 				t.Setenv(c.env, c.value)
 			}

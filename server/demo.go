@@ -25,7 +25,7 @@ type demo struct {
 
 func cmdDemoSeed(ctx context.Context, e *env) error {
 	var d demo
-	err := e.db.InTx(ctx, "cli:demo", func(tx *store.Tx) error { return seedDemo(ctx, tx, e.sealer, &d) })
+	err := e.db.InTx(ctx, "cli:demo", func(tx *store.Tx) error { return seedDemo(ctx, tx, e.sealer, e.cfg.tokenTTL, &d) })
 	if err != nil {
 		return fmt.Errorf("seed demo: %w", err)
 	}
@@ -49,7 +49,7 @@ func cmdDemoSeed(ctx context.Context, e *env) error {
 	return nil
 }
 
-func seedDemo(ctx context.Context, tx *store.Tx, sealer *secret.Sealer, d *demo) (err error) {
+func seedDemo(ctx context.Context, tx *store.Tx, sealer *secret.Sealer, tokenTTL time.Duration, d *demo) (err error) {
 	if d.Community, err = tx.CreateCommunity(ctx, "Demo Gardens 示范花园", sealer); err != nil {
 		return err
 	}
@@ -86,12 +86,20 @@ func seedDemo(ctx context.Context, tx *store.Tx, sealer *secret.Sealer, d *demo)
 		d.Gates = append(d.Gates, gate)
 		d.GateEnrollment = append(d.GateEnrollment, en)
 	}
-	if _, d.OperatorToken, err = tx.CreateStaff(ctx, [16]byte{}, "Demo operator", access.StaffAdmin); err != nil {
-		return err
+	for _, s := range []struct {
+		staff store.NewStaff
+		token *string
+	}{
+		{store.NewStaff{Name: "Demo operator", Role: access.StaffAdmin}, &d.OperatorToken},
+		{store.NewStaff{Community: c, Name: "Demo property admin", Role: access.StaffAdmin}, &d.AdminToken},
+		{store.NewStaff{Community: c, Name: "Demo guard", Role: access.StaffGuard}, &d.GuardToken},
+	} {
+		s.staff.Token = store.TokenSpec{Default: tokenTTL}
+		_, tok, err := tx.CreateStaff(ctx, s.staff)
+		if err != nil {
+			return err
+		}
+		*s.token = tok.Token
 	}
-	if _, d.AdminToken, err = tx.CreateStaff(ctx, c, "Demo property admin", access.StaffAdmin); err != nil {
-		return err
-	}
-	_, d.GuardToken, err = tx.CreateStaff(ctx, c, "Demo guard", access.StaffGuard)
-	return err
+	return nil
 }

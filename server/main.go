@@ -5,6 +5,8 @@
 //	server serve                   run the HTTP server (migrates first unless --no-migrate)
 //	server migrate                 apply the schema
 //	server staff create ...        make a staff member and print their token once
+//	server staff disable|enable    take a member's access away, or give it back
+//	server staff tokens ...        list, issue and revoke a member's tokens
 //	server audit verify            recompute the audit hash chain
 package main
 
@@ -20,7 +22,9 @@ import (
 	"syscall"
 	"time"
 
+	"gatepass/internal/access"
 	"gatepass/internal/audit"
+	"gatepass/internal/httpx"
 	"gatepass/internal/secret"
 	"gatepass/internal/store"
 )
@@ -28,16 +32,27 @@ import (
 const usage = `usage: server <command> [flags]
 
 commands:
-  serve          run the admin and gate HTTP API (default :8080)
+  serve          run the admin and gate HTTP API (default :8080), and /metrics
+                 apart (default 127.0.0.1:9090; METRICS_ADDR=off for none)
   migrate        apply the database schema
   staff create   --name NAME --role admin|guard|auditor [--community ID]
+                 [--kind console|integration] [--label TEXT] [--ttl 90d]
                  prints the new staff token alone on the last line
+  staff disable  --id ID: every token of the member fails at once (operators too);
+                 the last enabled admin of a community cannot be disabled
+  staff enable   --id ID
+  staff tokens   --id ID: the member's tokens (created, last used, expires; no secrets)
+  staff issue-token   --id ID [--kind] [--label] [--ttl]: a new token, shown once
+  staff revoke-token  --token-id ID
   audit verify   recompute the audit log hash chain; exit 1 at the first bad row
   keys rotate    --community ID: retire the community's signing key and make a new one
   demo seed      create a demo community and print its ids and tokens
+  grant          [--role gatepass_app]: migrate, then give the programs' database role
+                 what they need at run time and no more (run as the database owner)
 
-environment: DATABASE_URL, LISTEN_ADDR, MASTER_KEY_FILE, EVENT_RETENTION,
-             CHANGE_LOG_RETENTION, LOG_LEVEL (flags override)
+environment: DATABASE_URL, LISTEN_ADDR, METRICS_ADDR, TRUSTED_PROXIES,
+             MASTER_KEY_FILE, EVENT_RETENTION, CHANGE_LOG_RETENTION,
+             STAFF_TOKEN_TTL, LOG_LEVEL (flags override)
 `
 
 func main() {
@@ -55,6 +70,31 @@ type config struct {
 	logLevel    string
 	retention   time.Duration // entry events older than this are purged
 	changes     time.Duration // change-log rows older than this are pruned
+	tokenTTL    time.Duration // a new staff token's lifetime unless asked otherwise
+	edge        httpx.Edge    // the metrics listener and the trusted proxies
+}
+
+// defaultMetricsAddr keeps /metrics off the API's port and on loopback; mobile-api's is
+// the next port, so both run on one host.
+const defaultMetricsAddr = "127.0.0.1:9090"
+
+// ttlValue is a flag of a lifetime written as access.ParseTTL reads it ("90d", "36h").
+type ttlValue struct{ d *time.Duration }
+
+func (v ttlValue) String() string {
+	if v.d == nil {
+		return ""
+	}
+	return access.FormatTTL(*v.d)
+}
+
+func (v ttlValue) Set(s string) error {
+	d, err := access.ParseTTL(s)
+	if err != nil {
+		return err
+	}
+	*v.d = d
+	return nil
 }
 
 func (c *config) flags(fs *flag.FlagSet) {
@@ -66,6 +106,10 @@ func (c *config) flags(fs *flag.FlagSet) {
 		"keep entry events this long (env EVENT_RETENTION, default 180 days)")
 	fs.DurationVar(&c.changes, "change-retention", 30*24*time.Hour,
 		"keep gate sync changes this long; a gate offline longer gets a full snapshot (env CHANGE_LOG_RETENTION, default 30 days)")
+	c.tokenTTL = access.DefaultTokenTTL
+	fs.Var(ttlValue{&c.tokenTTL}, "staff-token-ttl",
+		"lifetime of a new staff token unless one is asked for, e.g. 30d (env STAFF_TOKEN_TTL, default 90d, at most 180d)")
+	c.edge.Flags(fs, defaultMetricsAddr)
 	fs.StringVar(&c.logLevel, "log-level", envOr("LOG_LEVEL", "info"), "debug, info, warn or error (env LOG_LEVEL)")
 }
 
@@ -75,6 +119,7 @@ func (c *config) flags(fs *flag.FlagSet) {
 var durationEnv = []struct{ env, flag string }{
 	{"EVENT_RETENTION", "event-retention"},
 	{"CHANGE_LOG_RETENTION", "change-retention"},
+	{"STAFF_TOKEN_TTL", "staff-token-ttl"},
 }
 
 // parse reads the environment's durations, then the command line, and checks them.
@@ -91,6 +136,13 @@ func (c *config) parse(fs *flag.FlagSet, args []string) error {
 	}
 	if c.retention <= 0 || c.changes <= 0 {
 		return errors.New("retention periods must be positive (EVENT_RETENTION, CHANGE_LOG_RETENTION)")
+	}
+	if err := c.edge.Check(); err != nil {
+		return err
+	}
+	// The default makes console tokens, so it is bounded as they are.
+	if _, err := access.TokenTTL(access.TokenConsole, 0, c.tokenTTL); err != nil {
+		return fmt.Errorf("staff token lifetime (STAFF_TOKEN_TTL, --staff-token-ttl): %w", err)
 	}
 	return nil
 }

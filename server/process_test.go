@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -13,11 +12,13 @@ import (
 	"testing"
 	"time"
 
+	"gatepass/internal/apitest"
 	"gatepass/internal/dbtest"
 )
 
-// TestServeProcess runs the real binary: it migrates, serves the operational endpoints,
-// logs one line per request with its request id, and stops cleanly on SIGTERM.
+// TestServeProcess runs the real binary: it migrates, serves the operational endpoints
+// (metrics on their own address, not the API's), logs one line per request with its
+// request id, and stops cleanly on SIGTERM.
 func TestServeProcess(t *testing.T) {
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "server")
@@ -28,16 +29,12 @@ func TestServeProcess(t *testing.T) {
 	if err := os.WriteFile(keyFile, []byte(strings.Repeat("5a", 32)), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
+	addr, metricsAddr := apitest.FreeAddr(t), apitest.FreeAddr(t)
 
 	var logs bytes.Buffer
 	cmd := exec.Command(bin, "serve", "--listen", addr)
-	cmd.Env = append(os.Environ(), "DATABASE_URL="+dbtest.URL(t), "MASTER_KEY_FILE="+keyFile)
+	cmd.Env = append(os.Environ(), "DATABASE_URL="+dbtest.URL(t), "MASTER_KEY_FILE="+keyFile,
+		"METRICS_ADDR="+metricsAddr, "TRUSTED_PROXIES=127.0.0.1")
 	cmd.Stderr = &logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -45,13 +42,7 @@ func TestServeProcess(t *testing.T) {
 	defer cmd.Process.Kill()
 
 	get := func(path string) (int, string, http.Header) {
-		resp, err := http.Get("http://" + addr + path)
-		if err != nil {
-			return 0, err.Error(), nil
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b), resp.Header
+		return getFrom(addr, path)
 	}
 	deadline := time.Now().Add(15 * time.Second)
 	for {
@@ -71,7 +62,11 @@ func TestServeProcess(t *testing.T) {
 		t.Fatalf("unauthenticated admin call = %d, request id %q", code, hdr.Get("X-Request-Id"))
 	}
 	reqID := hdr.Get("X-Request-Id")
-	_, metrics, _ := get("/metrics")
+	// Metrics are on their own address only; the API's port has no such route.
+	if code, _, _ := get("/metrics"); code != 404 {
+		t.Fatalf("/metrics on the API port = %d, want 404", code)
+	}
+	_, metrics, _ := getFrom(metricsAddr, "/metrics")
 	for _, want := range []string{
 		`gatepass_http_requests_total{method="GET",route="/admin/v1/communities",status="401"} 1`,
 		`gatepass_http_request_duration_seconds_bucket{method="GET",route="/readyz"`,
@@ -79,6 +74,22 @@ func TestServeProcess(t *testing.T) {
 	} {
 		if !strings.Contains(metrics, want) {
 			t.Errorf("metrics lack %s", want)
+		}
+	}
+
+	// HSTS only when a trusted proxy says the request came over HTTPS.
+	for proto, want := range map[string]string{"": "", "http": "", "https": "max-age=31536000"} {
+		req, _ := http.NewRequest("GET", "http://"+addr+"/healthz", nil)
+		if proto != "" {
+			req.Header.Set("X-Forwarded-Proto", proto)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if got := resp.Header.Get("Strict-Transport-Security"); got != want {
+			t.Errorf("X-Forwarded-Proto %q from a trusted proxy: HSTS %q, want %q", proto, got, want)
 		}
 	}
 
@@ -100,4 +111,14 @@ func TestServeProcess(t *testing.T) {
 			t.Errorf("log lacks %s", want)
 		}
 	}
+}
+
+func getFrom(addr, path string) (int, string, http.Header) {
+	resp, err := http.Get("http://" + addr + path)
+	if err != nil {
+		return 0, err.Error(), nil
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b), resp.Header
 }

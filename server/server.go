@@ -21,27 +21,37 @@ import (
 // Server is the program's HTTP side: the shared edge from httpx with readiness and
 // metrics, the two API surfaces mounted on it, and the maintenance loop.
 type Server struct {
-	db  *store.DB
-	log *slog.Logger
-	app *fiber.App
+	db   *store.DB
+	log  *slog.Logger
+	app  *fiber.App
+	reg  *prometheus.Registry // served on edge.MetricsAddr, never on the API's port
+	edge httpx.Edge
+}
+
+// Settings are what the server's HTTP side takes from the configuration; the zero value
+// is the defaults.
+type Settings struct {
+	TokenTTL time.Duration // a new staff token's lifetime unless asked otherwise
+	Edge     httpx.Edge    // the metrics listener and the trusted proxies
 }
 
 // NewServer builds the HTTP app on a database.
-func NewServer(db *store.DB, sealer *secret.Sealer, log *slog.Logger) *Server {
+func NewServer(db *store.DB, sealer *secret.Sealer, log *slog.Logger, set Settings) *Server {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewDBStatsCollector(db.SQL(), "gatepass"), collectors.NewGoCollector())
-	s := &Server{db: db, log: log}
-	s.app = httpx.NewApp(httpx.Options{Name: "gatepass-server", Log: log, Registry: reg, BodyLimit: gatesync.BodyLimit})
+	s := &Server{db: db, log: log, reg: reg, edge: set.Edge}
+	s.app = httpx.NewApp(httpx.Options{Name: "gatepass-server", Log: log, Registry: reg, BodyLimit: gatesync.BodyLimit,
+		TrustedProxies: set.Edge.TrustedProxies})
 	s.app.Get("/readyz", s.ready)
-	admin.New(db, sealer).Mount(s.app)
+	admin.New(db, sealer, set.TokenTTL).Mount(s.app)
 	gatesync.New(db, log).Mount(s.app)
 	s.app.Use(httpx.NotFound)
 	return s
 }
 
-// Serve runs until ctx ends.
+// Serve runs the API on addr and the metrics on their own address until ctx ends.
 func (s *Server) Serve(ctx context.Context, addr string) error {
-	return httpx.Serve(ctx, s.app, addr, s.log)
+	return httpx.ServeEdge(ctx, s.app, addr, s.edge, s.reg, s.log)
 }
 
 func (s *Server) ready(c *fiber.Ctx) error {

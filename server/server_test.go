@@ -16,7 +16,7 @@ import (
 // program's own: both surfaces at their prefixes, each with its body limit, readiness,
 // and a JSON 404 for the rest.
 func TestServerMountsBothSurfaces(t *testing.T) {
-	s := NewServer(dbtest.New(t), servertest.NewSealer(t), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	s := NewServer(dbtest.New(t), servertest.NewSealer(t), slog.New(slog.NewTextHandler(io.Discard, nil)), Settings{})
 	big := `{"events": [` + strings.Repeat(" ", 100<<10) + `]}` // over the admin limit, under the gate's
 	cases := []struct {
 		method, path, body string

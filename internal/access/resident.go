@@ -180,3 +180,57 @@ func CheckVisitorZones(asked, host ZoneMask) error {
 	}
 	return nil
 }
+
+// Passkey rules: clone detection (WebAuthn Level 3 §6.1.1 and §7.2 step 22). An
+// authenticator that keeps a signature counter raises it on every assertion; a counter
+// that does not move forward means two copies of the private key may be in use. The
+// relying party decides what to do: a passkey here is how a session, and so all of a
+// resident's data, is reached, so it is suspended for good, not merely refused once.
+var (
+	// ErrCounterRegressed refuses the assertion that showed the regression (and
+	// suspends its passkey).
+	ErrCounterRegressed = fmt.Errorf("the passkey's signature counter did not move forward: it may have been copied: %w", ErrForbidden)
+	// ErrPasskeySuspended refuses every later assertion of a suspended passkey, whatever
+	// its counter: a clone that skips ahead must not win the passkey back.
+	ErrPasskeySuspended = fmt.Errorf("the passkey is suspended: %w", ErrForbidden)
+	// ErrLastPasskey keeps a resident from removing their last passkey that still signs
+	// in: they would be locked out until staff re-invite them.
+	ErrLastPasskey = fmt.Errorf("the last passkey that can sign in cannot be removed: add another first: %w", ErrConflict)
+)
+
+// SuspendCounterRegressed is why a passkey was suspended (passkeys.suspend_reason).
+const SuspendCounterRegressed = "counter_regressed"
+
+// PasskeyUse is what the rules know of an assertion: the passkey's stored state and the
+// counter the authenticator presented.
+type PasskeyUse struct {
+	Suspended bool
+	Stored    uint32
+	Presented uint32
+}
+
+// Check decides an assertion that passed its signature check. Authenticators that keep
+// no counter (most synced passkeys) always send 0: with 0 stored too, there is nothing to
+// compare. Any other counter must be greater than the stored one; 0 after a non-zero
+// count is a regression too (the same rule as go-webauthn's Authenticator.UpdateCounter).
+func (u PasskeyUse) Check() error {
+	switch {
+	case u.Suspended:
+		return ErrPasskeySuspended
+	case u.Presented == 0 && u.Stored == 0:
+		return nil
+	case u.Presented <= u.Stored:
+		return ErrCounterRegressed
+	}
+	return nil
+}
+
+// MayRemovePasskey decides whether a passkey may be removed, given whether it is
+// suspended and how many of the resident's passkeys (it included) are not. A suspended
+// passkey can always go; the last one that signs in cannot.
+func MayRemovePasskey(suspended bool, usable int) error {
+	if !suspended && usable <= 1 {
+		return ErrLastPasskey
+	}
+	return nil
+}

@@ -136,3 +136,53 @@ func TestVisitorZones(t *testing.T) {
 		}
 	}
 }
+
+func TestPasskeyUseCheck(t *testing.T) {
+	cases := []struct {
+		name string
+		use  PasskeyUse
+		want error
+	}{
+		{"first use", PasskeyUse{Stored: 0, Presented: 1}, nil},
+		{"forward", PasskeyUse{Stored: 5, Presented: 9}, nil},
+		{"by one", PasskeyUse{Stored: 5, Presented: 6}, nil},
+		{"no counter kept", PasskeyUse{Stored: 0, Presented: 0}, nil},
+		{"same count", PasskeyUse{Stored: 5, Presented: 5}, ErrCounterRegressed},
+		{"backwards", PasskeyUse{Stored: 5, Presented: 3}, ErrCounterRegressed},
+		{"zero after counting", PasskeyUse{Stored: 5, Presented: 0}, ErrCounterRegressed},
+		{"suspended, forward", PasskeyUse{Suspended: true, Stored: 5, Presented: 9}, ErrPasskeySuspended},
+		{"suspended, no counter", PasskeyUse{Suspended: true}, ErrPasskeySuspended},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			err := c.use.Check()
+			if c.want == nil && err != nil || c.want != nil && !errors.Is(err, c.want) {
+				t.Fatalf("Check = %v, want %v", err, c.want)
+			}
+			if err != nil && !errors.Is(err, ErrForbidden) {
+				t.Fatalf("%v is not ErrForbidden", err)
+			}
+		})
+	}
+}
+
+func TestMayRemovePasskey(t *testing.T) {
+	cases := []struct {
+		name      string
+		suspended bool
+		usable    int
+		want      error
+	}{
+		{"one of two", false, 2, nil},
+		{"the last usable", false, 1, ErrLastPasskey},
+		{"suspended beside a usable one", true, 1, nil},
+		{"suspended and nothing else", true, 0, nil},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if err := MayRemovePasskey(c.suspended, c.usable); !errors.Is(err, c.want) {
+				t.Fatalf("MayRemovePasskey = %v, want %v", err, c.want)
+			}
+		})
+	}
+}

@@ -14,11 +14,9 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
-	"github.com/gofiber/fiber/v2/middleware/adaptor"
 	"github.com/gofiber/fiber/v2/middleware/requestid"
 	"github.com/gofiber/fiber/v2/utils"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 // DefaultBodyLimit caps request bodies; endpoints that need more say so in their server.
@@ -28,12 +26,17 @@ const DefaultBodyLimit = 64 << 10
 type Options struct {
 	Name      string
 	Log       *slog.Logger
-	Registry  *prometheus.Registry // metrics go here; /metrics serves it
+	Registry  *prometheus.Registry // request metrics go here; ServeEdge serves it apart
 	BodyLimit int
+	// TrustedProxies (Edge.TrustedProxies) are believed when they say, in
+	// X-Forwarded-Proto, that a request came over HTTPS; from anyone else that header
+	// is ignored.
+	TrustedProxies []string
 }
 
 // NewApp makes a Fiber app with the shared edge: request ids, a log line and metrics per
-// request, panics turned into 500s, JSON errors, and /healthz and /metrics.
+// request, panics turned into 500s, JSON errors, HSTS over HTTPS, and /healthz. /metrics
+// is not on it: ServeEdge serves it on a listener of its own.
 func NewApp(o Options) *fiber.App {
 	if o.BodyLimit == 0 {
 		o.BodyLimit = DefaultBodyLimit
@@ -53,14 +56,17 @@ func NewApp(o Options) *fiber.App {
 		// Long polls hold a request for up to ~30 s.
 		WriteTimeout: 60 * time.Second,
 		IdleTimeout:  120 * time.Second,
+		// c.Protocol() reads X-Forwarded-Proto only from these; without the check Fiber
+		// believes anyone, and a client could claim HTTPS over plain HTTP.
+		EnableTrustedProxyCheck: true,
+		TrustedProxies:          o.TrustedProxies,
 	})
 	m := newMetrics(o.Registry)
 	app.Use(requestid.New(requestid.Config{Header: "X-Request-Id", Generator: utils.UUIDv4}), checkRequestID)
 	app.Use(observe(o.Log, m))
 	app.Use(recoverPanics(o.Log))
-	app.Use(refuseEncodedBodies)
+	app.Use(refuseEncodedBodies, strictTransport)
 	app.Get("/healthz", func(c *fiber.Ctx) error { return c.JSON(fiber.Map{"status": "ok"}) })
-	app.Get("/metrics", adaptor.HTTPHandler(promhttp.HandlerFor(o.Registry, promhttp.HandlerOpts{})))
 	return app
 }
 

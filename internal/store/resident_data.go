@@ -107,38 +107,83 @@ type DeleteResult struct {
 	Face          PurgeResult `json:"face"`
 }
 
-// DeleteResident is the resident's right to erasure: every credential, session, passkey,
-// invite and visitor pass ends; name and phone are erased; face consent ends and every
-// gate is told to delete the template (PurgeFaceData); entry
-// events stay (the community's record of who-knows-whom came through its gates) but lose
-// the credential id that tied them to the person.
+// DeleteResident is the resident's right to erasure. Everything that lets them in ends
+// as at a move-out (endResidency: credentials revoked and gates told, sessions, invites,
+// visitor passes, face consent ended and every gate told to purge the template); then
+// what is held about them is erased, not merely ended:
+//
+//   - the resident row becomes a tombstone: name "deleted", no phone, no age flag, and
+//     no dates but the deletion's (it stays as the key of the kept records below);
+//   - residencies (unit, role, dates), invites, sessions, passkeys, WebAuthn ceremonies
+//     and the visitor passes they hosted (labels such as "Grandma Wang visiting") are
+//     deleted;
+//   - their credentials and their visitor passes' stay, revoked, because a gate's
+//     snapshot must keep refusing them until they expire, but lose owner, label, device
+//     key and authorising passkey;
+//   - entry events stay (the community's record of its gates) but lose the credential
+//     id, replay key and, for face entries, the resident id that tied them to the person;
+//   - face enrolment sessions (gate commands naming them) and the sync log's template
+//     entries (their sealed blobs were scrubbed by the purge) are deleted.
+//
+// Kept, with the resident's pseudonymous id only: consent records (the law keeps them 3
+// years; consents_keep), each gate's purge (the proof it deleted the template), the
+// purge messages gates still have to sync, and the append-only audit log.
+// docs/mobile-app.md says what and why; mobile-api's TestDeletionErases scans every
+// column of every table for what must be gone.
 func (tx *Tx) DeleteResident(ctx context.Context, c, resident uuid.UUID) (DeleteResult, error) {
 	var res DeleteResult
-	// least(ended_at, now()) keeps a moved-out resident's end (always an earlier now()) and
-	// sets it for an active one (least skips NULL). Not COALESCE: Citus refuses a
-	// non-immutable function inside COALESCE or CASE.
-	r, err := tx.x.ExecContext(ctx, `UPDATE residents SET status = 'deleted', name = 'deleted', phone = NULL,
-		ended_at = least(ended_at, now()) WHERE community_id = $1 AND id = $2 AND status <> 'deleted'`, c, resident)
+	r, err := tx.x.ExecContext(ctx, `UPDATE residents SET status = 'deleted', name = 'deleted', phone = NULL, under_14 = false,
+		ended_at = now(), created_at = now() WHERE community_id = $1 AND id = $2 AND status <> 'deleted'`, c, resident)
 	if err != nil {
 		return res, fmt.Errorf("delete resident: %w", err)
 	}
 	if n, _ := r.RowsAffected(); n == 0 {
 		return res, fmt.Errorf("resident %s: %w", resident, access.ErrNotFound)
 	}
+	var faceEntries int
 	steps := []step{
 		{`UPDATE entry_events SET credential_id = NULL, replay_key = NULL WHERE community_id = $1
 			AND credential_id IN (SELECT id FROM credentials WHERE community_id = $1 AND resident_id = $2)`, &res.Entries},
+		{`UPDATE entry_events SET resident_id = NULL WHERE community_id = $1 AND resident_id = $2`, &faceEntries},
 		{`DELETE FROM passkeys WHERE community_id = $1 AND resident_id = $2`, &res.Passkeys},
 	}
 	if err := tx.execSteps(ctx, "delete resident", steps, c, resident); err != nil {
 		return res, err
 	}
+	res.Entries += faceEntries
 	e, err := tx.endResidency(ctx, c, resident, "resident_deleted", consent.ReasonDeletion)
 	if err != nil {
 		return res, err
 	}
 	res.Credentials, res.Sessions, res.VisitorPasses, res.Face = e.Credentials, e.Sessions, e.VisitorPasses, e.Face
+	if err := tx.eraseResident(ctx, c, resident); err != nil {
+		return res, err
+	}
 	return res, tx.Audit(ctx, c, "resident.delete", "resident:"+resident.String(), res)
+}
+
+// eraseResident deletes or strips what is left of a resident once endResidency has ended
+// it all (DeleteResident says what and why).
+func (tx *Tx) eraseResident(ctx context.Context, c, resident uuid.UUID) error {
+	steps := []step{
+		{`DELETE FROM residencies WHERE community_id = $1 AND resident_id = $2`, nil},
+		{`DELETE FROM invites WHERE community_id = $1 AND resident_id = $2`, nil},
+		{`DELETE FROM sessions WHERE community_id = $1 AND resident_id = $2`, nil},
+		{`DELETE FROM webauthn_ceremonies WHERE community_id = $1 AND resident_id = $2`, nil},
+		// All revoked by endResidency, which the owner check (credentials_owner) requires.
+		{`UPDATE credentials SET resident_id = NULL, visitor_pass_id = NULL, passkey_id = NULL, label = '', device_public_key = NULL
+			WHERE community_id = $1 AND (resident_id = $2
+				OR visitor_pass_id IN (SELECT id FROM visitor_passes WHERE community_id = $1 AND host_resident_id = $2))`, nil},
+		{`DELETE FROM visitor_passes WHERE community_id = $1 AND host_resident_id = $2`, nil},
+		// A gate that still holds such a session can only report an enrolment the server
+		// refuses (the consent has ended), and then drops the template.
+		{`DELETE FROM gate_commands WHERE community_id = $1 AND kind = 'face_enrol' AND payload ->> 'resident_id' = $2::text`, nil},
+		// The community's newest change stays so gates' cursors stay continuable (as
+		// PruneChanges keeps it); the purge's changes come after these anyway.
+		{`DELETE FROM change_log WHERE community_id = $1 AND kind = 'face_template' AND entity_id = $2
+			AND seq < (SELECT max(seq) FROM change_log WHERE community_id = $1)`, nil},
+	}
+	return tx.execSteps(ctx, "erase resident", steps, c, resident)
 }
 
 // maxExportEntries bounds the entries in one export; older ones are in the paged history.

@@ -15,16 +15,17 @@ import (
 	"gatepass/internal/store"
 )
 
-func TestCountVisitorEntries(t *testing.T) {
+// residentFix makes a community with one building, unit and resident in it (name), in
+// its own transaction, and returns the community and resident ids.
+func residentFix(t *testing.T, db *store.DB, name string) (uuid.UUID, uuid.UUID) {
+	t.Helper()
 	ctx := context.Background()
-	db := dbtest.New(t)
 	key := make([]byte, secret.MasterKeySize)
 	_, _ = rand.Read(key)
 	sealer, _ := secret.NewSealer(key)
-	var a, b store.VisitorPass
-	var c uuid.UUID
+	var c, resident uuid.UUID
 	err := db.InTx(ctx, "test", func(tx *store.Tx) error {
-		info, err := tx.CreateCommunity(ctx, "visitors "+uuid.NewString(), sealer)
+		info, err := tx.CreateCommunity(ctx, name+" "+uuid.NewString(), sealer)
 		if err != nil {
 			return err
 		}
@@ -37,12 +38,24 @@ func TestCountVisitorEntries(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		r, _, err := tx.CreateResident(ctx, store.NewResident{Community: c, Name: "host", Unit: u.ID, Role: access.RoleOwner})
-		if err != nil {
-			return err
-		}
+		r, _, err := tx.CreateResident(ctx, store.NewResident{Community: c, Name: name, Unit: u.ID, Role: access.RoleOwner})
+		resident = r.ID
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, resident
+}
+
+func TestCountVisitorEntries(t *testing.T) {
+	ctx := context.Background()
+	db := dbtest.New(t)
+	c, host := residentFix(t, db, "host")
+	var a, b store.VisitorPass
+	err := db.InTx(ctx, "test", func(tx *store.Tx) (err error) {
 		now := time.Now()
-		p := store.NewVisitorPass{Community: c, Host: r.ID, Label: "a", Zones: 1, ValidFrom: now, ValidUntil: now.Add(time.Hour), MaxEntries: 3}
+		p := store.NewVisitorPass{Community: c, Host: host, Label: "a", Zones: 1, ValidFrom: now, ValidUntil: now.Add(time.Hour), MaxEntries: 3}
 		if a, _, err = tx.CreateVisitorPass(ctx, p); err != nil {
 			return err
 		}

@@ -1,11 +1,12 @@
 // The resident app: one page, five tabs, and the visitor's page at /v/{token}.
 // Everything is built with DOM calls (never innerHTML), so nothing a server or another
 // resident wrote can run as script.
-import { t, translatePage, formatTime, lang } from './i18n.js';
+import { t, has, translatePage, formatTime, lang } from './i18n.js';
 import * as passkey from './webauthn.js';
 
 const view = document.getElementById('view');
 const tabs = document.getElementById('tabs');
+const alertLine = document.getElementById('alert');
 let stopTimers = () => {};
 
 // el builds an element: el('p', {class: 'x', onclick: f}, 'text', child...).
@@ -51,8 +52,18 @@ function errorLine(id) {
   return el('p', { class: 'error', id, role: 'alert' });
 }
 
+// fail shows an error: the app's own words for the codes it knows (in the reader's
+// language), else the server's message.
 function fail(line, err) {
-  line.textContent = err instanceof APIError ? err.message : (err?.name === 'NotAllowedError' ? err.message : t('err.network'));
+  if (err instanceof APIError) line.textContent = err.code && has('err.' + err.code) ? t('err.' + err.code) : err.message;
+  else line.textContent = err?.name === 'NotAllowedError' ? err.message : t('err.network');
+}
+
+// suspendedAlert shows or hides the warning above every screen: while a suspended
+// passkey is listed, a copy of it may exist and the resident should remove it.
+function suspendedAlert(n) {
+  alertLine.textContent = t('alert.suspended');
+  alertLine.hidden = !(n > 0);
 }
 
 // ---- signed out ----
@@ -250,10 +261,17 @@ async function securityTab() {
   const err = errorLine('sec-error');
   const load = async () => {
     const [pk, dv] = await Promise.all([api('GET', '/api/v1/passkeys'), api('GET', '/api/v1/devices')]);
-    keys.replaceChildren(...pk.passkeys.map((p) => el('li', {},
-      el('div', { class: 'item-main' }, el('div', { class: 'item-title' }, p.name || 'Passkey'),
-        el('div', { class: 'muted' }, formatTime(p.created_at), p.current ? ' · ' + t('security.current') : '')),
-      pk.passkeys.length > 1 ? el('button', { class: 'btn small danger', type: 'button', onclick: async () => {
+    // The last passkey that signs in stays (the server refuses it too); a suspended one
+    // can always be removed.
+    const usable = pk.passkeys.filter((p) => !p.suspended_at).length;
+    suspendedAlert(pk.passkeys.length - usable);
+    keys.replaceChildren(...pk.passkeys.map((p) => el('li', { class: p.suspended_at ? 'suspended' : null },
+      el('div', { class: 'item-main' },
+        el('div', { class: 'item-title' }, p.name || 'Passkey', ' ',
+          p.suspended_at ? el('span', { class: 'badge off' }, t('security.suspended')) : null),
+        el('div', { class: 'muted' }, formatTime(p.created_at), p.current ? ' · ' + t('security.current') : ''),
+        p.suspended_at ? el('div', { class: 'item-why' }, t('security.suspendedWhy', { t: formatTime(p.suspended_at) })) : null),
+      p.suspended_at || usable > 1 ? el('button', { class: 'btn small danger', type: 'button', onclick: async () => {
         try { await api('DELETE', `/api/v1/passkeys/${p.id}`); p.current ? start() : load(); } catch (e) { fail(err, e); }
       } }, t('security.remove')) : null)));
     devices.replaceChildren(...(dv.devices.length ? dv.devices.map((d) => el('li', {},
@@ -424,6 +442,7 @@ async function dataTab() {
       await stepUp();
       await api('DELETE', '/api/v1/me');
       tabs.hidden = true;
+      suspendedAlert(0);
       show(el('h1', {}, t('data.deleted')));
     } catch (e) { fail(err, e); }
   };
@@ -467,15 +486,18 @@ async function start() {
   try {
     const me = await api('GET', '/api/v1/me');
     document.getElementById('community').textContent = me.community_name;
+    suspendedAlert(me.passkeys_suspended);
     tabs.hidden = false;
     selectTab('pass');
   } catch (e) {
     document.getElementById('community').textContent = '';
+    suspendedAlert(0);
     if (e instanceof APIError && e.status === 401) welcome();
     else show(el('p', { class: 'error' }, t('err.network')), el('button', { class: 'btn', type: 'button', onclick: start }, 'Retry'));
   }
 }
 
+alertLine.addEventListener('click', () => selectTab('security'));
 tabs.addEventListener('click', (e) => {
   const b = e.target.closest('button[data-tab]');
   if (b) selectTab(b.dataset.tab);

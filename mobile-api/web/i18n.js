@@ -17,6 +17,12 @@ const dict = {
     'security.passkeys': 'Passkeys', 'security.add': 'Add a passkey', 'security.remove': 'Remove',
     'security.current': 'this session', 'security.devices': 'Offline devices', 'security.noDevices': 'No device is set up for offline codes.',
     'security.signout': 'Sign out', 'security.signoutAll': 'Sign out everywhere',
+    'security.suspended': 'suspended',
+    'security.suspendedWhy': 'Suspended on {t}: its signature counter went backwards, so a copy of this passkey may exist. It will not sign in again. Remove it, then add a new passkey on this phone.',
+    'alert.suspended': 'One of your passkeys was suspended because a copy of it may exist. Open Security to remove it.',
+    'err.passkey_counter_regressed': 'This passkey\'s signature counter went backwards, so a copy of it may exist. It is now suspended and will not sign in again. Sign in with another passkey of yours and remove this one under Security, or ask the property office for a new invite.',
+    'err.passkey_suspended': 'This passkey was suspended because a copy of it may exist. Sign in with another passkey of yours and remove it under Security, or ask the property office for a new invite.',
+    'err.user_not_verified': 'Your phone did not confirm it is you (screen lock PIN, fingerprint or face). Turn on a screen lock and try again.',
     'history.title': 'My entries', 'history.none': 'No entries yet.', 'history.more': 'Show more',
     'data.title': 'My data', 'data.export': 'Download all my data (JSON)',
     'data.delete': 'Delete my account', 'data.deleteWarn': 'This revokes every pass and passkey and erases your name and phone number. You will need a new invite to come back.',
@@ -52,6 +58,12 @@ const dict = {
     'security.passkeys': '通行密钥', 'security.add': '添加通行密钥', 'security.remove': '删除',
     'security.current': '当前会话', 'security.devices': '离线设备', 'security.noDevices': '尚未设置离线通行码设备。',
     'security.signout': '退出登录', 'security.signoutAll': '在所有设备上退出',
+    'security.suspended': '已停用',
+    'security.suspendedWhy': '已于 {t} 停用：它的签名计数器倒退了，说明这个通行密钥可能已被复制。它不能再用于登录。请删除它，然后在本机添加新的通行密钥。',
+    'alert.suspended': '您有一个通行密钥因可能已被复制而停用。请打开“安全”页将其删除。',
+    'err.passkey_counter_regressed': '此通行密钥的签名计数器倒退了，说明它可能已被复制。它现已停用，不能再用于登录。请用您的其他通行密钥登录后在“安全”页删除它，或向物业申请新的邀请码。',
+    'err.passkey_suspended': '此通行密钥因可能已被复制而停用。请用您的其他通行密钥登录后在“安全”页删除它，或向物业申请新的邀请码。',
+    'err.user_not_verified': '手机未确认是您本人（锁屏密码、指纹或面容）。请开启锁屏后重试。',
     'history.title': '我的出入记录', 'history.none': '暂无记录。', 'history.more': '显示更多',
     'data.title': '我的数据', 'data.export': '下载我的全部数据（JSON）',
     'data.delete': '删除我的账户', 'data.deleteWarn': '这将撤销所有通行码和通行密钥，并删除您的姓名和电话。再次使用需要新的邀请码。',
@@ -74,6 +86,12 @@ const dict = {
 
 export const lang = (navigator.languages || [navigator.language || 'en'])
   .map((l) => l.toLowerCase()).find((l) => l.startsWith('zh') || l.startsWith('en'))?.startsWith('zh') ? 'zh' : 'en';
+
+// has reports whether key has a text (an error code the app explains in the reader's
+// language rather than with the server's English message).
+export function has(key) {
+  return key in dict[lang] || key in dict.en;
+}
 
 // t looks a key up and fills {name} placeholders.
 export function t(key, vars = {}) {

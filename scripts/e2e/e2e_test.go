@@ -6,12 +6,15 @@ package e2e
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -36,6 +39,7 @@ type system struct {
 	server   string // http://127.0.0.1:port
 	mobile   string // http://localhost:port (WebAuthn refuses IP addresses)
 	operator string
+	logs     map[string]*logBuffer // every program's output, by name
 }
 
 // TestResidentQRGateEntryLog is issue 7's story: staff create a resident and a gate; the
@@ -93,6 +97,32 @@ func TestResidentQRGateEntryLog(t *testing.T) {
 		t.Fatalf("resident history %s does not list entry %s: %v", history, granted["id"], err)
 	}
 
+	// The resident makes a visitor pass; the visitor opens the link (no account) and the
+	// code from it opens the gate.
+	var created string
+	err = chromedp.Run(ctx, chromedp.Evaluate(`fetch('/api/v1/visitors', {method: 'POST', headers: {'Content-Type': 'application/json'},
+		body: JSON.stringify({label: 'Grandma Wang visiting', max_entries: 2, valid_until: new Date(Date.now() + 3600e3).toISOString()})}).then(r => r.text())`, &created,
+		func(p *runtime.EvaluateParams) *runtime.EvaluateParams { return p.WithAwaitPromise(true) }))
+	if err != nil {
+		t.Fatalf("create a visitor pass: %v", err)
+	}
+	var visitor struct{ Link string }
+	if err := json.Unmarshal([]byte(created), &visitor); err != nil || !strings.Contains(visitor.Link, "/v/") {
+		t.Fatalf("visitor pass answer %s: %v", created, err)
+	}
+	token := visitor.Link[strings.LastIndex(visitor.Link, "/v/")+3:]
+	for _, path := range []string{"/v/" + token, "/api/v1/visit/" + token} {
+		if resp, err := http.Get(s.mobile + path); err != nil || resp.StatusCode != 200 {
+			t.Fatalf("visitor opens %s: %v %v", path, resp, err)
+		}
+	}
+	visitorCode, _ := apitest.Do(t, "GET", s.mobile+"/api/v1/visit/"+token+"/pass", "", nil).JSON(t)["payload"].(string)
+	if !strings.HasPrefix(visitorCode, credential.Prefix) {
+		t.Fatalf("visitor code %q", visitorCode)
+	}
+	agent.scan(visitorCode)
+	agent.waitLog(`"msg":"DOOR OPEN"`, 2, 5*time.Second)
+
 	// Staff move the resident out; within seconds the gate refuses the same code.
 	s.admin("POST", base+"/residents/"+resident+"/move-out", s.operator, nil, 200)
 	deadline := time.Now().Add(10 * time.Second)
@@ -106,13 +136,13 @@ func TestResidentQRGateEntryLog(t *testing.T) {
 			t.Fatalf("the moved-out resident's code was not refused as revoked:\n%s", agent.logs())
 		}
 	}
-	if n := agent.count(`"msg":"DOOR OPEN"`); n != 1 {
-		t.Fatalf("door opened %d times; only the first scan may open it", n)
+	if n := agent.count(`"msg":"DOOR OPEN"`); n != 2 {
+		t.Fatalf("door opened %d times; only the resident's and the visitor's first scans may open it", n)
 	}
 
 	// The guard releases the door by hand: it opens once and the release is audited.
 	s.admin("POST", "/admin/v1/gates/"+gate+"/unlock", guard, map[string]any{"reason": "resident locked out, identity checked"}, 201)
-	agent.waitLog(`"msg":"DOOR OPEN"`, 2, 5*time.Second)
+	agent.waitLog(`"msg":"DOOR OPEN"`, 3, 5*time.Second)
 	manual := s.waitEvent(c, guard, "granted", "manual_release", 15*time.Second)
 	if manual["method"] != "manual" || manual["staff_id"] == nil {
 		t.Fatalf("manual release event: %v", manual)
@@ -130,6 +160,33 @@ func TestResidentQRGateEntryLog(t *testing.T) {
 	if os.Getenv("E2E_SHOW_LOGS") != "" {
 		t.Logf("gate-agent:\n%s", agent.logs())
 	}
+	s.noSecretsInLogs(invite, enrollment, guard, s.operator, code, token, visitorCode)
+}
+
+// secretShaped is any gatepass bearer secret or QR code text.
+var secretShaped = regexp.MustCompile(`gp[a-z]_[A-Za-z0-9_-]{16,}|GA1:[0-9A-Z $%*+./:-]{16,}`)
+
+// noSecretsInLogs reads every program's output for the secrets the story handled and for
+// anything shaped like one: whoever reads a log must not be able to open a door with it.
+func (s *system) noSecretsInLogs(secrets ...string) {
+	s.t.Helper()
+	if len(s.logs) < 3 {
+		s.t.Fatalf("only %d program logs collected", len(s.logs))
+	}
+	for name, l := range s.logs {
+		text := l.String()
+		if len(text) == 0 {
+			s.t.Errorf("%s wrote no log at all", name)
+		}
+		for _, sec := range secrets {
+			if strings.Contains(text, sec) || strings.Contains(text, sec[:24]) {
+				s.t.Errorf("%s's log holds a secret of the story (%.8s...)", name, sec)
+			}
+		}
+		if m := secretShaped.FindString(text); m != "" {
+			s.t.Errorf("%s's log holds something shaped like a secret: %.12s...", name, m)
+		}
+	}
 }
 
 // start builds the three programs and runs server and mobile-api on free ports.
@@ -145,12 +202,23 @@ func start(t *testing.T) *system {
 	if err := os.WriteFile(key, []byte(strings.Repeat("e2", 32)), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	// The database owner migrates and grants; the programs run as the role that cannot
+	// rewrite the audit log (docs/operations.md, "Database roles").
 	s.env = append(os.Environ(), "DATABASE_URL="+dbtest.URL(t), "MASTER_KEY_FILE="+key)
+	if out, err := s.command("server", "grant", "--role", "gatepass_app").CombinedOutput(); err != nil {
+		t.Fatalf("grant: %v\n%s", err, out)
+	}
+	appURL, err := url.Parse(dbtest.URL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	appURL.User = url.User("gatepass_app")
+	s.env = append(os.Environ(), "DATABASE_URL="+appURL.String(), "MASTER_KEY_FILE="+key)
 
 	serverAddr, mobileAddr := apitest.FreeAddr(t), apitest.FreeAddr(t)
 	s.server = "http://" + serverAddr
 	s.mobile = "http://localhost:" + portOf(mobileAddr)
-	s.run("server", nil, "server", "serve", "--listen", serverAddr)
+	s.run("server", nil, "server", "serve", "--no-migrate", "--listen", serverAddr)
 	s.run("mobile-api", []string{"RP_ID=localhost", "RP_ORIGINS=" + s.mobile}, "mobile-api", "serve", "--no-migrate", "--listen", mobileAddr)
 	waitHTTP(t, s.server+"/readyz")
 	waitHTTP(t, s.mobile+"/healthz")
@@ -176,6 +244,10 @@ func (s *system) run(name string, env []string, prog string, args ...string) *lo
 	cmd := s.command(prog, args...)
 	cmd.Env = append(cmd.Env, env...)
 	logs := &logBuffer{}
+	if s.logs == nil {
+		s.logs = map[string]*logBuffer{}
+	}
+	s.logs[name] = logs
 	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {
 		s.t.Fatalf("start %s: %v", name, err)

@@ -32,8 +32,6 @@ func (a *API) communityRoutes() []route {
 		{"POST", "/communities/:community/residents/:resident/invite", access.ActEditResidents, a.reissueInvite},
 		{"POST", "/communities/:community/gates", access.ActEditStructure, a.createGate},
 		{"GET", "/communities/:community/gates", access.ActReadGates, a.listGates},
-		{"POST", "/communities/:community/staff", access.ActManageStaff, a.createStaff},
-		{"GET", "/communities/:community/staff", access.ActManageStaff, a.listStaff},
 		{"GET", "/communities/:community/keys", access.ActReadCommunity, a.listKeys},
 		{"POST", "/communities/:community/keys/rotate", access.ActManageKeys, a.rotateKey},
 		{"POST", "/residents/:resident/cards", access.ActOperateGates, a.issueCard},
@@ -213,6 +211,7 @@ func (a *API) createResident(c *fiber.Ctx, r *request) error {
 		access.Resident
 		store.Invite
 	}
+	httpx.NoStore(c) // the invite code
 	return mutate(a, c, r, http.StatusCreated, func(tx *store.Tx) (created, error) {
 		res, inv, err := tx.CreateResident(c.UserContext(), nr)
 		return created{res, inv}, err
@@ -255,7 +254,20 @@ func (a *API) listResidents(c *fiber.Ctx, r *request) error {
 	if err != nil {
 		return err
 	}
+	for i := range page.Residents {
+		page.Residents[i].Phone = phoneFor(r.staff, page.Residents[i].Phone)
+	}
 	return c.JSON(page)
+}
+
+// phoneFor is the phone number the caller's role may see (access.Staff.Phone): whole for
+// admins, masked for guards.
+func phoneFor(s access.Staff, phone *string) *string {
+	if phone == nil {
+		return nil
+	}
+	p := s.Phone(*phone)
+	return &p
 }
 
 func (a *API) getResident(c *fiber.Ctx, r *request) error {
@@ -267,6 +279,7 @@ func (a *API) getResident(c *fiber.Ctx, r *request) error {
 	if err != nil {
 		return err
 	}
+	out.Phone = phoneFor(r.staff, out.Phone)
 	return c.JSON(out)
 }
 
@@ -285,6 +298,7 @@ func (a *API) reissueInvite(c *fiber.Ctx, r *request) error {
 	if err != nil {
 		return err
 	}
+	httpx.NoStore(c) // the invite code
 	return mutate(a, c, r, http.StatusCreated, func(tx *store.Tx) (store.Invite, error) {
 		return tx.ReissueInvite(c.UserContext(), r.community, id)
 	})
@@ -313,6 +327,7 @@ func (a *API) createGate(c *fiber.Ctx, r *request) error {
 		access.Gate
 		access.Enrollment
 	}
+	httpx.NoStore(c) // the enrollment code
 	return mutate(a, c, r, http.StatusCreated, func(tx *store.Tx) (created, error) {
 		g, en, err := tx.CreateGate(c.UserContext(), ng)
 		return created{g, en}, err
@@ -322,35 +337,6 @@ func (a *API) createGate(c *fiber.Ctx, r *request) error {
 func (a *API) listGates(c *fiber.Ctx, r *request) error {
 	out, err := a.db.Gates(c.UserContext(), r.community)
 	return listed(c, "gates", out, err)
-}
-
-func (a *API) createStaff(c *fiber.Ctx, r *request) error {
-	var in struct {
-		Name *string `json:"name"`
-		Role *string `json:"role"`
-	}
-	if err := httpx.DecodeJSON(c, &in); err != nil {
-		return err
-	}
-	var k httpx.Checker
-	name := k.Text("name", in.Name, 1, 200)
-	role := access.StaffRole(k.OneOf("role", in.Role, access.StaffRoles))
-	if err := k.Err(); err != nil {
-		return err
-	}
-	type created struct {
-		access.StaffMember
-		Token string `json:"token"`
-	}
-	return mutate(a, c, r, http.StatusCreated, func(tx *store.Tx) (created, error) {
-		m, token, err := tx.CreateStaff(c.UserContext(), r.community, name, role)
-		return created{m, token}, err
-	})
-}
-
-func (a *API) listStaff(c *fiber.Ctx, r *request) error {
-	out, err := a.db.StaffMembers(c.UserContext(), r.community)
-	return listed(c, "staff", out, err)
 }
 
 // listAudit lists audit rows, newest first. Community staff see their community's rows;

@@ -8,7 +8,10 @@
 package admin
 
 import (
+	"fmt"
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/google/uuid"
@@ -21,13 +24,18 @@ import (
 
 // API serves the admin API.
 type API struct {
-	db     *store.DB
-	sealer *secret.Sealer // opens the communities' private signing keys
+	db       *store.DB
+	sealer   *secret.Sealer // opens the communities' private signing keys
+	tokenTTL time.Duration  // a new staff token's lifetime unless asked otherwise
 }
 
-// New makes the admin API on a database.
-func New(db *store.DB, sealer *secret.Sealer) *API {
-	return &API{db: db, sealer: sealer}
+// New makes the admin API on a database. tokenTTL is the deployment's default staff
+// token lifetime (STAFF_TOKEN_TTL); zero means access.DefaultTokenTTL.
+func New(db *store.DB, sealer *secret.Sealer, tokenTTL time.Duration) *API {
+	if tokenTTL == 0 {
+		tokenTTL = access.DefaultTokenTTL
+	}
+	return &API{db: db, sealer: sealer, tokenTTL: tokenTTL}
 }
 
 // Mount registers every admin route on r under /admin/v1, each behind authorize. Staff
@@ -42,7 +50,7 @@ func (a *API) Mount(r fiber.Router) {
 
 // routes is every admin endpoint with the action it needs; authorize enforces it.
 func (a *API) routes() []route {
-	return append(append(a.communityRoutes(), a.gateRoutes()...), a.faceRoutes()...)
+	return slices.Concat(a.communityRoutes(), a.staffRoutes(), a.gateRoutes(), a.faceRoutes())
 }
 
 // route is one admin endpoint and the single action it needs permission for.
@@ -53,14 +61,18 @@ type route struct {
 	handle func(c *fiber.Ctx, r *request) error
 }
 
-// request is what authorize hands a handler: who asks, and about which community.
+// request is what authorize hands a handler: who asks, about which community, and
+// about which staff member.
 type request struct {
 	staff     access.Staff
-	community uuid.UUID // uuid.Nil for routes without :community
+	community uuid.UUID          // uuid.Nil for routes without :community
+	member    access.StaffMember // the :staff of the path, a member of community
 }
 
 // authorize is the one place admin access is decided: bearer token -> staff, the
-// community of the path -> visibility, the route's action -> role.
+// community of the path -> visibility, the route's action -> role, and for routes about
+// a staff member, whether the caller may act on that member (their own tokens, or an
+// admin's staff).
 func (a *API) authorize(rt route) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		token, ok := strings.CutPrefix(c.Get(fiber.HeaderAuthorization), "Bearer ")
@@ -96,12 +108,27 @@ func (a *API) authorize(rt route) fiber.Handler {
 				return err
 			}
 		}
-		if err := staff.Authorize(rt.action, req.community); err != nil {
+		member := uuid.Nil
+		if c.Params("staff") != "" {
+			if member, err = httpx.PathUUID(c, "staff"); err != nil {
+				return err
+			}
+		}
+		if err := staff.AuthorizeMember(rt.action, req.community, member); err != nil {
 			return err
 		}
 		if req.community != uuid.Nil {
 			if _, err := a.db.Community(c.UserContext(), req.community); err != nil {
 				return err
+			}
+		}
+		if member != uuid.Nil {
+			if req.member, err = a.db.StaffMember(c.UserContext(), member); err != nil {
+				return err
+			}
+			// Staff of another community, or an operator, do not exist under this path.
+			if req.member.Community == nil || *req.member.Community != req.community {
+				return fmt.Errorf("staff member %s in community %s: %w", member, req.community, access.ErrNotFound)
 			}
 		}
 		return rt.handle(c, req)

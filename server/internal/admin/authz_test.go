@@ -1,88 +1,125 @@
 package admin_test
 
 import (
+	"bytes"
+	"maps"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/google/uuid"
+
+	"gatepass/internal/access"
 	"gatepass/internal/apitest"
 	"gatepass/server/internal/admin"
 	"gatepass/server/internal/servertest"
 )
 
-// endpoint is one admin route as the matrix exercises it ({g}: a fresh gate of A). The allowed roles are written
+// endpoint is one admin route as the matrix exercises it. The allowed roles are written
 // out here, apart from the route table, so a change of policy has to change both.
 type endpoint struct {
-	method, path string // path uses {c} for the community and {r} for a fresh resident
+	// path uses {c} for the community and, for its objects, the keys of objects: {r} a
+	// fresh resident, {card} a card of theirs, {g} a gate, {vp} a visitor pass, {s} a
+	// staff member (a guard, never the caller), {t} a token of theirs. After "?" come
+	// filters, with the same placeholders.
+	method, path string
 	allowed      []string
-	body         func(f servertest.Fixture) any
+	body         func(ids objects) any // may use ids["building"] and ids["unit"]
 	okStatus     int
 }
 
-func endpoints() []endpoint {
-	named := func(prefix string) func(servertest.Fixture) any {
-		return func(servertest.Fixture) any { return map[string]any{"name": apitest.Unique(prefix)} }
+// objects are the ids an endpoint's path, filters and body name, by placeholder.
+type objects map[string]string
+
+func (o objects) fill(s string) string {
+	for k, v := range o {
+		s = strings.ReplaceAll(s, "{"+k+"}", v)
 	}
+	return s
+}
+
+func endpoints() []endpoint {
+	named := func(prefix string) func(objects) any {
+		return func(objects) any { return map[string]any{"name": apitest.Unique(prefix)} }
+	}
+	all := []string{"admin", "guard", "auditor", "operator"}
 	return []endpoint{
 		{"POST", "/communities", []string{"operator"}, named("C"), 201},
-		{"GET", "/communities", []string{"admin", "guard", "auditor", "operator"}, nil, 200},
-		{"GET", "/communities/{c}", []string{"admin", "guard", "auditor", "operator"}, nil, 200},
+		{"GET", "/communities", all, nil, 200},
+		{"GET", "/communities/{c}", all, nil, 200},
 		{"POST", "/communities/{c}/buildings", []string{"admin", "operator"}, named("B"), 201},
-		{"GET", "/communities/{c}/buildings", []string{"admin", "guard", "auditor", "operator"}, nil, 200},
-		{"POST", "/communities/{c}/units", []string{"admin", "operator"}, func(f servertest.Fixture) any {
-			return map[string]any{"building_id": f.Building, "label": apitest.Unique("U")}
+		{"GET", "/communities/{c}/buildings", all, nil, 200},
+		{"POST", "/communities/{c}/units", []string{"admin", "operator"}, func(ids objects) any {
+			return map[string]any{"building_id": ids["building"], "label": apitest.Unique("U")}
 		}, 201},
-		{"GET", "/communities/{c}/units", []string{"admin", "guard", "auditor", "operator"}, nil, 200},
+		{"GET", "/communities/{c}/units?building_id={building}", all, nil, 200},
 		{"PUT", "/communities/{c}/zones/5", []string{"admin", "operator"}, named("Z"), 200},
-		{"GET", "/communities/{c}/zones", []string{"admin", "guard", "auditor", "operator"}, nil, 200},
-		{"POST", "/communities/{c}/residents", []string{"admin", "operator"}, func(f servertest.Fixture) any {
-			return map[string]any{"name": apitest.Unique("R"), "unit_id": f.Unit, "role": "tenant"}
+		{"GET", "/communities/{c}/zones", all, nil, 200},
+		{"POST", "/communities/{c}/residents", []string{"admin", "operator"}, func(ids objects) any {
+			return map[string]any{"name": apitest.Unique("R"), "unit_id": ids["unit"], "role": "tenant"}
 		}, 201},
 		{"GET", "/communities/{c}/residents", []string{"admin", "guard", "operator"}, nil, 200},
 		{"GET", "/communities/{c}/residents/{r}", []string{"admin", "guard", "operator"}, nil, 200},
 		{"POST", "/communities/{c}/residents/{r}/move-out", []string{"admin", "operator"}, nil, 200},
 		{"POST", "/communities/{c}/residents/{r}/invite", []string{"admin", "operator"}, nil, 201},
-		{"POST", "/communities/{c}/gates", []string{"admin", "operator"}, func(servertest.Fixture) any {
+		{"POST", "/communities/{c}/gates", []string{"admin", "operator"}, func(objects) any {
 			return map[string]any{"name": apitest.Unique("G"), "zone": 0, "direction": "both"}
 		}, 201},
-		{"GET", "/communities/{c}/gates", []string{"admin", "guard", "auditor", "operator"}, nil, 200},
-		{"POST", "/communities/{c}/staff", []string{"admin", "operator"}, func(servertest.Fixture) any {
+		{"GET", "/communities/{c}/gates", all, nil, 200},
+		{"POST", "/communities/{c}/staff", []string{"admin", "operator"}, func(objects) any {
 			return map[string]any{"name": apitest.Unique("S"), "role": "guard"}
 		}, 201},
 		{"GET", "/communities/{c}/staff", []string{"admin", "operator"}, nil, 200},
-		{"GET", "/communities/{c}/keys", []string{"admin", "guard", "auditor", "operator"}, nil, 200},
+		{"POST", "/communities/{c}/staff/{s}/disable", []string{"admin", "operator"}, nil, 200},
+		{"POST", "/communities/{c}/staff/{s}/enable", []string{"admin", "operator"}, nil, 200},
+		{"GET", "/communities/{c}/staff/{s}/tokens", []string{"admin", "operator"}, nil, 200},
+		{"POST", "/communities/{c}/staff/{s}/tokens", []string{"admin", "operator"}, func(objects) any {
+			return map[string]any{"kind": "integration", "label": "PMS", "ttl": "365d"}
+		}, 201},
+		{"DELETE", "/communities/{c}/staff/{s}/tokens/{t}", []string{"admin", "operator"}, nil, 200},
+		{"POST", "/communities/{c}/staff/{s}/tokens/{t}/rotate", []string{"admin", "operator"}, nil, 201},
+		{"GET", "/me", all, nil, 200},
+		{"GET", "/communities/{c}/keys", all, nil, 200},
 		{"POST", "/communities/{c}/keys/rotate", []string{"admin", "operator"}, nil, 201},
 		{"POST", "/residents/{r}/cards", []string{"admin", "guard", "operator"}, nil, 201},
 		{"GET", "/residents/{r}/cards", []string{"admin", "guard", "operator"}, nil, 200},
 		{"POST", "/residents/{r}/cards/{card}/revoke", []string{"admin", "guard", "operator"}, nil, 200},
 		{"GET", "/audit", []string{"admin", "auditor", "operator"}, nil, 200},
-		{"POST", "/gates/{g}/unlock", []string{"admin", "guard", "operator"}, func(servertest.Fixture) any {
+		{"POST", "/gates/{g}/unlock", []string{"admin", "guard", "operator"}, func(objects) any {
 			return map[string]any{"reason": "resident without phone"}
 		}, 201},
 		{"POST", "/gates/{g}/disable", []string{"admin", "operator"}, nil, 200},
-		{"PUT", "/gates/{g}/settings", []string{"admin", "operator"}, func(servertest.Fixture) any {
+		{"PUT", "/gates/{g}/settings", []string{"admin", "operator"}, func(objects) any {
 			return map[string]any{"skew_seconds": 60}
 		}, 200},
-		{"GET", "/communities/{c}/events", []string{"admin", "guard", "operator"}, nil, 200},
-		{"GET", "/communities/{c}/events.csv", []string{"admin", "guard", "operator"}, nil, 200},
+		{"GET", "/communities/{c}/events?gate_id={g}&credential_id={card}", []string{"admin", "guard", "operator"}, nil, 200},
+		{"GET", "/communities/{c}/events.csv?gate_id={g}&credential_id={card}", []string{"admin", "guard", "operator"}, nil, 200},
 		{"GET", "/communities/{c}/anomalies", []string{"admin", "guard", "operator"}, nil, 200},
 		{"GET", "/communities/{c}/visitor-passes", []string{"admin", "guard", "operator"}, nil, 200},
 		{"POST", "/communities/{c}/visitor-passes/{vp}/revoke", []string{"admin", "guard", "operator"}, nil, 200},
 		{"GET", "/communities/{c}/consent-report", []string{"admin", "auditor", "operator"}, nil, 200},
 		{"GET", "/face-template-count", []string{"admin", "auditor", "operator"}, nil, 200},
-		{"PUT", "/communities/{c}/face-operator", []string{"admin", "operator"}, func(servertest.Fixture) any {
+		{"PUT", "/communities/{c}/face-operator", []string{"admin", "operator"}, func(objects) any {
 			return map[string]any{"operator_name": apitest.Unique("Property Co"), "operator_contact": "privacy@example.com"}
 		}, 200},
 		{"DELETE", "/communities/{c}/face-operator", []string{"admin", "operator"}, nil, 200},
 	}
 }
 
+// route is the endpoint's path as the route table writes it.
+func (e endpoint) route() string {
+	path, _, _ := strings.Cut(e.path, "?")
+	return e.method + " " + path
+}
+
 func TestEveryAdminRouteIsInTheMatrix(t *testing.T) {
 	known := map[string]bool{}
 	for _, e := range endpoints() {
-		known[e.method+" "+e.path] = true
+		known[e.route()] = true
 	}
-	replacer := strings.NewReplacer(":community", "{c}", ":resident", "{r}", ":zone", "5", ":card", "{card}", ":gate", "{g}", ":visitor_pass", "{vp}")
+	replacer := strings.NewReplacer(":community", "{c}", ":resident", "{r}", ":zone", "5", ":card", "{card}", ":gate", "{g}",
+		":visitor_pass", "{vp}", ":staff", "{s}", ":token", "{t}")
 	for _, r := range admin.Routes() {
 		key := r.Method + " " + replacer.Replace(r.Path)
 		if !known[key] {
@@ -91,14 +128,40 @@ func TestEveryAdminRouteIsInTheMatrix(t *testing.T) {
 	}
 }
 
-func TestAuthorizationMatrix(t *testing.T) {
-	h := newHarness(t)
-	a, b := h.Community(), h.Community()
-	callers := []struct {
-		name, token string
-		role        string // "" for callers with no valid token
-		community   bool   // false: staff of community B asking about A
-	}{
+// objectsOf makes the objects of community f that path and body name: a fresh one of
+// each, so that what one call changes does not decide the next.
+func (h *harness) objectsOf(f servertest.Fixture, e endpoint) objects {
+	h.T.Helper()
+	ids := objects{"c": f.ID, "building": f.Building, "unit": f.Unit}
+	uses := func(k string) bool { return strings.Contains(e.path, "{"+k+"}") }
+	if uses("r") || uses("card") || uses("vp") {
+		ids["r"] = h.NewResident(f)
+	}
+	if uses("card") {
+		ids["card"] = h.Card(f, ids["r"])
+	}
+	if uses("g") {
+		ids["g"] = h.NewGate(f)
+	}
+	if uses("vp") {
+		ids["vp"] = h.visitorPass(f, ids["r"])
+	}
+	if uses("s") || uses("t") {
+		m := h.Member(uuid.MustParse(f.ID), access.StaffGuard)
+		ids["s"], ids["t"] = m.ID, m.TokenID
+	}
+	return ids
+}
+
+// caller is who calls in the matrix.
+type caller struct {
+	name, token string
+	role        string // "" for callers with no valid token
+	community   bool   // false: staff of community B asking about A
+}
+
+func callersOf(h *harness, a, b servertest.Fixture) []caller {
+	return []caller{
 		{"no token", "", "", true},
 		{"bad token", "gps_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "", true},
 		{"garbage token", "not-a-token", "", true},
@@ -110,30 +173,23 @@ func TestAuthorizationMatrix(t *testing.T) {
 		{"guard of B", b.Guard, "guard", false},
 		{"auditor of B", b.Auditor, "auditor", false},
 	}
+}
+
+func TestAuthorizationMatrix(t *testing.T) {
+	h := newHarness(t)
+	a, b := h.Community(), h.Community()
 	for _, e := range endpoints() {
-		for _, c := range callers {
+		for _, c := range callersOf(h, a, b) {
 			t.Run(e.method+" "+e.path+" as "+c.name, func(t *testing.T) {
 				h.T = t
-				resident := h.NewResident(a)
-				card := ""
-				if strings.Contains(e.path, "{card}") {
-					card = h.Card(a, resident)
-				}
-				gate := ""
-				if strings.Contains(e.path, "{g}") {
-					gate = h.NewGate(a)
-				}
-				visitorPass := ""
-				if strings.Contains(e.path, "{vp}") {
-					visitorPass = h.visitorPass(a, resident)
-				}
-				path := "/admin/v1" + strings.NewReplacer("{c}", a.ID, "{r}", resident, "{card}", card, "{g}", gate, "{vp}", visitorPass).Replace(e.path)
+				ids := h.objectsOf(a, e)
+				path := "/admin/v1" + ids.fill(e.path)
 				var body any
 				if e.body != nil {
-					body = e.body(a)
+					body = e.body(ids)
 				}
 				want := e.okStatus
-				allowed := contains(e.allowed, c.role)
+				allowed := slices.Contains(e.allowed, c.role)
 				switch {
 				case c.role == "":
 					want = http.StatusUnauthorized
@@ -151,13 +207,118 @@ func TestAuthorizationMatrix(t *testing.T) {
 	}
 }
 
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
+// fingerprint sums every row of community c, in every table that has a community_id,
+// and its staff's tokens (less when they were last used): it changes if anything of c
+// does.
+func (h *harness) fingerprint(c string) string {
+	h.T.Helper()
+	tables := h.tableNames(`SELECT k.relname FROM pg_attribute a JOIN pg_class k ON k.oid = a.attrelid
+		WHERE a.attname = 'community_id' AND k.relkind IN ('r', 'p') AND NOT k.relispartition
+		  AND k.relnamespace = 'public'::regnamespace ORDER BY k.relname`)
+	var sum strings.Builder
+	for _, tbl := range tables {
+		var md5 string
+		q := `SELECT coalesce(md5(string_agg(t::text, '|' ORDER BY t::text)), '') FROM "` + tbl + `" t WHERE community_id = $1`
+		if err := h.DB.SQL().QueryRow(q, c).Scan(&md5); err != nil {
+			h.T.Fatal(err)
+		}
+		sum.WriteString(tbl + "=" + md5 + " ")
+	}
+	var tokens string
+	err := h.DB.SQL().QueryRow(`SELECT coalesce(md5(string_agg(concat_ws(',', t.id, t.expires_at, t.revoked_at, t.kind, t.label), '|' ORDER BY t.id)), '')
+		FROM staff_tokens t JOIN staff s ON s.id = t.staff_id WHERE s.community_id = $1`, c).Scan(&tokens)
+	if err != nil {
+		h.T.Fatal(err)
+	}
+	return sum.String() + "staff_tokens=" + tokens
+}
+
+// Every route of community A, called with an object of community B in its place (in the
+// path, a filter or the body), one object at a time: the caller finds nothing of B, B
+// is unchanged, and a refused call changes nothing of A either. This is how one
+// community's admin would reach into another with ids they learnt.
+func TestObjectsOfAnotherCommunity(t *testing.T) {
+	h := newHarness(t)
+	a, b := h.Community(), h.Community()
+	theirs := objects{"building": b.Building, "unit": b.Unit, "r": b.Resident}
+	theirs["card"] = h.Card(b, b.Resident)
+	// B's gate has let B's card in, so that a filter that leaked would show it.
+	gate, gateToken := h.EnrolledGate(b)
+	theirs["g"] = gate
+	ev := servertest.GateEvent(gate, "granted")
+	ev["credential_id"] = theirs["card"]
+	h.Must(http.StatusOK, "POST", "/gate/v1/events", gateToken, map[string]any{"events": []any{ev}})
+	theirs["vp"] = h.visitorPass(b, b.Resident)
+	m := h.Member(uuid.MustParse(b.ID), access.StaffGuard)
+	theirs["s"], theirs["t"] = m.ID, m.TokenID
+	leaks := append(slices.Collect(maps.Values(theirs)), b.ID)
+	slices.Sort(leaks)
+	covered := 0
+	for _, e := range endpoints() {
+		path, query, _ := strings.Cut(e.path, "?")
+		for _, k := range slices.Sorted(maps.Keys(theirs)) {
+			inPath, inQuery := strings.Contains(path, "{"+k+"}"), strings.Contains(query, "{"+k+"}")
+			marker := "object-" + k
+			inBody := e.body != nil && bytes.Contains(apitest.MustJSON(t, e.body(objects{k: marker})), []byte(marker))
+			if !inPath && !inQuery && !inBody {
+				continue
+			}
+			covered++
+			// A path without {c} belongs to the community of its first object: swapping
+			// that one is B's own path, which operators may use and the matrix covers.
+			scoping := !strings.HasPrefix(path, "/communities/{c}") && strings.Index(path, "{"+k+"}") == strings.Index(path, "{")
+			for _, c := range callersOf(h, a, b) {
+				if c.role == "" || !c.community || (scoping && c.role == "operator") {
+					continue
+				}
+				t.Run(e.method+" "+e.path+" with B's "+k+" as "+c.name, func(t *testing.T) {
+					h.T = t
+					ids := h.objectsOf(a, e)
+					ids[k] = theirs[k]
+					var body any
+					if e.body != nil {
+						body = e.body(ids)
+					}
+					beforeB, beforeA := h.fingerprint(b.ID), h.tableCounts()
+					resp := apitest.Do(t, e.method, h.Base+"/admin/v1"+ids.fill(e.path), c.token, body)
+					allowed := slices.Contains(e.allowed, c.role)
+					switch {
+					case !allowed:
+						if resp.Status != http.StatusForbidden && resp.Status != http.StatusNotFound {
+							t.Fatalf("a role without the grant got %d %s", resp.Status, resp.Body)
+						}
+					case inPath:
+						if resp.Status != http.StatusNotFound {
+							t.Fatalf("B's %s in the path: %d %s, want 404", k, resp.Status, resp.Body)
+						}
+					case inBody:
+						if resp.Status != http.StatusUnprocessableEntity {
+							t.Fatalf("B's %s in the body: %d %s, want 422", k, resp.Status, resp.Body)
+						}
+					case inQuery:
+						if resp.Status != http.StatusOK {
+							t.Fatalf("B's %s as a filter: %d %s, want 200 with nothing of B", k, resp.Status, resp.Body)
+						}
+					}
+					for _, id := range leaks {
+						// An error may echo the id it was asked about; an answer may not hold one.
+						if bytes.Contains(resp.Body, []byte(id)) && (resp.Status < 300 || !strings.Contains(ids.fill(e.path), id)) {
+							t.Fatalf("the answer names %s of community B: %s", id, resp.Body)
+						}
+					}
+					if resp.Status >= 300 && !maps.Equal(beforeA, h.tableCounts()) {
+						t.Fatalf("a refused call changed the database")
+					}
+					if after := h.fingerprint(b.ID); after != beforeB {
+						t.Fatalf("community B changed:\nbefore %s\nafter  %s", beforeB, after)
+					}
+				})
+			}
 		}
 	}
-	return false
+	if covered < 20 {
+		t.Fatalf("only %d endpoint-object pairs crossed: the placeholders drifted from endpoints()", covered)
+	}
 }
 
 // Lists without a community in the path show only the caller's communities.

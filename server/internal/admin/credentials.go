@@ -60,7 +60,7 @@ func (a *API) issueCard(c *fiber.Ctx, r *request) error {
 	}
 	c.Set("X-Credential-Id", card.ID.String())
 	c.Set("X-Expires-At", card.ExpiresAt.UTC().Format(time.RFC3339))
-	c.Set(fiber.HeaderCacheControl, "no-store")
+	httpx.NoStore(c) // the card's QR is the credential itself
 	c.Set(fiber.HeaderContentDisposition, `inline; filename="card-`+card.ID.String()+`.png"`)
 	c.Type("png")
 	return c.Status(http.StatusCreated).Send(png)

@@ -6,23 +6,36 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/google/uuid"
+
+	"gatepass/internal/access"
 )
+
+// tableNames lists the names a catalogue query selects.
+func (h *harness) tableNames(query string) []string {
+	h.T.Helper()
+	rows, err := h.DB.SQL().QueryContext(context.Background(), query)
+	if err != nil {
+		h.T.Fatal(err)
+	}
+	defer rows.Close()
+	var names []string
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			h.T.Fatal(err)
+		}
+		names = append(names, n)
+	}
+	return names
+}
 
 // tableCounts is a fingerprint of the database: every table's row count.
 func (h *harness) tableCounts() map[string]int {
 	h.T.Helper()
-	rows, err := h.DB.SQL().QueryContext(context.Background(), `SELECT relname FROM pg_class
+	names := h.tableNames(`SELECT relname FROM pg_class
 		WHERE relkind IN ('r', 'p') AND relnamespace = 'public'::regnamespace AND relname NOT LIKE 'entry_events_%' AND relname <> 'goose_db_version'`)
-	if err != nil {
-		h.T.Fatal(err)
-	}
-	var names []string
-	for rows.Next() {
-		var n string
-		_ = rows.Scan(&n)
-		names = append(names, n)
-	}
-	rows.Close()
 	out := map[string]int{}
 	for _, n := range names {
 		var c int
@@ -40,6 +53,16 @@ func TestBadInputChangesNothing(t *testing.T) {
 	other := h.Community()
 	base := "/admin/v1/communities/" + f.ID
 	long := strings.Repeat("長", 201)
+	// Staff to act on: a guard, a disabled guard, a guard whose token is revoked, another
+	// community's guard and an operator.
+	cid := uuid.MustParse(f.ID)
+	guard, disabled, revoked := h.Member(cid, access.StaffGuard), h.Member(cid, access.StaffGuard), h.Member(cid, access.StaffGuard)
+	h.Must(http.StatusOK, "POST", base+"/staff/"+disabled.ID+"/disable", f.Admin, nil)
+	h.Must(http.StatusOK, "DELETE", base+"/staff/"+revoked.ID+"/tokens/"+revoked.TokenID, f.Admin, nil)
+	operator := h.Must(http.StatusOK, "GET", "/admin/v1/me", h.Operator, nil)["id"].(string)
+	foreign := other.Staff[access.StaffGuard]
+	self := f.Staff[access.StaffAdmin] // the community's only admin
+	staff := base + "/staff/"
 	cases := []struct {
 		name, method, path, body string
 		status                   int
@@ -71,6 +94,29 @@ func TestBadInputChangesNothing(t *testing.T) {
 		{"zone path out of range", "PUT", base + "/zones/70", `{"name": "z"}`, 422, "invalid_field", "zone"},
 		{"duplicate building", "POST", base + "/buildings", `{"name": "DUP"}`, 422, "invalid_field", "name"},
 		{"unknown staff role", "POST", base + "/staff", `{"name": "s", "role": "root"}`, 422, "invalid_field", "role"},
+		{"unknown token kind", "POST", base + "/staff", `{"name": "s", "role": "guard", "kind": "root"}`, 422, "invalid_field", "kind"},
+		{"ttl not a lifetime", "POST", base + "/staff", `{"name": "s", "role": "guard", "ttl": "forever"}`, 422, "invalid_field", "ttl"},
+		{"ttl as a number", "POST", base + "/staff", `{"name": "s", "role": "guard", "ttl": 90}`, 400, "wrong_type", "ttl"},
+		{"console token past 180 days", "POST", base + "/staff", `{"name": "s", "role": "guard", "ttl": "181d"}`, 422, "invalid_field", "ttl"},
+		{"integration token past a year", "POST", base + "/staff", `{"name": "s", "role": "guard", "kind": "integration", "ttl": "366d"}`, 422, "invalid_field", "ttl"},
+		{"token for no time", "POST", base + "/staff", `{"name": "s", "role": "guard", "ttl": "0d"}`, 422, "invalid_field", "ttl"},
+		{"token for a minute", "POST", base + "/staff", `{"name": "s", "role": "guard", "ttl": "1m"}`, 422, "invalid_field", "ttl"},
+		{"over-long label", "POST", staff + guard.ID + "/tokens", `{"label": "` + strings.Repeat("l", 101) + `"}`, 422, "invalid_field", "label"},
+		{"label with controls", "POST", staff + guard.ID + "/tokens", `{"label": "a\u202eb"}`, 422, "invalid_field", "label"},
+		{"unknown token field", "POST", staff + guard.ID + "/tokens", `{"scope": "all"}`, 400, "unknown_field", "scope"},
+		{"token for a disabled member", "POST", staff + disabled.ID + "/tokens", "", 409, "conflict", ""},
+		{"bad staff uuid", "POST", staff + "nope/disable", "", 404, "not_found", ""},
+		{"unknown staff member", "POST", staff + "00000000-0000-4000-8000-000000000000/disable", "", 404, "not_found", ""},
+		{"staff of another community", "POST", staff + foreign.ID + "/disable", "", 404, "not_found", ""},
+		{"an operator under a community", "POST", staff + operator + "/disable", "", 404, "not_found", ""},
+		{"the last admin disables themselves", "POST", staff + self.ID + "/disable", "", 409, "conflict", ""},
+		{"bad token uuid", "DELETE", staff + guard.ID + "/tokens/nope", "", 404, "not_found", ""},
+		{"unknown token", "DELETE", staff + guard.ID + "/tokens/00000000-0000-4000-8000-000000000000", "", 404, "not_found", ""},
+		{"another member's token", "DELETE", staff + guard.ID + "/tokens/" + revoked.TokenID, "", 404, "not_found", ""},
+		{"another community's token", "DELETE", staff + guard.ID + "/tokens/" + foreign.TokenID, "", 404, "not_found", ""},
+		{"rotating a revoked token", "POST", staff + revoked.ID + "/tokens/" + revoked.TokenID + "/rotate", "", 409, "conflict", ""},
+		{"rotating past the kind's lifetime", "POST", staff + guard.ID + "/tokens/" + guard.TokenID + "/rotate", `{"ttl": "200d"}`, 422, "invalid_field", "ttl"},
+		{"rotating with a kind", "POST", staff + guard.ID + "/tokens/" + guard.TokenID + "/rotate", `{"kind": "integration"}`, 400, "unknown_field", "kind"},
 		{"bad community uuid", "POST", "/admin/v1/communities/xyz/buildings", `{"name": "x"}`, 404, "not_found", ""},
 		{"unknown community", "POST", "/admin/v1/communities/00000000-0000-4000-8000-000000000000/buildings", `{"name": "x"}`, 404, "not_found", ""},
 		{"unknown resident", "POST", base + "/residents/00000000-0000-4000-8000-000000000000/move-out", "", 404, "not_found", ""},
@@ -88,7 +134,7 @@ func TestBadInputChangesNothing(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			h.T = t
-			before := h.tableCounts()
+			before, sum := h.tableCounts(), h.fingerprint(f.ID)
 			var body any
 			if c.body != "" {
 				body = c.body
@@ -108,6 +154,9 @@ func TestBadInputChangesNothing(t *testing.T) {
 				b, _ := json.Marshal(before)
 				a, _ := json.Marshal(after)
 				t.Fatalf("database changed:\nbefore %s\nafter  %s", b, a)
+			}
+			if after := h.fingerprint(f.ID); after != sum { // an update changes no count
+				t.Fatalf("community changed:\nbefore %s\nafter  %s", sum, after)
 			}
 		})
 	}

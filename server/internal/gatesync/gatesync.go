@@ -110,6 +110,7 @@ func (g *API) enroll(c *fiber.Ctx) error {
 		return err
 	}
 	g.log.Info("gate enrolled", "gate", gate.ID, "community", gate.Community)
+	httpx.NoStore(c) // the gate token is in the answer
 	return c.Status(http.StatusCreated).JSON(gateapi.EnrollResponse{Token: token, Gate: gateToWire(gate), ServerTime: time.Now().UTC()})
 }
 

@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"gatepass/internal/apitest"
 	"gatepass/internal/dbtest"
 	"gatepass/internal/store"
 	"gatepass/server/internal/gatesync"
@@ -39,7 +40,11 @@ func TestGateEnrollment(t *testing.T) {
 			t.Fatalf("%s: %d %v, want %d", b.name, got, out, b.want)
 		}
 	}
-	out := h.Must(http.StatusCreated, "POST", "/gate/v1/enroll", "", map[string]any{"code": code, "box_public_key": servertest.BoxKey(), "agent_version": "1.0"})
+	resp := apitest.Do(t, "POST", h.Base+"/gate/v1/enroll", "", map[string]any{"code": code, "box_public_key": servertest.BoxKey(), "agent_version": "1.0"})
+	if resp.Status != http.StatusCreated || resp.Header.Get("Cache-Control") != "no-store" {
+		t.Fatalf("enroll: %d, Cache-Control %q; want 201, no-store (the answer holds the gate token)", resp.Status, resp.Header.Get("Cache-Control"))
+	}
+	out := resp.JSON(t)
 	gate := out["gate"].(map[string]any)
 	if gate["gate_id"] != id || gate["community_id"] != f.ID || gate["direction"] != "in" || !strings.HasPrefix(out["gate_token"].(string), "gpg_") {
 		t.Fatalf("enroll answer %v", out)

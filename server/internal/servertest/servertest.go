@@ -57,7 +57,7 @@ func New(t testing.TB) *Harness {
 	h := &Harness{Client: apitest.Client{T: t}, DB: db, Sealer: NewSealer(t)}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	app := httpx.NewApp(httpx.Options{Name: "servertest", Log: log, BodyLimit: gatesync.BodyLimit})
-	admin.New(db, h.Sealer).Mount(app)
+	admin.New(db, h.Sealer, 0).Mount(app)
 	gatesync.New(db, log).Mount(app)
 	app.Use(httpx.NotFound)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -76,21 +76,36 @@ func New(t testing.TB) *Harness {
 // Staff makes a staff member directly in the store and returns their token.
 func (h *Harness) Staff(c uuid.UUID, role access.StaffRole) string {
 	h.T.Helper()
-	var tok string
-	err := h.DB.InTx(context.Background(), "test", func(tx *store.Tx) (err error) {
-		_, tok, err = tx.CreateStaff(context.Background(), c, "staff "+string(role), role)
+	return h.Member(c, role).Token
+}
+
+// Member is a staff member as the tests use one: ids and the token's secret.
+type Member struct {
+	ID, Token, TokenID string
+}
+
+// Member makes a staff member of community c (uuid.Nil: an operator) directly in the
+// store, with a token of the default lifetime.
+func (h *Harness) Member(c uuid.UUID, role access.StaffRole) Member {
+	h.T.Helper()
+	var m Member
+	err := h.DB.InTx(context.Background(), "test", func(tx *store.Tx) error {
+		member, tok, err := tx.CreateStaff(context.Background(), store.NewStaff{Community: c, Name: "staff " + string(role), Role: role,
+			Token: store.TokenSpec{Default: access.DefaultTokenTTL}})
+		m = Member{ID: member.ID.String(), Token: tok.Token, TokenID: tok.ID.String()}
 		return err
 	})
 	if err != nil {
 		h.T.Fatal(err)
 	}
-	return tok
+	return m
 }
 
 // Fixture is a community with one of everything and a token for each role.
 type Fixture struct {
 	ID, Building, Unit, Resident, Gate string
-	Admin, Guard, Auditor              string
+	Admin, Guard, Auditor              string // their tokens
+	Staff                              map[access.StaffRole]Member
 }
 
 // Community makes a Fixture through the admin API.
@@ -99,7 +114,11 @@ func (h *Harness) Community() Fixture {
 	var f Fixture
 	f.ID = h.Must(http.StatusCreated, "POST", "/admin/v1/communities", h.Operator, map[string]any{"name": apitest.Unique("Community")})["id"].(string)
 	cid := uuid.MustParse(f.ID)
-	f.Admin, f.Guard, f.Auditor = h.Staff(cid, access.StaffAdmin), h.Staff(cid, access.StaffGuard), h.Staff(cid, access.StaffAuditor)
+	f.Staff = map[access.StaffRole]Member{}
+	for _, role := range []access.StaffRole{access.StaffAdmin, access.StaffGuard, access.StaffAuditor} {
+		f.Staff[role] = h.Member(cid, role)
+	}
+	f.Admin, f.Guard, f.Auditor = f.Staff[access.StaffAdmin].Token, f.Staff[access.StaffGuard].Token, f.Staff[access.StaffAuditor].Token
 	base := "/admin/v1/communities/" + f.ID
 	f.Building = h.Must(http.StatusCreated, "POST", base+"/buildings", f.Admin, map[string]any{"name": apitest.Unique("Building")})["id"].(string)
 	f.Unit = h.Must(http.StatusCreated, "POST", base+"/units", f.Admin, map[string]any{"building_id": f.Building, "label": apitest.Unique("U")})["id"].(string)

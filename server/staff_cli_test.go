@@ -1,0 +1,137 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"gatepass/internal/access"
+	"gatepass/internal/dbtest"
+	"gatepass/server/internal/servertest"
+)
+
+// cli runs a server command against the test database and returns its exit code and
+// output.
+func cli(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	args = append(args, "--database-url", dbtest.URL(t), "--master-key-file", dbtest.MasterKeyFile(t))
+	code = run(context.Background(), args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+// lastLine is a command's token: alone on the last line of stdout.
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return lines[len(lines)-1]
+}
+
+// Issue 13 item 2 from the command line: operators too can be disabled, tokens listed
+// (never their secrets), issued with a lifetime and revoked.
+func TestStaffCommands(t *testing.T) {
+	h := servertest.New(t)
+	f := h.Community()
+	whoami := func(token string) map[string]any {
+		t.Helper()
+		return h.Must(http.StatusOK, "GET", "/admin/v1/me", token, nil)
+	}
+
+	code, out, errs := cli(t, "staff", "create", "--name", "Night operator", "--role", "admin", "--ttl", "30d")
+	if code != 0 {
+		t.Fatalf("staff create: %d %s", code, errs)
+	}
+	op := lastLine(out)
+	me := whoami(op)
+	id := me["id"].(string)
+	if exp, _ := time.Parse(time.RFC3339, me["token_expires_at"].(string)); time.Until(exp) > 30*24*time.Hour || time.Until(exp) < 29*24*time.Hour {
+		t.Fatalf("--ttl 30d: expires %v", exp)
+	}
+	if !strings.Contains(errs, me["token_id"].(string)) {
+		t.Fatalf("create does not name the token id: %s", errs)
+	}
+
+	// The token list names tokens and dates, never secrets.
+	code, out, errs = cli(t, "staff", "issue-token", "--id", id, "--kind", "integration", "--label", "PMS", "--ttl", "365d")
+	if code != 0 {
+		t.Fatalf("issue-token: %d %s", code, errs)
+	}
+	second := lastLine(out)
+	whoami(second)
+	code, out, errs = cli(t, "staff", "tokens", "--id", id)
+	if code != 0 || strings.Count(out, "\n") != 3 || strings.Contains(out, "gps_") || !strings.Contains(out, "integration\t\"PMS\"") {
+		t.Fatalf("staff tokens: %d %q %s", code, out, errs)
+	}
+
+	// Disabled: every token fails at once, from the next request; enabled: back.
+	if code, out, errs = cli(t, "staff", "disable", "--id", id); code != 0 || !strings.Contains(out, "disabled") {
+		t.Fatalf("disable: %d %s %s", code, out, errs)
+	}
+	for _, tok := range []string{op, second} {
+		h.Must(http.StatusUnauthorized, "GET", "/admin/v1/me", tok, nil)
+	}
+	if code, _, errs = cli(t, "staff", "enable", "--id", id); code != 0 {
+		t.Fatalf("enable: %d %s", code, errs)
+	}
+	whoami(op)
+
+	// Revoked by token id: that token alone fails.
+	if code, _, errs = cli(t, "staff", "revoke-token", "--token-id", me["token_id"].(string)); code != 0 {
+		t.Fatalf("revoke-token: %d %s", code, errs)
+	}
+	h.Must(http.StatusUnauthorized, "GET", "/admin/v1/me", op, nil)
+	whoami(second)
+
+	// A community's only admin stays; the refusal says what to do instead.
+	admin := whoami(f.Admin)["id"].(string)
+	if code, _, errs = cli(t, "staff", "disable", "--id", admin); code != 1 || !strings.Contains(errs, "make another admin first") {
+		t.Fatalf("disabling the last admin: %d %s", code, errs)
+	}
+	whoami(f.Admin)
+
+	var audited int
+	if err := h.DB.SQL().QueryRow(`SELECT count(*) FROM audit_log WHERE actor = 'cli' AND target = $1`, "staff:"+id).Scan(&audited); err != nil || audited != 5 {
+		t.Fatalf("%d audit rows by the CLI for the operator, want 5 (create, issue, disable, enable, revoke): %v", audited, err)
+	}
+}
+
+// Bad flags stop a command before it changes anything.
+func TestStaffCommandsRefuseBadInput(t *testing.T) {
+	h := servertest.New(t)
+	f := h.Community()
+	g := h.Member(uuid.MustParse(f.ID), access.StaffGuard)
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"staff", "create", "--name", "x", "--role", "guard", "--ttl", "181d"}, "--ttl: a console token lives from 1 hour to 180 days"},
+		{[]string{"staff", "create", "--name", "x", "--role", "guard", "--kind", "integration", "--ttl", "2y"}, "--ttl"},
+		{[]string{"staff", "create", "--name", "x", "--role", "guard", "--kind", "robot"}, "--kind must be one of"},
+		{[]string{"staff", "create", "--name", "x", "--role", "guard", "--ttl", "0d"}, "--ttl must be positive"},
+		{[]string{"staff", "issue-token", "--id", g.ID, "--kind", "integration", "--ttl", "366d"}, "365 days"},
+		{[]string{"staff", "disable"}, "--id is required"},
+		{[]string{"staff", "disable", "--id", "nope"}, "--id"},
+		{[]string{"staff", "enable", "--id", uuid.NewString()}, "not found"},
+		{[]string{"staff", "tokens", "--id", uuid.NewString()}, "not found"},
+		{[]string{"staff", "revoke-token", "--token-id", g.ID}, "not found"}, // a staff id is not a token id
+		{[]string{"staff", "create", "--name", "x", "--role", "guard", "--staff-token-ttl", "365d"}, "STAFF_TOKEN_TTL"},
+	}
+	for _, c := range cases {
+		var before int
+		_ = h.DB.SQL().QueryRow(`SELECT (SELECT count(*) FROM staff) + (SELECT count(*) FROM staff_tokens WHERE revoked_at IS NULL) + (SELECT count(*) FROM audit_log)`).Scan(&before)
+		code, _, errs := cli(t, c.args...)
+		if code == 0 || !strings.Contains(errs, c.want) {
+			t.Errorf("%v: %d %q, want a failure naming %q", c.args, code, errs, c.want)
+		}
+		var after int
+		_ = h.DB.SQL().QueryRow(`SELECT (SELECT count(*) FROM staff) + (SELECT count(*) FROM staff_tokens WHERE revoked_at IS NULL) + (SELECT count(*) FROM audit_log)`).Scan(&after)
+		if after != before {
+			t.Errorf("%v changed the database", c.args)
+		}
+	}
+	h.Must(http.StatusOK, "GET", "/admin/v1/me", g.Token, nil)
+}
