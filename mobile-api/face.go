@@ -220,7 +220,7 @@ func (a *API) faceWithdraw(c *fiber.Ctx, s *store.Session) error {
 			return err
 		}
 	}
-	var out store.PurgeResult
+	var out access.PurgeResult
 	err := a.db.InTx(c.UserContext(), "resident:"+s.Resident.String(), func(tx *store.Tx) (err error) {
 		out, err = tx.WithdrawConsent(c.UserContext(), s.Community, subject, s.Resident)
 		return err

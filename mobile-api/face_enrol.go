@@ -7,13 +7,14 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"gatepass/internal/access"
 	"gatepass/internal/httpx"
 	"gatepass/internal/store"
 )
 
 // One-gate enrolment (docs/face-entry.md): a browser cannot run the face model, so a
 // resident with a one_gate consent starts a session here and stands in front of that
-// gate's reader within store.EnrolSessionTTL; the gate makes the template and keeps it.
+// gate's reader within access.EnrolSessionTTL; the gate makes the template and keeps it.
 // The app polls GET .../enrolment/{id} (or /face/status) to show the gate's confirmation.
 
 // faceEnrolLimit caps sessions per signed-in caller and window: each one is a gate
@@ -37,7 +38,7 @@ func (a *API) faceEnrolStart(c *fiber.Ctx, s *store.Session) error {
 	if err := k.Err(); err != nil {
 		return err
 	}
-	var out store.EnrolSession
+	var out access.EnrolSession
 	err := a.db.InTx(c.UserContext(), "resident:"+s.Resident.String(), func(tx *store.Tx) (err error) {
 		out, err = tx.StartGateEnrolment(c.UserContext(), store.EnrolStart{Community: s.Community, Resident: s.Resident, Gate: gate})
 		return err
@@ -67,7 +68,7 @@ func (a *API) faceEnrolStatus(c *fiber.Ctx, s *store.Session) error {
 
 // enrolView adds the state the app shows: waiting (stand at the reader), enrolled,
 // expired (start again) or failed.
-func enrolView(s store.EnrolSession, now time.Time) fiber.Map {
+func enrolView(s access.EnrolSession, now time.Time) fiber.Map {
 	state := "waiting"
 	switch {
 	case s.Result != nil:

@@ -9,6 +9,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/google/uuid"
 
+	"gatepass/internal/access"
 	"gatepass/internal/browsertest"
 	"gatepass/internal/consent"
 	"gatepass/internal/store"
@@ -109,7 +110,7 @@ func TestFaceEnrolmentSession(t *testing.T) {
 	out := h.must(201, "POST", path, m.token, map[string]any{"gate_id": gates[1].String()})
 	expires, err := time.Parse(time.RFC3339Nano, out["expires_at"].(string))
 	if err != nil || out["state"] != "waiting" || out["gate_id"] != gates[1].String() ||
-		time.Until(expires) < store.EnrolSessionTTL-30*time.Second || time.Until(expires) > store.EnrolSessionTTL+30*time.Second {
+		time.Until(expires) < access.EnrolSessionTTL-30*time.Second || time.Until(expires) > access.EnrolSessionTTL+30*time.Second {
 		t.Fatalf("session %v (%v)", out, err)
 	}
 	id := out["id"].(string)

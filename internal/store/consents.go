@@ -284,22 +284,22 @@ func faceOperator(ctx context.Context, q getter, c uuid.UUID, lock string) (cons
 // WithdrawConsent ends a resident's face-entry consent at once, by the resident or, for
 // a child under 14, a guardian of the same unit: the blobs on the server are deleted and
 // every gate is sent a purge to acknowledge. Without a live consent it is ErrNoConsent.
-func (tx *Tx) WithdrawConsent(ctx context.Context, c, resident, by uuid.UUID) (PurgeResult, error) {
+func (tx *Tx) WithdrawConsent(ctx context.Context, c, resident, by uuid.UUID) (access.PurgeResult, error) {
 	subject, err := tx.person(ctx, c, resident)
 	if err != nil {
-		return PurgeResult{}, err
+		return access.PurgeResult{}, err
 	}
 	giver := subject
 	if by != resident {
 		if giver, err = tx.person(ctx, c, by); err != nil {
-			return PurgeResult{}, err
+			return access.PurgeResult{}, err
 		}
 	}
 	if err := consent.CheckGiver(subject, giver); err != nil {
-		return PurgeResult{}, err
+		return access.PurgeResult{}, err
 	}
 	if _, err := tx.liveConsent(ctx, c, resident); err != nil {
-		return PurgeResult{}, err
+		return access.PurgeResult{}, err
 	}
 	return tx.PurgeFaceData(ctx, c, resident, consent.ReasonWithdrawal)
 }

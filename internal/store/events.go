@@ -230,13 +230,6 @@ func (db *DB) Anomalies(ctx context.Context, c uuid.UUID, from time.Time, limit 
 	return out, nil
 }
 
-// Entry and EntryPage are access.ResidentEntry and access.ResidentEntryPage under their
-// old names, for resident_data.go.
-type (
-	Entry     = access.ResidentEntry
-	EntryPage = access.ResidentEntryPage
-)
-
 type entryCursor struct {
 	At time.Time `json:"t"`
 	ID uuid.UUID `json:"i"`

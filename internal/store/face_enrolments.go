@@ -14,9 +14,6 @@ import (
 	"gatepass/internal/consent"
 )
 
-// EnrolSessionTTL is access.EnrolSessionTTL under its old name, for mobile-api.
-const EnrolSessionTTL = access.EnrolSessionTTL
-
 // CommandFaceEnrol is the gate command kind that opens an enrolment session.
 const CommandFaceEnrol = "face_enrol"
 
@@ -34,9 +31,6 @@ type EnrolStart struct {
 	Model     string        // the model the reader must use; "" for the reader's own
 	TTL       time.Duration // access.EnrolSessionTTL unless set (tests use less)
 }
-
-// EnrolSession is access.EnrolSession under its old name, for mobile-api.
-type EnrolSession = access.EnrolSession
 
 // enrolPayload is the stored payload of a face_enrol command (gate_commands.payload),
 // which the gate receives as it is and GateEnrolment reads back.

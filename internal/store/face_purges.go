@@ -13,13 +13,6 @@ import (
 	"gatepass/internal/consent"
 )
 
-// PurgeResult is access.PurgeResult under its old name, for the resident-side callers
-// (consents.go, mobile-api) that still name it here.
-type PurgeResult = access.PurgeResult
-
-// GatePurge is access.GatePurge under its old name, for resident_data.go.
-type GatePurge = access.GatePurge
-
 // facePurgeChange is the stored data (change_log.data) of a "face_purge" change for one
 // gate (the change's gate_id is that gate, its entity_id the purge id), and a face_purges
 // row: delete every template of the resident from memory and disk, then acknowledge the

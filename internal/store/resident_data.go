@@ -12,16 +12,16 @@ import (
 
 // Export is everything gatepass holds about one resident, for the right of access.
 type Export struct {
-	ExportedAt    time.Time         `json:"exported_at"`
-	Resident      access.Resident   `json:"resident"`
-	Residencies   []exportResidency `json:"residencies"`
-	Passkeys      []Passkey         `json:"passkeys"`
-	Sessions      []exportSession   `json:"sessions"`
-	Credentials   []exportCred      `json:"credentials"`
-	VisitorPasses []VisitorPass     `json:"visitor_passes"`
-	Consents      []Consent         `json:"consents"`
-	FacePurges    []GatePurge       `json:"face_purges"`
-	Entries       []Entry           `json:"entries"`
+	ExportedAt    time.Time              `json:"exported_at"`
+	Resident      access.Resident        `json:"resident"`
+	Residencies   []exportResidency      `json:"residencies"`
+	Passkeys      []Passkey              `json:"passkeys"`
+	Sessions      []exportSession        `json:"sessions"`
+	Credentials   []exportCred           `json:"credentials"`
+	VisitorPasses []VisitorPass          `json:"visitor_passes"`
+	Consents      []Consent              `json:"consents"`
+	FacePurges    []access.GatePurge     `json:"face_purges"`
+	Entries       []access.ResidentEntry `json:"entries"`
 }
 
 type exportResidency struct {
@@ -99,12 +99,12 @@ func (db *DB) ExportResident(ctx context.Context, c, resident uuid.UUID) (Export
 
 // DeleteResult says what a resident's deletion ended.
 type DeleteResult struct {
-	Credentials   int         `json:"credentials_revoked"`
-	Sessions      int         `json:"sessions_ended"`
-	Passkeys      int         `json:"passkeys_deleted"`
-	VisitorPasses int         `json:"visitor_passes_revoked"`
-	Entries       int         `json:"entries_anonymised"`
-	Face          PurgeResult `json:"face"`
+	Credentials   int                `json:"credentials_revoked"`
+	Sessions      int                `json:"sessions_ended"`
+	Passkeys      int                `json:"passkeys_deleted"`
+	VisitorPasses int                `json:"visitor_passes_revoked"`
+	Entries       int                `json:"entries_anonymised"`
+	Face          access.PurgeResult `json:"face"`
 }
 
 // DeleteResident is the resident's right to erasure. Everything that lets them in ends
