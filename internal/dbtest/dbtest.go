@@ -107,7 +107,11 @@ func adminURL() (*url.URL, error) {
 // Empty makes a database with no schema, dropped when the test ends: for migration tests.
 func Empty(t testing.TB) string {
 	t.Helper()
-	url, name, err := createEmpty()
+	var url, name string
+	err := serialised(func() (err error) {
+		url, name, err = createEmpty()
+		return err
+	})
 	if err != nil {
 		t.Fatalf("empty test database: %v", err)
 	}
@@ -230,21 +234,55 @@ func execAt(url string, stmts ...string) error {
 	return nil
 }
 
-func create() (string, string, error) {
-	url, name, err := createEmpty()
+func create() (url, name string, err error) {
+	err = serialised(func() error {
+		if url, name, err = createEmpty(); err != nil {
+			return err
+		}
+		ctx := context.Background()
+		db, err := store.Open(ctx, url)
+		if err != nil {
+			return err
+		}
+		defer db.Close()
+		return db.Migrate(ctx)
+	})
+	return url, name, err
+}
+
+// serialised runs fn holding a lock shared by every test process on a Citus cluster.
+// Registering the workers in a new database and distributing its schema both copy the
+// cluster-wide roles to the workers (ALTER ROLE), and two databases doing that at once
+// fail with "tuple concurrently updated". On plain PostgreSQL fn just runs.
+func serialised(fn func() error) error {
+	u, err := adminURL()
 	if err != nil {
-		return "", "", err
+		return err
+	}
+	admin, err := sql.Open("postgres", u.String())
+	if err != nil {
+		return err
+	}
+	defer admin.Close()
+	workers, err := citusWorkers(admin)
+	if err != nil {
+		return err
+	}
+	if workers == nil {
+		return fn()
 	}
 	ctx := context.Background()
-	db, err := store.Open(ctx, url)
+	conn, err := admin.Conn(ctx)
 	if err != nil {
-		return "", "", err
+		return err
 	}
-	defer db.Close()
-	if err := db.Migrate(ctx); err != nil {
-		return "", "", err
+	defer conn.Close()
+	const key = `hashtextextended('gatepass.dbtest.citus', 0)`
+	if _, err := conn.ExecContext(ctx, `SELECT pg_advisory_lock(`+key+`)`); err != nil {
+		return fmt.Errorf("lock: %w", err)
 	}
-	return url, name, nil
+	defer conn.ExecContext(ctx, `SELECT pg_advisory_unlock(`+key+`)`)
+	return fn()
 }
 
 func drop(name string) error {
