@@ -104,6 +104,31 @@ func adminURL() (*url.URL, error) {
 	return url.Parse(raw)
 }
 
+// server is the PostgreSQL server of DATABASE_URL: its URL, a pool on its database and,
+// on a Citus coordinator, its workers (host:port; nil on plain PostgreSQL).
+type server struct {
+	url     *url.URL
+	db      *sql.DB
+	workers []string
+}
+
+func openServer() (*server, error) {
+	u, err := adminURL()
+	if err != nil {
+		return nil, err
+	}
+	db, err := sql.Open("postgres", u.String())
+	if err != nil {
+		return nil, err
+	}
+	workers, err := citusWorkers(db)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	return &server{url: u, db: db, workers: workers}, nil
+}
+
 // Empty makes a database with no schema, dropped when the test ends: for migration tests.
 func Empty(t testing.TB) string {
 	t.Helper()
@@ -124,22 +149,15 @@ func Empty(t testing.TB) string {
 }
 
 func createEmpty() (string, string, error) {
-	u, err := adminURL()
+	srv, err := openServer()
 	if err != nil {
 		return "", "", err
 	}
+	defer srv.db.Close()
 	var b [6]byte
 	_, _ = rand.Read(b[:])
 	name := "gatepass_t_" + hex.EncodeToString(b[:])
-	admin, err := sql.Open("postgres", u.String())
-	if err != nil {
-		return "", "", err
-	}
-	defer admin.Close()
-	workers, err := citusWorkers(admin)
-	if err != nil {
-		return "", "", err
-	}
+	u, admin, workers := srv.url, srv.db, srv.workers
 	// On Citus every node gets the database (a worker's shards live in the database of the
 	// same name) and the extension, and the coordinator's copy learns the nodes.
 	for _, w := range workers {
@@ -255,24 +273,16 @@ func create() (url, name string, err error) {
 // cluster-wide roles to the workers (ALTER ROLE), and two databases doing that at once
 // fail with "tuple concurrently updated". On plain PostgreSQL fn just runs.
 func serialised(fn func() error) error {
-	u, err := adminURL()
+	srv, err := openServer()
 	if err != nil {
 		return err
 	}
-	admin, err := sql.Open("postgres", u.String())
-	if err != nil {
-		return err
-	}
-	defer admin.Close()
-	workers, err := citusWorkers(admin)
-	if err != nil {
-		return err
-	}
-	if workers == nil {
+	defer srv.db.Close()
+	if srv.workers == nil {
 		return fn()
 	}
 	ctx := context.Background()
-	conn, err := admin.Conn(ctx)
+	conn, err := srv.db.Conn(ctx)
 	if err != nil {
 		return err
 	}
@@ -286,19 +296,12 @@ func serialised(fn func() error) error {
 }
 
 func drop(name string) error {
-	u, err := adminURL()
+	srv, err := openServer()
 	if err != nil {
 		return err
 	}
-	admin, err := sql.Open("postgres", u.String())
-	if err != nil {
-		return err
-	}
-	defer admin.Close()
-	workers, err := citusWorkers(admin)
-	if err != nil {
-		return err
-	}
+	defer srv.db.Close()
+	u, admin, workers := srv.url, srv.db, srv.workers
 	var errs []error
 	if _, err := admin.Exec(`DROP DATABASE IF EXISTS ` + name + ` WITH (FORCE)`); err != nil {
 		errs = append(errs, err)
@@ -315,18 +318,10 @@ func drop(name string) error {
 // must do something else there (each says why).
 func Citus(t testing.TB) bool {
 	t.Helper()
-	u, err := adminURL()
+	srv, err := openServer()
 	if err != nil {
 		t.Fatal(err)
 	}
-	admin, err := sql.Open("postgres", u.String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close()
-	workers, err := citusWorkers(admin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return workers != nil
+	defer srv.db.Close()
+	return srv.workers != nil
 }
