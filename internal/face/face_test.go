@@ -2,8 +2,10 @@ package face
 
 import (
 	"errors"
+	"fmt"
 	"math"
 	"runtime"
+	"slices"
 	"sync"
 	"testing"
 	"unsafe"
@@ -174,83 +176,143 @@ func TestMatcherPutReplaceRemove(t *testing.T) {
 	}
 }
 
-// A purge must leave no float of the face in the matcher's memory: neither in the slab
+// A purge must leave nothing of the face in the matcher's memory: neither in the slabs
 // in use nor in the slabs it let go of when it grew or shrank.
 func TestRemoveZeroesMemory(t *testing.T) {
 	m, _ := NewMatcher(DefaultThreshold)
 	gen := NewSynthetic(2)
 	ids := make([]uuid.UUID, 300)
-	var old [][]float32 // every slab the gallery ever had, seen through their full capacity
+	var codes [][]uint64 // every slab the gallery ever had, seen through their full capacity
+	var fine [][]int8
+	var rows [][]rowInfo
+	keep := func() {
+		if g := m.galleries["synthetic-512"]; g != nil {
+			codes, fine, rows = appendSlab(codes, g.codes), appendSlab(fine, g.fine), appendSlab(rows, g.rows)
+		}
+	}
 	for i := range ids {
 		ids[i] = uuid.New()
 		if err := m.Put(ids[i], gen.Identity()); err != nil {
 			t.Fatal(err)
 		}
-		old = appendSlab(old, m.galleries["synthetic-512"].slab)
+		keep()
 	}
 	victim := ids[17]
 	g := m.galleries["synthetic-512"]
-	row := append([]float32(nil), g.slab[g.row[victim]*g.dim:(g.row[victim]+1)*g.dim]...)
+	at := g.row[victim]
+	victimCodes := slices.Clone(g.codes[at*g.words : (at+1)*g.words])
+	victimFine := slices.Clone(g.fine[at*g.dim : (at+1)*g.dim])
 	for _, id := range ids {
-		if id == victim {
-			continue
-		}
-		m.Remove(id)
-		if g := m.galleries["synthetic-512"]; g != nil {
-			old = appendSlab(old, g.slab)
+		if id != victim {
+			m.Remove(id)
+			keep()
 		}
 	}
 	m.Remove(victim)
 	if m.Len("synthetic-512") != 0 || m.galleries["synthetic-512"] != nil {
 		t.Fatal("gallery not empty")
 	}
-	for _, s := range old {
-		if containsRun(s[:cap(s)], row[:8]) {
-			t.Fatal("a slab still holds the removed template")
-		}
-		for _, v := range s[:cap(s)] {
-			if v != 0 {
-				t.Fatal("a slab the matcher let go of is not zeroed")
-			}
-		}
+	for _, s := range codes {
+		checkWiped(t, "codes", s, victimCodes[:4])
 	}
-	if len(old) < 3 {
-		t.Fatalf("the test saw only %d slabs: growth and shrinking were not exercised", len(old))
+	for _, s := range fine {
+		checkWiped(t, "fine", s, victimFine[:16])
+	}
+	for _, s := range rows {
+		checkWiped(t, "rows", s, nil)
+	}
+	if len(codes) < 3 || len(fine) < 3 || len(rows) < 3 {
+		t.Fatalf("the test saw only %d/%d/%d slabs: growth and shrinking were not exercised", len(codes), len(fine), len(rows))
 	}
 }
 
-func appendSlab(list [][]float32, s []float32) [][]float32 {
+// checkWiped fails if any element of s up to its capacity is not zero, saying first
+// whether the removed template's run is still there.
+func checkWiped[T comparable](t *testing.T, name string, s, run []T) {
+	t.Helper()
+	all := s[:cap(s)]
+	if len(run) > 0 && containsRun(all, run) {
+		t.Fatalf("a %s slab still holds the removed template", name)
+	}
+	var zero T
+	for _, v := range all {
+		if v != zero {
+			t.Fatalf("a %s slab the matcher let go of is not zeroed", name)
+		}
+	}
+}
+
+func appendSlab[T any](list [][]T, s []T) [][]T {
 	if len(list) > 0 && unsafe.SliceData(list[len(list)-1]) == unsafe.SliceData(s) {
 		return list
 	}
 	return append(list, s)
 }
 
-func containsRun(hay, run []float32) bool {
+func containsRun[T comparable](hay, run []T) bool {
 	for i := 0; i+len(run) <= len(hay); i++ {
-		eq := true
-		for j := range run {
-			if hay[i+j] != run[j] {
-				eq = false
-				break
-			}
-		}
-		if eq {
+		if slices.Equal(hay[i:i+len(run)], run) {
 			return true
 		}
 	}
 	return false
 }
 
+// refGallery is the exact float32 1:N search the matcher had before the coarse pass: one
+// dot product with every normalised template. The tests hold the matcher to it.
+type refGallery struct {
+	slab []float32
+	ids  []uuid.UUID
+}
+
+func (r *refGallery) put(tb testing.TB, id uuid.UUID, t Template) {
+	n, err := t.Normalized()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	r.slab = append(r.slab, n.Embedding...)
+	r.ids = append(r.ids, id)
+}
+
+func (r *refGallery) match(tb testing.TB, probe Template) (uuid.UUID, float32) {
+	p, err := probe.Normalized()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	dim := len(p.Embedding)
+	best, score := -1, float32(-2)
+	for i := range r.ids {
+		if s := Dot(p.Embedding, r.slab[i*dim:(i+1)*dim]); s > score {
+			best, score = i, s
+		}
+	}
+	return r.ids[best], score
+}
+
+// tally counts the outcomes of one matcher over a synthetic run.
+type tally struct {
+	rejects, wrong, accepts int
+	minGenuine, maxImpostor float32
+}
+
 // TestSyntheticAccuracy: 1,000 enrolled identities; a genuine probe of each must come
 // back as that resident above the default threshold (false reject rate under 1%), and
 // probes of 1,000 people who never enrolled must match nobody (false accept rate 0).
 // The noise model is described on Synthetic: genuine similarity 0.68 +- 0.08, impostor
-// pairs about 0 +- 0.07.
+// pairs about 0 +- 0.07. Every probe also goes to the exact float32 search: the false
+// reject rates must agree within 0.1 point, and the two must name the same resident with
+// scores within 1e-4 (the re-score's error is a few 1e-6).
 func TestSyntheticAccuracy(t *testing.T) {
+	for _, seed := range []uint64{42, 1, 2, 3} {
+		t.Run(fmt.Sprint("seed ", seed), func(t *testing.T) { syntheticAccuracy(t, seed) })
+	}
+}
+
+func syntheticAccuracy(t *testing.T, seed uint64) {
 	const n = 1000
-	gen := NewSynthetic(42)
+	gen := NewSynthetic(seed)
 	m, _ := NewMatcher(DefaultThreshold)
+	var ref refGallery
 	ids := make([]uuid.UUID, n)
 	tmpl := make([]Template, n)
 	for i := range ids {
@@ -258,45 +320,43 @@ func TestSyntheticAccuracy(t *testing.T) {
 		if err := m.Put(ids[i], tmpl[i]); err != nil {
 			t.Fatal(err)
 		}
+		ref.put(t, ids[i], tmpl[i])
 	}
-	rejects, wrong := 0, 0
-	var minGenuine float32 = 1
+	got, want := tally{minGenuine: 1, maxImpostor: -1}, tally{minGenuine: 1, maxImpostor: -1}
+	var maxDiff float32
+	probe := func(p Template, who uuid.UUID) {
+		r, err := m.Match(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		refID, refScore := ref.match(t, p)
+		if r.Resident != refID {
+			t.Fatalf("matcher names %v (%.5f), exact search %v (%.5f)", r.Resident, r.Score, refID, refScore)
+		}
+		maxDiff = max(maxDiff, r.Score-refScore, refScore-r.Score)
+		got.count(r.Resident, r.Score, r.Matched, who)
+		want.count(refID, refScore, refScore >= DefaultThreshold, who)
+	}
 	for i := range ids {
-		r, err := m.Match(gen.Probe(tmpl[i], gen.GenuineSimilarity()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		switch {
-		case r.Matched && r.Resident != ids[i]:
-			wrong++ // a genuine probe taken for someone else is a false accept
-		case !r.Matched:
-			rejects++
-		}
-		if r.Resident == ids[i] {
-			minGenuine = min(minGenuine, r.Score)
-		}
+		probe(gen.Probe(tmpl[i], gen.GenuineSimilarity()), ids[i])
 	}
-	var maxImpostor float32 = -1
-	accepts := 0
 	for range n {
-		stranger := gen.Identity()
-		r, err := m.Match(gen.Probe(stranger, gen.GenuineSimilarity()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		maxImpostor = max(maxImpostor, r.Score)
-		if r.Matched {
-			accepts++
-		}
+		probe(gen.Probe(gen.Identity(), gen.GenuineSimilarity()), uuid.Nil)
 	}
-	frr := float64(rejects) / n
-	t.Logf("threshold %.2f: FRR %.2f%% (%d/%d), FAR %d/%d + %d misidentified; lowest genuine best score %.3f, highest impostor %.3f",
-		DefaultThreshold, 100*frr, rejects, n, accepts, n, wrong, minGenuine, maxImpostor)
-	if accepts != 0 || wrong != 0 {
-		t.Fatalf("false accepts: %d strangers, %d misidentified", accepts, wrong)
+	frr, refFRR := float64(got.rejects)/n, float64(want.rejects)/n
+	t.Logf("threshold %.2f: FRR %.2f%% (%d/%d; exact float32 %.2f%%), FAR %d/%d + %d misidentified; lowest genuine best score %.3f, highest impostor %.3f; largest score difference from float32 %.1e",
+		DefaultThreshold, 100*frr, got.rejects, n, 100*refFRR, got.accepts, n, got.wrong, got.minGenuine, got.maxImpostor, maxDiff)
+	if got.accepts != 0 || got.wrong != 0 {
+		t.Fatalf("false accepts: %d strangers, %d misidentified", got.accepts, got.wrong)
 	}
 	if frr >= 0.01 {
 		t.Fatalf("false reject rate %.2f%% >= 1%%", 100*frr)
+	}
+	if math.Abs(frr-refFRR) > 0.001 {
+		t.Fatalf("false reject rate %.2f%%, exact float32 search %.2f%%", 100*frr, 100*refFRR)
+	}
+	if maxDiff > 1e-4 {
+		t.Fatalf("scores differ from the exact float32 search by up to %v", maxDiff)
 	}
 	// The test must be able to fail: at a threshold above the genuine mean most are rejected.
 	strict, _ := NewMatcher(0.8)
@@ -311,6 +371,23 @@ func TestSyntheticAccuracy(t *testing.T) {
 	}
 	if rej < 40 {
 		t.Fatalf("at threshold 0.8 only %d/50 genuine probes were rejected: the noise model is too easy", rej)
+	}
+}
+
+// count records one search's outcome; who is the probe's resident, uuid.Nil for a stranger.
+func (c *tally) count(got uuid.UUID, score float32, matched bool, who uuid.UUID) {
+	switch {
+	case matched && got != who && who != uuid.Nil:
+		c.wrong++ // a genuine probe taken for someone else is a false accept
+	case matched && who == uuid.Nil:
+		c.accepts++
+	case !matched && who != uuid.Nil:
+		c.rejects++
+	}
+	if who == uuid.Nil {
+		c.maxImpostor = max(c.maxImpostor, score)
+	} else if got == who {
+		c.minGenuine = min(c.minGenuine, score)
 	}
 }
 
@@ -364,22 +441,24 @@ func TestMatcherConcurrent(t *testing.T) {
 	wg.Wait()
 }
 
-// TestMemory100k measures the Go heap that 100,000 templates of 512 floats take in a
-// matcher: the floats themselves are 204.8 MB.
+// TestMemory100k measures the Go heap that 100,000 templates of 512 values take in a
+// matcher: codes and fine bytes are 102.4 MB, against 204.8 MB for the float32 rows the
+// matcher kept before.
 func TestMemory100k(t *testing.T) {
 	if testing.Short() {
-		t.Skip("allocates 250 MB")
+		t.Skip("allocates 130 MB")
 	}
 	const n = 100_000
 	runtime.GC()
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
-	m := fill(t, n)
+	m := fill(t, n, nil)
 	runtime.GC()
 	runtime.ReadMemStats(&after)
 	used := float64(after.HeapAlloc-before.HeapAlloc) / 1e6
-	raw := float64(n*512*4) / 1e6
-	t.Logf("heap for %d templates: %.1f MB (floats alone %.1f MB, overhead %.1f%%)", n, used, raw, 100*(used/raw-1))
+	raw := float64(n*(512+512)) / 1e6
+	t.Logf("heap for %d templates: %.1f MB (codes and fine bytes %.1f MB, overhead %.1f%%; as float32 %.1f MB)",
+		n, used, raw, 100*(used/raw-1), float64(n*512*4)/1e6)
 	if used > raw*1.35 {
 		t.Fatalf("heap %.1f MB for %.1f MB of templates", used, raw)
 	}
@@ -387,8 +466,9 @@ func TestMemory100k(t *testing.T) {
 }
 
 // fill makes a matcher of n synthetic templates quickly: identities are cheap rotations
-// of a few hundred generated ones, which is the same work for the matcher.
-func fill(tb testing.TB, n int) *Matcher {
+// of a few hundred generated ones, which is the same work for the matcher. Each template
+// is also given to also, when not nil.
+func fill(tb testing.TB, n int, also func(uuid.UUID, Template)) *Matcher {
 	m, _ := NewMatcher(DefaultThreshold)
 	gen := NewSynthetic(7)
 	base := make([]Template, 256)
@@ -402,8 +482,12 @@ func fill(tb testing.TB, n int) *Matcher {
 		for j := range e {
 			e[j] = b[(j+k)%512]
 		}
-		if err := m.Put(uuid.New(), Template{"synthetic-512", e}); err != nil {
+		id, t := uuid.New(), Template{"synthetic-512", e}
+		if err := m.Put(id, t); err != nil {
 			tb.Fatal(err)
+		}
+		if also != nil {
+			also(id, t)
 		}
 	}
 	return m

@@ -24,7 +24,7 @@ type AuditFilter struct {
 func (db *DB) AuditEntries(ctx context.Context, f AuditFilter) ([]audit.Entry, error) {
 	out := []audit.Entry{}
 	err := db.x.SelectContext(ctx, &out, `SELECT community_id, seq, at, actor, action, target, convert_to(summary::text, 'UTF8') AS summary, prev_hash, hash
-		FROM audit_log WHERE ($1::uuid IS NULL OR community_id = $1) AND ($2 = 0 OR seq < $2)
+		FROM audit_log WHERE ($1::uuid IS NULL OR community_id = $1) AND ($2::bigint = 0 OR seq < $2::bigint)
 		ORDER BY seq DESC LIMIT $3`, nullUUID(f.Community), f.BeforeSeq, f.Limit)
 	if err != nil {
 		return nil, fmt.Errorf("list audit: %w", err)

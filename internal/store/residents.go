@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 
@@ -109,7 +110,9 @@ func (db *DB) Residents(ctx context.Context, c uuid.UUID, f ResidentFilter) (acc
 	if f.Cursor != "" {
 		raw, err := base64.RawURLEncoding.DecodeString(f.Cursor)
 		after = &residentCursor{}
-		if err != nil || json.Unmarshal(raw, after) != nil || after.ID == uuid.Nil {
+		// A cursor is only ever one we made: anything PostgreSQL could not take as text
+		// (a NUL, invalid UTF-8) is a forged one, refused before it reaches SQL.
+		if err != nil || !utf8.Valid(raw) || json.Unmarshal(raw, after) != nil || after.ID == uuid.Nil || strings.ContainsRune(after.Name, 0) {
 			return access.ResidentPage{}, ErrBadCursor
 		}
 	}

@@ -239,8 +239,12 @@ func (a *API) listResidents(c *fiber.Ctx, r *request) error {
 		return err
 	}
 	f := store.ResidentFilter{Query: c.Query("q"), Cursor: c.Query("cursor"), Limit: limit}
-	if len([]rune(f.Query)) > 100 {
-		return access.Invalid("q", "must be at most 100 characters")
+	var k httpx.Checker
+	if f.Query != "" {
+		f.Query = k.Text("q", &f.Query, 0, 100)
+	}
+	if err := k.Err(); err != nil {
+		return err
 	}
 	if st := c.Query("status"); st != "" {
 		f.Status = access.ResidentStatus(st)
