@@ -222,9 +222,11 @@ func faceSnapshot(ctx context.Context, q sqlx.QueryerContext, c, gate uuid.UUID)
 // none (the server cannot make one), and the app can offer to enrol again.
 func (db *DB) FaceGates(ctx context.Context, c, resident uuid.UUID) ([]access.GateTemplate, error) {
 	out := []access.GateTemplate{}
+	// The subqueries name the community as $1, not g.community_id, so that Citus sends
+	// this to the community's shard only.
 	err := db.x.SelectContext(ctx, &out, `SELECT g.id, g.name,
-			EXISTS (SELECT 1 FROM face_templates t WHERE t.community_id = g.community_id AND t.gate_id = g.id AND t.resident_id = $2) AS has_template,
-			EXISTS (SELECT 1 FROM face_templates t WHERE t.community_id = g.community_id AND t.gate_id = g.id AND t.resident_id = $2
+			EXISTS (SELECT 1 FROM face_templates t WHERE t.community_id = $1 AND t.gate_id = g.id AND t.resident_id = $2) AS has_template,
+			EXISTS (SELECT 1 FROM face_templates t WHERE t.community_id = $1 AND t.gate_id = g.id AND t.resident_id = $2
 				AND t.sealed IS NULL) AS on_gate_only
 		FROM gates g WHERE g.community_id = $1 AND g.disabled_at IS NULL ORDER BY g.name, g.id`, c, resident)
 	if err != nil {
