@@ -34,7 +34,7 @@ import (
 )
 
 type config struct {
-	communities, gates, batch, workers int
+	communities, gates, batch, workers, rounds int
 	duration                           time.Duration
 }
 
@@ -47,6 +47,7 @@ func main() {
 	flag.IntVar(&cfg.batch, "batch", 50, "events in one upload")
 	flag.IntVar(&cfg.workers, "concurrency", 8, "concurrent callers")
 	flag.DurationVar(&cfg.duration, "duration", 5*time.Second, "how long each measurement runs")
+	flag.IntVar(&cfg.rounds, "rounds", 2, "rounds on each database (the best of each is kept)")
 	flag.Parse()
 	if *plain == "" || *citus == "" {
 		fmt.Fprintln(os.Stderr, "citusbench: -plain and -citus are required")
@@ -60,17 +61,28 @@ func main() {
 
 type result struct{ ingest, fanout, full float64 }
 
+// best keeps the higher rate of each measurement: on a shared machine a slower round
+// measures the neighbours, not gatepass.
+func (r *result) best(o result) {
+	r.ingest, r.fanout, r.full = max(r.ingest, o.ingest), max(r.fanout, o.fanout), max(r.full, o.full)
+}
+
 func run(plainURL, citusURL string, cfg config) error {
+	// PostgreSQL and Citus take turns, twice, so that a burst of load from something
+	// else on the machine does not fall on one side only.
 	var res [2]result
-	for i, u := range []string{plainURL, citusURL} {
-		r, err := measure(u, cfg)
-		if err != nil {
-			return err
+	for round := range cfg.rounds {
+		for i, u := range []string{plainURL, citusURL} {
+			r, err := measure(u, cfg)
+			if err != nil {
+				return err
+			}
+			fmt.Printf("round %d: %+v\n", round+1, r)
+			res[i].best(r)
 		}
-		res[i] = r
 	}
 	p, c := res[0], res[1]
-	fmt.Printf("\n%d communities × %d gates, %d callers, %v each\n", cfg.communities, cfg.gates, cfg.workers, cfg.duration)
+	fmt.Printf("\n%d communities × %d gates, %d callers, %v each, best of %d rounds\n", cfg.communities, cfg.gates, cfg.workers, cfg.duration, cfg.rounds)
 	fmt.Printf("%-34s %12s %12s %8s\n", "", "PostgreSQL", "Citus", "ratio")
 	row := func(name string, a, b float64) { fmt.Printf("%-34s %12.0f %12.0f %8.2f\n", name, a, b, b/a) }
 	row(fmt.Sprintf("event ingest (events/s, batch %d)", cfg.batch), p.ingest, c.ingest)
