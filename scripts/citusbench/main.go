@@ -35,7 +35,7 @@ import (
 
 type config struct {
 	communities, gates, batch, workers, rounds int
-	duration                           time.Duration
+	duration                                   time.Duration
 }
 
 func main() {
