@@ -58,6 +58,21 @@ func HasCitus(ctx context.Context, db *sql.DB) (bool, error) {
 	return ok, nil
 }
 
+// distributed reports whether any table of the public schema is placed on Citus.
+func distributed(ctx context.Context, db *sql.DB) (bool, error) {
+	has, err := HasCitus(ctx, db)
+	if err != nil || !has {
+		return false, err
+	}
+	var ok bool
+	err = db.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM pg_dist_partition p JOIN pg_class c ON c.oid = p.logicalrelid
+		WHERE c.relnamespace = 'public'::regnamespace)`).Scan(&ok)
+	if err != nil {
+		return false, fmt.Errorf("look for distributed tables: %w", err)
+	}
+	return ok, nil
+}
+
 // Placements says where every table of the public schema belongs on Citus, whether or
 // not the database has Citus: a table whose primary key includes community_id is
 // distributed, a table named in LocalTables stays local, and any other table is a
@@ -184,13 +199,20 @@ func Distribute(ctx context.Context, db *sql.DB) error {
 			return fmt.Errorf("distribute: add foreign key %s.%s back: %w", fk.table, fk.name, err)
 		}
 	}
-	// Later migrations that create, alter or drop these triggers need the setting too.
+	// Settings for the sessions that come after, later migrations above all (each runs in
+	// a transaction): triggers on distributed tables may be created, altered and dropped;
+	// DDL and multi-shard writes use one connection per worker, without which Citus
+	// refuses an index on entry_events whose name on a monthly partition's shard is too
+	// long ("could lead to deadlocks ... after a parallel query"). Sequential is slower
+	// only for multi-shard writes, which gatepass does only in its background sweeps.
 	var dbName string
 	if err := tx.QueryRowContext(ctx, `SELECT current_database()`).Scan(&dbName); err != nil {
 		return fmt.Errorf("distribute: %w", err)
 	}
-	if _, err := tx.ExecContext(ctx, fmt.Sprintf(`ALTER DATABASE %s SET citus.enable_unsafe_triggers TO on`, quoteIdent(dbName))); err != nil {
-		return fmt.Errorf("distribute: allow triggers: %w", err)
+	for _, set := range []string{`citus.enable_unsafe_triggers TO on`, `citus.multi_shard_modify_mode TO 'sequential'`} {
+		if _, err := tx.ExecContext(ctx, fmt.Sprintf(`ALTER DATABASE %s SET %s`, quoteIdent(dbName), set)); err != nil {
+			return fmt.Errorf("distribute: set %s: %w", set, err)
+		}
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("distribute: commit: %w", err)
