@@ -297,11 +297,12 @@ func foreignKeysOf(ctx context.Context, q querier, tables []citusTable) ([]forei
 		names[i] = t.Name
 	}
 	rows, err := q.QueryContext(ctx, `
-		SELECT k.conrelid::regclass::text, k.conname::text, pg_get_constraintdef(k.oid)
-		FROM pg_constraint k
+		SELECT r.relname::text, k.conname::text, pg_get_constraintdef(k.oid)
+		FROM pg_constraint k JOIN pg_class r ON r.oid = k.conrelid JOIN pg_class f ON f.oid = k.confrelid
 		WHERE k.contype = 'f' AND k.conparentid = 0
-		  AND (k.conrelid::regclass::text = ANY ($1) OR k.confrelid::regclass::text = ANY ($1))
-		ORDER BY k.conrelid::regclass::text, k.conname`, pq.Array(names))
+		  AND r.relnamespace = 'public'::regnamespace AND f.relnamespace = 'public'::regnamespace
+		  AND (r.relname = ANY ($1) OR f.relname = ANY ($1))
+		ORDER BY r.relname, k.conname`, pq.Array(names))
 	if err != nil {
 		return nil, fmt.Errorf("distribute: list foreign keys: %w", err)
 	}
