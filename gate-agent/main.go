@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"gatepass/internal/agent"
+	"gatepass/internal/gate"
 	"gatepass/internal/secret"
 )
 
@@ -119,6 +120,8 @@ func cmdRun(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	wait := fs.Duration("wait", 25*time.Second, "sync long-poll wait (max 30s)")
 	maxBackoff := fs.Duration("max-backoff", 30*time.Second, "longest retry delay while the server is unreachable")
 	heartbeat := fs.Duration("heartbeat", 0, "heartbeat period (default: the gate's heartbeat_seconds setting)")
+	maxConns := fs.Int("max-conns", 16, "most connections served at once by each TCP input and by the local HTTP")
+	idle := fs.Duration("tcp-idle", 5*time.Minute, "close a TCP scanner connection that sent nothing for this long")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -131,7 +134,7 @@ func cmdRun(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 		return err
 	}
 	cfg := agent.Config{StateDir: *state, Log: log, Door: d, ClockOffset: *offset, Wait: *wait, MaxBackoff: *maxBackoff,
-		Heartbeat: *heartbeat, PulseOverride: *pulse}
+		Heartbeat: *heartbeat, PulseOverride: *pulse, MaxConns: *maxConns, IdleTimeout: *idle}
 	if *feedback != "" {
 		cfg.Feedback = strings.Fields(*feedback)
 	}
@@ -147,7 +150,11 @@ func cmdRun(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 			return fmt.Errorf("local http: %w", err)
 		}
 		a.SetLocalHTTP(ln.Addr().String())
-		srv := &http.Server{Handler: a.HTTPHandler(), ReadHeaderTimeout: 5 * time.Second}
+		// Bounded like the TCP input: a capped number of connections, each with deadlines,
+		// so idle or slow clients cannot pile up on a box with little memory.
+		ln = agent.LimitListener(ln, *maxConns)
+		srv := &http.Server{Handler: a.HTTPHandler(), ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second,
+			WriteTimeout: time.Minute, IdleTimeout: time.Minute, MaxHeaderBytes: 8 << 10}
 		context.AfterFunc(ctx, func() { srv.Close() })
 		go func() {
 			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -260,8 +267,12 @@ func cmdCheck(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	a, err := agent.Open(agent.Config{StateDir: *state, ClockOffset: envDuration("GATE_AGENT_CLOCK_OFFSET")})
 	switch {
 	case err == nil:
-		rep = agent.CheckReport(a.Check(payload))
+		dec, cerr := a.Check(payload)
 		a.Close()
+		if errors.Is(cerr, gate.ErrEmpty) {
+			return errors.New("empty payload: nothing to decide")
+		}
+		rep = agent.CheckReport(dec)
 	case errors.Is(err, agent.ErrLocked):
 		// The running agent holds the store: ask it through its local HTTP.
 		if rep, err = checkRunning(ctx, *state, payload); err != nil {
@@ -292,5 +303,14 @@ func checkRunning(ctx context.Context, state, payload string) (agent.Report, err
 		return rep, fmt.Errorf("ask the running agent: %w", err)
 	}
 	defer resp.Body.Close()
-	return rep, json.NewDecoder(resp.Body).Decode(&rep)
+	// 413 is a decision too (malformed: longer than the gate reads); anything else that
+	// is not 200 is an error to report, never an empty result.
+	if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusRequestEntityTooLarge {
+		raw, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		return rep, fmt.Errorf("the running agent answered %d: %s", resp.StatusCode, strings.TrimSpace(string(raw)))
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&rep); err != nil || rep.Result == "" {
+		return rep, fmt.Errorf("the running agent's answer: %v", err)
+	}
+	return rep, nil
 }

@@ -74,7 +74,7 @@ func (a *API) createDevice(c *fiber.Ctx, s *store.Session) error {
 	err = a.db.InTx(c.UserContext(), "resident:"+s.Resident.String(), func(tx *store.Tx) (err error) {
 		dev, err = tx.CreateDevice(c.UserContext(), store.NewDevice{
 			Community: s.Community, Resident: s.Resident, Passkey: s.VerifiedPasskey.UUID, PublicKey: compressed,
-			Label: label, Zones: zones, NotBefore: valid.NotBefore, ExpiresAt: valid.ExpiresAt,
+			Label: label, Zones: zones, NotBefore: valid.NotBefore, ExpiresAt: valid.ExpiresAt, KID: signer.KID,
 		})
 		if err != nil {
 			return err

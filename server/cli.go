@@ -5,7 +5,9 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"math"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -21,10 +23,15 @@ func commands() map[string]command {
 	var staff struct{ name, role, community, id, tokenID string }
 	var token tokenFlags
 	var rotate struct{ community string }
+	var compromise struct {
+		community, reason string
+		kid               uint
+	}
 	var grant struct{ role string }
 	return map[string]command{
 		"serve": {sealed: true, migrate: true, run: func(ctx context.Context, e *env) error {
-			srv := NewServer(e.db, e.sealer, e.cfg.logger(e.stderr), Settings{TokenTTL: e.cfg.tokenTTL, Edge: e.cfg.edge})
+			srv := NewServer(e.db, e.sealer, e.cfg.logger(e.stderr), Settings{TokenTTL: e.cfg.tokenTTL, Edge: e.cfg.edge,
+				EventRetention: e.cfg.retention})
 			go srv.maintain(ctx, retention{events: e.cfg.retention, changes: e.cfg.changes})
 			return srv.Serve(ctx, e.cfg.listen)
 		}},
@@ -82,6 +89,17 @@ func commands() map[string]command {
 			sealed: true,
 			run: func(ctx context.Context, e *env) error {
 				return cmdKeysRotate(ctx, e, rotate.community)
+			},
+		},
+		"keys compromise": {
+			flags: func(fs *flag.FlagSet) {
+				fs.StringVar(&compromise.community, "community", "", "community id")
+				fs.UintVar(&compromise.kid, "kid", 0, "the compromised key's id (server keys list: GET .../keys)")
+				fs.StringVar(&compromise.reason, "reason", "", "why, for the audit log")
+			},
+			sealed: true, // a new signing key is sealed, and the audit row keyed, under it
+			run: func(ctx context.Context, e *env) error {
+				return cmdKeysCompromise(ctx, e, compromise.community, compromise.kid, compromise.reason)
 			},
 		},
 		"demo seed": {sealed: true, migrate: true, run: cmdDemoSeed},
@@ -301,5 +319,41 @@ func cmdKeysRotate(ctx context.Context, e *env, community string) error {
 		return err
 	}
 	fmt.Fprintf(e.stdout, "community %s now signs with kid %d\n", cid, k.KID)
+	return nil
+}
+
+// cmdKeysCompromise withdraws a leaked key (access.KeyCompromise) and prints what it did,
+// then the cards to reprint, one a line: card id, resident id, issued at, resident name.
+func cmdKeysCompromise(ctx context.Context, e *env, community string, kid uint, reason string) error {
+	cid, err := uuid.Parse(community)
+	if err != nil {
+		return fmt.Errorf("--community: %w", err)
+	}
+	if kid == 0 || kid > math.MaxUint32 {
+		return fmt.Errorf("--kid must be a key id from 1 to %d", uint32(math.MaxUint32))
+	}
+	if strings.TrimSpace(reason) == "" {
+		return errors.New("--reason is required (it goes into the audit log)")
+	}
+	if _, err := e.db.Community(ctx, cid); err != nil {
+		return err
+	}
+	var out access.KeyCompromise
+	err = e.db.InTx(ctx, "cli", func(tx *store.Tx) (err error) {
+		out, err = tx.CompromiseKey(ctx, cid, uint32(kid), strings.TrimSpace(reason), e.sealer)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stderr, "community %s: key %d compromised; gates drop it at their next sync; %d credentials revoked (%d devices, which certify again)\n",
+		cid, out.KID, out.Revoked, out.DevicesRevoked)
+	if out.NewKey != nil {
+		fmt.Fprintf(e.stderr, "community %s now signs with kid %d\n", cid, out.NewKey.KID)
+	}
+	fmt.Fprintf(e.stderr, "%d cards to reprint (card, resident, issued at, name):\n", len(out.CardsToReprint))
+	for _, c := range out.CardsToReprint {
+		fmt.Fprintf(e.stdout, "%s\t%s\t%s\t%s\n", c.Card, c.Resident, c.IssuedAt.UTC().Format(time.RFC3339), c.ResidentName)
+	}
 	return nil
 }

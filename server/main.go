@@ -8,6 +8,8 @@
 //	server staff disable|enable    take a member's access away, or give it back
 //	server staff tokens ...        list, issue and revoke a member's tokens
 //	server audit verify            recompute the audit hash chain
+//	server keys rotate ...         retire the signing key and make a new one
+//	server keys compromise ...     withdraw a leaked key; print the cards to reprint
 package main
 
 import (
@@ -46,6 +48,8 @@ commands:
   staff revoke-token  --token-id ID
   audit verify   recompute the audit log hash chain; exit 1 at the first bad row
   keys rotate    --community ID: retire the community's signing key and make a new one
+  keys compromise --community ID --kid N --reason TEXT: withdraw a leaked key for good
+                 (gates drop it, what it signed is revoked); prints the cards to reprint
   demo seed      create a demo community and print its ids and tokens
   grant          [--role gatepass_app]: migrate, then give the programs' database role
                  what they need at run time and no more (run as the database owner)

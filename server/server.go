@@ -33,18 +33,25 @@ type Server struct {
 type Settings struct {
 	TokenTTL time.Duration // a new staff token's lifetime unless asked otherwise
 	Edge     httpx.Edge    // the metrics listener and the trusted proxies
+	// EventRetention is how long the entry log keeps events (EVENT_RETENTION; zero: the
+	// default); it also bounds how old an event a gate may still report.
+	EventRetention time.Duration
 }
 
 // NewServer builds the HTTP app on a database.
 func NewServer(db *store.DB, sealer *secret.Sealer, log *slog.Logger, set Settings) *Server {
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewDBStatsCollector(db.SQL(), "gatepass"), collectors.NewGoCollector())
+	reg.MustRegister(collectors.NewDBStatsCollector(db.SQL(), "gatepass"), collectors.NewGoCollector(), gatesync.ClockAlarms(db))
 	s := &Server{db: db, log: log, reg: reg, edge: set.Edge}
 	s.app = httpx.NewApp(httpx.Options{Name: "gatepass-server", Log: log, Registry: reg, BodyLimit: gatesync.BodyLimit,
 		TrustedProxies: set.Edge.TrustedProxies})
 	s.app.Get("/readyz", s.ready)
 	admin.New(db, sealer, set.TokenTTL).Mount(s.app)
-	gatesync.New(db, log).Mount(s.app)
+	gates := gatesync.New(db, log)
+	if set.EventRetention > 0 {
+		gates.EventRetention = set.EventRetention
+	}
+	gates.Mount(s.app)
 	s.app.Use(httpx.NotFound)
 	return s
 }

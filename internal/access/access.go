@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"gatepass/internal/credential"
 )
 
 // Sentinel errors that the HTTP edge maps to status codes.
@@ -105,16 +107,25 @@ type Community struct {
 	Name string
 }
 
-// revocationMargin covers the longest issued-token lifetime plus clock skew: after it, no
-// token of a revoked credential can still pass a gate.
+// revocationMargin is kept beyond the largest skew: for a gate clock a little past its
+// skew before it raises its clock alarm, and for mobile-api's signer cache, which may
+// mint a code a few seconds after the revocation committed.
 const revocationMargin = 10 * time.Minute
 
+// RevocationHorizon is how long after a credential's last valid instant (with no skew)
+// its revocation is kept: the largest skew any gate may be given, plus the margin.
+const RevocationHorizon = MaxSkew + revocationMargin
+
 // ForgetRevocationAfter is when gates may drop a revocation: once nothing signed for the
-// credential can still be within its validity window.
+// credential can still be within its validity window at any gate. The last token is the
+// later of the credential's own expiry (a card, a device certificate, a visitor pass) and
+// the longest issued code minted just before the revocation; a gate accepts it until
+// that moment plus its skew, which staff may set up to MaxSkew (issue 11: with a margin of
+// 10 minutes only, a gate with skew 3600 granted a revoked card for 50 minutes).
 func ForgetRevocationAfter(revokedAt time.Time, credentialExpires *time.Time) time.Time {
-	t := revokedAt
-	if credentialExpires != nil && credentialExpires.After(t) {
-		t = *credentialExpires
+	last := revokedAt.Add(credential.MaxIssuedLifetime)
+	if credentialExpires != nil && credentialExpires.After(last) {
+		last = *credentialExpires
 	}
-	return t.Add(revocationMargin)
+	return last.Add(RevocationHorizon)
 }

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"gatepass/internal/credential"
 )
 
 func TestAuthorize(t *testing.T) {
@@ -75,13 +77,44 @@ func TestZoneMask(t *testing.T) {
 	}
 }
 
+// A revocation is held until nothing the credential could show still verifies at any
+// gate, whatever skew staff gave it (issue 11, item 2): the last instant a card verifies
+// at a gate with skew s is its expiry + s; an issued code (a QR credential, no expiry) was
+// minted at the latest just before the revocation and lives at most MaxIssuedLifetime.
 func TestForgetRevocationAfter(t *testing.T) {
-	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	later := now.Add(30 * 24 * time.Hour)
-	if got := ForgetRevocationAfter(now, nil); got != now.Add(revocationMargin) {
-		t.Fatalf("no expiry: %v", got)
+	revoked := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	card := revoked.Add(30 * 24 * time.Hour)
+	soon := revoked.Add(time.Minute) // a visitor pass ending a minute after the revocation
+	past := revoked.Add(-time.Hour)  // an expired card revoked afterwards
+	cases := []struct {
+		name    string
+		expires *time.Time
+		last    time.Time // the credential's last valid instant at a gate with no skew
+	}{
+		{"qr credential, no expiry", nil, revoked.Add(credential.MaxIssuedLifetime)},
+		{"card", &card, card},
+		{"expiry before the last issued code", &soon, revoked.Add(credential.MaxIssuedLifetime)},
+		{"already expired", &past, revoked.Add(credential.MaxIssuedLifetime)},
 	}
-	if got := ForgetRevocationAfter(now, &later); got != later.Add(revocationMargin) {
-		t.Fatalf("device cert: %v", got)
+	for _, c := range cases {
+		forget := ForgetRevocationAfter(revoked, c.expires)
+		for skew := 0; skew <= MaxSkewSeconds; skew++ {
+			if lastValid := c.last.Add(time.Duration(skew) * time.Second); !forget.After(lastValid) {
+				t.Fatalf("%s, skew %d s: forgotten at %v, still valid until %v", c.name, skew, forget, lastValid)
+			}
+		}
+		if want := c.last.Add(MaxSkew + revocationMargin); !forget.Equal(want) {
+			t.Errorf("%s: forget after %v, want %v", c.name, forget, want)
+		}
+	}
+	if MaxSkew != time.Duration(MaxSkewSeconds)*time.Second {
+		t.Fatal("MaxSkew and MaxSkewSeconds disagree")
+	}
+	// The largest skew a gate may be given is the one the rule covers.
+	if _, err := (GateSettings{SkewSeconds: Int(MaxSkewSeconds)}).Validate(); err != nil {
+		t.Fatalf("skew %d refused: %v", MaxSkewSeconds, err)
+	}
+	if field, err := (GateSettings{SkewSeconds: Int(MaxSkewSeconds + 1)}).Validate(); err == nil || field != "skew_seconds" {
+		t.Fatalf("skew %d accepted: %q %v", MaxSkewSeconds+1, field, err)
 	}
 }

@@ -2,11 +2,14 @@ package access
 
 import (
 	"errors"
+	"fmt"
 	"math"
 	"slices"
 	"time"
 
 	"github.com/google/uuid"
+
+	"gatepass/internal/credential"
 )
 
 // Methods, results and subjects of entry events.
@@ -18,9 +21,6 @@ var (
 
 // MaxEventReason is the longest reason an entry event may give (entry_events.reason).
 const MaxEventReason = 64
-
-// maxReplayKey bounds an event's replay key: a hash or a token prefix, never more.
-const maxReplayKey = 64
 
 // GateEvent is one decision at a gate as the gate reports it. The id and the time are
 // the gate's.
@@ -40,40 +40,106 @@ type GateEvent struct {
 	// Face events: the matched resident and the similarity score (never the embedding).
 	Resident *uuid.UUID
 	Score    *float32
+	// Dropped: on a flood_suppressed event, how many denied reads of one input the gate
+	// decided without recording each.
+	Dropped *int
 }
 
+// MaxDropped bounds an event's dropped count: a gate summarises a flood at least once a
+// minute, and no scanner reads a billion lines in one.
+const MaxDropped = 1_000_000_000
+
+// EventFutureLimit is how far ahead of the server's clock a gate may date an event. The
+// gate decides and dates by its own clock, which the server never corrects: a clock
+// ahead by up to the largest skew staff may allow is a working gate, and one a little
+// further ahead still raises its clock alarm while its events keep arriving for staff to
+// see. An hour beyond that is no drift but a wrong clock: its events are refused (the
+// gate sets them aside on disk) rather than sort above every real entry or move a
+// resident's face-data retention clock into the future.
+const EventFutureLimit = time.Hour + MaxSkew
+
 // Check checks a reported event; gate is the reporting gate, which reports only for
-// itself.
-func (e GateEvent) Check(gate uuid.UUID) error {
+// itself, and now the server's time. Events older than maxAge (the entry log's
+// retention; 0: no bound) are refused: the purge would delete them at once, and a gate
+// offline for weeks is well within it.
+func (e GateEvent) Check(gate uuid.UUID, now time.Time, maxAge time.Duration) error {
 	switch {
 	case e.ID == uuid.Nil:
 		return errors.New("id is required")
 	case e.Gate != gate:
 		return errors.New("gate_id must be the reporting gate")
-	case e.OccurredAt.IsZero() || e.OccurredAt.Year() < 2000 || e.OccurredAt.Year() > 2200:
-		return errors.New("occurred_at is required and must be a plausible time")
+	case e.OccurredAt.IsZero():
+		return errors.New("occurred_at is required")
+	case e.OccurredAt.After(now.Add(EventFutureLimit)):
+		return fmt.Errorf("occurred_at is more than %s ahead of the server's clock: the gate's clock is wrong", EventFutureLimit)
+	case maxAge > 0 && e.OccurredAt.Before(now.Add(-maxAge)):
+		return fmt.Errorf("occurred_at is older than the entry log keeps events (%s)", maxAge)
 	case !slices.Contains(EventMethods, e.Method):
 		return errors.New("method must be qr, face or manual")
 	case !slices.Contains(EventResults, e.Result):
 		return errors.New("result must be granted or denied")
 	case e.Subject != "" && !slices.Contains(EventSubjects, e.Subject):
 		return errors.New("subject must be resident, visitor or staff")
-	case len(e.Reason) > MaxEventReason:
-		return errors.New("reason is longer than 64 bytes")
-	case len(e.ReplayKey) > maxReplayKey:
-		return errors.New("replay_key is longer than 64 bytes")
+	case !IsReasonCode(e.Reason):
+		return fmt.Errorf("reason must be a reason code: a lowercase letter, then lowercase letters, digits or underscores, at most %d bytes", MaxEventReason)
+	case e.ReplayKey != nil && !validReplayKey(e.ReplayKey):
+		return fmt.Errorf("replay_key must be %d bytes starting with a token type (1, 2 or 3)", credential.ReplayKeySize)
+	case isNilID(e.Credential), isNilID(e.Staff), isNilID(e.Resident):
+		return errors.New("credential_id, staff_id and resident_id must not be the nil UUID")
 	case e.Score != nil && (math.IsNaN(float64(*e.Score)) || *e.Score < -1 || *e.Score > 1):
 		return errors.New("score must be from -1 to 1")
 	case e.Resident != nil && e.Method != "face":
 		return errors.New("resident_id is for face events")
+	case e.Dropped != nil && (*e.Dropped < 1 || *e.Dropped > MaxDropped):
+		return fmt.Errorf("dropped must be from 1 to %d", MaxDropped)
 	}
 	return nil
 }
+
+// IsReasonCode reports whether s is a reason as gates give them (internal/gate's typed
+// reasons: "ok", "revoked", "wrong_zone" ...). Nothing else is stored: a reason is shown
+// to staff and exported to spreadsheets, so free text from a gate has no place there.
+func IsReasonCode(s string) bool {
+	if len(s) == 0 || len(s) > MaxEventReason || s[0] < 'a' || s[0] > 'z' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if (c < 'a' || c > 'z') && (c < '0' || c > '9') && c != '_' {
+			return false
+		}
+	}
+	return true
+}
+
+// validReplayKey: the agent sends Claims.ReplayKey of a granted code, type byte first.
+func validReplayKey(k []byte) bool {
+	if len(k) != credential.ReplayKeySize {
+		return false
+	}
+	switch credential.Type(k[0]) {
+	case credential.TypeIssued, credential.TypeDevice, credential.TypeCard:
+		return true
+	}
+	return false
+}
+
+func isNilID(id *uuid.UUID) bool { return id != nil && *id == uuid.Nil }
 
 // UsesVisitorEntry reports whether an event uses one of its visitor pass's entries:
 // only a granted entry on a visitor's credential does.
 func (e GateEvent) UsesVisitorEntry() bool {
 	return e.Result == "granted" && e.Credential != nil && e.Subject == "visitor"
+}
+
+// FaceEntryAt is the time a face event moves its resident's retention clock to: the
+// event's own time, but never past the server's now, so that a gate clock ahead cannot
+// postpone the purge of face data.
+func (e GateEvent) FaceEntryAt(now time.Time) time.Time {
+	if e.OccurredAt.After(now) {
+		return now
+	}
+	return e.OccurredAt
 }
 
 // MovesFaceRetention reports whether an event moves its resident's face-data retention
@@ -98,6 +164,7 @@ type EntryEvent struct {
 	Staff      *uuid.UUID `db:"staff_id" json:"staff_id,omitempty"`
 	Resident   *uuid.UUID `db:"resident_id" json:"resident_id,omitempty"`
 	Score      *float32   `db:"score" json:"score,omitempty"`
+	Dropped    *int       `db:"dropped" json:"dropped,omitempty"`
 }
 
 // EventPage is one page of the entry log, newest first.

@@ -8,8 +8,8 @@ import (
 )
 
 // GateSync is what a gate learns on one sync. Keys, zones, the gate and its commands are
-// always complete (they are small); revocations and face changes are all live ones when
-// Full, else those since the cursor.
+// always complete (they are small); revocations, face changes and credential holders are
+// all live ones when Full, else those since the cursor.
 type GateSync struct {
 	Cursor        int64
 	Full          bool
@@ -22,6 +22,27 @@ type GateSync struct {
 	Commands      []GateCommand
 	FaceTemplates []GateFaceTemplate
 	FacePurges    []FacePurge
+	// Holders: every live credential with its holder when Full, else those created
+	// since the cursor.
+	Holders []CredentialHolder
+	// ForeignKIDs are other communities' key ids past the gate's kid_after, by kid.
+	ForeignKIDs []uint32
+}
+
+// SyncRequest is what a gate asks a sync for.
+type SyncRequest struct {
+	Cursor int64 // the last change the gate holds; 0: send a snapshot
+	// KIDAfter, when set, asks for the key ids of other communities greater than it
+	// (GateSync.ForeignKIDs); nil: the gate does not ask (an older agent).
+	KIDAfter *uint32
+}
+
+// CredentialHolder is who holds a credential: the resident for a resident's
+// credentials, the visitor pass for a visitor's. Gates key anti-passback on the holder,
+// so that one person's card, codes and devices are one.
+type CredentialHolder struct {
+	Credential uuid.UUID `db:"id" json:"credential_id"`
+	Holder     uuid.UUID `db:"holder_id" json:"holder_id"`
 }
 
 // SyncKey is a signing key a gate must trust, from NotBefore until NotAfter (nil: the

@@ -9,6 +9,8 @@ type KeyInfo struct {
 	CreatedAt    time.Time  `db:"created_at" json:"created_at"`
 	RetiredAt    *time.Time `db:"retired_at" json:"retired_at,omitempty"`
 	PublishUntil *time.Time `db:"publish_until" json:"publish_until,omitempty"`
+	// CompromisedAt: staff declared the key compromised; gates never trust it again.
+	CompromisedAt *time.Time `db:"compromised_at" json:"compromised_at,omitempty"`
 }
 
 // KeyRotationGrace is how long a retired key still counts as active after a rotation:

@@ -74,6 +74,9 @@ type Gate struct {
 	Version     *string    `db:"agent_version" json:"agent_version,omitempty"`
 	QueueDepth  *int       `db:"queue_depth" json:"queue_depth,omitempty"`
 	ClockOffset *int64     `db:"clock_offset_ms" json:"clock_offset_ms,omitempty"`
+	// ClockAlarm is what the gate's last heartbeat said of its clock: true when its
+	// offset is past the gate's alarm limit. Absent until a heartbeat says.
+	ClockAlarm *bool `db:"clock_alarm" json:"clock_alarm,omitempty"`
 }
 
 // StaffMember is a staff row as admins see it (never with a token).

@@ -2,7 +2,9 @@ package agent
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -20,6 +22,11 @@ type Outcome struct {
 	Credential *uuid.UUID `json:"credential_id,omitempty"`
 	Stale      bool       `json:"stale,omitempty"`
 	Score      *float32   `json:"score,omitempty"`
+	// Detail says why an input was refused before it was parsed (too long, empty).
+	Detail string `json:"detail,omitempty"`
+	// Suppressed: a denial past its input's flood limit, decided and answered but not
+	// recorded on its own (its count goes into a flood_suppressed event).
+	Suppressed bool `json:"suppressed,omitempty"`
 }
 
 // admission is one presentation at the door (a code, a face, a staff release) as its
@@ -42,6 +49,9 @@ type admission struct {
 	atReader bool
 	log      string // the log line's message
 	logArgs  []any  // what the input adds to the log line (source, command)
+	// flood is the input whose denials are rate limited (gate.Flood); empty: none (a
+	// face reader's and a staff release's decisions are always recorded).
+	flood string
 }
 
 // admit is the one path of every door decision: decide, commit the event (with a
@@ -52,6 +62,18 @@ func (a *Agent) admit(ctx context.Context, ad admission) (Outcome, error) {
 	a.mu.Lock()
 	now := a.Now()
 	dec := ad.decide(now)
+	if !dec.Granted && ad.flood != "" && !a.flood.Record(ad.flood, now) {
+		// Past the input's limit: answered, not stored, no beep; counted for the
+		// summary event (summariseFloods).
+		a.mu.Unlock()
+		a.dropped.Add(1)
+		out := Outcome{Result: "denied", Reason: string(dec.Reason), Stale: dec.Stale, Suppressed: true}
+		if dec.Verified {
+			id := dec.Claims.CredentialID
+			out.Credential = &id
+		}
+		return out, nil
+	}
 	ev := a.event(now, &ad, dec)
 	var passback time.Time
 	if st := a.decider.State(); st != nil && dec.Granted {
@@ -81,6 +103,33 @@ func (a *Agent) admit(ctx context.Context, ad admission) (Outcome, error) {
 	return Outcome{EventID: ev.ID, Result: ev.Result, Reason: ev.Reason, Credential: ev.Credential, Stale: ev.Stale, Score: ev.Score}, nil
 }
 
+// Read decides one input as read by a channel (gate.Frame: a line with its ending, an
+// HTTP body; cut: it went on past what was read) and carries it out. Its error is
+// gate.ErrEmpty for a blank input (no decision, no event), gate.ErrOversize for one the
+// gate refused unread (decided and recorded as malformed), or a storage failure.
+func (a *Agent) Read(ctx context.Context, source string, raw []byte, cut bool) (Outcome, error) {
+	text, err := gate.Frame(raw, cut)
+	switch {
+	case errors.Is(err, gate.ErrEmpty):
+		return Outcome{Result: "ignored", Reason: "empty", Detail: err.Error()}, err
+	case err != nil:
+		out, serr := a.admit(ctx, admission{
+			method:   "qr",
+			decide:   func(time.Time) gate.Decision { return gate.Refusal(err) },
+			atReader: true,
+			log:      "scan",
+			logArgs:  []any{"source", source},
+			flood:    floodKey(source),
+		})
+		if serr != nil {
+			return out, serr
+		}
+		out.Detail = err.Error()
+		return out, err
+	}
+	return a.Scan(ctx, source, text)
+}
+
 // Scan decides one read from input source and carries it out. A repeated read (gate.Reads)
 // is answered without an event: it is the same person's same scan.
 func (a *Agent) Scan(ctx context.Context, source, text string) (Outcome, error) {
@@ -93,13 +142,28 @@ func (a *Agent) Scan(ctx context.Context, source, text string) (Outcome, error) 
 		atReader: true,
 		log:      "scan",
 		logArgs:  []any{"source", source},
+		flood:    floodKey(source),
 	})
 }
 
 // Check decides text as the gate would now for an installer (gate-agent check, POST
-// /check): it makes no event, opens nothing and is not remembered as a read.
-func (a *Agent) Check(text string) gate.Decision {
-	return a.decider.Decide(text, a.Now())
+// /check), framed as any input is: it makes no event, opens nothing and is not
+// remembered as a read. Its error is gate.ErrEmpty for a blank text (no decision).
+func (a *Agent) Check(text string) (gate.Decision, error) {
+	return a.CheckInput([]byte(text), false)
+}
+
+// CheckInput is Check of a channel's raw input (see Read). An oversize one is refused
+// with gate.ErrOversize and its decision.
+func (a *Agent) CheckInput(raw []byte, cut bool) (gate.Decision, error) {
+	text, err := gate.Frame(raw, cut)
+	switch {
+	case errors.Is(err, gate.ErrEmpty):
+		return gate.Decision{}, err
+	case err != nil:
+		return gate.Refusal(err), err
+	}
+	return a.decider.Decide(text, a.Now()), nil
 }
 
 func errString(err error) string {
@@ -155,5 +219,31 @@ func (a *Agent) feedback(ctx context.Context, result, reason string) {
 	args := append(append([]string{}, a.cfg.Feedback[1:]...), result, reason)
 	if err := runProgram(ctx, a.cfg.Feedback[0], args); err != nil {
 		a.cfg.Log.Warn("feedback", "err", err)
+	}
+}
+
+// floodKey is the flood limit's key of an input source: a TCP input's connections from
+// one host share it, so a flood cannot make itself new sources by reconnecting.
+func floodKey(source string) string {
+	if rest, ok := strings.CutPrefix(source, "tcp:"); ok {
+		return "tcp:" + remoteHost(rest)
+	}
+	return source
+}
+
+// summariseFloods records one flood_suppressed event per source whose dropped denials
+// are due (gate.Flood.Due); final: all of them (the agent stops). A summary is stored
+// like any event; if the disk fails, its count is logged.
+func (a *Agent) summariseFloods(final bool) {
+	for _, d := range a.flood.Due(a.Now(), final) {
+		n := d.Count
+		ev := gateapi.Event{ID: uuid.Must(uuid.NewV7()), OccurredAt: d.First.UTC(), GateID: a.reg.Gate.ID, Method: "qr",
+			Result: "denied", Reason: string(gate.FloodSuppressed), Offline: !a.online.Load(), Dropped: &n}
+		a.mu.Lock()
+		err := a.local.Commit(ev, gate.Decision{}, time.Time{}, nil)
+		a.mu.Unlock()
+		a.cfg.Log.Warn("denied reads not recorded one by one: a flood at an input", "source", d.Source, "dropped", n,
+			"from", d.First.UTC(), "to", d.Last.UTC(), "event", ev.ID, "err", err)
+		a.kickUpload()
 	}
 }

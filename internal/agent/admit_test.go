@@ -77,7 +77,7 @@ func TestDoorStaysShutWhenTheEventCannotBeStored(t *testing.T) {
 	a := openTest(t, Config{StateDir: t.TempDir(), Door: door})
 	// Every decision is stored, the door stays shut for a refusal...
 	out, err := a.Scan(context.Background(), "test", "GA1:garbage")
-	if err != nil || out.Reason != string(gate.NotEnrolled) || a.LocalDB().QueueDepth() != 1 || door.opens != 0 {
+	if err != nil || out.Reason != string(gate.Malformed) || a.LocalDB().QueueDepth() != 1 || door.opens != 0 {
 		t.Fatalf("garbage: %+v %v depth %d opens %d", out, err, a.LocalDB().QueueDepth(), door.opens)
 	}
 	// ...a manual release opens once, however often it is delivered...
@@ -110,9 +110,9 @@ func TestScanRepeatedReadsAndOversize(t *testing.T) {
 		want               gate.Reason
 		events             int
 	}{
-		{"first read", "tcp:a", "GA1:X", gate.NotEnrolled, 1},
+		{"first read", "tcp:a", "GA1:X", gate.Malformed, 1},
 		{"the scanner repeats it", "tcp:a", "GA1:X", gate.DuplicateRead, 1},
-		{"another input", "tcp:b", "GA1:X", gate.NotEnrolled, 2},
+		{"another input", "tcp:b", "GA1:X", gate.Malformed, 2},
 		{"oversize", "tcp:a", huge, gate.Malformed, 3},
 		{"oversize repeated", "tcp:a", huge, gate.DuplicateRead, 3},
 	}
@@ -129,12 +129,12 @@ func TestScanRepeatedReadsAndOversize(t *testing.T) {
 		t.Fatalf("oversize event: %+v", ev)
 	}
 	// Check is the same decision and leaves nothing behind.
-	rep := CheckReport(a.Check(huge))
-	if rep.Result != "denied" || rep.Reason != string(gate.Malformed) || rep.Detail != gate.ErrOversize.Error() {
-		t.Fatalf("check oversize: %+v", rep)
+	dec, err := a.Check(huge)
+	if rep := CheckReport(dec); !errors.Is(err, gate.ErrOversize) || rep.Result != "denied" || rep.Reason != string(gate.Malformed) || rep.Detail != gate.ErrOversize.Error() {
+		t.Fatalf("check oversize: %+v %v", rep, err)
 	}
-	if rep := CheckReport(a.Check("GA1:X")); rep.Reason != string(gate.NotEnrolled) {
-		t.Fatalf("check: %+v", rep)
+	if dec, err := a.Check("GA1:X"); err != nil || dec.Reason != gate.Malformed {
+		t.Fatalf("check: %+v %v", dec, err)
 	}
 	if n := len(queued(t, a)); n != 3 || door.opens != 0 {
 		t.Fatalf("after checks: %d events, %d openings", n, door.opens)

@@ -38,6 +38,15 @@ type Config struct {
 	Heartbeat     time.Duration // overrides the server's setting when > 0
 	Dedup         time.Duration // the same text from one input within this is one read (2 s)
 	PulseOverride time.Duration
+	// MaxConns caps the open connections of each TCP input (default 16): each costs a
+	// goroutine and a read buffer, and the box has little memory.
+	MaxConns int
+	// IdleTimeout closes a TCP scanner connection that sent nothing for this long
+	// (default 5 min); the scanner reconnects.
+	IdleTimeout time.Duration
+	// PruneEvery is how often ended replay, passback and revocation entries are dropped
+	// (default 2 min).
+	PruneEvery time.Duration
 }
 
 // Agent is the running daemon.
@@ -49,15 +58,20 @@ type Agent struct {
 	client  *http.Client
 	poll    *http.Client
 
-	mu    sync.Mutex  // one decision (decide, commit, record) at a time: see admit
-	reads *gate.Reads // each input's last read, so a scanner's repeat is not a decision
+	mu sync.Mutex // one decision (decide, commit, record) at a time: see admit
+	// stateMu orders the read-modify-swap of the decision state by sync and by
+	// housekeeping's pruning, so neither swaps in a state built on an older one.
+	stateMu sync.Mutex
+	reads   *gate.Reads  // each input's last read, so a scanner's repeat is not a decision
+	flood   *gate.Flood  // each input's recorded denials: a flood is summarised, not stored
+	dropped atomic.Int64 // denials not recorded one by one since start (status)
 
 	gateInfo  atomic.Pointer[gateapi.Gate] // name, zone and settings as last synced
 	faceKey   *ecdh.PrivateKey             // the box key face templates are sealed to
 	matcher   atomic.Pointer[face.Matcher]
 	enrol     enrolState // the open one-gate enrolment session (enrol.go)
 	online    atomic.Bool
-	offsetMS  atomic.Int64
+	clock     clockState   // the gate's clock against the server's (clock.go)
 	syncedAt  atomic.Int64 // unix ns of the last successful sync, gate clock
 	upload    chan struct{}
 	localHTTP string
@@ -80,6 +94,15 @@ func Open(cfg Config) (*Agent, error) {
 	if cfg.Dedup == 0 {
 		cfg.Dedup = 2 * time.Second
 	}
+	if cfg.MaxConns == 0 {
+		cfg.MaxConns = 16
+	}
+	if cfg.IdleTimeout == 0 {
+		cfg.IdleTimeout = 5 * time.Minute
+	}
+	if cfg.PruneEvery == 0 {
+		cfg.PruneEvery = 2 * time.Minute
+	}
 	if cfg.Door == nil {
 		cfg.Door = LogDoor{Log: cfg.Log}
 	}
@@ -91,7 +114,7 @@ func Open(cfg Config) (*Agent, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &Agent{cfg: cfg, reg: reg, local: st, upload: make(chan struct{}, 1), reads: gate.NewReads(cfg.Dedup),
+	a := &Agent{cfg: cfg, reg: reg, local: st, upload: make(chan struct{}, 1), reads: gate.NewReads(cfg.Dedup), flood: gate.NewFlood(),
 		client: &http.Client{Timeout: 20 * time.Second}, poll: &http.Client{Timeout: cfg.Wait + 15*time.Second}}
 	a.gateInfo.Store(&reg.Gate)
 	now := a.Now()
@@ -101,12 +124,16 @@ func Open(cfg Config) (*Agent, error) {
 		return nil, err
 	}
 	a.decider = gate.NewDecider(mem)
-	state, err := st.LoadState(reg.Gate, now)
+	state, err := st.LoadState(reg.Gate)
 	if err != nil {
 		st.Close()
 		return nil, err
 	}
 	a.decider.SetState(state)
+	if err := a.clock.load(st); err != nil {
+		st.Close()
+		return nil, err
+	}
 	if a.faceKey, err = face.GateKey(reg.BoxPrivateKey); err != nil {
 		st.Close()
 		return nil, fmt.Errorf("box key: %w", err)
@@ -137,6 +164,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		go func() { defer wg.Done(); loop(ctx) }()
 	}
 	wg.Wait()
+	a.summariseFloods(true) // what was dropped is recorded before the agent stops
 	a.writeStatus(false)
 	return nil
 }

@@ -121,7 +121,7 @@ func TestEnrolSession(t *testing.T) {
 	}
 	sync := func(s *gateapi.Sync) {
 		t.Helper()
-		if err := a.local.ApplySync(s, time.Now()); err != nil {
+		if err := a.local.ApplySync(s, time.Now(), nil, false); err != nil {
 			t.Fatal(err)
 		}
 		a.keepLocalFaces(s)

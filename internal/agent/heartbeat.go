@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"time"
 
@@ -17,7 +18,14 @@ func (a *Agent) heartbeatPeriod() time.Duration {
 
 func (a *Agent) heartbeatLoop(ctx context.Context) {
 	for {
-		if err := a.HeartbeatOnce(ctx); err != nil && ctx.Err() == nil {
+		_, measured, _ := a.clock.report()
+		err := a.HeartbeatOnce(ctx)
+		if _, now, _ := a.clock.report(); err == nil && !measured && now {
+			// The first heartbeat of a run could only say "0": its answer measured the
+			// offset, so report it at once rather than a period later.
+			err = a.HeartbeatOnce(ctx)
+		}
+		if err != nil && ctx.Err() == nil {
 			a.cfg.Log.Warn("heartbeat failed", "err", err)
 		}
 		if !sleep(ctx, a.heartbeatPeriod()) {
@@ -26,19 +34,24 @@ func (a *Agent) heartbeatLoop(ctx context.Context) {
 	}
 }
 
-// HeartbeatOnce reports version, queue depth and clock offset.
+// HeartbeatOnce reports version, queue depth, clock offset and clock alarm.
 func (a *Agent) HeartbeatOnce(ctx context.Context) error {
 	version, depth := Version, a.local.QueueDepth()
 	sent := a.Now()
 	var ack gateapi.HeartbeatAck
-	offset := a.offsetMS.Load()
+	off, _, alarm := a.clock.report()
+	offset := off.Milliseconds()
 	err := a.do(ctx, a.client, http.MethodPost, "/gate/v1/heartbeat",
-		gateapi.Heartbeat{AgentVersion: &version, QueueDepth: &depth, ClockOffsetMS: &offset}, &ack)
+		gateapi.Heartbeat{AgentVersion: &version, QueueDepth: &depth, ClockOffsetMS: &offset, ClockAlarm: &alarm}, &ack)
 	if err != nil {
 		return err
 	}
 	// Midpoint of the round trip against the server's stamp: the next heartbeat reports it.
 	mid := sent.Add(a.Now().Sub(sent) / 2)
-	a.offsetMS.Store(mid.Sub(ack.ServerTime).Milliseconds())
+	if a.clock.measure(a.cfg.Log, mid.Sub(ack.ServerTime), a.gateInfo.Load().Settings.WithDefaults().Skew(), true) {
+		if err := a.local.NeedFull(); err != nil {
+			return fmt.Errorf("clock jump: %w", err)
+		}
+	}
 	return nil
 }

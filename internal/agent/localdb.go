@@ -28,6 +28,8 @@ var (
 	bRejected = []byte("rejected") // events the server refused (422): kept, not sent again
 	bFaces    = []byte("faces")    // resident (16) || model -> JSON faceBlob (sealed: encrypted at rest)
 	bPurges   = []byte("purges")   // purge id (16) -> resident (16): done, ack not yet confirmed
+	bHolders  = []byte("holders")  // credential id (16) -> holder id (16)
+	bForeign  = []byte("foreign")  // another community's kid (4) -> nothing
 )
 
 // LocalDB is the gate's own durable state in bbolt: queued events, replay and passback
@@ -52,7 +54,7 @@ func OpenLocalDB(path string, readOnly bool) (*LocalDB, error) {
 	}
 	if !readOnly {
 		err = db.Update(func(tx *bolt.Tx) error {
-			for _, b := range [][]byte{bMeta, bRevoked, bReplay, bPassback, bEvents, bDone, bRejected, bFaces, bPurges} {
+			for _, b := range [][]byte{bMeta, bRevoked, bReplay, bPassback, bEvents, bDone, bRejected, bFaces, bPurges, bHolders, bForeign} {
 				if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 					return err
 				}
@@ -75,10 +77,27 @@ func u64(v uint64) []byte { return binary.BigEndian.AppendUint64(nil, v) }
 // synced is what the local database keeps of the last sync besides revocations.
 type synced struct {
 	Cursor   int64          `json:"cursor"`
-	SyncedAt time.Time      `json:"synced_at"`
+	SyncedAt time.Time      `json:"synced_at"` // the gate's clock
 	Gate     gateapi.Gate   `json:"gate"`
 	Keys     []gateapi.Key  `json:"keys"`
 	Zones    []gateapi.Zone `json:"zones"`
+	// ServerTime is the server's time in the last answer: after a restart, the only
+	// time by which the gate may forget a revocation until it syncs again (gate.ServerClock).
+	ServerTime time.Time `json:"server_time"`
+	// OffsetMS is the gate's clock minus the server's at the last sync, so that a clock
+	// changed while the agent was stopped shows as a jump at the next one.
+	OffsetMS *int64 `json:"offset_ms,omitempty"`
+	// NeedFull: the gate's clock jumped; the next sync asks for a full snapshot (cursor
+	// 0) so that nothing judged or pruned on the wrong clock outlives it.
+	NeedFull bool `json:"need_full,omitempty"`
+}
+
+func putSynced(tx *bolt.Tx, s synced) error {
+	raw, err := json.Marshal(s)
+	if err != nil {
+		return fmt.Errorf("synced state: %w", err)
+	}
+	return tx.Bucket(bMeta).Put([]byte("synced"), raw)
 }
 
 func getSynced(tx *bolt.Tx) (synced, error) {
@@ -90,9 +109,16 @@ func getSynced(tx *bolt.Tx) (synced, error) {
 	return s, json.Unmarshal(raw, &s)
 }
 
-// ApplySync stores a sync answer: a full one replaces the revocations, a delta adds.
-func (s *LocalDB) ApplySync(in *gateapi.Sync, at time.Time) error {
+// ApplySync stores a sync answer that arrived at the gate's time at: a full one replaces
+// the revocations, a delta adds. offset is the gate's clock minus the server's to keep
+// (nil: keep the last); jumped says the gate's clock moved since the last measurement,
+// and makes the next sync ask for a full snapshot unless this one is.
+func (s *LocalDB) ApplySync(in *gateapi.Sync, at time.Time, offset *time.Duration, jumped bool) error {
 	return s.db.Update(func(tx *bolt.Tx) error {
+		prev, err := getSynced(tx)
+		if err != nil {
+			return err
+		}
 		rb, err := syncBucket(tx, bRevoked, in.Full)
 		if err != nil {
 			return err
@@ -102,15 +128,82 @@ func (s *LocalDB) ApplySync(in *gateapi.Sync, at time.Time) error {
 				return err
 			}
 		}
-		if err := applyFaces(tx, in); err != nil {
-			return err
-		}
-		raw, err := json.Marshal(synced{Cursor: in.Cursor, SyncedAt: at, Gate: in.Gate, Keys: in.Keys, Zones: in.Zones})
+		hb, err := syncBucket(tx, bHolders, in.Full)
 		if err != nil {
 			return err
 		}
-		return tx.Bucket(bMeta).Put([]byte("synced"), raw)
+		for _, h := range in.Holders {
+			if err := hb.Put(h.Credential[:], h.Holder[:]); err != nil {
+				return err
+			}
+		}
+		// Foreign kids only grow and a full snapshot does not send them again (only those
+		// past kid_after): they are kept across snapshots.
+		for _, kid := range in.ForeignKIDs {
+			if err := tx.Bucket(bForeign).Put(binary.BigEndian.AppendUint32(nil, kid), nil); err != nil {
+				return err
+			}
+		}
+		if err := applyFaces(tx, in); err != nil {
+			return err
+		}
+		ms := prev.OffsetMS
+		if offset != nil {
+			v := offset.Milliseconds()
+			ms = &v
+		}
+		return putSynced(tx, synced{Cursor: in.Cursor, SyncedAt: at, Gate: in.Gate, Keys: in.Keys, Zones: in.Zones,
+			ServerTime: in.ServerTime, OffsetMS: ms, NeedFull: !in.Full && (prev.NeedFull || jumped)})
 	})
+}
+
+// NeedFull makes the next sync ask for a full snapshot (the gate's clock jumped).
+func (s *LocalDB) NeedFull() error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		sy, err := getSynced(tx)
+		if err != nil || sy.NeedFull {
+			return err
+		}
+		sy.NeedFull = true
+		return putSynced(tx, sy)
+	})
+}
+
+// KIDAfter is the largest key id of another community the gate knows (0: none), sent
+// as the sync's kid_after so that the server sends only newer ones.
+func (s *LocalDB) KIDAfter() (uint32, error) {
+	var kid uint32
+	err := s.db.View(func(tx *bolt.Tx) error {
+		if k, _ := tx.Bucket(bForeign).Cursor().Last(); len(k) == 4 {
+			kid = binary.BigEndian.Uint32(k)
+		}
+		return nil
+	})
+	return kid, err
+}
+
+// LastSync is what the last sync left that the next one needs: its cursor (0 when a
+// full snapshot is due), the server's time and the gate's offset then (nil: none yet).
+func (s *LocalDB) LastSync() (cursor int64, server time.Time, offset *time.Duration, err error) {
+	err = s.db.View(func(tx *bolt.Tx) error {
+		sy, err := getSynced(tx)
+		if err != nil {
+			return err
+		}
+		cursor, server = sy.Cursor, sy.ServerTime
+		if sy.NeedFull {
+			cursor = 0
+		}
+		if sy.OffsetMS != nil {
+			d := time.Duration(*sy.OffsetMS) * time.Millisecond
+			offset = &d
+		}
+		return nil
+	})
+	if err != nil {
+		err = fmt.Errorf("last sync: %w", err)
+	}
+	return cursor, server, offset, err
 }
 
 // Cursor is the sync cursor (0: never synced).
@@ -125,17 +218,35 @@ func (s *LocalDB) Cursor() (int64, error) {
 }
 
 // LoadState builds the decision state from the local database; gateInfo is the
-// Registration's (used until the first sync brings the server's).
-func (s *LocalDB) LoadState(gateInfo gateapi.Gate, now time.Time) (*gate.State, error) {
-	st := &gate.State{Revoked: map[uuid.UUID]int64{}}
+// Registration's (used until the first sync brings the server's). Revocations are
+// forgotten by the last sync's server time, never by the gate's clock: a gate started
+// with a wrong clock forgets nothing.
+func (s *LocalDB) LoadState(gateInfo gateapi.Gate) (*gate.State, error) {
+	st := &gate.State{Revoked: map[uuid.UUID]int64{}, Holders: map[uuid.UUID]uuid.UUID{}, Foreign: map[uint32]struct{}{}}
 	var sy synced
 	err := s.db.View(func(tx *bolt.Tx) error {
 		var err error
 		if sy, err = getSynced(tx); err != nil {
 			return err
 		}
+		if err := tx.Bucket(bHolders).ForEach(func(k, v []byte) error {
+			if len(k) == 16 && len(v) == 16 {
+				st.Holders[uuid.UUID(k)] = uuid.UUID(v)
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+		if err := tx.Bucket(bForeign).ForEach(func(k, _ []byte) error {
+			if len(k) == 4 {
+				st.Foreign[binary.BigEndian.Uint32(k)] = struct{}{}
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
 		return tx.Bucket(bRevoked).ForEach(func(k, v []byte) error {
-			if until := int64(binary.BigEndian.Uint64(v)); until > now.Unix() {
+			if until := int64(binary.BigEndian.Uint64(v)); !gate.Forget(until, sy.ServerTime) {
 				st.Revoked[uuid.UUID(k)] = until
 			}
 			return nil
@@ -317,9 +428,10 @@ func (s *LocalDB) count(bucket []byte) int {
 	return n
 }
 
-// Prune drops revocations past their forget time, ended replay and passback entries,
-// and command results older than a day.
-func (s *LocalDB) Prune(now time.Time) error {
+// Prune drops revocations the server's time serverNow lets the gate forget (none when
+// it is zero), replay and passback entries ended by the gate's clock now (the gate set
+// them on that clock), and command results older than a day.
+func (s *LocalDB) Prune(now, serverNow time.Time) error {
 	return s.db.Update(func(tx *bolt.Tx) error {
 		drop := func(bucket []byte, ended func(v []byte) bool) error {
 			c := tx.Bucket(bucket).Cursor()
@@ -333,8 +445,19 @@ func (s *LocalDB) Prune(now time.Time) error {
 			return nil
 		}
 		nanos := func(v []byte) bool { return int64(binary.BigEndian.Uint64(v)) <= now.UnixNano() }
-		if err := drop(bRevoked, func(v []byte) bool { return int64(binary.BigEndian.Uint64(v)) <= now.Unix() }); err != nil {
-			return err
+		// A forgotten revocation takes its credential's holder with it.
+		holders := tx.Bucket(bHolders)
+		c := tx.Bucket(bRevoked).Cursor()
+		for k, v := c.First(); k != nil; k, v = c.Next() {
+			if !gate.Forget(int64(binary.BigEndian.Uint64(v)), serverNow) {
+				continue
+			}
+			if err := holders.Delete(k); err != nil {
+				return err
+			}
+			if err := c.Delete(); err != nil {
+				return err
+			}
 		}
 		if err := drop(bReplay, nanos); err != nil {
 			return err
@@ -364,11 +487,11 @@ func (s *LocalDB) SyncedAt() time.Time {
 func (s *LocalDB) RevocationCount() int { return s.count(bRevoked) }
 
 // LoadStateFrom builds the next decision state from a sync answer just stored: a full
-// answer replaces the revocations, a delta adds to prev's. Revocations past their forget
-// time are left out.
+// answer replaces the revocations and holders, a delta adds to prev's. Revocations the
+// answer's server time lets the gate forget are left out, with their holders.
 func (s *LocalDB) LoadStateFrom(in *gateapi.Sync, prev *gate.State, at time.Time) (*gate.State, error) {
-	now := at.Unix()
 	st := &gate.State{SyncedAt: at, Policy: policy(in.Gate, in.Zones)}
+	st.Holders, st.Foreign = syncHolders(in, prev), syncForeign(in, prev)
 	switch {
 	case in.Full || prev == nil:
 		st.Revoked = make(map[uuid.UUID]int64, len(in.Revocations))
@@ -378,19 +501,54 @@ func (s *LocalDB) LoadStateFrom(in *gateapi.Sync, prev *gate.State, at time.Time
 	default:
 		st.Revoked = make(map[uuid.UUID]int64, len(prev.Revoked)+len(in.Revocations))
 		for k, v := range prev.Revoked {
-			if v > now {
-				st.Revoked[k] = v
-			}
+			st.Revoked[k] = v
 		}
 	}
 	for _, r := range in.Revocations {
-		if f := r.ForgetAfter.Unix(); f > now {
-			st.Revoked[r.Credential] = f
-		}
+		st.Revoked[r.Credential] = r.ForgetAfter.Unix()
 	}
 	var err error
-	st.Keys, err = keySet(in.Keys, in.Gate.Community)
-	return st, err
+	if st.Keys, err = keySet(in.Keys, in.Gate.Community); err != nil {
+		return nil, err
+	}
+	return st.Forgetting(in.ServerTime), nil
+}
+
+// syncHolders is the holder map after a sync answer: the answer's own when Full, else
+// prev's with the answer's added (prev's itself, shared, when it adds none: states are
+// immutable).
+func syncHolders(in *gateapi.Sync, prev *gate.State) map[uuid.UUID]uuid.UUID {
+	if !in.Full && prev != nil && len(in.Holders) == 0 && prev.Holders != nil {
+		return prev.Holders
+	}
+	out := make(map[uuid.UUID]uuid.UUID, len(in.Holders))
+	if !in.Full && prev != nil {
+		for k, v := range prev.Holders {
+			out[k] = v
+		}
+	}
+	for _, h := range in.Holders {
+		out[h.Credential] = h.Holder
+	}
+	return out
+}
+
+// syncForeign is prev's foreign kids with the answer's added, Full or not (the server
+// sends only those past kid_after).
+func syncForeign(in *gateapi.Sync, prev *gate.State) map[uint32]struct{} {
+	if len(in.ForeignKIDs) == 0 && prev != nil && prev.Foreign != nil {
+		return prev.Foreign
+	}
+	out := map[uint32]struct{}{}
+	if prev != nil {
+		for k := range prev.Foreign {
+			out[k] = struct{}{}
+		}
+	}
+	for _, k := range in.ForeignKIDs {
+		out[k] = struct{}{}
+	}
+	return out
 }
 
 // Reject moves a queued event the server refused to the rejected bucket.

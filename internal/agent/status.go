@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"gatepass/internal/gate"
 	"gatepass/internal/gateapi"
 )
 
@@ -25,7 +26,15 @@ type Status struct {
 	QueueDepth    int          `json:"queue_depth"`
 	Revocations   int          `json:"revocations"`
 	ClockOffsetMS int64        `json:"clock_offset_ms"`
-	LocalHTTP     string       `json:"local_http,omitempty"`
+	// ClockAlarm: the gate's clock is off the server's by more than the alarm limit.
+	ClockAlarm bool `json:"clock_alarm"`
+	// DeniedDropped counts denied reads decided but not recorded one by one since start
+	// (summarised in flood_suppressed events).
+	DeniedDropped int64 `json:"denied_dropped"`
+	// Replay and Passback are the entries held in memory (flat over a long run).
+	Replay    int    `json:"replay_entries"`
+	Passback  int    `json:"passback_entries"`
+	LocalHTTP string `json:"local_http,omitempty"`
 }
 
 // ReadStatus reads dir's status; when no agent runs it is rebuilt from the local database.
@@ -48,19 +57,25 @@ func ReadStatus(dir string) (Status, error) {
 	return s, json.Unmarshal(raw, &s)
 }
 
-// housekeeping prunes ended data and writes the status file.
+// housekeeping prunes ended data, watches the wall clock against the monotonic one and
+// writes the status file.
 func (a *Agent) housekeeping(ctx context.Context) {
-	tick := 0
+	var wall wallWatch
+	lastPrune := time.Time{}
 	for {
 		a.writeStatus(true)
-		if tick%60 == 0 {
-			now := a.Now()
-			if err := a.local.Prune(now); err != nil {
-				a.cfg.Log.Warn("prune", "err", err)
+		if wall.stepped(time.Now()) {
+			a.cfg.Log.Warn("gate wall clock stepped; next sync is a full snapshot")
+			if err := a.local.NeedFull(); err != nil {
+				a.cfg.Log.Error("clock jump", "err", err)
 			}
 		}
-		tick++
-		if !sleep(ctx, 2*time.Second) {
+		if time.Since(lastPrune) >= a.cfg.PruneEvery {
+			a.prune(a.Now())
+			lastPrune = time.Now()
+		}
+		a.summariseFloods(false)
+		if !sleep(ctx, min(2*time.Second, a.cfg.PruneEvery)) {
 			return
 		}
 	}
@@ -71,15 +86,34 @@ func (a *Agent) SetLocalHTTP(addr string) { a.localHTTP = addr }
 
 func (a *Agent) writeStatus(running bool) {
 	c, _ := a.local.Cursor()
+	off, _, alarm := a.clock.report()
 	s := Status{
 		Gate: *a.gateInfo.Load(), Server: a.reg.Server, Running: running, PID: os.Getpid(), UpdatedAt: time.Now().UTC(),
 		Cursor: c, Online: a.online.Load(), QueueDepth: a.local.QueueDepth(), Revocations: a.local.RevocationCount(),
-		ClockOffsetMS: a.offsetMS.Load(), LocalHTTP: a.localHTTP,
+		ClockOffsetMS: off.Milliseconds(), ClockAlarm: alarm, LocalHTTP: a.localHTTP, DeniedDropped: a.dropped.Load(),
 	}
+	s.Replay, s.Passback = a.decider.Memory().Len()
 	if ns := a.syncedAt.Load(); ns != 0 {
 		s.LastSyncAt = time.Unix(0, ns).UTC()
 	}
 	if err := writePrivate(filepath.Join(a.cfg.StateDir, statusFile), s); err != nil {
 		a.cfg.Log.Warn("status file", "err", err)
 	}
+}
+
+// prune drops what has ended: revocations by the estimate of the server's time (never by
+// the gate's clock alone), replay and passback entries by the earlier of the two clocks
+// (gate.PruneTime), on disk and in memory (the maps would otherwise only grow).
+func (a *Agent) prune(now time.Time) {
+	serverNow := a.clock.serverNow(now)
+	at := gate.PruneTime(now, serverNow)
+	if err := a.local.Prune(at, serverNow); err != nil {
+		a.cfg.Log.Warn("prune", "err", err)
+	}
+	a.decider.Memory().Prune(at)
+	a.stateMu.Lock()
+	if st := a.decider.State(); st != nil {
+		a.decider.SetState(st.Forgetting(serverNow))
+	}
+	a.stateMu.Unlock()
 }

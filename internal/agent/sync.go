@@ -44,28 +44,39 @@ func (a *Agent) syncLoop(ctx context.Context) {
 
 // SyncOnce runs one sync request (a long poll when wait > 0) and applies it.
 func (a *Agent) SyncOnce(ctx context.Context, wait time.Duration) (bool, error) {
-	cursor, err := a.local.Cursor()
+	cursor, _, _, err := a.local.LastSync()
 	if err != nil {
 		return false, err
 	}
 	if a.syncedAt.Load() == 0 {
 		cursor = 0
 	}
-	var out gateapi.Sync
-	if err := a.do(ctx, a.poll, http.MethodGet, fmt.Sprintf("/gate/v1/sync?cursor=%d&wait=%s", cursor, wait), nil, &out); err != nil {
-		return false, fmt.Errorf("sync: %w", err)
-	}
-	got := a.Now()
-	// The server stamps server_time just before answering: compare with the arrival.
-	a.offsetMS.Store(got.Sub(out.ServerTime).Milliseconds())
-	if err := a.local.ApplySync(&out, got); err != nil {
-		return false, fmt.Errorf("apply sync: %w", err)
-	}
-	st, err := a.local.LoadStateFrom(&out, a.decider.State(), got)
+	kidAfter, err := a.local.KIDAfter()
 	if err != nil {
 		return false, err
 	}
-	a.decider.SetState(st)
+	var out gateapi.Sync
+	path := fmt.Sprintf("/gate/v1/sync?cursor=%d&wait=%s&kid_after=%d", cursor, wait, kidAfter)
+	if err := a.do(ctx, a.poll, http.MethodGet, path, nil, &out); err != nil {
+		return false, fmt.Errorf("sync: %w", err)
+	}
+	got := a.Now()
+	// The server stamps server_time just before answering: compare with the arrival. A
+	// snapshot's transfer time would read as a clock jump, so only deltas measure one.
+	jumped := a.clock.measure(a.cfg.Log, got.Sub(out.ServerTime), out.Gate.Settings.WithDefaults().Skew(), !out.Full)
+	if err := a.local.ApplySync(&out, got, a.clock.preciseBase(), jumped); err != nil {
+		return false, fmt.Errorf("apply sync: %w", err)
+	}
+	a.clock.synced(out.ServerTime, got)
+	a.stateMu.Lock() // housekeeping's pruning swaps the state too (Agent.prune)
+	st, err := a.local.LoadStateFrom(&out, a.decider.State(), got)
+	if err == nil {
+		a.decider.SetState(st)
+	}
+	a.stateMu.Unlock()
+	if err != nil {
+		return false, err
+	}
 	a.gateInfo.Store(&out.Gate)
 
 	a.syncedAt.Store(got.UnixNano())

@@ -68,10 +68,25 @@ type Policy struct {
 // State is the synced data a decision reads. Build a new one and swap it in; never
 // change one that is in use.
 type State struct {
-	Keys     *credential.KeySet
-	Revoked  map[uuid.UUID]int64 // credential -> forget after (unix seconds)
+	Keys    *credential.KeySet
+	Revoked map[uuid.UUID]int64 // credential -> forget after (unix seconds)
+	// Holders maps a credential to who holds it (a resident, a visitor pass), so that
+	// anti-passback follows the person whatever they present: card, phone QR, device.
+	// A credential not in it is its own holder.
+	Holders map[uuid.UUID]uuid.UUID
+	// Foreign holds the key ids of other communities (ids only, no keys): a code signed
+	// by one is another estate's, told apart from a forgery as wrong_community.
+	Foreign  map[uint32]struct{}
 	Policy   Policy
 	SyncedAt time.Time // the last successful sync; zero: never
+}
+
+// Holder is who holds credential cred: its holder if the gate knows one, else cred.
+func (s *State) Holder(cred uuid.UUID) uuid.UUID {
+	if h, ok := s.Holders[cred]; ok && h != uuid.Nil {
+		return h
+	}
+	return cred
 }
 
 // Stale reports whether decisions at now rest on revocation data older than the policy
@@ -92,8 +107,9 @@ type Decision struct {
 	// ReplayKey and ReplayUntil are what Record keeps for a grant.
 	ReplayKey   [credential.ReplayKeySize]byte
 	ReplayUntil time.Time
-	// PassbackKey is who anti-passback tracks: the credential of a code, the resident of
-	// a face. Nil: nobody (a refused scan).
+	// PassbackKey is who anti-passback tracks: the holder of a code's credential (the
+	// credential itself when the gate knows no holder), the resident of a face. Nil:
+	// nobody (a refused scan).
 	PassbackKey uuid.UUID
 	Detail      error // the verifier's error, for logs
 }
@@ -142,6 +158,14 @@ func (m *Memory) Prune(now time.Time) int {
 	return len(m.replay) + len(m.passback)
 }
 
+// Len is how many replay and passback entries are held (for status and tests: pruning
+// keeps them flat over a long run).
+func (m *Memory) Len() (replay, passback int) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.replay), len(m.passback)
+}
+
 // Decider decides scans for one gate.
 type Decider struct {
 	state atomic.Pointer[State]
@@ -151,6 +175,9 @@ type Decider struct {
 // NewDecider makes a decider on the given caches, with no state (it refuses everything
 // with NotEnrolled until SetState).
 func NewDecider(mem *Memory) *Decider { return &Decider{mem: mem} }
+
+// Memory is the decider's replay and passback caches.
+func (d *Decider) Memory() *Memory { return d.mem }
 
 // SetState swaps in newly synced data.
 func (d *Decider) SetState(s *State) { d.state.Store(s) }
@@ -189,6 +216,11 @@ func (d *Decider) Decide(text string, now time.Time) Decision {
 	}
 	st := d.state.Load()
 	if st == nil || st.Keys == nil || st.Keys.Len() == 0 {
+		// Garbage is malformed whether or not the gate has keys: an installer testing a
+		// new gate must not read "no trusted key" for a bad scan (issue 11).
+		if _, err := credential.Parse(text); err != nil {
+			return Decision{Reason: Malformed, Detail: err}
+		}
 		return Decision{Reason: NotEnrolled}
 	}
 	p := &st.Policy
@@ -198,6 +230,9 @@ func (d *Decider) Decide(text string, now time.Time) Decision {
 	}
 	claims, err := v.Verify(text, now)
 	if err != nil {
+		if errors.Is(err, credential.ErrUnknownKey) && st.foreign(text) {
+			return Decision{Reason: WrongCommunity, Detail: credential.ErrWrongCommunity}
+		}
 		return Decision{Reason: reasonOf(err), Detail: err}
 	}
 	dec := Decision{Claims: claims, Verified: true}
@@ -210,12 +245,12 @@ func (d *Decider) Decide(text string, now time.Time) Decision {
 	case !access.ZoneMask(claims.Zones).Has(p.Zone):
 		dec.Reason = WrongZone
 	default:
-		dec.ReplayKey, dec.PassbackKey = claims.ReplayKey(), claims.CredentialID
+		dec.ReplayKey, dec.PassbackKey = claims.ReplayKey(), st.Holder(claims.CredentialID)
 		dec.ReplayUntil = replayUntil(&claims, p, now)
 		n := now.UnixNano()
 		d.mem.mu.Lock()
 		replayed := d.mem.replay[dec.ReplayKey] > n
-		passback := p.AntiPassback && d.mem.passback[claims.CredentialID] > n
+		passback := p.AntiPassback && d.mem.passback[dec.PassbackKey] > n
 		d.mem.mu.Unlock()
 		switch {
 		case replayed:
@@ -227,6 +262,21 @@ func (d *Decider) Decide(text string, now time.Time) Decision {
 		}
 	}
 	return dec
+}
+
+// foreign reports whether text is a well-formed code signed under another community's
+// key id. It is asked only when the key is unknown here, so it costs a good scan nothing;
+// kids are unique in the deployment, so no id of this gate's community is among them.
+func (s *State) foreign(text string) bool {
+	if len(s.Foreign) == 0 {
+		return false
+	}
+	t, err := credential.Parse(text)
+	if err != nil {
+		return false
+	}
+	_, ok := s.Foreign[t.Claims.KID]
+	return ok
 }
 
 // isRevoked holds a revocation until its forget time; past it, nothing the credential

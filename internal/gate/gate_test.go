@@ -261,7 +261,7 @@ func TestOversizeInput(t *testing.T) {
 		{"at the cap", "GA1:" + strings.Repeat("0", MaxInput-4), true, Malformed, false},
 		{"one byte over", "GA1:" + strings.Repeat("0", MaxInput-3), true, Malformed, true},
 		{"huge", strings.Repeat("x", 1<<20), true, Malformed, true},
-		{"at the cap, no key", strings.Repeat("x", MaxInput), false, NotEnrolled, false},
+		{"at the cap, no key: malformed, not no_trusted_key", strings.Repeat("x", MaxInput), false, Malformed, false},
 		{"over the cap, no key", strings.Repeat("x", MaxInput+1), false, Malformed, true},
 	}
 	for _, c := range cases {

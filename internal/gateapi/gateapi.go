@@ -25,17 +25,17 @@ const (
 )
 
 // Settings are a gate's agent settings, kept in gates.settings and sent on every sync.
-// Zero fields take the defaults of Defaults. The fields are access.GateSettings's, one
-// for one and documented there, so that the two convert into each other and the rules
-// (defaults, limits) stay in one place.
+// The fields are access.GateSettings's, one for one and documented there (nil: unset, 0:
+// a real 0), so that the two convert into each other and the rules (defaults, limits)
+// stay in one place.
 type Settings struct {
-	SkewSeconds            int    `json:"skew_seconds,omitempty"`
-	StaleAfterSeconds      int    `json:"stale_after_seconds,omitempty"`
+	SkewSeconds            *int   `json:"skew_seconds,omitempty"`
+	StaleAfterSeconds      *int   `json:"stale_after_seconds,omitempty"`
 	StalePolicy            string `json:"stale_policy,omitempty"` // StaleFlag or StaleDeny
-	CardMinIntervalSeconds int    `json:"card_min_interval_seconds,omitempty"`
-	PassbackSeconds        int    `json:"passback_seconds,omitempty"`
-	PulseMillis            int    `json:"pulse_ms,omitempty"`
-	HeartbeatSeconds       int    `json:"heartbeat_seconds,omitempty"`
+	CardMinIntervalSeconds *int   `json:"card_min_interval_seconds,omitempty"`
+	PassbackSeconds        *int   `json:"passback_seconds,omitempty"`
+	PulseMillis            *int   `json:"pulse_ms,omitempty"`
+	HeartbeatSeconds       *int   `json:"heartbeat_seconds,omitempty"`
 }
 
 // Stale policies.
@@ -44,25 +44,55 @@ const (
 	StaleDeny = access.StaleDeny
 )
 
-// Defaults are the settings a gate uses where its own leave a field zero.
-var Defaults = Settings(access.DefaultGateSettings)
+// Default settings, for fields a gate's settings leave unset.
+const (
+	DefaultSkewSeconds            = access.DefaultSkewSeconds
+	DefaultStaleAfterSeconds      = access.DefaultStaleAfterSeconds
+	DefaultCardMinIntervalSeconds = access.DefaultCardMinIntervalSeconds
+	DefaultPassbackSeconds        = access.DefaultPassbackSeconds
+	DefaultPulseMillis            = access.DefaultPulseMillis
+	DefaultHeartbeatSeconds       = access.DefaultHeartbeatSeconds
+)
 
-// WithDefaults fills the zero fields of s from Defaults. The rule is the domain's
-// (access.GateSettings), so that the server and the gate fill the same way.
+// Defaults are the settings a gate uses where its own leave a field unset.
+func Defaults() Settings { return Settings(access.DefaultGateSettings()) }
+
+// Int is a setting's value as a pointer, for callers that build Settings.
+func Int(v int) *int { return access.Int(v) }
+
+// WithDefaults fills the unset fields of s from Defaults; a field set to 0 stays 0. The
+// rule is the domain's (access.GateSettings), so that the server and the gate agree.
 func (s Settings) WithDefaults() Settings { return Settings(access.GateSettings(s).WithDefaults()) }
 
 // Validate checks settings given by staff; it returns the offending field's name.
 func (s Settings) Validate() (field string, err error) { return access.GateSettings(s).Validate() }
 
-// Durations of the settings.
-func (s Settings) Skew() time.Duration       { return time.Duration(s.SkewSeconds) * time.Second }
-func (s Settings) StaleAfter() time.Duration { return time.Duration(s.StaleAfterSeconds) * time.Second }
-func (s Settings) CardMinInterval() time.Duration {
-	return time.Duration(s.CardMinIntervalSeconds) * time.Second
+// seconds is a setting in seconds as a duration, or def seconds when unset.
+func seconds(v *int, def int) time.Duration {
+	if v == nil {
+		return time.Duration(def) * time.Second
+	}
+	return time.Duration(*v) * time.Second
 }
-func (s Settings) Passback() time.Duration  { return time.Duration(s.PassbackSeconds) * time.Second }
-func (s Settings) Pulse() time.Duration     { return time.Duration(s.PulseMillis) * time.Millisecond }
-func (s Settings) Heartbeat() time.Duration { return time.Duration(s.HeartbeatSeconds) * time.Second }
+
+// Durations of the settings; an unset field is its default.
+func (s Settings) Skew() time.Duration { return seconds(s.SkewSeconds, DefaultSkewSeconds) }
+func (s Settings) StaleAfter() time.Duration {
+	return seconds(s.StaleAfterSeconds, DefaultStaleAfterSeconds)
+}
+func (s Settings) CardMinInterval() time.Duration {
+	return seconds(s.CardMinIntervalSeconds, DefaultCardMinIntervalSeconds)
+}
+func (s Settings) Passback() time.Duration { return seconds(s.PassbackSeconds, DefaultPassbackSeconds) }
+func (s Settings) Heartbeat() time.Duration {
+	return seconds(s.HeartbeatSeconds, DefaultHeartbeatSeconds)
+}
+func (s Settings) Pulse() time.Duration {
+	if s.PulseMillis == nil {
+		return DefaultPulseMillis * time.Millisecond
+	}
+	return time.Duration(*s.PulseMillis) * time.Millisecond
+}
 
 // EnrollRequest is POST /gate/v1/enroll.
 type EnrollRequest struct {
@@ -119,8 +149,9 @@ type Command struct {
 	CreatedAt time.Time       `json:"created_at"`
 }
 
-// Sync is GET /gate/v1/sync. Keys, zones, gate and commands are always complete (they
-// are small); revocations are all live ones when Full, else those since the cursor.
+// Sync is GET /gate/v1/sync?cursor=N&wait=D&kid_after=K. Keys, zones, gate and commands
+// are always complete (they are small); revocations are all live ones when Full, else
+// those since the cursor.
 type Sync struct {
 	Cursor      int64        `json:"cursor"`
 	Full        bool         `json:"full"`
@@ -135,6 +166,26 @@ type Sync struct {
 	// to carry out and acknowledge. Full: all of them; delta: those since the cursor.
 	FaceTemplates []FaceTemplate `json:"face_templates"`
 	FacePurges    []FacePurge    `json:"face_purges"`
+	// Holders ties credentials to who holds them, so that anti-passback follows the
+	// person (card, phone QR and devices of one resident are one). Full: every live
+	// credential of the community; delta: those created since the cursor. A gate drops
+	// an entry when its credential's revocation is forgotten.
+	Holders []Holder `json:"holders"`
+	// ForeignKIDs are the key ids of the other communities greater than the request's
+	// kid_after (ids only, never keys): kids come from one sequence for the deployment,
+	// so the gate asks with the largest it knows and keeps them all. A code signed under
+	// one of them is refused as wrong_community rather than unknown_key. Empty without
+	// kid_after; a bounded number an answer, with More set when there are more
+	// (docs/openapi-gate.yaml).
+	ForeignKIDs []uint32 `json:"foreign_kids"`
+}
+
+// Holder is who holds a credential: the resident's id for a resident's credentials (the
+// same id a face event carries as resident_id, so face and codes share anti-passback),
+// the visitor pass's id for a visitor's.
+type Holder struct {
+	Credential uuid.UUID `json:"credential_id"`
+	Holder     uuid.UUID `json:"holder_id"`
 }
 
 // FaceTemplate is a resident's template sealed to this gate (the server cannot open it).
@@ -176,6 +227,9 @@ type Event struct {
 	// Face events: the matched resident and the similarity score (never the embedding).
 	Resident *uuid.UUID `json:"resident_id,omitempty"`
 	Score    *float32   `json:"score,omitempty"`
+	// Dropped: on a flood_suppressed event, how many denied reads of one input the gate
+	// decided without recording each (issue 11; docs/gate-agent.md, "Floods").
+	Dropped *int `json:"dropped,omitempty"`
 }
 
 // Methods and results of events.
@@ -200,6 +254,9 @@ type Heartbeat struct {
 	AgentVersion  *string `json:"agent_version"`
 	QueueDepth    *int    `json:"queue_depth"`
 	ClockOffsetMS *int64  `json:"clock_offset_ms"` // gate clock minus server clock
+	// ClockAlarm: the offset is past the gate's alarm limit (its skew, from 2 s to 30 s;
+	// docs/gate-agent.md): staff must fix the gate's time source. Absent: an older agent.
+	ClockAlarm *bool `json:"clock_alarm,omitempty"`
 }
 
 // HeartbeatAck answers a heartbeat.

@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -39,6 +40,14 @@ func TestStatusCheckAndStdinScanner(t *testing.T) {
 	}
 	if c := check("GA1:garbage"); c["result"] != "denied" || c["reason"] != "malformed" {
 		t.Fatalf("check garbage: %v", c)
+	}
+	// One framing rule (issue 11): past 4096 bytes check answers the decision the
+	// agent's 413 carries; an empty payload is an error (exit 1), never an empty result.
+	if c := check(strings.Repeat("x", 5000)); c["reason"] != "malformed" || c["detail"] != "input longer than the gate reads" {
+		t.Fatalf("check oversize: %v", c)
+	}
+	if out, err := exec.Command(e.agentBin, "check", "--state", g.state, "").CombinedOutput(); err == nil {
+		t.Fatalf("check of an empty payload exited 0: %s", out)
 	}
 	if g.doorOpenings() != 0 {
 		t.Fatal("check opened the door")

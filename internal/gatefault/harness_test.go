@@ -240,6 +240,8 @@ type gateAgent struct {
 	state    string
 	doorFile string
 	args     []string
+	wrap     []string    // a program the agent runs under (prlimit ...), if any
+	logs     *syncBuffer // when set, the agent's log is kept here too
 	cmd      *exec.Cmd
 	stdin    io.WriteCloser
 	local    string // the agent's local HTTP address
@@ -268,8 +270,15 @@ func (e *env) newGate(extra ...string) *gateAgent {
 func (g *gateAgent) start() {
 	g.e.t.Helper()
 	_ = os.Remove(filepath.Join(g.state, "status.json"))
-	g.cmd = exec.Command(g.e.agentBin, g.args...)
+	if len(g.wrap) > 0 {
+		g.cmd = exec.Command(g.wrap[0], append(append(g.wrap[1:len(g.wrap):len(g.wrap)], g.e.agentBin), g.args...)...)
+	} else {
+		g.cmd = exec.Command(g.e.agentBin, g.args...)
+	}
 	g.cmd.Stderr = &prefixWriter{t: g.e.t, prefix: "agent: "}
+	if g.logs != nil {
+		g.cmd.Stderr = io.MultiWriter(g.cmd.Stderr, g.logs)
+	}
 	var err error
 	if g.stdin, err = g.cmd.StdinPipe(); err != nil {
 		g.e.t.Fatal(err)
@@ -407,4 +416,22 @@ func (g *gateAgent) typeLine(text string) {
 	if _, err := io.WriteString(g.stdin, text+"\n"); err != nil {
 		g.e.t.Fatal(err)
 	}
+}
+
+// syncBuffer is a buffer written by a process's log and read by the test.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }

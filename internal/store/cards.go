@@ -29,30 +29,41 @@ type Card struct {
 // for a caller that holds no signer of its own. The text is not stored: a lost card is
 // revoked and a new one printed.
 func (db *DB) IssueCard(ctx context.Context, actor string, c, resident uuid.UUID, valid time.Duration, sealer *secret.Sealer) (Card, string, error) {
-	signer, err := db.Signer(ctx, c, sealer)
-	if err != nil {
-		return Card{}, "", err
-	}
-	v := credential.CardValidity(time.Now(), valid)
 	var card Card
 	var text string
-	err = db.InTx(ctx, actor, func(tx *Tx) (err error) {
-		var zones access.ZoneMask
-		if card, zones, err = tx.CreateCard(ctx, c, resident, v); err != nil {
-			return err
+	// Once more if the key was declared compromised between opening it and the card's
+	// transaction: the second try opens the key that replaced it.
+	for try := 0; ; try++ {
+		signer, err := db.Signer(ctx, c, sealer)
+		if err != nil {
+			return Card{}, "", err
 		}
-		if text, err = credential.IssueCard(signer, card.ID, uint64(zones), v); err != nil {
-			return fmt.Errorf("issue card: %w", err)
+		v := credential.CardValidity(time.Now(), valid)
+		err = db.InTx(ctx, actor, func(tx *Tx) (err error) {
+			var zones access.ZoneMask
+			if card, zones, err = tx.CreateCard(ctx, c, resident, signer.KID, v); err != nil {
+				return err
+			}
+			if text, err = credential.IssueCard(signer, card.ID, uint64(zones), v); err != nil {
+				return fmt.Errorf("issue card: %w", err)
+			}
+			return nil
+		})
+		if errors.Is(err, access.ErrKeyCompromised) && try == 0 {
+			continue
 		}
-		return nil
-	})
-	return card, text, err
+		return card, text, err
+	}
 }
 
 // CreateCard records a printed card for an active resident, valid over v, and returns it
-// with the zones it opens; the caller signs it (credential.IssueCard) in the same
-// transaction, so a failure leaves no row.
-func (tx *Tx) CreateCard(ctx context.Context, c, resident uuid.UUID, v credential.Validity) (Card, access.ZoneMask, error) {
+// with the zones it opens; the caller signs it (credential.IssueCard) with key kid in the
+// same transaction, so a failure leaves no row. The kid is recorded so that the key's
+// compromise revokes the card (a compromised key is refused: ErrKeyCompromised).
+func (tx *Tx) CreateCard(ctx context.Context, c, resident uuid.UUID, kid uint32, v credential.Validity) (Card, access.ZoneMask, error) {
+	if err := tx.signingKeyUsable(ctx, c, kid); err != nil {
+		return Card{}, 0, err
+	}
 	r, err := residentQ(ctx, tx.x, c, resident)
 	if err != nil {
 		return Card{}, 0, err
@@ -65,11 +76,14 @@ func (tx *Tx) CreateCard(ctx context.Context, c, resident uuid.UUID, v credentia
 		return Card{}, 0, err
 	}
 	var card Card
-	err = tx.x.GetContext(ctx, &card, `INSERT INTO credentials (community_id, id, kind, subject, resident_id, zones, expires_at)
-		VALUES ($1, $2, 'card', 'resident', $3, $4, $5) RETURNING id, resident_id, zones, created_at, expires_at, revoked_at`,
-		c, newID(), resident, int64(zones), v.ExpiresAt)
+	err = tx.x.GetContext(ctx, &card, `INSERT INTO credentials (community_id, id, kind, subject, resident_id, zones, expires_at, kid)
+		VALUES ($1, $2, 'card', 'resident', $3, $4, $5, $6) RETURNING id, resident_id, zones, created_at, expires_at, revoked_at`,
+		c, newID(), resident, int64(zones), v.ExpiresAt, kid)
 	if err != nil {
 		return Card{}, 0, fmt.Errorf("issue card: %w", err)
+	}
+	if err := tx.credentialCreated(ctx, c, card.ID); err != nil {
+		return Card{}, 0, err
 	}
 	return card, zones, tx.Audit(ctx, c, "card.issue", "resident:"+resident.String(),
 		map[string]any{"credential_id": card.ID, "expires_at": card.ExpiresAt})

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/lib/pq"
 )
 
 // QRCredential is a resident's QR identity: what the gates revoke when the resident's
@@ -33,11 +34,17 @@ func (db *DB) EnsureQRCredential(ctx context.Context, c, resident uuid.UUID) (QR
 		}
 		// The partial unique index keeps one live QR credential per resident, so a
 		// concurrent first pass finds the other request's row.
-		if _, err := tx.x.ExecContext(ctx, `INSERT INTO credentials (community_id, id, kind, subject, resident_id, zones)
+		var created []uuid.UUID
+		if err := tx.x.SelectContext(ctx, &created, `INSERT INTO credentials (community_id, id, kind, subject, resident_id, zones)
 			SELECT $1, $2, 'qr', 'resident', $3, $4
 			WHERE NOT EXISTS (SELECT 1 FROM credentials WHERE community_id = $1 AND resident_id = $3 AND kind = 'qr')
-			ON CONFLICT DO NOTHING`, c, newID(), resident, int64(zones)); err != nil {
+			ON CONFLICT DO NOTHING RETURNING id`, c, newID(), resident, int64(zones)); err != nil {
 			return fmt.Errorf("create qr credential: %w", err)
+		}
+		for _, id := range created {
+			if err := tx.credentialCreated(ctx, c, id); err != nil {
+				return err
+			}
 		}
 		var row struct {
 			ID      uuid.UUID `db:"id"`
@@ -88,6 +95,40 @@ func (tx *Tx) revokeOwned(ctx context.Context, c, resident, id uuid.UUID, kind, 
 		return fmt.Errorf("%s already revoked: %w", kind, access.ErrConflict)
 	}
 	return tx.Audit(ctx, c, kind+".revoke", "resident:"+resident.String(), map[string]any{"credential_id": id})
+}
+
+// credentialCreated tells gates that a credential was made, so that the next delta
+// carries who holds it (access.CredentialHolder): every function that creates a
+// credential calls it in its transaction. The change names the credential only; the
+// holder is read at sync time, so the change log never holds a resident's id, and an
+// erased resident's credentials (revoked, owner cleared) are sent with no holder.
+func (tx *Tx) credentialCreated(ctx context.Context, c, credential uuid.UUID) error {
+	return tx.Change(ctx, c, "credential", uuid.Nil, credential, credentialChange{Credential: credential})
+}
+
+// credentialChange is the data of a "credential" change.
+type credentialChange struct {
+	Credential uuid.UUID `json:"credential_id"`
+}
+
+// liveHolders lists the holders of community c's credentials that may still verify at a
+// gate: not revoked, and not expired by more than the largest skew a gate may allow (a
+// gate still judges those; past that, nothing of theirs verifies anywhere). With ids,
+// only those credentials (a delta's new ones).
+func liveHolders(ctx context.Context, q selecter, c uuid.UUID, ids []uuid.UUID) ([]access.CredentialHolder, error) {
+	out := []access.CredentialHolder{}
+	var only any
+	if ids != nil {
+		only = pq.Array(uuidStrings(ids))
+	}
+	err := q.SelectContext(ctx, &out, `SELECT id, coalesce(resident_id, visitor_pass_id) AS holder_id FROM credentials
+		WHERE community_id = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now() - $2::interval)
+		  AND coalesce(resident_id, visitor_pass_id) IS NOT NULL AND ($3::uuid[] IS NULL OR id = ANY($3::uuid[]))
+		ORDER BY id`, c, seconds(access.MaxSkew), only)
+	if err != nil {
+		return nil, fmt.Errorf("live holders: %w", err)
+	}
+	return out, nil
 }
 
 // Revocation is what gates learn when a credential stops working.

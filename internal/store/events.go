@@ -23,11 +23,17 @@ func (db *DB) StoreEvents(ctx context.Context, g access.GateIdentity, events []a
 	ids, times, creds, subjects := make([]uuid.UUID, n), make([]time.Time, n), make([]*uuid.UUID, n), make([]*string, n)
 	methods, results, reasons := make([]string, n), make([]string, n), make([]string, n)
 	offline, stale, staffs, keys := make([]bool, n), make([]bool, n), make([]*uuid.UUID, n), make([][]byte, n)
-	residents, scores := make([]*uuid.UUID, n), make([]*float32, n)
+	residents, scores, dropped := make([]*uuid.UUID, n), make([]*float32, n), make([]*int64, n)
 	for i, e := range events {
-		ids[i], times[i], creds[i], methods[i], results[i], reasons[i] = e.ID, e.OccurredAt, e.Credential, e.Method, e.Result, e.Reason
+		// In UTC: lib/pq sends a time with its own offset, and PostgreSQL refuses
+		// offsets it cannot represent (+23:59 is valid RFC 3339).
+		ids[i], times[i], creds[i], methods[i], results[i], reasons[i] = e.ID, e.OccurredAt.UTC(), e.Credential, e.Method, e.Result, e.Reason
 		offline[i], stale[i], staffs[i], keys[i] = e.Offline, e.Stale, e.Staff, e.ReplayKey
 		residents[i], scores[i] = e.Resident, e.Score
+		if e.Dropped != nil {
+			d := int64(*e.Dropped)
+			dropped[i] = &d
+		}
 		if e.Subject != "" {
 			s := e.Subject
 			subjects[i] = &s
@@ -58,17 +64,17 @@ func (db *DB) StoreEvents(ctx context.Context, g access.GateIdentity, events []a
 			Result     string     `db:"result"`
 		}
 		err := tx.x.SelectContext(ctx, &inserted, `INSERT INTO entry_events (community_id, id, occurred_at, gate_id, credential_id, subject,
-				method, result, reason, offline, stale, staff_id, replay_key, resident_id, score)
+				method, result, reason, offline, stale, staff_id, replay_key, resident_id, score, dropped)
 			SELECT $1, u.id, u.at, $2, u.cred, u.subject, u.method, u.result, u.reason, u.offline, u.stale, u.staff, u.rkey::bytea,
-				u.resident, u.score::real
+				u.resident, u.score::real, u.dropped
 			FROM unnest($3::uuid[], $4::timestamptz[], $5::uuid[], $6::text[], $7::text[], $8::text[], $9::text[],
-				$10::bool[], $11::bool[], $12::uuid[], $13::text[], $14::uuid[], $15::text[])
-				AS u(id, at, cred, subject, method, result, reason, offline, stale, staff, rkey, resident, score)
+				$10::bool[], $11::bool[], $12::uuid[], $13::text[], $14::uuid[], $15::text[], $16::integer[])
+				AS u(id, at, cred, subject, method, result, reason, offline, stale, staff, rkey, resident, score, dropped)
 			ON CONFLICT DO NOTHING
 			RETURNING credential_id, subject, result`,
 			g.Community, g.ID, pq.Array(uuidStrings(ids)), pq.Array(times), pq.Array(nullUUIDStrings(creds)), pq.Array(subjects),
 			pq.Array(methods), pq.Array(results), pq.Array(reasons), pq.Array(offline), pq.Array(stale),
-			pq.Array(nullUUIDStrings(staffs)), pq.Array(hexKeys), pq.Array(nullUUIDStrings(residents)), pq.Array(scoreTexts))
+			pq.Array(nullUUIDStrings(staffs)), pq.Array(hexKeys), pq.Array(nullUUIDStrings(residents)), pq.Array(scoreTexts), pq.Array(dropped))
 		if err != nil {
 			return fmt.Errorf("store events: %w", err)
 		}
@@ -82,9 +88,10 @@ func (db *DB) StoreEvents(ctx context.Context, g access.GateIdentity, events []a
 			return err
 		}
 		// Repeating this for a re-sent event is harmless (greatest).
+		now := time.Now()
 		for _, e := range events {
 			if e.MovesFaceRetention() {
-				if err := tx.NoteFaceEntry(ctx, g.Community, *e.Resident, e.OccurredAt); err != nil {
+				if err := tx.NoteFaceEntry(ctx, g.Community, *e.Resident, e.FaceEntryAt(now)); err != nil {
 					return err
 				}
 			}
@@ -177,7 +184,7 @@ func (db *DB) Events(ctx context.Context, c uuid.UUID, f EventFilter) (access.Ev
 		return s
 	}
 	err := db.x.SelectContext(ctx, &page.Events, `SELECT id, occurred_at, received_at, gate_id, credential_id, subject, method,
-			result, reason, offline, stale, staff_id, resident_id, score FROM entry_events
+			result, reason, offline, stale, staff_id, resident_id, score, dropped FROM entry_events
 		WHERE community_id = $1
 		  AND ($2::timestamptz IS NULL OR occurred_at >= $2)
 		  AND ($3::timestamptz IS NULL OR occurred_at < $3)
@@ -207,14 +214,16 @@ type anomalyRow struct {
 }
 
 // Anomalies lists replay keys granted at two or more gates since from, newest first.
-// Card keys (type byte 3) are static by design and a card may open several gates.
+// Card keys (type byte 3) are static by design and a card may open several gates. Keys
+// are read with substring, never get_byte, so that a malformed key stored before the
+// gate API checked them (an empty one) cannot fail the whole query.
 func (db *DB) Anomalies(ctx context.Context, c uuid.UUID, from time.Time, limit int) ([]access.Anomaly, error) {
 	var rows []anomalyRow
 	err := db.x.SelectContext(ctx, &rows, `SELECT replay_key, (array_agg(credential_id))[1] AS credential_id,
 			string_agg(DISTINCT gate_id::text, ',') AS gates, count(*) AS grants, min(occurred_at) AS first_at, max(occurred_at) AS last_at
 		FROM entry_events
-		WHERE community_id = $1 AND result = 'granted' AND replay_key IS NOT NULL AND occurred_at >= $2
-		  AND get_byte(replay_key, 0) <> 3
+		WHERE community_id = $1 AND result = 'granted' AND length(replay_key) > 0 AND occurred_at >= $2
+		  AND substring(replay_key from 1 for 1) <> '\x03'::bytea
 		GROUP BY replay_key HAVING count(DISTINCT gate_id) > 1
 		ORDER BY max(occurred_at) DESC LIMIT $3`, c, from, limit)
 	if err != nil {

@@ -10,12 +10,25 @@ import (
 	"github.com/google/uuid"
 
 	"gatepass/internal/access"
+	"gatepass/internal/credential"
 )
 
-// GateSync answers a gate's sync at cursor: a full snapshot when cursor is 0 or not a
-// cursor this community's change log can continue from, else the changes since. changed
-// is false when a delta found nothing for this gate (the caller may long-poll).
-func (db *DB) GateSync(ctx context.Context, g access.GateIdentity, cursor int64) (out access.GateSync, changed bool, err error) {
+// GateSync is GateSyncFor a gate that asks for no foreign key ids.
+func (db *DB) GateSync(ctx context.Context, g access.GateIdentity, cursor int64) (access.GateSync, bool, error) {
+	return db.GateSyncFor(ctx, g, access.SyncRequest{Cursor: cursor})
+}
+
+// maxForeignKIDs bounds the foreign key ids of one answer; the gate asks again at once
+// (More) with the largest as its kid_after. Kids are 4 bytes of JSON-free integers, so
+// even the first answer of a large deployment stays small.
+const maxForeignKIDs = 10000
+
+// GateSyncFor answers a gate's sync: a full snapshot when the cursor is 0 or not a
+// cursor this community's change log can continue from, else the changes since; and the
+// other communities' key ids past req.KIDAfter when it is set. changed is false when a
+// delta found nothing for this gate (the caller may long-poll).
+func (db *DB) GateSyncFor(ctx context.Context, g access.GateIdentity, req access.SyncRequest) (out access.GateSync, changed bool, err error) {
+	cursor := req.Cursor
 	// Repeatable read: the snapshot's revocations and its cursor are one moment.
 	x, err := db.x.BeginTxx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true})
 	if err != nil {
@@ -34,6 +47,7 @@ func (db *DB) GateSync(ctx context.Context, g access.GateIdentity, cursor int64)
 	out.Full = cursor <= 0 || cursor > bounds.Max.Int64 || (bounds.Min.Valid && cursor < bounds.Min.Int64-1)
 	out.Revocations = []access.Revocation{}
 	out.FaceTemplates, out.FacePurges = []access.GateFaceTemplate{}, []access.FacePurge{}
+	out.Holders = []access.CredentialHolder{}
 	if out.Full {
 		out.Cursor = bounds.Max.Int64
 		if out.Revocations, err = liveRevocations(ctx, x, g.Community); err != nil {
@@ -44,6 +58,9 @@ func (db *DB) GateSync(ctx context.Context, g access.GateIdentity, cursor int64)
 			return out, false, err
 		}
 		out.FaceTemplates, out.FacePurges = faces.Templates, faces.Purges
+		if out.Holders, err = liveHolders(ctx, x, g.Community, nil); err != nil {
+			return out, false, err
+		}
 		changed = true
 	} else {
 		out.Cursor = cursor
@@ -54,19 +71,49 @@ func (db *DB) GateSync(ctx context.Context, g access.GateIdentity, cursor int64)
 			return out, false, fmt.Errorf("sync delta: %w", err)
 		}
 		out.More = len(rows) == maxDelta
+		var created []uuid.UUID
 		for _, r := range rows {
 			out.Cursor = r.Seq
 			if r.Gate.Valid && r.Gate.UUID != g.ID {
 				continue // another gate's command
 			}
 			changed = true
+			if r.Kind == "credential" {
+				var c credentialChange
+				if err := json.Unmarshal(r.Data, &c); err != nil {
+					return out, false, fmt.Errorf("sync: change %d (%s): %w", r.Seq, r.Kind, err)
+				}
+				created = append(created, c.Credential)
+				continue
+			}
 			if err := addChange(&out, r); err != nil {
+				return out, false, err
+			}
+		}
+		if len(created) > 0 {
+			if out.Holders, err = liveHolders(ctx, x, g.Community, created); err != nil {
 				return out, false, err
 			}
 		}
 	}
 	if err := gateState(ctx, x, &out, g); err != nil {
 		return out, false, err
+	}
+	out.ForeignKIDs = []uint32{}
+	if req.KIDAfter != nil {
+		// Every other community's key, compromised or not: a code signed by any of them
+		// is another estate's, never this one's.
+		err := x.SelectContext(ctx, &out.ForeignKIDs, `SELECT kid FROM signing_keys WHERE community_id <> $1 AND kid > $2
+			ORDER BY kid LIMIT $3`, g.Community, int64(*req.KIDAfter), maxForeignKIDs)
+		if err != nil {
+			return out, false, fmt.Errorf("sync foreign kids: %w", err)
+		}
+		if len(out.ForeignKIDs) > 0 {
+			changed = true // news for the gate: answer now, not at the end of a long poll
+		}
+		if len(out.ForeignKIDs) == maxForeignKIDs {
+			out.More = true
+		}
 	}
 	out.ServerTime = time.Now().UTC()
 	return out, changed, nil
@@ -100,8 +147,11 @@ func addChange(out *access.GateSync, r changeRow) error {
 	return nil
 }
 
-// liveRevocations lists revocations gates must still hold. The SQL bound is loose (an
-// hour instead of the exact margin) so that the rule itself stays in access.
+// liveRevocations lists revocations gates must still hold. The SQL bound is loose (the
+// later of revocation and expiry, less the horizon and the longest issued code, reaches
+// back at least as far as the rule) so that the rule itself stays in
+// access.ForgetRevocationAfter; cut shorter, a snapshot drops revocations a gate with a
+// large skew still needs.
 func liveRevocations(ctx context.Context, q selecter, c uuid.UUID) ([]access.Revocation, error) {
 	var rows []struct {
 		ID        uuid.UUID  `db:"id"`
@@ -110,7 +160,8 @@ func liveRevocations(ctx context.Context, q selecter, c uuid.UUID) ([]access.Rev
 	}
 	err := q.SelectContext(ctx, &rows, `SELECT id, revoked_at, expires_at FROM credentials
 		WHERE community_id = $1 AND revoked_at IS NOT NULL
-		  AND greatest(revoked_at, coalesce(expires_at, revoked_at)) > now() - interval '1 hour'`, c)
+		  AND greatest(revoked_at, coalesce(expires_at, revoked_at)) > now() - $2::interval`, c,
+		seconds(access.RevocationHorizon+credential.MaxIssuedLifetime))
 	if err != nil {
 		return nil, fmt.Errorf("live revocations: %w", err)
 	}

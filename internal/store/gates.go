@@ -23,7 +23,7 @@ type NewGate struct {
 }
 
 const gateSelect = `SELECT community_id, id, name, zone, direction, created_at, enrolled_at, disabled_at,
-	last_seen_at, agent_version, queue_depth, clock_offset_ms FROM gates`
+	last_seen_at, agent_version, queue_depth, clock_offset_ms, clock_alarm FROM gates`
 
 // CreateGate adds a gate in a zone and makes its enrollment code. Whether the zone
 // exists is checked here, in the transaction, because only the database knows.
@@ -39,7 +39,7 @@ func (tx *Tx) CreateGate(ctx context.Context, g NewGate) (access.Gate, access.En
 	var out access.Gate
 	err = tx.x.GetContext(ctx, &out, `INSERT INTO gates (community_id, id, name, zone, direction, enrollment_code_hash, enrollment_expires_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7)
-		RETURNING community_id, id, name, zone, direction, created_at, enrolled_at, disabled_at, last_seen_at, agent_version, queue_depth, clock_offset_ms`,
+		RETURNING community_id, id, name, zone, direction, created_at, enrolled_at, disabled_at, last_seen_at, agent_version, queue_depth, clock_offset_ms, clock_alarm`,
 		g.Community, newID(), g.Name, g.Zone, g.Direction, tok.Hash[:], en.ExpiresAt)
 	if isUnique(err) {
 		return out, en, access.Invalid("name", "a gate named %q exists already", g.Name)
@@ -58,6 +58,29 @@ func (db *DB) Gates(ctx context.Context, c uuid.UUID) ([]access.Gate, error) {
 		return nil, fmt.Errorf("list gates: %w", err)
 	}
 	return out, nil
+}
+
+// Gate is one gate of community c as staff see it.
+func (db *DB) Gate(ctx context.Context, c, gate uuid.UUID) (access.Gate, error) {
+	var out access.Gate
+	err := db.x.GetContext(ctx, &out, gateSelect+` WHERE community_id = $1 AND id = $2`, c, gate)
+	if errors.Is(err, sql.ErrNoRows) {
+		return out, fmt.Errorf("gate %s: %w", gate, access.ErrNotFound)
+	}
+	if err != nil {
+		return out, fmt.Errorf("gate: %w", err)
+	}
+	return out, nil
+}
+
+// GatesInClockAlarm counts the enabled gates, of every community, whose last heartbeat
+// reported a clock alarm (for the server's metrics).
+func (db *DB) GatesInClockAlarm(ctx context.Context) (int, error) {
+	var n int
+	if err := db.x.GetContext(ctx, &n, `SELECT count(*) FROM gates WHERE clock_alarm AND disabled_at IS NULL`); err != nil {
+		return 0, fmt.Errorf("gates in clock alarm: %w", err)
+	}
+	return n, nil
 }
 
 // GateCommunity finds the community of a gate, for admin paths that name only the gate.
@@ -186,14 +209,19 @@ func (db *DB) GateByToken(ctx context.Context, plain string) (access.GateIdentit
 	return g.identity()
 }
 
-// GateHeartbeat records that a gate is alive, with what staff see in the gate list.
-func (db *DB) GateHeartbeat(ctx context.Context, g access.GateIdentity, version string, queue int, offsetMS int64) error {
-	_, err := db.x.ExecContext(ctx, `UPDATE gates SET last_seen_at = now(), agent_version = $3, queue_depth = $4, clock_offset_ms = $5
-		WHERE community_id = $1 AND id = $2`, g.Community, g.ID, version, queue, offsetMS)
+// GateHeartbeat records that a gate is alive, with what staff see in the gate list (a nil
+// alarm, from an agent that does not say, is stored as unknown), and returns whether its
+// previous heartbeat reported a clock alarm (so that the caller reports a change, not
+// every beat).
+func (db *DB) GateHeartbeat(ctx context.Context, g access.GateIdentity, version string, queue int, offsetMS int64, alarm *bool) (wasAlarm bool, err error) {
+	err = db.x.GetContext(ctx, &wasAlarm, `UPDATE gates n SET last_seen_at = now(), agent_version = $3, queue_depth = $4,
+			clock_offset_ms = $5, clock_alarm = $6
+		FROM (SELECT coalesce(clock_alarm, false) AS alarm FROM gates WHERE community_id = $1 AND id = $2 FOR UPDATE) o
+		WHERE n.community_id = $1 AND n.id = $2 RETURNING o.alarm`, g.Community, g.ID, version, queue, offsetMS, alarm)
 	if err != nil {
-		return fmt.Errorf("heartbeat: %w", err)
+		return false, fmt.Errorf("heartbeat: %w", err)
 	}
-	return nil
+	return wasAlarm, nil
 }
 
 const gateIdentitySelect = `SELECT community_id, id, name, zone, direction, settings FROM gates`

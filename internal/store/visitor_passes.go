@@ -102,10 +102,14 @@ func (tx *Tx) CreateVisitorPass(ctx context.Context, p NewVisitorPass) (VisitorP
 	if err != nil {
 		return VisitorPass{}, "", fmt.Errorf("create visitor pass: %w", err)
 	}
+	credID := newID()
 	_, err = tx.x.ExecContext(ctx, `INSERT INTO credentials (community_id, id, kind, subject, visitor_pass_id, zones, label, expires_at)
-		VALUES ($1, $2, 'visitor', 'visitor', $3, $4, $5, $6)`, p.Community, newID(), id, int64(p.Zones), p.Label, p.ValidUntil)
+		VALUES ($1, $2, 'visitor', 'visitor', $3, $4, $5, $6)`, p.Community, credID, id, int64(p.Zones), p.Label, p.ValidUntil)
 	if err != nil {
 		return VisitorPass{}, "", fmt.Errorf("create visitor pass: %w", err)
+	}
+	if err := tx.credentialCreated(ctx, p.Community, credID); err != nil {
+		return VisitorPass{}, "", err
 	}
 	var out VisitorPass
 	if err := tx.x.GetContext(ctx, &out, visitorSelect+` WHERE v.community_id = $1 AND v.id = $2`, p.Community, id); err != nil {

@@ -34,6 +34,7 @@ func (a *API) communityRoutes() []route {
 		{"GET", "/communities/:community/gates", access.ActReadGates, a.listGates},
 		{"GET", "/communities/:community/keys", access.ActReadCommunity, a.listKeys},
 		{"POST", "/communities/:community/keys/rotate", access.ActManageKeys, a.rotateKey},
+		{"POST", "/communities/:community/keys/:kid/compromise", access.ActManageKeys, a.compromiseKey},
 		{"POST", "/residents/:resident/cards", access.ActOperateGates, a.issueCard},
 		{"GET", "/residents/:resident/cards", access.ActOperateGates, a.listCards},
 		{"POST", "/residents/:resident/cards/:card/revoke", access.ActOperateGates, a.revokeCard},
@@ -65,6 +66,20 @@ func listed[T any](c *fiber.Ctx, key string, items []T, err error) error {
 		return err
 	}
 	return c.JSON(fiber.Map{key: items})
+}
+
+// reasonBody reads the body {"reason"} of an action whose reason staff must give (the
+// audit row keeps it): 1 to 200 characters.
+func reasonBody(c *fiber.Ctx) (string, error) {
+	var in struct {
+		Reason *string `json:"reason"`
+	}
+	if err := httpx.DecodeJSON(c, &in); err != nil {
+		return "", err
+	}
+	var k httpx.Checker
+	reason := k.Text("reason", in.Reason, 1, 200)
+	return reason, k.Err()
 }
 
 type nameBody struct {

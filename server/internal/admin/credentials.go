@@ -1,7 +1,9 @@
 package admin
 
 import (
+	"math"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -24,6 +26,23 @@ func (a *API) listKeys(c *fiber.Ctx, r *request) error {
 func (a *API) rotateKey(c *fiber.Ctx, r *request) error {
 	return mutate(a, c, r, http.StatusCreated, func(tx *store.Tx) (access.KeyInfo, error) {
 		return tx.RotateKey(c.UserContext(), r.community, a.sealer)
+	})
+}
+
+// compromiseKey withdraws a leaked key for good (access.KeyCompromise): gates drop it
+// at their next sync, what it signed is revoked, and the answer lists the cards to
+// reprint. The reason is kept in the audit row.
+func (a *API) compromiseKey(c *fiber.Ctx, r *request) error {
+	kid, err := strconv.ParseUint(c.Params("kid"), 10, 32)
+	if err != nil || kid == 0 {
+		return access.Invalid("kid", "must be a key id from 1 to %d", uint32(math.MaxUint32))
+	}
+	reason, err := reasonBody(c)
+	if err != nil {
+		return err
+	}
+	return mutate(a, c, r, http.StatusOK, func(tx *store.Tx) (access.KeyCompromise, error) {
+		return tx.CompromiseKey(c.UserContext(), r.community, uint32(kid), reason, a.sealer)
 	})
 }
 

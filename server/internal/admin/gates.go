@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -19,6 +20,7 @@ import (
 // gateRoutes are the staff endpoints of gates and the entry log.
 func (a *API) gateRoutes() []route {
 	return []route{
+		{"GET", "/gates/:gate", access.ActReadGates, a.getGate},
 		{"POST", "/gates/:gate/unlock", access.ActOperateGates, a.unlockGate},
 		{"POST", "/gates/:gate/disable", access.ActEditStructure, a.disableGate},
 		{"PUT", "/gates/:gate/settings", access.ActEditStructure, a.putGateSettings},
@@ -28,20 +30,27 @@ func (a *API) gateRoutes() []route {
 	}
 }
 
+// getGate shows one gate as the gate list does: last heartbeat, queue, clock offset
+// and clock alarm.
+func (a *API) getGate(c *fiber.Ctx, r *request) error {
+	gate, err := httpx.PathUUID(c, "gate")
+	if err != nil {
+		return err
+	}
+	out, err := a.db.Gate(c.UserContext(), r.community, gate)
+	if err != nil {
+		return err
+	}
+	return c.JSON(out)
+}
+
 func (a *API) unlockGate(c *fiber.Ctx, r *request) error {
 	gate, err := httpx.PathUUID(c, "gate")
 	if err != nil {
 		return err
 	}
-	var in struct {
-		Reason *string `json:"reason"`
-	}
-	if err := httpx.DecodeJSON(c, &in); err != nil {
-		return err
-	}
-	var k httpx.Checker
-	reason := k.Text("reason", in.Reason, 1, 200)
-	if err := k.Err(); err != nil {
+	reason, err := reasonBody(c)
+	if err != nil {
 		return err
 	}
 	var out access.Release
@@ -168,9 +177,9 @@ func (a *API) exportEvents(c *fiber.Ctx, r *request) error {
 			return err
 		}
 		for _, e := range page.Events {
-			_ = w.Write([]string{e.ID.String(), e.OccurredAt.UTC().Format(time.RFC3339Nano), e.ReceivedAt.UTC().Format(time.RFC3339Nano),
+			_ = w.Write(csvCells(e.ID.String(), e.OccurredAt.UTC().Format(time.RFC3339Nano), e.ReceivedAt.UTC().Format(time.RFC3339Nano),
 				e.Gate.String(), optUUID(e.Credential), optString(e.Subject), e.Method, e.Result, e.Reason,
-				strconv.FormatBool(e.Offline), strconv.FormatBool(e.Stale), optUUID(e.Staff)})
+				strconv.FormatBool(e.Offline), strconv.FormatBool(e.Stale), optUUID(e.Staff)))
 		}
 		rows += len(page.Events)
 		if page.Next == "" {
@@ -191,6 +200,20 @@ func (a *API) exportEvents(c *fiber.Ctx, r *request) error {
 	c.Set(fiber.HeaderContentType, "text/csv; charset=utf-8")
 	c.Set(fiber.HeaderContentDisposition, `attachment; filename="entry-events.csv"`)
 	return c.Send(buf.Bytes())
+}
+
+// csvCells makes the cells of one exported row safe to open in a spreadsheet: a cell
+// that starts with = + - @ (or a tab or carriage return, which some spreadsheets skip
+// before one) would be read as a formula, so it gets a leading apostrophe (OWASP's
+// advice on CSV injection). Gates report reason codes only, but rows stored before that
+// check, or a future free-text column, must not reach a guard's spreadsheet as code.
+func csvCells(cells ...string) []string {
+	for i, c := range cells {
+		if c != "" && strings.ContainsRune("=+-@\t\r", rune(c[0])) {
+			cells[i] = "'" + c
+		}
+	}
+	return cells
 }
 
 func optUUID(id *uuid.UUID) string {

@@ -1,7 +1,11 @@
 package admin_test
 
 import (
+	"context"
+	"strconv"
 	"testing"
+
+	"github.com/google/uuid"
 
 	"gatepass/internal/dbtest"
 	"gatepass/server/internal/servertest"
@@ -13,3 +17,20 @@ func TestMain(m *testing.M) { dbtest.Main(m) }
 type harness struct{ *servertest.Harness }
 
 func newHarness(t testing.TB) *harness { return &harness{servertest.New(t)} }
+
+// activeKID is the kid of f's signing key (each allowed caller of the matrix compromises
+// it, and a new one takes over).
+func (h *harness) activeKID(f servertest.Fixture) string {
+	h.T.Helper()
+	keys, err := h.DB.Keys(context.Background(), uuid.MustParse(f.ID))
+	if err != nil {
+		h.T.Fatal(err)
+	}
+	for _, k := range keys {
+		if k.RetiredAt == nil {
+			return strconv.FormatUint(uint64(k.KID), 10)
+		}
+	}
+	h.T.Fatal("no active key")
+	return ""
+}

@@ -8,13 +8,20 @@
 package gatesync
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
 	"log/slog"
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	jsonv2 "github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/compress"
 	"github.com/gofiber/fiber/v2/middleware/limiter"
@@ -33,6 +40,10 @@ const BodyLimit = 1 << 20
 
 // API serves the gate API.
 type API struct {
+	// EventRetention is how long the entry log keeps events (the server's
+	// EVENT_RETENTION): older events are refused, since the purge would delete them.
+	EventRetention time.Duration
+
 	db      *store.DB
 	log     *slog.Logger
 	hubOnce sync.Once
@@ -44,11 +55,47 @@ type API struct {
 
 // New makes the gate API on a database.
 func New(db *store.DB, log *slog.Logger) *API {
-	return &API{db: db, log: log, poll: 5 * time.Second}
+	return &API{db: db, log: log, poll: 5 * time.Second, EventRetention: DefaultEventRetention}
 }
+
+// DefaultEventRetention is the server's default EVENT_RETENTION.
+const DefaultEventRetention = 180 * 24 * time.Hour
 
 // enrollPerMinute bounds enrollment attempts per client address.
 const enrollPerMinute = 20
+
+// Uploads are rate limited per gate token, so that one gate (broken, or its token
+// stolen) cannot flood the database: per uploadWindow, at most batchesPerWindow event
+// batches and reportsPerWindow other reports (heartbeats, acks, enrolments). An agent
+// draining a backlog sends batches of about 150 events back to back, so the limit still
+// lets it move some 900 events a second; a community that stops face entry sends each
+// gate a purge per resident, each acknowledged at once, hence the larger budget for
+// reports. Past a limit the answer is 429 with Retry-After and the agent backs off.
+const (
+	batchesPerWindow = 60
+	reportsPerWindow = 300
+	uploadWindow     = 10 * time.Second
+)
+
+// perGate limits requests per gate token to max per uploadWindow. The key is a hash of
+// the token, so the limiter holds no token; a request without one shares the client
+// address's budget (it is refused by auth anyway).
+func perGate(max int) fiber.Handler {
+	return limiter.New(limiter.Config{
+		Max: max, Expiration: uploadWindow,
+		KeyGenerator: func(c *fiber.Ctx) string {
+			token, ok := strings.CutPrefix(c.Get(fiber.HeaderAuthorization), "Bearer ")
+			if !ok || token == "" {
+				return "ip:" + c.IP()
+			}
+			h := sha256.Sum256([]byte(token))
+			return hex.EncodeToString(h[:])
+		},
+		LimitReached: func(*fiber.Ctx) error {
+			return httpx.Errorf(http.StatusTooManyRequests, "rate_limited", "too many uploads from this gate: retry after the time in Retry-After")
+		},
+	})
+}
 
 // Mount registers the gate API on r under /gate/v1, the prefix agents are configured
 // with and docs/openapi-gate.yaml publishes.
@@ -64,11 +111,12 @@ func (g *API) Mount(r fiber.Router) {
 	}), g.enroll)
 	// A 100,000-revocation snapshot is ~10 MB of JSON; gzip roughly halves it.
 	r.Get("/sync", compress.New(compress.Config{Level: compress.LevelBestSpeed}), g.auth(g.sync))
-	r.Post("/events", g.auth(g.events))
-	r.Post("/heartbeat", g.auth(g.heartbeat))
-	r.Post("/commands/:command/ack", g.auth(g.ackCommand))
-	r.Post("/face-purges/:purge/ack", g.auth(g.ackFacePurge))
-	r.Post("/face-enrolments", g.auth(g.faceEnrolment))
+	r.Post("/events", perGate(batchesPerWindow), g.auth(g.events))
+	reports := perGate(reportsPerWindow) // one budget for the small reports, apart from the events
+	r.Post("/heartbeat", reports, g.auth(g.heartbeat))
+	r.Post("/commands/:command/ack", reports, g.auth(g.ackCommand))
+	r.Post("/face-purges/:purge/ack", reports, g.auth(g.ackFacePurge))
+	r.Post("/face-enrolments", reports, g.auth(g.faceEnrolment))
 }
 
 // changes is the process's one LISTEN connection, made on the first long poll.
@@ -117,13 +165,22 @@ func (g *API) enroll(c *fiber.Ctx) error {
 // sync answers at once with a snapshot or with changes since the cursor; without
 // changes it holds the request until one arrives or wait runs out.
 func (g *API) sync(c *fiber.Ctx, gate access.GateIdentity) error {
-	cursor := int64(0)
+	req := access.SyncRequest{}
 	if q := c.Query("cursor"); q != "" {
 		n, err := strconv.ParseInt(q, 10, 64)
 		if err != nil || n < 0 {
 			return access.Invalid("cursor", "must be a number >= 0")
 		}
-		cursor = n
+		req.Cursor = n
+	}
+	if q, ok := c.Queries()["kid_after"]; ok {
+		// Digits only: ParseUint alone would take "+5", and a kid is never negative.
+		n, err := strconv.ParseUint(q, 10, 32)
+		if err != nil || strings.TrimLeft(q, "0123456789") != "" {
+			return httpx.FieldErr(http.StatusBadRequest, "invalid_query", "kid_after", "must be a whole number from 0 to %d", uint32(math.MaxUint32))
+		}
+		kid := uint32(n)
+		req.KIDAfter = &kid
 	}
 	wait := time.Duration(0)
 	if q := c.Query("wait"); q != "" {
@@ -143,7 +200,7 @@ func (g *API) sync(c *fiber.Ctx, gate access.GateIdentity) error {
 	deadline := time.NewTimer(wait)
 	defer deadline.Stop()
 	for {
-		out, changed, err := g.db.GateSync(ctx, gate, cursor)
+		out, changed, err := g.db.GateSyncFor(ctx, gate, req)
 		if err != nil {
 			return err
 		}
@@ -151,7 +208,7 @@ func (g *API) sync(c *fiber.Ctx, gate access.GateIdentity) error {
 			return c.JSON(syncToWire(out))
 		}
 		// Other gates' rows were passed over: read on from after them.
-		cursor = out.Cursor
+		req.Cursor = out.Cursor
 		select {
 		case <-wake:
 		case <-time.After(g.poll):
@@ -164,20 +221,41 @@ func (g *API) sync(c *fiber.Ctx, gate access.GateIdentity) error {
 	}
 }
 
+// events stores a batch of entry events. Every event is checked, one by one, before
+// anything is stored: a batch with a bad event is refused whole with 422, naming the
+// first bad one in error.field as "events[N]" (the agent sets that event aside and sends
+// the rest again at once) and every bad one in "rejected". A bad event is refused by its
+// index whatever is wrong with it, even malformed JSON inside the event, so that no event
+// can stall a gate's queue behind it.
 func (g *API) events(c *fiber.Ctx, gate access.GateIdentity) error {
-	var in gateapi.Events
+	var in struct {
+		Events []jsontext.Value `json:"events"`
+	}
 	if err := httpx.DecodeJSON(c, &in); err != nil {
 		return err
 	}
 	if len(in.Events) > gateapi.MaxBatch {
 		return access.Invalid("events", "at most %d events per batch", gateapi.MaxBatch)
 	}
-	events := make([]access.GateEvent, len(in.Events))
-	for i, e := range in.Events {
-		events[i] = eventFromWire(e)
-		if err := events[i].Check(gate.ID); err != nil {
-			return access.Invalid("events["+strconv.Itoa(i)+"]", "%s", err.Error())
+	now := time.Now()
+	events := make([]access.GateEvent, 0, len(in.Events))
+	var refused []rejectedEvent
+	for i, raw := range in.Events {
+		e, err := g.checkEvent(raw, gate, now)
+		if err != nil {
+			refused = append(refused, rejection(i, raw, err))
+			continue
 		}
+		events = append(events, e)
+	}
+	if len(refused) > 0 {
+		first := refused[0]
+		g.log.Warn("gate event refused", "gate", gate.ID, "community", gate.Community, "refused", len(refused),
+			"batch", len(in.Events), "first", first.Field, "err", first.Message)
+		var out eventRefusal
+		out.Error.Code, out.Error.Field, out.Error.Message = "invalid_field", first.Field, first.Message
+		out.Rejected = refused
+		return c.Status(http.StatusUnprocessableEntity).JSON(out)
 	}
 	ids := []uuid.UUID{}
 	if len(events) > 0 {
@@ -187,6 +265,54 @@ func (g *API) events(c *fiber.Ctx, gate access.GateIdentity) error {
 		}
 	}
 	return c.JSON(gateapi.EventsAck{Acked: ids})
+}
+
+// checkEvent decodes one event as strictly as a request body and checks it.
+func (g *API) checkEvent(raw jsontext.Value, gate access.GateIdentity, now time.Time) (access.GateEvent, error) {
+	var w gateapi.Event
+	if err := jsonv2.Unmarshal(raw, &w, jsonv2.RejectUnknownMembers(true)); err != nil {
+		var sem *jsonv2.SemanticError
+		switch {
+		case errors.As(err, &sem) && errors.Is(sem.Err, jsonv2.ErrUnknownName):
+			return access.GateEvent{}, fmt.Errorf("%s is not a known field", strings.TrimPrefix(string(sem.JSONPointer), "/"))
+		case errors.As(err, &sem) && sem.JSONPointer != "":
+			return access.GateEvent{}, fmt.Errorf("%s has the wrong type or form", strings.TrimPrefix(string(sem.JSONPointer), "/"))
+		}
+		return access.GateEvent{}, errors.New("must be an event object")
+	}
+	e := eventFromWire(w)
+	return e, e.Check(gate.ID, now, g.EventRetention)
+}
+
+// rejectedEvent names one refused event of a batch (docs/openapi-gate.yaml).
+type rejectedEvent struct {
+	Index   int        `json:"index"`
+	ID      *uuid.UUID `json:"id,omitempty"` // when the event has a readable id
+	Field   string     `json:"field"`        // "events[N]"
+	Message string     `json:"message"`
+}
+
+// eventRefusal is the 422 answer to a batch with bad events: the API's error shape, the
+// first bad event in error.field, plus all of them.
+type eventRefusal struct {
+	Error struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+		Field   string `json:"field"`
+	} `json:"error"`
+	Rejected []rejectedEvent `json:"rejected"`
+}
+
+func rejection(i int, raw jsontext.Value, err error) rejectedEvent {
+	field := "events[" + strconv.Itoa(i) + "]"
+	r := rejectedEvent{Index: i, Field: field, Message: field + ": " + err.Error()}
+	var head struct {
+		ID uuid.UUID `json:"id"`
+	}
+	if jsonv2.Unmarshal(raw, &head) == nil && head.ID != uuid.Nil {
+		r.ID = &head.ID
+	}
+	return r
 }
 
 func (g *API) heartbeat(c *fiber.Ctx, gate access.GateIdentity) error {
@@ -203,8 +329,18 @@ func (g *API) heartbeat(c *fiber.Ctx, gate access.GateIdentity) error {
 	if in.ClockOffsetMS == nil {
 		return access.Invalid("clock_offset_ms", "is required")
 	}
-	if err := g.db.GateHeartbeat(c.UserContext(), gate, version, queue, *in.ClockOffsetMS); err != nil {
+	was, err := g.db.GateHeartbeat(c.UserContext(), gate, version, queue, *in.ClockOffsetMS, in.ClockAlarm)
+	if err != nil {
 		return err
+	}
+	alarm := in.ClockAlarm != nil && *in.ClockAlarm
+	// Said when the alarm starts and when it ends, not on every beat of a gate in alarm.
+	switch {
+	case alarm && !was:
+		g.log.Warn("gate clock alarm: its clock is off by more than its limit; fix its time source",
+			"gate", gate.ID, "community", gate.Community, "clock_offset_ms", *in.ClockOffsetMS)
+	case !alarm && was:
+		g.log.Info("gate clock alarm cleared", "gate", gate.ID, "community", gate.Community, "clock_offset_ms", *in.ClockOffsetMS)
 	}
 	return c.JSON(gateapi.HeartbeatAck{ServerTime: time.Now().UTC()})
 }

@@ -70,6 +70,8 @@ func TestGateSyncSnapshotDeltaAndLongPoll(t *testing.T) {
 	h := servertest.New(t)
 	f, other := h.Community(), h.Community()
 	gateID, tok := h.EnrolledGate(f)
+	// Printed before the snapshot: a new credential is a change too (its holder).
+	card, otherCard := h.Card(f, f.Resident), h.Card(other, other.Resident)
 	snap := h.Must(200, "GET", "/gate/v1/sync?cursor=0", tok, nil)
 	if snap["full"] != true || len(snap["keys"].([]any)) != 1 || len(snap["revocations"].([]any)) != 0 || snap["server_time"] == nil {
 		t.Fatalf("snapshot %v", snap)
@@ -81,7 +83,6 @@ func TestGateSyncSnapshotDeltaAndLongPoll(t *testing.T) {
 		t.Fatalf("empty delta %v", d)
 	}
 	// A long poll wakes on a revocation in this community, not on another community's.
-	card := h.Card(f, f.Resident)
 	type result struct {
 		body    map[string]any
 		elapsed time.Duration
@@ -93,7 +94,7 @@ func TestGateSyncSnapshotDeltaAndLongPoll(t *testing.T) {
 		done <- result{body, time.Since(start)}
 	}()
 	time.Sleep(300 * time.Millisecond)
-	h.Must(200, "POST", "/admin/v1/residents/"+other.Resident+"/cards/"+h.Card(other, other.Resident)+"/revoke", other.Admin, nil)
+	h.Must(200, "POST", "/admin/v1/residents/"+other.Resident+"/cards/"+otherCard+"/revoke", other.Admin, nil)
 	time.Sleep(300 * time.Millisecond)
 	h.Must(200, "POST", "/admin/v1/residents/"+f.Resident+"/cards/"+card+"/revoke", f.Guard, nil)
 	r := <-done

@@ -23,6 +23,8 @@ func syncToWire(s access.GateSync) gateapi.Sync {
 		Commands:      each(s.Commands, func(c access.GateCommand) gateapi.Command { return gateapi.Command(c) }),
 		FaceTemplates: each(s.FaceTemplates, func(t access.GateFaceTemplate) gateapi.FaceTemplate { return gateapi.FaceTemplate(t) }),
 		FacePurges:    each(s.FacePurges, func(p access.FacePurge) gateapi.FacePurge { return gateapi.FacePurge(p) }),
+		Holders:       each(s.Holders, func(h access.CredentialHolder) gateapi.Holder { return gateapi.Holder(h) }),
+		ForeignKIDs:   each(s.ForeignKIDs, func(k uint32) uint32 { return k }),
 	}
 }
 
@@ -39,5 +41,5 @@ func each[T, U any](in []T, f func(T) U) []U {
 func eventFromWire(e gateapi.Event) access.GateEvent {
 	return access.GateEvent{ID: e.ID, OccurredAt: e.OccurredAt, Gate: e.GateID, Credential: e.Credential, Subject: e.Subject,
 		Method: e.Method, Result: e.Result, Reason: e.Reason, Offline: e.Offline, Stale: e.Stale, Staff: e.Staff,
-		ReplayKey: e.ReplayKey, Resident: e.Resident, Score: e.Score}
+		ReplayKey: e.ReplayKey, Resident: e.Resident, Score: e.Score, Dropped: e.Dropped}
 }

@@ -21,11 +21,11 @@ func TestWireConversionsAreLossless(t *testing.T) {
 	later := at.Add(time.Hour)
 	id := func(n byte) uuid.UUID { return uuid.UUID{n, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15} }
 	staff, resident, cred := id(7), id(8), id(9)
-	score := float32(0.93)
-	settings := access.GateSettings{SkewSeconds: 40, StaleAfterSeconds: 600, StalePolicy: access.StaleDeny,
-		CardMinIntervalSeconds: 7, PassbackSeconds: 120, PulseMillis: 900, HeartbeatSeconds: 15}
-	wireSettings := gateapi.Settings{SkewSeconds: 40, StaleAfterSeconds: 600, StalePolicy: gateapi.StaleDeny,
-		CardMinIntervalSeconds: 7, PassbackSeconds: 120, PulseMillis: 900, HeartbeatSeconds: 15}
+	score, dropped := float32(0.93), 17
+	settings := access.GateSettings{SkewSeconds: access.Int(40), StaleAfterSeconds: access.Int(600), StalePolicy: access.StaleDeny,
+		CardMinIntervalSeconds: access.Int(7), PassbackSeconds: access.Int(120), PulseMillis: access.Int(900), HeartbeatSeconds: access.Int(15)}
+	wireSettings := gateapi.Settings{SkewSeconds: gateapi.Int(40), StaleAfterSeconds: gateapi.Int(600), StalePolicy: gateapi.StaleDeny,
+		CardMinIntervalSeconds: gateapi.Int(7), PassbackSeconds: gateapi.Int(120), PulseMillis: gateapi.Int(900), HeartbeatSeconds: gateapi.Int(15)}
 	gate := access.GateIdentity{ID: id(1), Community: id(2), Name: "North", Zone: 3, Direction: "in", Settings: settings}
 	wireGate := gateapi.Gate{ID: id(1), Community: id(2), Name: "North", Zone: 3, Direction: "in", Settings: wireSettings}
 	payload := json.RawMessage(`{"resident_id":"x"}`)
@@ -36,6 +36,8 @@ func TestWireConversionsAreLossless(t *testing.T) {
 		Commands:      []access.GateCommand{{ID: id(3), Kind: "face_enrol", Reason: "r", Payload: payload, CreatedBy: &staff, CreatedAt: at}},
 		FaceTemplates: []access.GateFaceTemplate{{Template: id(4), Resident: resident, Model: "m", Sealed: []byte{9}}},
 		FacePurges:    []access.FacePurge{{Purge: id(5), Resident: resident, Reason: "withdrawal"}},
+		Holders:       []access.CredentialHolder{{Credential: cred, Holder: resident}},
+		ForeignKIDs:   []uint32{12, 13},
 	}
 	wireSync := gateapi.Sync{Cursor: 42, Full: true, More: true, ServerTime: at, Gate: wireGate,
 		Keys:          []gateapi.Key{{KID: 5, Public: []byte{1, 2}, NotBefore: at, NotAfter: &later}},
@@ -44,11 +46,13 @@ func TestWireConversionsAreLossless(t *testing.T) {
 		Commands:      []gateapi.Command{{ID: id(3), Kind: "face_enrol", Reason: "r", Payload: payload, CreatedBy: &staff, CreatedAt: at}},
 		FaceTemplates: []gateapi.FaceTemplate{{Template: id(4), Resident: resident, Model: "m", Sealed: []byte{9}}},
 		FacePurges:    []gateapi.FacePurge{{Purge: id(5), Resident: resident, Reason: "withdrawal"}},
+		Holders:       []gateapi.Holder{{Credential: cred, Holder: resident}},
+		ForeignKIDs:   []uint32{12, 13},
 	}
 	wireEvent := gateapi.Event{ID: id(6), OccurredAt: at, GateID: id(1), Credential: &cred, Subject: "resident", Method: "face",
-		Result: "granted", Reason: "ok", Offline: true, Stale: true, Staff: &staff, ReplayKey: []byte{3}, Resident: &resident, Score: &score}
+		Result: "granted", Reason: "ok", Offline: true, Stale: true, Staff: &staff, ReplayKey: []byte{3}, Resident: &resident, Score: &score, Dropped: &dropped}
 	event := access.GateEvent{ID: id(6), OccurredAt: at, Gate: id(1), Credential: &cred, Subject: "resident", Method: "face",
-		Result: "granted", Reason: "ok", Offline: true, Stale: true, Staff: &staff, ReplayKey: []byte{3}, Resident: &resident, Score: &score}
+		Result: "granted", Reason: "ok", Offline: true, Stale: true, Staff: &staff, ReplayKey: []byte{3}, Resident: &resident, Score: &score, Dropped: &dropped}
 
 	cases := []struct {
 		name      string
