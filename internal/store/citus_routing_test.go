@@ -101,7 +101,8 @@ func TestHotPathsRouteToOneShard(t *testing.T) {
 	step("sync", err)
 	_, _, err = hot.GateSync(ctx, g, out.Cursor)
 	step("sync from cursor", err)
-	step("heartbeat", hot.GateHeartbeat(ctx, g, "test", 0, 0))
+	_, err = hot.GateHeartbeat(ctx, g, "test", 0, 0, nil)
+	step("heartbeat", err)
 	events := make([]access.GateEvent, 20)
 	for i := range events {
 		events[i] = access.GateEvent{ID: uuid.New(), OccurredAt: time.Now().Add(-time.Duration(i) * time.Second), Gate: g.ID,
