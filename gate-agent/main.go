@@ -37,7 +37,9 @@ commands:
   status [--state DIR]                             enrollment, last sync, queue depth, clock offset
   check [--state DIR] PAYLOAD                      what the gate would decide now, and why
 
-environment: GATE_AGENT_STATE (default /var/lib/gate-agent), GATE_AGENT_CLOCK_OFFSET (tests)
+environment: GATE_AGENT_STATE (default /var/lib/gate-agent), GATE_AGENT_DOOR and GATE_AGENT_DOOR_EVENTS
+(defaults of run's --door and --door-events, e.g. from a systemd EnvironmentFile),
+GATE_AGENT_CLOCK_OFFSET (tests)
 `
 
 func main() {
@@ -112,7 +114,11 @@ func cmdRun(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	fs.Var(&inputs, "input", "scanner input, repeatable: stdin | serial:/dev/ttyUSB0 | tcp[:ADDR] (default 127.0.0.1:7000)")
 	baud := fs.Int("baud", 9600, "serial baud rate")
 	httpAddr := fs.String("http", "127.0.0.1:7001", "local HTTP address for POST /scan and /check (empty: off)")
-	door := fs.String("door", "log", "door driver: log | command:/path/to/program | http:URL | gpio:/dev/gpiochip0:LINE")
+	door := fs.String("door", envOr("GATE_AGENT_DOOR", "log"),
+		"door driver: log | command:/path/to/program | http:URL | gpio:/dev/gpiochip0:LINE | uhppote:SERIAL@ADDR:PORT/DOOR (env GATE_AGENT_DOOR)")
+	doorEvents := fs.String("door-events", os.Getenv("GATE_AGENT_DOOR_EVENTS"),
+		"uhppote: UDP ADDR:PORT the controller sends its events to (its event listener); empty: its log is polled (env GATE_AGENT_DOOR_EVENTS)")
+	doorTimeout := fs.Duration("door-timeout", 400*time.Millisecond, "uhppote: how long one request waits for the controller's answer (2 tries)")
 	fs.Var(&doorArgs, "door-arg", "argument for the command door, repeatable (the pulse in ms is appended)")
 	feedback := fs.String("feedback", "", "program run after each decision with RESULT REASON appended (beeper, LED)")
 	pulse := fs.Duration("pulse", 0, "door pulse length (default: the gate's pulse_ms setting)")
@@ -129,7 +135,7 @@ func cmdRun(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(*logLevel))
 	log := secret.NewLogger(stderr, level)
-	d, err := openDoor(*door, doorArgs, log)
+	d, err := openDoor(ctx, doorSpec{spec: *door, args: doorArgs, events: *doorEvents, timeout: *doorTimeout}, log)
 	if err != nil {
 		return err
 	}
@@ -206,7 +212,23 @@ func envDuration(key string) time.Duration {
 	return d
 }
 
-func openDoor(spec string, args []string, log *slog.Logger) (agent.Door, error) {
+func envOr(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
+}
+
+// doorSpec is what run's flags say of the door.
+type doorSpec struct {
+	spec    string
+	args    []string // command door
+	events  string   // uhppote: event listener address
+	timeout time.Duration
+}
+
+func openDoor(ctx context.Context, ds doorSpec, log *slog.Logger) (agent.Door, error) {
+	spec, args := ds.spec, ds.args
 	kind, arg, _ := strings.Cut(spec, ":")
 	switch kind {
 	case "log":
@@ -232,8 +254,33 @@ func openDoor(spec string, args []string, log *slog.Logger) (agent.Door, error) 
 			return nil, err
 		}
 		return agent.GPIODoor{Line: line}, nil
+	case "uhppote":
+		return openUHPPOTE(ctx, arg, ds, log)
 	}
-	return nil, fmt.Errorf("--door %q: want log, command:PATH, http:URL or gpio:CHIP:LINE", spec)
+	return nil, fmt.Errorf("--door %q: want log, command:PATH, http:URL, gpio:CHIP:LINE or uhppote:SERIAL@ADDR:PORT/DOOR", spec)
+}
+
+// openUHPPOTE checks the controller door at start: a malformed spec, or a controller at
+// the address that answers as another serial number, stops the agent with the reason; a
+// controller that does not answer yet is logged and tried again at each opening, so that
+// a gate booting before its controller still records every decision.
+func openUHPPOTE(ctx context.Context, arg string, ds doorSpec, log *slog.Logger) (agent.Door, error) {
+	spec, err := agent.ParseUHPPOTEDoor(arg)
+	if err != nil {
+		return nil, fmt.Errorf("--door uhppote: %w", err)
+	}
+	d := agent.NewUHPPOTEDoor(agent.UHPPOTEConfig{Door: spec, Timeout: ds.timeout, Listen: ds.events, Log: log})
+	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	switch err := d.Probe(pctx); {
+	case errors.Is(err, agent.ErrDoorNoAnswer):
+		log.Warn("uhppote controller does not answer yet; the agent runs and tries it at each opening", "door", d.String(), "err", err)
+	case err != nil:
+		return nil, fmt.Errorf("--door uhppote:%s: %w", spec, err)
+	default:
+		log.Info("uhppote controller answers", "door", d.String())
+	}
+	return d, nil
 }
 
 func cmdStatus(_ context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {

@@ -12,12 +12,41 @@ import (
 	"gatepass/internal/credential"
 )
 
-// Methods, results and subjects of entry events.
+// Methods, results and subjects of entry events. Method "door" and results "alarm" and
+// "info" are door events (DoorReasons), never a decision on a presentation.
 var (
-	EventMethods  = []string{"qr", "face", "manual"}
-	EventResults  = []string{"granted", "denied"}
+	EventMethods  = []string{"qr", "face", "manual", MethodDoor}
+	EventResults  = []string{"granted", "denied", ResultAlarm, ResultInfo}
 	EventSubjects = []string{"resident", "visitor", "staff"}
 )
+
+// Door events: what a door controller reports on its own (forced open, held open, exit
+// button), and what it answered when the gate asked it to open a granted door and it did
+// not. They are facts about the door, so they have their own method and results: no
+// count of entries, visitor pass or face retention clock ever takes one for an entry.
+const (
+	MethodDoor  = "door"
+	ResultAlarm = "alarm" // staff should look: a door forced, propped, or not opening
+	ResultInfo  = "info"  // a fact: someone left by the exit button
+)
+
+// Reasons of door events.
+const (
+	DoorForcedOpen = "door_forced_open" // opened without an opening: forced, or tailgated through a door held by hand
+	DoorHeldOpen   = "door_held_open"   // open longer than the controller allows: propped
+	DoorExitButton = "door_exit_button" // released from inside by the exit button
+	DoorLocalCard  = "door_local_card"  // the controller let a card in by its own list, not by gatepass
+	DoorRefused    = "door_refused"     // a granted opening the controller refused
+	DoorNoAnswer   = "door_no_answer"   // a granted opening the controller did not answer in time
+	DoorBadAnswer  = "door_bad_answer"  // a granted opening answered by something that is not the controller
+	DoorNotSent    = "door_not_sent"    // a granted opening not sent: the ones before it were still unanswered
+)
+
+// DoorReasons gives each door event reason its result.
+var DoorReasons = map[string]string{
+	DoorForcedOpen: ResultAlarm, DoorHeldOpen: ResultAlarm, DoorExitButton: ResultInfo, DoorLocalCard: ResultAlarm,
+	DoorRefused: ResultAlarm, DoorNoAnswer: ResultAlarm, DoorBadAnswer: ResultAlarm, DoorNotSent: ResultAlarm,
+}
 
 // MaxEventReason is the longest reason an entry event may give (entry_events.reason).
 const MaxEventReason = 64
@@ -75,9 +104,15 @@ func (e GateEvent) Check(gate uuid.UUID, now time.Time, maxAge time.Duration) er
 	case maxAge > 0 && e.OccurredAt.Before(now.Add(-maxAge)):
 		return fmt.Errorf("occurred_at is older than the entry log keeps events (%s)", maxAge)
 	case !slices.Contains(EventMethods, e.Method):
-		return errors.New("method must be qr, face or manual")
+		return errors.New("method must be qr, face, manual or door")
 	case !slices.Contains(EventResults, e.Result):
-		return errors.New("result must be granted or denied")
+		return errors.New("result must be granted, denied, alarm or info")
+	case (e.Method == MethodDoor) != (e.Result == ResultAlarm || e.Result == ResultInfo):
+		return errors.New("result alarm or info is for door events, and door events have no other")
+	case e.Method == MethodDoor && DoorReasons[e.Reason] != e.Result:
+		return errors.New("reason of a door event must be a door reason with its result")
+	case e.Method == MethodDoor && (e.ReplayKey != nil || e.Score != nil):
+		return errors.New("a door event has no replay_key or score")
 	case e.Subject != "" && !slices.Contains(EventSubjects, e.Subject):
 		return errors.New("subject must be resident, visitor or staff")
 	case !IsReasonCode(e.Reason):

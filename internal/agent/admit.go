@@ -205,7 +205,13 @@ func (a *Agent) pulse() time.Duration {
 	return a.gateInfo.Load().Settings.WithDefaults().Pulse()
 }
 
+// open opens the door for a granted event: a door behind a controller on the network
+// through the door worker (doorevents.go), never waiting for its answer; any other here.
 func (a *Agent) open(ctx context.Context, ev gateapi.Event) {
+	if a.door.queue != nil {
+		a.openRemote(ev)
+		return
+	}
 	if err := a.cfg.Door.Open(ctx, a.pulse()); err != nil {
 		a.cfg.Log.Error("door", "err", err, "event", ev.ID)
 	}

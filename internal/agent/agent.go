@@ -47,6 +47,10 @@ type Config struct {
 	// PruneEvery is how often ended replay, passback and revocation entries are dropped
 	// (default 2 min).
 	PruneEvery time.Duration
+	// DoorPoll is how often a door controller's event log is read (default 2 s; records
+	// it pushes are read at once); DoorClockEvery how often its clock (default 1 min).
+	DoorPoll       time.Duration
+	DoorClockEvery time.Duration
 }
 
 // Agent is the running daemon.
@@ -75,6 +79,7 @@ type Agent struct {
 	syncedAt  atomic.Int64 // unix ns of the last successful sync, gate clock
 	upload    chan struct{}
 	localHTTP string
+	door      doorState // a door behind a controller (doorevents.go)
 }
 
 // Now is the gate's clock.
@@ -105,6 +110,12 @@ func Open(cfg Config) (*Agent, error) {
 	}
 	if cfg.Door == nil {
 		cfg.Door = LogDoor{Log: cfg.Log}
+	}
+	if cfg.DoorPoll == 0 {
+		cfg.DoorPoll = 2 * time.Second
+	}
+	if cfg.DoorClockEvery == 0 {
+		cfg.DoorClockEvery = time.Minute
 	}
 	reg, err := LoadRegistration(cfg.StateDir)
 	if err != nil {
@@ -147,11 +158,15 @@ func Open(cfg Config) (*Agent, error) {
 	if !state.SyncedAt.IsZero() {
 		a.syncedAt.Store(state.SyncedAt.UnixNano())
 	}
+	a.startDoor()
 	return a, nil
 }
 
-// Close closes the local database.
-func (a *Agent) Close() error { return a.local.Close() }
+// Close stops the door worker and closes the local database.
+func (a *Agent) Close() error {
+	a.stopDoor()
+	return a.local.Close()
+}
 
 // LocalDB is the agent's local database (for tests and status).
 func (a *Agent) LocalDB() *LocalDB { return a.local }
@@ -159,7 +174,7 @@ func (a *Agent) LocalDB() *LocalDB { return a.local }
 // Run runs the sync loop, the uploader, the heartbeat and housekeeping until ctx ends.
 func (a *Agent) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
-	for _, loop := range []func(context.Context){a.syncLoop, a.uploadLoop, a.heartbeatLoop, a.housekeeping} {
+	for _, loop := range []func(context.Context){a.syncLoop, a.uploadLoop, a.heartbeatLoop, a.housekeeping, a.doorEventsLoop} {
 		wg.Add(1)
 		go func() { defer wg.Done(); loop(ctx) }()
 	}

@@ -17,6 +17,15 @@ type Door interface {
 	Open(ctx context.Context, pulse time.Duration) error
 }
 
+// LockableDoor is a door whose controller can hold it shut: normally closed, so that no
+// opening request, exit button or card opens it. A lockdown from the server (not built
+// yet) is to call Lockdown(ctx, true) when it reaches the gate and Lockdown(ctx, false)
+// when it ends; a manual release still opens through Open.
+type LockableDoor interface {
+	Door
+	Lockdown(ctx context.Context, on bool) error
+}
+
 // LogDoor only logs: for installation and tests.
 type LogDoor struct{ Log *slog.Logger }
 

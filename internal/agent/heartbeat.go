@@ -42,7 +42,8 @@ func (a *Agent) HeartbeatOnce(ctx context.Context) error {
 	off, _, alarm := a.clock.report()
 	offset := off.Milliseconds()
 	err := a.do(ctx, a.client, http.MethodPost, "/gate/v1/heartbeat",
-		gateapi.Heartbeat{AgentVersion: &version, QueueDepth: &depth, ClockOffsetMS: &offset, ClockAlarm: &alarm}, &ack)
+		gateapi.Heartbeat{AgentVersion: &version, QueueDepth: &depth, ClockOffsetMS: &offset, ClockAlarm: &alarm,
+			DoorClockDriftMS: a.door.driftMS.report()}, &ack)
 	if err != nil {
 		return err
 	}

@@ -28,6 +28,9 @@ type Status struct {
 	ClockOffsetMS int64        `json:"clock_offset_ms"`
 	// ClockAlarm: the gate's clock is off the server's by more than the alarm limit.
 	ClockAlarm bool `json:"clock_alarm"`
+	// DoorClockDriftMS is the door controller's clock minus the gate's (a UHPPOTE door;
+	// absent: no controller, or its clock not read yet). The gate never takes its time.
+	DoorClockDriftMS *int64 `json:"door_clock_drift_ms,omitempty"`
 	// DeniedDropped counts denied reads decided but not recorded one by one since start
 	// (summarised in flood_suppressed events).
 	DeniedDropped int64 `json:"denied_dropped"`
@@ -91,6 +94,7 @@ func (a *Agent) writeStatus(running bool) {
 		Gate: *a.gateInfo.Load(), Server: a.reg.Server, Running: running, PID: os.Getpid(), UpdatedAt: time.Now().UTC(),
 		Cursor: c, Online: a.online.Load(), QueueDepth: a.local.QueueDepth(), Revocations: a.local.RevocationCount(),
 		ClockOffsetMS: off.Milliseconds(), ClockAlarm: alarm, LocalHTTP: a.localHTTP, DeniedDropped: a.dropped.Load(),
+		DoorClockDriftMS: a.door.driftMS.report(),
 	}
 	s.Replay, s.Passback = a.decider.Memory().Len()
 	if ns := a.syncedAt.Load(); ns != 0 {

@@ -217,8 +217,8 @@ type Event struct {
 	GateID     uuid.UUID  `json:"gate_id"`
 	Credential *uuid.UUID `json:"credential_id,omitempty"`
 	Subject    string     `json:"subject,omitempty"` // resident | visitor | staff
-	Method     string     `json:"method"`            // qr | face | manual
-	Result     string     `json:"result"`            // granted | denied
+	Method     string     `json:"method"`            // qr | face | manual | door
+	Result     string     `json:"result"`            // granted | denied | alarm | info (door)
 	Reason     string     `json:"reason"`
 	Offline    bool       `json:"offline"`
 	Stale      bool       `json:"stale"`
@@ -237,6 +237,24 @@ var (
 	Methods  = access.EventMethods
 	Results  = access.EventResults
 	Subjects = access.EventSubjects
+	// DoorReasons gives each door event reason (method "door") its result.
+	DoorReasons = access.DoorReasons
+)
+
+// Door events (method MethodDoor): a door controller's own events and its failures to
+// open a granted door (docs/gate-agent.md, "A UHPPOTE controller").
+const (
+	MethodDoor     = access.MethodDoor
+	ResultAlarm    = access.ResultAlarm
+	ResultInfo     = access.ResultInfo
+	DoorForcedOpen = access.DoorForcedOpen
+	DoorHeldOpen   = access.DoorHeldOpen
+	DoorExitButton = access.DoorExitButton
+	DoorLocalCard  = access.DoorLocalCard
+	DoorRefused    = access.DoorRefused
+	DoorNoAnswer   = access.DoorNoAnswer
+	DoorBadAnswer  = access.DoorBadAnswer
+	DoorNotSent    = access.DoorNotSent
 )
 
 // Events is POST /gate/v1/events.
@@ -257,6 +275,9 @@ type Heartbeat struct {
 	// ClockAlarm: the offset is past the gate's alarm limit (its skew, from 2 s to 30 s;
 	// docs/gate-agent.md): staff must fix the gate's time source. Absent: an older agent.
 	ClockAlarm *bool `json:"clock_alarm,omitempty"`
+	// DoorClockDriftMS: the gate's door controller's clock minus the gate's (a UHPPOTE
+	// door; absent: none, or not read yet). Reported, never used to set a clock.
+	DoorClockDriftMS *int64 `json:"door_clock_drift_ms,omitempty"`
 }
 
 // HeartbeatAck answers a heartbeat.

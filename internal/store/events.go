@@ -56,6 +56,11 @@ func (db *DB) StoreEvents(ctx context.Context, g access.GateIdentity, events []a
 		}
 	}
 	err := db.InTx(ctx, "gate:"+g.ID.String(), func(tx *Tx) error {
+		// A gate that was offline when a resident deleted their account uploads their
+		// face entries later: stored unlinked, like the ones erased at deletion.
+		if err := tx.unlinkDeleted(ctx, g.Community, residents); err != nil {
+			return err
+		}
 		// RETURNING gives only the rows this batch inserted, so a re-sent batch counts
 		// no visitor entry twice.
 		var inserted []struct {
@@ -102,6 +107,41 @@ func (db *DB) StoreEvents(ctx context.Context, g access.GateIdentity, events []a
 		return nil, err
 	}
 	return ids, nil
+}
+
+// unlinkDeleted sets to nil every resident id in ids whose resident has deleted their
+// account. The residents' rows are held FOR SHARE until the batch commits, so an erasure
+// running beside it either committed first (and is seen here) or waits and then unlinks
+// these rows with the rest.
+func (tx *Tx) unlinkDeleted(ctx context.Context, c uuid.UUID, ids []*uuid.UUID) error {
+	var want []uuid.UUID
+	for _, id := range ids {
+		if id != nil {
+			want = append(want, *id)
+		}
+	}
+	if len(want) == 0 {
+		return nil
+	}
+	var rows []struct {
+		ID     uuid.UUID             `db:"id"`
+		Status access.ResidentStatus `db:"status"`
+	}
+	if err := tx.x.SelectContext(ctx, &rows, `SELECT id, status FROM residents WHERE community_id = $1 AND id = ANY($2::uuid[]) ORDER BY id FOR SHARE`,
+		c, pq.Array(uuidStrings(want))); err != nil {
+		return fmt.Errorf("store events: residents: %w", err)
+	}
+	for _, r := range rows {
+		if r.Status != access.ResidentDeleted {
+			continue
+		}
+		for i, id := range ids {
+			if id != nil && *id == r.ID {
+				ids[i] = nil
+			}
+		}
+	}
+	return nil
 }
 
 func deref(s *string) string {

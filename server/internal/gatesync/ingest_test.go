@@ -224,3 +224,30 @@ func TestUploadsAreRateLimitedPerGate(t *testing.T) {
 	}
 	h.Must(http.StatusOK, "POST", "/gate/v1/events", otherTok, map[string]any{"events": []any{servertest.GateEvent(otherGate, "denied")}})
 }
+
+// A gate offline while a resident deleted their account uploads their face entry later:
+// it is stored, and not linked to them (issue 13 item 5: erasure erases).
+func TestLateFaceEventOfADeletedResidentIsUnlinked(t *testing.T) {
+	h := servertest.New(t)
+	f := h.Community()
+	gate, tok := h.EnrolledGate(f)
+	c, r := uuid.MustParse(f.ID), uuid.MustParse(f.Resident)
+	ctx := context.Background()
+	if err := h.DB.InTx(ctx, "resident:"+f.Resident, func(tx *store.Tx) error {
+		_, err := tx.DeleteResident(ctx, c, r)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	e := servertest.GateEvent(gate, "granted")
+	delete(e, "credential_id")
+	e["method"], e["resident_id"], e["score"] = "face", f.Resident, 0.93
+	h.Must(http.StatusOK, "POST", "/gate/v1/events", tok, map[string]any{"events": []any{e}})
+	var linked *string
+	if err := h.DB.SQL().QueryRow(`SELECT resident_id::text FROM entry_events WHERE community_id = $1 AND id = $2`, c, e["id"]).Scan(&linked); err != nil {
+		t.Fatalf("the late event was not stored: %v", err)
+	}
+	if linked != nil {
+		t.Fatalf("the late face event names the deleted resident %s", *linked)
+	}
+}
