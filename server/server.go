@@ -26,6 +26,7 @@ type Server struct {
 	app  *fiber.App
 	reg  *prometheus.Registry // served on edge.MetricsAddr, never on the API's port
 	edge httpx.Edge
+	gate *gatesync.API
 }
 
 // Settings are what the server's HTTP side takes from the configuration; the zero value
@@ -47,17 +48,21 @@ func NewServer(db *store.DB, sealer *secret.Sealer, log *slog.Logger, set Settin
 		TrustedProxies: set.Edge.TrustedProxies})
 	s.app.Get("/readyz", s.ready)
 	admin.New(db, sealer, set.TokenTTL).Mount(s.app)
-	gates := gatesync.New(db, log)
+	s.gate = gatesync.New(db, log)
 	if set.EventRetention > 0 {
-		gates.EventRetention = set.EventRetention
+		s.gate.EventRetention = set.EventRetention
 	}
-	gates.Mount(s.app)
+	s.gate.Mount(s.app)
 	s.app.Use(httpx.NotFound)
 	return s
 }
 
-// Serve runs the API on addr and the metrics on their own address until ctx ends.
+// Serve runs the API on addr and the metrics on their own address until ctx ends. Then
+// the gates' held long polls are answered at once: the graceful shutdown waits for
+// requests in flight, and would otherwise wait out each poll (up to 30 s).
 func (s *Server) Serve(ctx context.Context, addr string) error {
+	stop := context.AfterFunc(ctx, s.gate.Close)
+	defer stop()
 	return httpx.ServeEdge(ctx, s.app, addr, s.edge, s.reg, s.log)
 }
 

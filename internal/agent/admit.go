@@ -56,9 +56,9 @@ type admission struct {
 
 // admit is the one path of every door decision: decide, commit the event (with a
 // grant's replay and passback entries and the command it carries out) in one fsynced
-// transaction, remember the grant in memory, then open the door and answer the reader.
-// The door opens only after the commit: without a durable record it stays shut.
-func (a *Agent) admit(ctx context.Context, ad admission) (Outcome, error) {
+// transaction, remember the grant in memory, then queue the door's pulse and answer the
+// reader. The door opens only after the commit: without a durable record it stays shut.
+func (a *Agent) admit(ad admission) (Outcome, error) {
 	a.mu.Lock()
 	now := a.Now()
 	dec := ad.decide(now)
@@ -86,19 +86,27 @@ func (a *Agent) admit(ctx context.Context, ad admission) (Outcome, error) {
 	}
 	if err := a.local.Commit(ev, dec, passback, done); err != nil {
 		a.mu.Unlock()
-		a.cfg.Log.Error("store event; door not opened", "method", ad.method, "err", err)
-		return Outcome{Result: "denied", Reason: "store_failed"}, fmt.Errorf("store %s event: %w", ad.method, err)
+		// The door stays shut. The attempt keeps its id: the answer and the log line name
+		// it, and the server hears of it under that id (from memory: the disk refused it).
+		a.storage.failed(err, refusedEvent(ev))
+		a.kickUpload()
+		a.cfg.Log.Error("store event; door not opened", "method", ad.method, "event", ev.ID, "err", err)
+		return Outcome{EventID: ev.ID, Result: "denied", Reason: reasonStoreFailed, Credential: ev.Credential,
+			Detail: "the gate could not store the event; the door stayed shut"}, fmt.Errorf("store %s event: %w", ad.method, err)
 	}
+	a.storage.stored()
 	a.decider.Record(dec, now)
 	a.mu.Unlock()
 	a.kickUpload()
 	a.cfg.Log.Info(ad.log, append(ad.logArgs, "result", ev.Result, "reason", ev.Reason, "credential", ev.Credential,
 		"resident", ev.Resident, "offline", ev.Offline, "stale", ev.Stale, "event", ev.ID, "detail", errString(dec.Detail))...)
+	// The pulse and the beep run on the agent's context, queued: the answer goes now, and
+	// a reader that hangs up cannot cut the pulse (outputs).
 	if dec.Granted {
-		a.open(ctx, ev)
+		a.pulses.run(func(ctx context.Context) { a.open(ctx, ev) })
 	}
 	if ad.atReader {
-		a.feedback(ctx, ev.Result, ev.Reason)
+		a.beep.run(func(ctx context.Context) { a.feedback(ctx, ev.Result, ev.Reason) })
 	}
 	return Outcome{EventID: ev.ID, Result: ev.Result, Reason: ev.Reason, Credential: ev.Credential, Stale: ev.Stale, Score: ev.Score}, nil
 }
@@ -107,13 +115,13 @@ func (a *Agent) admit(ctx context.Context, ad admission) (Outcome, error) {
 // HTTP body; cut: it went on past what was read) and carries it out. Its error is
 // gate.ErrEmpty for a blank input (no decision, no event), gate.ErrOversize for one the
 // gate refused unread (decided and recorded as malformed), or a storage failure.
-func (a *Agent) Read(ctx context.Context, source string, raw []byte, cut bool) (Outcome, error) {
+func (a *Agent) Read(source string, raw []byte, cut bool) (Outcome, error) {
 	text, err := gate.Frame(raw, cut)
 	switch {
 	case errors.Is(err, gate.ErrEmpty):
 		return Outcome{Result: "ignored", Reason: "empty", Detail: err.Error()}, err
 	case err != nil:
-		out, serr := a.admit(ctx, admission{
+		out, serr := a.admit(admission{
 			method:   "qr",
 			decide:   func(time.Time) gate.Decision { return gate.Refusal(err) },
 			atReader: true,
@@ -127,16 +135,16 @@ func (a *Agent) Read(ctx context.Context, source string, raw []byte, cut bool) (
 		out.Detail = err.Error()
 		return out, err
 	}
-	return a.Scan(ctx, source, text)
+	return a.Scan(source, text)
 }
 
 // Scan decides one read from input source and carries it out. A repeated read (gate.Reads)
 // is answered without an event: it is the same person's same scan.
-func (a *Agent) Scan(ctx context.Context, source, text string) (Outcome, error) {
+func (a *Agent) Scan(source, text string) (Outcome, error) {
 	if a.reads.Repeat(source, text, a.Now()) {
 		return Outcome{Result: "ignored", Reason: string(gate.DuplicateRead), Duplicate: true}, nil
 	}
-	return a.admit(ctx, admission{
+	return a.admit(admission{
 		method:   "qr",
 		decide:   func(now time.Time) gate.Decision { return a.decider.Decide(text, now) },
 		atReader: true,
@@ -178,7 +186,7 @@ func errString(err error) string {
 func (a *Agent) event(now time.Time, ad *admission, dec gate.Decision) gateapi.Event {
 	ev := gateapi.Event{
 		ID: uuid.Must(uuid.NewV7()), OccurredAt: now.UTC(), GateID: a.reg.Gate.ID, Method: ad.method,
-		Result: "denied", Reason: string(dec.Reason), Offline: !a.online.Load(), Stale: dec.Stale,
+		Result: "denied", Reason: string(dec.Reason), Offline: !a.contact.online(), Stale: dec.Stale,
 		Staff: ad.staff, Score: ad.score,
 	}
 	if dec.Granted {
@@ -244,10 +252,13 @@ func (a *Agent) summariseFloods(final bool) {
 	for _, d := range a.flood.Due(a.Now(), final) {
 		n := d.Count
 		ev := gateapi.Event{ID: uuid.Must(uuid.NewV7()), OccurredAt: d.First.UTC(), GateID: a.reg.Gate.ID, Method: "qr",
-			Result: "denied", Reason: string(gate.FloodSuppressed), Offline: !a.online.Load(), Dropped: &n}
+			Result: "denied", Reason: string(gate.FloodSuppressed), Offline: !a.contact.online(), Dropped: &n}
 		a.mu.Lock()
 		err := a.local.Commit(ev, gate.Decision{}, time.Time{}, nil)
 		a.mu.Unlock()
+		if err != nil {
+			a.storage.failed(err, &ev) // the count goes to the server from memory
+		}
 		a.cfg.Log.Warn("denied reads not recorded one by one: a flood at an input", "source", d.Source, "dropped", n,
 			"from", d.First.UTC(), "to", d.Last.UTC(), "event", ev.ID, "err", err)
 		a.kickUpload()

@@ -67,34 +67,40 @@ func queued(t *testing.T, a *Agent) []gateapi.Event {
 	return evs
 }
 
-type countingDoor struct{ opens int }
+type countingDoor struct{ n int }
 
-func (d *countingDoor) Open(context.Context, time.Duration) error { d.opens++; return nil }
+func (d *countingDoor) Open(context.Context, time.Duration) error { d.n++; return nil }
+
+// opens is how often the door opened, once every pulse a has queued has run.
+func (d *countingDoor) opens(a *Agent) int {
+	a.settle()
+	return d.n
+}
 
 // The door opens only after the event is on disk: when the commit fails, it stays shut.
 func TestDoorStaysShutWhenTheEventCannotBeStored(t *testing.T) {
 	door := &countingDoor{}
 	a := openTest(t, Config{StateDir: t.TempDir(), Door: door})
 	// Every decision is stored, the door stays shut for a refusal...
-	out, err := a.Scan(context.Background(), "test", "GA1:garbage")
-	if err != nil || out.Reason != string(gate.Malformed) || a.LocalDB().QueueDepth() != 1 || door.opens != 0 {
-		t.Fatalf("garbage: %+v %v depth %d opens %d", out, err, a.LocalDB().QueueDepth(), door.opens)
+	out, err := a.Scan("test", "GA1:garbage")
+	if err != nil || out.Reason != string(gate.Malformed) || a.LocalDB().QueueDepth() != 1 || door.opens(a) != 0 {
+		t.Fatalf("garbage: %+v %v depth %d opens %d", out, err, a.LocalDB().QueueDepth(), door.opens(a))
 	}
 	// ...a manual release opens once, however often it is delivered...
 	rel := gateapi.Command{ID: uuid.New(), Kind: "unlock", CreatedAt: time.Now()}
 	for i := 0; i < 3; i++ {
-		if res := a.command(context.Background(), rel, time.Now()); res != gateapi.ResultExecuted || door.opens != 1 {
-			t.Fatalf("delivery %d: %s, %d openings", i, res, door.opens)
+		if res := a.command(context.Background(), rel, time.Now()); res != gateapi.ResultExecuted || door.opens(a) != 1 {
+			t.Fatalf("delivery %d: %s, %d openings", i, res, door.opens(a))
 		}
 	}
 	// ...and with a broken disk nothing is executed.
 	a.Close()
 	res := a.command(context.Background(), gateapi.Command{ID: uuid.New(), Kind: "unlock", CreatedAt: time.Now()}, time.Now())
-	if res != "failed" || door.opens != 1 {
-		t.Fatalf("release without a disk: %s, %d openings", res, door.opens)
+	if res != "failed" || door.opens(a) != 1 {
+		t.Fatalf("release without a disk: %s, %d openings", res, door.opens(a))
 	}
-	if _, err := a.Scan(context.Background(), "test2", "GA1:other"); err == nil || door.opens != 1 {
-		t.Fatalf("scan without a disk: %v, %d openings", err, door.opens)
+	if _, err := a.Scan("test2", "GA1:other"); err == nil || door.opens(a) != 1 {
+		t.Fatalf("scan without a disk: %v, %d openings", err, door.opens(a))
 	}
 }
 
@@ -117,7 +123,7 @@ func TestScanRepeatedReadsAndOversize(t *testing.T) {
 		{"oversize repeated", "tcp:a", huge, gate.DuplicateRead, 3},
 	}
 	for _, s := range steps {
-		out, err := a.Scan(context.Background(), s.source, s.text)
+		out, err := a.Scan(s.source, s.text)
 		if err != nil || out.Reason != string(s.want) || out.Duplicate != (s.want == gate.DuplicateRead) {
 			t.Fatalf("%s: %+v %v, want %s", s.name, out, err, s.want)
 		}
@@ -136,15 +142,14 @@ func TestScanRepeatedReadsAndOversize(t *testing.T) {
 	if dec, err := a.Check("GA1:X"); err != nil || dec.Reason != gate.Malformed {
 		t.Fatalf("check: %+v %v", dec, err)
 	}
-	if n := len(queued(t, a)); n != 3 || door.opens != 0 {
-		t.Fatalf("after checks: %d events, %d openings", n, door.opens)
+	if n := len(queued(t, a)); n != 3 || door.opens(a) != 0 {
+		t.Fatalf("after checks: %d events, %d openings", n, door.opens(a))
 	}
 }
 
 // A face goes through the same path: every decision an event, the door opens for a
 // match only, and a probe without liveness is refused unmatched.
 func TestFaceDecisions(t *testing.T) {
-	ctx := context.Background()
 	beeps := filepath.Join(t.TempDir(), "beeps")
 	door := &countingDoor{}
 	a := openTest(t, Config{StateDir: t.TempDir(), Door: door, Feedback: []string{"/bin/sh", "-c", `echo "$@" >> "$0"`, beeps}})
@@ -158,7 +163,7 @@ func TestFaceDecisions(t *testing.T) {
 	}
 	a.putFace(a.matcher.Load(), resident, me.Model, sealed)
 
-	if _, err := a.Face(ctx, face.ProbeRequest{Model: &me.Model}); !errors.As(err, new(errProbe)) {
+	if _, err := a.Face(face.ProbeRequest{Model: &me.Model}); !errors.As(err, new(errProbe)) {
 		t.Fatalf("probe without embedding: %v", err)
 	}
 	steps := []struct {
@@ -172,7 +177,7 @@ func TestFaceDecisions(t *testing.T) {
 		{"the resident", probeOf(gen.Probe(me, 0.9), true), gate.Granted, true},
 	}
 	for i, s := range steps {
-		out, err := a.Face(ctx, s.probe)
+		out, err := a.Face(s.probe)
 		if err != nil || out.Reason != string(s.want) || (out.Score == nil) != (s.want == gate.NoLiveness) {
 			t.Fatalf("%s: %+v %v", s.name, out, err)
 		}
@@ -182,9 +187,10 @@ func TestFaceDecisions(t *testing.T) {
 		}
 	}
 	// Never synced: the grant is flagged stale (policy "flag"), in the event and the answer.
-	if ev := queued(t, a)[2]; !ev.Stale || *ev.Resident != resident || ev.Subject != "resident" || door.opens != 1 {
-		t.Fatalf("grant: %+v, %d openings", ev, door.opens)
+	if ev := queued(t, a)[2]; !ev.Stale || *ev.Resident != resident || ev.Subject != "resident" || door.opens(a) != 1 {
+		t.Fatalf("grant: %+v, %d openings", ev, door.opens(a))
 	}
+	a.settle()
 	if raw, _ := os.ReadFile(beeps); string(raw) != "denied no_liveness\ndenied face_no_match\ngranted ok\n" {
 		t.Fatalf("feedback %q", raw)
 	}
@@ -202,8 +208,8 @@ func TestReleaseTooOld(t *testing.T) {
 	staff := uuid.New()
 	old := gateapi.Command{ID: uuid.New(), Kind: "unlock", CreatedBy: &staff, CreatedAt: serverNow.Add(-gate.ReleaseMaxAge - time.Second)}
 	for i := 0; i < 2; i++ {
-		if res := a.command(context.Background(), old, serverNow); res != gateapi.ResultTooOld || door.opens != 0 {
-			t.Fatalf("delivery %d: %s, %d openings", i, res, door.opens)
+		if res := a.command(context.Background(), old, serverNow); res != gateapi.ResultTooOld || door.opens(a) != 0 {
+			t.Fatalf("delivery %d: %s, %d openings", i, res, door.opens(a))
 		}
 	}
 	evs := queued(t, a)

@@ -73,13 +73,18 @@ type Agent struct {
 	gateInfo  atomic.Pointer[gateapi.Gate] // name, zone and settings as last synced
 	faceKey   *ecdh.PrivateKey             // the box key face templates are sealed to
 	matcher   atomic.Pointer[face.Matcher]
-	enrol     enrolState // the open one-gate enrolment session (enrol.go)
-	online    atomic.Bool
-	clock     clockState   // the gate's clock against the server's (clock.go)
-	syncedAt  atomic.Int64 // unix ns of the last successful sync, gate clock
+	enrol     enrolState    // the open one-gate enrolment session (enrol.go)
+	contact   *contact      // what the gate has heard from its server: the online flag (online.go)
+	storage   storageHealth // decisions the disk refused, for status, heartbeat and server (storage.go)
+	clock     clockState    // the gate's clock against the server's (clock.go)
+	syncedAt  atomic.Int64  // unix ns of the last successful sync, gate clock
 	upload    chan struct{}
 	localHTTP string
 	door      doorState // a door behind a controller (doorevents.go)
+	// pulses and beep run the door pulses and the feedback program in order on the
+	// agent's own context (door.go: outputs), which ends when Close has run what was queued.
+	pulses, beep *outputs
+	endLife      context.CancelFunc
 }
 
 // Now is the gate's clock.
@@ -126,32 +131,35 @@ func Open(cfg Config) (*Agent, error) {
 		return nil, err
 	}
 	a := &Agent{cfg: cfg, reg: reg, local: st, upload: make(chan struct{}, 1), reads: gate.NewReads(cfg.Dedup), flood: gate.NewFlood(),
-		client: &http.Client{Timeout: 20 * time.Second}, poll: &http.Client{Timeout: cfg.Wait + 15*time.Second}}
+		contact: newContact(),
+		client:  &http.Client{Timeout: 20 * time.Second}, poll: &http.Client{Timeout: cfg.Wait + 15*time.Second}}
 	a.gateInfo.Store(&reg.Gate)
+	life, end := context.WithCancel(context.Background())
+	a.pulses, a.beep, a.endLife = newOutputs(life), newOutputs(life), end
 	now := a.Now()
 	mem, err := st.LoadMemory(now)
 	if err != nil {
-		st.Close()
+		a.Close()
 		return nil, err
 	}
 	a.decider = gate.NewDecider(mem)
 	state, err := st.LoadState(reg.Gate)
 	if err != nil {
-		st.Close()
+		a.Close()
 		return nil, err
 	}
 	a.decider.SetState(state)
 	if err := a.clock.load(st); err != nil {
-		st.Close()
+		a.Close()
 		return nil, err
 	}
 	if a.faceKey, err = face.GateKey(reg.BoxPrivateKey); err != nil {
-		st.Close()
+		a.Close()
 		return nil, fmt.Errorf("box key: %w", err)
 	}
 	m, err := a.loadFaces()
 	if err != nil {
-		st.Close()
+		a.Close()
 		return nil, err
 	}
 	a.matcher.Store(m)
@@ -162,10 +170,20 @@ func Open(cfg Config) (*Agent, error) {
 	return a, nil
 }
 
-// Close stops the door worker and closes the local database.
+// Close lets the queued door pulses and feedback run, stops the controller door's
+// worker, then closes the local database.
 func (a *Agent) Close() error {
+	a.pulses.close()
+	a.beep.close()
 	a.stopDoor()
+	a.endLife()
 	return a.local.Close()
+}
+
+// settle waits until the door pulses and feedback queued so far have run (tests).
+func (a *Agent) settle() {
+	a.pulses.settle()
+	a.beep.settle()
 }
 
 // LocalDB is the agent's local database (for tests and status).

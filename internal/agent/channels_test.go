@@ -140,13 +140,13 @@ func TestOneTextOneDecisionOnEveryChannel(t *testing.T) {
 	}
 	for _, c := range cases {
 		for _, ch := range channels {
-			opened := door.opens
+			opened := door.opens(a)
 			reason, over := ch.send(t, c.input(mint()))
 			if reason != string(c.want) || (over != unknown && over != yesNo(c.over)) {
 				t.Errorf("%s over %s: reason %q oversize %v, want %q %v", c.name, ch.name, reason, over, c.want, c.over)
 			}
-			if want := c.want == gate.Granted && ch.name != "check"; (door.opens > opened) != want {
-				t.Errorf("%s over %s: door opened %v", c.name, ch.name, door.opens > opened)
+			if want := c.want == gate.Granted && ch.name != "check"; (door.opens(a) > opened) != want {
+				t.Errorf("%s over %s: door opened %v", c.name, ch.name, door.opens(a) > opened)
 			}
 		}
 	}

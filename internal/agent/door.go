@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"net/http"
 	"os/exec"
+	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -115,4 +117,66 @@ func (d GPIODoor) Open(ctx context.Context, pulse time.Duration) error {
 		return fmt.Errorf("gpio low: %w", err)
 	}
 	return nil
+}
+
+// outputs runs what decisions set off at the door (the door's pulse, the reader's beep)
+// one at a time and in order, on the agent's own context, never a request's: the reader
+// that pushed a scan gets its answer once the decision is stored, and hanging up cannot
+// cut the pulse it started (issue 12 item 4). Close runs what is queued before it
+// returns, so a granted decision opens the door even while the agent stops.
+type outputs struct {
+	ctx     context.Context // the agent's: it outlives every request, and ends after close
+	pending atomic.Int64    // queued or running (GET /status: door_pending)
+	mu      sync.Mutex
+	closed  bool
+	jobs    chan func(context.Context)
+	done    chan struct{}
+}
+
+// outputQueue bounds what waits to run: past it, queueing waits (the door is
+// behind by 64 pulses; the decisions are stored, their answers wait).
+const outputQueue = 64
+
+func newOutputs(ctx context.Context) *outputs {
+	o := &outputs{ctx: ctx, jobs: make(chan func(context.Context), outputQueue), done: make(chan struct{})}
+	go func() {
+		defer close(o.done)
+		for job := range o.jobs {
+			job(o.ctx)
+			o.pending.Add(-1)
+		}
+	}()
+	return o
+}
+
+// run queues job; once the queue is closed it runs job at once, here.
+func (o *outputs) run(job func(context.Context)) {
+	o.pending.Add(1)
+	o.mu.Lock()
+	if !o.closed {
+		o.jobs <- job
+		o.mu.Unlock()
+		return
+	}
+	o.mu.Unlock()
+	job(o.ctx)
+	o.pending.Add(-1)
+}
+
+// settle waits until everything queued before it has run.
+func (o *outputs) settle() {
+	ran := make(chan struct{})
+	o.run(func(context.Context) { close(ran) })
+	<-ran
+}
+
+// close runs what is queued and stops the queue.
+func (o *outputs) close() {
+	o.mu.Lock()
+	if !o.closed {
+		o.closed = true
+		close(o.jobs)
+	}
+	o.mu.Unlock()
+	<-o.done
 }

@@ -182,7 +182,7 @@ func (a *Agent) doorOutcome(grant gateapi.Event, err error) {
 	reason := doorReason(err)
 	ev := gateapi.Event{ID: uuid.NewSHA1(doorNamespace, append(grant.ID[:], "door"...)), OccurredAt: a.Now().UTC(),
 		GateID: grant.GateID, Method: gateapi.MethodDoor, Result: gateapi.DoorReasons[reason], Reason: reason,
-		Offline: !a.online.Load(), Credential: grant.Credential, Subject: grant.Subject, Staff: grant.Staff}
+		Offline: !a.contact.online(), Credential: grant.Credential, Subject: grant.Subject, Staff: grant.Staff}
 	serr := a.local.Commit(ev, gate.Decision{}, time.Time{}, nil)
 	a.cfg.Log.Warn("door did not open for a granted entry", "reason", reason, "grant", grant.ID, "event", ev.ID,
 		"credential", grant.Credential, "err", err, "store_err", serr)
@@ -460,7 +460,7 @@ func (a *Agent) doorRecordEvent(ctrl string, c doorCursor, r DoorRecord) gateapi
 		}
 	}
 	return gateapi.Event{ID: uuid.NewSHA1(doorNamespace, key), OccurredAt: at.UTC(), GateID: a.reg.Gate.ID,
-		Method: gateapi.MethodDoor, Result: gateapi.DoorReasons[r.Kind], Reason: r.Kind, Offline: !a.online.Load()}
+		Method: gateapi.MethodDoor, Result: gateapi.DoorReasons[r.Kind], Reason: r.Kind, Offline: !a.contact.online()}
 }
 
 // measureDoorClock reads the controller's clock against the gate's (the midpoint of the

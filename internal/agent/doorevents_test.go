@@ -50,7 +50,7 @@ func TestGrantedOpeningOutcome(t *testing.T) {
 			c, d := fakeDoor(t)
 			c.SetMode(tc.mode)
 			a, mint := keyedAgent(t, Config{StateDir: t.TempDir(), Door: d})
-			out, err := a.Scan(context.Background(), "test", mint())
+			out, err := a.Scan("test", mint())
 			if err != nil || out.Result != "granted" {
 				t.Fatalf("scan: %+v %v", out, err)
 			}
@@ -91,7 +91,7 @@ func TestSilentControllerDoesNotDelayDecisions(t *testing.T) {
 	var slowest time.Duration
 	for i := 0; i < scans; i++ {
 		start := time.Now()
-		out, err := a.Scan(context.Background(), "test", mint())
+		out, err := a.Scan("test", mint())
 		slowest = max(slowest, time.Since(start))
 		if err != nil || out.Result != "granted" {
 			t.Fatalf("scan %d: %+v %v", i, out, err)
@@ -117,7 +117,7 @@ func TestSilentControllerDoesNotDelayDecisions(t *testing.T) {
 	}
 	// The controller answers again: the next grant opens, with no door event.
 	c.SetMode(uhppotefake.OK)
-	if _, err := a.Scan(context.Background(), "test", mint()); err != nil {
+	if _, err := a.Scan("test", mint()); err != nil {
 		t.Fatal(err)
 	}
 	waitUntil(t, func() bool { return c.Opens(2) == 1 })

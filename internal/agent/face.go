@@ -88,7 +88,7 @@ func (e errProbe) Error() string { return e.err.Error() }
 // matched 1:N against the templates held, then wiped; it is never logged or stored. A
 // probe without liveness is not matched at all (gate.DecideFace refuses it whatever it
 // would match), so its event has no score.
-func (a *Agent) Face(ctx context.Context, p face.ProbeRequest) (Outcome, error) {
+func (a *Agent) Face(p face.ProbeRequest) (Outcome, error) {
 	t, err := p.Check()
 	live := !errors.Is(err, face.ErrNoLiveness)
 	if err != nil && live {
@@ -109,5 +109,5 @@ func (a *Agent) Face(ctx context.Context, p face.ProbeRequest) (Outcome, error) 
 	ad.decide = func(now time.Time) gate.Decision {
 		return a.decider.DecideFace(gate.Face{Live: live, Matched: res.Matched, Resident: res.Resident}, now)
 	}
-	return a.admit(ctx, ad)
+	return a.admit(ad)
 }

@@ -34,16 +34,25 @@ func (a *Agent) heartbeatLoop(ctx context.Context) {
 	}
 }
 
-// HeartbeatOnce reports version, queue depth, clock offset and clock alarm.
+// HeartbeatOnce reports version, queue depth, clock offset and clock alarm, and storage
+// failures when there were any.
 func (a *Agent) HeartbeatOnce(ctx context.Context) error {
 	version, depth := Version, a.local.QueueDepth()
 	sent := a.Now()
 	var ack gateapi.HeartbeatAck
 	off, _, alarm := a.clock.report()
 	offset := off.Milliseconds()
-	err := a.do(ctx, a.client, http.MethodPost, "/gate/v1/heartbeat",
-		gateapi.Heartbeat{AgentVersion: &version, QueueDepth: &depth, ClockOffsetMS: &offset, ClockAlarm: &alarm,
-			DoorClockDriftMS: a.door.driftMS.report()}, &ack)
+	hb := gateapi.Heartbeat{AgentVersion: &version, QueueDepth: &depth, ClockOffsetMS: &offset, ClockAlarm: &alarm,
+		DoorClockDriftMS: a.door.driftMS.report()}
+	// Only when there is something to say: a healthy gate's heartbeat is what older
+	// servers take.
+	if fails, storeErr := a.storage.report(); fails > 0 {
+		hb.StoreFailures = &fails
+		if storeErr != "" {
+			hb.StorageError = &storeErr
+		}
+	}
+	err := a.do(ctx, a.client, http.MethodPost, "/gate/v1/heartbeat", hb, &ack)
 	if err != nil {
 		return err
 	}

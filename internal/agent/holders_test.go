@@ -84,7 +84,7 @@ func TestSyncHoldersAndForeignKIDs(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		out, err := a.Scan(ctx, "test", code(s.signer, s.cred))
+		out, err := a.Scan("test", code(s.signer, s.cred))
 		if err != nil || out.Reason != string(s.want) {
 			t.Fatalf("step %d, %s: %+v %v, want %s", i, s.name, out, err, s.want)
 		}
@@ -102,7 +102,7 @@ func TestSyncHoldersAndForeignKIDs(t *testing.T) {
 	if st.Holder(card) != resident || st.Holder(phone) != phone || len(st.Foreign) != 3 {
 		t.Fatalf("after restart: holders %v foreign %v", st.Holders, st.Foreign)
 	}
-	if out, _ := a.Scan(ctx, "test", code(other, uuid.New())); out.Reason != string(gate.WrongCommunity) {
+	if out, _ := a.Scan("test", code(other, uuid.New())); out.Reason != string(gate.WrongCommunity) {
 		t.Fatalf("after restart: %+v", out)
 	}
 }

@@ -29,7 +29,7 @@ func (a *Agent) ReadLines(ctx context.Context, source string, r io.Reader) error
 	for ctx.Err() == nil {
 		line, cut, err := readLine(br)
 		if line != nil || cut {
-			if _, serr := a.Read(ctx, source, line, cut); serr != nil && !errors.Is(serr, gate.ErrEmpty) && !errors.Is(serr, gate.ErrOversize) {
+			if _, serr := a.Read(source, line, cut); serr != nil && !errors.Is(serr, gate.ErrEmpty) && !errors.Is(serr, gate.ErrOversize) {
 				a.cfg.Log.Error("scan", "source", source, "err", serr)
 			}
 		}
@@ -194,7 +194,7 @@ func (a *Agent) HTTPHandler() http.Handler {
 		if !ok {
 			return
 		}
-		out, err := a.Read(r.Context(), "http:"+remoteHost(r.RemoteAddr), raw, cut)
+		out, err := a.Read("http:"+remoteHost(r.RemoteAddr), raw, cut)
 		if errors.Is(err, gate.ErrEmpty) {
 			httpError(w, http.StatusBadRequest, "empty_input", "nothing to decide")
 			return
@@ -218,7 +218,7 @@ func (a *Agent) HTTPHandler() http.Handler {
 		if !ok {
 			return
 		}
-		out, err := a.Face(r.Context(), p)
+		out, err := a.Face(p)
 		var bad errProbe
 		switch {
 		case errors.As(err, &bad):
@@ -233,7 +233,14 @@ func (a *Agent) HTTPHandler() http.Handler {
 	mux.HandleFunc("POST /face/enrol", a.serveEnrol)
 	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
 		off, _, alarm := a.clock.report()
-		reply(w, http.StatusOK, map[string]any{"online": a.online.Load(), "queue_depth": a.local.QueueDepth(), "clock_offset_ms": off.Milliseconds(), "clock_alarm": alarm})
+		st := map[string]any{"online": a.contact.online(), "queue_depth": a.local.QueueDepth(), "clock_offset_ms": off.Milliseconds(), "clock_alarm": alarm,
+			"door_pending": a.pulses.pending.Load()}
+		fails, storeErr := a.storage.report()
+		st["store_failures"] = fails
+		if storeErr != "" {
+			st["storage_error"] = storeErr
+		}
+		reply(w, http.StatusOK, st)
 	})
 	return mux
 }

@@ -38,6 +38,10 @@ type Status struct {
 	Replay    int    `json:"replay_entries"`
 	Passback  int    `json:"passback_entries"`
 	LocalHTTP string `json:"local_http,omitempty"`
+	// StoreFailures counts the decisions since start whose event the disk refused (the
+	// door stayed shut); StorageError is the error while storing still fails.
+	StoreFailures int64  `json:"store_failures"`
+	StorageError  string `json:"storage_error,omitempty"`
 }
 
 // ReadStatus reads dir's status; when no agent runs it is rebuilt from the local database.
@@ -88,21 +92,29 @@ func (a *Agent) housekeeping(ctx context.Context) {
 func (a *Agent) SetLocalHTTP(addr string) { a.localHTTP = addr }
 
 func (a *Agent) writeStatus(running bool) {
+	s := a.statusNow()
+	s.Running = running
+	if err := writePrivate(filepath.Join(a.cfg.StateDir, statusFile), s); err != nil {
+		a.cfg.Log.Warn("status file", "err", err)
+	}
+}
+
+// statusNow is the running agent's status.
+func (a *Agent) statusNow() Status {
 	c, _ := a.local.Cursor()
 	off, _, alarm := a.clock.report()
 	s := Status{
-		Gate: *a.gateInfo.Load(), Server: a.reg.Server, Running: running, PID: os.Getpid(), UpdatedAt: time.Now().UTC(),
-		Cursor: c, Online: a.online.Load(), QueueDepth: a.local.QueueDepth(), Revocations: a.local.RevocationCount(),
+		Gate: *a.gateInfo.Load(), Server: a.reg.Server, Running: true, PID: os.Getpid(), UpdatedAt: time.Now().UTC(),
+		Cursor: c, Online: a.contact.online(), QueueDepth: a.local.QueueDepth(), Revocations: a.local.RevocationCount(),
 		ClockOffsetMS: off.Milliseconds(), ClockAlarm: alarm, LocalHTTP: a.localHTTP, DeniedDropped: a.dropped.Load(),
 		DoorClockDriftMS: a.door.driftMS.report(),
 	}
 	s.Replay, s.Passback = a.decider.Memory().Len()
+	s.StoreFailures, s.StorageError = a.storage.report()
 	if ns := a.syncedAt.Load(); ns != 0 {
 		s.LastSyncAt = time.Unix(0, ns).UTC()
 	}
-	if err := writePrivate(filepath.Join(a.cfg.StateDir, statusFile), s); err != nil {
-		a.cfg.Log.Warn("status file", "err", err)
-	}
+	return s
 }
 
 // prune drops what has ended: revocations by the estimate of the server's time (never by

@@ -25,7 +25,6 @@ func (a *Agent) syncLoop(ctx context.Context) {
 			if ctx.Err() != nil {
 				return
 			}
-			a.online.Store(false)
 			var ae *apiError
 			if errors.As(err, &ae) && ae.status == http.StatusUnauthorized {
 				// Staff disabled the gate (or it was registered again elsewhere): it keeps
@@ -34,12 +33,22 @@ func (a *Agent) syncLoop(ctx context.Context) {
 			} else {
 				a.cfg.Log.Warn("sync failed", "err", err, "attempt", fails+1)
 			}
-			sleep(ctx, backoff(fails, a.cfg.MaxBackoff))
+			sleep(ctx, retryDelay(err, fails, a.cfg.MaxBackoff))
 			fails++
+			if retryAfterOf(err) > 0 {
+				fails = 0 // the server is up: when it fails otherwise, start again from 200 ms
+			}
 			continue
 		}
 		fails = 0
 	}
+}
+
+// syncAnswer is a sync answer as the gate reads it: a held one (keepalive=1) that
+// failed after its 200 carries an error instead.
+type syncAnswer struct {
+	gateapi.Sync
+	Error *gateapi.SyncError `json:"error"`
 }
 
 // SyncOnce runs one sync request (a long poll when wait > 0) and applies it.
@@ -55,21 +64,30 @@ func (a *Agent) SyncOnce(ctx context.Context, wait time.Duration) (bool, error) 
 	if err != nil {
 		return false, err
 	}
-	var out gateapi.Sync
-	path := fmt.Sprintf("/gate/v1/sync?cursor=%d&wait=%s&kid_after=%d", cursor, wait, kidAfter)
-	if err := a.do(ctx, a.poll, http.MethodGet, path, nil, &out); err != nil {
+	// keepalive=1: while the server holds the answer it sends a byte a second, which
+	// keeps the gate online (online.go) for as long as the server is there.
+	var ans syncAnswer
+	path := fmt.Sprintf("/gate/v1/sync?cursor=%d&wait=%s&kid_after=%d&keepalive=1", cursor, wait, kidAfter)
+	err = a.send(ctx, a.poll, http.MethodGet, path, nil, &ans, a.contact.keepalives)
+	if err == nil && ans.Error != nil {
+		err = &apiError{status: ans.Error.Status, body: ans.Error.Code + ": " + ans.Error.Message,
+			retryAfter: time.Duration(ans.Error.RetryAfter) * time.Second}
+	}
+	if err != nil {
+		a.contact.outcome(ctx, err)
 		return false, fmt.Errorf("sync: %w", err)
 	}
+	out := &ans.Sync
 	got := a.Now()
 	// The server stamps server_time just before answering: compare with the arrival. A
 	// snapshot's transfer time would read as a clock jump, so only deltas measure one.
 	jumped := a.clock.measure(a.cfg.Log, got.Sub(out.ServerTime), out.Gate.Settings.WithDefaults().Skew(), !out.Full)
-	if err := a.local.ApplySync(&out, got, a.clock.preciseBase(), jumped); err != nil {
+	if err := a.local.ApplySync(out, got, a.clock.preciseBase(), jumped); err != nil {
 		return false, fmt.Errorf("apply sync: %w", err)
 	}
 	a.clock.synced(out.ServerTime, got)
 	a.stateMu.Lock() // housekeeping's pruning swaps the state too (Agent.prune)
-	st, err := a.local.LoadStateFrom(&out, a.decider.State(), got)
+	st, err := a.local.LoadStateFrom(out, a.decider.State(), got)
 	if err == nil {
 		a.decider.SetState(st)
 	}
@@ -77,18 +95,21 @@ func (a *Agent) SyncOnce(ctx context.Context, wait time.Duration) (bool, error) 
 	if err != nil {
 		return false, err
 	}
-	a.gateInfo.Store(&out.Gate)
+	// A copy: the answer is dropped below after a big snapshot, and a pointer into it
+	// would keep it all alive (or see it zeroed).
+	info := out.Gate
+	a.gateInfo.Store(&info)
 
 	a.syncedAt.Store(got.UnixNano())
-	a.online.Store(true)
-	a.keepLocalFaces(&out) // templates enrolled on this gate (enrol.go)
-	a.applyFaces(ctx, &out)
-	a.commands(ctx, &out)
+	a.contact.answered()  // only now: decisions from here on use what this sync brought
+	a.keepLocalFaces(out) // templates enrolled on this gate (enrol.go)
+	a.applyFaces(ctx, out)
+	a.commands(ctx, out)
 	if out.Full && len(out.Revocations) > 10000 {
 		// A big snapshot leaves its decoding garbage behind; give it back to the OS now
 		// rather than carry it as resident memory on a small gate box.
 		more := out.More
-		out = gateapi.Sync{}
+		ans = syncAnswer{}
 		debug.FreeOSMemory()
 		return more, nil
 	}
@@ -132,14 +153,14 @@ func (a *Agent) command(ctx context.Context, c gateapi.Command, serverNow time.T
 		_ = a.local.MarkDone(doneCommand{ID: c.ID, Result: "failed", At: a.Now()})
 		return "failed"
 	}
-	return a.release(ctx, c, serverNow)
+	return a.release(c, serverNow)
 }
 
 // release carries out a staff manual release through the same path as a scan; serverNow
 // is the server's clock when it handed the release over (gate.DecideRelease).
-func (a *Agent) release(ctx context.Context, c gateapi.Command, serverNow time.Time) string {
+func (a *Agent) release(c gateapi.Command, serverNow time.Time) string {
 	var result string
-	_, err := a.admit(ctx, admission{
+	_, err := a.admit(admission{
 		method: "manual",
 		decide: func(time.Time) gate.Decision { return gate.DecideRelease(c.CreatedAt, serverNow) },
 		staff:  c.CreatedBy,

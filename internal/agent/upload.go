@@ -26,8 +26,11 @@ func (a *Agent) uploadLoop(ctx context.Context) {
 		switch {
 		case err != nil:
 			a.cfg.Log.Warn("upload failed", "err", err, "attempt", fails+1)
-			sleep(ctx, backoff(fails, a.cfg.MaxBackoff))
+			sleep(ctx, retryDelay(err, fails, a.cfg.MaxBackoff))
 			fails++
+			if retryAfterOf(err) > 0 {
+				fails = 0 // the server is up: when it fails otherwise, start again from 200 ms
+			}
 		case n == 0:
 			fails = 0
 			select {
@@ -42,7 +45,26 @@ func (a *Agent) uploadLoop(ctx context.Context) {
 }
 
 // UploadOnce sends one batch; it returns how many events the server acknowledged.
+// Attempts the disk refused go first, from memory (storage.go).
 func (a *Agent) UploadOnce(ctx context.Context) (int, error) {
+	if refused := a.storage.pending(); len(refused) > 0 {
+		var ack gateapi.EventsAck
+		err := a.do(ctx, a.client, http.MethodPost, "/gate/v1/events", gateapi.Events{Events: refused}, &ack)
+		var ae *apiError
+		if errors.As(err, &ae) && ae.status == http.StatusUnprocessableEntity {
+			// Never taken, never retried: they were not stored anyway (the count stays).
+			a.cfg.Log.Error("server refused the report of refused attempts; dropped", "events", len(refused), "err", err)
+			for _, ev := range refused {
+				ack.Acked = append(ack.Acked, ev.ID)
+			}
+			err = nil
+		}
+		if err != nil {
+			return 0, fmt.Errorf("report %d refused attempts: %w", len(refused), err)
+		}
+		a.storage.reported(ack.Acked)
+		return len(ack.Acked), nil
+	}
 	events, ids, err := a.local.Pending(gateapi.MaxBatch, uploadBytes)
 	if err != nil || len(events) == 0 {
 		return 0, err

@@ -19,6 +19,11 @@ const (
 	MaxWait = 30 * time.Second
 	// MaxReason is the longest reason an entry event may give (entry_events.reason).
 	MaxReason = access.MaxEventReason
+	// KeepaliveEvery is how often a sync long poll asked with keepalive=1 sends a
+	// keepalive byte (a newline, which JSON skips) while it holds the answer: a gate that
+	// stops hearing them knows its server has stopped answering (docs/gate-agent.md,
+	// "Online and offline").
+	KeepaliveEvery = time.Second
 	// ReleaseMaxAge is how old a manual release may be when it reaches the gate and still
 	// open the door: a guard who pressed "unlock" a minute ago is no longer watching.
 	ReleaseMaxAge = 60 * time.Second
@@ -180,6 +185,16 @@ type Sync struct {
 	ForeignKIDs []uint32 `json:"foreign_kids"`
 }
 
+// SyncError ends a kept-alive sync answer (keepalive=1) that failed after its 200 and
+// keepalives went out, as {"error": {...}} in place of the sync: the gate takes it as
+// the status it names (503 with RetryAfter while the database is away).
+type SyncError struct {
+	Status     int    `json:"status"`
+	Code       string `json:"code"`
+	Message    string `json:"message"`
+	RetryAfter int    `json:"retry_after,omitempty"` // seconds
+}
+
 // Holder is who holds a credential: the resident's id for a resident's credentials (the
 // same id a face event carries as resident_id, so face and codes share anti-passback),
 // the visitor pass's id for a visitor's.
@@ -278,6 +293,13 @@ type Heartbeat struct {
 	// DoorClockDriftMS: the gate's door controller's clock minus the gate's (a UHPPOTE
 	// door; absent: none, or not read yet). Reported, never used to set a clock.
 	DoorClockDriftMS *int64 `json:"door_clock_drift_ms,omitempty"`
+	// StoreFailures counts the decisions since the agent started whose event its disk
+	// refused (the door stayed shut; each is uploaded from memory as a denied
+	// store_failed event when it can be). Absent: none, or an older agent.
+	StoreFailures *int64 `json:"store_failures,omitempty"`
+	// StorageError is the gate's last storage error while storing still fails; absent
+	// once a decision is stored again.
+	StorageError *string `json:"storage_error,omitempty"`
 }
 
 // HeartbeatAck answers a heartbeat.

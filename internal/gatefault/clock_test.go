@@ -93,7 +93,9 @@ func TestRevocationSurvivesWrongGateClock(t *testing.T) {
 		t.Fatalf("check after the wrong-clock run: %v", c)
 	}
 	g.waitOnline(true)
-	time.Sleep(500 * time.Millisecond)
+	// Past the scanner's 2 s duplicate-read window of the scan above (waitOnline no longer
+	// takes that long: the gate is online as soon as its sync is in).
+	time.Sleep(2100 * time.Millisecond)
 	if o := g.scan(text + "\n"); o.Result != "denied" || o.Reason != "revoked" {
 		t.Fatalf("HTTP scan after the sync: %+v", o)
 	}

@@ -1,7 +1,6 @@
 package gatefault
 
 import (
-	"encoding/json"
 	"io"
 	"net/http"
 	"os/exec"
@@ -154,16 +153,6 @@ func (e *env) printCard(resident string) string {
 // check asks the agent's POST /check for a decision without acting on it.
 func (g *gateAgent) check(text string) string {
 	g.e.t.Helper()
-	resp, err := http.Post("http://"+g.local+"/check", "text/plain", strings.NewReader(text))
-	if err != nil {
-		g.e.t.Fatalf("POST /check: %v", err)
-	}
-	defer resp.Body.Close()
-	var out struct {
-		Result string `json:"result"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
-		g.e.t.Fatalf("POST /check: %v", err)
-	}
-	return out.Result
+	result, _ := g.checkDecision(text)
+	return result
 }

@@ -81,6 +81,7 @@ type env struct {
 	serverBin string
 	agentBin  string
 	db        *store.DB
+	dbURL     string // the database the server runs on
 	sealer    *secret.Sealer
 	keyFile   string
 	addr      string
@@ -95,9 +96,25 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	e := &env{t: t}
+	return newEnvOn(t, "")
+}
+
+// newEnvOn is newEnv on the migrated database at url; "" is this package's test
+// database. A test that stops PostgreSQL runs on a cluster of its own (outage_test.go).
+func newEnvOn(t *testing.T, url string) *env {
+	t.Helper()
+	e := &env{t: t, dbURL: url}
 	e.serverBin, e.agentBin = binaries(t)
-	e.db = dbtest.New(t)
+	if url == "" {
+		e.db, e.dbURL = dbtest.New(t), dbtest.URL(t)
+	} else {
+		db, err := store.Open(context.Background(), url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		e.db = db
+	}
 	key := make([]byte, secret.MasterKeySize)
 	_, _ = rand.Read(key)
 	e.keyFile = filepath.Join(t.TempDir(), "master.key")
@@ -135,7 +152,7 @@ func newEnv(t *testing.T) *env {
 
 func (e *env) serverCmd(args ...string) *exec.Cmd {
 	cmd := exec.Command(e.serverBin, args...)
-	cmd.Env = append(os.Environ(), "DATABASE_URL="+dbtest.URL(e.t), "MASTER_KEY_FILE="+e.keyFile, "LOG_LEVEL=warn")
+	cmd.Env = append(os.Environ(), "DATABASE_URL="+e.dbURL, "MASTER_KEY_FILE="+e.keyFile, "LOG_LEVEL=warn")
 	return cmd
 }
 
@@ -370,8 +387,15 @@ func (g *gateAgent) waitDrained() {
 	waitFor(g.e.t, 10*time.Second, "queue empty at gate "+g.id, func() bool { return g.localStatus()["queue_depth"] == 0.0 })
 }
 
-// doorOpenings counts the door program's runs.
+// doorOpenings counts the door program's runs, once a running agent has run the pulses
+// it queued (it answers a scan before its pulse: GET /status door_pending).
 func (g *gateAgent) doorOpenings() int {
+	if g.alive() {
+		waitFor(g.e.t, 15*time.Second, "door pulses run", func() bool {
+			n, ok := g.localStatus()["door_pending"].(float64)
+			return !ok || n == 0
+		})
+	}
 	raw, err := os.ReadFile(g.doorFile)
 	if err != nil {
 		return 0

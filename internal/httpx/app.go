@@ -156,7 +156,10 @@ func observe(log *slog.Logger, m *metrics) fiber.Handler {
 		m.requests.WithLabelValues(c.Method(), route, strconv.Itoa(status)).Inc()
 		m.latency.WithLabelValues(c.Method(), route).Observe(elapsed.Seconds())
 		level := slog.LevelInfo
-		if status >= 500 {
+		switch {
+		case status == http.StatusServiceUnavailable:
+			level = slog.LevelWarn // the database restarting: expected, and retried
+		case status >= 500:
 			level = slog.LevelError
 		}
 		// The route template, never the raw path: paths carry secrets (a visitor link's token).

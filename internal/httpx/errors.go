@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strconv"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -20,6 +21,8 @@ type Error struct {
 	Message string
 	// Field names the offending input, when there is one.
 	Field string
+	// RetryAfter, in seconds, goes out as the Retry-After header when it is set.
+	RetryAfter int
 }
 
 func (e *Error) Error() string { return e.Message }
@@ -65,6 +68,8 @@ func classify(err error) (e *Error, ok bool) {
 		return &Error{Status: http.StatusConflict, Code: "conflict", Message: err.Error()}, true
 	case errors.Is(err, access.ErrInvalid):
 		return &Error{Status: http.StatusUnprocessableEntity, Code: "invalid", Message: err.Error()}, true
+	case DatabaseUnavailable(err):
+		return errUnavailable, true
 	}
 	return &Error{Status: http.StatusInternalServerError, Code: "internal", Message: "internal error"}, false
 }
@@ -98,8 +103,15 @@ func codeForStatus(status int) string {
 func errorHandler(log *slog.Logger) fiber.ErrorHandler {
 	return func(c *fiber.Ctx, err error) error {
 		e, ok := classify(err)
-		if !ok {
+		switch {
+		case !ok:
 			log.Error("request failed", "err", err, "method", c.Method(), "path", c.Path(), "request_id", requestID(c))
+		case e == errUnavailable:
+			// Expected while the database restarts; the cause is worth a line, not an alarm.
+			log.Warn("database unavailable", "err", err, "method", c.Method(), "route", c.Route().Path, "request_id", requestID(c))
+		}
+		if e.RetryAfter > 0 {
+			c.Set(fiber.HeaderRetryAfter, strconv.Itoa(e.RetryAfter))
 		}
 		var body errorBody
 		body.Error.Code, body.Error.Message, body.Error.Field = e.Code, e.Message, e.Field

@@ -23,7 +23,11 @@ type ChangeHub struct {
 // works: waiters then wake on their poll interval (see Wait).
 func (db *DB) NewChangeHub(log *slog.Logger) *ChangeHub {
 	h := &ChangeHub{log: log, waiters: map[uuid.UUID]map[chan struct{}]struct{}{}}
-	h.l = pq.NewListener(db.url, 100*time.Millisecond, 10*time.Second, func(ev pq.ListenerEventType, err error) {
+	// Reconnect attempts back off from 100 ms to at most 1 s: one connection per process
+	// costs nothing to retry, and until it is back every long poll waits for its poll
+	// interval (5 s) instead of a notification. With 10 s, revocations after a database
+	// restart reached gates seconds late (issue 12 item 2).
+	h.l = pq.NewListener(db.url, 100*time.Millisecond, time.Second, func(ev pq.ListenerEventType, err error) {
 		if err != nil {
 			log.Warn("change listener", "event", ev, "err", err)
 		}

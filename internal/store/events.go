@@ -61,6 +61,12 @@ func (db *DB) StoreEvents(ctx context.Context, g access.GateIdentity, events []a
 		if err := tx.unlinkDeleted(ctx, g.Community, residents); err != nil {
 			return err
 		}
+		// The gate deletes what we acknowledge: the commit must be durable whatever the
+		// cluster's default (synchronous_commit=off loses the last ~600 ms of commits in a
+		// crash). Only off is raised, so a stronger setting (remote_apply) stays.
+		if _, err := tx.x.ExecContext(ctx, `SELECT set_config('synchronous_commit', 'on', true) WHERE current_setting('synchronous_commit') = 'off'`); err != nil {
+			return fmt.Errorf("durable commit: %w", err)
+		}
 		// RETURNING gives only the rows this batch inserted, so a re-sent batch counts
 		// no visitor entry twice.
 		var inserted []struct {

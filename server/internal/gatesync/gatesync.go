@@ -8,8 +8,11 @@
 package gatesync
 
 import (
+	"bufio"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -51,11 +54,14 @@ type API struct {
 	// poll is how often a long poll re-reads the change log even without a notification,
 	// so that a lost notification delays a change by at most this much.
 	poll time.Duration
+	// stop is closed by Close: held long polls answer at once.
+	stop     chan struct{}
+	stopOnce sync.Once
 }
 
 // New makes the gate API on a database.
 func New(db *store.DB, log *slog.Logger) *API {
-	return &API{db: db, log: log, poll: 5 * time.Second, EventRetention: DefaultEventRetention}
+	return &API{db: db, log: log, poll: 5 * time.Second, EventRetention: DefaultEventRetention, stop: make(chan struct{})}
 }
 
 // DefaultEventRetention is the server's default EVENT_RETENTION.
@@ -163,7 +169,10 @@ func (g *API) enroll(c *fiber.Ctx) error {
 }
 
 // sync answers at once with a snapshot or with changes since the cursor; without
-// changes it holds the request until one arrives or wait runs out.
+// changes it holds the request until one arrives, wait runs out or the server shuts
+// down. With keepalive=1 a held answer is streamed: its 200 goes out at once and a
+// newline every gateapi.KeepaliveEvery until the sync follows, so the gate can tell a
+// live long poll from a hung server (docs/gate-agent.md, "Online and offline").
 func (g *API) sync(c *fiber.Ctx, gate access.GateIdentity) error {
 	req := access.SyncRequest{}
 	if q := c.Query("cursor"); q != "" {
@@ -190,34 +199,148 @@ func (g *API) sync(c *fiber.Ctx, gate access.GateIdentity) error {
 		}
 		wait = d
 	}
+	keepalive := false
+	switch c.Query("keepalive") {
+	case "", "0":
+	case "1":
+		keepalive = true
+	default:
+		return access.Invalid("keepalive", "must be 0 or 1")
+	}
 	ctx := c.UserContext()
 	var wake <-chan struct{}
+	cancel := func() {}
 	if wait > 0 {
-		ch, cancel := g.changes().Subscribe(gate.Community)
-		defer cancel()
-		wake = ch
+		// Subscribed before the first read, so that a change committed between the read
+		// and the wait is not missed.
+		wake, cancel = g.changes().Subscribe(gate.Community)
 	}
-	deadline := time.NewTimer(wait)
-	defer deadline.Stop()
-	for {
-		out, changed, err := g.db.GateSyncFor(ctx, gate, req)
+	out, changed, err := g.db.GateSyncFor(ctx, gate, req)
+	if err != nil || changed || wait == 0 {
+		cancel()
 		if err != nil {
 			return err
 		}
-		if changed || wait == 0 {
-			return c.JSON(syncToWire(out))
+		return c.JSON(syncToWire(out))
+	}
+	if keepalive {
+		// The stream writer runs after this handler has returned (and c is reused): it
+		// gets what it needs as values.
+		c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
+		c.Context().SetBodyStreamWriter(func(w *bufio.Writer) {
+			defer cancel()
+			g.hold(w, gate, req, out, wake, wait)
+		})
+		return nil
+	}
+	defer cancel()
+	out, err = g.await(ctx, gate, req, out, wake, wait, nil)
+	if err != nil {
+		return err
+	}
+	if g.closing() {
+		c.Context().SetConnectionClose() // the gate reconnects elsewhere, not to a stopping server
+	}
+	return c.JSON(syncToWire(out))
+}
+
+// await holds a long poll whose first read (out) had no changes: it reads the change log
+// again when the community's changes wake it, or every g.poll in case a notification was
+// lost, and returns the answer on a change, when wait runs out, or at once when the
+// server shuts down. keepalive, when set, runs every gateapi.KeepaliveEvery; its error
+// (the gate has gone) ends the wait with that error.
+func (g *API) await(ctx context.Context, gate access.GateIdentity, req access.SyncRequest, out access.GateSync, wake <-chan struct{}, wait time.Duration,
+	keepalive func() error) (access.GateSync, error) {
+	deadline := time.NewTimer(wait)
+	defer deadline.Stop()
+	var tick <-chan time.Time
+	if keepalive != nil {
+		t := time.NewTicker(gateapi.KeepaliveEvery)
+		defer t.Stop()
+		tick = t.C
+	}
+	poll := time.NewTimer(g.poll)
+	defer poll.Stop()
+	for {
+		select {
+		case <-tick:
+			if err := keepalive(); err != nil {
+				return out, err
+			}
+			continue
+		case <-wake:
+		case <-poll.C:
+		case <-deadline.C:
+			out.ServerTime = time.Now().UTC()
+			return out, nil
+		case <-g.stop:
+			out.ServerTime = time.Now().UTC()
+			return out, nil
+		case <-ctx.Done():
+			return out, ctx.Err()
 		}
 		// Other gates' rows were passed over: read on from after them.
 		req.Cursor = out.Cursor
-		select {
-		case <-wake:
-		case <-time.After(g.poll):
-		case <-deadline.C:
-			out.ServerTime = time.Now().UTC()
-			return c.JSON(syncToWire(out))
-		case <-ctx.Done():
-			return ctx.Err()
+		next, changed, err := g.db.GateSyncFor(ctx, gate, req)
+		if err != nil {
+			return out, err
 		}
+		if changed {
+			return next, nil
+		}
+		out = next
+		poll.Reset(g.poll)
+	}
+}
+
+// errGone is a held answer's gate gone away: nothing more to write.
+var errGone = errors.New("gate closed its long poll")
+
+// hold writes a held sync answer (keepalive=1): a newline now, which sends the 200, one
+// every gateapi.KeepaliveEvery, then the sync. A failure after the 200 is written as a
+// gateapi.SyncError in place of the sync.
+func (g *API) hold(w *bufio.Writer, gate access.GateIdentity, req access.SyncRequest, out access.GateSync, wake <-chan struct{}, wait time.Duration) {
+	ping := func() error {
+		if w.WriteByte('\n') != nil || w.Flush() != nil {
+			return errGone
+		}
+		return nil
+	}
+	if ping() != nil {
+		return
+	}
+	// The request's own context is done with: the wait ends on its own terms (a write
+	// to a gate that has gone fails within a keepalive).
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	out, err := g.await(ctx, gate, req, out, wake, wait, ping)
+	var body any = syncToWire(out)
+	switch {
+	case errors.Is(err, errGone):
+		return
+	case err != nil:
+		e := httpx.Describe(err)
+		if e.Status >= 500 {
+			g.log.Warn("held sync failed", "gate", gate.ID, "err", err)
+		}
+		body = fiber.Map{"error": gateapi.SyncError{Status: e.Status, Code: e.Code, Message: e.Message, RetryAfter: e.RetryAfter}}
+	}
+	if err := json.NewEncoder(w).Encode(body); err == nil {
+		_ = w.Flush()
+	}
+}
+
+// Close answers every held long poll at once and every later one without waiting: the
+// server is shutting down, and a gate should not wait out its poll on a server that
+// will not answer again (it reconnects, to another copy behind the load balancer).
+func (g *API) Close() { g.stopOnce.Do(func() { close(g.stop) }) }
+
+func (g *API) closing() bool {
+	select {
+	case <-g.stop:
+		return true
+	default:
+		return false
 	}
 }
 
@@ -323,11 +446,18 @@ func (g *API) heartbeat(c *fiber.Ctx, gate access.GateIdentity) error {
 	var k httpx.Checker
 	version := k.Text("agent_version", in.AgentVersion, 1, 64)
 	queue := k.Int("queue_depth", in.QueueDepth, 0, 1<<30)
+	storeErr := k.Text("storage_error", in.StorageError, 0, 500)
 	if err := k.Err(); err != nil {
 		return err
 	}
 	if in.ClockOffsetMS == nil {
 		return access.Invalid("clock_offset_ms", "is required")
+	}
+	var storeFailures int64
+	if in.StoreFailures != nil {
+		if storeFailures = *in.StoreFailures; storeFailures < 0 {
+			return access.Invalid("store_failures", "must be >= 0")
+		}
 	}
 	was, err := g.db.GateHeartbeat(c.UserContext(), gate, version, queue, *in.ClockOffsetMS, in.ClockAlarm)
 	if err != nil {
@@ -341,6 +471,12 @@ func (g *API) heartbeat(c *fiber.Ctx, gate access.GateIdentity) error {
 			"gate", gate.ID, "community", gate.Community, "clock_offset_ms", *in.ClockOffsetMS)
 	case !alarm && was:
 		g.log.Info("gate clock alarm cleared", "gate", gate.ID, "community", gate.Community, "clock_offset_ms", *in.ClockOffsetMS)
+	}
+	if storeErr != "" {
+		// The gate refuses decisions it cannot store (the door stays shut): an operator
+		// must see it now. Each refused attempt also arrives as a store_failed event.
+		g.log.Warn("gate cannot store its decisions: its door stays shut", "gate", gate.ID, "community", gate.Community,
+			"store_failures", storeFailures, "storage_error", storeErr)
 	}
 	return c.JSON(gateapi.HeartbeatAck{ServerTime: time.Now().UTC()})
 }

@@ -1,7 +1,9 @@
 package gatesync_test
 
 import (
+	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
@@ -12,6 +14,7 @@ import (
 
 	"gatepass/internal/apitest"
 	"gatepass/internal/dbtest"
+	"gatepass/internal/gateapi"
 	"gatepass/internal/store"
 	"gatepass/server/internal/gatesync"
 	"gatepass/server/internal/servertest"
@@ -257,6 +260,12 @@ func TestGateHeartbeatShowsInGateList(t *testing.T) {
 	gate, tok := h.EnrolledGate(f)
 	h.Must(422, "POST", "/gate/v1/heartbeat", tok, map[string]any{"agent_version": "2.0", "queue_depth": -1, "clock_offset_ms": 0})
 	h.Must(422, "POST", "/gate/v1/heartbeat", tok, map[string]any{"agent_version": "2.0", "queue_depth": 1})
+	// A gate that cannot store its decisions says so (issue 12 item 5).
+	h.Must(422, "POST", "/gate/v1/heartbeat", tok, map[string]any{"agent_version": "2.0", "queue_depth": 1, "clock_offset_ms": 0, "store_failures": -1})
+	h.Must(422, "POST", "/gate/v1/heartbeat", tok, map[string]any{"agent_version": "2.0", "queue_depth": 1, "clock_offset_ms": 0,
+		"storage_error": strings.Repeat("x", 501)})
+	h.Must(200, "POST", "/gate/v1/heartbeat", tok, map[string]any{"agent_version": "2.0", "queue_depth": 1, "clock_offset_ms": 0,
+		"store_failures": 3, "storage_error": "write agent.db: no space left on device"})
 	h.Must(200, "POST", "/gate/v1/heartbeat", tok, map[string]any{"agent_version": "2.0", "queue_depth": 7, "clock_offset_ms": -600000})
 	for _, g := range h.Must(200, "GET", "/admin/v1/communities/"+f.ID+"/gates", f.Guard, nil)["gates"].([]any) {
 		g := g.(map[string]any)
@@ -328,4 +337,75 @@ func TestGateFaceEndpointsRefuseBadInput(t *testing.T) {
 	e = servertest.GateEvent(gate, "granted")
 	e["resident_id"] = f.Resident // a QR event names no resident
 	h.Must(422, "POST", "/gate/v1/events", tok2, map[string]any{"events": []any{e}})
+}
+
+// A held sync asked with keepalive=1 sends its 200 at once and a newline every
+// gateapi.KeepaliveEvery until the answer, which JSON still reads (gzipped, as the gate's
+// client asks for it); a change in the meantime ends it as without keepalive.
+func TestHeldSyncSendsKeepalives(t *testing.T) {
+	h := servertest.New(t)
+	f := h.Community()
+	_, tok := h.EnrolledGate(f)
+	cursor := int64(h.Must(200, "GET", "/gate/v1/sync?cursor=0", tok, nil)["cursor"].(float64))
+	h.Must(422, "GET", "/gate/v1/sync?keepalive=yes", tok, nil)
+
+	get := func(wait string) (*http.Response, time.Time) {
+		t.Helper()
+		req, _ := http.NewRequest("GET", fmt.Sprintf("%s/gate/v1/sync?cursor=%d&wait=%s&keepalive=1", h.Base, cursor, wait), nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		start := time.Now()
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp, start
+	}
+
+	// Nothing changes: keepalives, then the unchanged sync when the wait runs out.
+	resp, start := get("3s")
+	if held := time.Since(start); resp.StatusCode != 200 || held > time.Second || !resp.Uncompressed {
+		t.Fatalf("held sync: %d after %v (gzip %v), want 200 at once, gzipped", resp.StatusCode, held, resp.Uncompressed)
+	}
+	br := bufio.NewReader(resp.Body)
+	var newlines []time.Duration
+	for {
+		b, err := br.ReadByte()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b != '\n' {
+			_ = br.UnreadByte()
+			break
+		}
+		newlines = append(newlines, time.Since(start))
+	}
+	var s gateapi.Sync
+	if err := json.NewDecoder(br).Decode(&s); err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if len(newlines) < 3 || newlines[0] > time.Second || s.Cursor != cursor || s.Full || s.Gate.Community.String() != f.ID {
+		t.Fatalf("keepalives at %v, then %+v", newlines, s)
+	}
+	for i := 1; i < len(newlines); i++ {
+		if gap := newlines[i] - newlines[i-1]; gap > 2*gateapi.KeepaliveEvery {
+			t.Fatalf("keepalives at %v: a gap of %v", newlines, gap)
+		}
+	}
+
+	// A revocation during the hold ends it with the change. The card is made first: its
+	// creation is a change too (the gate learns its holder).
+	card := h.Card(f, f.Resident)
+	cursor = int64(h.Must(200, "GET", fmt.Sprintf("/gate/v1/sync?cursor=%d", cursor), tok, nil)["cursor"].(float64))
+	resp, start = get("10s")
+	time.Sleep(300 * time.Millisecond)
+	h.Must(200, "POST", "/admin/v1/residents/"+f.Resident+"/cards/"+card+"/revoke", f.Guard, nil)
+	s = gateapi.Sync{}
+	if err := json.NewDecoder(resp.Body).Decode(&s); err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if len(s.Revocations) != 1 || s.Revocations[0].Credential.String() != card || time.Since(start) > 3*time.Second {
+		t.Fatalf("after %v: %+v", time.Since(start), s)
+	}
 }
