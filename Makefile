@@ -1,4 +1,5 @@
-# gatepass: the two commands are `make run` and `make test`.
+# gatepass: the two commands are `make run` and `make test` (which also runs the database
+# suites on a Citus cluster: scripts/citus, docs/scaling.md).
 .PHONY: run test build fuzz bench clean
 
 run:
@@ -21,4 +22,5 @@ bench:
 
 clean:
 	-scripts/devdb stop run; scripts/devdb stop test; scripts/devdb stop dev
+	-scripts/citus stop test; scripts/citus stop dev; scripts/citus stop bench
 	rm -rf bin .data

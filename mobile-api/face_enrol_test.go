@@ -115,7 +115,7 @@ func TestFaceEnrolmentSession(t *testing.T) {
 	}
 	id := out["id"].(string)
 	var kind, resident, changes string
-	if err := h.sql.QueryRow(`SELECT c.kind, c.payload ->> 'resident_id', (SELECT l.kind FROM change_log l WHERE l.entity_id = c.id AND l.gate_id = c.gate_id)
+	if err := h.sql.QueryRow(`SELECT c.kind, c.payload ->> 'resident_id', (SELECT l.kind FROM change_log l WHERE l.community_id = c.community_id AND l.entity_id = c.id AND l.gate_id = c.gate_id)
 		FROM gate_commands c WHERE c.id = $1 AND c.gate_id = $2 AND c.acked_at IS NULL`, id, gates[1]).Scan(&kind, &resident, &changes); err != nil ||
 		kind != "face_enrol" || resident != m.id.String() || changes != "command" {
 		t.Fatalf("command %s %s %s %v", kind, resident, changes, err)

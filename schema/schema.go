@@ -6,6 +6,7 @@ import (
 	"context"
 	"database/sql"
 	"embed"
+	"errors"
 	"fmt"
 	"io/fs"
 
@@ -16,17 +17,45 @@ import (
 //go:embed migrations/*.sql
 var migrations embed.FS
 
-// Migrate brings the database up to the newest migration. Applying it to an up-to-date
+// Migrate brings the database up to the newest migration and, on a Citus coordinator,
+// distributes what is not distributed yet (Distribute). Applying it to an up-to-date
 // database changes nothing.
 func Migrate(ctx context.Context, db *sql.DB) error {
-	p, err := provider(db)
+	return migrate(ctx, db, nil)
+}
+
+// migrate applies the migrations of fsys (nil: the embedded ones).
+func migrate(ctx context.Context, db *sql.DB, fsys fs.FS) error {
+	p, err := providerFS(db, fsys)
 	if err != nil {
 		return err
 	}
-	if _, err := p.Up(ctx); err != nil {
-		return fmt.Errorf("migrate: %w", err)
+	done, err := distributed(ctx, db)
+	if err != nil {
+		return err
 	}
-	return nil
+	if !done {
+		if _, err := p.Up(ctx); err != nil {
+			return fmt.Errorf("migrate: %w", err)
+		}
+		return Distribute(ctx, db)
+	}
+	// On a distributed database each migration runs alone and Distribute places what it
+	// added before the next one runs. Citus refuses a foreign key from a table it has not
+	// distributed yet to one it has, so a new community table comes in one migration and
+	// its foreign keys to other community tables in the next (docs/scaling.md).
+	for {
+		_, err := p.UpByOne(ctx)
+		if errors.Is(err, goose.ErrNoNextVersion) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("migrate: %w", err)
+		}
+		if err := Distribute(ctx, db); err != nil {
+			return err
+		}
+	}
 }
 
 // Version reports the newest applied migration.
@@ -38,10 +67,15 @@ func Version(ctx context.Context, db *sql.DB) (int64, error) {
 	return p.GetDBVersion(ctx)
 }
 
-func provider(db *sql.DB) (*goose.Provider, error) {
-	dir, err := fs.Sub(migrations, "migrations")
-	if err != nil {
-		return nil, err
+func provider(db *sql.DB) (*goose.Provider, error) { return providerFS(db, nil) }
+
+func providerFS(db *sql.DB, dir fs.FS) (*goose.Provider, error) {
+	if dir == nil {
+		sub, err := fs.Sub(migrations, "migrations")
+		if err != nil {
+			return nil, err
+		}
+		dir = sub
 	}
 	// The session lock lets several server and mobile-api copies start at once.
 	locker, err := lock.NewPostgresSessionLocker()

@@ -109,6 +109,78 @@ func TestEntryPartitions(t *testing.T) {
 
 func TestMain(m *testing.M) { dbtest.Main(m) }
 
+// Every table has a place on Citus: distributed by community, a reference table, or local
+// with a reason (schema.Distribute). On plain PostgreSQL this checks the plan (a table
+// with community_id left out of its key has none); on a Citus coordinator it checks that
+// migrating placed every table as planned and left no coordinator-local surprises.
+func TestEveryTablePlacedOnCitus(t *testing.T) {
+	db, err := sql.Open("postgres", dbtest.URL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	ctx := context.Background()
+	plan, err := schema.Placements(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"communities", "staff", "staff_tokens"} {
+		if plan[name] != schema.Reference {
+			t.Errorf("%s: planned %q, want reference", name, plan[name])
+		}
+	}
+	for _, name := range []string{"residents", "entry_events", "audit_log", "audit_heads", "change_log", "webauthn_ceremonies", "face_purges", "consents"} {
+		if plan[name] != schema.Distributed {
+			t.Errorf("%s: planned %q, want distributed", name, plan[name])
+		}
+	}
+	for name, p := range plan {
+		if p == schema.Local && schema.LocalTables[name] == "" {
+			t.Errorf("%s stays local without a reason", name)
+		}
+	}
+	if !dbtest.Citus(t) {
+		return
+	}
+	rows, err := db.Query(`SELECT c.relname::text,
+		       coalesce((SELECT CASE WHEN p.partmethod = 'h' THEN 'distributed'
+		                             WHEN p.partmethod = 'n' AND p.repmodel = 't' THEN 'reference'
+		                             ELSE 'citus-local' END
+		                 FROM pg_dist_partition p WHERE p.logicalrelid = c.oid), 'local'),
+		       (SELECT p.colocationid FROM pg_dist_partition p WHERE p.logicalrelid = c.oid)
+		FROM pg_class c
+		WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'p') AND NOT c.relispartition`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	colocation := map[int64]bool{}
+	for rows.Next() {
+		var name, has string
+		var coloc sql.NullInt64
+		if err := rows.Scan(&name, &has, &coloc); err != nil {
+			t.Fatal(err)
+		}
+		if string(plan[name]) != has {
+			t.Errorf("%s is %s on Citus, planned %q", name, has, plan[name])
+		}
+		if has == "distributed" {
+			colocation[coloc.Int64] = true
+		}
+	}
+	if len(colocation) != 1 {
+		t.Errorf("community tables are in %d colocation groups, want 1: %v", len(colocation), colocation)
+	}
+	// Distributing again finds nothing to do.
+	if err := schema.Distribute(ctx, db); err != nil {
+		t.Fatalf("second distribute: %v", err)
+	}
+	// The kept triggers fire on the workers' shards.
+	if _, err := db.Exec(`TRUNCATE audit_log`); err == nil {
+		t.Error("TRUNCATE audit_log succeeded on Citus")
+	}
+}
+
 // TestAppRole: the programs' role may do their work but cannot rewrite the audit log,
 // delete its heads, truncate anything or change the schema.
 func TestAppRole(t *testing.T) {

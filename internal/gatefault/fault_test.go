@@ -236,8 +236,8 @@ func TestManualReleaseOpensOnce(t *testing.T) {
 	waitFor(t, 10*time.Second, "manual events uploaded", func() bool { rows, _ := e.serverEvents(g.id); return rows == 2 })
 	var staffOK, granted int
 	err := e.db.SQL().QueryRow(`SELECT count(*) FILTER (WHERE e.staff_id = s.id), count(*) FILTER (WHERE e.result = 'granted')
-		FROM entry_events e LEFT JOIN gate_commands c ON c.id = $2 LEFT JOIN staff s ON s.id = c.created_by
-		WHERE e.gate_id = $1 AND e.method = 'manual'`, g.id, cmd).Scan(&staffOK, &granted)
+		FROM entry_events e LEFT JOIN gate_commands c ON c.community_id = e.community_id AND c.id = $2 LEFT JOIN staff s ON s.id = c.created_by
+		WHERE e.community_id = $3 AND e.gate_id = $1 AND e.method = 'manual'`, g.id, cmd, e.community).Scan(&staffOK, &granted)
 	if err != nil || staffOK != 1 || granted != 1 {
 		t.Fatalf("manual events: with staff %d, granted %d, err %v", staffOK, granted, err)
 	}

@@ -156,8 +156,8 @@ func TestSilentUHPPOTEControllerDoesNotSlowDecisions(t *testing.T) {
 		return byReason["door_no_answer"] == 3
 	})
 	var linked int
-	err := e.db.SQL().QueryRow(`SELECT count(*) FROM entry_events d JOIN entry_events g ON g.credential_id = d.credential_id
-		WHERE d.gate_id = $1 AND d.method = 'door' AND d.result = 'alarm' AND g.method = 'qr' AND g.result = 'granted'`, g.id).Scan(&linked)
+	err := e.db.SQL().QueryRow(`SELECT count(*) FROM entry_events d JOIN entry_events g ON g.community_id = d.community_id AND g.credential_id = d.credential_id
+		WHERE d.community_id = $2 AND d.gate_id = $1 AND d.method = 'door' AND d.result = 'alarm' AND g.method = 'qr' AND g.result = 'granted'`, g.id, e.community).Scan(&linked)
 	if err != nil || linked != 3 {
 		t.Fatalf("%d door events carry their grant's credential: %v", linked, err)
 	}

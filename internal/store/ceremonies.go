@@ -53,8 +53,10 @@ func (db *DB) SaveCeremony(ctx context.Context, idHash secret.Hash, c Ceremony) 
 // is not consumed.
 func (db *DB) TakeCeremony(ctx context.Context, c uuid.UUID, idHash secret.Hash, purpose string) (Ceremony, error) {
 	var out Ceremony
+	// session comes back as its JSON text, which scans into []byte as it is; no function
+	// in RETURNING (Citus takes only immutable ones there, and convert_to is not).
 	err := db.x.GetContext(ctx, &out, `DELETE FROM webauthn_ceremonies WHERE community_id = $1 AND id_hash = $2 AND purpose = $3 AND expires_at > now()
-		RETURNING purpose, community_id, resident_id, invite_id, convert_to(session::text, 'UTF8') AS session`, c, idHash[:], purpose)
+		RETURNING purpose, community_id, resident_id, invite_id, session`, c, idHash[:], purpose)
 	if errors.Is(err, sql.ErrNoRows) {
 		return out, ErrCeremonyGone
 	}

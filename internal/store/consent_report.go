@@ -51,11 +51,13 @@ func (tx *Tx) ConsentReport(ctx context.Context, c uuid.UUID, page ReportPage) (
 	if err != nil {
 		return rep, fmt.Errorf("consent report counts: %w", err)
 	}
+	// Subqueries name the community as $1 (not k.community_id): Citus then sends the
+	// report to the community's shard only.
 	err = tx.x.SelectContext(ctx, &rep.Residents, `SELECT DISTINCT ON (k.resident_id) k.resident_id,
 			coalesce(k.end_reason, 'live') AS status, k.scope, k.gate_id, k.given_by, k.notice_version, k.notice_language,
 			k.channel, k.granted_at, k.withdrawn_at, k.last_face_entry_at,
-			(SELECT count(*) FROM face_templates t WHERE t.community_id = k.community_id AND t.resident_id = k.resident_id) AS templates,
-			(SELECT count(*) FROM face_purges p WHERE p.community_id = k.community_id AND p.resident_id = k.resident_id
+			(SELECT count(*) FROM face_templates t WHERE t.community_id = $1 AND t.resident_id = k.resident_id) AS templates,
+			(SELECT count(*) FROM face_purges p WHERE p.community_id = $1 AND p.resident_id = k.resident_id
 				AND p.acked_at IS NULL) AS pending_purges
 		FROM consents k WHERE k.community_id = $1 AND k.purpose = 'face_entry'
 		  AND ($2::uuid IS NULL OR k.resident_id > $2::uuid)

@@ -65,8 +65,10 @@ func (tx *Tx) person(ctx context.Context, c, id uuid.UUID) (consent.Person, erro
 		Status  string        `db:"status"`
 		Unit    uuid.NullUUID `db:"unit_id"`
 	}
+	// The subquery names the community as $1, not r.community_id: Citus routes a locking
+	// read to one shard only when every table in it is filtered by the same constant.
 	err := tx.x.GetContext(ctx, &row, `SELECT r.under_14, r.status,
-		(SELECT unit_id FROM residencies WHERE community_id = r.community_id AND resident_id = r.id AND valid_to IS NULL
+		(SELECT unit_id FROM residencies WHERE community_id = $1 AND resident_id = $2 AND valid_to IS NULL
 		 ORDER BY valid_from DESC LIMIT 1) AS unit_id
 		FROM residents r WHERE r.community_id = $1 AND r.id = $2 FOR SHARE`, c, id)
 	if errors.Is(err, sql.ErrNoRows) {

@@ -91,12 +91,14 @@ func (tx *Tx) PutSealedTemplates(ctx context.Context, c, resident uuid.UUID, blo
 		}
 		seen[b.Gate] = true
 	}
+	// excluded.created_at (the column default, now()) and not now() in DO UPDATE: Citus
+	// takes only immutable functions there.
 	for _, b := range blobs {
 		var id uuid.UUID
 		err := tx.x.GetContext(ctx, &id, `INSERT INTO face_templates (community_id, id, resident_id, consent_id, gate_id, model, sealed)
 			VALUES ($1, $2, $3, $4, $5, $6, $7)
 			ON CONFLICT (community_id, resident_id, gate_id, model)
-			DO UPDATE SET sealed = excluded.sealed, consent_id = excluded.consent_id, created_at = now()
+			DO UPDATE SET sealed = excluded.sealed, consent_id = excluded.consent_id, created_at = excluded.created_at
 			RETURNING id`, c, newID(), resident, cons.ID, b.Gate, b.Model, b.Sealed)
 		if err != nil {
 			return 0, fmt.Errorf("store sealed template: %w", err)
@@ -129,9 +131,10 @@ func (tx *Tx) RecordGateEnrolment(ctx context.Context, c, gate, resident uuid.UU
 	if face.Models[model] == 0 {
 		return access.Invalid("model", "unknown model %q", model)
 	}
+	// excluded.created_at, not now(): see PutSealedTemplates.
 	_, err = tx.x.ExecContext(ctx, `INSERT INTO face_templates (community_id, id, resident_id, consent_id, gate_id, model, sealed)
 		VALUES ($1, $2, $3, $4, $5, $6, NULL)
-		ON CONFLICT (community_id, resident_id, gate_id, model) DO UPDATE SET created_at = now()`,
+		ON CONFLICT (community_id, resident_id, gate_id, model) DO UPDATE SET created_at = excluded.created_at`,
 		c, newID(), resident, cons.ID, gate, model)
 	if err != nil {
 		return fmt.Errorf("record gate enrolment: %w", err)
@@ -219,9 +222,11 @@ func faceSnapshot(ctx context.Context, q sqlx.QueryerContext, c, gate uuid.UUID)
 // none (the server cannot make one), and the app can offer to enrol again.
 func (db *DB) FaceGates(ctx context.Context, c, resident uuid.UUID) ([]access.GateTemplate, error) {
 	out := []access.GateTemplate{}
+	// The subqueries name the community as $1, not g.community_id, so that Citus sends
+	// this to the community's shard only.
 	err := db.x.SelectContext(ctx, &out, `SELECT g.id, g.name,
-			EXISTS (SELECT 1 FROM face_templates t WHERE t.community_id = g.community_id AND t.gate_id = g.id AND t.resident_id = $2) AS has_template,
-			EXISTS (SELECT 1 FROM face_templates t WHERE t.community_id = g.community_id AND t.gate_id = g.id AND t.resident_id = $2
+			EXISTS (SELECT 1 FROM face_templates t WHERE t.community_id = $1 AND t.gate_id = g.id AND t.resident_id = $2) AS has_template,
+			EXISTS (SELECT 1 FROM face_templates t WHERE t.community_id = $1 AND t.gate_id = g.id AND t.resident_id = $2
 				AND t.sealed IS NULL) AS on_gate_only
 		FROM gates g WHERE g.community_id = $1 AND g.disabled_at IS NULL ORDER BY g.name, g.id`, c, resident)
 	if err != nil {

@@ -196,9 +196,11 @@ func (tx *Tx) CompromiseKey(ctx context.Context, c uuid.UUID, kid uint32, reason
 		return out, fmt.Errorf("key %d is compromised already: %w", kid, access.ErrConflict)
 	}
 	// Retired now unless it retired before; unpublished now whatever its window said.
+	// least() skips a NULL retired_at; COALESCE would do the same, but Citus refuses a
+	// non-immutable function (now()) inside COALESCE or CASE.
 	var retired time.Time
 	err = tx.x.QueryRowxContext(ctx, `UPDATE signing_keys SET compromised_at = now(),
-			retired_at = least(coalesce(retired_at, now()), now()), publish_until = now()
+			retired_at = least(retired_at, now()), publish_until = now()
 		WHERE community_id = $1 AND kid = $2 RETURNING compromised_at, retired_at`, c, kid).Scan(&out.CompromisedAt, &retired)
 	if err != nil {
 		return out, fmt.Errorf("compromise key: %w", err)

@@ -56,11 +56,14 @@ func (tx *Tx) CreateResident(ctx context.Context, r NewResident) (access.Residen
 		map[string]any{"unit_id": r.Unit, "role": r.Role, "under_14": r.Under14})
 }
 
+// residentSelect is followed by WHERE r.community_id = $1. The lateral subquery names the
+// community as $1 too: Citus routes a statement to one shard only when every distributed
+// table in it is filtered by the same constant (with r.community_id it asked every shard).
 const residentSelect = `SELECT r.community_id, r.id, r.name, r.phone, r.under_14, r.status, r.created_at, r.ended_at,
 	rs.unit_id, rs.role, u.label AS unit_label
 FROM residents r
 LEFT JOIN LATERAL (SELECT unit_id, role FROM residencies
-	WHERE community_id = r.community_id AND resident_id = r.id ORDER BY valid_from DESC LIMIT 1) rs ON true
+	WHERE community_id = $1 AND resident_id = r.id ORDER BY valid_from DESC LIMIT 1) rs ON true
 LEFT JOIN units u ON u.community_id = r.community_id AND u.id = rs.unit_id`
 
 type getter interface {

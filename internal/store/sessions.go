@@ -79,12 +79,15 @@ type Session struct {
 // not in the WHERE clause: with "revoked_at IS NULL" there, a planner without statistics
 // (a fresh database) picks the partial index sessions_by_resident and scans every live
 // session of the community for the hash.
+// The lateral subquery names the community as $1 (not s.community_id): Citus routes the
+// lookup to one shard only when every distributed table in it is filtered by the same
+// constant, and this runs on every resident request.
 const sessionQuery = `SELECT s.community_id, s.token_hash, s.resident_id, s.passkey_id, s.created_at, s.last_seen_at, s.revoked_at,
 	s.verified_at, s.verified_passkey_id, s.expires_at, r.status, q.id AS qr_id, q.zones AS qr_zones, q.revoked AS qr_revoked
 	FROM sessions s
 	JOIN residents r ON r.community_id = s.community_id AND r.id = s.resident_id
 	LEFT JOIN LATERAL (SELECT id, zones, revoked_at IS NOT NULL AS revoked FROM credentials
-		WHERE community_id = s.community_id AND resident_id = s.resident_id AND kind = 'qr'
+		WHERE community_id = $1 AND resident_id = s.resident_id AND kind = 'qr'
 		ORDER BY created_at DESC LIMIT 1) q ON true
 	WHERE s.community_id = $1 AND s.token_hash = $2 AND s.expires_at > now()
 	AND s.last_seen_at > now() - $3::interval`

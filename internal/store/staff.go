@@ -220,8 +220,14 @@ func (tx *Tx) SetStaffDisabled(ctx context.Context, id uuid.UUID, disabled bool)
 			}
 		}
 	}
-	err = tx.x.GetContext(ctx, &m, `UPDATE staff SET disabled_at = CASE WHEN $2 THEN now() END WHERE id = $1
-		RETURNING `+staffColumns, id, disabled)
+	// The value is chosen here, not by CASE in SQL: Citus refuses a non-immutable function
+	// (now()) inside CASE or COALESCE.
+	set := "NULL"
+	if disabled {
+		set = "now()"
+	}
+	err = tx.x.GetContext(ctx, &m, `UPDATE staff SET disabled_at = `+set+` WHERE id = $1
+		RETURNING `+staffColumns, id)
 	if err != nil {
 		return m, fmt.Errorf("%s: %w", action, err)
 	}

@@ -26,7 +26,7 @@ func (h *harness) enrolFace(f servertest.Fixture, resident string) {
 	if err != nil {
 		h.T.Fatal(err)
 	}
-	if _, err := h.DB.SQL().Exec(`UPDATE gates SET box_public_key = $2, enrolled_at = coalesce(enrolled_at, now())
+	if _, err := h.DB.SQL().Exec(`UPDATE gates SET box_public_key = $2, enrolled_at = least(enrolled_at, now())
 		WHERE community_id = $1 AND box_public_key IS NULL`, c, key.PublicKey().Bytes()); err != nil {
 		h.T.Fatal(err)
 	}
