@@ -201,7 +201,7 @@ func TestRulesNameRealPackages(t *testing.T) {
 	for _, f := range moduleFiles(t) {
 		have[f.pkg] = true
 	}
-	named := slices.Concat(Pure, SQLHomes, Gateside, Forbidden)
+	named := slices.Concat(Pure, SQLHomes, Baselines, Gateside, Forbidden)
 	for _, r := range ImportRules {
 		named = append(named, r.Package)
 	}
