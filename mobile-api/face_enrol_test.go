@@ -194,7 +194,7 @@ func TestRealBrowserFaceEnrol(t *testing.T) {
 		gate, resident.String()); err != nil {
 		t.Fatalf("session command: %v", err)
 	}
-	// The gate's acknowledgement (the gate side is tested in internal/gatefault).
+	// The gate's acknowledgement (the gate side is tested in internal/systest/gatefault).
 	h.exec(`UPDATE gate_commands SET acked_at = now(), result = 'enrolled' WHERE id = $1`, id)
 	err = chromedp.Run(ctx, chromedp.Poll(`document.getElementById('face-enrol-state').textContent.includes('`+name+`') &&
 		!document.getElementById('face-enrol-start').disabled`, nil, chromedp.WithPollingTimeout(10*time.Second)),

@@ -14,7 +14,7 @@ import (
 )
 
 // openOffline opens an agent whose server is unreachable (the report path is tested with
-// real processes in internal/gatefault).
+// real processes in internal/systest/gatefault).
 func openOffline(t *testing.T, dir string) *Agent {
 	t.Helper()
 	return openTest(t, Config{StateDir: dir, Door: &countingDoor{}})

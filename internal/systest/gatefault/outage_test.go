@@ -72,7 +72,7 @@ func startCluster(t *testing.T, opts string) *cluster {
 // its standard output.
 func (c *cluster) devdb(env []string, cmd string, args ...string) string {
 	c.t.Helper()
-	root, err := filepath.Abs("../..")
+	root, err := filepath.Abs("../../..")
 	if err != nil {
 		c.t.Fatal(err)
 	}
