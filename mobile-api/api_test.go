@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 
 	"gatepass/internal/access"
+	"gatepass/internal/apitest"
 	"gatepass/internal/credential"
 	"gatepass/internal/qr"
 	"gatepass/internal/store"
@@ -38,12 +39,12 @@ func TestOnboardSignInAndPass(t *testing.T) {
 	h := newHarness(t, testLimits)
 	f := h.community()
 	m := h.signUp(f)
-	me := h.must(200, "GET", "/api/v1/me", m.token, nil)
+	me := h.Must(200, "GET", "/api/v1/me", m.token, nil)
 	if me["resident"].(map[string]any)["id"] != m.id.String() {
 		t.Fatalf("me = %v", me)
 	}
 
-	claims := h.verifyPass(f.id, h.must(200, "GET", "/api/v1/pass", m.token, nil))
+	claims := h.verifyPass(f.id, h.Must(200, "GET", "/api/v1/pass", m.token, nil))
 	if claims.Type != credential.TypeIssued || claims.Subject != credential.SubjectResident {
 		t.Fatalf("claims %+v", claims)
 	}
@@ -59,7 +60,7 @@ func TestOnboardSignInAndPass(t *testing.T) {
 		t.Fatalf("credential %s belongs to %s (%v)", claims.CredentialID, owner, err)
 	}
 	// The next code is the same credential with a new nonce.
-	again := h.verifyPass(f.id, h.must(200, "GET", "/api/v1/pass", m.token, nil))
+	again := h.verifyPass(f.id, h.Must(200, "GET", "/api/v1/pass", m.token, nil))
 	if again.CredentialID != claims.CredentialID || again.ReplayKey() == claims.ReplayKey() {
 		t.Fatalf("second pass %+v vs %+v", again, claims)
 	}
@@ -78,13 +79,13 @@ func TestOnboardSignInAndPass(t *testing.T) {
 
 	// Sign out ends this session only; a passkey sign-in makes a new one.
 	other := h.signIn(m)
-	h.must(200, "POST", "/api/v1/signout", m.token, nil)
-	h.mustFail(401, "unauthorized", "GET", "/api/v1/pass", m.token, nil)
-	h.must(200, "GET", "/api/v1/pass", other, nil)
+	h.Must(200, "POST", "/api/v1/signout", m.token, nil)
+	h.MustFail(401, "unauthorized", "GET", "/api/v1/pass", m.token, nil)
+	h.Must(200, "GET", "/api/v1/pass", other, nil)
 	third := h.signIn(m)
-	h.must(200, "POST", "/api/v1/signout/everywhere", third, nil)
-	h.mustFail(401, "unauthorized", "GET", "/api/v1/me", other, nil)
-	h.mustFail(401, "unauthorized", "GET", "/api/v1/me", third, nil)
+	h.Must(200, "POST", "/api/v1/signout/everywhere", third, nil)
+	h.MustFail(401, "unauthorized", "GET", "/api/v1/me", other, nil)
+	h.MustFail(401, "unauthorized", "GET", "/api/v1/me", third, nil)
 
 	var count int64
 	if err := h.sql.Get(&count, `SELECT sign_count FROM passkeys WHERE resident_id = $1`, m.id); err != nil || count != 2 {
@@ -99,10 +100,10 @@ func TestCookieSession(t *testing.T) {
 	f := h.community()
 	_, code := h.invite(f)
 	au := &authenticator{origin: h.base, rpID: "localhost", uv: true}
-	begin := h.must(200, "POST", "/api/v1/invites/redeem/begin", "", map[string]any{"invite_code": code})
+	begin := h.Must(200, "POST", "/api/v1/invites/redeem/begin", "", map[string]any{"invite_code": code})
 	cred, _ := au.create(t, begin)
 	req, _ := http.NewRequest("POST", h.base+"/api/v1/invites/redeem/finish",
-		strings.NewReader(string(mustJSON(t, map[string]any{"ceremony": begin["ceremony"], "credential": cred}))))
+		strings.NewReader(string(apitest.MustJSON(t, map[string]any{"ceremony": begin["ceremony"], "credential": cred}))))
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -148,12 +149,12 @@ func TestSessionExpiry(t *testing.T) {
 	idle, old := h.signIn(m), h.signIn(m)
 	h.exec(`UPDATE sessions SET last_seen_at = now() - interval '31 days' WHERE token_hash = sha256(convert_to($1, 'UTF8'))`, idle)
 	h.exec(`UPDATE sessions SET expires_at = now() - interval '1 second' WHERE token_hash = sha256(convert_to($1, 'UTF8'))`, old)
-	h.mustFail(401, "unauthorized", "GET", "/api/v1/pass", idle, nil)
-	h.mustFail(401, "unauthorized", "GET", "/api/v1/pass", old, nil)
-	h.must(200, "GET", "/api/v1/pass", m.token, nil)
+	h.MustFail(401, "unauthorized", "GET", "/api/v1/pass", idle, nil)
+	h.MustFail(401, "unauthorized", "GET", "/api/v1/pass", old, nil)
+	h.Must(200, "GET", "/api/v1/pass", m.token, nil)
 	// Used within the idle window, a session is kept alive (written at most every 10 minutes).
 	h.exec(`UPDATE sessions SET last_seen_at = now() - interval '29 days' WHERE token_hash = sha256(convert_to($1, 'UTF8'))`, m.token)
-	h.must(200, "GET", "/api/v1/me", m.token, nil)
+	h.Must(200, "GET", "/api/v1/me", m.token, nil)
 	var seen time.Time
 	if err := h.sql.Get(&seen, `SELECT last_seen_at FROM sessions WHERE token_hash = sha256(convert_to($1, 'UTF8'))`, m.token); err != nil || time.Since(seen) > time.Minute {
 		t.Fatalf("last_seen_at %v (%v)", seen, err)
@@ -166,14 +167,14 @@ func TestNewZoneReachesCodes(t *testing.T) {
 	h.api.communities.ttl = time.Millisecond // the cache would hold the old zones for 5 s
 	f := h.community()
 	m := h.signUp(f)
-	first := h.verifyPass(f.id, h.must(200, "GET", "/api/v1/pass", m.token, nil))
+	first := h.verifyPass(f.id, h.Must(200, "GET", "/api/v1/pass", m.token, nil))
 	if err := h.db.InTx(context.Background(), "test", func(tx *store.Tx) error {
 		return tx.PutZone(context.Background(), access.Zone{Community: f.id, Zone: 7, Name: "Garage"})
 	}); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(2 * time.Millisecond)
-	next := h.verifyPass(f.id, h.must(200, "GET", "/api/v1/pass", m.token, nil))
+	next := h.verifyPass(f.id, h.Must(200, "GET", "/api/v1/pass", m.token, nil))
 	if next.CredentialID != first.CredentialID || next.Zones != first.Zones|1<<7 {
 		t.Fatalf("zones %b -> %b (credential %s -> %s)", first.Zones, next.Zones, first.CredentialID, next.CredentialID)
 	}
@@ -188,13 +189,13 @@ func TestNewZoneReachesCodes(t *testing.T) {
 func TestShortCodeRedeems(t *testing.T) {
 	h := newHarness(t, testLimits)
 	f := h.community()
-	id, inv := h.inviteFull(store.NewResident{Community: f.id, Name: unique("Resident"), Unit: f.unit, Role: access.RoleOwner})
+	id, inv := h.inviteFull(store.NewResident{Community: f.id, Name: apitest.Unique("Resident"), Unit: f.unit, Role: access.RoleOwner})
 	if len(inv.ShortCode) != 14 {
 		t.Fatalf("invite short code %q", inv.ShortCode)
 	}
 	m := h.redeem(f, id, " "+strings.ToLower(strings.ReplaceAll(inv.ShortCode, "-", " ")), "phone")
-	h.must(200, "GET", "/api/v1/pass", m.token, nil)
+	h.Must(200, "GET", "/api/v1/pass", m.token, nil)
 	for _, code := range []string{inv.Code, inv.ShortCode} {
-		h.mustFail(404, "invite_unusable", "POST", "/api/v1/invites/redeem/begin", "", map[string]any{"invite_code": code})
+		h.MustFail(404, "invite_unusable", "POST", "/api/v1/invites/redeem/begin", "", map[string]any{"invite_code": code})
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/google/uuid"
 
 	"gatepass/internal/access"
+	"gatepass/internal/apitest"
 	"gatepass/internal/browsertest"
 	"gatepass/internal/consent"
 	"gatepass/internal/credential"
@@ -100,7 +101,7 @@ func TestAppInChinese(t *testing.T) {
 	h := newHarness(t, testLimits)
 	f := h.community()
 	resident, inv := h.inviteFull(store.NewResident{Community: f.id, Name: "王秀英", Unit: f.unit, Role: access.RoleOwner})
-	_, used := h.inviteFull(store.NewResident{Community: f.id, Name: unique("Resident"), Unit: f.unit, Role: access.RoleOwner})
+	_, used := h.inviteFull(store.NewResident{Community: f.id, Name: apitest.Unique("Resident"), Unit: f.unit, Role: access.RoleOwner})
 	h.exec(`UPDATE invites SET used_at = now() WHERE community_id = $1 AND resident_id <> $2`, f.id, resident)
 	s := screen{t: t, h: h, ctx: browsertest.New(t, 180*time.Second)}
 	browsertest.FailOnConsoleErrors(t, s.ctx)

@@ -26,12 +26,12 @@ func TestClonedPasskeyIsSuspended(t *testing.T) {
 	// A device certified under this passkey's step-up: a clone could have made it.
 	h.stepUp(m, m.key)
 	_, pub := phoneKey(t)
-	device := h.must(201, "POST", "/api/v1/devices", m.token, map[string]any{"public_key": pub})["device"].(map[string]any)["id"].(string)
+	device := h.Must(201, "POST", "/api/v1/devices", m.token, map[string]any{"public_key": pub})["device"].(map[string]any)["id"].(string)
 	signIn := func(k *softKey, count uint32) (int, map[string]any) {
 		t.Helper()
-		begin := h.must(200, "POST", "/api/v1/signin/begin", "", map[string]any{})
+		begin := h.Must(200, "POST", "/api/v1/signin/begin", "", map[string]any{})
 		k.count = count - 1
-		return h.do("POST", "/api/v1/signin/finish", "", map[string]any{"ceremony": begin["ceremony"], "credential": m.auth.get(t, begin, k, 1), "session": "bearer"})
+		return h.Do("POST", "/api/v1/signin/finish", "", map[string]any{"ceremony": begin["ceremony"], "credential": m.auth.get(t, begin, k, 1), "session": "bearer"})
 	}
 	if status, out := signIn(m.key, 5); status != 200 {
 		t.Fatalf("sign-in at count 5 = %d %v", status, out)
@@ -46,7 +46,7 @@ func TestClonedPasskeyIsSuspended(t *testing.T) {
 	if status, out := signIn(m.key, 3); status != 403 || code(out) != "passkey_counter_regressed" {
 		t.Fatalf("sign-in at count 3 = %d %v, want 403 passkey_counter_regressed", status, out)
 	}
-	h.mustFail(401, "unauthorized", "GET", "/api/v1/me", m.token, nil)
+	h.MustFail(401, "unauthorized", "GET", "/api/v1/me", m.token, nil)
 	var revoked int
 	if err := h.sql.Get(&revoked, `SELECT count(*) FROM credentials WHERE id = $1 AND revoke_reason = 'passkey_suspended'`, device); err != nil || revoked != 1 {
 		t.Fatalf("device authorised by the suspended passkey revoked: %d %v", revoked, err)
@@ -75,7 +75,7 @@ func TestClonedPasskeyIsSuspended(t *testing.T) {
 	}
 	token := out["session_token"].(string)
 	var suspendedID string
-	for _, p := range h.must(200, "GET", "/api/v1/passkeys", token, nil)["passkeys"].([]any) {
+	for _, p := range h.Must(200, "GET", "/api/v1/passkeys", token, nil)["passkeys"].([]any) {
 		p := p.(map[string]any)
 		if p["suspended_at"] != nil {
 			if p["suspend_reason"] != "counter_regressed" || suspendedID != "" {
@@ -87,7 +87,7 @@ func TestClonedPasskeyIsSuspended(t *testing.T) {
 	if suspendedID == "" {
 		t.Fatal("the passkey list does not show the suspension")
 	}
-	if me := h.must(200, "GET", "/api/v1/me", token, nil); me["passkeys_suspended"] != 1.0 {
+	if me := h.Must(200, "GET", "/api/v1/me", token, nil); me["passkeys_suspended"] != 1.0 {
 		t.Fatalf("me does not warn of the suspension: %v", me)
 	}
 	// The last usable passkey stays; the suspended one goes.
@@ -95,9 +95,9 @@ func TestClonedPasskeyIsSuspended(t *testing.T) {
 	if err := h.sql.Get(&secondID, `SELECT id FROM passkeys WHERE credential_id = $1`, second.id); err != nil {
 		t.Fatal(err)
 	}
-	h.mustFail(409, "last_passkey", "DELETE", "/api/v1/passkeys/"+secondID, token, nil)
-	h.must(200, "DELETE", "/api/v1/passkeys/"+suspendedID, token, nil)
-	h.must(200, "GET", "/api/v1/me", token, nil)
+	h.MustFail(409, "last_passkey", "DELETE", "/api/v1/passkeys/"+secondID, token, nil)
+	h.Must(200, "DELETE", "/api/v1/passkeys/"+suspendedID, token, nil)
+	h.Must(200, "GET", "/api/v1/me", token, nil)
 }
 
 // In the app (Chinese here): a sign-in that shows a counter regression explains itself;

@@ -18,7 +18,7 @@ func TestVisitorPasses(t *testing.T) {
 	host, other := h.signUp(f), h.signUp(f)
 	now := time.Now()
 	create := func(body map[string]any) (string, string) {
-		out := h.must(201, "POST", "/api/v1/visitors", host.token, body)
+		out := h.Must(201, "POST", "/api/v1/visitors", host.token, body)
 		link := out["link"].(string)
 		if !strings.HasPrefix(link, h.base+"/v/gpv_") {
 			t.Fatalf("link %q", link)
@@ -27,11 +27,11 @@ func TestVisitorPasses(t *testing.T) {
 	}
 	id, token := create(map[string]any{"label": "plumber", "max_entries": 2, "zones": []int{0, 3},
 		"valid_until": now.Add(2 * time.Hour).Format(time.RFC3339)})
-	info := h.must(200, "GET", "/api/v1/visit/"+token, "", nil)
+	info := h.Must(200, "GET", "/api/v1/visit/"+token, "", nil)
 	if info["state"] != "active" || info["entries_left"] != 2.0 || info["label"] != "plumber" || len(info) != 5 {
 		t.Fatalf("visit info %v", info)
 	}
-	claims := h.verifyPass(f.id, h.must(200, "GET", "/api/v1/visit/"+token+"/pass", "", nil))
+	claims := h.verifyPass(f.id, h.Must(200, "GET", "/api/v1/visit/"+token+"/pass", "", nil))
 	var cred string
 	if err := h.sql.Get(&cred, `SELECT id FROM credentials WHERE visitor_pass_id = $1`, id); err != nil {
 		t.Fatal(err)
@@ -47,7 +47,7 @@ func TestVisitorPasses(t *testing.T) {
 
 	// Near its end, a code never outlives the pass.
 	_, ending := create(map[string]any{"label": "courier", "max_entries": 1, "valid_until": now.Add(40 * time.Second).Format(time.RFC3339)})
-	end := h.must(200, "GET", "/api/v1/visit/"+ending+"/pass", "", nil)
+	end := h.Must(200, "GET", "/api/v1/visit/"+ending+"/pass", "", nil)
 	exp, _ := time.Parse(time.RFC3339, end["expires_at"].(string))
 	if exp.After(now.Add(41 * time.Second)) {
 		t.Fatalf("code of a pass ending at %v expires at %v", now.Add(40*time.Second), exp)
@@ -62,26 +62,26 @@ func TestVisitorPasses(t *testing.T) {
 	h.exec(`UPDATE visitor_passes SET valid_from = now() - interval '2 days', valid_until = now() - interval '1 day' WHERE id = $1`, oldID)
 	before := h.snapshot()
 	for tok, state := range map[string]string{later: "not_yet_valid", used: "used_up", old: "expired"} {
-		if got := h.must(200, "GET", "/api/v1/visit/"+tok, "", nil)["state"]; got != state {
+		if got := h.Must(200, "GET", "/api/v1/visit/"+tok, "", nil)["state"]; got != state {
 			t.Fatalf("state %v, want %s", got, state)
 		}
-		h.mustFail(403, "visitor_pass_"+state, "GET", "/api/v1/visit/"+tok+"/pass", "", nil)
-		h.mustFail(403, "visitor_pass_"+state, "GET", "/api/v1/visit/"+tok+"/pass.png", "", nil)
+		h.MustFail(403, "visitor_pass_"+state, "GET", "/api/v1/visit/"+tok+"/pass", "", nil)
+		h.MustFail(403, "visitor_pass_"+state, "GET", "/api/v1/visit/"+tok+"/pass.png", "", nil)
 	}
 	for _, bad := range []string{"gpv_nope", "gpi_" + strings.Repeat("A", 64), "gpv_" + strings.Repeat("A", 64)} {
-		h.mustFail(404, "visitor_link_unknown", "GET", "/api/v1/visit/"+bad+"/pass", "", nil)
+		h.MustFail(404, "visitor_link_unknown", "GET", "/api/v1/visit/"+bad+"/pass", "", nil)
 	}
 	// Another resident cannot revoke it; the host can, once.
-	h.mustFail(404, "not_found", "DELETE", "/api/v1/visitors/"+id, other.token, nil)
+	h.MustFail(404, "not_found", "DELETE", "/api/v1/visitors/"+id, other.token, nil)
 	h.unchanged(before, "refused visitor codes")
-	h.must(200, "DELETE", "/api/v1/visitors/"+id, host.token, nil)
-	h.mustFail(409, "already_revoked", "DELETE", "/api/v1/visitors/"+id, host.token, nil)
-	h.mustFail(403, "visitor_pass_revoked", "GET", "/api/v1/visit/"+token+"/pass", "", nil)
+	h.Must(200, "DELETE", "/api/v1/visitors/"+id, host.token, nil)
+	h.MustFail(409, "already_revoked", "DELETE", "/api/v1/visitors/"+id, host.token, nil)
+	h.MustFail(403, "visitor_pass_revoked", "GET", "/api/v1/visit/"+token+"/pass", "", nil)
 	var revoked int
 	if err := h.sql.Get(&revoked, `SELECT count(*) FROM change_log WHERE kind = 'revocation' AND entity_id = $1`, cred); err != nil || revoked != 1 {
 		t.Fatalf("gates told of the revocation: %d %v", revoked, err)
 	}
-	list := h.must(200, "GET", "/api/v1/visitors", host.token, nil)["visitor_passes"].([]any)
+	list := h.Must(200, "GET", "/api/v1/visitors", host.token, nil)["visitor_passes"].([]any)
 	if len(list) != 5 {
 		t.Fatalf("host lists %d passes", len(list))
 	}
@@ -134,7 +134,7 @@ func TestBadInputChangesNothing(t *testing.T) {
 			if c.body != "" {
 				body = c.body
 			}
-			status, out := h.do(c.method, c.path, m.token, body)
+			status, out := h.Do(c.method, c.path, m.token, body)
 			if status != c.status {
 				t.Fatalf("%s %s %s = %d %v, want %d", c.method, c.path, c.body, status, out, c.status)
 			}
@@ -161,8 +161,8 @@ func TestEntriesExportAndDelete(t *testing.T) {
 	h := newHarness(t, testLimits)
 	f := h.community()
 	a, b := h.signUp(f), h.signUp(f)
-	ca := h.verifyPass(f.id, h.must(200, "GET", "/api/v1/pass", a.token, nil)).CredentialID
-	cb := h.verifyPass(f.id, h.must(200, "GET", "/api/v1/pass", b.token, nil)).CredentialID
+	ca := h.verifyPass(f.id, h.Must(200, "GET", "/api/v1/pass", a.token, nil)).CredentialID
+	cb := h.verifyPass(f.id, h.Must(200, "GET", "/api/v1/pass", b.token, nil)).CredentialID
 	gate := uuid.New()
 	h.exec(`INSERT INTO gates (community_id, id, name, zone, direction) VALUES ($1, $2, 'North gate', 0, 'in')`, f.id, gate)
 	now := time.Now()
@@ -172,12 +172,12 @@ func TestEntriesExportAndDelete(t *testing.T) {
 	h.addEntry(f.id, gate, cb, now)
 
 	// Own entries only, newest first, page by page.
-	page := h.must(200, "GET", "/api/v1/entries?limit=2", a.token, nil)
+	page := h.Must(200, "GET", "/api/v1/entries?limit=2", a.token, nil)
 	entries := page["entries"].([]any)
 	if len(entries) != 2 || page["next_cursor"] == nil || entries[0].(map[string]any)["gate_name"] != "North gate" {
 		t.Fatalf("first page %v", page)
 	}
-	rest := h.must(200, "GET", "/api/v1/entries?limit=2&cursor="+url.QueryEscape(page["next_cursor"].(string)), a.token, nil)
+	rest := h.Must(200, "GET", "/api/v1/entries?limit=2&cursor="+url.QueryEscape(page["next_cursor"].(string)), a.token, nil)
 	if n := len(rest["entries"].([]any)); n != 1 || rest["next_cursor"] != nil {
 		t.Fatalf("second page %v", rest)
 	}
@@ -193,7 +193,7 @@ func TestEntriesExportAndDelete(t *testing.T) {
 	if status != 200 || !strings.Contains(hdr.Get("Content-Disposition"), "attachment") || hdr.Get("Cache-Control") != "no-store" {
 		t.Fatalf("export %d %v", status, hdr)
 	}
-	export := h.must(200, "GET", "/api/v1/me/export", a.token, nil)
+	export := h.Must(200, "GET", "/api/v1/me/export", a.token, nil)
 	for _, key := range []string{"resident", "residencies", "passkeys", "sessions", "credentials", "visitor_passes", "consents", "entries"} {
 		if _, ok := export[key]; !ok {
 			t.Fatalf("export without %s", key)
@@ -206,15 +206,15 @@ func TestEntriesExportAndDelete(t *testing.T) {
 
 	// Delete: needs a fresh step-up, then ends everything and anonymises the entries.
 	h.exec(`UPDATE sessions SET verified_at = now() - interval '10 minutes'`)
-	h.mustFail(403, "step_up_required", "DELETE", "/api/v1/me", a.token, nil)
+	h.MustFail(403, "step_up_required", "DELETE", "/api/v1/me", a.token, nil)
 	h.stepUp(a, a.key)
 	other := h.signIn(a)
-	out := h.must(200, "DELETE", "/api/v1/me", a.token, nil)
+	out := h.Must(200, "DELETE", "/api/v1/me", a.token, nil)
 	if out["entries_anonymised"] != 3.0 || out["sessions_ended"] != 2.0 || out["passkeys_deleted"] != 1.0 || out["credentials_revoked"] != 1.0 {
 		t.Fatalf("delete = %v", out)
 	}
-	h.mustFail(401, "unauthorized", "GET", "/api/v1/me", a.token, nil)
-	h.mustFail(401, "unauthorized", "GET", "/api/v1/me", other, nil)
+	h.MustFail(401, "unauthorized", "GET", "/api/v1/me", a.token, nil)
+	h.MustFail(401, "unauthorized", "GET", "/api/v1/me", other, nil)
 	var row struct {
 		Name   string  `db:"name"`
 		Phone  *string `db:"phone"`
@@ -239,7 +239,7 @@ func TestEntriesExportAndDelete(t *testing.T) {
 		t.Fatalf("after delete: linked %d kept %d audited %d revocations %d exports %d", linked, kept, audited, revocations, exports)
 	}
 	// b is untouched.
-	if n := len(h.must(200, "GET", "/api/v1/entries", b.token, nil)["entries"].([]any)); n != 1 {
+	if n := len(h.Must(200, "GET", "/api/v1/entries", b.token, nil)["entries"].([]any)); n != 1 {
 		t.Fatalf("b's entries after a's deletion: %d", n)
 	}
 }

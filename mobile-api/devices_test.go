@@ -19,7 +19,7 @@ func TestDeviceRenewal(t *testing.T) {
 	certify := func(token string) (string, func(time.Time) string) {
 		t.Helper()
 		phone, pub := phoneKey(t)
-		out := h.must(201, "POST", "/api/v1/devices", token, map[string]any{"public_key": pub, "label": "this phone"})
+		out := h.Must(201, "POST", "/api/v1/devices", token, map[string]any{"public_key": pub, "label": "this phone"})
 		cert, err := base64.StdEncoding.DecodeString(out["certificate"].(string))
 		if err != nil {
 			t.Fatal(err)
@@ -39,15 +39,15 @@ func TestDeviceRenewal(t *testing.T) {
 	// Refused: no proof, someone else's device's proof, a stale one, another resident.
 	before := h.snapshot()
 	for _, proof := range []string{"GA1:", otherPresent(time.Now()), present(time.Now().Add(-5 * time.Minute))} {
-		h.mustFail(422, "device_proof_invalid", "POST", path, m.token, map[string]any{"presentation": proof})
+		h.MustFail(422, "device_proof_invalid", "POST", path, m.token, map[string]any{"presentation": proof})
 	}
-	h.mustFail(404, "not_found", "POST", path, other.token, map[string]any{"presentation": present(time.Now())})
-	h.mustFail(404, "not_found", "POST", "/api/v1/devices/"+otherID+"/renew", m.token, map[string]any{"presentation": otherPresent(time.Now())})
+	h.MustFail(404, "not_found", "POST", path, other.token, map[string]any{"presentation": present(time.Now())})
+	h.MustFail(404, "not_found", "POST", "/api/v1/devices/"+otherID+"/renew", m.token, map[string]any{"presentation": otherPresent(time.Now())})
 	h.unchanged(before, "refused renewals")
 
 	// Renewed: a new 30-day certificate for the same credential, and the row follows.
 	h.exec(`UPDATE credentials SET expires_at = now() + interval '1 day' WHERE id = $1`, id)
-	out := h.must(200, "POST", path, m.token, map[string]any{"presentation": present(time.Now())})
+	out := h.Must(200, "POST", path, m.token, map[string]any{"presentation": present(time.Now())})
 	cert, err := base64.StdEncoding.DecodeString(out["certificate"].(string))
 	if err != nil {
 		t.Fatal(err)
@@ -63,6 +63,6 @@ func TestDeviceRenewal(t *testing.T) {
 	}
 
 	// Revoked: no renewal.
-	h.must(200, "DELETE", "/api/v1/devices/"+id, m.token, nil)
-	h.mustFail(404, "not_found", "POST", path, m.token, map[string]any{"presentation": present(time.Now())})
+	h.Must(200, "DELETE", "/api/v1/devices/"+id, m.token, nil)
+	h.MustFail(404, "not_found", "POST", path, m.token, map[string]any{"presentation": present(time.Now())})
 }

@@ -127,27 +127,27 @@ func TestDeletionErases(t *testing.T) {
 	other := h.signUp(f)
 
 	// Codes, a device, a card, visitor passes.
-	qr := h.verifyPass(f.id, h.must(200, "GET", "/api/v1/pass", m.token, nil)).CredentialID
+	qr := h.verifyPass(f.id, h.Must(200, "GET", "/api/v1/pass", m.token, nil)).CredentialID
 	h.stepUp(m, m.key)
 	_, pub := phoneKey(t)
-	device := h.must(201, "POST", "/api/v1/devices", m.token, map[string]any{"public_key": pub, "label": deviceLabel})
+	device := h.Must(201, "POST", "/api/v1/devices", m.token, map[string]any{"public_key": pub, "label": deviceLabel})
 	card, _, err := h.db.IssueCard(ctx, "test", f.id, m.id, 24*time.Hour, h.sealer)
 	if err != nil {
 		t.Fatal(err)
 	}
 	until := time.Now().Add(time.Hour).Format(time.RFC3339)
-	visit := h.must(201, "POST", "/api/v1/visitors", m.token, map[string]any{"label": visitorLabel, "max_entries": 2, "valid_until": until})
+	visit := h.Must(201, "POST", "/api/v1/visitors", m.token, map[string]any{"label": visitorLabel, "max_entries": 2, "valid_until": until})
 	token := strings.TrimPrefix(visit["link"].(string), h.base+"/v/")
-	visitor := h.verifyPass(f.id, h.must(200, "GET", "/api/v1/visit/"+token+"/pass", "", nil)).CredentialID
+	visitor := h.verifyPass(f.id, h.Must(200, "GET", "/api/v1/visit/"+token+"/pass", "", nil)).CredentialID
 
 	// Face entry: a one-gate consent with an enrolment session, withdrawn; then a
 	// community consent with templates sealed to every gate.
 	h.consentTo(f, m, consent.ScopeOneGate, gates[0])
-	h.must(201, "POST", "/api/v1/face/enrolment", m.token, map[string]any{"gate_id": gates[0]})
-	h.must(200, "POST", "/api/v1/face/withdraw", m.token, nil)
+	h.Must(201, "POST", "/api/v1/face/enrolment", m.token, map[string]any{"gate_id": gates[0]})
+	h.Must(200, "POST", "/api/v1/face/withdraw", m.token, nil)
 	h.consentTo(f, m, consent.ScopeCommunity, uuid.Nil)
-	h.must(201, "POST", "/api/v1/face/templates", m.token, map[string]any{
-		"templates": h.seal(f, m, h.must(200, "GET", "/api/v1/face/gates", m.token, nil)["gates"].([]any))})
+	h.Must(201, "POST", "/api/v1/face/templates", m.token, map[string]any{
+		"templates": h.seal(f, m, h.Must(200, "GET", "/api/v1/face/gates", m.token, nil)["gates"].([]any))})
 
 	// Entries by code, card, device, visitor and face; a re-invite from staff; a step-up
 	// begun and not finished.
@@ -162,7 +162,7 @@ func TestDeletionErases(t *testing.T) {
 	if err := h.db.InTx(ctx, "test", func(tx *store.Tx) error { _, err := tx.ReissueInvite(ctx, f.id, m.id); return err }); err != nil {
 		t.Fatal(err)
 	}
-	h.must(200, "POST", "/api/v1/stepup/begin", m.token, map[string]any{})
+	h.Must(200, "POST", "/api/v1/stepup/begin", m.token, map[string]any{})
 
 	handle := access.UserHandle(f.id, m.id)
 	traces := []trace{
@@ -181,7 +181,7 @@ func TestDeletionErases(t *testing.T) {
 	}
 
 	h.stepUp(m, m.key)
-	h.must(200, "DELETE", "/api/v1/me", m.token, nil)
+	h.Must(200, "DELETE", "/api/v1/me", m.token, nil)
 	if found := h.scanFor(traces); len(found) > 0 {
 		t.Errorf("after deletion:\n  %s", strings.Join(found, "\n  "))
 	}
@@ -202,6 +202,6 @@ func TestDeletionErases(t *testing.T) {
 		t.Fatalf("live credentials of the erased resident: %d %v", live, err)
 	}
 	// The other resident is untouched.
-	h.must(200, "GET", "/api/v1/me", other.token, nil)
-	h.must(200, "GET", "/api/v1/pass", other.token, nil)
+	h.Must(200, "GET", "/api/v1/me", other.token, nil)
+	h.Must(200, "GET", "/api/v1/pass", other.token, nil)
 }

@@ -78,36 +78,36 @@ func TestFaceEnrolmentSession(t *testing.T) {
 	h.consentTo(f, m, consent.ScopeOneGate, gates[1])
 	before, cmds := h.snapshot(), h.commands()
 	for _, tok := range []string{"", "not-a-token", "gpr_" + strings.Repeat("A", 64)} {
-		h.mustFail(401, "unauthorized", "POST", path, tok, start)
-		h.mustFail(401, "unauthorized", "GET", path+"/"+uuid.NewString(), tok, nil)
+		h.MustFail(401, "unauthorized", "POST", path, tok, start)
+		h.MustFail(401, "unauthorized", "GET", path+"/"+uuid.NewString(), tok, nil)
 	}
 	// No consent; a community-scope consent (enrols on the phone, not here); a one-gate
 	// consent for the other gate.
-	h.mustFail(409, "no_one_gate_consent", "POST", path, other.token, start)
-	h.mustFail(409, "no_one_gate_consent", "POST", path, whole.token, start)
-	h.mustFail(409, "no_one_gate_consent", "POST", path, m.token, start)
+	h.MustFail(409, "no_one_gate_consent", "POST", path, other.token, start)
+	h.MustFail(409, "no_one_gate_consent", "POST", path, whole.token, start)
+	h.MustFail(409, "no_one_gate_consent", "POST", path, m.token, start)
 	// Gates that are not this community's are not found, whatever the consent.
-	h.mustFail(404, "not_found", "POST", path, m.token, map[string]any{"gate_id": foreign.String()})
-	h.mustFail(404, "not_found", "POST", path, m.token, map[string]any{"gate_id": uuid.NewString()})
+	h.MustFail(404, "not_found", "POST", path, m.token, map[string]any{"gate_id": foreign.String()})
+	h.MustFail(404, "not_found", "POST", path, m.token, map[string]any{"gate_id": uuid.NewString()})
 	// Bad input.
 	for _, bad := range []struct {
 		body   string
 		status int
 	}{{`not json`, 400}, {`{"gate_id":"` + gates[1].String() + `","x":1}`, 400}, {`{"gate_id":1}`, 400},
 		{`{}`, 422}, {`{"gate_id":"nope"}`, 422}} {
-		if got, out := h.do("POST", path, other.token, bad.body); got != bad.status {
+		if got, out := h.Do("POST", path, other.token, bad.body); got != bad.status {
 			t.Fatalf("%s: %d %v, want %d", bad.body, got, out, bad.status)
 		}
 	}
-	h.mustFail(404, "not_found", "GET", path+"/not-a-uuid", m.token, nil)
-	h.mustFail(404, "not_found", "GET", path+"/"+uuid.NewString(), m.token, nil)
+	h.MustFail(404, "not_found", "GET", path+"/not-a-uuid", m.token, nil)
+	h.MustFail(404, "not_found", "GET", path+"/"+uuid.NewString(), m.token, nil)
 	h.unchanged(before, "refused enrolment sessions")
 	if h.commands() != cmds {
 		t.Fatal("a refused session queued a gate command")
 	}
 
 	// The consented gate: a face_enrol command for that gate, with a change to wake it.
-	out := h.must(201, "POST", path, m.token, map[string]any{"gate_id": gates[1].String()})
+	out := h.Must(201, "POST", path, m.token, map[string]any{"gate_id": gates[1].String()})
 	expires, err := time.Parse(time.RFC3339Nano, out["expires_at"].(string))
 	if err != nil || out["state"] != "waiting" || out["gate_id"] != gates[1].String() ||
 		time.Until(expires) < access.EnrolSessionTTL-30*time.Second || time.Until(expires) > access.EnrolSessionTTL+30*time.Second {
@@ -126,18 +126,18 @@ func TestFaceEnrolmentSession(t *testing.T) {
 	}
 
 	// The resident follows their session; nobody else sees it.
-	if got := h.must(200, "GET", path+"/"+id, m.token, nil); got["state"] != "waiting" || got["id"] != id {
+	if got := h.Must(200, "GET", path+"/"+id, m.token, nil); got["state"] != "waiting" || got["id"] != id {
 		t.Fatalf("status %v", got)
 	}
-	h.mustFail(404, "not_found", "GET", path+"/"+id, other.token, nil)
+	h.MustFail(404, "not_found", "GET", path+"/"+id, other.token, nil)
 	h.exec(`UPDATE gate_commands SET acked_at = now(), result = 'enrolled' WHERE id = $1`, id)
-	if got := h.must(200, "GET", path+"/"+id, m.token, nil); got["state"] != "enrolled" {
+	if got := h.Must(200, "GET", path+"/"+id, m.token, nil); got["state"] != "enrolled" {
 		t.Fatalf("status after the gate's ack %v", got)
 	}
-	second := h.must(201, "POST", path, m.token, map[string]any{"gate_id": gates[1].String()})["id"].(string)
+	second := h.Must(201, "POST", path, m.token, map[string]any{"gate_id": gates[1].String()})["id"].(string)
 	h.exec(`UPDATE gate_commands SET created_at = now() - interval '3 minutes',
 		payload = jsonb_set(payload, '{expires_at}', to_jsonb(now() - interval '1 minute')) WHERE id = $1`, second)
-	if got := h.must(200, "GET", path+"/"+second, m.token, nil); got["state"] != "expired" {
+	if got := h.Must(200, "GET", path+"/"+second, m.token, nil); got["state"] != "expired" {
 		t.Fatalf("status of a lapsed session %v", got)
 	}
 
@@ -148,7 +148,7 @@ func TestFaceEnrolmentSession(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	h.mustFail(409, "no_one_gate_consent", "POST", path, m.token, map[string]any{"gate_id": gates[1].String()})
+	h.MustFail(409, "no_one_gate_consent", "POST", path, m.token, map[string]any{"gate_id": gates[1].String()})
 }
 
 func TestFaceEnrolmentRateLimit(t *testing.T) {
@@ -156,9 +156,9 @@ func TestFaceEnrolmentRateLimit(t *testing.T) {
 	f := h.community()
 	m := h.signUp(f)
 	for i := 0; i < faceEnrolLimit; i++ {
-		h.mustFail(404, "not_found", "POST", "/api/v1/face/enrolment", m.token, map[string]any{"gate_id": uuid.NewString()})
+		h.MustFail(404, "not_found", "POST", "/api/v1/face/enrolment", m.token, map[string]any{"gate_id": uuid.NewString()})
 	}
-	h.mustFail(429, "rate_limited", "POST", "/api/v1/face/enrolment", m.token, map[string]any{"gate_id": uuid.NewString()})
+	h.MustFail(429, "rate_limited", "POST", "/api/v1/face/enrolment", m.token, map[string]any{"gate_id": uuid.NewString()})
 }
 
 // TestRealBrowserFaceEnrol drives the web app in Chromium: a resident with a one-gate

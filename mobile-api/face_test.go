@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"gatepass/internal/apitest"
 	"gatepass/internal/consent"
 	"gatepass/internal/face"
 	"gatepass/internal/store"
@@ -20,7 +21,7 @@ func (h *harness) faceGates(f community, n int) {
 	for i := 0; i < n; i++ {
 		var g uuid.UUID
 		err := h.db.InTx(ctx, "test", func(tx *store.Tx) error {
-			gate, _, err := tx.CreateGate(ctx, store.NewGate{Community: f.id, Name: unique("Gate"), Zone: 0, Direction: "both"})
+			gate, _, err := tx.CreateGate(ctx, store.NewGate{Community: f.id, Name: apitest.Unique("Gate"), Zone: 0, Direction: "both"})
 			g = gate.ID
 			return err
 		})
@@ -59,10 +60,10 @@ func TestFaceEntryFlow(t *testing.T) {
 	m, other := h.signUp(f), h.signUp(f)
 
 	// Not offered until the community names its data handler.
-	if st := h.must(200, "GET", "/api/v1/face/status", m.token, nil); st["offered"] != false {
+	if st := h.Must(200, "GET", "/api/v1/face/status", m.token, nil); st["offered"] != false {
 		t.Fatalf("status before set-up: %v", st)
 	}
-	h.mustFail(409, "face_off", "GET", "/api/v1/face/notice?lang=en", m.token, nil)
+	h.MustFail(409, "face_off", "GET", "/api/v1/face/notice?lang=en", m.token, nil)
 	ctx := context.Background()
 	if err := h.db.InTx(ctx, "test", func(tx *store.Tx) error {
 		return tx.SetFaceOperator(ctx, f.id, consent.Operator{Name: "Sunshine Property", Contact: "privacy@example.com"})
@@ -71,7 +72,7 @@ func TestFaceEntryFlow(t *testing.T) {
 	}
 	h.faceGates(f, 2)
 
-	notice := h.must(200, "GET", "/api/v1/face/notice?lang=en", m.token, nil)
+	notice := h.Must(200, "GET", "/api/v1/face/notice?lang=en", m.token, nil)
 	if notice["version"] != consent.CurrentVersion || !strings.Contains(notice["text"].(string), "Sunshine Property") || len(notice["hash"].(string)) != 64 {
 		t.Fatalf("notice %v", notice)
 	}
@@ -80,31 +81,31 @@ func TestFaceEntryFlow(t *testing.T) {
 	// Consent needs a passkey verification made for it; the one of sign-up is too old.
 	h.exec(`UPDATE sessions SET verified_at = now() - interval '6 minutes'`)
 	before := h.snapshot()
-	h.mustFail(403, "step_up_required", "POST", "/api/v1/face/consent", m.token, give)
+	h.MustFail(403, "step_up_required", "POST", "/api/v1/face/consent", m.token, give)
 	h.stepUp(m, m.key)
 	bad := map[string]any{"notice_version": notice["version"], "notice_lang": "en", "notice_hash": strings.Repeat("0", 64), "scope": "community"}
-	h.mustFail(422, "invalid_field", "POST", "/api/v1/face/consent", m.token, bad)
-	h.mustFail(422, "invalid_field", "POST", "/api/v1/face/consent", m.token, map[string]any{"notice_version": "1", "notice_lang": "fr", "notice_hash": notice["hash"], "scope": "community"})
+	h.MustFail(422, "invalid_field", "POST", "/api/v1/face/consent", m.token, bad)
+	h.MustFail(422, "invalid_field", "POST", "/api/v1/face/consent", m.token, map[string]any{"notice_version": "1", "notice_lang": "fr", "notice_hash": notice["hash"], "scope": "community"})
 	h.unchanged(before, "refused consents")
 	// The refused consents rolled back: the step-up is still there for the real one.
-	out := h.must(201, "POST", "/api/v1/face/consent", m.token, give)
+	out := h.Must(201, "POST", "/api/v1/face/consent", m.token, give)
 	if out["channel"] != "native_app" || out["scope"] != "community" || out["given_by"] != m.id.String() {
 		t.Fatalf("consent %v", out)
 	}
 	// The verification was used up: a second act needs its own.
-	h.mustFail(403, "step_up_required", "POST", "/api/v1/face/consent", m.token, give)
+	h.MustFail(403, "step_up_required", "POST", "/api/v1/face/consent", m.token, give)
 
 	// The phone seals its template to each gate's key and uploads the blobs.
-	gates := h.must(200, "GET", "/api/v1/face/gates", m.token, nil)["gates"].([]any)
+	gates := h.Must(200, "GET", "/api/v1/face/gates", m.token, nil)["gates"].([]any)
 	if len(gates) != 2 {
 		t.Fatalf("gates to seal to: %v", gates)
 	}
 	blobs := h.seal(f, m, gates)
-	h.mustFail(422, "", "POST", "/api/v1/face/templates", m.token, map[string]any{"templates": blobs[:1]}) // one gate missing
-	if got := h.must(201, "POST", "/api/v1/face/templates", m.token, map[string]any{"templates": blobs}); got["templates_stored"] != 2.0 {
+	h.MustFail(422, "", "POST", "/api/v1/face/templates", m.token, map[string]any{"templates": blobs[:1]}) // one gate missing
+	if got := h.Must(201, "POST", "/api/v1/face/templates", m.token, map[string]any{"templates": blobs}); got["templates_stored"] != 2.0 {
 		t.Fatalf("templates %v", got)
 	}
-	status := h.must(200, "GET", "/api/v1/face/status", m.token, nil)
+	status := h.Must(200, "GET", "/api/v1/face/status", m.token, nil)
 	for _, g := range status["gates"].([]any) {
 		if g.(map[string]any)["has_template"] != true {
 			t.Fatalf("gate without the template: %v", status)
@@ -113,30 +114,30 @@ func TestFaceEntryFlow(t *testing.T) {
 
 	// Another resident learns nothing and withdraws nothing.
 	before = h.snapshot()
-	h.mustFail(404, "not_found", "GET", "/api/v1/face/status?resident_id="+m.id.String(), other.token, nil)
-	h.mustFail(404, "not_found", "POST", "/api/v1/face/withdraw", other.token, map[string]any{"resident_id": m.id.String()})
-	h.mustFail(404, "not_found", "POST", "/api/v1/face/templates", other.token, map[string]any{"resident_id": m.id.String(), "templates": blobs})
+	h.MustFail(404, "not_found", "GET", "/api/v1/face/status?resident_id="+m.id.String(), other.token, nil)
+	h.MustFail(404, "not_found", "POST", "/api/v1/face/withdraw", other.token, map[string]any{"resident_id": m.id.String()})
+	h.MustFail(404, "not_found", "POST", "/api/v1/face/templates", other.token, map[string]any{"resident_id": m.id.String(), "templates": blobs})
 	h.unchanged(before, "another resident's face requests")
 
 	// Withdrawal: one call, every gate told; the app then shows each gate's confirmation.
-	purge := h.must(200, "POST", "/api/v1/face/withdraw", m.token, nil)
+	purge := h.Must(200, "POST", "/api/v1/face/withdraw", m.token, nil)
 	if purge["consent_ended"] != true || purge["templates_deleted"] != 2.0 || purge["gates_notified"] != 2.0 {
 		t.Fatalf("withdraw %v", purge)
 	}
-	status = h.must(200, "GET", "/api/v1/face/status", m.token, nil)
+	status = h.Must(200, "GET", "/api/v1/face/status", m.token, nil)
 	if len(status["purges"].([]any)) != 2 || status["purges"].([]any)[0].(map[string]any)["acked"] != false {
 		t.Fatalf("purge status %v", status)
 	}
-	export := h.must(200, "GET", "/api/v1/me/export", m.token, nil)
+	export := h.Must(200, "GET", "/api/v1/me/export", m.token, nil)
 	if len(export["consents"].([]any)) != 1 || len(export["face_purges"].([]any)) != 2 {
 		t.Fatalf("export of face data: consents %v purges %v", export["consents"], export["face_purges"])
 	}
 
 	// Deleting the account purges face data in the same transaction.
 	h.stepUp(other, other.key)
-	h.must(201, "POST", "/api/v1/face/consent", other.token, give)
+	h.Must(201, "POST", "/api/v1/face/consent", other.token, give)
 	h.stepUp(other, other.key)
-	deleted := h.must(200, "DELETE", "/api/v1/me", other.token, nil)
+	deleted := h.Must(200, "DELETE", "/api/v1/me", other.token, nil)
 	if deleted["face"].(map[string]any)["consent_ended"] != true || deleted["face"].(map[string]any)["gates_notified"] != 2.0 {
 		t.Fatalf("delete %v", deleted)
 	}

@@ -56,7 +56,7 @@ func TestNoSession(t *testing.T) {
 	f := h.community()
 	m := h.signUp(f)
 	ended := h.signIn(m)
-	h.must(200, "POST", "/api/v1/signout", ended, nil)
+	h.Must(200, "POST", "/api/v1/signout", ended, nil)
 	before := h.snapshot()
 	tokens := map[string]string{
 		"none": "", "garbage": "not-a-token", "unknown": "gpr_" + strings.Repeat("A", 64),
@@ -70,7 +70,7 @@ func TestNoSession(t *testing.T) {
 				if r.body != "" {
 					body = r.body
 				}
-				h.mustFail(401, "unauthorized", r.method, r.path, tok, body)
+				h.MustFail(401, "unauthorized", r.method, r.path, tok, body)
 			})
 		}
 	}
@@ -81,9 +81,9 @@ func TestNoSession(t *testing.T) {
 // addPasskey registers a second passkey for a signed-in member.
 func (h *harness) addPasskey(m member) *softKey {
 	h.t.Helper()
-	begin := h.must(200, "POST", "/api/v1/passkeys/begin", m.token, map[string]any{})
+	begin := h.Must(200, "POST", "/api/v1/passkeys/begin", m.token, map[string]any{})
 	cred, key := m.auth.create(h.t, begin)
-	h.must(201, "POST", "/api/v1/passkeys/finish", m.token, map[string]any{"ceremony": begin["ceremony"], "credential": cred, "name": "tablet"})
+	h.Must(201, "POST", "/api/v1/passkeys/finish", m.token, map[string]any{"ceremony": begin["ceremony"], "credential": cred, "name": "tablet"})
 	return key
 }
 
@@ -103,8 +103,8 @@ func TestOtherResidentsResourcesAreNotFound(t *testing.T) {
 	second := h.addPasskey(a)
 	h.stepUp(a, a.key)
 	_, pub := phoneKey(t)
-	dev := h.must(201, "POST", "/api/v1/devices", a.token, map[string]any{"public_key": pub, "label": "a's phone"})["device"].(map[string]any)["id"].(string)
-	visitor := h.must(201, "POST", "/api/v1/visitors", a.token, map[string]any{"label": "guest", "max_entries": 1,
+	dev := h.Must(201, "POST", "/api/v1/devices", a.token, map[string]any{"public_key": pub, "label": "a's phone"})["device"].(map[string]any)["id"].(string)
+	visitor := h.Must(201, "POST", "/api/v1/visitors", a.token, map[string]any{"label": "guest", "max_entries": 1,
 		"valid_until": time.Now().Add(time.Hour).Format(time.RFC3339)})["visitor_pass"].(map[string]any)["id"].(string)
 	var secondID string
 	if err := h.sql.Get(&secondID, `SELECT id FROM passkeys WHERE credential_id = $1`, second.id); err != nil {
@@ -113,13 +113,13 @@ func TestOtherResidentsResourcesAreNotFound(t *testing.T) {
 	before := h.snapshot()
 	for _, other := range []member{b, stranger} {
 		for _, path := range []string{"/api/v1/passkeys/" + secondID, "/api/v1/devices/" + dev, "/api/v1/visitors/" + visitor} {
-			status, out := h.do("DELETE", path, other.token, nil)
+			status, out := h.Do("DELETE", path, other.token, nil)
 			if status != 404 || strings.Contains(fmt.Sprint(out), a.id.String()) {
 				t.Fatalf("DELETE %s by another resident = %d %v", path, status, out)
 			}
 		}
 		for path, key := range map[string]string{"/api/v1/passkeys": "passkeys", "/api/v1/devices": "devices", "/api/v1/visitors": "visitor_passes"} {
-			out := h.must(200, "GET", path, other.token, nil)
+			out := h.Must(200, "GET", path, other.token, nil)
 			for _, item := range out[key].([]any) {
 				id := item.(map[string]any)["id"]
 				if id == secondID || id == dev || id == visitor {
@@ -127,7 +127,7 @@ func TestOtherResidentsResourcesAreNotFound(t *testing.T) {
 				}
 			}
 		}
-		for _, e := range h.must(200, "GET", "/api/v1/me/export", other.token, nil)["credentials"].([]any) {
+		for _, e := range h.Must(200, "GET", "/api/v1/me/export", other.token, nil)["credentials"].([]any) {
 			if e.(map[string]any)["id"] == dev {
 				t.Fatal("another resident's export holds a's device")
 			}
@@ -142,11 +142,11 @@ func TestInviteFailures(t *testing.T) {
 	f := h.community()
 	au := &authenticator{origin: h.base, rpID: "localhost", uv: true}
 	redeem := func(code string) map[string]any {
-		return h.must(200, "POST", "/api/v1/invites/redeem/begin", "", map[string]any{"invite_code": code})
+		return h.Must(200, "POST", "/api/v1/invites/redeem/begin", "", map[string]any{"invite_code": code})
 	}
 	finish := func(begin map[string]any) (int, map[string]any) {
 		cred, _ := au.create(t, begin)
-		return h.do("POST", "/api/v1/invites/redeem/finish", "", map[string]any{"ceremony": begin["ceremony"], "credential": cred, "session": "bearer"})
+		return h.Do("POST", "/api/v1/invites/redeem/finish", "", map[string]any{"ceremony": begin["ceremony"], "credential": cred, "session": "bearer"})
 	}
 
 	// Fixtures first: an invite to use twice, one expired, one expiring between begin and
@@ -173,13 +173,13 @@ func TestInviteFailures(t *testing.T) {
 	if status, out := finish(second); status != 404 {
 		t.Fatalf("second redemption of one invite = %d %v", status, out)
 	}
-	h.mustFail(404, "invite_unusable", "POST", "/api/v1/invites/redeem/begin", "", map[string]any{"invite_code": code})
-	h.mustFail(404, "invite_unusable", "POST", "/api/v1/invites/redeem/begin", "", map[string]any{"invite_code": expired})
+	h.MustFail(404, "invite_unusable", "POST", "/api/v1/invites/redeem/begin", "", map[string]any{"invite_code": code})
+	h.MustFail(404, "invite_unusable", "POST", "/api/v1/invites/redeem/begin", "", map[string]any{"invite_code": expired})
 	if status, out := finish(begun); status != 404 {
 		t.Fatalf("finish after the invite expired = %d %v", status, out)
 	}
 	for _, c := range []string{goneCode, "gpi_nope", "", strings.Replace(code, "gpi_", "gpr_", 1), "gpi_" + strings.Repeat("A", 64)} {
-		status, _ := h.do("POST", "/api/v1/invites/redeem/begin", "", map[string]any{"invite_code": c})
+		status, _ := h.Do("POST", "/api/v1/invites/redeem/begin", "", map[string]any{"invite_code": c})
 		if status != 404 && status != 422 {
 			t.Fatalf("invite %q = %d", c, status)
 		}
@@ -195,25 +195,25 @@ func TestCeremonyFailures(t *testing.T) {
 	before := h.snapshot()
 
 	// Replay: a second finish with the same ceremony, even with a fresh signature.
-	begin := h.must(200, "POST", "/api/v1/signin/begin", "", map[string]any{})
-	h.must(200, "POST", "/api/v1/signin/finish", "", map[string]any{"ceremony": begin["ceremony"], "credential": m.auth.get(t, begin, m.key, 1), "session": "bearer"})
+	begin := h.Must(200, "POST", "/api/v1/signin/begin", "", map[string]any{})
+	h.Must(200, "POST", "/api/v1/signin/finish", "", map[string]any{"ceremony": begin["ceremony"], "credential": m.auth.get(t, begin, m.key, 1), "session": "bearer"})
 	before["sessions"]++
-	h.mustFail(422, "ceremony_expired", "POST", "/api/v1/signin/finish", "", map[string]any{"ceremony": begin["ceremony"], "credential": m.auth.get(t, begin, m.key, 1)})
+	h.MustFail(422, "ceremony_expired", "POST", "/api/v1/signin/finish", "", map[string]any{"ceremony": begin["ceremony"], "credential": m.auth.get(t, begin, m.key, 1)})
 
 	// Expired: the challenge lives five minutes.
-	begin = h.must(200, "POST", "/api/v1/signin/begin", "", map[string]any{})
+	begin = h.Must(200, "POST", "/api/v1/signin/begin", "", map[string]any{})
 	h.exec(`UPDATE webauthn_ceremonies SET expires_at = now() - interval '1 second'`)
-	h.mustFail(422, "ceremony_expired", "POST", "/api/v1/signin/finish", "", map[string]any{"ceremony": begin["ceremony"], "credential": m.auth.get(t, begin, m.key, 1)})
+	h.MustFail(422, "ceremony_expired", "POST", "/api/v1/signin/finish", "", map[string]any{"ceremony": begin["ceremony"], "credential": m.auth.get(t, begin, m.key, 1)})
 
 	// A sign-in ceremony cannot finish a registration, and is not consumed by trying.
-	begin = h.must(200, "POST", "/api/v1/signin/begin", "", map[string]any{})
+	begin = h.Must(200, "POST", "/api/v1/signin/begin", "", map[string]any{})
 	cred, _ := m.auth.create(t, map[string]any{"options": map[string]any{"publicKey": map[string]any{
 		"challenge": publicKeyOptions(t, begin)["challenge"], "user": map[string]any{"id": b64.EncodeToString(m.key.userHandle)}}}})
-	h.mustFail(422, "ceremony_expired", "POST", "/api/v1/invites/redeem/finish", "", map[string]any{"ceremony": begin["ceremony"], "credential": cred})
+	h.MustFail(422, "ceremony_expired", "POST", "/api/v1/invites/redeem/finish", "", map[string]any{"ceremony": begin["ceremony"], "credential": cred})
 
 	// An answer to another challenge fails the signature check (and uses this ceremony up).
-	other := h.must(200, "POST", "/api/v1/signin/begin", "", map[string]any{})
-	h.mustFail(400, "webauthn_failed", "POST", "/api/v1/signin/finish", "", map[string]any{"ceremony": begin["ceremony"], "credential": m.auth.get(t, other, m.key, 1)})
+	other := h.Must(200, "POST", "/api/v1/signin/begin", "", map[string]any{})
+	h.MustFail(400, "webauthn_failed", "POST", "/api/v1/signin/finish", "", map[string]any{"ceremony": begin["ceremony"], "credential": m.auth.get(t, other, m.key, 1)})
 
 	// (A counter that does not move forward suspends the passkey: TestClonedPasskeyIsSuspended.)
 
@@ -221,13 +221,13 @@ func TestCeremonyFailures(t *testing.T) {
 	stranger := &authenticator{origin: h.base, rpID: "localhost", uv: true}
 	_, k := stranger.create(t, map[string]any{"options": map[string]any{"publicKey": map[string]any{"challenge": "AAAA",
 		"user": map[string]any{"id": b64.EncodeToString(append(f.id[:], uuid.New().String()[:16]...))}}}})
-	begin = h.must(200, "POST", "/api/v1/signin/begin", "", map[string]any{})
-	h.mustFail(401, "unknown_passkey", "POST", "/api/v1/signin/finish", "", map[string]any{"ceremony": begin["ceremony"], "credential": stranger.get(t, begin, k, 1)})
+	begin = h.Must(200, "POST", "/api/v1/signin/begin", "", map[string]any{})
+	h.MustFail(401, "unknown_passkey", "POST", "/api/v1/signin/finish", "", map[string]any{"ceremony": begin["ceremony"], "credential": stranger.get(t, begin, k, 1)})
 
 	// The wrong origin (a phishing site relaying the challenge).
 	phish := &authenticator{origin: "https://gatepass.example.evil", rpID: "localhost", uv: true, keys: m.auth.keys}
-	begin = h.must(200, "POST", "/api/v1/signin/begin", "", map[string]any{})
-	h.mustFail(400, "webauthn_failed", "POST", "/api/v1/signin/finish", "", map[string]any{"ceremony": begin["ceremony"], "credential": phish.get(t, begin, m.key, 5)})
+	begin = h.Must(200, "POST", "/api/v1/signin/begin", "", map[string]any{})
+	h.MustFail(400, "webauthn_failed", "POST", "/api/v1/signin/finish", "", map[string]any{"ceremony": begin["ceremony"], "credential": phish.get(t, begin, m.key, 5)})
 	h.unchanged(before, "failed ceremonies")
 }
 
@@ -239,21 +239,21 @@ func TestStepUpDevicesAndPasskeyRemoval(t *testing.T) {
 	// Sign-up verified the user, but a device needs a step-up from the last 5 minutes.
 	h.exec(`UPDATE sessions SET verified_at = now() - interval '5 minutes 1 second'`)
 	before := h.snapshot()
-	h.mustFail(403, "step_up_required", "POST", "/api/v1/devices", m.token, map[string]any{"public_key": pub})
-	h.mustFail(403, "step_up_required", "DELETE", "/api/v1/me", m.token, nil)
+	h.MustFail(403, "step_up_required", "POST", "/api/v1/devices", m.token, map[string]any{"public_key": pub})
+	h.MustFail(403, "step_up_required", "DELETE", "/api/v1/me", m.token, nil)
 	h.unchanged(before, "requests without a fresh step-up")
 
 	// A step-up with a passkey that does not verify the user does not count.
 	m.auth.uv = false
-	begin := h.must(200, "POST", "/api/v1/stepup/begin", m.token, map[string]any{})
-	h.mustFail(403, "user_not_verified", "POST", "/api/v1/stepup/finish", m.token, map[string]any{"ceremony": begin["ceremony"], "credential": m.auth.get(t, begin, m.key, 1)})
+	begin := h.Must(200, "POST", "/api/v1/stepup/begin", m.token, map[string]any{})
+	h.MustFail(403, "user_not_verified", "POST", "/api/v1/stepup/finish", m.token, map[string]any{"ceremony": begin["ceremony"], "credential": m.auth.get(t, begin, m.key, 1)})
 	m.auth.uv = true
-	h.mustFail(403, "step_up_required", "POST", "/api/v1/devices", m.token, map[string]any{"public_key": pub})
+	h.MustFail(403, "step_up_required", "POST", "/api/v1/devices", m.token, map[string]any{"public_key": pub})
 
 	// With a second passkey's fresh step-up, the device is certified and works offline.
 	second := h.addPasskey(m)
 	h.stepUp(m, second)
-	out := h.must(201, "POST", "/api/v1/devices", m.token, map[string]any{"public_key": pub, "label": "my phone"})
+	out := h.Must(201, "POST", "/api/v1/devices", m.token, map[string]any{"public_key": pub, "label": "my phone"})
 	cert, err := base64.StdEncoding.DecodeString(out["certificate"].(string))
 	if err != nil {
 		t.Fatal(err)
@@ -277,12 +277,12 @@ func TestStepUpDevicesAndPasskeyRemoval(t *testing.T) {
 
 	// An old step-up no longer counts.
 	h.exec(`UPDATE sessions SET verified_at = now() - interval '6 minutes' WHERE resident_id = $1`, m.id)
-	h.mustFail(403, "step_up_required", "POST", "/api/v1/devices", m.token, map[string]any{"public_key": pub})
+	h.MustFail(403, "step_up_required", "POST", "/api/v1/devices", m.token, map[string]any{"public_key": pub})
 
 	// Removing the passkey revokes the device it authorised (and tells the gates), and
 	// ends the sessions it verified.
 	other := h.signIn(m)
-	removed := h.must(200, "DELETE", "/api/v1/passkeys/"+secondID.String(), other, nil)
+	removed := h.Must(200, "DELETE", "/api/v1/passkeys/"+secondID.String(), other, nil)
 	if removed["devices_revoked"] != 1.0 || removed["sessions_ended"] != 1.0 {
 		t.Fatalf("removing the passkey: %v", removed)
 	}
@@ -290,23 +290,23 @@ func TestStepUpDevicesAndPasskeyRemoval(t *testing.T) {
 	if err := h.sql.Get(&changes, `SELECT count(*) FROM change_log WHERE kind = 'revocation' AND entity_id = $1`, claims.CredentialID); err != nil || changes != 1 {
 		t.Fatalf("revocation changes for the device: %d %v", changes, err)
 	}
-	h.mustFail(401, "unauthorized", "GET", "/api/v1/me", m.token, nil)
+	h.MustFail(401, "unauthorized", "GET", "/api/v1/me", m.token, nil)
 	// The last passkey stays.
-	h.mustFail(409, "last_passkey", "DELETE", "/api/v1/passkeys/"+h.must(200, "GET", "/api/v1/passkeys", other, nil)["passkeys"].([]any)[0].(map[string]any)["id"].(string), other, nil)
+	h.MustFail(409, "last_passkey", "DELETE", "/api/v1/passkeys/"+h.Must(200, "GET", "/api/v1/passkeys", other, nil)["passkeys"].([]any)[0].(map[string]any)["id"].(string), other, nil)
 }
 
 func TestPassRefusedWhenNotResident(t *testing.T) {
 	h := newHarness(t, testLimits)
 	f := h.community()
 	m, revoked := h.signUp(f), h.signUp(f)
-	h.must(200, "GET", "/api/v1/pass", m.token, nil)
-	h.must(200, "GET", "/api/v1/pass", revoked.token, nil)
+	h.Must(200, "GET", "/api/v1/pass", m.token, nil)
+	h.Must(200, "GET", "/api/v1/pass", revoked.token, nil)
 
 	// Staff revoke a resident's QR credential: no more codes, and no new credential.
 	h.exec(`UPDATE credentials SET revoked_at = now(), revoke_reason = 'test' WHERE resident_id = $1`, revoked.id)
 	before := h.snapshot()
-	h.mustFail(403, "credential_revoked", "GET", "/api/v1/pass", revoked.token, nil)
-	h.mustFail(403, "credential_revoked", "GET", "/api/v1/pass.png", revoked.token, nil)
+	h.MustFail(403, "credential_revoked", "GET", "/api/v1/pass", revoked.token, nil)
+	h.MustFail(403, "credential_revoked", "GET", "/api/v1/pass.png", revoked.token, nil)
 
 	// Move-out ends the sessions at once; even a session that survived (a race) mints nothing.
 	if err := h.db.InTx(context.Background(), "test", func(tx *store.Tx) error {
@@ -315,13 +315,13 @@ func TestPassRefusedWhenNotResident(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	h.mustFail(401, "unauthorized", "GET", "/api/v1/pass", m.token, nil)
-	begin := h.must(200, "POST", "/api/v1/signin/begin", "", map[string]any{})
-	h.mustFail(401, "unknown_passkey", "POST", "/api/v1/signin/finish", "", map[string]any{"ceremony": begin["ceremony"], "credential": m.auth.get(t, begin, m.key, 1)})
+	h.MustFail(401, "unauthorized", "GET", "/api/v1/pass", m.token, nil)
+	begin := h.Must(200, "POST", "/api/v1/signin/begin", "", map[string]any{})
+	h.MustFail(401, "unknown_passkey", "POST", "/api/v1/signin/finish", "", map[string]any{"ceremony": begin["ceremony"], "credential": m.auth.get(t, begin, m.key, 1)})
 	before = h.snapshot()
 	h.exec(`UPDATE sessions SET revoked_at = NULL WHERE resident_id = $1`, m.id)
-	h.mustFail(403, "not_resident", "GET", "/api/v1/pass", m.token, nil)
-	h.mustFail(403, "not_resident", "POST", "/api/v1/visitors", m.token, map[string]any{"label": "x", "max_entries": 1,
+	h.MustFail(403, "not_resident", "GET", "/api/v1/pass", m.token, nil)
+	h.MustFail(403, "not_resident", "POST", "/api/v1/visitors", m.token, map[string]any{"label": "x", "max_entries": 1,
 		"valid_until": time.Now().Add(time.Hour).Format(time.RFC3339)})
 	before["sessions WHERE revoked_at IS NOT NULL"]--
 	h.unchanged(before, "passes refused")
@@ -334,7 +334,7 @@ func TestRateLimits(t *testing.T) {
 	// One code, however it is typed, is tried twice a minute; another code still goes
 	// (a lobby desk redeems one invite after another), until the address's budget is spent.
 	redeem := func(code string) (int, map[string]any) {
-		return h.do("POST", "/api/v1/invites/redeem/begin", "", map[string]any{"invite_code": code})
+		return h.Do("POST", "/api/v1/invites/redeem/begin", "", map[string]any{"invite_code": code})
 	}
 	for i, try := range []struct {
 		code, want string
@@ -348,13 +348,13 @@ func TestRateLimits(t *testing.T) {
 		}
 	}
 	for i := 0; i < 3; i++ {
-		h.must(200, "GET", "/api/v1/pass", m.token, nil)
+		h.Must(200, "GET", "/api/v1/pass", m.token, nil)
 	}
-	h.mustFail(429, "rate_limited", "GET", "/api/v1/pass", m.token, nil)
-	h.mustFail(429, "rate_limited", "GET", "/api/v1/pass.png", m.token, nil)
-	h.must(200, "POST", "/api/v1/signin/begin", "", map[string]any{})
-	h.must(200, "POST", "/api/v1/signin/begin", "", map[string]any{})
-	h.mustFail(429, "rate_limited", "POST", "/api/v1/signin/begin", "", map[string]any{})
+	h.MustFail(429, "rate_limited", "GET", "/api/v1/pass", m.token, nil)
+	h.MustFail(429, "rate_limited", "GET", "/api/v1/pass.png", m.token, nil)
+	h.Must(200, "POST", "/api/v1/signin/begin", "", map[string]any{})
+	h.Must(200, "POST", "/api/v1/signin/begin", "", map[string]any{})
+	h.MustFail(429, "rate_limited", "POST", "/api/v1/signin/begin", "", map[string]any{})
 }
 
 func TestEdgeHeadersAndLimits(t *testing.T) {
@@ -382,10 +382,10 @@ func TestEdgeHeadersAndLimits(t *testing.T) {
 	if got := preflight("https://evil.example"); got != "" {
 		t.Fatalf("CORS for another origin: %q", got)
 	}
-	h.mustFail(413, "body_too_large", "POST", "/api/v1/signin/begin", "", `{"x":"`+strings.Repeat("a", bodyLimit)+`"}`)
+	h.MustFail(413, "body_too_large", "POST", "/api/v1/signin/begin", "", `{"x":"`+strings.Repeat("a", bodyLimit)+`"}`)
 	// Sealed face templates may be larger, up to their own limit.
-	h.mustFail(401, "unauthorized", "POST", faceTemplatesPath, "", `{"x":"`+strings.Repeat("a", 2*bodyLimit)+`"}`)
-	h.mustFail(413, "body_too_large", "POST", faceTemplatesPath, "", `{"x":"`+strings.Repeat("a", faceTemplatesLimit)+`"}`)
+	h.MustFail(401, "unauthorized", "POST", faceTemplatesPath, "", `{"x":"`+strings.Repeat("a", 2*bodyLimit)+`"}`)
+	h.MustFail(413, "body_too_large", "POST", faceTemplatesPath, "", `{"x":"`+strings.Repeat("a", faceTemplatesLimit)+`"}`)
 }
 
 // A passkey removed from the account no longer signs in, with the same answer as one
@@ -399,10 +399,10 @@ func TestRemovedPasskeyCannotSignIn(t *testing.T) {
 	if err := h.sql.Get(&id, `SELECT id FROM passkeys WHERE credential_id = $1`, second.id); err != nil {
 		t.Fatal(err)
 	}
-	h.must(200, "DELETE", "/api/v1/passkeys/"+id, m.token, nil)
+	h.Must(200, "DELETE", "/api/v1/passkeys/"+id, m.token, nil)
 	before := h.snapshot()
-	begin := h.must(200, "POST", "/api/v1/signin/begin", "", map[string]any{})
-	h.mustFail(401, "unknown_passkey", "POST", "/api/v1/signin/finish", "", map[string]any{"ceremony": begin["ceremony"], "credential": m.auth.get(t, begin, second, 1)})
+	begin := h.Must(200, "POST", "/api/v1/signin/begin", "", map[string]any{})
+	h.MustFail(401, "unknown_passkey", "POST", "/api/v1/signin/finish", "", map[string]any{"ceremony": begin["ceremony"], "credential": m.auth.get(t, begin, second, 1)})
 	h.unchanged(before, "sign-in with a removed passkey")
 	h.signIn(m)
 }

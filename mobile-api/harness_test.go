@@ -3,13 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
-	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -28,13 +25,14 @@ func TestMain(m *testing.M) { dbtest.Main(m) }
 
 // harness is a real mobile-api on a loopback listener over the package's database.
 type harness struct {
-	t      testing.TB
-	api    *API
-	db     *store.DB
-	sql    *sqlx.DB // for tests that age rows or count them
-	sealer *secret.Sealer
-	base   string // http://localhost:port: the RP origin
-	logs   *syncBuffer
+	*apitest.Client // Do, Must and MustFail, each answer held to the error shape
+	t               testing.TB
+	api             *API
+	db              *store.DB
+	sql             *sqlx.DB // for tests that age rows or count them
+	sealer          *secret.Sealer
+	base            string // http://localhost:port: the RP origin
+	logs            *syncBuffer
 }
 
 // syncBuffer collects the server's log lines for tests that look for a warning.
@@ -86,12 +84,8 @@ func newHarness(t testing.TB, limits Limits) *harness {
 	done := make(chan struct{})
 	go func() { _ = api.ServeListener(ctx, ln); close(done) }()
 	t.Cleanup(func() { cancel(); <-done })
-	return &harness{t: t, api: api, db: db, sql: x, sealer: sealer, base: base, logs: logs}
+	return &harness{Client: &apitest.Client{T: t, Base: base}, t: t, api: api, db: db, sql: x, sealer: sealer, base: base, logs: logs}
 }
-
-var seq atomic.Int64
-
-func unique(prefix string) string { return fmt.Sprintf("%s %d", prefix, seq.Add(1)) }
 
 // community is a community with a building, a unit and an extra zone.
 type community struct {
@@ -103,16 +97,16 @@ func (h *harness) community() community {
 	ctx := context.Background()
 	var f community
 	err := h.db.InTx(ctx, "test", func(tx *store.Tx) error {
-		c, err := tx.CreateCommunity(ctx, unique("Community"), h.sealer)
+		c, err := tx.CreateCommunity(ctx, apitest.Unique("Community"), h.sealer)
 		if err != nil {
 			return err
 		}
 		f.id = c.ID
-		b, err := tx.CreateBuilding(ctx, c.ID, unique("Building"))
+		b, err := tx.CreateBuilding(ctx, c.ID, apitest.Unique("Building"))
 		if err != nil {
 			return err
 		}
-		u, err := tx.CreateUnit(ctx, c.ID, b.ID, unique("Unit"))
+		u, err := tx.CreateUnit(ctx, c.ID, b.ID, apitest.Unique("Unit"))
 		if err != nil {
 			return err
 		}
@@ -128,7 +122,7 @@ func (h *harness) community() community {
 // invite creates a resident the way staff do and returns their id and invite code.
 func (h *harness) invite(f community) (uuid.UUID, string) {
 	h.t.Helper()
-	return h.inviteAs(store.NewResident{Community: f.id, Name: unique("Resident"), Unit: f.unit, Role: access.RoleOwner})
+	return h.inviteAs(store.NewResident{Community: f.id, Name: apitest.Unique("Resident"), Unit: f.unit, Role: access.RoleOwner})
 }
 
 // inviteAs creates the resident nr the way staff do and returns their id and invite code.
@@ -175,9 +169,9 @@ func (h *harness) signUp(f community) member {
 func (h *harness) redeem(f community, id uuid.UUID, code, passkeyName string) member {
 	h.t.Helper()
 	au := &authenticator{origin: h.base, rpID: "localhost", uv: true}
-	begin := h.must(200, "POST", "/api/v1/invites/redeem/begin", "", map[string]any{"invite_code": code})
+	begin := h.Must(200, "POST", "/api/v1/invites/redeem/begin", "", map[string]any{"invite_code": code})
 	cred, key := au.create(h.t, begin)
-	out := h.must(201, "POST", "/api/v1/invites/redeem/finish", "", map[string]any{
+	out := h.Must(201, "POST", "/api/v1/invites/redeem/finish", "", map[string]any{
 		"ceremony": begin["ceremony"], "credential": cred, "name": passkeyName, "session": "bearer"})
 	if out["resident_id"] != id.String() {
 		h.t.Fatalf("redeemed as %v, want %s", out["resident_id"], id)
@@ -188,8 +182,8 @@ func (h *harness) redeem(f community, id uuid.UUID, code, passkeyName string) me
 // signIn makes a new bearer session with a member's passkey.
 func (h *harness) signIn(m member) string {
 	h.t.Helper()
-	begin := h.must(200, "POST", "/api/v1/signin/begin", "", map[string]any{})
-	out := h.must(200, "POST", "/api/v1/signin/finish", "", map[string]any{
+	begin := h.Must(200, "POST", "/api/v1/signin/begin", "", map[string]any{})
+	out := h.Must(200, "POST", "/api/v1/signin/finish", "", map[string]any{
 		"ceremony": begin["ceremony"], "credential": m.auth.get(h.t, begin, m.key, 1), "session": "bearer"})
 	return out["session_token"].(string)
 }
@@ -197,8 +191,8 @@ func (h *harness) signIn(m member) string {
 // stepUp re-verifies a member's session with their passkey.
 func (h *harness) stepUp(m member, k *softKey) {
 	h.t.Helper()
-	begin := h.must(200, "POST", "/api/v1/stepup/begin", m.token, map[string]any{})
-	h.must(200, "POST", "/api/v1/stepup/finish", m.token, map[string]any{"ceremony": begin["ceremony"], "credential": m.auth.get(h.t, begin, k, 1)})
+	begin := h.Must(200, "POST", "/api/v1/stepup/begin", m.token, map[string]any{})
+	h.Must(200, "POST", "/api/v1/stepup/finish", m.token, map[string]any{"ceremony": begin["ceremony"], "credential": m.auth.get(h.t, begin, k, 1)})
 }
 
 // raw sends a request and returns the status, headers and body.
@@ -206,43 +200,6 @@ func (h *harness) raw(method, path, token string, body any) (int, http.Header, [
 	h.t.Helper()
 	resp := apitest.Do(h.t, method, h.base+path, token, body)
 	return resp.Status, resp.Header, resp.Body
-}
-
-// do sends a request; every error answer must have the error shape.
-func (h *harness) do(method, path, token string, body any) (int, map[string]any) {
-	h.t.Helper()
-	status, hdr, raw := h.raw(method, path, token, body)
-	out := map[string]any{}
-	if strings.HasPrefix(hdr.Get("Content-Type"), "application/json") || status >= 400 {
-		if err := json.Unmarshal(raw, &out); err != nil {
-			h.t.Fatalf("%s %s: %d, body is not a JSON object: %q", method, path, status, raw)
-		}
-	}
-	if status >= 400 {
-		if e, ok := out["error"].(map[string]any); !ok || e["code"] == "" || e["message"] == "" {
-			h.t.Fatalf("%s %s: %d without the error shape: %s", method, path, status, raw)
-		}
-	}
-	return status, out
-}
-
-func (h *harness) must(want int, method, path, token string, body any) map[string]any {
-	h.t.Helper()
-	got, out := h.do(method, path, token, body)
-	if got != want {
-		h.t.Fatalf("%s %s = %d %v, want %d", method, path, got, out, want)
-	}
-	return out
-}
-
-// mustFail expects an error status and code.
-func (h *harness) mustFail(want int, code, method, path, token string, body any) {
-	h.t.Helper()
-	got, out := h.do(method, path, token, body)
-	e, _ := out["error"].(map[string]any)
-	if got != want || (code != "" && e["code"] != code) {
-		h.t.Fatalf("%s %s = %d %v, want %d %s", method, path, got, out, want, code)
-	}
 }
 
 // exec runs SQL against the test database (to age rows, as time would).
@@ -291,13 +248,4 @@ func (h *harness) unchanged(before map[string]int, what string) {
 			h.t.Errorf("%s changed %s: %d -> %d", what, k, v, after[k])
 		}
 	}
-}
-
-func mustJSON(t testing.TB, v any) []byte {
-	t.Helper()
-	raw, err := json.Marshal(v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return raw
 }

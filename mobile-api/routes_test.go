@@ -74,11 +74,11 @@ func TestRouteNeeds(t *testing.T) {
 		path, body := concrete(r)
 		if r.needs&access.NeedStepUp != 0 {
 			stepUps++
-			h.mustFail(403, "step_up_required", r.method, path, m.token, body)
+			h.MustFail(403, "step_up_required", r.method, path, m.token, body)
 		}
 		if r.needs&access.NeedActive != 0 {
 			actives++
-			h.mustFail(403, "not_resident", r.method, path, gone.token, body)
+			h.MustFail(403, "not_resident", r.method, path, gone.token, body)
 		}
 	}
 	if stepUps != 3 || actives != 7 {

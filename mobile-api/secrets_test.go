@@ -18,25 +18,25 @@ func TestSignInNeedsUserVerification(t *testing.T) {
 	h := newHarness(t, testLimits)
 	f := h.community()
 	m := h.signUp(f)
-	begin := h.must(200, "POST", "/api/v1/signin/begin", "", map[string]any{})
+	begin := h.Must(200, "POST", "/api/v1/signin/begin", "", map[string]any{})
 	if uv := publicKeyOptions(t, begin)["userVerification"]; uv != "required" {
 		t.Fatalf("sign-in options ask userVerification %v", uv)
 	}
 	_, code := h.invite(f)
 	before := h.snapshot()
 	m.auth.uv = false
-	h.mustFail(403, "user_not_verified", "POST", "/api/v1/signin/finish", "", map[string]any{
+	h.MustFail(403, "user_not_verified", "POST", "/api/v1/signin/finish", "", map[string]any{
 		"ceremony": begin["ceremony"], "credential": m.auth.get(t, begin, m.key, 1), "session": "bearer"})
 	// Nor can a passkey be registered without it, by invite or beside another.
-	reg := h.must(200, "POST", "/api/v1/invites/redeem/begin", "", map[string]any{"invite_code": code})
+	reg := h.Must(200, "POST", "/api/v1/invites/redeem/begin", "", map[string]any{"invite_code": code})
 	if uv := publicKeyOptions(t, reg)["authenticatorSelection"].(map[string]any)["userVerification"]; uv != "required" {
 		t.Fatalf("registration options ask userVerification %v", uv)
 	}
 	cred, _ := m.auth.create(t, reg)
-	h.mustFail(403, "user_not_verified", "POST", "/api/v1/invites/redeem/finish", "", map[string]any{"ceremony": reg["ceremony"], "credential": cred, "session": "bearer"})
-	add := h.must(200, "POST", "/api/v1/passkeys/begin", m.token, map[string]any{})
+	h.MustFail(403, "user_not_verified", "POST", "/api/v1/invites/redeem/finish", "", map[string]any{"ceremony": reg["ceremony"], "credential": cred, "session": "bearer"})
+	add := h.Must(200, "POST", "/api/v1/passkeys/begin", m.token, map[string]any{})
 	cred, _ = m.auth.create(t, add)
-	h.mustFail(403, "user_not_verified", "POST", "/api/v1/passkeys/finish", m.token, map[string]any{"ceremony": add["ceremony"], "credential": cred})
+	h.MustFail(403, "user_not_verified", "POST", "/api/v1/passkeys/finish", m.token, map[string]any{"ceremony": add["ceremony"], "credential": cred})
 	h.unchanged(before, "ceremonies without user verification")
 	m.auth.uv = true
 	h.signIn(m)
@@ -53,24 +53,24 @@ func TestSecretsAreNotStored(t *testing.T) {
 	m := h.signUp(f)
 	h.stepUp(m, m.key)
 	phone, pub := phoneKey(t)
-	certified := h.must(201, "POST", "/api/v1/devices", m.token, map[string]any{"public_key": pub})
+	certified := h.Must(201, "POST", "/api/v1/devices", m.token, map[string]any{"public_key": pub})
 	device := certified["device"].(map[string]any)["id"].(string)
 	deviceCert, err := base64.StdEncoding.DecodeString(certified["certificate"].(string))
 	if err != nil {
 		t.Fatal(err)
 	}
 	until := time.Now().Add(time.Hour).Format(time.RFC3339)
-	visitor := h.must(201, "POST", "/api/v1/visitors", m.token, map[string]any{"label": "plumber", "max_entries": 1, "valid_until": until})
+	visitor := h.Must(201, "POST", "/api/v1/visitors", m.token, map[string]any{"label": "plumber", "max_entries": 1, "valid_until": until})
 	link := strings.TrimPrefix(visitor["link"].(string), h.base)
 	token := strings.TrimPrefix(link, "/v/")
 	redeem := func(session string) any {
 		_, code := h.invite(f)
-		begin := h.must(200, "POST", "/api/v1/invites/redeem/begin", "", map[string]any{"invite_code": code})
+		begin := h.Must(200, "POST", "/api/v1/invites/redeem/begin", "", map[string]any{"invite_code": code})
 		cred, _ := m.auth.create(t, begin)
 		return map[string]any{"ceremony": begin["ceremony"], "credential": cred, "session": session}
 	}
 	signIn := func(session string) any {
-		begin := h.must(200, "POST", "/api/v1/signin/begin", "", map[string]any{})
+		begin := h.Must(200, "POST", "/api/v1/signin/begin", "", map[string]any{})
 		return map[string]any{"ceremony": begin["ceremony"], "credential": m.auth.get(t, begin, m.key, 1), "session": session}
 	}
 	cases := []struct {
