@@ -1,13 +1,17 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
 	"encoding/base64"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -385,7 +389,37 @@ func TestEdgeHeadersAndLimits(t *testing.T) {
 	h.MustFail(413, "body_too_large", "POST", "/api/v1/signin/begin", "", `{"x":"`+strings.Repeat("a", bodyLimit)+`"}`)
 	// Sealed face templates may be larger, up to their own limit.
 	h.MustFail(401, "unauthorized", "POST", faceTemplatesPath, "", `{"x":"`+strings.Repeat("a", 2*bodyLimit)+`"}`)
-	h.MustFail(413, "body_too_large", "POST", faceTemplatesPath, "", `{"x":"`+strings.Repeat("a", faceTemplatesLimit)+`"}`)
+	// Over the server's own limit the server answers from the headers and closes: sent
+	// whole, the body races that close (a broken pipe on a loaded machine), so only the
+	// headers are sent.
+	status, body := h.headersOnly("POST", faceTemplatesPath, faceTemplatesLimit+10)
+	if status != 413 || !strings.Contains(body, "body_too_large") {
+		t.Fatalf("over the face templates limit: %d %s, want 413 body_too_large", status, body)
+	}
+}
+
+// headersOnly sends a request's headers announcing a body of n bytes, and no body, and
+// returns the answer: what a server says of a body by its size alone.
+func (h *harness) headersOnly(method, path string, n int) (int, string) {
+	h.t.Helper()
+	u, err := url.Parse(h.base)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	conn, err := net.Dial("tcp", "127.0.0.1:"+u.Port())
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+	fmt.Fprintf(conn, "%s %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n", method, path, u.Host, n)
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		h.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(raw)
 }
 
 // A passkey removed from the account no longer signs in, with the same answer as one
