@@ -76,16 +76,18 @@ func TestTCPInputCapAndIdleDeadline(t *testing.T) {
 	}
 	c1, c2 := dial(), dial()
 	fmt.Fprintf(c1, "%s\n", mint()) // c1 and c2 are served
+	lastActive := time.Now()        // neither may be closed as idle before lastActive + 400 ms
 	time.Sleep(100 * time.Millisecond)
 	if c3 := dial(); !closedWithin(c3, 300*time.Millisecond) {
 		t.Fatal("a third connection was served past the cap of 2")
 	}
-	start := time.Now()
 	if !closedWithin(c2, 2*time.Second) || !closedWithin(c1, 2*time.Second) {
 		t.Fatal("idle connections were not closed")
 	}
-	if el := time.Since(start); el < 200*time.Millisecond {
-		t.Fatalf("closed after %v: before the idle deadline", el)
+	// Measured from the last activity, not from when this test got round to looking:
+	// on a loaded machine the checks above can take longer than the deadline.
+	if el := time.Since(lastActive); el < 350*time.Millisecond {
+		t.Fatalf("closed %v after the last activity: before the idle deadline of 400 ms", el)
 	}
 	// Slots are free again: a new connection is served and decides.
 	c4 := dial()
@@ -156,10 +158,10 @@ func TestHousekeepingPrunesMemory(t *testing.T) {
 			copy(k[:], fmt.Sprint(round, ":", i))
 			mem.RestoreReplay(k, a.Now().Add(100*time.Millisecond))
 		}
-		time.Sleep(300 * time.Millisecond)
-		if r, _ := mem.Len(); r > 2000 {
-			t.Fatalf("round %d: %d replay entries held", round, r)
-		}
+		// Each round's entries end in 100 ms and are pruned by housekeeping: the map never
+		// holds more than one round (waited for, not slept on: a loaded machine may run
+		// housekeeping late, never not at all).
+		waitUntil(t, func() bool { r, _ := mem.Len(); return r <= 2000 })
 	}
 	var lasting [credential.ReplayKeySize]byte
 	mem.RestoreReplay(lasting, now.Add(time.Hour))
@@ -168,7 +170,7 @@ func TestHousekeepingPrunesMemory(t *testing.T) {
 
 func waitUntil(t *testing.T, ok func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(3 * time.Second)
+	deadline := time.Now().Add(10 * time.Second) // generous: CI shares two cores
 	for !ok() {
 		if time.Now().After(deadline) {
 			t.Fatal("timed out")
