@@ -113,11 +113,11 @@ func TestRealBrowserSuspendedPasskey(t *testing.T) {
 	h.exec(`UPDATE passkeys SET sign_count = 1000 WHERE resident_id = $1`, resident)
 	var refused string
 	err := chromedp.Run(ctx,
-		chromedp.Click(`button[data-tab="security"]`, chromedp.ByQuery),
+		browsertest.Tap(`button[data-tab="security"]`),
 		chromedp.WaitVisible("#signout-btn", chromedp.ByID),
-		chromedp.Click("#signout-btn", chromedp.ByID),
+		browsertest.Tap("#signout-btn"),
 		chromedp.WaitVisible("#signin-btn", chromedp.ByID),
-		chromedp.Click("#signin-btn", chromedp.ByID),
+		browsertest.Tap("#signin-btn"),
 		chromedp.Poll(`document.querySelector('#signin-error').textContent !== ''`, nil, chromedp.WithPollingTimeout(10*time.Second)),
 		chromedp.Text("#signin-error", &refused, chromedp.ByID),
 		chromedp.ActionFunc(func(ctx context.Context) error { browsertest.Screenshot(t, ctx, "signin-suspended"); return nil }),
@@ -138,12 +138,12 @@ func TestRealBrowserSuspendedPasskey(t *testing.T) {
 	var alert, item string
 	err = chromedp.Run(ctx,
 		chromedp.SetValue("#invite-code", inv.Code, chromedp.ByID),
-		chromedp.Click("#redeem-btn", chromedp.ByID),
+		browsertest.Tap("#redeem-btn"),
 		browsertest.WaitPass(),
 		chromedp.WaitVisible("#alert", chromedp.ByID),
 		chromedp.Text("#alert", &alert, chromedp.ByID),
 		chromedp.ActionFunc(func(ctx context.Context) error { browsertest.Screenshot(t, ctx, "alert-suspended"); return nil }),
-		chromedp.Click("#alert", chromedp.ByID),
+		browsertest.Tap("#alert"),
 		chromedp.WaitVisible("#passkeys li.suspended", chromedp.ByQuery),
 		chromedp.Text("#passkeys li.suspended", &item, chromedp.ByQuery),
 		chromedp.ActionFunc(func(ctx context.Context) error { browsertest.Screenshot(t, ctx, "security-suspended"); return nil }),
@@ -152,8 +152,8 @@ func TestRealBrowserSuspendedPasskey(t *testing.T) {
 		t.Fatalf("alert %q, passkey %q: %v", alert, item, err)
 	}
 	err = chromedp.Run(ctx,
-		chromedp.Click("#passkeys li.suspended button.pk-remove", chromedp.ByQuery),
-		chromedp.Click("#passkeys li.suspended .confirm-yes", chromedp.ByQuery),
+		browsertest.Tap("#passkeys li.suspended button.pk-remove"),
+		browsertest.Tap("#passkeys li.suspended .confirm-yes"),
 		chromedp.WaitNotPresent("#passkeys li.suspended", chromedp.ByQuery),
 		chromedp.WaitNotVisible("#alert", chromedp.ByID),
 	)
