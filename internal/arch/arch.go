@@ -33,6 +33,44 @@ var SQLHomes = []string{
 	"gatepass/internal/dbtest",
 }
 
+// SQLInTestsAllowed are the test files outside SQLHomes that still write SQL: tests say
+// what they mean through internal/dbtest (Count, Get, Set, Age, Tamper, Insert, Delete,
+// Fingerprint) instead. This list only shrinks: a new test file with a SQL statement
+// fails TestNoSQLStatementsOutsideItsHomes, and so does a listed file with none left.
+var SQLInTestsAllowed = []string{
+	// Not converted yet (issue 10): aging, reading and counting rows, to move to dbtest.
+	"mobile-api/api_test.go",
+	"mobile-api/browser_test.go",
+	"mobile-api/chinese_browser_test.go",
+	"mobile-api/clone_test.go",
+	"mobile-api/data_test.go",
+	"mobile-api/devices_test.go",
+	"mobile-api/erase_test.go",
+	"mobile-api/face_enrol_test.go",
+	"mobile-api/face_test.go",
+	"mobile-api/failures_test.go",
+	"mobile-api/harness_test.go",
+	"mobile-api/offline_browser_test.go",
+	"mobile-api/routes_test.go",
+	"internal/systest/gatefault/abuse_test.go",
+	"internal/systest/gatefault/door_test.go",
+	"internal/systest/gatefault/enrol_test.go",
+	"internal/systest/gatefault/face_gates_test.go",
+	"internal/systest/gatefault/face_helpers_test.go",
+	"internal/systest/gatefault/face_never_only_test.go",
+	"internal/systest/gatefault/face_test.go",
+	"internal/systest/gatefault/fault_test.go",
+	"internal/systest/gatefault/harness_test.go",
+	"internal/systest/gatefault/holders_test.go",
+	"internal/systest/gatefault/online_test.go",
+	"internal/systest/gatefault/outage_test.go",
+	"internal/systest/gatefault/scale_test.go",
+	"internal/systest/gatefault/uhppote_test.go",
+	// Lists every signing key with whether it is the community's, and inserts 10,500
+	// keys with generate_series to page the kid list: no dbtest helper says that yet.
+	"server/internal/gatesync/foreign_kids_test.go",
+}
+
 // Baselines are load programs that time a bare database operation (a COPY of the same
 // rows) next to the product's path, in the same run, so that the product's figure is a
 // ratio to the floor (docs/benchmarks.md). They may talk SQL for that and nothing else.

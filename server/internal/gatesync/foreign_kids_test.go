@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"gatepass/internal/dbtest"
 	"gatepass/server/internal/servertest"
 )
 
@@ -35,9 +36,7 @@ func TestSyncForeignKIDs(t *testing.T) {
 	h.Must(http.StatusCreated, "POST", "/admin/v1/communities/"+b.ID+"/keys/rotate", b.Admin, nil)
 	ownKID := uint32(h.Must(http.StatusCreated, "POST", "/admin/v1/communities/"+f.ID+"/keys/rotate", f.Admin, nil)["kid"].(float64))
 	var cKID uint32
-	if err := h.DB.SQL().QueryRow(`SELECT kid FROM signing_keys WHERE community_id = $1`, c.ID).Scan(&cKID); err != nil {
-		t.Fatal(err)
-	}
+	dbtest.Get(t, h.DB.SQL(), &cKID, dbtest.SigningKeys, "kid", dbtest.Eq("community_id", c.ID))
 	h.Must(http.StatusOK, "POST", fmt.Sprintf("/admin/v1/communities/%s/keys/%d/compromise", c.ID, cKID), c.Admin, map[string]any{"reason": "test"})
 
 	var own, foreign []uint32
