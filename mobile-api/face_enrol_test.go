@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -10,8 +11,10 @@ import (
 	"github.com/google/uuid"
 
 	"gatepass/internal/access"
+	"gatepass/internal/apitest"
 	"gatepass/internal/browsertest"
 	"gatepass/internal/consent"
+	"gatepass/internal/dbtest"
 	"gatepass/internal/store"
 )
 
@@ -56,11 +59,7 @@ func (h *harness) offerFace(f community) {
 
 func (h *harness) commands() int {
 	h.t.Helper()
-	var n int
-	if err := h.sql.Get(&n, `SELECT count(*) FROM gate_commands`); err != nil {
-		h.t.Fatal(err)
-	}
-	return n
+	return dbtest.Count(h.t, h.sql, dbtest.GateCommands)
 }
 
 func TestFaceEnrolmentSession(t *testing.T) {
@@ -120,9 +119,8 @@ func TestFaceEnrolmentSession(t *testing.T) {
 		kind != "face_enrol" || resident != m.id.String() || changes != "command" {
 		t.Fatalf("command %s %s %s %v", kind, resident, changes, err)
 	}
-	var audited int
-	if err := h.sql.Get(&audited, `SELECT count(*) FROM audit_log WHERE action = 'face.enrol_session' AND target = $1`, "resident:"+m.id.String()); err != nil || audited != 1 {
-		t.Fatalf("audit %d %v", audited, err)
+	if audited := dbtest.Count(t, h.sql, dbtest.AuditLog, dbtest.Eq("action", "face.enrol_session"), dbtest.Eq("target", "resident:"+m.id.String())); audited != 1 {
+		t.Fatalf("audit %d", audited)
 	}
 
 	// The resident follows their session; nobody else sees it.
@@ -130,13 +128,22 @@ func TestFaceEnrolmentSession(t *testing.T) {
 		t.Fatalf("status %v", got)
 	}
 	h.MustFail(404, "not_found", "GET", path+"/"+id, other.token, nil)
-	h.exec(`UPDATE gate_commands SET acked_at = now(), result = 'enrolled' WHERE id = $1`, id)
+	dbtest.Set(t, h.sql, dbtest.GateCommands, dbtest.Values{"acked_at": dbtest.Now(), "result": "enrolled"}, dbtest.Eq("id", id))
 	if got := h.Must(200, "GET", path+"/"+id, m.token, nil); got["state"] != "enrolled" {
 		t.Fatalf("status after the gate's ack %v", got)
 	}
 	second := h.Must(201, "POST", path, m.token, map[string]any{"gate_id": gates[1].String()})["id"].(string)
-	h.exec(`UPDATE gate_commands SET created_at = now() - interval '3 minutes',
-		payload = jsonb_set(payload, '{expires_at}', to_jsonb(now() - interval '1 minute')) WHERE id = $1`, second)
+	lapse := func(id string) {
+		var payload []byte
+		dbtest.Get(t, h.sql, &payload, dbtest.GateCommands, "payload", dbtest.Eq("id", id))
+		var p map[string]any
+		if err := json.Unmarshal(payload, &p); err != nil {
+			t.Fatal(err)
+		}
+		p["expires_at"] = time.Now().Add(-time.Minute)
+		dbtest.Set(t, h.sql, dbtest.GateCommands, dbtest.Values{"created_at": dbtest.Ago(3 * time.Minute), "payload": string(apitest.MustJSON(t, p))}, dbtest.Eq("id", id))
+	}
+	lapse(second)
 	if got := h.Must(200, "GET", path+"/"+second, m.token, nil); got["state"] != "expired" {
 		t.Fatalf("status of a lapsed session %v", got)
 	}
@@ -175,9 +182,7 @@ func TestRealBrowserFaceEnrol(t *testing.T) {
 	h.redeemInBrowser(ctx, code)
 	h.consentTo(f, member{id: resident}, consent.ScopeOneGate, gate)
 	var name, state string
-	if err := h.sql.Get(&name, `SELECT name FROM gates WHERE id = $1`, gate); err != nil {
-		t.Fatal(err)
-	}
+	dbtest.Get(t, h.sql, &name, dbtest.Gates, "name", dbtest.Eq("id", gate))
 	err := chromedp.Run(ctx,
 		chromedp.Click(`button[data-tab="data"]`, chromedp.ByQuery),
 		chromedp.WaitVisible("#face-enrol-start", chromedp.ByID),
@@ -195,7 +200,7 @@ func TestRealBrowserFaceEnrol(t *testing.T) {
 		t.Fatalf("session command: %v", err)
 	}
 	// The gate's acknowledgement (the gate side is tested in internal/systest/gatefault).
-	h.exec(`UPDATE gate_commands SET acked_at = now(), result = 'enrolled' WHERE id = $1`, id)
+	dbtest.Set(t, h.sql, dbtest.GateCommands, dbtest.Values{"acked_at": dbtest.Now(), "result": "enrolled"}, dbtest.Eq("id", id))
 	err = chromedp.Run(ctx, chromedp.Poll(`document.getElementById('face-enrol-state').textContent.includes('`+name+`') &&
 		!document.getElementById('face-enrol-start').disabled`, nil, chromedp.WithPollingTimeout(10*time.Second)),
 		chromedp.Text("#face-enrol-state", &state, chromedp.ByID))

@@ -84,7 +84,7 @@ func column(t testing.TB, c string) string {
 // A Cond is one condition on a row; all of a call's conditions must hold.
 type Cond struct {
 	col string
-	op  string // "=", "<>", "<", ">", "null", "notnull", "haskey", "hash", "in"
+	op  string // "=", "<>", "<", ">", "null", "notnull", "haskey", "hash", "contains", "holds"
 	val any
 }
 
@@ -109,6 +109,12 @@ func NotNull(col string) Cond { return Cond{col, "notnull", nil} }
 // HasKey holds when the JSON column has the top-level key.
 func HasKey(col, key string) Cond { return Cond{col, "haskey", key} }
 
+// Contains holds when the bytes column holds b anywhere (a secret stored in clear).
+func Contains(col string, b []byte) Cond { return Cond{col, "contains", b} }
+
+// Holds holds when the array column holds v.
+func Holds(col string, v any) Cond { return Cond{col, "holds", v} }
+
 // Hashes holds when the column is the SHA-256 of the secret (token_hash, code_hash).
 func Hashes(col, secret string) Cond { return Cond{col, "hash", secret} }
 
@@ -128,6 +134,12 @@ func where(t testing.TB, conds []Cond, args []any) (string, []any) {
 		case "haskey":
 			args = append(args, c.val)
 			parts = append(parts, fmt.Sprintf("%s ? $%d", col, len(args)))
+		case "contains":
+			args = append(args, c.val)
+			parts = append(parts, fmt.Sprintf("position($%d::bytea in %s) > 0", len(args), col))
+		case "holds":
+			args = append(args, c.val)
+			parts = append(parts, fmt.Sprintf("$%d = ANY(%s)", len(args), col))
 		case "hash":
 			args = append(args, c.val)
 			parts = append(parts, fmt.Sprintf("%s = sha256(convert_to($%d, 'UTF8'))", col, len(args)))
