@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"gatepass/internal/agent/uhppotefake"
+	"gatepass/internal/dbtest"
 )
 
 const uhppoteSerial = 405419896
@@ -117,9 +118,8 @@ func TestUHPPOTEGate(t *testing.T) {
 		t.Fatalf("entry log alarms %v", alarms)
 	}
 	// The decisions: one grant, one denial, one release; no door failure.
-	var decisions int
-	if err := e.db.SQL().QueryRow(`SELECT count(*) FROM entry_events WHERE gate_id = $1 AND method <> 'door'`, g.id).Scan(&decisions); err != nil || decisions != 3 {
-		t.Fatalf("%d decisions %v", decisions, err)
+	if decisions := dbtest.Count(t, e.db.SQL(), dbtest.EntryEvents, dbtest.Eq("gate_id", g.id), dbtest.Ne("method", "door")); decisions != 3 {
+		t.Fatalf("%d decisions", decisions)
 	}
 	// The controller's clock, 2 minutes behind, is reported beside the gate's offset.
 	waitFor(t, 5*time.Second, "door clock drift in status", func() bool {
