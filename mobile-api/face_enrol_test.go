@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -22,9 +23,14 @@ import (
 func (h *harness) gateIDs(f community) []uuid.UUID {
 	h.t.Helper()
 	var out []uuid.UUID
-	if err := h.sql.Select(&out, `SELECT id FROM gates WHERE community_id = $1 ORDER BY created_at, id`, f.id); err != nil {
-		h.t.Fatal(err)
+	dbtest.List(h.t, h.sql, &out, dbtest.Gates, "id", dbtest.Eq("community_id", f.id))
+	created := map[uuid.UUID]time.Time{}
+	for _, g := range out {
+		var at time.Time
+		dbtest.Get(h.t, h.sql, &at, dbtest.Gates, "created_at", dbtest.Eq("id", g))
+		created[g] = at
 	}
+	slices.SortStableFunc(out, func(a, b uuid.UUID) int { return created[a].Compare(created[b]) }) // ties stay in id order
 	return out
 }
 
@@ -113,11 +119,17 @@ func TestFaceEnrolmentSession(t *testing.T) {
 		t.Fatalf("session %v (%v)", out, err)
 	}
 	id := out["id"].(string)
-	var kind, resident, changes string
-	if err := h.sql.QueryRow(`SELECT c.kind, c.payload ->> 'resident_id', (SELECT l.kind FROM change_log l WHERE l.community_id = c.community_id AND l.entity_id = c.id AND l.gate_id = c.gate_id)
-		FROM gate_commands c WHERE c.id = $1 AND c.gate_id = $2 AND c.acked_at IS NULL`, id, gates[1]).Scan(&kind, &resident, &changes); err != nil ||
-		kind != "face_enrol" || resident != m.id.String() || changes != "command" {
-		t.Fatalf("command %s %s %s %v", kind, resident, changes, err)
+	var kind, changes string
+	var payload []byte
+	command := []dbtest.Cond{dbtest.Eq("id", id), dbtest.Eq("gate_id", gates[1]), dbtest.Null("acked_at")}
+	dbtest.Get(t, h.sql, &kind, dbtest.GateCommands, "kind", command...)
+	dbtest.Get(t, h.sql, &payload, dbtest.GateCommands, "payload", command...)
+	dbtest.Get(t, h.sql, &changes, dbtest.ChangeLog, "kind", dbtest.Eq("community_id", f.id), dbtest.Eq("entity_id", id), dbtest.Eq("gate_id", gates[1]))
+	var p struct {
+		Resident string `json:"resident_id"`
+	}
+	if err := json.Unmarshal(payload, &p); err != nil || kind != "face_enrol" || p.Resident != m.id.String() || changes != "command" {
+		t.Fatalf("command %s %s %s %v", kind, p.Resident, changes, err)
 	}
 	if audited := dbtest.Count(t, h.sql, dbtest.AuditLog, dbtest.Eq("action", "face.enrol_session"), dbtest.Eq("target", "resident:"+m.id.String())); audited != 1 {
 		t.Fatalf("audit %d", audited)
@@ -195,10 +207,7 @@ func TestRealBrowserFaceEnrol(t *testing.T) {
 		t.Fatalf("start enrolment in the app: %q %v\n%s", state, err, h.logs.String())
 	}
 	var id uuid.UUID
-	if err := h.sql.Get(&id, `SELECT id FROM gate_commands WHERE gate_id = $1 AND kind = 'face_enrol' AND payload ->> 'resident_id' = $2`,
-		gate, resident.String()); err != nil {
-		t.Fatalf("session command: %v", err)
-	}
+	dbtest.Get(t, h.sql, &id, dbtest.GateCommands, "id", dbtest.Eq("gate_id", gate), dbtest.Eq("kind", "face_enrol"), dbtest.Field("payload", "resident_id", resident.String()))
 	// The gate's acknowledgement (the gate side is tested in internal/systest/gatefault).
 	dbtest.Set(t, h.sql, dbtest.GateCommands, dbtest.Values{"acked_at": dbtest.Now(), "result": "enrolled"}, dbtest.Eq("id", id))
 	err = chromedp.Run(ctx, chromedp.Poll(`document.getElementById('face-enrol-state').textContent.includes('`+name+`') &&

@@ -43,21 +43,10 @@ var SQLInTestsAllowed = []string{
 	// an erased resident's traces in each, and joins entries to credentials: a scan of
 	// the whole schema, not a row a test ages or reads.
 	"mobile-api/erase_test.go",
-	// Lists a community's gates in creation order, and reads a command with its change
-	// log row in one join.
-	"mobile-api/face_enrol_test.go",
-	// Aggregates no dbtest helper says: distinct gates that acknowledged a purge, rows
-	// and distinct ids of a gate's events, events per reason, a door event joined to its
-	// grant, a manual event joined to its command's staff, the list of a gate's event ids.
-	"internal/systest/gatefault/face_gates_test.go",
-	"internal/systest/gatefault/fault_test.go",
-	"internal/systest/gatefault/harness_test.go",
-	"internal/systest/gatefault/outage_test.go",
-	"internal/systest/gatefault/uhppote_test.go",
 	// Inserts 100,000 revoked credentials with generate_series in one statement.
 	"internal/systest/gatefault/scale_test.go",
-	// Lists every signing key with whether it is the community's, and inserts 10,500
-	// keys with generate_series to page the kid list: no dbtest helper says that yet.
+	// Inserts 10,500 signing keys with generate_series in one statement, to page the
+	// kid list.
 	"server/internal/gatesync/foreign_kids_test.go",
 }
 

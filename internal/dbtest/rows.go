@@ -9,6 +9,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"reflect"
 	"regexp"
 	"slices"
 	"sort"
@@ -83,7 +84,7 @@ func column(t testing.TB, c string) string {
 // A Cond is one condition on a row; all of a call's conditions must hold.
 type Cond struct {
 	col string
-	op  string // "=", "<>", "<", ">", "null", "notnull", "haskey", "hash", "contains", "holds"
+	op  string // "=", "<>", "<", ">", "null", "notnull", "haskey", "hash", "contains", "holds", "field"
 	val any
 }
 
@@ -107,6 +108,9 @@ func NotNull(col string) Cond { return Cond{col, "notnull", nil} }
 
 // HasKey holds when the JSON column has the top-level key.
 func HasKey(col, key string) Cond { return Cond{col, "haskey", key} }
+
+// Field holds when the JSON column's top-level key holds v as text (payload ->> key).
+func Field(col, key string, v string) Cond { return Cond{col, "field", [2]string{key, v}} }
 
 // Contains holds when the bytes column holds b anywhere (a secret stored in clear).
 func Contains(col string, b []byte) Cond { return Cond{col, "contains", b} }
@@ -136,6 +140,10 @@ func where(t testing.TB, conds []Cond, args []any) (string, []any) {
 		case "contains":
 			args = append(args, c.val)
 			parts = append(parts, fmt.Sprintf("position($%d::bytea in %s) > 0", len(args), col))
+		case "field":
+			kv := c.val.([2]string)
+			args = append(args, kv[0], kv[1])
+			parts = append(parts, fmt.Sprintf("%s ->> $%d = $%d", col, len(args)-1, len(args)))
 		case "holds":
 			args = append(args, c.val)
 			parts = append(parts, fmt.Sprintf("$%d = ANY(%s)", len(args), col))
@@ -181,6 +189,45 @@ func Get(t testing.TB, db Conn, dest any, tb Table, col string, conds ...Cond) {
 	}
 	if rows.Next() {
 		t.Fatalf("dbtest: read %s.%s: more than one row", tb, col)
+	}
+}
+
+// Distinct returns how many distinct values column col takes in the rows of tb that
+// meet the conditions (NULL not counted).
+func Distinct(t testing.TB, db Conn, tb Table, col string, conds ...Cond) int {
+	t.Helper()
+	w, args := where(t, conds, nil)
+	var n int
+	if err := db.QueryRowContext(context.Background(), "SELECT count(DISTINCT "+column(t, col)+") FROM "+table(t, tb)+w, args...).Scan(&n); err != nil {
+		t.Fatalf("dbtest: count distinct %s.%s: %v", tb, col, err)
+	}
+	return n
+}
+
+// List appends column col of every row of tb that meets the conditions, in the column's
+// order, to the slice dest points to (as Scan fills one element).
+func List(t testing.TB, db Conn, dest any, tb Table, col string, conds ...Cond) {
+	t.Helper()
+	out := reflect.ValueOf(dest)
+	if out.Kind() != reflect.Pointer || out.Elem().Kind() != reflect.Slice {
+		t.Fatalf("dbtest: List needs a pointer to a slice, not %T", dest)
+	}
+	w, args := where(t, conds, nil)
+	c := column(t, col)
+	rows, err := db.QueryContext(context.Background(), "SELECT "+c+" FROM "+table(t, tb)+w+" ORDER BY "+c, args...)
+	if err != nil {
+		t.Fatalf("dbtest: list %s.%s: %v", tb, col, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		v := reflect.New(out.Elem().Type().Elem())
+		if err := rows.Scan(v.Interface()); err != nil {
+			t.Fatalf("dbtest: list %s.%s: %v", tb, col, err)
+		}
+		out.Elem().Set(reflect.Append(out.Elem(), v.Elem()))
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatalf("dbtest: list %s.%s: %v", tb, col, err)
 	}
 }
 

@@ -69,10 +69,8 @@ func TestFaceAtTwoGatesThenWithdrawal(t *testing.T) {
 		}
 	}
 	waitFor(t, 5*time.Second, "both gates acknowledged the purge", func() bool {
-		var acked int
-		_ = e.db.SQL().QueryRow(`SELECT count(DISTINCT gate_id) FROM face_purges WHERE community_id = $1 AND resident_id = $2
-			AND acked_at IS NOT NULL`, e.community, e.resident).Scan(&acked)
-		return acked == 2
+		return dbtest.Distinct(t, e.db.SQL(), dbtest.FacePurges, "gate_id", dbtest.Eq("community_id", e.community), dbtest.Eq("resident_id", e.resident),
+			dbtest.NotNull("acked_at")) == 2
 	})
 	t.Logf("both purge acknowledgements recorded %v after withdrawal", time.Since(start))
 
