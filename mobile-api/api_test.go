@@ -12,6 +12,7 @@ import (
 	"gatepass/internal/access"
 	"gatepass/internal/apitest"
 	"gatepass/internal/credential"
+	"gatepass/internal/dbtest"
 	"gatepass/internal/qr"
 	"gatepass/internal/store"
 )
@@ -56,8 +57,8 @@ func TestOnboardSignInAndPass(t *testing.T) {
 		t.Fatalf("zones %b, want %b", claims.Zones, zones)
 	}
 	var owner uuid.UUID
-	if err := h.sql.Get(&owner, `SELECT resident_id FROM credentials WHERE id = $1 AND kind = 'qr'`, claims.CredentialID); err != nil || owner != m.id {
-		t.Fatalf("credential %s belongs to %s (%v)", claims.CredentialID, owner, err)
+	if dbtest.Get(t, h.sql, &owner, dbtest.Credentials, "resident_id", dbtest.Eq("id", claims.CredentialID), dbtest.Eq("kind", "qr")); owner != m.id {
+		t.Fatalf("credential %s belongs to %s", claims.CredentialID, owner)
 	}
 	// The next code is the same credential with a new nonce.
 	again := h.verifyPass(f.id, h.Must(200, "GET", "/api/v1/pass", m.token, nil))
@@ -88,8 +89,8 @@ func TestOnboardSignInAndPass(t *testing.T) {
 	h.MustFail(401, "unauthorized", "GET", "/api/v1/me", third, nil)
 
 	var count int64
-	if err := h.sql.Get(&count, `SELECT sign_count FROM passkeys WHERE resident_id = $1`, m.id); err != nil || count != 2 {
-		t.Fatalf("sign_count %d (%v), want 2 after two sign-ins", count, err)
+	if dbtest.Get(t, h.sql, &count, dbtest.Passkeys, "sign_count", dbtest.Eq("resident_id", m.id)); count != 2 {
+		t.Fatalf("sign_count %d, want 2 after two sign-ins", count)
 	}
 }
 
@@ -132,13 +133,11 @@ func TestCookieSession(t *testing.T) {
 	if resp.StatusCode != 200 {
 		t.Fatalf("pass with cookie = %d", resp.StatusCode)
 	}
-	var stored int
-	if err := h.sql.Get(&stored, `SELECT count(*) FROM sessions WHERE token_hash = sha256(convert_to($1, 'UTF8'))`, cookie.Value); err != nil || stored != 1 {
-		t.Fatalf("session stored by hash: %d %v", stored, err)
+	if stored := dbtest.Count(t, h.sql, dbtest.Sessions, dbtest.Hashes("token_hash", cookie.Value)); stored != 1 {
+		t.Fatalf("session stored by hash: %d", stored)
 	}
-	var plain int
-	if err := h.sql.Get(&plain, `SELECT count(*) FROM sessions WHERE position(convert_to($1, 'UTF8') in token_hash) > 0`, cookie.Value); err != nil || plain != 0 {
-		t.Fatalf("plain token stored: %d %v", plain, err)
+	if plain := dbtest.Count(t, h.sql, dbtest.Sessions, dbtest.Contains("token_hash", []byte(cookie.Value))); plain != 0 {
+		t.Fatalf("plain token stored: %d", plain)
 	}
 }
 
@@ -147,17 +146,17 @@ func TestSessionExpiry(t *testing.T) {
 	f := h.community()
 	m := h.signUp(f)
 	idle, old := h.signIn(m), h.signIn(m)
-	h.exec(`UPDATE sessions SET last_seen_at = now() - interval '31 days' WHERE token_hash = sha256(convert_to($1, 'UTF8'))`, idle)
-	h.exec(`UPDATE sessions SET expires_at = now() - interval '1 second' WHERE token_hash = sha256(convert_to($1, 'UTF8'))`, old)
+	dbtest.Age(t, h.sql, dbtest.Sessions, "last_seen_at", 31*24*time.Hour, dbtest.Hashes("token_hash", idle))
+	dbtest.Age(t, h.sql, dbtest.Sessions, "expires_at", time.Second, dbtest.Hashes("token_hash", old))
 	h.MustFail(401, "unauthorized", "GET", "/api/v1/pass", idle, nil)
 	h.MustFail(401, "unauthorized", "GET", "/api/v1/pass", old, nil)
 	h.Must(200, "GET", "/api/v1/pass", m.token, nil)
 	// Used within the idle window, a session is kept alive (written at most every 10 minutes).
-	h.exec(`UPDATE sessions SET last_seen_at = now() - interval '29 days' WHERE token_hash = sha256(convert_to($1, 'UTF8'))`, m.token)
+	dbtest.Age(t, h.sql, dbtest.Sessions, "last_seen_at", 29*24*time.Hour, dbtest.Hashes("token_hash", m.token))
 	h.Must(200, "GET", "/api/v1/me", m.token, nil)
 	var seen time.Time
-	if err := h.sql.Get(&seen, `SELECT last_seen_at FROM sessions WHERE token_hash = sha256(convert_to($1, 'UTF8'))`, m.token); err != nil || time.Since(seen) > time.Minute {
-		t.Fatalf("last_seen_at %v (%v)", seen, err)
+	if dbtest.Get(t, h.sql, &seen, dbtest.Sessions, "last_seen_at", dbtest.Hashes("token_hash", m.token)); time.Since(seen) > time.Minute {
+		t.Fatalf("last_seen_at %v", seen)
 	}
 }
 
@@ -179,8 +178,8 @@ func TestNewZoneReachesCodes(t *testing.T) {
 		t.Fatalf("zones %b -> %b (credential %s -> %s)", first.Zones, next.Zones, first.CredentialID, next.CredentialID)
 	}
 	var stored int64
-	if err := h.sql.Get(&stored, `SELECT zones FROM credentials WHERE id = $1`, next.CredentialID); err != nil || uint64(stored) != next.Zones {
-		t.Fatalf("credential row zones %b (%v)", stored, err)
+	if dbtest.Get(t, h.sql, &stored, dbtest.Credentials, "zones", dbtest.Eq("id", next.CredentialID)); uint64(stored) != next.Zones {
+		t.Fatalf("credential row zones %b", stored)
 	}
 }
 

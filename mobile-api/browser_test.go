@@ -13,6 +13,7 @@ import (
 	"gatepass/internal/browsertest"
 	"gatepass/internal/consent"
 	"gatepass/internal/credential"
+	"gatepass/internal/dbtest"
 	"gatepass/internal/store"
 )
 
@@ -62,9 +63,8 @@ func TestRealBrowser(t *testing.T) {
 		chromedp.WaitVisible("#redeem-btn", chromedp.ByID), s.shot("en-welcome"),
 		chromedp.Navigate(h.base+"/i/"+inv.Code), chromedp.WaitVisible("#invite-from-link", chromedp.ByID), s.shot("en-invite-link"),
 		browsertest.Tap("#redeem-btn"), browsertest.WaitPass())
-	var passkeys int
-	if err := h.sql.Get(&passkeys, `SELECT count(*) FROM passkeys WHERE resident_id = $1 AND 'internal' = ANY(transports) AND user_verified`, resident); err != nil || passkeys != 1 {
-		t.Fatalf("passkeys of the resident: %d %v", passkeys, err)
+	if passkeys := dbtest.Count(t, h.sql, dbtest.Passkeys, dbtest.Eq("resident_id", resident), dbtest.Holds("transports", "internal"), dbtest.Eq("user_verified", true)); passkeys != 1 {
+		t.Fatalf("passkeys of the resident: %d", passkeys)
 	}
 
 	// Sign out, then sign in with the passkey alone (no username).
@@ -78,9 +78,7 @@ func TestRealBrowser(t *testing.T) {
 	}
 	claims := checkFresh(t, h, f.id, browsertest.ScreenshotQR(t, s.ctx, "en-pass"))
 	var qrID uuid.UUID
-	if err := h.sql.Get(&qrID, `SELECT id FROM credentials WHERE resident_id = $1 AND kind = 'qr' AND revoked_at IS NULL`, resident); err != nil {
-		t.Fatal(err)
-	}
+	dbtest.Get(t, h.sql, &qrID, dbtest.Credentials, "id", dbtest.Eq("resident_id", resident), dbtest.Eq("kind", "qr"), dbtest.Null("revoked_at"))
 	zones, err := h.db.ResidentZones(s.ctx, f.id)
 	if err != nil {
 		t.Fatal(err)
@@ -107,7 +105,7 @@ func TestRealBrowser(t *testing.T) {
 
 	// History lists the resident's own entries.
 	gate := uuid.New()
-	h.exec(`INSERT INTO gates (community_id, id, name, zone, direction) VALUES ($1, $2, 'North gate', 0, 'in')`, f.id, gate)
+	h.addGate(f.id, gate, "North gate")
 	h.addEntry(f.id, gate, qrID, time.Now().Add(-time.Minute))
 	var history string
 	s.run("history", browsertest.Tap(`button[data-tab="history"]`), chromedp.WaitVisible("#entries li", chromedp.ByQuery),
@@ -134,13 +132,12 @@ func TestRealBrowser(t *testing.T) {
 			t.Errorf("my data does not say %q:\n%s", want, summary)
 		}
 	}
-	var consents int
-	if err := h.sql.Get(&consents, `SELECT count(*) FROM consents WHERE resident_id = $1 AND scope = 'one_gate' AND channel = 'h5' AND withdrawn_at IS NULL`, resident); err != nil || consents != 1 {
-		t.Fatalf("consents recorded: %d %v", consents, err)
+	if consents := dbtest.Count(t, h.sql, dbtest.Consents, dbtest.Eq("resident_id", resident), dbtest.Eq("scope", "one_gate"), dbtest.Eq("channel", "h5"), dbtest.Null("withdrawn_at")); consents != 1 {
+		t.Fatalf("consents recorded: %d", consents)
 	}
 	s.run("face withdrawal", browsertest.Tap("#face-withdraw"), browsertest.Tap("#face .confirm-yes"), chromedp.WaitVisible("#face-read", chromedp.ByID))
-	if err := h.sql.Get(&consents, `SELECT count(*) FROM consents WHERE resident_id = $1 AND withdrawn_at IS NULL`, resident); err != nil || consents != 0 {
-		t.Fatalf("live consents after withdrawal: %d %v", consents, err)
+	if consents := dbtest.Count(t, h.sql, dbtest.Consents, dbtest.Eq("resident_id", resident), dbtest.Null("withdrawn_at")); consents != 0 {
+		t.Fatalf("live consents after withdrawal: %d", consents)
 	}
 
 	// A visitor pass of one entry, shared by copy (no share sheet in this browser).
@@ -164,11 +161,9 @@ func TestRealBrowser(t *testing.T) {
 		t.Fatalf("visitor page heading %q", heading)
 	}
 	vclaims := v.codeOnScreen(f, "en-visitor")
-	var passCred uuid.UUID
-	if err := h.sql.Get(&passCred, `SELECT c.id FROM credentials c JOIN visitor_passes v ON v.community_id = c.community_id AND v.id = c.visitor_pass_id
-		WHERE v.host_resident_id = $1 AND v.label = 'Grandma'`, resident); err != nil {
-		t.Fatal(err)
-	}
+	var pass, passCred uuid.UUID
+	dbtest.Get(t, h.sql, &pass, dbtest.VisitorPasses, "id", dbtest.Eq("host_resident_id", resident), dbtest.Eq("label", "Grandma"))
+	dbtest.Get(t, h.sql, &passCred, dbtest.Credentials, "id", dbtest.Eq("community_id", f.id), dbtest.Eq("visitor_pass_id", pass))
 	if vclaims.CredentialID != passCred || vclaims.Subject != credential.SubjectVisitor || vclaims.Zones != 1 {
 		t.Fatalf("visitor code %+v, want credential %s, perimeter only", vclaims, passCred)
 	}
@@ -190,8 +185,6 @@ func TestRealBrowser(t *testing.T) {
 func (h *harness) unitLabel(f community) string {
 	h.t.Helper()
 	var label string
-	if err := h.sql.Get(&label, `SELECT label FROM units WHERE community_id = $1 AND id = $2`, f.id, f.unit); err != nil {
-		h.t.Fatal(err)
-	}
+	dbtest.Get(h.t, h.sql, &label, dbtest.Units, "label", dbtest.Eq("community_id", f.id), dbtest.Eq("id", f.unit))
 	return label
 }

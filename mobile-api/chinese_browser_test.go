@@ -17,6 +17,7 @@ import (
 	"gatepass/internal/browsertest"
 	"gatepass/internal/consent"
 	"gatepass/internal/credential"
+	"gatepass/internal/dbtest"
 	"gatepass/internal/store"
 )
 
@@ -102,7 +103,7 @@ func TestAppInChinese(t *testing.T) {
 	f := h.community()
 	resident, inv := h.inviteFull(store.NewResident{Community: f.id, Name: "王秀英", Unit: f.unit, Role: access.RoleOwner})
 	_, used := h.inviteFull(store.NewResident{Community: f.id, Name: apitest.Unique("Resident"), Unit: f.unit, Role: access.RoleOwner})
-	h.exec(`UPDATE invites SET used_at = now() WHERE community_id = $1 AND resident_id <> $2`, f.id, resident)
+	dbtest.Set(t, h.sql, dbtest.Invites, dbtest.Values{"used_at": dbtest.Now()}, dbtest.Eq("community_id", f.id), dbtest.Ne("resident_id", resident))
 	s := screen{t: t, h: h, ctx: browsertest.New(t, 180*time.Second)}
 	browsertest.FailOnConsoleErrors(t, s.ctx)
 	var auth cdpwebauthn.AuthenticatorID
@@ -147,10 +148,10 @@ func TestAppInChinese(t *testing.T) {
 		chromedp.WaitVisible("#devices li.this-device", chromedp.ByQuery), s.shot("zh-security"))
 
 	// The property office turned the pass off.
-	h.exec(`UPDATE credentials SET revoked_at = now(), revoke_reason = 'staff' WHERE id = $1`, qr.CredentialID)
+	dbtest.Set(t, h.sql, dbtest.Credentials, dbtest.Values{"revoked_at": dbtest.Now(), "revoke_reason": "staff"}, dbtest.Eq("id", qr.CredentialID))
 	s.run("revoked pass", chromedp.Reload(), chromedp.WaitVisible("#pass-status", chromedp.ByID))
 	s.said("revoked pass", "#pass-status", "zh", "物业已关闭")
-	h.exec(`UPDATE credentials SET revoked_at = NULL, revoke_reason = NULL WHERE id = $1`, qr.CredentialID)
+	dbtest.Set(t, h.sql, dbtest.Credentials, dbtest.Values{"revoked_at": nil, "revoke_reason": nil}, dbtest.Eq("id", qr.CredentialID))
 	s.run("pass back", chromedp.Reload(), browsertest.WaitPassKind("online"))
 
 	// Visitors: the form's mistakes, then a pass of two entries shared by copy (this
@@ -221,7 +222,7 @@ func TestAppInChinese(t *testing.T) {
 
 	// History: how, whether, and why not, in plain words.
 	gate := uuid.New()
-	h.exec(`INSERT INTO gates (community_id, id, name, zone, direction) VALUES ($1, $2, '北门', 0, 'in')`, f.id, gate)
+	h.addGate(f.id, gate, "北门")
 	now := time.Now()
 	h.addDecision(f.id, gate, qr.CredentialID, now.Add(-3*time.Hour), "granted", "ok")
 	h.addDecision(f.id, gate, qr.CredentialID, now.Add(-2*time.Hour), "denied", "replayed")
@@ -292,8 +293,7 @@ func TestAppInChinese(t *testing.T) {
 	s.run("sign out everywhere", browsertest.Tap(`button[data-tab="security"]`), browsertest.Tap("#signout-all-btn"))
 	s.said("sign out everywhere", ".confirm-q", "zh", "离线通行")
 	s.run("signed out everywhere", browsertest.Tap(".confirm .confirm-yes"), chromedp.WaitVisible("#signin-btn", chromedp.ByID))
-	var devices int
-	if err := h.sql.Get(&devices, `SELECT count(*) FROM credentials WHERE resident_id = $1 AND kind = 'device' AND revoked_at IS NULL`, resident); err != nil || devices != 0 {
-		t.Errorf("offline passes left after signing out everywhere: %d %v", devices, err)
+	if devices := dbtest.Count(t, h.sql, dbtest.Credentials, dbtest.Eq("resident_id", resident), dbtest.Eq("kind", "device"), dbtest.Null("revoked_at")); devices != 0 {
+		t.Errorf("offline passes left after signing out everywhere: %d", devices)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"gatepass/internal/browsertest"
+	"gatepass/internal/dbtest"
 	"gatepass/internal/store"
 )
 
@@ -37,8 +38,8 @@ func TestClonedPasskeyIsSuspended(t *testing.T) {
 		t.Fatalf("sign-in at count 5 = %d %v", status, out)
 	}
 	var stored int
-	if err := h.sql.Get(&stored, `SELECT sign_count FROM passkeys WHERE credential_id = $1`, m.key.id); err != nil || stored != 5 {
-		t.Fatalf("stored count %d %v", stored, err)
+	if dbtest.Get(t, h.sql, &stored, dbtest.Passkeys, "sign_count", dbtest.Eq("credential_id", m.key.id)); stored != 5 {
+		t.Fatalf("stored count %d", stored)
 	}
 	code := func(out map[string]any) any { e, _ := out["error"].(map[string]any); return e["code"] }
 
@@ -47,9 +48,8 @@ func TestClonedPasskeyIsSuspended(t *testing.T) {
 		t.Fatalf("sign-in at count 3 = %d %v, want 403 passkey_counter_regressed", status, out)
 	}
 	h.MustFail(401, "unauthorized", "GET", "/api/v1/me", m.token, nil)
-	var revoked int
-	if err := h.sql.Get(&revoked, `SELECT count(*) FROM credentials WHERE id = $1 AND revoke_reason = 'passkey_suspended'`, device); err != nil || revoked != 1 {
-		t.Fatalf("device authorised by the suspended passkey revoked: %d %v", revoked, err)
+	if revoked := dbtest.Count(t, h.sql, dbtest.Credentials, dbtest.Eq("id", device), dbtest.Eq("revoke_reason", "passkey_suspended")); revoked != 1 {
+		t.Fatalf("device authorised by the suspended passkey revoked: %d", revoked)
 	}
 	// Count 9 (forward again): still refused, for good.
 	before := h.snapshot()
@@ -57,12 +57,11 @@ func TestClonedPasskeyIsSuspended(t *testing.T) {
 		t.Fatalf("sign-in at count 9 after the regression = %d %v, want 403 passkey_suspended", status, out)
 	}
 	h.unchanged(before, "a suspended passkey's sign-in")
-	if err := h.sql.Get(&stored, `SELECT sign_count FROM passkeys WHERE credential_id = $1`, m.key.id); err != nil || stored != 5 {
-		t.Fatalf("stored count after the refusals %d %v", stored, err)
+	if dbtest.Get(t, h.sql, &stored, dbtest.Passkeys, "sign_count", dbtest.Eq("credential_id", m.key.id)); stored != 5 {
+		t.Fatalf("stored count after the refusals %d", stored)
 	}
-	var audited int
-	if err := h.sql.Get(&audited, `SELECT count(*) FROM audit_log WHERE action = 'passkey.suspend' AND target = $1`, "resident:"+m.id.String()); err != nil || audited != 1 {
-		t.Fatalf("suspensions audited: %d %v", audited, err)
+	if audited := dbtest.Count(t, h.sql, dbtest.AuditLog, dbtest.Eq("action", "passkey.suspend"), dbtest.Eq("target", "resident:"+m.id.String())); audited != 1 {
+		t.Fatalf("suspensions audited: %d", audited)
 	}
 	if !strings.Contains(h.logs.String(), "passkey counter went backwards") {
 		t.Fatal("the regression was not logged")
@@ -92,9 +91,7 @@ func TestClonedPasskeyIsSuspended(t *testing.T) {
 	}
 	// The last usable passkey stays; the suspended one goes.
 	var secondID string
-	if err := h.sql.Get(&secondID, `SELECT id FROM passkeys WHERE credential_id = $1`, second.id); err != nil {
-		t.Fatal(err)
-	}
+	dbtest.Get(t, h.sql, &secondID, dbtest.Passkeys, "id", dbtest.Eq("credential_id", second.id))
 	h.MustFail(409, "last_passkey", "DELETE", "/api/v1/passkeys/"+secondID, token, nil)
 	h.Must(200, "DELETE", "/api/v1/passkeys/"+suspendedID, token, nil)
 	h.Must(200, "GET", "/api/v1/me", token, nil)
@@ -110,7 +107,7 @@ func TestRealBrowserSuspendedPasskey(t *testing.T) {
 	ctx := browsertest.New(t, 90*time.Second)
 	h.redeemInBrowser(ctx, code, emulation.SetUserAgentOverride("Mozilla/5.0 (Linux; Android 14) Mobile").WithAcceptLanguage("zh-CN,zh"))
 	// The stored counter is ahead of the authenticator's, as after a clone signed in.
-	h.exec(`UPDATE passkeys SET sign_count = 1000 WHERE resident_id = $1`, resident)
+	dbtest.Set(t, h.sql, dbtest.Passkeys, dbtest.Values{"sign_count": 1000}, dbtest.Eq("resident_id", resident))
 	var refused string
 	err := chromedp.Run(ctx,
 		browsertest.Tap(`button[data-tab="security"]`),
@@ -160,8 +157,7 @@ func TestRealBrowserSuspendedPasskey(t *testing.T) {
 	if err != nil {
 		t.Fatalf("removing the suspended passkey: %v", err)
 	}
-	var left int
-	if err := h.sql.Get(&left, `SELECT count(*) FROM passkeys WHERE resident_id = $1 AND suspended_at IS NULL`, resident); err != nil || left != 1 {
-		t.Fatalf("passkeys left: %d %v", left, err)
+	if left := dbtest.Count(t, h.sql, dbtest.Passkeys, dbtest.Eq("resident_id", resident), dbtest.Null("suspended_at")); left != 1 {
+		t.Fatalf("passkeys left: %d", left)
 	}
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"fmt"
 	"net/url"
 	"strings"
 	"testing"
@@ -10,6 +9,7 @@ import (
 	"github.com/google/uuid"
 
 	"gatepass/internal/credential"
+	"gatepass/internal/dbtest"
 )
 
 func TestVisitorPasses(t *testing.T) {
@@ -33,9 +33,7 @@ func TestVisitorPasses(t *testing.T) {
 	}
 	claims := h.verifyPass(f.id, h.Must(200, "GET", "/api/v1/visit/"+token+"/pass", "", nil))
 	var cred string
-	if err := h.sql.Get(&cred, `SELECT id FROM credentials WHERE visitor_pass_id = $1`, id); err != nil {
-		t.Fatal(err)
-	}
+	dbtest.Get(t, h.sql, &cred, dbtest.Credentials, "id", dbtest.Eq("visitor_pass_id", id))
 	if claims.Subject != credential.SubjectVisitor || claims.CredentialID.String() != cred || claims.Zones != 0b1001 {
 		t.Fatalf("visitor claims %+v", claims)
 	}
@@ -57,9 +55,9 @@ func TestVisitorPasses(t *testing.T) {
 	_, later := create(map[string]any{"label": "tomorrow", "max_entries": 1,
 		"valid_from": now.Add(24 * time.Hour).Format(time.RFC3339), "valid_until": now.Add(30 * time.Hour).Format(time.RFC3339)})
 	usedID, used := create(map[string]any{"label": "once", "max_entries": 1, "valid_until": now.Add(time.Hour).Format(time.RFC3339)})
-	h.exec(`UPDATE visitor_passes SET entries_used = 1 WHERE id = $1`, usedID)
+	dbtest.Set(t, h.sql, dbtest.VisitorPasses, dbtest.Values{"entries_used": 1}, dbtest.Eq("id", usedID))
 	oldID, old := create(map[string]any{"label": "yesterday", "max_entries": 1, "valid_until": now.Add(time.Hour).Format(time.RFC3339)})
-	h.exec(`UPDATE visitor_passes SET valid_from = now() - interval '2 days', valid_until = now() - interval '1 day' WHERE id = $1`, oldID)
+	dbtest.Set(t, h.sql, dbtest.VisitorPasses, dbtest.Values{"valid_from": dbtest.Ago(48 * time.Hour), "valid_until": dbtest.Ago(24 * time.Hour)}, dbtest.Eq("id", oldID))
 	before := h.snapshot()
 	for tok, state := range map[string]string{later: "not_yet_valid", used: "used_up", old: "expired"} {
 		if got := h.Must(200, "GET", "/api/v1/visit/"+tok, "", nil)["state"]; got != state {
@@ -77,9 +75,8 @@ func TestVisitorPasses(t *testing.T) {
 	h.Must(200, "DELETE", "/api/v1/visitors/"+id, host.token, nil)
 	h.MustFail(409, "already_revoked", "DELETE", "/api/v1/visitors/"+id, host.token, nil)
 	h.MustFail(403, "visitor_pass_revoked", "GET", "/api/v1/visit/"+token+"/pass", "", nil)
-	var revoked int
-	if err := h.sql.Get(&revoked, `SELECT count(*) FROM change_log WHERE kind = 'revocation' AND entity_id = $1`, cred); err != nil || revoked != 1 {
-		t.Fatalf("gates told of the revocation: %d %v", revoked, err)
+	if revoked := dbtest.Count(t, h.sql, dbtest.ChangeLog, dbtest.Eq("kind", "revocation"), dbtest.Eq("entity_id", cred)); revoked != 1 {
+		t.Fatalf("gates told of the revocation: %d", revoked)
 	}
 	list := h.Must(200, "GET", "/api/v1/visitors", host.token, nil)["visitor_passes"].([]any)
 	if len(list) != 5 {
@@ -153,8 +150,14 @@ func (h *harness) addEntry(c uuid.UUID, gate uuid.UUID, cred uuid.UUID, at time.
 // addDecision records a gate's decision on a resident's QR code, as the gate API does.
 func (h *harness) addDecision(c, gate, cred uuid.UUID, at time.Time, result, reason string) {
 	h.t.Helper()
-	h.exec(`INSERT INTO entry_events (community_id, id, occurred_at, gate_id, credential_id, subject, method, result, reason, replay_key)
-		VALUES ($1, $2, $3, $4, $5, 'resident', 'qr', $6, $7, '\x01')`, c, uuid.New(), at, gate, cred, result, reason)
+	dbtest.Insert(h.t, h.sql, dbtest.EntryEvents, dbtest.Values{"community_id": c, "id": uuid.New(), "occurred_at": at, "gate_id": gate, "credential_id": cred,
+		"subject": "resident", "method": "qr", "result": result, "reason": reason, "replay_key": []byte{1}})
+}
+
+// addGate adds a gate to community c, never enrolled.
+func (h *harness) addGate(c, gate uuid.UUID, name string) {
+	h.t.Helper()
+	dbtest.Insert(h.t, h.sql, dbtest.Gates, dbtest.Values{"community_id": c, "id": gate, "name": name, "zone": 0, "direction": "in"})
 }
 
 func TestEntriesExportAndDelete(t *testing.T) {
@@ -164,7 +167,7 @@ func TestEntriesExportAndDelete(t *testing.T) {
 	ca := h.verifyPass(f.id, h.Must(200, "GET", "/api/v1/pass", a.token, nil)).CredentialID
 	cb := h.verifyPass(f.id, h.Must(200, "GET", "/api/v1/pass", b.token, nil)).CredentialID
 	gate := uuid.New()
-	h.exec(`INSERT INTO gates (community_id, id, name, zone, direction) VALUES ($1, $2, 'North gate', 0, 'in')`, f.id, gate)
+	h.addGate(f.id, gate, "North gate")
 	now := time.Now()
 	for i := 0; i < 3; i++ {
 		h.addEntry(f.id, gate, ca, now.Add(-time.Duration(i)*time.Minute))
@@ -205,7 +208,7 @@ func TestEntriesExportAndDelete(t *testing.T) {
 	}
 
 	// Delete: needs a fresh step-up, then ends everything and anonymises the entries.
-	h.exec(`UPDATE sessions SET verified_at = now() - interval '10 minutes'`)
+	dbtest.Age(t, h.sql, dbtest.Sessions, "verified_at", 10*time.Minute)
 	h.MustFail(403, "step_up_required", "DELETE", "/api/v1/me", a.token, nil)
 	h.stepUp(a, a.key)
 	other := h.signIn(a)
@@ -216,25 +219,23 @@ func TestEntriesExportAndDelete(t *testing.T) {
 	h.MustFail(401, "unauthorized", "GET", "/api/v1/me", a.token, nil)
 	h.MustFail(401, "unauthorized", "GET", "/api/v1/me", other, nil)
 	var row struct {
-		Name   string  `db:"name"`
-		Phone  *string `db:"phone"`
-		Status string  `db:"status"`
+		Name   string
+		Phone  *string
+		Status string
 	}
-	if err := h.sql.Get(&row, `SELECT name, phone, status FROM residents WHERE id = $1`, a.id); err != nil || row.Name != "deleted" || row.Phone != nil || row.Status != "deleted" {
-		t.Fatalf("resident after delete: %+v %v", row, err)
+	resident := dbtest.Eq("id", a.id)
+	dbtest.Get(t, h.sql, &row.Name, dbtest.Residents, "name", resident)
+	dbtest.Get(t, h.sql, &row.Phone, dbtest.Residents, "phone", resident)
+	dbtest.Get(t, h.sql, &row.Status, dbtest.Residents, "status", resident)
+	if row.Name != "deleted" || row.Phone != nil || row.Status != "deleted" {
+		t.Fatalf("resident after delete: %+v", row)
 	}
-	var linked, kept, audited, revocations, exports int
-	for q, dest := range map[string]*int{
-		fmt.Sprintf(`SELECT count(*) FROM entry_events WHERE credential_id = '%s'`, ca):                                 &linked,
-		`SELECT count(*) FROM entry_events WHERE credential_id IS NULL AND gate_id = '` + gate.String() + `'`:           &kept,
-		`SELECT count(*) FROM audit_log WHERE action = 'resident.delete' AND target = 'resident:` + a.id.String() + `'`: &audited,
-		`SELECT count(*) FROM change_log WHERE kind = 'revocation' AND entity_id = '` + ca.String() + `'`:               &revocations,
-		`SELECT count(*) FROM audit_log WHERE action = 'resident.export' AND target = 'resident:` + a.id.String() + `'`: &exports,
-	} {
-		if err := h.sql.Get(dest, q); err != nil {
-			t.Fatal(err)
-		}
-	}
+	eq := dbtest.Eq
+	linked := dbtest.Count(t, h.sql, dbtest.EntryEvents, eq("credential_id", ca))
+	kept := dbtest.Count(t, h.sql, dbtest.EntryEvents, dbtest.Null("credential_id"), eq("gate_id", gate))
+	audited := dbtest.Count(t, h.sql, dbtest.AuditLog, eq("action", "resident.delete"), eq("target", "resident:"+a.id.String()))
+	revocations := dbtest.Count(t, h.sql, dbtest.ChangeLog, eq("kind", "revocation"), eq("entity_id", ca))
+	exports := dbtest.Count(t, h.sql, dbtest.AuditLog, eq("action", "resident.export"), eq("target", "resident:"+a.id.String()))
 	if linked != 0 || kept != 3 || audited != 1 || revocations != 1 || exports != 2 {
 		t.Fatalf("after delete: linked %d kept %d audited %d revocations %d exports %d", linked, kept, audited, revocations, exports)
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"gatepass/internal/credential"
+	"gatepass/internal/dbtest"
 )
 
 // A device renews its certificate without a passkey prompt by presenting its current
@@ -46,7 +47,7 @@ func TestDeviceRenewal(t *testing.T) {
 	h.unchanged(before, "refused renewals")
 
 	// Renewed: a new 30-day certificate for the same credential, and the row follows.
-	h.exec(`UPDATE credentials SET expires_at = now() + interval '1 day' WHERE id = $1`, id)
+	dbtest.Set(t, h.sql, dbtest.Credentials, dbtest.Values{"expires_at": dbtest.FromNow(24 * time.Hour)}, dbtest.Eq("id", id))
 	out := h.Must(200, "POST", path, m.token, map[string]any{"presentation": present(time.Now())})
 	cert, err := base64.StdEncoding.DecodeString(out["certificate"].(string))
 	if err != nil {
@@ -58,8 +59,8 @@ func TestDeviceRenewal(t *testing.T) {
 		t.Fatalf("renewed certificate ends in %v", d)
 	}
 	var rowEnd time.Time
-	if err := h.sql.Get(&rowEnd, `SELECT expires_at FROM credentials WHERE id = $1`, id); err != nil || !rowEnd.Equal(end) {
-		t.Fatalf("row ends %v, certificate %v (%v)", rowEnd, end, err)
+	if dbtest.Get(t, h.sql, &rowEnd, dbtest.Credentials, "expires_at", dbtest.Eq("id", id)); !rowEnd.Equal(end) {
+		t.Fatalf("row ends %v, certificate %v", rowEnd, end)
 	}
 
 	// Revoked: no renewal.

@@ -11,6 +11,7 @@ import (
 
 	"gatepass/internal/access"
 	"gatepass/internal/consent"
+	"gatepass/internal/dbtest"
 	"gatepass/internal/store"
 )
 
@@ -155,10 +156,10 @@ func TestDeletionErases(t *testing.T) {
 	for _, cred := range []uuid.UUID{qr, card.ID, uuid.MustParse(device["device"].(map[string]any)["id"].(string))} {
 		h.addEntry(f.id, gates[1], cred, now.Add(-time.Minute))
 	}
-	h.exec(`INSERT INTO entry_events (community_id, id, occurred_at, gate_id, credential_id, subject, method, result, reason)
-		VALUES ($1, $2, $3, $4, $5, 'visitor', 'qr', 'granted', 'ok')`, f.id, uuid.New(), now, gates[1], visitor)
-	h.exec(`INSERT INTO entry_events (community_id, id, occurred_at, gate_id, subject, method, result, reason, resident_id, score)
-		VALUES ($1, $2, $3, $4, 'resident', 'face', 'granted', 'ok', $5, 0.93)`, f.id, uuid.New(), now, gates[1], m.id)
+	dbtest.Insert(t, h.sql, dbtest.EntryEvents, dbtest.Values{"community_id": f.id, "id": uuid.New(), "occurred_at": now, "gate_id": gates[1],
+		"credential_id": visitor, "subject": "visitor", "method": "qr", "result": "granted", "reason": "ok"})
+	dbtest.Insert(t, h.sql, dbtest.EntryEvents, dbtest.Values{"community_id": f.id, "id": uuid.New(), "occurred_at": now, "gate_id": gates[1],
+		"subject": "resident", "method": "face", "result": "granted", "reason": "ok", "resident_id": m.id, "score": 0.93})
 	if err := h.db.InTx(ctx, "test", func(tx *store.Tx) error { _, err := tx.ReissueInvite(ctx, f.id, m.id); return err }); err != nil {
 		t.Fatal(err)
 	}
@@ -187,9 +188,9 @@ func TestDeletionErases(t *testing.T) {
 	}
 
 	// The entries stay, the community's record of its gates, tied to nobody.
-	var entries, linked int
-	if err := h.sql.Get(&entries, `SELECT count(*) FROM entry_events WHERE community_id = $1 AND gate_id = $2`, f.id, gates[1]); err != nil || entries != 5 {
-		t.Fatalf("entries kept: %d %v", entries, err)
+	var linked int
+	if entries := dbtest.Count(t, h.sql, dbtest.EntryEvents, dbtest.Eq("community_id", f.id), dbtest.Eq("gate_id", gates[1])); entries != 5 {
+		t.Fatalf("entries kept: %d", entries)
 	}
 	if err := h.sql.Get(&linked, `SELECT count(*) FROM entry_events e JOIN credentials c ON c.community_id = e.community_id AND c.id = e.credential_id
 		WHERE e.community_id = $1 AND (c.resident_id IS NOT NULL OR c.visitor_pass_id IS NOT NULL)`, f.id); err != nil || linked != 0 {
@@ -197,9 +198,11 @@ func TestDeletionErases(t *testing.T) {
 	}
 	// Revocations still reach the gates: the credential rows stay, revoked, owned by nobody.
 	var live int
-	if err := h.sql.Get(&live, `SELECT count(*) FROM credentials WHERE community_id = $1 AND id = ANY($2) AND revoked_at IS NULL`,
-		f.id, "{"+strings.Join([]string{qr.String(), card.ID.String(), visitor.String()}, ",")+"}"); err != nil || live != 0 {
-		t.Fatalf("live credentials of the erased resident: %d %v", live, err)
+	for _, id := range []uuid.UUID{qr, card.ID, visitor} {
+		live += dbtest.Count(t, h.sql, dbtest.Credentials, dbtest.Eq("community_id", f.id), dbtest.Eq("id", id), dbtest.Null("revoked_at"))
+	}
+	if live != 0 {
+		t.Fatalf("live credentials of the erased resident: %d", live)
 	}
 	// The other resident is untouched.
 	h.Must(200, "GET", "/api/v1/me", other.token, nil)

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -10,8 +12,10 @@ import (
 	"github.com/google/uuid"
 
 	"gatepass/internal/access"
+	"gatepass/internal/apitest"
 	"gatepass/internal/browsertest"
 	"gatepass/internal/consent"
+	"gatepass/internal/dbtest"
 	"gatepass/internal/store"
 )
 
@@ -19,9 +23,14 @@ import (
 func (h *harness) gateIDs(f community) []uuid.UUID {
 	h.t.Helper()
 	var out []uuid.UUID
-	if err := h.sql.Select(&out, `SELECT id FROM gates WHERE community_id = $1 ORDER BY created_at, id`, f.id); err != nil {
-		h.t.Fatal(err)
+	dbtest.List(h.t, h.sql, &out, dbtest.Gates, "id", dbtest.Eq("community_id", f.id))
+	created := map[uuid.UUID]time.Time{}
+	for _, g := range out {
+		var at time.Time
+		dbtest.Get(h.t, h.sql, &at, dbtest.Gates, "created_at", dbtest.Eq("id", g))
+		created[g] = at
 	}
+	slices.SortStableFunc(out, func(a, b uuid.UUID) int { return created[a].Compare(created[b]) }) // ties stay in id order
 	return out
 }
 
@@ -56,11 +65,7 @@ func (h *harness) offerFace(f community) {
 
 func (h *harness) commands() int {
 	h.t.Helper()
-	var n int
-	if err := h.sql.Get(&n, `SELECT count(*) FROM gate_commands`); err != nil {
-		h.t.Fatal(err)
-	}
-	return n
+	return dbtest.Count(h.t, h.sql, dbtest.GateCommands)
 }
 
 func TestFaceEnrolmentSession(t *testing.T) {
@@ -114,15 +119,20 @@ func TestFaceEnrolmentSession(t *testing.T) {
 		t.Fatalf("session %v (%v)", out, err)
 	}
 	id := out["id"].(string)
-	var kind, resident, changes string
-	if err := h.sql.QueryRow(`SELECT c.kind, c.payload ->> 'resident_id', (SELECT l.kind FROM change_log l WHERE l.community_id = c.community_id AND l.entity_id = c.id AND l.gate_id = c.gate_id)
-		FROM gate_commands c WHERE c.id = $1 AND c.gate_id = $2 AND c.acked_at IS NULL`, id, gates[1]).Scan(&kind, &resident, &changes); err != nil ||
-		kind != "face_enrol" || resident != m.id.String() || changes != "command" {
-		t.Fatalf("command %s %s %s %v", kind, resident, changes, err)
+	var kind, changes string
+	var payload []byte
+	command := []dbtest.Cond{dbtest.Eq("id", id), dbtest.Eq("gate_id", gates[1]), dbtest.Null("acked_at")}
+	dbtest.Get(t, h.sql, &kind, dbtest.GateCommands, "kind", command...)
+	dbtest.Get(t, h.sql, &payload, dbtest.GateCommands, "payload", command...)
+	dbtest.Get(t, h.sql, &changes, dbtest.ChangeLog, "kind", dbtest.Eq("community_id", f.id), dbtest.Eq("entity_id", id), dbtest.Eq("gate_id", gates[1]))
+	var p struct {
+		Resident string `json:"resident_id"`
 	}
-	var audited int
-	if err := h.sql.Get(&audited, `SELECT count(*) FROM audit_log WHERE action = 'face.enrol_session' AND target = $1`, "resident:"+m.id.String()); err != nil || audited != 1 {
-		t.Fatalf("audit %d %v", audited, err)
+	if err := json.Unmarshal(payload, &p); err != nil || kind != "face_enrol" || p.Resident != m.id.String() || changes != "command" {
+		t.Fatalf("command %s %s %s %v", kind, p.Resident, changes, err)
+	}
+	if audited := dbtest.Count(t, h.sql, dbtest.AuditLog, dbtest.Eq("action", "face.enrol_session"), dbtest.Eq("target", "resident:"+m.id.String())); audited != 1 {
+		t.Fatalf("audit %d", audited)
 	}
 
 	// The resident follows their session; nobody else sees it.
@@ -130,13 +140,22 @@ func TestFaceEnrolmentSession(t *testing.T) {
 		t.Fatalf("status %v", got)
 	}
 	h.MustFail(404, "not_found", "GET", path+"/"+id, other.token, nil)
-	h.exec(`UPDATE gate_commands SET acked_at = now(), result = 'enrolled' WHERE id = $1`, id)
+	dbtest.Set(t, h.sql, dbtest.GateCommands, dbtest.Values{"acked_at": dbtest.Now(), "result": "enrolled"}, dbtest.Eq("id", id))
 	if got := h.Must(200, "GET", path+"/"+id, m.token, nil); got["state"] != "enrolled" {
 		t.Fatalf("status after the gate's ack %v", got)
 	}
 	second := h.Must(201, "POST", path, m.token, map[string]any{"gate_id": gates[1].String()})["id"].(string)
-	h.exec(`UPDATE gate_commands SET created_at = now() - interval '3 minutes',
-		payload = jsonb_set(payload, '{expires_at}', to_jsonb(now() - interval '1 minute')) WHERE id = $1`, second)
+	lapse := func(id string) {
+		var payload []byte
+		dbtest.Get(t, h.sql, &payload, dbtest.GateCommands, "payload", dbtest.Eq("id", id))
+		var p map[string]any
+		if err := json.Unmarshal(payload, &p); err != nil {
+			t.Fatal(err)
+		}
+		p["expires_at"] = time.Now().Add(-time.Minute)
+		dbtest.Set(t, h.sql, dbtest.GateCommands, dbtest.Values{"created_at": dbtest.Ago(3 * time.Minute), "payload": string(apitest.MustJSON(t, p))}, dbtest.Eq("id", id))
+	}
+	lapse(second)
 	if got := h.Must(200, "GET", path+"/"+second, m.token, nil); got["state"] != "expired" {
 		t.Fatalf("status of a lapsed session %v", got)
 	}
@@ -175,9 +194,7 @@ func TestRealBrowserFaceEnrol(t *testing.T) {
 	h.redeemInBrowser(ctx, code)
 	h.consentTo(f, member{id: resident}, consent.ScopeOneGate, gate)
 	var name, state string
-	if err := h.sql.Get(&name, `SELECT name FROM gates WHERE id = $1`, gate); err != nil {
-		t.Fatal(err)
-	}
+	dbtest.Get(t, h.sql, &name, dbtest.Gates, "name", dbtest.Eq("id", gate))
 	err := chromedp.Run(ctx,
 		chromedp.Click(`button[data-tab="data"]`, chromedp.ByQuery),
 		chromedp.WaitVisible("#face-enrol-start", chromedp.ByID),
@@ -190,12 +207,9 @@ func TestRealBrowserFaceEnrol(t *testing.T) {
 		t.Fatalf("start enrolment in the app: %q %v\n%s", state, err, h.logs.String())
 	}
 	var id uuid.UUID
-	if err := h.sql.Get(&id, `SELECT id FROM gate_commands WHERE gate_id = $1 AND kind = 'face_enrol' AND payload ->> 'resident_id' = $2`,
-		gate, resident.String()); err != nil {
-		t.Fatalf("session command: %v", err)
-	}
+	dbtest.Get(t, h.sql, &id, dbtest.GateCommands, "id", dbtest.Eq("gate_id", gate), dbtest.Eq("kind", "face_enrol"), dbtest.Field("payload", "resident_id", resident.String()))
 	// The gate's acknowledgement (the gate side is tested in internal/systest/gatefault).
-	h.exec(`UPDATE gate_commands SET acked_at = now(), result = 'enrolled' WHERE id = $1`, id)
+	dbtest.Set(t, h.sql, dbtest.GateCommands, dbtest.Values{"acked_at": dbtest.Now(), "result": "enrolled"}, dbtest.Eq("id", id))
 	err = chromedp.Run(ctx, chromedp.Poll(`document.getElementById('face-enrol-state').textContent.includes('`+name+`') &&
 		!document.getElementById('face-enrol-start').disabled`, nil, chromedp.WithPollingTimeout(10*time.Second)),
 		chromedp.Text("#face-enrol-state", &state, chromedp.ByID))

@@ -5,11 +5,13 @@ import (
 	"encoding/base64"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 
 	"gatepass/internal/apitest"
 	"gatepass/internal/consent"
+	"gatepass/internal/dbtest"
 	"gatepass/internal/face"
 	"gatepass/internal/store"
 )
@@ -32,7 +34,7 @@ func (h *harness) faceGates(f community, n int) {
 		if err != nil {
 			h.t.Fatal(err)
 		}
-		h.exec(`UPDATE gates SET box_public_key = $2, enrolled_at = now() WHERE id = $1`, g, k.PublicKey().Bytes())
+		dbtest.Set(h.t, h.sql, dbtest.Gates, dbtest.Values{"box_public_key": k.PublicKey().Bytes(), "enrolled_at": dbtest.Now()}, dbtest.Eq("id", g))
 	}
 }
 
@@ -79,7 +81,7 @@ func TestFaceEntryFlow(t *testing.T) {
 	give := map[string]any{"notice_version": notice["version"], "notice_lang": "en", "notice_hash": notice["hash"], "scope": "community"}
 
 	// Consent needs a passkey verification made for it; the one of sign-up is too old.
-	h.exec(`UPDATE sessions SET verified_at = now() - interval '6 minutes'`)
+	dbtest.Age(t, h.sql, dbtest.Sessions, "verified_at", 6*time.Minute)
 	before := h.snapshot()
 	h.MustFail(403, "step_up_required", "POST", "/api/v1/face/consent", m.token, give)
 	h.stepUp(m, m.key)

@@ -19,6 +19,7 @@ import (
 	"github.com/google/uuid"
 
 	"gatepass/internal/credential"
+	"gatepass/internal/dbtest"
 	"gatepass/internal/store"
 )
 
@@ -111,9 +112,7 @@ func TestOtherResidentsResourcesAreNotFound(t *testing.T) {
 	visitor := h.Must(201, "POST", "/api/v1/visitors", a.token, map[string]any{"label": "guest", "max_entries": 1,
 		"valid_until": time.Now().Add(time.Hour).Format(time.RFC3339)})["visitor_pass"].(map[string]any)["id"].(string)
 	var secondID string
-	if err := h.sql.Get(&secondID, `SELECT id FROM passkeys WHERE credential_id = $1`, second.id); err != nil {
-		t.Fatal(err)
-	}
+	dbtest.Get(t, h.sql, &secondID, dbtest.Passkeys, "id", dbtest.Eq("credential_id", second.id))
 	before := h.snapshot()
 	for _, other := range []member{b, stranger} {
 		for _, path := range []string{"/api/v1/passkeys/" + secondID, "/api/v1/devices/" + dev, "/api/v1/visitors/" + visitor} {
@@ -165,9 +164,9 @@ func TestInviteFailures(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	h.exec(`UPDATE invites SET expires_at = now() - interval '1 second', created_at = now() - interval '4 days' WHERE code_hash = sha256(convert_to($1, 'UTF8'))`, expired)
+	dbtest.Set(t, h.sql, dbtest.Invites, dbtest.Values{"expires_at": dbtest.Ago(time.Second), "created_at": dbtest.Ago(4 * 24 * time.Hour)}, dbtest.Hashes("code_hash", expired))
 	first, second, begun := redeem(code), redeem(code), redeem(late)
-	h.exec(`UPDATE invites SET expires_at = now() WHERE code_hash = sha256(convert_to($1, 'UTF8'))`, late)
+	dbtest.Set(t, h.sql, dbtest.Invites, dbtest.Values{"expires_at": dbtest.Now()}, dbtest.Hashes("code_hash", late))
 	if status, out := finish(first); status != 201 {
 		t.Fatalf("first redemption = %d %v", status, out)
 	}
@@ -206,7 +205,7 @@ func TestCeremonyFailures(t *testing.T) {
 
 	// Expired: the challenge lives five minutes.
 	begin = h.Must(200, "POST", "/api/v1/signin/begin", "", map[string]any{})
-	h.exec(`UPDATE webauthn_ceremonies SET expires_at = now() - interval '1 second'`)
+	dbtest.Age(t, h.sql, dbtest.WebauthnCeremonies, "expires_at", time.Second)
 	h.MustFail(422, "ceremony_expired", "POST", "/api/v1/signin/finish", "", map[string]any{"ceremony": begin["ceremony"], "credential": m.auth.get(t, begin, m.key, 1)})
 
 	// A sign-in ceremony cannot finish a registration, and is not consumed by trying.
@@ -241,7 +240,7 @@ func TestStepUpDevicesAndPasskeyRemoval(t *testing.T) {
 	m := h.signUp(f)
 	phone, pub := phoneKey(t)
 	// Sign-up verified the user, but a device needs a step-up from the last 5 minutes.
-	h.exec(`UPDATE sessions SET verified_at = now() - interval '5 minutes 1 second'`)
+	dbtest.Age(t, h.sql, dbtest.Sessions, "verified_at", 5*time.Minute+time.Second)
 	before := h.snapshot()
 	h.MustFail(403, "step_up_required", "POST", "/api/v1/devices", m.token, map[string]any{"public_key": pub})
 	h.MustFail(403, "step_up_required", "DELETE", "/api/v1/me", m.token, nil)
@@ -271,16 +270,14 @@ func TestStepUpDevicesAndPasskeyRemoval(t *testing.T) {
 		t.Fatalf("device code: %+v %v", claims, err)
 	}
 	var authorisedBy uuid.UUID
-	if err := h.sql.Get(&authorisedBy, `SELECT passkey_id FROM credentials WHERE id = $1`, claims.CredentialID); err != nil {
-		t.Fatal(err)
-	}
+	dbtest.Get(t, h.sql, &authorisedBy, dbtest.Credentials, "passkey_id", dbtest.Eq("id", claims.CredentialID))
 	var secondID uuid.UUID
-	if err := h.sql.Get(&secondID, `SELECT id FROM passkeys WHERE credential_id = $1`, second.id); err != nil || authorisedBy != secondID {
-		t.Fatalf("device authorised by %s, want the step-up passkey %s (%v)", authorisedBy, secondID, err)
+	if dbtest.Get(t, h.sql, &secondID, dbtest.Passkeys, "id", dbtest.Eq("credential_id", second.id)); authorisedBy != secondID {
+		t.Fatalf("device authorised by %s, want the step-up passkey %s", authorisedBy, secondID)
 	}
 
 	// An old step-up no longer counts.
-	h.exec(`UPDATE sessions SET verified_at = now() - interval '6 minutes' WHERE resident_id = $1`, m.id)
+	dbtest.Age(t, h.sql, dbtest.Sessions, "verified_at", 6*time.Minute, dbtest.Eq("resident_id", m.id))
 	h.MustFail(403, "step_up_required", "POST", "/api/v1/devices", m.token, map[string]any{"public_key": pub})
 
 	// Removing the passkey revokes the device it authorised (and tells the gates), and
@@ -290,9 +287,8 @@ func TestStepUpDevicesAndPasskeyRemoval(t *testing.T) {
 	if removed["devices_revoked"] != 1.0 || removed["sessions_ended"] != 1.0 {
 		t.Fatalf("removing the passkey: %v", removed)
 	}
-	var changes int
-	if err := h.sql.Get(&changes, `SELECT count(*) FROM change_log WHERE kind = 'revocation' AND entity_id = $1`, claims.CredentialID); err != nil || changes != 1 {
-		t.Fatalf("revocation changes for the device: %d %v", changes, err)
+	if changes := dbtest.Count(t, h.sql, dbtest.ChangeLog, dbtest.Eq("kind", "revocation"), dbtest.Eq("entity_id", claims.CredentialID)); changes != 1 {
+		t.Fatalf("revocation changes for the device: %d", changes)
 	}
 	h.MustFail(401, "unauthorized", "GET", "/api/v1/me", m.token, nil)
 	// The last passkey stays.
@@ -307,7 +303,7 @@ func TestPassRefusedWhenNotResident(t *testing.T) {
 	h.Must(200, "GET", "/api/v1/pass", revoked.token, nil)
 
 	// Staff revoke a resident's QR credential: no more codes, and no new credential.
-	h.exec(`UPDATE credentials SET revoked_at = now(), revoke_reason = 'test' WHERE resident_id = $1`, revoked.id)
+	dbtest.Set(t, h.sql, dbtest.Credentials, dbtest.Values{"revoked_at": dbtest.Now(), "revoke_reason": "test"}, dbtest.Eq("resident_id", revoked.id))
 	before := h.snapshot()
 	h.MustFail(403, "credential_revoked", "GET", "/api/v1/pass", revoked.token, nil)
 	h.MustFail(403, "credential_revoked", "GET", "/api/v1/pass.png", revoked.token, nil)
@@ -323,11 +319,11 @@ func TestPassRefusedWhenNotResident(t *testing.T) {
 	begin := h.Must(200, "POST", "/api/v1/signin/begin", "", map[string]any{})
 	h.MustFail(401, "unknown_passkey", "POST", "/api/v1/signin/finish", "", map[string]any{"ceremony": begin["ceremony"], "credential": m.auth.get(t, begin, m.key, 1)})
 	before = h.snapshot()
-	h.exec(`UPDATE sessions SET revoked_at = NULL WHERE resident_id = $1`, m.id)
+	dbtest.Set(t, h.sql, dbtest.Sessions, dbtest.Values{"revoked_at": nil}, dbtest.Eq("resident_id", m.id))
 	h.MustFail(403, "not_resident", "GET", "/api/v1/pass", m.token, nil)
 	h.MustFail(403, "not_resident", "POST", "/api/v1/visitors", m.token, map[string]any{"label": "x", "max_entries": 1,
 		"valid_until": time.Now().Add(time.Hour).Format(time.RFC3339)})
-	before["sessions WHERE revoked_at IS NOT NULL"]--
+	before["revoked sessions"]--
 	h.unchanged(before, "passes refused")
 }
 
@@ -430,9 +426,7 @@ func TestRemovedPasskeyCannotSignIn(t *testing.T) {
 	m := h.signUp(f)
 	second := h.addPasskey(m)
 	var id string
-	if err := h.sql.Get(&id, `SELECT id FROM passkeys WHERE credential_id = $1`, second.id); err != nil {
-		t.Fatal(err)
-	}
+	dbtest.Get(t, h.sql, &id, dbtest.Passkeys, "id", dbtest.Eq("credential_id", second.id))
 	h.Must(200, "DELETE", "/api/v1/passkeys/"+id, m.token, nil)
 	before := h.snapshot()
 	begin := h.Must(200, "POST", "/api/v1/signin/begin", "", map[string]any{})

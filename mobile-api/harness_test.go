@@ -202,14 +202,6 @@ func (h *harness) raw(method, path, token string, body any) (int, http.Header, [
 	return resp.Status, resp.Header, resp.Body
 }
 
-// exec runs SQL against the test database (to age rows, as time would).
-func (h *harness) exec(query string, args ...any) {
-	h.t.Helper()
-	if _, err := h.sql.Exec(query, args...); err != nil {
-		h.t.Fatalf("%s: %v", query, err)
-	}
-}
-
 // verifier checks codes the way a gate of community c does.
 func (h *harness) verifier(c uuid.UUID) *credential.Verifier {
 	h.t.Helper()
@@ -228,14 +220,24 @@ func (h *harness) verifier(c uuid.UUID) *credential.Verifier {
 func (h *harness) snapshot() map[string]int {
 	h.t.Helper()
 	out := map[string]int{}
-	for _, table := range []string{"passkeys", "sessions", "invites WHERE used_at IS NOT NULL", "credentials", "credentials WHERE revoked_at IS NOT NULL",
-		"visitor_passes", "visitor_passes WHERE revoked_at IS NOT NULL", "residents WHERE status = 'active'", "audit_log", "change_log",
-		"sessions WHERE revoked_at IS NOT NULL"} {
-		var n int
-		if err := h.sql.Get(&n, "SELECT count(*) FROM "+table); err != nil {
-			h.t.Fatal(err)
-		}
-		out[table] = n
+	for _, c := range []struct {
+		name  string
+		table dbtest.Table
+		conds []dbtest.Cond
+	}{
+		{"passkeys", dbtest.Passkeys, nil},
+		{"sessions", dbtest.Sessions, nil},
+		{"used invites", dbtest.Invites, []dbtest.Cond{dbtest.NotNull("used_at")}},
+		{"credentials", dbtest.Credentials, nil},
+		{"revoked credentials", dbtest.Credentials, []dbtest.Cond{dbtest.NotNull("revoked_at")}},
+		{"visitor_passes", dbtest.VisitorPasses, nil},
+		{"revoked visitor_passes", dbtest.VisitorPasses, []dbtest.Cond{dbtest.NotNull("revoked_at")}},
+		{"active residents", dbtest.Residents, []dbtest.Cond{dbtest.Eq("status", "active")}},
+		{"audit_log", dbtest.AuditLog, nil},
+		{"change_log", dbtest.ChangeLog, nil},
+		{"revoked sessions", dbtest.Sessions, []dbtest.Cond{dbtest.NotNull("revoked_at")}},
+	} {
+		out[c.name] = dbtest.Count(h.t, h.sql, c.table, c.conds...)
 	}
 	return out
 }

@@ -11,6 +11,7 @@ import (
 
 	"gatepass/internal/browsertest"
 	"gatepass/internal/credential"
+	"gatepass/internal/dbtest"
 )
 
 // A pass that works with no signal (issue 15 item 4): the first sign-in gives the
@@ -39,9 +40,7 @@ func TestOfflinePassAtGate(t *testing.T) {
 		t.Fatalf("offline pass set up after sign-in: %v\n%s", err, h.logs.String())
 	}
 	var device uuid.UUID
-	if err := h.sql.Get(&device, `SELECT id FROM credentials WHERE resident_id = $1 AND kind = 'device' AND revoked_at IS NULL`, resident); err != nil {
-		t.Fatalf("device credential of the browser: %v", err)
-	}
+	dbtest.Get(t, h.sql, &device, dbtest.Credentials, "id", dbtest.Eq("resident_id", resident), dbtest.Eq("kind", "device"), dbtest.Null("revoked_at"))
 
 	// No network: reload, and the app and its offline pass are there.
 	var label string

@@ -4,10 +4,12 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 
 	"gatepass/internal/access"
+	"gatepass/internal/dbtest"
 	"gatepass/internal/store"
 )
 
@@ -56,8 +58,8 @@ func TestRouteNeeds(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A session that outlived the move-out (a race) still gets nothing that needs residency.
-	h.exec(`UPDATE sessions SET revoked_at = NULL WHERE resident_id = $1`, gone.id)
-	h.exec(`UPDATE sessions SET verified_at = now() - interval '5 minutes 1 second'`)
+	dbtest.Set(t, h.sql, dbtest.Sessions, dbtest.Values{"revoked_at": nil}, dbtest.Eq("resident_id", gone.id))
+	dbtest.Age(t, h.sql, dbtest.Sessions, "verified_at", 5*time.Minute+time.Second)
 	before := h.snapshot()
 	var stepUps, actives int
 	for _, r := range routes {

@@ -43,26 +43,18 @@ func TestAuditChainAndTampering(t *testing.T) {
 	if code, msg := verify(); code != 0 {
 		t.Fatalf("verify on an untouched log: %d %s", code, msg)
 	}
-	if _, err := h.DB.SQL().Exec(`UPDATE audit_log SET actor = 'x' WHERE community_id = $1`, f.ID); err == nil || !strings.Contains(err.Error(), "append-only") {
+	if err := dbtest.SetErr(t, h.DB.SQL(), dbtest.AuditLog, dbtest.Values{"actor": "x"}, dbtest.Eq("community_id", f.ID)); err == nil || !strings.Contains(err.Error(), "append-only") {
 		t.Fatalf("updating the audit log: %v, want the append-only refusal", err)
 	}
 	// Someone with the database owner's rights goes around the trigger.
 	var seq int64
-	if err := h.DB.SQL().QueryRow(`SELECT seq FROM audit_log WHERE community_id = $1 AND action = 'resident.create' ORDER BY seq LIMIT 1`, f.ID).Scan(&seq); err != nil {
-		t.Fatal(err)
-	}
+	dbtest.Get(t, h.DB.SQL(), &seq, dbtest.AuditLog, "seq", dbtest.Eq("community_id", f.ID), dbtest.Eq("action", "resident.create"))
 	tamper := func(summary string) {
 		t.Helper()
-		for _, q := range []string{`ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_update`,
-			`UPDATE audit_log SET summary = '` + summary + `' WHERE community_id = '` + f.ID + `' AND seq = ` + strconv.FormatInt(seq, 10),
-			`ALTER TABLE audit_log ENABLE TRIGGER audit_log_no_update`} {
-			if _, err := h.DB.SQL().Exec(q); err != nil {
-				t.Fatal(err)
-			}
-		}
+		dbtest.Tamper(t, h.DB.SQL(), dbtest.AuditLog, dbtest.Values{"summary": summary}, dbtest.Eq("community_id", f.ID), dbtest.Eq("seq", seq))
 	}
 	var original string
-	_ = h.DB.SQL().QueryRow(`SELECT summary::text FROM audit_log WHERE community_id = $1 AND seq = $2`, f.ID, seq).Scan(&original)
+	dbtest.Get(t, h.DB.SQL(), &original, dbtest.AuditLog, "summary", dbtest.Eq("community_id", f.ID), dbtest.Eq("seq", seq))
 	tamper(`{"role":"owner","under_14":false,"unit_id":"forged"}`)
 	code, msg := verify()
 	if code != 1 || !strings.Contains(msg, "seq "+strconv.FormatInt(seq, 10)) || !strings.Contains(msg, f.ID) {

@@ -82,8 +82,8 @@ func TestKeysCompromiseCommand(t *testing.T) {
 		t.Fatalf("keys after: %+v", after)
 	}
 	var actor string
-	if err := db.SQL().QueryRow(`SELECT actor FROM audit_log WHERE community_id = $1 AND action = 'key.compromise'`, c.ID).Scan(&actor); err != nil || actor != "cli" {
-		t.Fatalf("audit actor %q: %v", actor, err)
+	if dbtest.Get(t, db.SQL(), &actor, dbtest.AuditLog, "actor", dbtest.Eq("community_id", c.ID), dbtest.Eq("action", "key.compromise")); actor != "cli" {
+		t.Fatalf("audit actor %q", actor)
 	}
 	if code, _, _ := compromise("--community", c.ID.String(), "--kid", kid, "--reason", "again"); code != 1 {
 		t.Fatalf("second compromise: exit %d", code)

@@ -93,9 +93,8 @@ func TestStaffCommands(t *testing.T) {
 	}
 	whoami(f.Admin)
 
-	var audited int
-	if err := h.DB.SQL().QueryRow(`SELECT count(*) FROM audit_log WHERE actor = 'cli' AND target = $1`, "staff:"+id).Scan(&audited); err != nil || audited != 5 {
-		t.Fatalf("%d audit rows by the CLI for the operator, want 5 (create, issue, disable, enable, revoke): %v", audited, err)
+	if audited := dbtest.Count(t, h.DB.SQL(), dbtest.AuditLog, dbtest.Eq("actor", "cli"), dbtest.Eq("target", "staff:"+id)); audited != 5 {
+		t.Fatalf("%d audit rows by the CLI for the operator, want 5 (create, issue, disable, enable, revoke)", audited)
 	}
 }
 
@@ -120,16 +119,17 @@ func TestStaffCommandsRefuseBadInput(t *testing.T) {
 		{[]string{"staff", "revoke-token", "--token-id", g.ID}, "not found"}, // a staff id is not a token id
 		{[]string{"staff", "create", "--name", "x", "--role", "guard", "--staff-token-ttl", "365d"}, "STAFF_TOKEN_TTL"},
 	}
+	written := func() int {
+		db := h.DB.SQL()
+		return dbtest.Count(t, db, dbtest.Staff) + dbtest.Count(t, db, dbtest.StaffTokens, dbtest.Null("revoked_at")) + dbtest.Count(t, db, dbtest.AuditLog)
+	}
 	for _, c := range cases {
-		var before int
-		_ = h.DB.SQL().QueryRow(`SELECT (SELECT count(*) FROM staff) + (SELECT count(*) FROM staff_tokens WHERE revoked_at IS NULL) + (SELECT count(*) FROM audit_log)`).Scan(&before)
+		before := written()
 		code, _, errs := cli(t, c.args...)
 		if code == 0 || !strings.Contains(errs, c.want) {
 			t.Errorf("%v: %d %q, want a failure naming %q", c.args, code, errs, c.want)
 		}
-		var after int
-		_ = h.DB.SQL().QueryRow(`SELECT (SELECT count(*) FROM staff) + (SELECT count(*) FROM staff_tokens WHERE revoked_at IS NULL) + (SELECT count(*) FROM audit_log)`).Scan(&after)
-		if after != before {
+		if written() != before {
 			t.Errorf("%v changed the database", c.args)
 		}
 	}

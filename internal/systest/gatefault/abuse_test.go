@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"gatepass/internal/apitest"
+	"gatepass/internal/dbtest"
 )
 
 // Issue 11, item 6: out of file descriptors, the TCP input's accept fails; the agent
@@ -176,17 +177,13 @@ func TestFloodKeepsGoodScansFast(t *testing.T) {
 		pa, median(alone), pd, median(during), float64(pd)/float64(pa))
 	// Events: the grants, a burst of denials, one summary with the count.
 	waitFor(t, 20*time.Second, "the flood summarised on the server", func() bool {
-		var s int
-		_ = e.db.SQL().QueryRow(`SELECT count(*) FROM entry_events WHERE gate_id = $1 AND reason = 'flood_suppressed'`, g.id).Scan(&s)
-		return s > 0
+		return dbtest.Count(t, e.db.SQL(), dbtest.EntryEvents, dbtest.Eq("gate_id", g.id), dbtest.Eq("reason", "flood_suppressed")) > 0
 	})
 	g.waitDrained()
-	var granted, denied, summaries int
-	err = e.db.SQL().QueryRow(`SELECT count(*) FILTER (WHERE result = 'granted'), count(*) FILTER (WHERE result = 'denied' AND reason <> 'flood_suppressed'),
-		count(*) FILTER (WHERE reason = 'flood_suppressed') FROM entry_events WHERE gate_id = $1`, g.id).Scan(&granted, &denied, &summaries)
-	if err != nil {
-		t.Fatal(err)
-	}
+	gate := dbtest.Eq("gate_id", g.id)
+	granted := dbtest.Count(t, e.db.SQL(), dbtest.EntryEvents, gate, dbtest.Eq("result", "granted"))
+	denied := dbtest.Count(t, e.db.SQL(), dbtest.EntryEvents, gate, dbtest.Eq("result", "denied"), dbtest.Ne("reason", "flood_suppressed"))
+	summaries := dbtest.Count(t, e.db.SQL(), dbtest.EntryEvents, gate, dbtest.Eq("reason", "flood_suppressed"))
 	dropped, _ := g.statusFile()["denied_dropped"].(float64)
 	t.Logf("events: %d granted, %d denied, %d summaries; %v denials dropped", granted, denied, summaries, dropped)
 	if granted != 2*n || denied > 100 || summaries != 1 || denied+int(dropped) != 10000 {

@@ -2,6 +2,7 @@ package gatefault
 
 import (
 	"fmt"
+	"gatepass/internal/dbtest"
 	"net"
 	"os"
 	"strings"
@@ -64,8 +65,7 @@ func TestDoorPulseOutlivesTheReader(t *testing.T) {
 		t.Errorf("the door program finished %d of 2 pulses: the reader's hang-up cut one", n)
 	}
 	g.waitDrained()
-	var granted int
-	if err := e.db.SQL().QueryRow(`SELECT count(*) FROM entry_events WHERE gate_id = $1 AND result = 'granted'`, g.id).Scan(&granted); err != nil || granted != 2 {
-		t.Fatalf("granted events %d %v, want 2", granted, err)
+	if granted := dbtest.Count(t, e.db.SQL(), dbtest.EntryEvents, dbtest.Eq("gate_id", g.id), dbtest.Eq("result", "granted")); granted != 2 {
+		t.Fatalf("granted events %d, want 2", granted)
 	}
 }

@@ -11,6 +11,7 @@ import (
 
 	"gatepass/internal/access"
 	"gatepass/internal/consent"
+	"gatepass/internal/dbtest"
 	"gatepass/internal/face"
 	"gatepass/internal/store"
 )
@@ -60,14 +61,14 @@ func TestOneGateEnrolmentAtTheGate(t *testing.T) {
 	}
 	waitFor(t, 5*time.Second, "command acked enrolled", func() bool { return e.commandResult(session) == "enrolled" })
 	// The server knows the enrolment and holds no template bytes for the resident.
-	var rows, blobs int
-	if err := e.db.SQL().QueryRow(`SELECT count(*) FILTER (WHERE gate_id = $2 AND sealed IS NULL), count(sealed)
-		FROM face_templates WHERE resident_id = $1`, e.resident, a.id).Scan(&rows, &blobs); err != nil || rows != 1 || blobs != 0 {
-		t.Fatalf("face_templates: on-gate rows %d, blobs %d, %v", rows, blobs, err)
+	resident := dbtest.Eq("resident_id", e.resident)
+	rows := dbtest.Count(t, e.db.SQL(), dbtest.FaceTemplates, resident, dbtest.Eq("gate_id", a.id), dbtest.Null("sealed"))
+	blobs := dbtest.Count(t, e.db.SQL(), dbtest.FaceTemplates, resident, dbtest.NotNull("sealed"))
+	if rows != 1 || blobs != 0 {
+		t.Fatalf("face_templates: on-gate rows %d, blobs %d", rows, blobs)
 	}
-	var logged int
-	if err := e.db.SQL().QueryRow(`SELECT count(*) FROM change_log WHERE kind = 'face_template' AND entity_id = $1`, e.resident).Scan(&logged); err != nil || logged != 0 {
-		t.Fatalf("face_template changes for a one-gate resident: %d %v", logged, err)
+	if logged := dbtest.Count(t, e.db.SQL(), dbtest.ChangeLog, dbtest.Eq("kind", "face_template"), dbtest.Eq("entity_id", e.resident)); logged != 0 {
+		t.Fatalf("face_template changes for a one-gate resident: %d", logged)
 	}
 
 	probe := gen.Probe(me, 0.7)
@@ -108,10 +109,7 @@ func TestOneGateEnrolmentAtTheGate(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, 5*time.Second, "purge acknowledged by A", func() bool {
-		var acked int
-		_ = e.db.SQL().QueryRow(`SELECT count(*) FROM face_purges WHERE gate_id = $1 AND resident_id = $2 AND acked_at IS NOT NULL`,
-			a.id, e.resident).Scan(&acked)
-		return acked == 1
+		return dbtest.Count(t, e.db.SQL(), dbtest.FacePurges, dbtest.Eq("gate_id", a.id), dbtest.Eq("resident_id", e.resident), dbtest.NotNull("acked_at")) == 1
 	})
 	if r := faceReason(a.probe(probe)); r != "face_no_match" {
 		t.Fatalf("probe at A after withdrawal: %s", r)
@@ -150,8 +148,7 @@ func TestOneGateEnrolmentReportRetriedOrRefused(t *testing.T) {
 	}
 	e.startServer()
 	waitFor(t, 10*time.Second, "enrolment reported and acked after the server is back", func() bool {
-		var rows int
-		_ = e.db.SQL().QueryRow(`SELECT count(*) FROM face_templates WHERE gate_id = $1 AND resident_id = $2 AND sealed IS NULL`, a.id, e.resident).Scan(&rows)
+		rows := dbtest.Count(t, e.db.SQL(), dbtest.FaceTemplates, dbtest.Eq("gate_id", a.id), dbtest.Eq("resident_id", e.resident), dbtest.Null("sealed"))
 		return rows == 1 && e.commandResult(session) == "enrolled"
 	})
 
@@ -176,9 +173,8 @@ func TestOneGateEnrolmentReportRetriedOrRefused(t *testing.T) {
 		t.Fatalf("probe of the withdrawn resident: %s", r)
 	}
 	waitFor(t, 10*time.Second, "refused session acked failed", func() bool { return e.commandResult(refused) == "failed" })
-	var rows int
-	if err := e.db.SQL().QueryRow(`SELECT count(*) FROM face_templates WHERE resident_id = $1`, other).Scan(&rows); err != nil || rows != 0 {
-		t.Fatalf("server rows for the withdrawn resident: %d %v", rows, err)
+	if rows := dbtest.Count(t, e.db.SQL(), dbtest.FaceTemplates, dbtest.Eq("resident_id", other)); rows != 0 {
+		t.Fatalf("server rows for the withdrawn resident: %d", rows)
 	}
 	a.kill()
 	a.start()

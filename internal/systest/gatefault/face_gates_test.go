@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"gatepass/internal/dbtest"
 	"gatepass/internal/face"
 )
 
@@ -68,10 +69,8 @@ func TestFaceAtTwoGatesThenWithdrawal(t *testing.T) {
 		}
 	}
 	waitFor(t, 5*time.Second, "both gates acknowledged the purge", func() bool {
-		var acked int
-		_ = e.db.SQL().QueryRow(`SELECT count(DISTINCT gate_id) FROM face_purges WHERE community_id = $1 AND resident_id = $2
-			AND acked_at IS NOT NULL`, e.community, e.resident).Scan(&acked)
-		return acked == 2
+		return dbtest.Distinct(t, e.db.SQL(), dbtest.FacePurges, "gate_id", dbtest.Eq("community_id", e.community), dbtest.Eq("resident_id", e.resident),
+			dbtest.NotNull("acked_at")) == 2
 	})
 	t.Logf("both purge acknowledgements recorded %v after withdrawal", time.Since(start))
 
@@ -107,9 +106,8 @@ func TestFaceAtTwoGatesThenWithdrawal(t *testing.T) {
 		t.Fatalf("purge confirmations: store %d rows, app %v", len(ps), confirmed)
 	}
 	// The server keeps no blob of the resident.
-	var blobs int
-	if err := e.db.SQL().QueryRow(`SELECT count(*) FROM face_templates WHERE resident_id = $1`, e.resident).Scan(&blobs); err != nil || blobs != 0 {
-		t.Fatalf("server blobs after withdrawal: %d %v", blobs, err)
+	if blobs := dbtest.Count(t, e.db.SQL(), dbtest.FaceTemplates, dbtest.Eq("resident_id", e.resident)); blobs != 0 {
+		t.Fatalf("server blobs after withdrawal: %d", blobs)
 	}
 }
 
@@ -145,10 +143,7 @@ func TestFaceSwitchedOffForTheCommunity(t *testing.T) {
 		}
 	}
 	waitFor(t, 5*time.Second, "every gate acknowledged every purge", func() bool {
-		var acked int
-		_ = e.db.SQL().QueryRow(`SELECT count(*) FROM face_purges WHERE community_id = $1 AND reason = 'service_ended'
-			AND acked_at IS NOT NULL`, e.community).Scan(&acked)
-		return acked == 4
+		return dbtest.Count(t, e.db.SQL(), dbtest.FacePurges, dbtest.Eq("community_id", e.community), dbtest.Eq("reason", "service_ended"), dbtest.NotNull("acked_at")) == 4
 	})
 	for _, g := range gates {
 		if got := g.check(e.token(1)); got != "granted" {

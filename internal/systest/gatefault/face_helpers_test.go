@@ -162,8 +162,8 @@ func (e *env) seal(tmpl face.Template, pub []byte, gate, resident, community str
 func (e *env) boxKey(gate string) []byte {
 	e.t.Helper()
 	var k []byte
-	if err := e.db.SQL().QueryRow(`SELECT box_public_key FROM gates WHERE id = $1`, gate).Scan(&k); err != nil || len(k) != 32 {
-		e.t.Fatalf("box key of gate %s: %x %v", gate, k, err)
+	if dbtest.Get(e.t, e.db.SQL(), &k, dbtest.Gates, "box_public_key", dbtest.Eq("id", gate)); len(k) != 32 {
+		e.t.Fatalf("box key of gate %s: %x", gate, k)
 	}
 	return k
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"gatepass/internal/dbtest"
 	"gatepass/internal/face"
 	"gatepass/internal/qr"
 )
@@ -90,9 +91,7 @@ func TestQRWhateverTheFaceSettings(t *testing.T) {
 	var before string
 	settings := func() string {
 		var s string
-		if err := e.db.SQL().QueryRow(`SELECT settings::text FROM gates WHERE id = $1`, g.id).Scan(&s); err != nil {
-			t.Fatal(err)
-		}
+		dbtest.Get(t, e.db.SQL(), &s, dbtest.Gates, "settings", dbtest.Eq("id", g.id))
 		return s
 	}
 	before = settings()
@@ -121,9 +120,7 @@ func TestQRWhateverTheFaceSettings(t *testing.T) {
 	// Withdrawal and its purge leave QR as it was.
 	m.must(200, "POST", "/api/v1/face/withdraw", fanTok, nil)
 	waitFor(t, 5*time.Second, "the purge acknowledged", func() bool {
-		var acked int
-		_ = e.db.SQL().QueryRow(`SELECT count(*) FROM face_purges WHERE gate_id = $1 AND acked_at IS NOT NULL`, g.id).Scan(&acked)
-		return acked == 1
+		return dbtest.Count(t, e.db.SQL(), dbtest.FacePurges, dbtest.Eq("gate_id", g.id), dbtest.NotNull("acked_at")) == 1
 	})
 	qrGranted("after withdrawal and purge")
 	if got := faceReason(g.probe(gen.Probe(tmpl, 0.7))); got != "face_no_match" {

@@ -11,6 +11,7 @@ import (
 	"github.com/google/uuid"
 
 	"gatepass/internal/consent"
+	"gatepass/internal/dbtest"
 	"gatepass/internal/face"
 	"gatepass/internal/store"
 )
@@ -30,8 +31,8 @@ func TestFaceEntryAndPurgeAtTheGate(t *testing.T) {
 		t.Fatal(err)
 	}
 	var boxKey []byte
-	if err := e.db.SQL().QueryRow(`SELECT box_public_key FROM gates WHERE id = $1`, g.id).Scan(&boxKey); err != nil || len(boxKey) != 32 {
-		t.Fatalf("box key after enrollment: %x %v", boxKey, err)
+	if dbtest.Get(t, e.db.SQL(), &boxKey, dbtest.Gates, "box_public_key", dbtest.Eq("id", g.id)); len(boxKey) != 32 {
+		t.Fatalf("box key after enrollment: %x", boxKey)
 	}
 	gen := face.NewSynthetic(42)
 	tmpl := gen.Identity()
@@ -96,9 +97,7 @@ func TestFaceEntryAndPurgeAtTheGate(t *testing.T) {
 	}
 	start := time.Now()
 	waitFor(t, 5*time.Second, "purge acknowledged by the gate", func() bool {
-		var acked int
-		_ = e.db.SQL().QueryRow(`SELECT count(*) FROM face_purges WHERE gate_id = $1 AND acked_at IS NOT NULL`, g.id).Scan(&acked)
-		return acked == 1
+		return dbtest.Count(t, e.db.SQL(), dbtest.FacePurges, dbtest.Eq("gate_id", g.id), dbtest.NotNull("acked_at")) == 1
 	})
 	t.Logf("purge acknowledged %v after withdrawal", time.Since(start))
 	if _, out := probe(same, true); out["reason"] != "face_no_match" {
@@ -106,10 +105,9 @@ func TestFaceEntryAndPurgeAtTheGate(t *testing.T) {
 	}
 	// The events reached the server with resident and score; the retention clock moved.
 	waitFor(t, 10*time.Second, "face events uploaded", func() bool { rows, _ := e.serverEvents(g.id); return rows >= 4 })
-	var granted int
-	if err := e.db.SQL().QueryRow(`SELECT count(*) FROM entry_events WHERE gate_id = $1 AND method = 'face' AND result = 'granted'
-		AND resident_id = $2 AND score > 0.6`, g.id, e.resident).Scan(&granted); err != nil || granted != 1 {
-		t.Fatalf("granted face events %d %v", granted, err)
+	if granted := dbtest.Count(t, e.db.SQL(), dbtest.EntryEvents, dbtest.Eq("gate_id", g.id), dbtest.Eq("method", "face"), dbtest.Eq("result", "granted"),
+		dbtest.Eq("resident_id", e.resident), dbtest.Gt("score", 0.6)); granted != 1 {
+		t.Fatalf("granted face events %d", granted)
 	}
 	// The gate's disk holds no template any more: a restarted agent still refuses.
 	g.kill()

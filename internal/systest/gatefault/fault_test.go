@@ -16,6 +16,7 @@ import (
 
 	"gatepass/internal/apitest"
 	"gatepass/internal/credential"
+	"gatepass/internal/dbtest"
 	"gatepass/internal/store"
 )
 
@@ -40,10 +41,7 @@ func TestOfflineScansArriveExactlyOnce(t *testing.T) {
 	waitFor(t, 20*time.Second, "200 events on the server", func() bool { rows, _ := e.serverEvents(g.id); return rows >= 200 })
 	time.Sleep(1500 * time.Millisecond) // a late duplicate upload would land now
 	rows, distinct := e.serverEvents(g.id)
-	var offline int
-	if err := e.db.SQL().QueryRow(`SELECT count(*) FROM entry_events WHERE gate_id = $1 AND offline AND result = 'granted'`, g.id).Scan(&offline); err != nil {
-		t.Fatal(err)
-	}
+	offline := dbtest.Count(t, e.db.SQL(), dbtest.EntryEvents, dbtest.Eq("gate_id", g.id), dbtest.Eq("offline", true), dbtest.Eq("result", "granted"))
 	if rows != 200 || distinct != 200 || offline != 200 {
 		t.Fatalf("server has %d events (%d distinct, %d offline grants), want 200", rows, distinct, offline)
 	}
@@ -120,8 +118,7 @@ func TestAgentKilledDuringUploadsLosesNothing(t *testing.T) {
 	}
 	missing := 0
 	for id := range answered {
-		var one int
-		if err := e.db.SQL().QueryRow(`SELECT count(*) FROM entry_events WHERE id = $1`, id).Scan(&one); err != nil || one != 1 {
+		if dbtest.Count(t, e.db.SQL(), dbtest.EntryEvents, dbtest.Eq("id", id)) != 1 {
 			missing++
 		}
 	}
@@ -192,9 +189,8 @@ func TestSerialScannerOnPTY(t *testing.T) {
 	}
 	waitFor(t, 10*time.Second, "door opened by the serial scan", func() bool { return g.doorOpenings() == 1 })
 	waitFor(t, 10*time.Second, "4 events uploaded", func() bool { rows, _ := e.serverEvents(g.id); return rows == 4 })
-	var denied int
-	if err := e.db.SQL().QueryRow(`SELECT count(*) FROM entry_events WHERE gate_id = $1 AND result = 'denied' AND reason = 'malformed'`, g.id).Scan(&denied); err != nil || denied != 3 {
-		t.Fatalf("malformed denials %d %v", denied, err)
+	if denied := dbtest.Count(t, e.db.SQL(), dbtest.EntryEvents, dbtest.Eq("gate_id", g.id), dbtest.Eq("result", "denied"), dbtest.Eq("reason", "malformed")); denied != 3 {
+		t.Fatalf("malformed denials %d", denied)
 	}
 	if !g.alive() {
 		t.Fatal("agent died on garbage")
@@ -224,28 +220,30 @@ func TestManualReleaseOpensOnce(t *testing.T) {
 	}
 	// A release older than 60 s on arrival is reported, not executed.
 	old := uuid.New()
-	if _, err := e.db.SQL().Exec(`INSERT INTO gate_commands (community_id, id, gate_id, kind, payload, created_at)
-		VALUES ($1, $2, $3, 'unlock', '{"reason":"late"}', now() - interval '2 minutes')`, e.community, old, g.id); err != nil {
-		t.Fatal(err)
-	}
+	dbtest.Insert(t, e.db.SQL(), dbtest.GateCommands, dbtest.Values{"community_id": e.community, "id": old, "gate_id": g.id, "kind": "unlock",
+		"payload": `{"reason":"late"}`, "created_at": dbtest.Ago(2 * time.Minute)})
 	e.redeliver(old, g.id)
 	waitFor(t, 5*time.Second, "stale release reported", func() bool { return e.commandResult(old) == "expired" })
 	if n := g.doorOpenings(); n != 1 {
 		t.Fatalf("a stale release opened the door (%d openings)", n)
 	}
 	waitFor(t, 10*time.Second, "manual events uploaded", func() bool { rows, _ := e.serverEvents(g.id); return rows == 2 })
-	var staffOK, granted int
-	err := e.db.SQL().QueryRow(`SELECT count(*) FILTER (WHERE e.staff_id = s.id), count(*) FILTER (WHERE e.result = 'granted')
-		FROM entry_events e LEFT JOIN gate_commands c ON c.community_id = e.community_id AND c.id = $2 LEFT JOIN staff s ON s.id = c.created_by
-		WHERE e.community_id = $3 AND e.gate_id = $1 AND e.method = 'manual'`, g.id, cmd, e.community).Scan(&staffOK, &granted)
-	if err != nil || staffOK != 1 || granted != 1 {
-		t.Fatalf("manual events: with staff %d, granted %d, err %v", staffOK, granted, err)
+	var staff *uuid.UUID // who asked for the release
+	dbtest.Get(t, e.db.SQL(), &staff, dbtest.GateCommands, "created_by", dbtest.Eq("community_id", e.community), dbtest.Eq("id", cmd))
+	manual := []dbtest.Cond{dbtest.Eq("community_id", e.community), dbtest.Eq("gate_id", g.id), dbtest.Eq("method", "manual")}
+	staffOK := 0
+	if staff != nil {
+		staffOK = dbtest.Count(t, e.db.SQL(), dbtest.EntryEvents, append(manual, dbtest.Eq("staff_id", *staff))...)
+	}
+	granted := dbtest.Count(t, e.db.SQL(), dbtest.EntryEvents, append(manual, dbtest.Eq("result", "granted"))...)
+	if staffOK != 1 || granted != 1 {
+		t.Fatalf("manual events: with staff %d, granted %d", staffOK, granted)
 	}
 }
 
 func (e *env) commandResult(id uuid.UUID) string {
 	var r *string
-	_ = e.db.SQL().QueryRow(`SELECT result FROM gate_commands WHERE id = $1`, id).Scan(&r)
+	dbtest.Get(e.t, e.db.SQL(), &r, dbtest.GateCommands, "result", dbtest.Eq("id", id))
 	if r == nil {
 		return ""
 	}
@@ -259,12 +257,10 @@ func (e *env) redeliver(id uuid.UUID, gate string) {
 	err := e.db.InTx(ctx, "test", func(tx *store.Tx) error {
 		return tx.Change(ctx, uuid.MustParse(e.community), "command", uuid.MustParse(gate), id, map[string]any{"kind": "unlock"})
 	})
-	if err == nil {
-		_, err = e.db.SQL().Exec(`UPDATE gate_commands SET acked_at = NULL, result = NULL WHERE id = $1`, id)
-	}
 	if err != nil {
 		e.t.Fatal(err)
 	}
+	dbtest.Set(e.t, e.db.SQL(), dbtest.GateCommands, dbtest.Values{"acked_at": nil, "result": nil}, dbtest.Eq("id", id))
 	// The change above woke the long poll possibly before the un-ack; wake it again.
 	err = e.db.InTx(ctx, "test", func(tx *store.Tx) error {
 		return tx.Change(ctx, uuid.MustParse(e.community), "command", uuid.MustParse(gate), id, map[string]any{"kind": "unlock"})

@@ -406,11 +406,8 @@ func (g *gateAgent) doorOpenings() int {
 // serverEvents counts the gate's events on the server, and the distinct ids among them.
 func (e *env) serverEvents(gate string) (rows, distinct int) {
 	e.t.Helper()
-	err := e.db.SQL().QueryRow(`SELECT count(*), count(DISTINCT id) FROM entry_events WHERE gate_id = $1`, gate).Scan(&rows, &distinct)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return rows, distinct
+	of := dbtest.Eq("gate_id", gate)
+	return dbtest.Count(e.t, e.db.SQL(), dbtest.EntryEvents, of), dbtest.Distinct(e.t, e.db.SQL(), dbtest.EntryEvents, "id", of)
 }
 
 // token mints an issued QR code of this community, as mobile-api would, valid from now

@@ -8,6 +8,7 @@ import (
 	"github.com/google/uuid"
 
 	"gatepass/internal/credential"
+	"gatepass/internal/dbtest"
 )
 
 // credentialOf inserts a live credential of kind for the env's resident (as mobile-api
@@ -15,11 +16,8 @@ import (
 func (e *env) credentialOf(kind string) uuid.UUID {
 	e.t.Helper()
 	id := uuid.New()
-	_, err := e.db.SQL().Exec(`INSERT INTO credentials (community_id, id, kind, subject, resident_id, zones, expires_at)
-		VALUES ($1, $2, $3, 'resident', $4, 1, now() + interval '30 days')`, e.community, id, kind, e.resident)
-	if err != nil {
-		e.t.Fatal(err)
-	}
+	dbtest.Insert(e.t, e.db.SQL(), dbtest.Credentials, dbtest.Values{"community_id": e.community, "id": id, "kind": kind, "subject": "resident",
+		"resident_id": e.resident, "zones": 1, "expires_at": dbtest.FromNow(30 * 24 * time.Hour)})
 	return id
 }
 

@@ -1,6 +1,7 @@
 package gatefault
 
 import (
+	"gatepass/internal/dbtest"
 	"syscall"
 	"testing"
 	"time"
@@ -82,9 +83,7 @@ func TestOfflineFlagFollowsContact(t *testing.T) {
 	waitFor(t, 20*time.Second, "every event uploaded", func() bool { rows, _ := e.serverEvents(g.id); return rows >= len(scans) })
 	for _, s := range scans {
 		var offline bool
-		if err := e.db.SQL().QueryRow(`SELECT offline FROM entry_events WHERE id = $1`, s.id).Scan(&offline); err != nil {
-			t.Fatalf("%s: event %s: %v", s.step, s.id, err)
-		}
+		dbtest.Get(t, e.db.SQL(), &offline, dbtest.EntryEvents, "offline", dbtest.Eq("id", s.id)) // fails if the event is missing
 		if offline != s.offline {
 			t.Errorf("%s: event flagged offline=%v, want %v", s.step, offline, s.offline)
 		}

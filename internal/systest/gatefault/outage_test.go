@@ -24,6 +24,7 @@ import (
 	_ "github.com/lib/pq" // the PostgreSQL driver, for the private cluster's own checks
 
 	"gatepass/internal/credential"
+	"gatepass/internal/dbtest"
 )
 
 // cluster is a PostgreSQL cluster of one test's own (scripts/devdb), which the test may
@@ -289,18 +290,11 @@ func TestAcknowledgedEventsSurviveDatabaseCrash(t *testing.T) {
 	defer mu.Unlock()
 	waitFor(t, 30*time.Second, "the gate's queue drained", func() bool { return g.localStatus()["queue_depth"] == 0.0 })
 	stored := map[string]int{}
-	rows, err := e.db.SQL().Query(`SELECT id FROM entry_events WHERE gate_id = $1`, g.id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			t.Fatal(err)
-		}
+	var ids []string
+	dbtest.List(t, e.db.SQL(), &ids, dbtest.EntryEvents, "id", dbtest.Eq("gate_id", g.id))
+	for _, id := range ids {
 		stored[id]++
 	}
-	rows.Close()
 	lost, twice := 0, 0
 	for id := range answered {
 		switch stored[id] {

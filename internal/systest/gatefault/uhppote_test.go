@@ -7,12 +7,16 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"gatepass/internal/agent/uhppotefake"
+	"gatepass/internal/dbtest"
+
+	"github.com/google/uuid"
 )
 
 const uhppoteSerial = 405419896
@@ -43,19 +47,15 @@ func (e *env) uhppoteGate(extra ...string) (*gateAgent, *uhppotefake.Controller,
 func (e *env) doorRows(gate string) (byReason map[string]int, rows, distinct int) {
 	e.t.Helper()
 	byReason = map[string]int{}
-	r, err := e.db.SQL().Query(`SELECT reason, count(*), count(DISTINCT id) FROM entry_events
-		WHERE gate_id = $1 AND method = 'door' GROUP BY reason`, gate)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer r.Close()
-	for r.Next() {
-		var reason string
-		var n, d int
-		if err := r.Scan(&reason, &n, &d); err != nil {
-			e.t.Fatal(err)
+	door := []dbtest.Cond{dbtest.Eq("gate_id", gate), dbtest.Eq("method", "door")}
+	var reasons []string
+	dbtest.List(e.t, e.db.SQL(), &reasons, dbtest.EntryEvents, "reason", door...)
+	for _, reason := range reasons {
+		if _, seen := byReason[reason]; !seen {
+			of := append(slices.Clone(door), dbtest.Eq("reason", reason))
+			n, d := dbtest.Count(e.t, e.db.SQL(), dbtest.EntryEvents, of...), dbtest.Distinct(e.t, e.db.SQL(), dbtest.EntryEvents, "id", of...)
+			byReason[reason], rows, distinct = n, rows+n, distinct+d
 		}
-		byReason[reason], rows, distinct = n, rows+n, distinct+d
 	}
 	return byReason, rows, distinct
 }
@@ -117,9 +117,8 @@ func TestUHPPOTEGate(t *testing.T) {
 		t.Fatalf("entry log alarms %v", alarms)
 	}
 	// The decisions: one grant, one denial, one release; no door failure.
-	var decisions int
-	if err := e.db.SQL().QueryRow(`SELECT count(*) FROM entry_events WHERE gate_id = $1 AND method <> 'door'`, g.id).Scan(&decisions); err != nil || decisions != 3 {
-		t.Fatalf("%d decisions %v", decisions, err)
+	if decisions := dbtest.Count(t, e.db.SQL(), dbtest.EntryEvents, dbtest.Eq("gate_id", g.id), dbtest.Ne("method", "door")); decisions != 3 {
+		t.Fatalf("%d decisions", decisions)
 	}
 	// The controller's clock, 2 minutes behind, is reported beside the gate's offset.
 	waitFor(t, 5*time.Second, "door clock drift in status", func() bool {
@@ -155,11 +154,19 @@ func TestSilentUHPPOTEControllerDoesNotSlowDecisions(t *testing.T) {
 		byReason, _, _ := e.doorRows(g.id)
 		return byReason["door_no_answer"] == 3
 	})
-	var linked int
-	err := e.db.SQL().QueryRow(`SELECT count(*) FROM entry_events d JOIN entry_events g ON g.community_id = d.community_id AND g.credential_id = d.credential_id
-		WHERE d.community_id = $2 AND d.gate_id = $1 AND d.method = 'door' AND d.result = 'alarm' AND g.method = 'qr' AND g.result = 'granted'`, g.id, e.community).Scan(&linked)
-	if err != nil || linked != 3 {
-		t.Fatalf("%d door events carry their grant's credential: %v", linked, err)
+	// Each alarm carries the credential of a grant: count alarm and grant pairs.
+	var alarms []*uuid.UUID
+	dbtest.List(t, e.db.SQL(), &alarms, dbtest.EntryEvents, "credential_id", dbtest.Eq("community_id", e.community), dbtest.Eq("gate_id", g.id),
+		dbtest.Eq("method", "door"), dbtest.Eq("result", "alarm"))
+	linked := 0
+	for _, cred := range alarms {
+		if cred != nil {
+			linked += dbtest.Count(t, e.db.SQL(), dbtest.EntryEvents, dbtest.Eq("community_id", e.community), dbtest.Eq("credential_id", *cred),
+				dbtest.Eq("method", "qr"), dbtest.Eq("result", "granted"))
+		}
+	}
+	if linked != 3 {
+		t.Fatalf("%d door events carry their grant's credential", linked)
 	}
 	if !g.alive() {
 		t.Fatal("the agent died")

@@ -12,6 +12,7 @@ import (
 
 	"gatepass/internal/access"
 	"gatepass/internal/apitest"
+	"gatepass/internal/dbtest"
 	"gatepass/server/internal/admin"
 	"gatepass/server/internal/servertest"
 )
@@ -222,25 +223,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 // does.
 func (h *harness) fingerprint(c string) string {
 	h.T.Helper()
-	tables := h.tableNames(`SELECT k.relname FROM pg_attribute a JOIN pg_class k ON k.oid = a.attrelid
-		WHERE a.attname = 'community_id' AND k.relkind IN ('r', 'p') AND NOT k.relispartition
-		  AND k.relnamespace = 'public'::regnamespace ORDER BY k.relname`)
-	var sum strings.Builder
-	for _, tbl := range tables {
-		var md5 string
-		q := `SELECT coalesce(md5(string_agg(t::text, '|' ORDER BY t::text)), '') FROM "` + tbl + `" t WHERE community_id = $1`
-		if err := h.DB.SQL().QueryRow(q, c).Scan(&md5); err != nil {
-			h.T.Fatal(err)
-		}
-		sum.WriteString(tbl + "=" + md5 + " ")
-	}
-	var tokens string
-	err := h.DB.SQL().QueryRow(`SELECT coalesce(md5(string_agg(concat_ws(',', t.id, t.expires_at, t.revoked_at, t.kind, t.label), '|' ORDER BY t.id)), '')
-		FROM staff_tokens t JOIN staff s ON s.id = t.staff_id WHERE s.community_id = $1`, c).Scan(&tokens)
-	if err != nil {
-		h.T.Fatal(err)
-	}
-	return sum.String() + "staff_tokens=" + tokens
+	return dbtest.CommunityDigest(h.T, h.DB.SQL(), c)
 }
 
 // Every route of community A, called with an object of community B in its place (in the

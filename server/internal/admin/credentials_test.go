@@ -3,6 +3,7 @@ package admin_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"testing"
@@ -12,6 +13,7 @@ import (
 
 	"gatepass/internal/apitest"
 	"gatepass/internal/credential"
+	"gatepass/internal/dbtest"
 	"gatepass/internal/qr"
 	"gatepass/server/internal/servertest"
 )
@@ -109,9 +111,13 @@ func TestPrintedCard(t *testing.T) {
 	h.Must(http.StatusOK, "POST", "/admin/v1/residents/"+f.Resident+"/cards/"+id+"/revoke", f.Guard, nil)
 	h.Must(http.StatusConflict, "POST", "/admin/v1/residents/"+f.Resident+"/cards/"+id+"/revoke", f.Guard, nil)
 	h.Must(http.StatusNotFound, "POST", "/admin/v1/residents/"+f.Resident+"/cards/"+uuid.NewString()+"/revoke", f.Guard, nil)
-	var forget time.Time
-	err = h.DB.SQL().QueryRow(`SELECT (data->>'forget_after')::timestamptz FROM change_log WHERE community_id = $1 AND kind = 'revocation' AND entity_id = $2`, f.ID, id).Scan(&forget)
-	if err != nil || forget.Before(claims.ExpiresAt) {
+	var data []byte
+	dbtest.Get(t, h.DB.SQL(), &data, dbtest.ChangeLog, "data", dbtest.Eq("community_id", f.ID), dbtest.Eq("kind", "revocation"), dbtest.Eq("entity_id", id))
+	var revocation struct {
+		ForgetAfter time.Time `json:"forget_after"`
+	}
+	err = json.Unmarshal(data, &revocation)
+	if forget := revocation.ForgetAfter; err != nil || forget.Before(claims.ExpiresAt) {
 		t.Fatalf("revocation forget_after %v (card expires %v): %v", forget, claims.ExpiresAt, err)
 	}
 	cards := h.Must(http.StatusOK, "GET", "/admin/v1/residents/"+f.Resident+"/cards", f.Guard, nil)["cards"].([]any)
@@ -134,9 +140,7 @@ func TestSigningKeysSealed(t *testing.T) {
 		t.Fatal(err)
 	}
 	var sealed []byte
-	if err := h.DB.SQL().QueryRow(`SELECT private_key_enc FROM signing_keys WHERE community_id = $1`, f.ID).Scan(&sealed); err != nil {
-		t.Fatal(err)
-	}
+	dbtest.Get(t, h.DB.SQL(), &sealed, dbtest.SigningKeys, "private_key_enc", dbtest.Eq("community_id", f.ID))
 	if bytes.Contains(sealed, signer.Key.Seed()) || bytes.Contains(sealed, signer.Key) {
 		t.Fatal("private key stored in clear")
 	}
@@ -145,9 +149,8 @@ func TestSigningKeysSealed(t *testing.T) {
 	}
 	// Moving the sealed key to another community does not make it usable there.
 	other := h.Community()
-	if _, err := h.DB.SQL().Exec(`ALTER TABLE signing_keys DISABLE TRIGGER ALL; UPDATE signing_keys SET private_key_enc = $1 WHERE community_id = $2; ALTER TABLE signing_keys ENABLE TRIGGER ALL`, sealed, other.ID); err == nil {
-		if _, err := h.DB.Signer(context.Background(), uuid.MustParse(other.ID), h.Sealer); err == nil {
-			t.Fatal("a sealed key opened in another community")
-		}
+	dbtest.Tamper(t, h.DB.SQL(), dbtest.SigningKeys, dbtest.Values{"private_key_enc": sealed}, dbtest.Eq("community_id", other.ID))
+	if _, err := h.DB.Signer(context.Background(), uuid.MustParse(other.ID), h.Sealer); err == nil {
+		t.Fatal("a sealed key opened in another community")
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/google/uuid"
 
 	"gatepass/internal/consent"
+	"gatepass/internal/dbtest"
 	"gatepass/internal/face"
 	"gatepass/internal/store"
 	"gatepass/server/internal/servertest"
@@ -26,10 +27,10 @@ func (h *harness) enrolFace(f servertest.Fixture, resident string) {
 	if err != nil {
 		h.T.Fatal(err)
 	}
-	if _, err := h.DB.SQL().Exec(`UPDATE gates SET box_public_key = $2, enrolled_at = least(enrolled_at, now())
-		WHERE community_id = $1 AND box_public_key IS NULL`, c, key.PublicKey().Bytes()); err != nil {
-		h.T.Fatal(err)
-	}
+	dbtest.Set(h.T, h.DB.SQL(), dbtest.Gates, dbtest.Values{"box_public_key": key.PublicKey().Bytes(), "enrolled_at": dbtest.Now()},
+		dbtest.Eq("community_id", c), dbtest.Null("box_public_key"), dbtest.Null("enrolled_at"))
+	dbtest.Set(h.T, h.DB.SQL(), dbtest.Gates, dbtest.Values{"box_public_key": key.PublicKey().Bytes()},
+		dbtest.Eq("community_id", c), dbtest.Null("box_public_key"))
 	h.Must(http.StatusOK, "PUT", "/admin/v1/communities/"+f.ID+"/face-operator", f.Admin,
 		map[string]any{"operator_name": "Sunshine Property", "operator_contact": "privacy@example.com"})
 	keys, err := h.DB.FaceGateKeys(ctx, c)
@@ -70,11 +71,7 @@ func (h *harness) faceCommunities() (a, b servertest.Fixture) {
 
 func (h *harness) auditCount(community, action string) int {
 	h.T.Helper()
-	var n int
-	if err := h.DB.SQL().QueryRow(`SELECT count(*) FROM audit_log WHERE community_id = $1 AND action = $2`, community, action).Scan(&n); err != nil {
-		h.T.Fatal(err)
-	}
-	return n
+	return dbtest.Count(h.T, h.DB.SQL(), dbtest.AuditLog, dbtest.Eq("community_id", community), dbtest.Eq("action", action))
 }
 
 func TestConsentReportEndpoint(t *testing.T) {
@@ -251,9 +248,8 @@ func TestStopFaceEntry(t *testing.T) {
 	if counts["live"] != 0.0 || counts["ended_service_ended"] != 2.0 || counts["residents_with_templates"] != 0.0 || counts["unconfirmed_purges"] != 2.0 {
 		t.Fatalf("report after stop: %v", counts)
 	}
-	var sealed int
-	if err := h.DB.SQL().QueryRow(`SELECT count(*) FROM change_log WHERE community_id = $1 AND data ? 'sealed'`, a.ID).Scan(&sealed); err != nil || sealed != 0 {
-		t.Fatalf("sealed blobs left in the sync log: %d %v", sealed, err)
+	if sealed := dbtest.Count(t, h.DB.SQL(), dbtest.ChangeLog, dbtest.Eq("community_id", a.ID), dbtest.HasKey("data", "sealed")); sealed != 0 {
+		t.Fatalf("sealed blobs left in the sync log: %d", sealed)
 	}
 	if n := h.auditCount(a.ID, "face.stop"); n != 1 {
 		t.Fatalf("%d face.stop audit rows", n)

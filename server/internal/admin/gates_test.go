@@ -1,7 +1,6 @@
 package admin_test
 
 import (
-	"context"
 	"encoding/base64"
 	"strings"
 	"testing"
@@ -10,6 +9,7 @@ import (
 	"github.com/google/uuid"
 
 	"gatepass/internal/apitest"
+	"gatepass/internal/dbtest"
 	"gatepass/server/internal/servertest"
 )
 
@@ -78,9 +78,8 @@ func TestEntryLogFiltersPagesExportsAndAnomalies(t *testing.T) {
 	if resp.Status != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/csv") || len(lines) != 1+9 {
 		t.Fatalf("csv %d %q: %d lines", resp.Status, resp.Header.Get("Content-Type"), len(lines))
 	}
-	var audited int
-	if err := h.DB.SQL().QueryRowContext(context.Background(), `SELECT count(*) FROM audit_log WHERE community_id = $1 AND action = 'events.export'`, f.ID).Scan(&audited); err != nil || audited != 1 {
-		t.Fatalf("export audit rows %d %v", audited, err)
+	if audited := dbtest.Count(t, h.DB.SQL(), dbtest.AuditLog, dbtest.Eq("community_id", f.ID), dbtest.Eq("action", "events.export")); audited != 1 {
+		t.Fatalf("export audit rows %d", audited)
 	}
 }
 
@@ -89,14 +88,7 @@ func TestUnlockBadInputChangesNothingAndIsAudited(t *testing.T) {
 	f, other := h.Community(), h.Community()
 	gate, _ := h.EnrolledGate(f)
 	path := "/admin/v1/gates/" + gate + "/unlock"
-	count := func(q string, args ...any) int {
-		var n int
-		if err := h.DB.SQL().QueryRow(q, args...).Scan(&n); err != nil {
-			t.Fatal(err)
-		}
-		return n
-	}
-	commands := func() int { return count(`SELECT count(*) FROM gate_commands WHERE gate_id = $1`, gate) }
+	commands := func() int { return dbtest.Count(t, h.DB.SQL(), dbtest.GateCommands, dbtest.Eq("gate_id", gate)) }
 	bad := []struct {
 		name, token, path string
 		body              any
@@ -127,7 +119,7 @@ func TestUnlockBadInputChangesNothingAndIsAudited(t *testing.T) {
 		t.Fatalf("bad requests made %d commands", n)
 	}
 	audits := func() int {
-		return count(`SELECT count(*) FROM audit_log WHERE action = 'gate.unlock' AND target = $1`, "gate:"+gate)
+		return dbtest.Count(t, h.DB.SQL(), dbtest.AuditLog, dbtest.Eq("action", "gate.unlock"), dbtest.Eq("target", "gate:"+gate))
 	}
 	h.Must(201, "POST", path, f.Guard, map[string]any{"reason": "elderly resident, no card"})
 	if commands() != 1 || audits() != 1 {

@@ -1,7 +1,6 @@
 package admin_test
 
 import (
-	"context"
 	"encoding/json"
 	"net/http"
 	"strings"
@@ -10,41 +9,13 @@ import (
 	"github.com/google/uuid"
 
 	"gatepass/internal/access"
+	"gatepass/internal/dbtest"
 )
-
-// tableNames lists the names a catalogue query selects.
-func (h *harness) tableNames(query string) []string {
-	h.T.Helper()
-	rows, err := h.DB.SQL().QueryContext(context.Background(), query)
-	if err != nil {
-		h.T.Fatal(err)
-	}
-	defer rows.Close()
-	var names []string
-	for rows.Next() {
-		var n string
-		if err := rows.Scan(&n); err != nil {
-			h.T.Fatal(err)
-		}
-		names = append(names, n)
-	}
-	return names
-}
 
 // tableCounts is a fingerprint of the database: every table's row count.
 func (h *harness) tableCounts() map[string]int {
 	h.T.Helper()
-	names := h.tableNames(`SELECT relname FROM pg_class
-		WHERE relkind IN ('r', 'p') AND relnamespace = 'public'::regnamespace AND relname NOT LIKE 'entry_events_%' AND relname <> 'goose_db_version'`)
-	out := map[string]int{}
-	for _, n := range names {
-		var c int
-		if err := h.DB.SQL().QueryRow(`SELECT count(*) FROM "` + n + `"`).Scan(&c); err != nil {
-			h.T.Fatal(err)
-		}
-		out[n] = c
-	}
-	return out
+	return dbtest.Fingerprint(h.T, h.DB.SQL())
 }
 
 func TestBadInputChangesNothing(t *testing.T) {

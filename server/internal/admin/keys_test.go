@@ -5,6 +5,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"database/sql"
 	"errors"
 	"fmt"
 	"net/http"
@@ -17,6 +18,7 @@ import (
 	"gatepass/internal/access"
 	"gatepass/internal/apitest"
 	"gatepass/internal/credential"
+	"gatepass/internal/dbtest"
 	"gatepass/internal/qr"
 	"gatepass/internal/store"
 	"gatepass/server/internal/servertest"
@@ -78,9 +80,7 @@ func TestCompromiseKey(t *testing.T) {
 	card1, k1 := h.printCard(f, f.Resident)
 	legacy, _ := h.printCard(f, f.Resident)
 	// A card printed before kids were recorded: found by when it was issued.
-	if _, err := h.DB.SQL().Exec(`UPDATE credentials SET kid = NULL WHERE id = $1`, legacy); err != nil {
-		t.Fatal(err)
-	}
+	dbtest.Set(t, h.DB.SQL(), dbtest.Credentials, dbtest.Values{"kid": nil}, dbtest.Eq("id", legacy))
 	device, err := h.certifyDevice(f, k1)
 	if err != nil {
 		t.Fatal(err)
@@ -119,9 +119,10 @@ func TestCompromiseKey(t *testing.T) {
 	if !slices.Equal(reprint, want) {
 		t.Fatalf("cards to reprint %v, want %v", reprint, want)
 	}
-	revoked := func(id string) (reason string) {
-		_ = h.DB.SQL().QueryRow(`SELECT coalesce(revoke_reason, '') FROM credentials WHERE id = $1`, id).Scan(&reason)
-		return reason
+	revoked := func(id string) string {
+		var reason sql.NullString
+		dbtest.Get(t, h.DB.SQL(), &reason, dbtest.Credentials, "revoke_reason", dbtest.Eq("id", id))
+		return reason.String
 	}
 	for _, id := range []string{card1, legacy, device.String()} {
 		if r := revoked(id); r != access.RevokeKeyCompromised {
@@ -159,9 +160,8 @@ func TestCompromiseKey(t *testing.T) {
 	if _, err := h.certifyDevice(f, k1); !errors.Is(err, access.ErrKeyCompromised) {
 		t.Fatalf("device certified by a compromised key: %v", err)
 	}
-	var audited int
-	if err := h.DB.SQL().QueryRow(`SELECT count(*) FROM audit_log WHERE community_id = $1 AND action = 'key.compromise'`, c).Scan(&audited); err != nil || audited != 1 {
-		t.Fatalf("audit rows %d: %v", audited, err)
+	if audited := dbtest.Count(t, h.DB.SQL(), dbtest.AuditLog, dbtest.Eq("community_id", c), dbtest.Eq("action", "key.compromise")); audited != 1 {
+		t.Fatalf("audit rows %d", audited)
 	}
 
 	// The signing key itself: a new key takes over at once, and signs the next card.

@@ -7,10 +7,12 @@ import (
 	"net/http"
 	"net/url"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 
 	"gatepass/internal/consent"
+	"gatepass/internal/dbtest"
 	"gatepass/internal/face"
 	"gatepass/internal/store"
 	"gatepass/server/internal/servertest"
@@ -22,24 +24,18 @@ func TestMoveOutRevokesEverything(t *testing.T) {
 	h := newHarness(t)
 	f := h.Community()
 	neighbour := h.NewResident(f)
-	exec := func(q string, args ...any) {
-		t.Helper()
-		if _, err := h.DB.SQL().Exec(q, args...); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-	}
+	db := h.DB.SQL()
 	pass := uuid.New()
 	for _, r := range []string{f.Resident, neighbour} {
 		for _, kind := range []string{"qr", "device", "card"} {
-			exec(`INSERT INTO credentials (community_id, id, kind, subject, resident_id, zones) VALUES ($1, $2, $3, 'resident', $4, 1)`, f.ID, uuid.New(), kind, r)
+			dbtest.Insert(t, db, dbtest.Credentials, dbtest.Values{"community_id": f.ID, "id": uuid.New(), "kind": kind, "subject": "resident", "resident_id": r, "zones": 1})
 		}
 		hash := sha256.Sum256([]byte(r))
-		exec(`INSERT INTO sessions (community_id, token_hash, resident_id, passkey_id, expires_at) VALUES ($1, $2, $3, $4, now() + interval '1 day')`,
-			f.ID, hash[:], r, uuid.New())
+		dbtest.Insert(t, db, dbtest.Sessions, dbtest.Values{"community_id": f.ID, "token_hash": hash[:], "resident_id": r, "passkey_id": uuid.New(), "expires_at": dbtest.FromNow(24 * time.Hour)})
 	}
-	exec(`INSERT INTO visitor_passes (community_id, id, host_resident_id, label, token_hash, zones, valid_from, valid_until, max_entries)
-		VALUES ($1, $2, $3, 'plumber', $4, 1, now(), now() + interval '1 day', 2)`, f.ID, pass, f.Resident, bytes.Repeat([]byte{9}, 32))
-	exec(`INSERT INTO credentials (community_id, id, kind, subject, visitor_pass_id, zones) VALUES ($1, $2, 'visitor', 'visitor', $3, 1)`, f.ID, uuid.New(), pass)
+	dbtest.Insert(t, db, dbtest.VisitorPasses, dbtest.Values{"community_id": f.ID, "id": pass, "host_resident_id": f.Resident, "label": "plumber",
+		"token_hash": bytes.Repeat([]byte{9}, 32), "zones": 1, "valid_from": dbtest.Now(), "valid_until": dbtest.FromNow(24 * time.Hour), "max_entries": 2})
+	dbtest.Insert(t, db, dbtest.Credentials, dbtest.Values{"community_id": f.ID, "id": uuid.New(), "kind": "visitor", "subject": "visitor", "visitor_pass_id": pass, "zones": 1})
 
 	giveFaceConsent(t, h, f, f.Resident)
 
@@ -50,31 +46,25 @@ func TestMoveOutRevokesEverything(t *testing.T) {
 	if out["credentials_revoked"] != 4.0 || out["sessions_ended"] != 1.0 || out["visitor_passes_revoked"] != 1.0 {
 		t.Fatalf("move-out result %v, want 4 credentials, 1 session, 1 pass", out)
 	}
-	count := func(q string, args ...any) int {
-		t.Helper()
-		var n int
-		if err := h.DB.SQL().QueryRow(q, args...).Scan(&n); err != nil {
-			t.Fatal(err)
-		}
-		return n
-	}
+	count := func(tb dbtest.Table, conds ...dbtest.Cond) int { t.Helper(); return dbtest.Count(t, db, tb, conds...) }
+	eq, null := dbtest.Eq, dbtest.Null
 	checks := []struct {
 		what string
 		got  int
 		want int
 	}{
-		{"live credentials of the resident", count(`SELECT count(*) FROM credentials WHERE resident_id = $1 AND revoked_at IS NULL`, f.Resident), 0},
-		{"live visitor credentials", count(`SELECT count(*) FROM credentials WHERE visitor_pass_id = $1 AND revoked_at IS NULL`, pass), 0},
-		{"live sessions", count(`SELECT count(*) FROM sessions WHERE resident_id = $1 AND revoked_at IS NULL`, f.Resident), 0},
-		{"open residencies", count(`SELECT count(*) FROM residencies WHERE resident_id = $1 AND valid_to IS NULL`, f.Resident), 0},
-		{"usable invites", count(`SELECT count(*) FROM invites WHERE resident_id = $1 AND used_at IS NULL AND expires_at > now()`, f.Resident), 0},
-		{"revocations for gates", count(`SELECT count(*) FROM change_log WHERE community_id = $1 AND kind = 'revocation'`, f.ID), 4},
-		{"audit rows", count(`SELECT count(*) FROM audit_log WHERE community_id = $1 AND action = 'resident.move_out' AND target = $2`, f.ID, "resident:"+f.Resident), 1},
-		{"face templates on the server", count(`SELECT count(*) FROM face_templates WHERE resident_id = $1`, f.Resident), 0},
-		{"live face consents", count(`SELECT count(*) FROM consents WHERE resident_id = $1 AND withdrawn_at IS NULL`, f.Resident), 0},
-		{"gates asked to purge", count(`SELECT count(*) FROM face_purges WHERE resident_id = $1 AND acked_at IS NULL`, f.Resident), 1},
-		{"neighbour's live credentials", count(`SELECT count(*) FROM credentials WHERE resident_id = $1 AND revoked_at IS NULL`, neighbour), 3},
-		{"neighbour's live sessions", count(`SELECT count(*) FROM sessions WHERE resident_id = $1 AND revoked_at IS NULL`, neighbour), 1},
+		{"live credentials of the resident", count(dbtest.Credentials, eq("resident_id", f.Resident), null("revoked_at")), 0},
+		{"live visitor credentials", count(dbtest.Credentials, eq("visitor_pass_id", pass), null("revoked_at")), 0},
+		{"live sessions", count(dbtest.Sessions, eq("resident_id", f.Resident), null("revoked_at")), 0},
+		{"open residencies", count(dbtest.Residencies, eq("resident_id", f.Resident), null("valid_to")), 0},
+		{"usable invites", count(dbtest.Invites, eq("resident_id", f.Resident), null("used_at"), dbtest.Gt("expires_at", time.Now())), 0},
+		{"revocations for gates", count(dbtest.ChangeLog, eq("community_id", f.ID), eq("kind", "revocation")), 4},
+		{"audit rows", count(dbtest.AuditLog, eq("community_id", f.ID), eq("action", "resident.move_out"), eq("target", "resident:"+f.Resident)), 1},
+		{"face templates on the server", count(dbtest.FaceTemplates, eq("resident_id", f.Resident)), 0},
+		{"live face consents", count(dbtest.Consents, eq("resident_id", f.Resident), null("withdrawn_at")), 0},
+		{"gates asked to purge", count(dbtest.FacePurges, eq("resident_id", f.Resident), null("acked_at")), 1},
+		{"neighbour's live credentials", count(dbtest.Credentials, eq("resident_id", neighbour), null("revoked_at")), 3},
+		{"neighbour's live sessions", count(dbtest.Sessions, eq("resident_id", neighbour), null("revoked_at")), 1},
 	}
 	for _, c := range checks {
 		if c.got != c.want {
@@ -137,9 +127,7 @@ func giveFaceConsent(t *testing.T, h *harness, f servertest.Fixture, resident st
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := h.DB.SQL().Exec(`UPDATE gates SET box_public_key = $1 WHERE id = $2`, gateKey.PublicKey().Bytes(), g); err != nil {
-		t.Fatal(err)
-	}
+	dbtest.Set(t, h.DB.SQL(), dbtest.Gates, dbtest.Values{"box_public_key": gateKey.PublicKey().Bytes()}, dbtest.Eq("id", g))
 	tmpl := face.NewSynthetic(1).Identity()
 	sealed, err := face.Seal(tmpl, gateKey.PublicKey().Bytes(), face.Binding{Community: c, Gate: g, Resident: r, Model: tmpl.Model})
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 
 	"gatepass/internal/access"
 	"gatepass/internal/apitest"
+	"gatepass/internal/dbtest"
 )
 
 // Issue 13 item 2: an admin takes a member's access away, token by token or all at
@@ -72,9 +73,7 @@ func TestStaffAccessCanBeTakenAway(t *testing.T) {
 	works(rotated["token"].(string), http.StatusOK)
 
 	// Expired: fails at once.
-	if _, err := h.DB.SQL().Exec(`UPDATE staff_tokens SET created_at = now() - interval '2 days', expires_at = now() - interval '1 second' WHERE id = $1`, rotated["id"]); err != nil {
-		t.Fatal(err)
-	}
+	dbtest.Set(t, h.DB.SQL(), dbtest.StaffTokens, dbtest.Values{"created_at": dbtest.Ago(48 * time.Hour), "expires_at": dbtest.Ago(time.Second)}, dbtest.Eq("id", rotated["id"]))
 	works(rotated["token"].(string), http.StatusUnauthorized)
 
 	// Every change is audited: who did it, to whom, never the secret.

@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 
 	"gatepass/internal/access"
+	"gatepass/internal/dbtest"
 	"gatepass/internal/store"
 	"gatepass/server/internal/servertest"
 )
@@ -66,8 +67,7 @@ func TestStaffVisitorPasses(t *testing.T) {
 	if !found {
 		t.Fatal("the revocation is not audited")
 	}
-	var revocations int
-	if err := h.DB.SQL().QueryRow(`SELECT count(*) FROM change_log WHERE kind = 'revocation' AND entity_id = $1`, cred).Scan(&revocations); err != nil || revocations != 1 {
-		t.Fatalf("gates told %d times (%v)", revocations, err)
+	if revocations := dbtest.Count(t, h.DB.SQL(), dbtest.ChangeLog, dbtest.Eq("kind", "revocation"), dbtest.Eq("entity_id", cred)); revocations != 1 {
+		t.Fatalf("gates told %d times", revocations)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/google/uuid"
 
 	"gatepass/internal/apitest"
+	"gatepass/internal/dbtest"
 	"gatepass/internal/gateapi"
 	"gatepass/internal/store"
 	"gatepass/server/internal/servertest"
@@ -59,11 +60,11 @@ func TestVisitorEntriesCounted(t *testing.T) {
 		h.Must(200, "POST", "/gate/v1/events", tok, batch)
 	}
 	var used int
-	if err := h.DB.SQL().QueryRow(`SELECT entries_used FROM visitor_passes WHERE id = $1`, pass.ID).Scan(&used); err != nil || used != 1 {
-		t.Fatalf("entries used after one granted visit sent three times: %d, %v", used, err)
+	if dbtest.Get(t, h.DB.SQL(), &used, dbtest.VisitorPasses, "entries_used", dbtest.Eq("id", pass.ID)); used != 1 {
+		t.Fatalf("entries used after one granted visit sent three times: %d", used)
 	}
 	h.Must(200, "POST", "/gate/v1/events", tok, map[string]any{"events": []any{visit("granted")}})
-	if err := h.DB.SQL().QueryRow(`SELECT entries_used FROM visitor_passes WHERE id = $1`, pass.ID).Scan(&used); err != nil || used != 2 {
-		t.Fatalf("entries used after a second visit: %d, %v", used, err)
+	if dbtest.Get(t, h.DB.SQL(), &used, dbtest.VisitorPasses, "entries_used", dbtest.Eq("id", pass.ID)); used != 2 {
+		t.Fatalf("entries used after a second visit: %d", used)
 	}
 }

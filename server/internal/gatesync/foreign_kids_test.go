@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"gatepass/internal/dbtest"
 	"gatepass/server/internal/servertest"
 )
 
@@ -35,29 +36,12 @@ func TestSyncForeignKIDs(t *testing.T) {
 	h.Must(http.StatusCreated, "POST", "/admin/v1/communities/"+b.ID+"/keys/rotate", b.Admin, nil)
 	ownKID := uint32(h.Must(http.StatusCreated, "POST", "/admin/v1/communities/"+f.ID+"/keys/rotate", f.Admin, nil)["kid"].(float64))
 	var cKID uint32
-	if err := h.DB.SQL().QueryRow(`SELECT kid FROM signing_keys WHERE community_id = $1`, c.ID).Scan(&cKID); err != nil {
-		t.Fatal(err)
-	}
+	dbtest.Get(t, h.DB.SQL(), &cKID, dbtest.SigningKeys, "kid", dbtest.Eq("community_id", c.ID))
 	h.Must(http.StatusOK, "POST", fmt.Sprintf("/admin/v1/communities/%s/keys/%d/compromise", c.ID, cKID), c.Admin, map[string]any{"reason": "test"})
 
 	var own, foreign []uint32
-	rows, err := h.DB.SQL().Query(`SELECT kid, community_id = $1 FROM signing_keys ORDER BY kid`, f.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for rows.Next() {
-		var kid uint32
-		var mine bool
-		if err := rows.Scan(&kid, &mine); err != nil {
-			t.Fatal(err)
-		}
-		if mine {
-			own = append(own, kid)
-		} else {
-			foreign = append(foreign, kid)
-		}
-	}
-	rows.Close()
+	dbtest.List(t, h.DB.SQL(), &own, dbtest.SigningKeys, "kid", dbtest.Eq("community_id", f.ID))
+	dbtest.List(t, h.DB.SQL(), &foreign, dbtest.SigningKeys, "kid", dbtest.Ne("community_id", f.ID))
 	got := kidsOf(t, h.Must(http.StatusOK, "GET", "/gate/v1/sync?cursor=0&kid_after=0", tok, nil))
 	if !slices.Equal(got, foreign) || !slices.Contains(got, cKID) || slices.Contains(got, ownKID) {
 		t.Fatalf("foreign kids %v, want %v (own %v)", got, foreign, own)

@@ -3,6 +3,7 @@ package gatesync_test
 import (
 	"bufio"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -132,9 +133,9 @@ func TestGateSyncSnapshotDeltaAndLongPoll(t *testing.T) {
 	if s := h.Must(200, "GET", "/gate/v1/sync?cursor=0", tok, nil); len(s["commands"].([]any)) != 0 || len(s["revocations"].([]any)) != 1 {
 		t.Fatalf("after ack: %v", s)
 	}
-	var acked string
-	if err := h.DB.SQL().QueryRow(`SELECT result FROM gate_commands WHERE id = $1`, rel["command_id"]).Scan(&acked); err != nil || acked != "executed" {
-		t.Fatalf("command result %q %v", acked, err)
+	var acked sql.NullString
+	if dbtest.Get(t, h.DB.SQL(), &acked, dbtest.GateCommands, "result", dbtest.Eq("id", rel["command_id"])); acked.String != "executed" {
+		t.Fatalf("command result %q", acked.String)
 	}
 	// Bad sync parameters.
 	for _, q := range []string{"cursor=-1", "cursor=x", "wait=31s", "wait=forever"} {
@@ -166,16 +167,13 @@ func TestGateSyncAfterChangeLogPruned(t *testing.T) {
 	revoke(f)
 	otherCursor := cursorOf(otherTok)
 	current := cursorOf(tok)
-	if _, err := h.DB.SQL().Exec(`UPDATE change_log SET created_at = now() - interval '40 days'`); err != nil {
-		t.Fatal(err)
-	}
+	dbtest.Age(t, h.DB.SQL(), dbtest.ChangeLog, "created_at", 40*24*time.Hour)
 	n, err := h.DB.PruneChanges(context.Background(), time.Now().Add(-30*24*time.Hour))
 	if err != nil || n == 0 {
 		t.Fatalf("prune: %d rows, %v", n, err)
 	}
-	var kept int
-	if err := h.DB.SQL().QueryRow(`SELECT count(*) FROM change_log WHERE community_id = $1`, f.ID).Scan(&kept); err != nil || kept != 1 {
-		t.Fatalf("rows kept for the community: %d %v, want its newest", kept, err)
+	if kept := dbtest.Count(t, h.DB.SQL(), dbtest.ChangeLog, dbtest.Eq("community_id", f.ID)); kept != 1 {
+		t.Fatalf("rows kept for the community: %d, want its newest", kept)
 	}
 	if s := h.Must(200, "GET", fmt.Sprintf("/gate/v1/sync?cursor=%d", stale), tok, nil); s["full"] != true || len(s["revocations"].([]any)) != 3 {
 		t.Fatalf("stale cursor after prune: full %v, %d revocations", s["full"], len(s["revocations"].([]any)))
@@ -197,11 +195,7 @@ func TestGateSyncAfterChangeLogPruned(t *testing.T) {
 
 func countEvents(t *testing.T, db *store.DB, gate string) int {
 	t.Helper()
-	var n int
-	if err := db.SQL().QueryRow(`SELECT count(*) FROM entry_events WHERE gate_id = $1`, gate).Scan(&n); err != nil {
-		t.Fatal(err)
-	}
-	return n
+	return dbtest.Count(t, db.SQL(), dbtest.EntryEvents, dbtest.Eq("gate_id", gate))
 }
 
 func TestGateEventsIdempotentAndValidated(t *testing.T) {
@@ -325,9 +319,8 @@ func TestGateFaceEndpointsRefuseBadInput(t *testing.T) {
 	h.Must(http.StatusConflict, "POST", "/gate/v1/face-enrolments", tok, map[string]any{"resident_id": f.Resident, "model": "synthetic-512"})
 	h.Must(422, "POST", "/gate/v1/face-enrolments", tok, map[string]any{"resident_id": "x", "model": "synthetic-512"})
 	h.Must(400, "POST", "/gate/v1/face-enrolments", tok, map[string]any{"resident_id": f.Resident, "model": "m", "template": []int{1}})
-	var n int
-	if err := h.DB.SQL().QueryRow(`SELECT count(*) FROM face_templates WHERE community_id = $1`, f.ID).Scan(&n); err != nil || n != 0 {
-		t.Fatalf("face rows %d %v", n, err)
+	if n := dbtest.Count(t, h.DB.SQL(), dbtest.FaceTemplates, dbtest.Eq("community_id", f.ID)); n != 0 {
+		t.Fatalf("face rows %d", n)
 	}
 	// Face fields are checked on events too.
 	gate, tok2 := h.EnrolledGate(f)

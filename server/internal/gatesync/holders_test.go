@@ -13,6 +13,7 @@ import (
 	"github.com/google/uuid"
 
 	"gatepass/internal/credential"
+	"gatepass/internal/dbtest"
 	"gatepass/internal/store"
 	"gatepass/server/internal/servertest"
 )
@@ -64,9 +65,7 @@ func TestSyncCarriesCredentialHolders(t *testing.T) {
 	revoked := h.Card(f, f.Resident)
 	h.Must(http.StatusOK, "POST", "/admin/v1/residents/"+f.Resident+"/cards/"+revoked+"/revoke", f.Guard, nil)
 	expired := h.Card(f, f.Resident)
-	if _, err := h.DB.SQL().Exec(`UPDATE credentials SET expires_at = now() - interval '2 hours' WHERE id = $1`, expired); err != nil {
-		t.Fatal(err)
-	}
+	dbtest.Age(t, h.DB.SQL(), dbtest.Credentials, "expires_at", 2*time.Hour, dbtest.Eq("id", expired))
 	h.Card(other, other.Resident) // another community's
 
 	snap := h.Must(http.StatusOK, "GET", "/gate/v1/sync?cursor=0", tok, nil)

@@ -13,6 +13,7 @@ import (
 
 	"gatepass/internal/apitest"
 	"gatepass/internal/consent"
+	"gatepass/internal/dbtest"
 	"gatepass/internal/store"
 	"gatepass/server/internal/servertest"
 )
@@ -82,9 +83,7 @@ func TestEventIngestRefusesBadEventsByIndex(t *testing.T) {
 			if n := countEvents(t, h.DB, gate); n != 2 {
 				t.Fatalf("the rest of the batch: %d events stored, want 2", n)
 			}
-			if _, err := h.DB.SQL().Exec(`DELETE FROM entry_events WHERE gate_id = $1`, gate); err != nil {
-				t.Fatal(err)
-			}
+			dbtest.Delete(t, h.DB.SQL(), dbtest.EntryEvents, dbtest.Eq("gate_id", gate))
 		})
 	}
 	h.T = t
@@ -135,11 +134,8 @@ func TestEntryLogViewsSurviveOldRows(t *testing.T) {
 		reason string
 		key    []byte
 	}{{"ok", []byte{}}, {`=HYPERLINK("http://evil.example/","x")`, nil}, {"+cmd", nil}, {"-1+2", nil}, {"@SUM(A1)", nil}, {"\tx", nil}} {
-		_, err := h.DB.SQL().Exec(`INSERT INTO entry_events (community_id, id, occurred_at, gate_id, method, result, reason, replay_key)
-			VALUES ($1, $2, now(), $3, 'qr', 'granted', $4, $5)`, f.ID, uuid.New(), gate, r.reason, r.key)
-		if err != nil {
-			t.Fatal(err)
-		}
+		dbtest.Insert(t, h.DB.SQL(), dbtest.EntryEvents, dbtest.Values{"community_id": f.ID, "id": uuid.New(), "occurred_at": dbtest.Now(),
+			"gate_id": gate, "method": "qr", "result": "granted", "reason": r.reason, "replay_key": r.key})
 	}
 	h.Must(http.StatusOK, "GET", "/admin/v1/communities/"+f.ID+"/anomalies", f.Guard, nil)
 	resp := apitest.Do(t, "GET", h.Base+"/admin/v1/communities/"+f.ID+"/events.csv", f.Guard, nil)
@@ -190,9 +186,7 @@ func TestFaceEventsDoNotPostponeRetention(t *testing.T) {
 	h.Must(http.StatusUnprocessableEntity, "POST", "/gate/v1/events", tok, map[string]any{"events": []any{faceEvent(time.Date(2199, 1, 1, 0, 0, 0, 0, time.UTC))}})
 	h.Must(http.StatusOK, "POST", "/gate/v1/events", tok, map[string]any{"events": []any{faceEvent(time.Now().Add(90 * time.Minute))}})
 	var last time.Time
-	if err := h.DB.SQL().QueryRow(`SELECT last_face_entry_at FROM consents WHERE resident_id = $1 AND withdrawn_at IS NULL`, r).Scan(&last); err != nil {
-		t.Fatal(err)
-	}
+	dbtest.Get(t, h.DB.SQL(), &last, dbtest.Consents, "last_face_entry_at", dbtest.Eq("resident_id", r), dbtest.Null("withdrawn_at"))
 	if last.After(time.Now()) {
 		t.Fatalf("last face entry %v is in the future", last)
 	}
@@ -244,9 +238,7 @@ func TestLateFaceEventOfADeletedResidentIsUnlinked(t *testing.T) {
 	e["method"], e["resident_id"], e["score"] = "face", f.Resident, 0.93
 	h.Must(http.StatusOK, "POST", "/gate/v1/events", tok, map[string]any{"events": []any{e}})
 	var linked *string
-	if err := h.DB.SQL().QueryRow(`SELECT resident_id::text FROM entry_events WHERE community_id = $1 AND id = $2`, c, e["id"]).Scan(&linked); err != nil {
-		t.Fatalf("the late event was not stored: %v", err)
-	}
+	dbtest.Get(t, h.DB.SQL(), &linked, dbtest.EntryEvents, "resident_id", dbtest.Eq("community_id", c), dbtest.Eq("id", e["id"])) // fails if the late event was not stored
 	if linked != nil {
 		t.Fatalf("the late face event names the deleted resident %s", *linked)
 	}

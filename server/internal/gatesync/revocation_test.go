@@ -1,13 +1,15 @@
 package gatesync_test
 
 import (
-	"fmt"
 	"net/http"
 	"testing"
 	"time"
 
 	"gatepass/internal/access"
+	"gatepass/internal/dbtest"
 	"gatepass/server/internal/servertest"
+
+	"github.com/google/uuid"
 )
 
 // A gate that takes a full snapshot gets every revocation it must still hold: one whose
@@ -19,12 +21,9 @@ func TestSnapshotKeepsRevocationsForTheLargestSkew(t *testing.T) {
 	_, tok := h.EnrolledGate(f)
 	card := h.Card(f, f.Resident)
 	h.Must(http.StatusOK, "POST", "/admin/v1/residents/"+f.Resident+"/cards/"+card+"/revoke", f.Guard, nil)
+	dbtest.Set(t, h.DB.SQL(), dbtest.Credentials, dbtest.Values{"expires_at": dbtest.Ago(65 * time.Minute), "revoked_at": dbtest.Ago(2 * time.Hour)}, dbtest.Eq("id", card))
 	var expires time.Time
-	err := h.DB.SQL().QueryRow(`UPDATE credentials SET expires_at = now() - interval '65 minutes', revoked_at = now() - interval '2 hours'
-		WHERE id = $1 RETURNING expires_at`, card).Scan(&expires)
-	if err != nil {
-		t.Fatal(err)
-	}
+	dbtest.Get(t, h.DB.SQL(), &expires, dbtest.Credentials, "expires_at", dbtest.Eq("id", card))
 	snap := h.Must(http.StatusOK, "GET", "/gate/v1/sync?cursor=0", tok, nil)
 	revs := snap["revocations"].([]any)
 	if len(revs) != 1 || revs[0].(map[string]any)["credential_id"] != card {
@@ -47,13 +46,9 @@ func TestSnapshotKeepsQRRevocationsPastTheirLastCode(t *testing.T) {
 	f := h.Community()
 	_, tok := h.EnrolledGate(f)
 	h.Must(http.StatusOK, "POST", "/admin/v1/communities/"+f.ID+"/residents/"+f.Resident+"/move-out", f.Admin, nil)
-	var qr string
-	err := h.DB.SQL().QueryRow(`INSERT INTO credentials (community_id, id, kind, subject, resident_id, zones, revoked_at, revoke_reason)
-		VALUES ($1, gen_random_uuid(), 'qr', 'resident', $2, 1, now() - $3::interval, 'test') RETURNING id`,
-		f.ID, f.Resident, fmt.Sprintf("%d seconds", int((access.RevocationHorizon+100*time.Second)/time.Second))).Scan(&qr)
-	if err != nil {
-		t.Fatal(err)
-	}
+	qr := uuid.NewString()
+	dbtest.Insert(t, h.DB.SQL(), dbtest.Credentials, dbtest.Values{"community_id": f.ID, "id": qr, "kind": "qr", "subject": "resident", "resident_id": f.Resident,
+		"zones": 1, "revoked_at": dbtest.Ago(access.RevocationHorizon + 100*time.Second), "revoke_reason": "test"})
 	var found bool
 	for _, r := range h.Must(http.StatusOK, "GET", "/gate/v1/sync?cursor=0", tok, nil)["revocations"].([]any) {
 		found = found || r.(map[string]any)["credential_id"] == qr
