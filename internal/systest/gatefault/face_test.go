@@ -10,7 +10,6 @@ import (
 
 	"github.com/google/uuid"
 
-	"gatepass/internal/consent"
 	"gatepass/internal/dbtest"
 	"gatepass/internal/face"
 	"gatepass/internal/store"
@@ -26,10 +25,6 @@ func TestFaceEntryAndPurgeAtTheGate(t *testing.T) {
 	g.waitOnline(true)
 	ctx := context.Background()
 	c, resident, gate := uuid.MustParse(e.community), uuid.MustParse(e.resident), uuid.MustParse(g.id)
-	notice, err := consent.Current("zh")
-	if err != nil {
-		t.Fatal(err)
-	}
 	var boxKey []byte
 	if dbtest.Get(t, e.db.SQL(), &boxKey, dbtest.Gates, "box_public_key", dbtest.Eq("id", g.id)); len(boxKey) != 32 {
 		t.Fatalf("box key after enrollment: %x", boxKey)
@@ -40,20 +35,7 @@ func TestFaceEntryAndPurgeAtTheGate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = e.db.InTx(ctx, "resident:"+e.resident, func(tx *store.Tx) error {
-		if err := tx.SetFaceOperator(ctx, c, consent.Operator{Name: "Property", Contact: "privacy@example.com"}); err != nil {
-			return err
-		}
-		if _, err := tx.GiveConsent(ctx, store.GiveConsent{Community: c, Resident: resident, GivenBy: resident, NoticeVersion: notice.Version,
-			NoticeLang: notice.Lang, NoticeHash: notice.Hash[:], Scope: consent.ScopeCommunity, Channel: "h5"}); err != nil {
-			return err
-		}
-		_, err := tx.PutSealedTemplates(ctx, c, resident, []store.SealedTemplate{{Gate: gate, Model: tmpl.Model, Sealed: sealed}})
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	dbtest.FaceConsent(t, e.db, c, resident, gate, "zh", tmpl.Model, sealed)
 	probe := func(emb []float32, live bool) (int, map[string]any) {
 		body, _ := json.Marshal(map[string]any{"model": tmpl.Model, "embedding": emb, "liveness": live})
 		resp, err := http.Post("http://"+g.local+"/face", "application/json", strings.NewReader(string(body)))

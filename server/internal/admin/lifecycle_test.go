@@ -2,7 +2,6 @@ package admin_test
 
 import (
 	"bytes"
-	"context"
 	"crypto/sha256"
 	"net/http"
 	"net/url"
@@ -11,10 +10,8 @@ import (
 
 	"github.com/google/uuid"
 
-	"gatepass/internal/consent"
 	"gatepass/internal/dbtest"
 	"gatepass/internal/face"
-	"gatepass/internal/store"
 	"gatepass/server/internal/servertest"
 )
 
@@ -121,7 +118,6 @@ func TestResidentSearchAndPaging(t *testing.T) {
 // servertest.Fixture's gate, through the store as the mobile app would.
 func giveFaceConsent(t *testing.T, h *harness, f servertest.Fixture, resident string) {
 	t.Helper()
-	ctx := context.Background()
 	c, r, g := uuid.MustParse(f.ID), uuid.MustParse(resident), uuid.MustParse(f.Gate)
 	gateKey, err := face.NewGateKey()
 	if err != nil {
@@ -133,22 +129,5 @@ func giveFaceConsent(t *testing.T, h *harness, f servertest.Fixture, resident st
 	if err != nil {
 		t.Fatal(err)
 	}
-	notice, err := consent.Current("en")
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = h.DB.InTx(ctx, "resident:"+resident, func(tx *store.Tx) error {
-		if err := tx.SetFaceOperator(ctx, c, consent.Operator{Name: "Demo Property Co.", Contact: "400-000-0000"}); err != nil {
-			return err
-		}
-		if _, err := tx.GiveConsent(ctx, store.GiveConsent{Community: c, Resident: r, GivenBy: r, NoticeVersion: notice.Version,
-			NoticeLang: notice.Lang, NoticeHash: notice.Hash[:], Scope: consent.ScopeCommunity, Channel: "h5"}); err != nil {
-			return err
-		}
-		_, err := tx.PutSealedTemplates(ctx, c, r, []store.SealedTemplate{{Gate: g, Model: tmpl.Model, Sealed: sealed}})
-		return err
-	})
-	if err != nil {
-		t.Fatalf("face consent and template: %v", err)
-	}
+	dbtest.FaceConsent(t, h.DB, c, r, g, "en", tmpl.Model, sealed)
 }
