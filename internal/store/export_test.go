@@ -1,7 +1,21 @@
 package store
 
+import "gatepass/internal/access"
+
 // The change-log encodings, for the tests that read change_log rows the way a sync does.
 type (
 	FaceTemplateChange = faceTemplateChange
 	FacePurgeChange    = facePurgeChange
 )
+
+// HubReads is what a hub has read from the database so far: community parts computed,
+// gate parts read, largest kids read.
+func (h *ChangeHub) HubReads() (shared, parts, kids int64) {
+	return h.reads.shared.Load(), h.reads.parts.Load(), h.reads.kids.Load()
+}
+
+// SetLive plays the listener's connection lost (false) and back (true).
+func (h *ChangeHub) SetLive(live bool) { h.setLive(live, false) }
+
+// Merge is merge, for the test that it covers every field of a sync answer.
+func Merge(out, part *access.GateSync) { merge(out, part) }

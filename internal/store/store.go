@@ -26,34 +26,137 @@ import (
 	"gatepass/schema"
 )
 
-// DB is the database handle shared by all requests.
+// DB is the database handle shared by all requests. It holds three connection pools, so
+// that the gates' traffic and the staff's never wait for each other (issue 20): a
+// thousand gates uploading at their maximum once made a revocation wait seconds for a
+// connection, and admin reads with it.
+//
+//   - x, the staff's and everyone else's (admin API, mobile-api, the CLI, maintenance);
+//   - sync, the gates' long polls: the shared sync computations (sync_hub.go) and the
+//     token lookups of sync requests;
+//   - writes, what gates send: event batches, heartbeats, acknowledgements and their
+//     token lookups.
+//
+// A request of the gate API says which it is with WithWork; anything else is staff work.
+// The gates' pools bound the wait for a connection (pool.acquire): past it the request
+// fails with a BusyError, which the API answers 503 with Retry-After instead of queueing
+// it for seconds; a staff transaction (InTx) has a bounded wait too.
 type DB struct {
 	x        *sqlx.DB
+	staff    *pool // x, for InTx's bounded wait and prepared statements
+	sync     *pool
+	writes   *pool
 	url      string // for the LISTEN connection of gate long polls (change_hub.go)
 	auditKey []byte // MACs the audit chain; see SetAuditKey
+	tokens   tokenCache
+	hubs     hubs // this process's change hubs (change_hub.go)
+}
+
+// Pool sizes and bounded waits. 48 connections at most for the server (mobile-api uses
+// only the staff pool), under a PostgreSQL's default max_connections of 100 beside
+// mobile-api's. The sync pool is small because a community's change is computed once for
+// all its gates; the writes pool is what event ingest can use at once, which on the
+// measured machine saturates the database well before 16 (docs/benchmarks.md).
+const (
+	staffConns  = 24
+	syncConns   = 8
+	writesConns = 16
+	// staffWait bounds how long a staff transaction waits for a connection; the gates'
+	// work waits less, and an agent retries a 503 after about a second.
+	staffWait  = 2 * time.Second
+	syncWait   = time.Second
+	writesWait = 500 * time.Millisecond
+)
+
+// Work is whose request a context carries, which decides the pool it is served from.
+type Work int
+
+const (
+	StaffWork     Work = iota // the default: staff, residents, the CLI
+	GateSyncWork              // a gate's sync long poll
+	GateWriteWork             // a gate's upload: events, heartbeats, acks, enrolments
+)
+
+type workKey struct{}
+
+// WithWork marks ctx as a request of kind w (the gate API marks each of its requests).
+func WithWork(ctx context.Context, w Work) context.Context {
+	return context.WithValue(ctx, workKey{}, w)
+}
+
+func workOf(ctx context.Context) Work {
+	w, _ := ctx.Value(workKey{}).(Work)
+	return w
+}
+
+// poolFor is the pool serving ctx's work.
+func (db *DB) poolFor(ctx context.Context) *pool {
+	switch workOf(ctx) {
+	case GateSyncWork:
+		return db.sync
+	case GateWriteWork:
+		return db.writes
+	}
+	return db.staff
 }
 
 // Open connects and checks the connection.
 func Open(ctx context.Context, url string) (*DB, error) {
-	x, err := sqlx.Open("postgres", url)
+	x, err := openPool(url, staffConns)
 	if err != nil {
-		return nil, fmt.Errorf("open database: %w", err)
+		return nil, err
 	}
-	x.SetMaxOpenConns(40)
-	x.SetMaxIdleConns(40)
-	x.SetConnMaxIdleTime(5 * time.Minute)
 	if err := x.PingContext(ctx); err != nil {
 		x.Close()
 		return nil, fmt.Errorf("open database: %w", err)
 	}
-	return &DB{x: x, url: url}, nil
+	db := &DB{x: x, url: url, staff: &pool{name: "staff", x: x, wait: staffWait}}
+	// The gates' pools connect on first use.
+	for _, p := range []struct {
+		to    **pool
+		name  string
+		conns int
+		wait  time.Duration
+	}{{&db.sync, "gate sync", syncConns, syncWait}, {&db.writes, "gate writes", writesConns, writesWait}} {
+		gx, err := openPool(url, p.conns)
+		if err != nil {
+			db.Close()
+			return nil, err
+		}
+		*p.to = &pool{name: p.name, x: gx, wait: p.wait, slots: make(chan struct{}, p.conns)}
+	}
+	return db, nil
 }
 
-// Close closes the pool.
-func (db *DB) Close() error { return db.x.Close() }
+func openPool(url string, conns int) (*sqlx.DB, error) {
+	x, err := sqlx.Open("postgres", url)
+	if err != nil {
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	x.SetMaxOpenConns(conns)
+	x.SetMaxIdleConns(conns)
+	x.SetConnMaxIdleTime(5 * time.Minute)
+	return x, nil
+}
 
-// SQL exposes the pool for metrics and migrations.
+// Close closes the pools.
+func (db *DB) Close() error {
+	var errs []error
+	for _, p := range []*pool{db.sync, db.writes} {
+		if p != nil {
+			errs = append(errs, p.x.Close())
+		}
+	}
+	return errors.Join(append(errs, db.x.Close())...)
+}
+
+// SQL exposes the staff pool for metrics and migrations.
 func (db *DB) SQL() *sql.DB { return db.x.DB }
+
+// Pools are the pools by name, for metrics (gatepass_<name>_... in the server's).
+func (db *DB) Pools() map[string]*sql.DB {
+	return map[string]*sql.DB{"staff": db.x.DB, "gate_sync": db.sync.x.DB, "gate_writes": db.writes.x.DB}
+}
 
 // Migrate applies the schema.
 func (db *DB) Migrate(ctx context.Context) error { return schema.Migrate(ctx, db.x.DB) }
@@ -69,15 +172,26 @@ type Tx struct {
 	actor string
 	// locked remembers the communities whose advisory lock this transaction holds.
 	locked map[uuid.UUID]bool
+	// committed runs after a successful commit (caches to forget).
+	committed []func()
+	// notes are the change notifications of the transaction, for this process's hubs.
+	notes []string
 }
 
 // InTx runs fn in a transaction, committing when it returns nil. actor names who acts
-// ("staff:<id>", "cli", "resident:<id>", "gate:<id>") in audit rows.
+// ("staff:<id>", "cli", "resident:<id>", "gate:<id>") in audit rows. The transaction
+// runs on the pool of ctx's work (WithWork) and waits for a connection no longer than
+// that pool's bound (a BusyError past it).
 func (db *DB) InTx(ctx context.Context, actor string, fn func(*Tx) error) error {
-	x, err := db.x.BeginTxx(ctx, nil)
+	return db.poolFor(ctx).inTx(ctx, db, actor, nil, fn)
+}
+
+func (p *pool) inTx(ctx context.Context, db *DB, actor string, opts *sql.TxOptions, fn func(*Tx) error) error {
+	x, release, err := p.begin(ctx, opts)
 	if err != nil {
-		return fmt.Errorf("begin: %w", err)
+		return err
 	}
+	defer release()
 	tx := &Tx{x: x, db: db, actor: actor, locked: map[uuid.UUID]bool{}}
 	if err := fn(tx); err != nil {
 		_ = x.Rollback()
@@ -86,8 +200,17 @@ func (db *DB) InTx(ctx context.Context, actor string, fn func(*Tx) error) error 
 	if err := x.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
+	for _, f := range tx.committed {
+		f()
+	}
+	if len(tx.notes) > 0 {
+		db.hubs.committed(tx.notes)
+	}
 	return nil
 }
+
+// afterCommit runs f once the transaction has committed.
+func (tx *Tx) afterCommit(f func()) { tx.committed = append(tx.committed, f) }
 
 // lockCommunity serialises writers of one community's audit chain and change log, so
 // that sequence order is commit order (a syncing gate never skips a late commit).
