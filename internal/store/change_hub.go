@@ -583,6 +583,12 @@ func (h *ChangeHub) gatePart(ctx context.Context, g access.GateIdentity, sh shar
 // transaction with the community's newest change; the community's part computed once
 // (sh) is used when that is still its newest, else the transaction reads it too.
 func (h *ChangeHub) full(ctx context.Context, g access.GateIdentity, req access.SyncRequest, sh sharedSync) (access.GateSync, bool, error) {
+	// Before the transaction: it may read on the same pool, and a reader holding one
+	// connection while waiting for a second starves the pool.
+	kids, err := h.foreignKIDs(ctx, g.Community, req.KIDAfter)
+	if err != nil {
+		return access.GateSync{}, false, err
+	}
 	x, release, err := h.db.sync.begin(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true})
 	if err != nil {
 		return access.GateSync{}, false, fmt.Errorf("sync: %w", err)
@@ -598,10 +604,6 @@ func (h *ChangeHub) full(ctx context.Context, g access.GateIdentity, req access.
 		if sh, err = readShared(ctx, q, g.Community, 0); err != nil {
 			return access.GateSync{}, false, err
 		}
-	}
-	kids, err := h.foreignKIDs(ctx, g.Community, req.KIDAfter)
-	if err != nil {
-		return access.GateSync{}, false, err
 	}
 	out, changed := assemble(sh, part, kids)
 	return out, changed, nil

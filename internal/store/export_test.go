@@ -19,3 +19,9 @@ func (h *ChangeHub) SetLive(live bool) { h.setLive(live, false) }
 
 // Merge is merge, for the test that it covers every field of a sync answer.
 func Merge(out, part *access.GateSync) { merge(out, part) }
+
+// WritesConns and WritesWait are the gate writes pool's size and bounded wait.
+const (
+	WritesConns = writesConns
+	WritesWait  = writesWait
+)

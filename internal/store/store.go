@@ -168,6 +168,7 @@ func (db *DB) Ping(ctx context.Context) error { return db.x.PingContext(ctx) }
 // audit row is written in the same transaction as the change it records.
 type Tx struct {
 	x     *sqlx.Tx
+	p     *pool // whose connection it runs on (prepared statements)
 	db    *DB
 	actor string
 	// locked remembers the communities whose advisory lock this transaction holds.
@@ -192,7 +193,7 @@ func (p *pool) inTx(ctx context.Context, db *DB, actor string, opts *sql.TxOptio
 		return err
 	}
 	defer release()
-	tx := &Tx{x: x, db: db, actor: actor, locked: map[uuid.UUID]bool{}}
+	tx := &Tx{x: x, p: p, db: db, actor: actor, locked: map[uuid.UUID]bool{}}
 	if err := fn(tx); err != nil {
 		_ = x.Rollback()
 		return err
@@ -208,6 +209,10 @@ func (p *pool) inTx(ctx context.Context, db *DB, actor string, opts *sql.TxOptio
 	}
 	return nil
 }
+
+// prepared runs the transaction's statements as its pool's prepared ones: for the hot
+// statements, one round trip each.
+func (tx *Tx) prepared() preparedTx { return preparedTx{p: tx.p, x: tx.x} }
 
 // afterCommit runs f once the transaction has committed.
 func (tx *Tx) afterCommit(f func()) { tx.committed = append(tx.committed, f) }

@@ -123,8 +123,17 @@ func (g *gate) enroll(ctx context.Context, code string) error {
 	version := "gateload"
 	var out gateapi.EnrollResponse
 	in := gateapi.EnrollRequest{Code: &code, BoxPublicKey: box.PublicKey().Bytes(), AgentVersion: &version}
-	if err := g.do(ctx, g.client, http.MethodPost, "/gate/v1/enroll", in, &out); err != nil {
-		return fmt.Errorf("enroll gate %d: %w", g.i, err)
+	for {
+		err := g.do(ctx, g.client, http.MethodPost, "/gate/v1/enroll", in, &out)
+		var ae *apiError
+		if errors.As(err, &ae) && ae.status == http.StatusServiceUnavailable && ae.retryAfter > 0 {
+			sleep(ctx, ae.retryAfter) // busy: back as the server says, as the agent does
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("enroll gate %d: %w", g.i, err)
+		}
+		break
 	}
 	g.id, g.token = out.Gate.ID, out.Token
 	return nil

@@ -52,6 +52,10 @@ type API struct {
 	hubOnce sync.Once
 	hub     *store.ChangeHub
 	beat    beat // the keepalive clock every held poll shares
+	// batches admits event batches: at most this many are decoded and stored at once,
+	// the rest wait at most batchWait and are refused 503 busy (the agent comes back
+	// after Retry-After). Past a few, more at once only slow every other query down.
+	batches chan struct{}
 	// stop is closed by Close: held long polls answer at once.
 	stop     chan struct{}
 	stopOnce sync.Once
@@ -59,11 +63,21 @@ type API struct {
 
 // New makes the gate API on a database.
 func New(db *store.DB, log *slog.Logger) *API {
-	return &API{db: db, log: log, EventRetention: DefaultEventRetention, stop: make(chan struct{})}
+	return &API{db: db, log: log, EventRetention: DefaultEventRetention, stop: make(chan struct{}),
+		batches: make(chan struct{}, concurrentBatches)}
 }
 
 // DefaultEventRetention is the server's default EVENT_RETENTION.
 const DefaultEventRetention = 180 * 24 * time.Hour
+
+// concurrentBatches is how many event batches one server stores at once, and batchWait
+// how long another waits for its turn: a 2-core machine's database is saturated by a
+// handful (docs/benchmarks.md), and a batch refused at once costs less than one that
+// queues behind the others and slows the staff's reads.
+const (
+	concurrentBatches = 8
+	batchWait         = 500 * time.Millisecond
+)
 
 // enrollPerMinute bounds enrollment attempts per client address.
 const enrollPerMinute = 20
@@ -160,7 +174,9 @@ func (g *API) enroll(c *fiber.Ctx) error {
 	if len(in.BoxPublicKey) != 32 {
 		return access.Invalid("box_public_key", "must be a 32-byte X25519 public key (base64)")
 	}
-	gate, token, err := g.db.EnrollGate(c.UserContext(), code, in.BoxPublicKey, version)
+	// A gate's work: a fleet enrolling at once waits for the gates' connections, not
+	// the staff's.
+	gate, token, err := g.db.EnrollGate(store.WithWork(c.UserContext(), store.GateWriteWork), code, in.BoxPublicKey, version)
 	if err != nil {
 		return err
 	}
@@ -354,6 +370,11 @@ func (g *API) closing() bool {
 // index whatever is wrong with it, even malformed JSON inside the event, so that no event
 // can stall a gate's queue behind it.
 func (g *API) events(c *fiber.Ctx, gate access.GateIdentity) error {
+	release, err := g.admitBatch(c.UserContext())
+	if err != nil {
+		return err
+	}
+	defer release()
 	var in struct {
 		Events []jsontext.Value `json:"events"`
 	}
@@ -391,6 +412,25 @@ func (g *API) events(c *fiber.Ctx, gate access.GateIdentity) error {
 		}
 	}
 	return c.JSON(gateapi.EventsAck{Acked: ids})
+}
+
+// admitBatch waits for a turn to store a batch, at most batchWait.
+func (g *API) admitBatch(ctx context.Context) (func(), error) {
+	select {
+	case g.batches <- struct{}{}:
+		return func() { <-g.batches }, nil
+	default:
+	}
+	t := time.NewTimer(batchWait)
+	defer t.Stop()
+	select {
+	case g.batches <- struct{}{}:
+		return func() { <-g.batches }, nil
+	case <-t.C:
+		return nil, &store.BusyError{Pool: "event batch", Wait: batchWait}
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }
 
 // checkEvent decodes one event as strictly as a request body and checks it.
