@@ -394,6 +394,17 @@ func (h *ChangeHub) Subscribe(g access.GateIdentity) (*Waiter, func()) {
 	}
 }
 
+// Waiting is the number of long polls subscribed.
+func (h *ChangeHub) Waiting() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	n := 0
+	for _, c := range h.comms {
+		n += len(c.waiters)
+	}
+	return n
+}
+
 // Live reports whether the listener is live (changes are notified). While it is not,
 // waiters are woken every PollEvery to re-check.
 func (h *ChangeHub) Live() bool {

@@ -257,7 +257,10 @@ func (g *API) sync(c *fiber.Ctx, gate access.GateIdentity) error {
 		return nil
 	}
 	defer cancel()
-	out, err = g.await(ctx, gate, req, out, wake, wait, nil)
+	// A gate that closes its connection ends its hold at once (fasthttp never cancels
+	// the request's context by itself).
+	defer httpx.CancelOnClose(c)()
+	out, err = g.await(c.UserContext(), gate, req, out, wake, wait, nil)
 	if err != nil {
 		return err
 	}
@@ -370,6 +373,9 @@ func (g *API) closing() bool {
 // index whatever is wrong with it, even malformed JSON inside the event, so that no event
 // can stall a gate's queue behind it.
 func (g *API) events(c *fiber.Ctx, gate access.GateIdentity) error {
+	// A batch the gate gave up on (its timeout, the gate gone) is not stored: it will
+	// send it again.
+	defer httpx.CancelOnClose(c)()
 	release, err := g.admitBatch(c.UserContext())
 	if err != nil {
 		return err
