@@ -15,8 +15,10 @@ import (
 	"gatepass/internal/gateapi"
 )
 
-// uploadBytes keeps a batch under the server's 64 KiB body limit.
-const uploadBytes = 60 << 10
+// uploadBytes bounds a batch's events at 256 KiB of JSON (about 700 events), a quarter
+// of the gate API's 1 MiB body limit: a backlog drains in a few large batches (cheapest
+// for the server per event: docs/benchmarks.md), each one short transaction.
+const uploadBytes = 256 << 10
 
 // Uploads are coalesced: the first event after a quiet spell goes at once, and the
 // events that come in while a batch is on its way go together in the next, sent

@@ -130,3 +130,22 @@ func copyChunk(ctx context.Context, db *sql.DB, rows [][]any) error {
 	}
 	return nil
 }
+
+// eventBytes is what an entry event costs on disk: the entry log's partitions with their
+// indexes and TOAST, over its rows. Not on Citus (the shards are on the workers).
+func eventBytes(dbURL string) (float64, int64, error) {
+	db, err := sql.Open("postgres", dbURL)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer db.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var size, rows int64
+	err = db.QueryRowContext(ctx, `SELECT (SELECT sum(pg_total_relation_size(relid)) FROM pg_partition_tree('entry_events')),
+		(SELECT count(*) FROM entry_events)`).Scan(&size, &rows)
+	if err != nil || rows == 0 {
+		return 0, rows, err
+	}
+	return float64(size) / float64(rows), rows, nil
+}

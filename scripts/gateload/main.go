@@ -230,6 +230,11 @@ func run(o options) error {
 			return err
 		}
 		fmt.Printf("  bare COPY: %7.0f rows/s (%d rows, %d a transaction), load %s\n", copyRate, rows, o.copyChunk, loadavg())
+		if per, n, err := eventBytes(o.dbURL); err != nil {
+			fmt.Printf("  entry log size: %v\n", err)
+		} else if per > 0 {
+			fmt.Printf("  entry log: %d events, %.0f bytes an event with its indexes\n", n, per)
+		}
 	}
 
 	if o.compareKeepalive && o.want("idle") {
