@@ -57,6 +57,10 @@ var phases = []string{"idle", "fanout", "realistic", "busy", "ingest"}
 func (o options) want(phase string) bool { return len(o.only) == 0 || o.only[phase] }
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "probe" {
+		runProbe(os.Args[2:])
+		return
+	}
 	var o options
 	flag.StringVar(&o.bin, "bin", "bin/server", "the server binary to start")
 	flag.StringVar(&o.dbURL, "database-url", os.Getenv("DATABASE_URL"), "PostgreSQL (or Citus coordinator) URL (env DATABASE_URL)")
