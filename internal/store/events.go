@@ -69,10 +69,13 @@ func (db *DB) StoreEvents(ctx context.Context, g access.GateIdentity, events []a
 		}
 		// The gate deletes what we acknowledge: the commit must be durable whatever the
 		// cluster's default (synchronous_commit=off loses the last ~600 ms of commits in a
-		// crash). Only off is raised, so a stronger setting (remote_apply) stays. Without
-		// parameters, so one round trip (lib/pq's simple protocol).
-		if _, err := tx.x.ExecContext(ctx, `SELECT set_config('synchronous_commit', 'on', true) WHERE current_setting('synchronous_commit') = 'off'`); err != nil {
-			return fmt.Errorf("durable commit: %w", err)
+		// crash). The gates' writes pool commits synchronously (durable, store.go);
+		// elsewhere (a batch stored by a tool or a test) this transaction asks for it.
+		// Only off is raised, so a stronger setting (remote_apply) stays.
+		if tx.p != tx.db.writes {
+			if _, err := tx.x.ExecContext(ctx, `SELECT set_config('synchronous_commit', 'on', true) WHERE current_setting('synchronous_commit') = 'off'`); err != nil {
+				return fmt.Errorf("durable commit: %w", err)
+			}
 		}
 		// RETURNING gives only the rows this batch inserted, so a re-sent batch counts
 		// no visitor entry twice.

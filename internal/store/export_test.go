@@ -1,6 +1,10 @@
 package store
 
-import "gatepass/internal/access"
+import (
+	"context"
+
+	"gatepass/internal/access"
+)
 
 // The change-log encodings, for the tests that read change_log rows the way a sync does.
 type (
@@ -25,3 +29,15 @@ const (
 	WritesConns = writesConns
 	WritesWait  = writesWait
 )
+
+// Setting is a setting as a connection of the gates' writes pool (writes) or of the
+// staff pool has it.
+func (db *DB) Setting(ctx context.Context, writes bool, name string) (string, error) {
+	var v string
+	if writes {
+		err := db.writes.get(WithWork(ctx, GateWriteWork), &v, `SELECT current_setting($1)`, name)
+		return v, err
+	}
+	err := db.x.GetContext(ctx, &v, `SELECT current_setting($1)`, name)
+	return v, err
+}

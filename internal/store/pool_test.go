@@ -65,3 +65,25 @@ func TestPoolsIsolatedAndBounded(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// The connections that store the gates' event batches commit synchronously whatever the
+// cluster's default (scripts/devdb runs with synchronous_commit=off, as a cluster tuned
+// for speed might): a gate deletes what the server acknowledged.
+func TestGateWritesCommitDurably(t *testing.T) {
+	db := newHubFix(t, 0).db
+	cluster, err := db.Setting(context.Background(), false, "synchronous_commit")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := db.Setting(context.Background(), true, "synchronous_commit")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := cluster
+	if cluster == "off" {
+		want = "on"
+	}
+	if got != want {
+		t.Fatalf("synchronous_commit on the gates' writes pool: %q (cluster %q), want %q", got, cluster, want)
+	}
+}

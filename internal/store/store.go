@@ -15,6 +15,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"time"
@@ -112,20 +113,64 @@ func Open(ctx context.Context, url string) (*DB, error) {
 	}
 	db := &DB{x: x, url: url, staff: &pool{name: "staff", x: x, wait: staffWait}}
 	// The gates' pools connect on first use.
-	for _, p := range []struct {
-		to    **pool
-		name  string
-		conns int
-		wait  time.Duration
-	}{{&db.sync, "gate sync", syncConns, syncWait}, {&db.writes, "gate writes", writesConns, writesWait}} {
-		gx, err := openPool(url, p.conns)
-		if err != nil {
-			db.Close()
-			return nil, err
-		}
-		*p.to = &pool{name: p.name, x: gx, wait: p.wait, slots: make(chan struct{}, p.conns)}
+	sx, err := openPool(url, syncConns)
+	if err != nil {
+		db.Close()
+		return nil, err
 	}
+	db.sync = &pool{name: "gate sync", x: sx, wait: syncWait, slots: make(chan struct{}, syncConns)}
+	wx, err := openDurablePool(url, writesConns)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	db.writes = &pool{name: "gate writes", x: wx, wait: writesWait, slots: make(chan struct{}, writesConns)}
 	return db, nil
+}
+
+// openDurablePool opens the gates' writes pool, whose every connection commits
+// synchronously (durable.Connect): a gate deletes an event as soon as the server
+// acknowledges it, so the commit of an event batch must survive a crash whatever the
+// cluster's default. A connection lives at most durableLifetime, so that a stronger
+// setting an operator makes later (remote_apply) is taken up.
+func openDurablePool(url string, conns int) (*sqlx.DB, error) {
+	c, err := pq.NewConnector(url)
+	if err != nil {
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	x := sqlx.NewDb(sql.OpenDB(durable{c}), "postgres")
+	x.SetMaxOpenConns(conns)
+	x.SetMaxIdleConns(conns)
+	x.SetConnMaxIdleTime(5 * time.Minute)
+	x.SetConnMaxLifetime(durableLifetime)
+	return x, nil
+}
+
+const durableLifetime = 10 * time.Minute
+
+// durable makes connections that commit synchronously: synchronous_commit is raised to
+// on for the session when the cluster's is off (synchronous_commit=off loses the last
+// ~600 ms of commits in a crash), and any other value (on, or a stronger remote_apply)
+// is kept as it is, fixed for the session so that a later reload cannot lower it. Each
+// event batch was one round trip longer when every transaction raised it itself.
+type durable struct{ driver.Connector }
+
+func (d durable) Connect(ctx context.Context) (driver.Conn, error) {
+	conn, err := d.Connector.Connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ex, ok := conn.(driver.ExecerContext)
+	if !ok {
+		conn.Close()
+		return nil, errors.New("durable connection: the driver cannot execute")
+	}
+	if _, err := ex.ExecContext(ctx, `SELECT set_config('synchronous_commit',
+			CASE current_setting('synchronous_commit') WHEN 'off' THEN 'on' ELSE current_setting('synchronous_commit') END, false)`, nil); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("durable connection: %w", err)
+	}
+	return conn, nil
 }
 
 func openPool(url string, conns int) (*sqlx.DB, error) {

@@ -282,6 +282,7 @@ func run(o options) error {
 	fmt.Println("\nServer per phase (CPU from /proc/PID/stat, RSS from VmRSS, goroutines from go_goroutines; admin reads every 250 ms):")
 	mon.report()
 	fmt.Printf("\nServer VmHWM (peak RSS) %.0f MiB; simulated gate sync failures (retried) %d\n", float64(u.hwmKB)/1024, f.fails.Load())
+	printFailures()
 	return nil
 }
 

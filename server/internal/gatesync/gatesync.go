@@ -75,7 +75,7 @@ const DefaultEventRetention = 180 * 24 * time.Hour
 // handful (docs/benchmarks.md), and a batch refused at once costs less than one that
 // queues behind the others and slows the staff's reads.
 const (
-	concurrentBatches = 8
+	concurrentBatches = 3
 	batchWait         = 500 * time.Millisecond
 )
 
