@@ -47,9 +47,12 @@ type ChangeHub struct {
 
 	mu      sync.Mutex
 	tick    uint64 // advanced by every notification, listener change and computation begun
-	live    bool   // listening: a commit after a computation began will wake it
+	live    bool   // listening and answering: a commit after a computation began will wake it
 	epoch   uint64 // tick of the last listener change
-	pinged  bool   // the listener's last ping went unanswered: not live until one is
+	// listening: LISTEN is registered on a connection; silent: its last ping went
+	// unanswered; lost counts the connections lost. live is listening && !silent.
+	listening, silent bool
+	lost              int
 	keysAt  uint64 // tick of the last key change (any community): the largest kid may have moved
 	comms   map[uuid.UUID]*hubCommunity
 	gates   map[uuid.UUID]*hubGate
@@ -138,20 +141,34 @@ func (db *DB) NewChangeHub(log *slog.Logger) *ChangeHub {
 	// late (issue 12 item 2).
 	h.l = pq.NewListener(db.url, 100*time.Millisecond, time.Second, func(ev pq.ListenerEventType, err error) {
 		switch ev {
-		case pq.ListenerEventConnected, pq.ListenerEventReconnected:
-			h.setLive(true, false)
+		case pq.ListenerEventReconnected:
+			// Re-established with the LISTEN registered again (pq's resync).
+			h.setState(func() { h.listening = true })
 		case pq.ListenerEventDisconnected, pq.ListenerEventConnectionAttemptFailed:
 			if err != nil {
 				log.Warn("change listener", "event", ev, "err", err)
 			}
-			h.setLive(false, false)
+			h.setState(func() {
+				h.listening = false
+				if ev == pq.ListenerEventDisconnected {
+					h.lost++
+				}
+			})
 		}
+		// ListenerEventConnected: the first connection, on which LISTEN may not be
+		// registered yet; Listen's return says when it is.
 	})
 	// Listen waits for the connection: not in the first poll's way.
 	go func() {
+		h.mu.Lock()
+		lost := h.lost
+		h.mu.Unlock()
 		if err := h.l.Listen("gatepass_changes"); err != nil {
 			log.Error("change listener: listen", "err", err)
+			return
 		}
+		// Unless that connection was lost meanwhile (its reconnection says so instead).
+		h.setState(func() { h.listening = h.listening || h.lost == lost })
 	}()
 	go h.run()
 	go h.keep()
@@ -159,16 +176,12 @@ func (db *DB) NewChangeHub(log *slog.Logger) *ChangeHub {
 	return h
 }
 
-// setLive records a change of the listener: every part computed before it is out of
-// date, and every waiter re-checks once.
-func (h *ChangeHub) setLive(live, byPing bool) {
+// setState records a change of the listener (change sets listening, silent or lost):
+// every part computed before it is out of date, and every waiter re-checks once.
+func (h *ChangeHub) setState(change func()) {
 	h.mu.Lock()
-	if byPing {
-		h.pinged = !live
-		live = live && h.live
-	} else if live && h.pinged {
-		live = false // connected, but its pings are unanswered
-	}
+	change()
+	live := h.listening && !h.silent
 	h.tick++
 	h.epoch = h.tick
 	h.live = live
@@ -185,7 +198,7 @@ func (h *ChangeHub) setLive(live, byPing bool) {
 func (h *ChangeHub) run() {
 	for n := range h.l.Notify {
 		if n == nil {
-			// Re-established: notifications may have been lost. setLive (the listener's
+			// Re-established: notifications may have been lost. setState (the listener's
 			// event) has woken everyone to re-check once.
 			continue
 		}
@@ -313,14 +326,14 @@ func (h *ChangeHub) keep() {
 			return
 		}
 		h.mu.Lock()
-		was := h.pinged
+		was := h.silent
 		h.mu.Unlock()
 		switch {
 		case err != nil && !was:
 			h.log.Warn("change listener: ping", "err", err)
-			h.setLive(false, true)
+			h.setState(func() { h.silent = true })
 		case err == nil && was:
-			h.setLive(true, true)
+			h.setState(func() { h.silent = false })
 		}
 	}
 }
@@ -630,7 +643,9 @@ func (h *ChangeHub) foreignKIDs(ctx context.Context, c uuid.UUID, after *uint32)
 	h.mu.Lock()
 	want := h.wantLocked(h.keysAt)
 	m := h.maxKID
-	if m != nil && m.start > want && time.Since(m.at) < sharedTTL {
+	// While the listener is not live, one read every PollEvery: foreign ids only name
+	// other estates' codes, and a thousand polls starting must not each read it.
+	if m != nil && ((m.start > want && time.Since(m.at) < sharedTTL) || (!h.live && time.Since(m.at) < PollEvery)) {
 		h.mu.Unlock()
 		if int64(*after) >= m.v {
 			return []uint32{}, nil

@@ -300,6 +300,15 @@ func TestHubListenerLostAndBack(t *testing.T) {
 	if shared, parts, _ := f.hub.HubReads(); shared-shared0 != 1 || parts-parts0 != int64(len(f.gates)) {
 		t.Fatalf("re-check after the listener came back: %d community parts, %d gate parts; want 1 and %d", shared-shared0, parts-parts0, len(f.gates))
 	}
+	// A ping unanswered makes it not live; one answered again, live again.
+	f.hub.SetSilent(true)
+	if f.hub.Live() {
+		t.Fatal("live with its pings unanswered")
+	}
+	f.hub.SetSilent(false)
+	if !f.hub.Live() {
+		t.Fatal("not live again once a ping is answered")
+	}
 }
 
 // merge, which puts every answer together, carries every field of access.GateSync from

@@ -19,7 +19,10 @@ func (h *ChangeHub) HubReads() (shared, parts, kids int64) {
 }
 
 // SetLive plays the listener's connection lost (false) and back (true).
-func (h *ChangeHub) SetLive(live bool) { h.setLive(live, false) }
+func (h *ChangeHub) SetLive(live bool) { h.setState(func() { h.listening = live }) }
+
+// SetSilent plays the listener's pings unanswered (true) and answered again (false).
+func (h *ChangeHub) SetSilent(silent bool) { h.setState(func() { h.silent = silent }) }
 
 // Merge is merge, for the test that it covers every field of a sync answer.
 func Merge(out, part *access.GateSync) { merge(out, part) }

@@ -49,6 +49,7 @@ type options struct {
 	compareKeepalive   bool
 	gzip               bool
 	only               map[string]bool // phases to run; empty: all
+	adminReads         string
 }
 
 // phases are the parts of a run -only may pick.
@@ -76,6 +77,7 @@ func main() {
 	flag.DurationVar(&o.trialTimeout, "trial-timeout", 60*time.Second, "longest one revocation is waited for")
 	flag.BoolVar(&o.compareKeepalive, "compare-keepalive", true, "also measure idle CPU with keepalive=0")
 	flag.BoolVar(&o.gzip, "gzip", true, "gates ask for gzip (Accept-Encoding), as the agent's Go transport does")
+	flag.StringVar(&o.adminReads, "admin-reads", "residents,events", "the admin pages read in turn every 250 ms (100 rows each)")
 	only := flag.String("only", "", "comma-separated phases to run, of "+strings.Join(phases, ",")+" (default: all)")
 	flag.Parse()
 	if *only != "" {
@@ -138,10 +140,10 @@ func run(o options) error {
 	fmt.Printf("set up a community, %d residents, %d cards and %d gates enrolled through /gate/v1/enroll in %v\n",
 		len(c.residents), len(c.cards), len(c.gates), time.Since(started).Round(time.Second))
 
-	mon := &monitor{srv: srv, adm: adm, paths: []string{
-		"/communities/" + c.community + "/residents?limit=100",
-		"/communities/" + c.community + "/events?limit=100",
-	}}
+	mon := &monitor{srv: srv, adm: adm}
+	for _, p := range strings.Split(o.adminReads, ",") {
+		mon.paths = append(mon.paths, "/communities/"+c.community+"/"+p+"?limit=100")
+	}
 	mctx, mstop := context.WithCancel(context.Background())
 	var mwg sync.WaitGroup
 	mwg.Add(1)
@@ -153,6 +155,7 @@ func run(o options) error {
 	mon.begin("gates connecting (snapshots)")
 	f := &fleet{gates: c.gates}
 	if err := f.start(o.wait, true, w.seen); err != nil {
+		printFailures()
 		return fmt.Errorf("%w; server log: %s", err, srv.tail())
 	}
 	mon.begin(fmt.Sprintf("idle, %d polls held (keepalive=1)", o.gates))

@@ -206,7 +206,7 @@ func runProbe(args []string) {
 func (m *monitor) report() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	fmt.Printf("\n| phase | s | server CPU (cores) | gateload CPU (cores) | RSS max / end (MiB) | goroutines max / end | admin reads | admin p50 / p99 / max | load avg at end |\n")
+	fmt.Printf("\n| phase | s | server CPU (cores) | gateload CPU (cores) | RSS max / end (MiB) | goroutines max / end | admin reads | admin p50 / p95 / p99 / max | load avg at end |\n")
 	fmt.Printf("|---|---:|---:|---:|---:|---:|---:|---|---|\n")
 	for _, p := range m.phases {
 		secs := p.ended.Sub(p.began).Seconds()
@@ -217,7 +217,7 @@ func (m *monitor) report() {
 		}
 		lat := "—"
 		if len(a) > 0 {
-			lat = ms(quantile(a, 0.5)) + " / " + ms(quantile(a, 0.99)) + " / " + ms(quantile(a, 1))
+			lat = ms(quantile(a, 0.5)) + " / " + ms(quantile(a, 0.95)) + " / " + ms(quantile(a, 0.99)) + " / " + ms(quantile(a, 1))
 		}
 		fmt.Printf("| %s | %.0f | %.2f | %.2f | %.0f / %.0f | %d / %d | %s | %s | %s |\n", p.name, secs,
 			(p.cpu1-p.cpu0).Seconds()/secs, (p.self1-p.self0).Seconds()/secs,
