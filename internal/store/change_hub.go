@@ -45,20 +45,20 @@ type ChangeHub struct {
 	log *slog.Logger
 	l   *pq.Listener
 
-	mu      sync.Mutex
-	tick    uint64 // advanced by every notification, listener change and computation begun
-	live    bool   // listening and answering: a commit after a computation began will wake it
-	epoch   uint64 // tick of the last listener change
+	mu    sync.Mutex
+	tick  uint64 // advanced by every notification, listener change and computation begun
+	live  bool   // listening and answering: a commit after a computation began will wake it
+	epoch uint64 // tick of the last listener change
 	// listening: LISTEN is registered on a connection; silent: its last ping went
 	// unanswered; lost counts the connections lost. live is listening && !silent.
 	listening, silent bool
 	lost              int
-	keysAt  uint64 // tick of the last key change (any community): the largest kid may have moved
-	comms   map[uuid.UUID]*hubCommunity
-	gates   map[uuid.UUID]*hubGate
-	maxKID  *hubValue[int64]
-	stopped chan struct{}
-	once    sync.Once
+	keysAt            uint64 // tick of the last key change (any community): the largest kid may have moved
+	comms             map[uuid.UUID]*hubCommunity
+	gates             map[uuid.UUID]*hubGate
+	maxKID            *hubValue[int64]
+	stopped           chan struct{}
+	once              sync.Once
 	// reads counts the database reads the hub made: community parts computed, gate
 	// parts read, largest kids read (the tests hold it to one per change).
 	reads struct{ shared, parts, kids atomic.Int64 }
