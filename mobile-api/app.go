@@ -25,6 +25,7 @@ import (
 	"gatepass/internal/httpx"
 	"gatepass/internal/secret"
 	"gatepass/internal/store"
+	"gatepass/internal/wechat"
 )
 
 // Limits are the per-window request caps of the abuse-prone endpoints.
@@ -54,6 +55,8 @@ type Config struct {
 	RPOrigins []string
 	Limits    Limits
 	Edge      httpx.Edge // the metrics listener and the trusted proxies
+	// WeChat exchanges mini-program login codes; nil when WeChat sign-in is not set up.
+	WeChat *wechat.Client
 }
 
 // API is the resident HTTP API and web app.
@@ -67,6 +70,7 @@ type API struct {
 	reg         *prometheus.Registry // served on edge.MetricsAddr, never on the API's port
 	edge        httpx.Edge
 	communities communityCache
+	wechat      *wechat.Client
 }
 
 // bodyLimit caps request bodies: the largest is a WebAuthn attestation (a few KB).
@@ -92,7 +96,7 @@ func New(cfg Config) (*API, error) {
 	if err != nil {
 		return nil, fmt.Errorf("webauthn: %w", err)
 	}
-	a := &API{db: cfg.DB, sealer: cfg.Sealer, log: cfg.Log, wa: wa, origins: cfg.RPOrigins, edge: cfg.Edge}
+	a := &API{db: cfg.DB, sealer: cfg.Sealer, log: cfg.Log, wa: wa, origins: cfg.RPOrigins, edge: cfg.Edge, wechat: cfg.WeChat}
 	a.communities = communityCache{ttl: communityTTL, load: func(ctx context.Context, c uuid.UUID) (communityState, error) {
 		signer, err := a.db.Signer(ctx, c, a.sealer)
 		if err != nil {

@@ -54,6 +54,7 @@ const (
 	Units              Table = "units"
 	VisitorPasses      Table = "visitor_passes"
 	WebauthnCeremonies Table = "webauthn_ceremonies"
+	WechatBindings     Table = "wechat_bindings"
 	Zones              Table = "zones"
 )
 
@@ -61,7 +62,7 @@ const (
 var Tables = []Table{AuditHeads, AuditLog, Buildings, ChangeLog, Communities, Consents, Credentials,
 	EntryEvents, FacePurges, FaceTemplates, GateCommands, Gates, Invites, Passkeys,
 	Residencies, Residents, Sessions, SigningKeys, Staff, StaffTokens, Units, VisitorPasses,
-	WebauthnCeremonies, Zones}
+	WebauthnCeremonies, WechatBindings, Zones}
 
 var ident = regexp.MustCompile(`^[a-z_][a-z0-9_]*$`)
 
