@@ -52,7 +52,9 @@ type APIError struct {
 	Msg  string
 }
 
-func (e *APIError) Error() string { return fmt.Sprintf("wechat code2session: errcode %d: %s", e.Code, e.Msg) }
+func (e *APIError) Error() string {
+	return fmt.Sprintf("wechat code2session: errcode %d: %s", e.Code, e.Msg)
+}
 
 // Is maps the errcode to its sentinel.
 func (e *APIError) Is(target error) bool {
