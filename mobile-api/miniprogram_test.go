@@ -75,7 +75,7 @@ func TestMiniProgramQRDecodes(t *testing.T) {
 	long := "GA1:" + strings.Repeat("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ", 9)[:305]
 	for _, text := range []string{payload, long} {
 		var drawn struct {
-			Size int             `json:"size"`
+			Size int     `json:"size"`
 			Ops  [][]any `json:"ops"`
 		}
 		if err := json.Unmarshal(runNode(t, "qr-draw.js", text, "560"), &drawn); err != nil {
