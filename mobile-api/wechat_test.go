@@ -6,10 +6,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/chromedp"
 	"github.com/google/uuid"
 
 	"gatepass/internal/access"
 	"gatepass/internal/apitest"
+	"gatepass/internal/browsertest"
 	"gatepass/internal/dbtest"
 	"gatepass/internal/store"
 	"gatepass/internal/wechat/wechattest"
@@ -372,5 +375,43 @@ func TestWeChatSecretNeverLogged(t *testing.T) {
 	}
 	if !strings.Contains(answers[len(answers)-1], "wechat_unavailable") {
 		t.Fatalf("WeChat down answered %s", answers[len(answers)-1])
+	}
+}
+
+// The web app's Security screen (Chinese) shows the WeChat binding and removes it; the
+// mini-program's session ends with it.
+func TestRealBrowserWeChatBinding(t *testing.T) {
+	h := newHarness(t, testLimits)
+	f := h.community()
+	resident, code := h.invite(f)
+	ctx := browsertest.New(t, 90*time.Second)
+	browsertest.FailOnConsoleErrors(t, ctx)
+	h.redeemInBrowser(ctx, code, emulation.SetUserAgentOverride("Mozilla/5.0 (Linux; Android 14) Mobile").WithAcceptLanguage("zh-CN,zh"))
+	var none string
+	if err := chromedp.Run(ctx,
+		browsertest.Tap(`button[data-tab="security"]`),
+		chromedp.WaitVisible("#wechat-none", chromedp.ByID),
+		chromedp.Text("#wechat-none", &none, chromedp.ByID),
+	); err != nil || !strings.Contains(none, "未绑定微信") {
+		t.Fatalf("no binding: %q %v", none, err)
+	}
+	w := h.bindWeChatWithNewInvite(f, resident)
+	var item string
+	err := chromedp.Run(ctx,
+		browsertest.Tap(`button[data-tab="pass"]`),
+		browsertest.Tap(`button[data-tab="security"]`),
+		chromedp.WaitVisible("#wechat-binding li", chromedp.ByQuery),
+		chromedp.Text("#wechat-binding li", &item, chromedp.ByQuery),
+		chromedp.ActionFunc(func(ctx context.Context) error { browsertest.Screenshot(t, ctx, "security-wechat"); return nil }),
+		browsertest.Tap("#wechat-binding button.wechat-remove"),
+		browsertest.Tap("#wechat-binding .confirm-yes"),
+		chromedp.WaitVisible("#wechat-none", chromedp.ByID),
+	)
+	if err != nil || !strings.Contains(item, "已绑定微信账号") || !strings.Contains(item, "绑定于") {
+		t.Fatalf("binding %q: %v", item, err)
+	}
+	h.MustFail(401, "unauthorized", "GET", "/api/v1/pass", w.token, nil)
+	if n := dbtest.Count(t, h.sql, dbtest.WechatBindings, dbtest.Eq("resident_id", resident)); n != 0 {
+		t.Fatalf("%d bindings after removal", n)
 	}
 }
