@@ -67,8 +67,7 @@ func TestMiniProgramQRDecodes(t *testing.T) {
 	nodeFor(t)
 	h := newHarness(t, testLimits)
 	f := h.community()
-	id, code := h.invite(f)
-	w := h.bindWeChat(f, id, code)
+	w := h.weChatResident(f)
 	pass := h.Must(200, "GET", "/api/v1/pass", w.token, nil)
 	payload := pass["payload"].(string)
 	// The longest text a phone shows: a device presentation, 309 characters (version 10).

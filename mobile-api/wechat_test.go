@@ -36,6 +36,19 @@ func (h *harness) bindWeChat(f community, id uuid.UUID, invite string) weChatMem
 	return weChatMember{community: f.id, id: id, openid: openid, token: out["session_token"].(string)}
 }
 
+// weChatResident is a new resident of f bound to a new WeChat user.
+func (h *harness) weChatResident(f community) weChatMember {
+	h.t.Helper()
+	id, code := h.invite(f)
+	return h.bindWeChat(f, id, code)
+}
+
+// bindings counts the resident's WeChat bindings.
+func (h *harness) bindings(resident uuid.UUID) int {
+	h.t.Helper()
+	return dbtest.Count(h.t, h.sql, dbtest.WechatBindings, dbtest.Eq("resident_id", resident))
+}
+
 // weChatSignIn logs the member's WeChat user in again.
 func (h *harness) weChatSignIn(m weChatMember) string {
 	h.t.Helper()
@@ -108,7 +121,7 @@ func TestWeChatBindSignInAndUnbind(t *testing.T) {
 	// The invite QR holds the link: scanned with wx.scanCode, it binds as well.
 	w2 := h.bindWeChat(f, id, h.base+"/i/"+fresh.Code)
 	h.Must(200, "GET", "/api/v1/pass", w2.token, nil)
-	if n := dbtest.Count(t, h.sql, dbtest.WechatBindings, dbtest.Eq("resident_id", id)); n != 1 {
+	if n := h.bindings(id); n != 1 {
 		t.Fatalf("%d bindings", n)
 	}
 }
@@ -117,8 +130,7 @@ func TestWeChatBindSignInAndUnbind(t *testing.T) {
 func TestWeChatErrors(t *testing.T) {
 	h := newHarness(t, testLimits)
 	f := h.community()
-	id, code := h.invite(f)
-	w := h.bindWeChat(f, id, code)
+	w := h.weChatResident(f)
 	other, otherCode := h.invite(f)
 	cases := []struct {
 		name     string
@@ -200,7 +212,7 @@ func TestWeChatAuthorization(t *testing.T) {
 	h.MustFail(404, "not_found", "DELETE", "/api/v1/visitors/"+v["visitor_pass"].(map[string]any)["id"].(string), wa.token, nil)
 	h.Must(200, "DELETE", "/api/v1/wechat/binding", wa.token, nil)
 	h.Must(200, "GET", "/api/v1/pass", wb.token, nil)
-	if n := dbtest.Count(t, h.sql, dbtest.WechatBindings, dbtest.Eq("resident_id", b)); n != 1 {
+	if n := h.bindings(b); n != 1 {
 		t.Fatal("A's unbinding removed B's binding")
 	}
 
@@ -231,8 +243,8 @@ func TestWeChatAuthorization(t *testing.T) {
 func TestWeChatMoveOutAndDeletion(t *testing.T) {
 	h := newHarness(t, testLimits)
 	f := h.community()
-	id, code := h.invite(f)
-	w := h.bindWeChat(f, id, code)
+	w := h.weChatResident(f)
+	id := w.id
 	if err := h.db.InTx(context.Background(), "test", func(tx *store.Tx) error {
 		_, err := tx.MoveOut(context.Background(), f.id, id)
 		return err
@@ -241,7 +253,7 @@ func TestWeChatMoveOutAndDeletion(t *testing.T) {
 	}
 	h.MustFail(401, "unauthorized", "GET", "/api/v1/pass", w.token, nil)
 	h.MustFail(404, "wechat_not_bound", "POST", "/api/v1/wechat/session", "", map[string]any{"code": h.wx.Login(w.openid)})
-	if n := dbtest.Count(t, h.sql, dbtest.WechatBindings, dbtest.Eq("resident_id", id)); n != 0 {
+	if n := h.bindings(id); n != 0 {
 		t.Fatalf("%d bindings after move-out", n)
 	}
 
@@ -251,7 +263,7 @@ func TestWeChatMoveOutAndDeletion(t *testing.T) {
 	h.MustFail(403, "passkey_required", "DELETE", "/api/v1/me", wm.token, nil)
 	h.stepUp(m, m.key)
 	h.Must(200, "DELETE", "/api/v1/me", m.token, nil)
-	if n := dbtest.Count(t, h.sql, dbtest.WechatBindings, dbtest.Eq("resident_id", m.id)); n != 0 {
+	if n := h.bindings(m.id); n != 0 {
 		t.Fatalf("%d bindings after deletion", n)
 	}
 	h.MustFail(404, "wechat_not_bound", "POST", "/api/v1/wechat/session", "", map[string]any{"code": h.wx.Login(wm.openid)})
@@ -298,8 +310,7 @@ func TestWeChatBindingFromPasskeySession(t *testing.T) {
 func TestWeChatSessionRoutes(t *testing.T) {
 	h := newHarness(t, testLimits)
 	f := h.community()
-	id, code := h.invite(f)
-	w := h.bindWeChat(f, id, code)
+	w := h.weChatResident(f)
 	wantOpen := map[string]bool{
 		"GET /pass": true, "GET /pass.png": true, "POST /visitors": true, "GET /visitors": true, "DELETE /visitors/:visitor": true,
 		"GET /entries": true, "GET /me": true, "POST /signout": true, "GET /wechat/binding": true, "DELETE /wechat/binding": true,
@@ -350,8 +361,7 @@ func TestWeChatSessionRoutes(t *testing.T) {
 func TestWeChatSecretNeverLogged(t *testing.T) {
 	h := newHarness(t, testLimits)
 	f := h.community()
-	id, code := h.invite(f)
-	w := h.bindWeChat(f, id, code)
+	w := h.weChatResident(f)
 	var answers []string
 	ask := func(c string) {
 		_, _, body := h.raw("POST", "/api/v1/wechat/session", "", map[string]any{"code": c})
@@ -411,7 +421,7 @@ func TestRealBrowserWeChatBinding(t *testing.T) {
 		t.Fatalf("binding %q: %v", item, err)
 	}
 	h.MustFail(401, "unauthorized", "GET", "/api/v1/pass", w.token, nil)
-	if n := dbtest.Count(t, h.sql, dbtest.WechatBindings, dbtest.Eq("resident_id", resident)); n != 0 {
+	if n := h.bindings(resident); n != 0 {
 		t.Fatalf("%d bindings after removal", n)
 	}
 }
