@@ -301,6 +301,13 @@ func TestWeChatBindingFromPasskeySession(t *testing.T) {
 	}
 	h.MustFail(401, "unauthorized", "GET", "/api/v1/pass", w.token, nil)
 	h.Must(200, "GET", "/api/v1/pass", m.token, nil) // the passkey session goes on
+
+	// Signing out everywhere (a lost phone) ends the WeChat sessions too; the binding
+	// stays, so the mini-program can sign in again with a login code.
+	w = h.bindWeChatWithNewInvite(f, m.id)
+	h.Must(200, "POST", "/api/v1/signout/everywhere", m.token, nil)
+	h.MustFail(401, "unauthorized", "GET", "/api/v1/pass", w.token, nil)
+	h.Must(200, "GET", "/api/v1/pass", h.weChatSignIn(w), nil)
 }
 
 // TestWeChatSessionRoutes walks every route with a WeChat session: a route the table

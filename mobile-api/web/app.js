@@ -406,12 +406,13 @@ function securityTab() {
     el('section', { class: 'card' }, el('h2', {}, t('security.offline')), offlineBox),
     el('section', { class: 'card' }, el('h2', {}, t('security.passkeys')),
       el('p', { class: 'muted' }, t('security.passkeysWhat')), keys, add),
-    el('section', { class: 'card' }, el('h2', {}, t('security.wechat')),
-      el('p', { class: 'muted' }, t('security.wechatWhat')), weChatBox),
     err,
     el('button', { class: 'btn secondary', id: 'signout-btn', type: 'button', onclick: signOut(false) }, t('security.signout')),
     confirmStep(el('button', { class: 'btn danger', id: 'signout-all-btn', type: 'button' }, t('security.signoutAll')),
-      t('security.signoutAllQ'), t('security.signoutAll'), signOut(true)));
+      t('security.signoutAllQ'), t('security.signoutAll'), signOut(true)),
+    // Last: it loads after the rest, and nothing below it moves when it does.
+    el('section', { class: 'card', id: 'wechat-card' }, el('h2', {}, t('security.wechat')),
+      el('p', { class: 'muted' }, t('security.wechatWhat')), weChatBox));
   loadOffline();
   loadWeChat();
   loadKeys();
