@@ -398,9 +398,9 @@ const maxAttemptError = 500
 
 // RecordWebhookAttempt writes attempt d's outcome: the log row, the delivery delivered,
 // rescheduled or given up, and the endpoint's failure run. An endpoint whose attempts
-// have failed for pauseAfter is paused (audited, with its reason in the API) and its
+// have failed for a day (sched.ShouldPause) is paused (audited, with its reason in the API) and its
 // outbox waits until staff resume it; RecordWebhookAttempt reports whether it paused it.
-func (db *DB) RecordWebhookAttempt(ctx context.Context, d WebhookDelivery, o WebhookOutcome, pauseAfter time.Duration) (paused bool, err error) {
+func (db *DB) RecordWebhookAttempt(ctx context.Context, d WebhookDelivery, o WebhookOutcome, sched webhook.Schedule) (paused bool, err error) {
 	if len(o.Err) > maxAttemptError {
 		o.Err = o.Err[:maxAttemptError]
 	}
@@ -444,15 +444,15 @@ func (db *DB) RecordWebhookAttempt(ctx context.Context, d WebhookDelivery, o Web
 			}
 			return nil
 		}
-		paused, err = tx.noteWebhookFailure(ctx, d, o, pauseAfter)
+		paused, err = tx.noteWebhookFailure(ctx, d, o, sched)
 		return err
 	})
 	return paused, err
 }
 
 // noteWebhookFailure extends the endpoint's failure run and pauses it once the run is
-// pauseAfter long.
-func (tx *Tx) noteWebhookFailure(ctx context.Context, d WebhookDelivery, o WebhookOutcome, pauseAfter time.Duration) (bool, error) {
+// a day long.
+func (tx *Tx) noteWebhookFailure(ctx context.Context, d WebhookDelivery, o WebhookOutcome, sched webhook.Schedule) (bool, error) {
 	var ep struct {
 		State string    `db:"state"`
 		Since time.Time `db:"failing_since"`
@@ -462,7 +462,7 @@ func (tx *Tx) noteWebhookFailure(ctx context.Context, d WebhookDelivery, o Webho
 	if err != nil {
 		return false, fmt.Errorf("webhook endpoint failing: %w", err)
 	}
-	if ep.State != webhook.Active || o.At.Sub(ep.Since) < pauseAfter {
+	if ep.State != webhook.Active || !sched.ShouldPause(ep.Since, d.CreatedAt, o.At, o.Next.IsZero()) {
 		return false, nil
 	}
 	reason := fmt.Sprintf("every delivery failed since %s (last: %s)", ep.Since.UTC().Format(time.RFC3339), o.Err)

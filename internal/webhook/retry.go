@@ -68,3 +68,20 @@ func (s Schedule) Next(n int, created, now time.Time, jitter func() float64) (ti
 	}
 	return next, true
 }
+
+// pauseSlack is how long after an event its endpoint may have started failing and its
+// giving-up still count as a day of failure: the first attempt comes a poll after the
+// event, not at its very instant.
+const pauseSlack = 5 * time.Minute
+
+// ShouldPause decides, after a failed attempt at at, whether the endpoint is paused: its
+// attempts have all failed since failingSince for PauseAfter, or the delivery of an
+// event created at created has just been given up (givenUp) and the endpoint has failed
+// ever since that event (so it failed for the delivery's whole window). An endpoint that
+// succeeds now and then is not paused because one delivery was given up.
+func (s Schedule) ShouldPause(failingSince, created, at time.Time, givenUp bool) bool {
+	if at.Sub(failingSince) >= s.PauseAfter {
+		return true
+	}
+	return givenUp && !failingSince.After(created.Add(pauseSlack))
+}

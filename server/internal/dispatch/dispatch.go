@@ -211,7 +211,7 @@ func (d *Dispatcher) deliver(ctx context.Context, del store.WebhookDelivery) {
 			o.Next = next
 		}
 	}
-	paused, rerr := d.db.RecordWebhookAttempt(context.WithoutCancel(ctx), del, o, d.cfg.Schedule.PauseAfter)
+	paused, rerr := d.db.RecordWebhookAttempt(context.WithoutCancel(ctx), del, o, d.cfg.Schedule)
 	switch {
 	case rerr != nil:
 		d.log.Error("record webhook attempt", "err", rerr, "endpoint", del.Endpoint, "event", del.Event)
