@@ -333,7 +333,9 @@ type WebhookDelivery struct {
 	Type           string          `db:"event_type"`
 	Data           json.RawMessage `db:"data"`
 	CreatedAt      time.Time       `db:"created_at"`
-	Attempts       int             `db:"attempts"` // made before this one
+	// Attempt is this attempt's number: counted when claimed, so that an attempt cut off
+	// by a crash still counts (the receiver may have seen it).
+	Attempt int `db:"attempts"`
 	URL            string          `db:"url"`
 	Secret         []byte          `db:"secret_sealed"`
 	Previous       []byte          `db:"previous_secret_sealed"`
@@ -368,7 +370,7 @@ func (d WebhookDelivery) Secrets(sealer *secret.Sealer, now time.Time) ([]string
 // themselves. SKIP LOCKED lets several server copies claim side by side.
 func (db *DB) ClaimWebhookDeliveries(ctx context.Context, c uuid.UUID, now, leaseUntil time.Time, limit int) ([]WebhookDelivery, error) {
 	var out []WebhookDelivery
-	err := db.x.SelectContext(ctx, &out, `UPDATE webhook_deliveries d SET lease_until = $3
+	err := db.x.SelectContext(ctx, &out, `UPDATE webhook_deliveries d SET lease_until = $3, attempts = d.attempts + 1
 		FROM webhook_endpoints w
 		WHERE d.community_id = $1 AND w.community_id = $1 AND w.id = d.endpoint_id AND w.state = 'active'
 		  AND (d.endpoint_id, d.event_id) IN (SELECT endpoint_id, event_id FROM webhook_deliveries
@@ -420,20 +422,19 @@ func (db *DB) RecordWebhookAttempt(ctx context.Context, d WebhookDelivery, o Web
 		state, next = "pending", o.Next
 	}
 	err = db.InTx(ctx, "system:webhooks", func(tx *Tx) error {
-		var attempt int
-		err := tx.x.GetContext(ctx, &attempt, `UPDATE webhook_deliveries SET attempts = attempts + 1, state = $4, next_attempt_at = $5,
+		r, err := tx.x.ExecContext(ctx, `UPDATE webhook_deliveries SET state = $4, next_attempt_at = $5,
 				lease_until = NULL, last_status = $6, last_error = $7, delivered_at = CASE WHEN $4 = 'delivered' THEN $8::timestamptz END
-			WHERE community_id = $1 AND endpoint_id = $2 AND event_id = $3 AND state = 'pending' RETURNING attempts`,
+			WHERE community_id = $1 AND endpoint_id = $2 AND event_id = $3 AND state = 'pending'`,
 			d.Community, d.Endpoint, d.Event, state, next, status, errText, o.At)
-		if errors.Is(err, sql.ErrNoRows) {
-			return nil // the endpoint was deleted meanwhile
-		}
 		if err != nil {
 			return fmt.Errorf("record webhook attempt: %w", err)
 		}
+		if n, _ := r.RowsAffected(); n == 0 {
+			return nil // the endpoint was deleted meanwhile
+		}
 		if _, err := tx.x.ExecContext(ctx, `INSERT INTO webhook_attempts (community_id, endpoint_id, event_id, attempt, event_type, at,
 				status_code, latency_ms, error) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING`,
-			d.Community, d.Endpoint, d.Event, attempt, d.Type, o.At, status, o.Latency.Milliseconds(), errText); err != nil {
+			d.Community, d.Endpoint, d.Event, d.Attempt, d.Type, o.At, status, o.Latency.Milliseconds(), errText); err != nil {
 			return fmt.Errorf("log webhook attempt: %w", err)
 		}
 		if o.OK {
@@ -477,10 +478,10 @@ func (tx *Tx) noteWebhookFailure(ctx context.Context, d WebhookDelivery, o Webho
 		map[string]any{"reason": reason, "failing_since": ep.Since.UTC()})
 }
 
-// ReleaseWebhookDelivery lets a claimed delivery go without an attempt (the sender is
-// shutting down), so another sender takes it at once.
+// ReleaseWebhookDelivery lets a claimed delivery go uncounted (the sender is shutting
+// down), so another sender takes it at once.
 func (db *DB) ReleaseWebhookDelivery(ctx context.Context, d WebhookDelivery) error {
-	if _, err := db.x.ExecContext(ctx, `UPDATE webhook_deliveries SET lease_until = NULL
+	if _, err := db.x.ExecContext(ctx, `UPDATE webhook_deliveries SET lease_until = NULL, attempts = attempts - 1
 		WHERE community_id = $1 AND endpoint_id = $2 AND event_id = $3 AND state = 'pending'`, d.Community, d.Endpoint, d.Event); err != nil {
 		return fmt.Errorf("release webhook delivery: %w", err)
 	}

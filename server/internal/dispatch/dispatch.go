@@ -207,7 +207,7 @@ func (d *Dispatcher) deliver(ctx context.Context, del store.WebhookDelivery) {
 	o.Status, o.OK = status, err == nil
 	if err != nil {
 		o.Err = err.Error()
-		if next, ok := d.cfg.Schedule.Next(del.Attempts+1, del.CreatedAt, now, d.cfg.Jitter); ok {
+		if next, ok := d.cfg.Schedule.Next(del.Attempt, del.CreatedAt, now, d.cfg.Jitter); ok {
 			o.Next = next
 		}
 	}
@@ -218,7 +218,7 @@ func (d *Dispatcher) deliver(ctx context.Context, del store.WebhookDelivery) {
 	case paused:
 		d.log.Warn("webhook endpoint paused after failing for a day", "community", del.Community, "endpoint", del.Endpoint, "last_error", o.Err)
 	case !o.OK && o.Next.IsZero():
-		d.log.Warn("webhook delivery given up", "endpoint", del.Endpoint, "event", del.Event, "attempts", del.Attempts+1, "err", o.Err)
+		d.log.Warn("webhook delivery given up", "endpoint", del.Endpoint, "event", del.Event, "attempts", del.Attempt, "err", o.Err)
 	}
 }
 
@@ -245,7 +245,7 @@ func (d *Dispatcher) post(ctx context.Context, del store.WebhookDelivery, now ti
 	req.Header.Set("User-Agent", "gatepass-webhooks/1")
 	req.Header.Set(webhook.EventIDHeader, del.Event.String())
 	req.Header.Set(webhook.EventTypeHeader, del.Type)
-	req.Header.Set("Gatepass-Delivery-Attempt", strconv.Itoa(del.Attempts+1))
+	req.Header.Set("Gatepass-Delivery-Attempt", strconv.Itoa(del.Attempt))
 	req.Header.Set(webhook.SignatureHeader, webhook.Header(now, body, secrets...))
 	resp, err := d.client.Do(req)
 	if err != nil {
