@@ -327,19 +327,19 @@ func (db *DB) DueWebhookCommunities(ctx context.Context, now time.Time, limit in
 // WebhookDelivery is a claimed outbox row with what sending it needs: the endpoint's
 // URL and its secrets, still sealed.
 type WebhookDelivery struct {
-	Community      uuid.UUID       `db:"community_id"`
-	Endpoint       uuid.UUID       `db:"endpoint_id"`
-	Event          uuid.UUID       `db:"event_id"`
-	Type           string          `db:"event_type"`
-	Data           json.RawMessage `db:"data"`
-	CreatedAt      time.Time       `db:"created_at"`
+	Community uuid.UUID       `db:"community_id"`
+	Endpoint  uuid.UUID       `db:"endpoint_id"`
+	Event     uuid.UUID       `db:"event_id"`
+	Type      string          `db:"event_type"`
+	Data      json.RawMessage `db:"data"`
+	CreatedAt time.Time       `db:"created_at"`
 	// Attempt is this attempt's number: counted when claimed, so that an attempt cut off
 	// by a crash still counts (the receiver may have seen it).
-	Attempt int `db:"attempts"`
-	URL            string          `db:"url"`
-	Secret         []byte          `db:"secret_sealed"`
-	Previous       []byte          `db:"previous_secret_sealed"`
-	PreviousExpiry *time.Time      `db:"previous_secret_expires_at"`
+	Attempt        int        `db:"attempts"`
+	URL            string     `db:"url"`
+	Secret         []byte     `db:"secret_sealed"`
+	Previous       []byte     `db:"previous_secret_sealed"`
+	PreviousExpiry *time.Time `db:"previous_secret_expires_at"`
 }
 
 // Envelope is the body the delivery sends.
