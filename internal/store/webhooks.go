@@ -283,8 +283,10 @@ func (tx *Tx) enqueueEntryWebhooks(ctx context.Context, c uuid.UUID, ids []uuid.
 	if len(ids) == 0 {
 		return nil
 	}
+	// The UNION sits in a subquery: Citus 13 miscounts the target columns of an INSERT
+	// whose SELECT is a bare UNION ("more target columns than expressions").
 	_, err := tx.x.ExecContext(ctx, `INSERT INTO webhook_deliveries (community_id, endpoint_id, event_id, event_type, data)
-		SELECT e.community_id, w.id, e.id, 'entry.created', jsonb_build_object('id', e.id, 'occurred_at', e.occurred_at,
+		SELECT * FROM (SELECT e.community_id, w.id, e.id, 'entry.created', jsonb_build_object('id', e.id, 'occurred_at', e.occurred_at,
 				'received_at', e.received_at, 'gate_id', e.gate_id, 'credential_id', e.credential_id, 'subject', e.subject,
 				'method', e.method, 'result', e.result, 'reason', e.reason, 'offline', e.offline, 'stale', e.stale,
 				'staff_id', e.staff_id, 'resident_id', e.resident_id)
@@ -303,7 +305,7 @@ func (tx *Tx) enqueueEntryWebhooks(ctx context.Context, c uuid.UUID, ids []uuid.
 			AND e.result = 'granted' AND length(e.replay_key) > 0 AND substring(e.replay_key from 1 for 1) <> '\x03'::bytea
 			AND EXISTS (SELECT 1 FROM entry_events o WHERE o.community_id = $1 AND o.replay_key = e.replay_key
 				AND o.gate_id <> e.gate_id AND o.result = 'granted'
-				AND o.occurred_at BETWEEN e.occurred_at - interval '1 hour' AND e.occurred_at + interval '1 hour')
+				AND o.occurred_at BETWEEN e.occurred_at - interval '1 hour' AND e.occurred_at + interval '1 hour')) AS n
 		ON CONFLICT DO NOTHING`, c, pq.Array(uuidStrings(ids)))
 	if err != nil {
 		return fmt.Errorf("enqueue entry webhooks: %w", err)
