@@ -38,6 +38,9 @@ func CheckURL(raw string, allowLoopback bool) (string, error) {
 	default:
 		return "", access.Invalid("url", "must be https")
 	}
+	if loopbackHost(u.Hostname()) && !allowLoopback {
+		return "", access.Invalid("url", "points at a loopback address")
+	}
 	if ip, err := netip.ParseAddr(u.Hostname()); err == nil && Refused(ip, allowLoopback) {
 		return "", access.Invalid("url", "points at a private, loopback or link-local address")
 	}
@@ -45,7 +48,8 @@ func CheckURL(raw string, allowLoopback bool) (string, error) {
 }
 
 func loopbackHost(h string) bool {
-	if strings.EqualFold(h, "localhost") {
+	h = strings.ToLower(strings.TrimSuffix(h, "."))
+	if h == "localhost" || strings.HasSuffix(h, ".localhost") { // RFC 6761
 		return true
 	}
 	ip, err := netip.ParseAddr(h)

@@ -126,6 +126,8 @@ func TestCheckURL(t *testing.T) {
 		{"http://127.0.0.1:9000/x", false, false},
 		{"http://127.0.0.1:9000/x", true, true},
 		{"http://localhost:9000/x", true, true},
+		{"https://localhost:9000/x", false, false},
+		{"https://api.localhost./x", false, false},
 		{"http://[::1]:9000/x", true, true},
 		{"https://127.0.0.1/x", false, false},
 		{"https://10.0.0.5/x", true, false},
