@@ -34,8 +34,9 @@ const tolerance = 5 * time.Minute
 var errUnsigned = errors.New("signature does not verify")
 
 // verify checks header (t=<unix>,v1=<hex>[,v1=<hex>]) against body with any of
-// secrets: some v1 must equal hex(HMAC-SHA256(secret, "<t>.<body>")), and t must be
-// within tolerance of now.
+// secrets: some v1 must equal HMAC-SHA256 under the secret (the whole "whsec_..."
+// string is the key) of "<t>.<body>", compared in constant time, and t must be within
+// tolerance of now.
 func verify(header string, body []byte, secrets []string, now time.Time) error {
 	var ts int64 = -1
 	var sigs [][]byte
@@ -49,8 +50,7 @@ func verify(header string, body []byte, secrets []string, now time.Time) error {
 			}
 			ts = n
 		case "v1":
-			sig, err := hex.DecodeString(v)
-			if err == nil {
+			if sig, err := hex.DecodeString(v); err == nil {
 				sigs = append(sigs, sig)
 			}
 		}
@@ -62,12 +62,12 @@ func verify(header string, body []byte, secrets []string, now time.Time) error {
 		return errors.New("timestamp outside the tolerance")
 	}
 	for _, secret := range secrets {
-		mac := hmac.New(sha256.New, []byte(secret)) // the whole "whsec_..." string is the key
+		mac := hmac.New(sha256.New, []byte(secret))
 		mac.Write([]byte(strconv.FormatInt(ts, 10) + "."))
 		mac.Write(body)
 		want := mac.Sum(nil)
 		for _, sig := range sigs {
-			if hmac.Equal(sig, want) { // constant time
+			if hmac.Equal(sig, want) {
 				return nil
 			}
 		}

@@ -3,6 +3,7 @@ package main
 import (
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -47,5 +48,22 @@ func TestReceiverVerifiesWhatGatepassSigns(t *testing.T) {
 	}
 	if len(handled) != 1 {
 		t.Fatalf("handled %d times, want once", len(handled))
+	}
+}
+
+// docs/webhooks.md quotes verify; the quote is this file's code, word for word.
+func TestDocsQuoteThisVerify(t *testing.T) {
+	doc, err := os.ReadFile("../../webhooks.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := os.ReadFile("main.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, quote, ok := strings.Cut(string(doc), "```go\n")
+	quote, _, _ = strings.Cut(quote, "```")
+	if !ok || !strings.Contains(string(src), strings.TrimSpace(quote)) {
+		t.Fatal("docs/webhooks.md's Go example is not the code of main.go")
 	}
 }
