@@ -460,3 +460,32 @@ func stringsCut(u string) (string, string, bool) {
 }
 
 var _ = access.ErrNotFound
+
+// A resident who deletes their account before a delivery is sent leaves no id of theirs
+// in it: the outbox is erased like the entry log.
+func TestErasureReachesTheOutbox(t *testing.T) {
+	fx := newFixture(t, Config{})
+	fx.endpoint("entry.created")
+	gate, token := fx.EnrolledGate(fx.f)
+	card := fx.Card(fx.f, fx.f.Resident)
+	ev := servertest.GateEvent(gate, "granted")
+	ev["credential_id"], ev["resident_id"], ev["method"], ev["score"] = card, fx.f.Resident, "face", 0.9
+	ev2 := servertest.GateEvent(gate, "granted")
+	ev2["credential_id"] = card
+	fx.Must(http.StatusOK, "POST", "/gate/v1/events", token, map[string]any{"events": []any{ev, ev2}})
+	err := fx.DB.InTx(context.Background(), "test", func(tx *store.Tx) error {
+		_, err := tx.DeleteResident(context.Background(), uuid.MustParse(fx.f.ID), uuid.MustParse(fx.f.Resident))
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := fx.send(); n != 2 {
+		t.Fatalf("sent %d", n)
+	}
+	for _, d := range fx.rcv.deliveries() {
+		if bytes.Contains(d.Body, []byte(fx.f.Resident)) || bytes.Contains(d.Body, []byte(card)) {
+			t.Fatalf("a delivery after the erasure names the resident or their card: %s", d.Body)
+		}
+	}
+}
