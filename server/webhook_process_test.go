@@ -204,20 +204,7 @@ func TestWebhooksSurviveAKilledServer(t *testing.T) {
 			t.Fatalf("interrupted event %s delivered as attempt %v", id, delivered[id])
 		}
 	}
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	select {
-	case err := <-done:
-		if err != nil {
-			mu.Lock()
-			t.Fatalf("exit after SIGTERM: %v\n%s", err, logs.String())
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("server did not stop within 20 s of SIGTERM")
-	}
+	stopWithin(t, cmd, 20*time.Second, func() string { mu.Lock(); defer mu.Unlock(); return logs.String() })
 }
 
 // lockedWriter lets two server processes in turn write one log buffer.

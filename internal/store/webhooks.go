@@ -329,12 +329,8 @@ func (db *DB) DueWebhookCommunities(ctx context.Context, now time.Time, limit in
 // WebhookDelivery is a claimed outbox row with what sending it needs: the endpoint's
 // URL and its secrets, still sealed.
 type WebhookDelivery struct {
-	Community uuid.UUID       `db:"community_id"`
-	Endpoint  uuid.UUID       `db:"endpoint_id"`
-	Event     uuid.UUID       `db:"event_id"`
-	Type      string          `db:"event_type"`
-	Data      json.RawMessage `db:"data"`
-	CreatedAt time.Time       `db:"created_at"`
+	webhook.Envelope
+	Endpoint uuid.UUID `db:"endpoint_id"`
 	// Attempt is this attempt's number: counted when claimed, so that an attempt cut off
 	// by a crash still counts (the receiver may have seen it).
 	Attempt        int        `db:"attempts"`
@@ -342,11 +338,6 @@ type WebhookDelivery struct {
 	Secret         []byte     `db:"secret_sealed"`
 	Previous       []byte     `db:"previous_secret_sealed"`
 	PreviousExpiry *time.Time `db:"previous_secret_expires_at"`
-}
-
-// Envelope is the body the delivery sends.
-func (d WebhookDelivery) Envelope() webhook.Envelope {
-	return webhook.Envelope{ID: d.Event, Type: webhook.EventType(d.Type), CreatedAt: d.CreatedAt.UTC(), Community: d.Community, Data: d.Data}
 }
 
 // Secrets opens the secrets that sign the delivery at now: the current one, and the
@@ -382,6 +373,9 @@ func (db *DB) ClaimWebhookDeliveries(ctx context.Context, c uuid.UUID, now, leas
 			w.url, w.secret_sealed, w.previous_secret_sealed, w.previous_secret_expires_at`, c, now, leaseUntil, limit)
 	if err != nil {
 		return nil, fmt.Errorf("claim webhooks: %w", err)
+	}
+	for i := range out {
+		out[i].CreatedAt = out[i].CreatedAt.UTC() // as the body states it
 	}
 	return out, nil
 }
@@ -427,7 +421,7 @@ func (db *DB) RecordWebhookAttempt(ctx context.Context, d WebhookDelivery, o Web
 		r, err := tx.x.ExecContext(ctx, `UPDATE webhook_deliveries SET state = $4, next_attempt_at = $5,
 				lease_until = NULL, last_status = $6, last_error = $7, delivered_at = CASE WHEN $4 = 'delivered' THEN $8::timestamptz END
 			WHERE community_id = $1 AND endpoint_id = $2 AND event_id = $3 AND state = 'pending'`,
-			d.Community, d.Endpoint, d.Event, state, next, status, errText, o.At)
+			d.Community, d.Endpoint, d.ID, state, next, status, errText, o.At)
 		if err != nil {
 			return fmt.Errorf("record webhook attempt: %w", err)
 		}
@@ -436,7 +430,7 @@ func (db *DB) RecordWebhookAttempt(ctx context.Context, d WebhookDelivery, o Web
 		}
 		if _, err := tx.x.ExecContext(ctx, `INSERT INTO webhook_attempts (community_id, endpoint_id, event_id, attempt, event_type, at,
 				status_code, latency_ms, error) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING`,
-			d.Community, d.Endpoint, d.Event, d.Attempt, d.Type, o.At, status, o.Latency.Milliseconds(), errText); err != nil {
+			d.Community, d.Endpoint, d.ID, d.Attempt, d.Type, o.At, status, o.Latency.Milliseconds(), errText); err != nil {
 			return fmt.Errorf("log webhook attempt: %w", err)
 		}
 		if o.OK {
@@ -484,7 +478,7 @@ func (tx *Tx) noteWebhookFailure(ctx context.Context, d WebhookDelivery, o Webho
 // down), so another sender takes it at once.
 func (db *DB) ReleaseWebhookDelivery(ctx context.Context, d WebhookDelivery) error {
 	if _, err := db.x.ExecContext(ctx, `UPDATE webhook_deliveries SET lease_until = NULL, attempts = attempts - 1
-		WHERE community_id = $1 AND endpoint_id = $2 AND event_id = $3 AND state = 'pending'`, d.Community, d.Endpoint, d.Event); err != nil {
+		WHERE community_id = $1 AND endpoint_id = $2 AND event_id = $3 AND state = 'pending'`, d.Community, d.Endpoint, d.ID); err != nil {
 		return fmt.Errorf("release webhook delivery: %w", err)
 	}
 	return nil

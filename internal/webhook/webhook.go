@@ -73,12 +73,13 @@ func typeList() string {
 // Envelope is the JSON body of every delivery. ID is the event's id, the same for every
 // endpoint and every attempt: receivers keep the ids they processed and skip repeats
 // (a delivery is sent at least once, so it may come twice).
+// The db tags are the outbox's columns, which the store reads it from.
 type Envelope struct {
-	ID        uuid.UUID       `json:"id"`
-	Type      EventType       `json:"type"`
-	CreatedAt time.Time       `json:"created_at"`
-	Community uuid.UUID       `json:"community_id"`
-	Data      json.RawMessage `json:"data"`
+	ID        uuid.UUID       `db:"event_id" json:"id"`
+	Type      EventType       `db:"event_type" json:"type"`
+	CreatedAt time.Time       `db:"created_at" json:"created_at"`
+	Community uuid.UUID       `db:"community_id" json:"community_id"`
+	Data      json.RawMessage `db:"data" json:"data"`
 }
 
 // Body is the bytes a delivery sends.

@@ -20,13 +20,24 @@ func (a *API) webhookRoutes() []route {
 	return []route{
 		{"POST", "/communities/:community/webhooks", access.ActManageWebhooks, a.createWebhook},
 		{"GET", "/communities/:community/webhooks", access.ActReadWebhooks, a.listWebhooks},
-		{"GET", one, access.ActReadWebhooks, a.getWebhook},
-		{"PATCH", one, access.ActManageWebhooks, a.updateWebhook},
-		{"DELETE", one, access.ActManageWebhooks, a.deleteWebhook},
-		{"POST", one + "/rotate-secret", access.ActManageWebhooks, a.rotateWebhookSecret},
-		{"POST", one + "/resume", access.ActManageWebhooks, a.resumeWebhook},
-		{"POST", one + "/ping", access.ActManageWebhooks, a.pingWebhook},
-		{"GET", one + "/deliveries", access.ActReadWebhooks, a.listWebhookDeliveries},
+		{"GET", one, access.ActReadWebhooks, onWebhook(a.getWebhook)},
+		{"PATCH", one, access.ActManageWebhooks, onWebhook(a.updateWebhook)},
+		{"DELETE", one, access.ActManageWebhooks, onWebhook(a.deleteWebhook)},
+		{"POST", one + "/rotate-secret", access.ActManageWebhooks, onWebhook(a.rotateWebhookSecret)},
+		{"POST", one + "/resume", access.ActManageWebhooks, onWebhook(a.resumeWebhook)},
+		{"POST", one + "/ping", access.ActManageWebhooks, onWebhook(a.pingWebhook)},
+		{"GET", one + "/deliveries", access.ActReadWebhooks, onWebhook(a.listWebhookDeliveries)},
+	}
+}
+
+// onWebhook hands a handler the endpoint id of its path.
+func onWebhook(h func(c *fiber.Ctx, r *request, id uuid.UUID) error) func(c *fiber.Ctx, r *request) error {
+	return func(c *fiber.Ctx, r *request) error {
+		id, err := httpx.PathUUID(c, "webhook")
+		if err != nil {
+			return err
+		}
+		return h(c, r, id)
 	}
 }
 
@@ -103,11 +114,7 @@ func (a *API) listWebhooks(c *fiber.Ctx, r *request) error {
 	return listed(c, "webhooks", out, err)
 }
 
-func (a *API) getWebhook(c *fiber.Ctx, r *request) error {
-	id, err := httpx.PathUUID(c, "webhook")
-	if err != nil {
-		return err
-	}
+func (a *API) getWebhook(c *fiber.Ctx, r *request, id uuid.UUID) error {
 	out, err := a.db.WebhookEndpoint(c.UserContext(), r.community, id)
 	if err != nil {
 		return err
@@ -115,11 +122,7 @@ func (a *API) getWebhook(c *fiber.Ctx, r *request) error {
 	return c.JSON(out)
 }
 
-func (a *API) updateWebhook(c *fiber.Ctx, r *request) error {
-	id, err := httpx.PathUUID(c, "webhook")
-	if err != nil {
-		return err
-	}
+func (a *API) updateWebhook(c *fiber.Ctx, r *request, id uuid.UUID) error {
 	var in webhookBody
 	if err := httpx.DecodeJSON(c, &in); err != nil {
 		return err
@@ -133,11 +136,7 @@ func (a *API) updateWebhook(c *fiber.Ctx, r *request) error {
 	})
 }
 
-func (a *API) deleteWebhook(c *fiber.Ctx, r *request) error {
-	id, err := httpx.PathUUID(c, "webhook")
-	if err != nil {
-		return err
-	}
+func (a *API) deleteWebhook(c *fiber.Ctx, r *request, id uuid.UUID) error {
 	if err := a.db.InTx(c.UserContext(), actor(r), func(tx *store.Tx) error {
 		return tx.DeleteWebhookEndpoint(c.UserContext(), r.community, id)
 	}); err != nil {
@@ -150,11 +149,7 @@ func (a *API) deleteWebhook(c *fiber.Ctx, r *request) error {
 // staff say otherwise: a day to deploy the new one to the receiver.
 const defaultOverlap = 24 * time.Hour
 
-func (a *API) rotateWebhookSecret(c *fiber.Ctx, r *request) error {
-	id, err := httpx.PathUUID(c, "webhook")
-	if err != nil {
-		return err
-	}
+func (a *API) rotateWebhookSecret(c *fiber.Ctx, r *request, id uuid.UUID) error {
 	var in struct {
 		Overlap *string `json:"overlap"`
 	}
@@ -165,6 +160,7 @@ func (a *API) rotateWebhookSecret(c *fiber.Ctx, r *request) error {
 		}
 		if in.Overlap != nil {
 			// "0s" ends the old secret at once (a leaked one).
+			var err error
 			if overlap, err = access.ParseTTL(*in.Overlap); err != nil {
 				return access.Invalid("overlap", "%q is neither days (1d) nor a duration (36h)", *in.Overlap)
 			}
@@ -177,21 +173,13 @@ func (a *API) rotateWebhookSecret(c *fiber.Ctx, r *request) error {
 	})
 }
 
-func (a *API) resumeWebhook(c *fiber.Ctx, r *request) error {
-	id, err := httpx.PathUUID(c, "webhook")
-	if err != nil {
-		return err
-	}
+func (a *API) resumeWebhook(c *fiber.Ctx, r *request, id uuid.UUID) error {
 	return mutate(a, c, r, http.StatusOK, func(tx *store.Tx) (webhook.Endpoint, error) {
 		return tx.ResumeWebhookEndpoint(c.UserContext(), r.community, id, time.Now())
 	})
 }
 
-func (a *API) pingWebhook(c *fiber.Ctx, r *request) error {
-	id, err := httpx.PathUUID(c, "webhook")
-	if err != nil {
-		return err
-	}
+func (a *API) pingWebhook(c *fiber.Ctx, r *request, id uuid.UUID) error {
 	type queued struct {
 		Event uuid.UUID `json:"event_id"`
 	}
@@ -203,11 +191,7 @@ func (a *API) pingWebhook(c *fiber.Ctx, r *request) error {
 
 // listWebhookDeliveries is an endpoint's delivery log, newest first; before (an
 // attempt's time, from next_before) pages back.
-func (a *API) listWebhookDeliveries(c *fiber.Ctx, r *request) error {
-	id, err := httpx.PathUUID(c, "webhook")
-	if err != nil {
-		return err
-	}
+func (a *API) listWebhookDeliveries(c *fiber.Ctx, r *request, id uuid.UUID) error {
 	limit, err := pageLimit(c)
 	if err != nil {
 		return err

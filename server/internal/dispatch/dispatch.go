@@ -214,11 +214,11 @@ func (d *Dispatcher) deliver(ctx context.Context, del store.WebhookDelivery) {
 	paused, rerr := d.db.RecordWebhookAttempt(context.WithoutCancel(ctx), del, o, d.cfg.Schedule)
 	switch {
 	case rerr != nil:
-		d.log.Error("record webhook attempt", "err", rerr, "endpoint", del.Endpoint, "event", del.Event)
+		d.log.Error("record webhook attempt", "err", rerr, "endpoint", del.Endpoint, "event", del.ID)
 	case paused:
 		d.log.Warn("webhook endpoint paused after failing for a day", "community", del.Community, "endpoint", del.Endpoint, "last_error", o.Err)
 	case !o.OK && o.Next.IsZero():
-		d.log.Warn("webhook delivery given up", "endpoint", del.Endpoint, "event", del.Event, "attempts", del.Attempt, "err", o.Err)
+		d.log.Warn("webhook delivery given up", "endpoint", del.Endpoint, "event", del.ID, "attempts", del.Attempt, "err", o.Err)
 	}
 }
 
@@ -231,7 +231,7 @@ func (d *Dispatcher) post(ctx context.Context, del store.WebhookDelivery, now ti
 	if err != nil {
 		return 0, err
 	}
-	body, err := del.Envelope().Body()
+	body, err := del.Body()
 	if err != nil {
 		return 0, err
 	}
@@ -243,8 +243,8 @@ func (d *Dispatcher) post(ctx context.Context, del store.WebhookDelivery, now ti
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "gatepass-webhooks/1")
-	req.Header.Set(webhook.EventIDHeader, del.Event.String())
-	req.Header.Set(webhook.EventTypeHeader, del.Type)
+	req.Header.Set(webhook.EventIDHeader, del.ID.String())
+	req.Header.Set(webhook.EventTypeHeader, string(del.Type))
 	req.Header.Set("Gatepass-Delivery-Attempt", strconv.Itoa(del.Attempt))
 	req.Header.Set(webhook.SignatureHeader, webhook.Header(now, body, secrets...))
 	resp, err := d.client.Do(req)
