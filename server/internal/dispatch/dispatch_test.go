@@ -506,3 +506,45 @@ func TestErasureReachesTheOutbox(t *testing.T) {
 		}
 	}
 }
+
+// lockdown.changed goes out through EnqueueWebhook, in the transaction of the change: a
+// committed change is delivered, a rolled-back one never is; an endpoint that does not
+// subscribe gets nothing.
+func TestLockdownEventsFollowTheTransaction(t *testing.T) {
+	fx := newFixture(t, Config{})
+	fx.endpoint("lockdown.changed")
+	c := uuid.MustParse(fx.f.ID)
+	lockdown := func(reason string, commit bool) {
+		t.Helper()
+		errRollback := errors.New("rolled back")
+		err := fx.DB.InTx(context.Background(), "test", func(tx *store.Tx) error {
+			zone := 0
+			if err := tx.EnqueueWebhook(context.Background(), c, webhook.LockdownChanged, webhook.Lockdown{ID: uuid.New(), Active: true,
+				Scope: "zone", Zone: &zone, Reason: reason, By: "staff:test"}); err != nil {
+				return err
+			}
+			if !commit {
+				return errRollback
+			}
+			return nil
+		})
+		if err != nil && !errors.Is(err, errRollback) {
+			t.Fatal(err)
+		}
+	}
+	lockdown("fire drill", true)
+	lockdown("never happened", false)
+	if err := fx.DB.InTx(context.Background(), "test", func(tx *store.Tx) error {
+		return tx.EnqueueWebhook(context.Background(), c, webhook.ResidentMovedOut, webhook.MovedOut{Resident: uuid.New()})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if n := fx.send(); n != 1 {
+		t.Fatalf("sent %d, want the committed lockdown only", n)
+	}
+	var l webhook.Lockdown
+	got := fx.rcv.deliveries()
+	if err := json.Unmarshal(got[0].Envelope.Data, &l); err != nil || got[0].Type != "lockdown.changed" || l.Reason != "fire drill" || *l.Zone != 0 {
+		t.Fatalf("delivery %s %s: %v", got[0].Type, got[0].Envelope.Data, err)
+	}
+}
