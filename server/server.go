@@ -89,7 +89,9 @@ func (s *Server) sendWebhooks(ctx context.Context, sealer *secret.Sealer) <-chan
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		dispatch.New(s.db, sealer, s.log, s.hook).Run(ctx)
+		cfg := s.hook
+		cfg.Registry = s.reg
+		dispatch.New(s.db, sealer, s.log, cfg).Run(ctx)
 	}()
 	return done
 }

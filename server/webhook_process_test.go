@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -112,14 +113,14 @@ func TestWebhooksSurviveAKilledServer(t *testing.T) {
 	f := h.Community()
 	gate, code := h.NewGateCode(f)
 
-	addr := apitest.FreeAddr(t)
+	addr, metricsAddr := apitest.FreeAddr(t), apitest.FreeAddr(t)
 	base := "http://" + addr
 	var logs bytes.Buffer
 	var mu sync.Mutex
 	start := func() *exec.Cmd {
 		cmd := exec.Command(bin, "serve", "--listen", addr)
 		cmd.Env = append(os.Environ(), "DATABASE_URL="+dbtest.URL(t), "MASTER_KEY_FILE="+dbtest.MasterKeyFile(t),
-			"METRICS_ADDR=off", "SSL_CERT_FILE="+caFile, "WEBHOOK_ALLOW_LOOPBACK=true", "WEBHOOK_TIMEOUT=3s", "WEBHOOK_RETRY_BASE=1s")
+			"METRICS_ADDR="+metricsAddr, "SSL_CERT_FILE="+caFile, "WEBHOOK_ALLOW_LOOPBACK=true", "WEBHOOK_TIMEOUT=3s", "WEBHOOK_RETRY_BASE=1s")
 		cmd.Stderr = lockedWriter{&mu, &logs}
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
@@ -204,6 +205,12 @@ func TestWebhooksSurviveAKilledServer(t *testing.T) {
 			t.Fatalf("interrupted event %s delivered as attempt %v", id, delivered[id])
 		}
 	}
+	// The restarted server counted its deliveries (all 30 were still to send when the
+	// first one died).
+	_, metrics, _ := getFrom(metricsAddr, "/metrics")
+	if !strings.Contains(metrics, `gatepass_webhook_attempts_total{outcome="delivered"} 30`) {
+		t.Errorf("metrics lack 30 delivered webhook attempts:\n%s", grepLines(metrics, "webhook"))
+	}
 	stopWithin(t, cmd, 20*time.Second, func() string { mu.Lock(); defer mu.Unlock(); return logs.String() })
 }
 
@@ -217,4 +224,15 @@ func (l lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.w.Write(p)
+}
+
+// grepLines keeps the lines of s that contain sub.
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }

@@ -24,6 +24,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"gatepass/internal/secret"
 	"gatepass/internal/store"
 	"gatepass/internal/webhook"
@@ -46,6 +48,8 @@ type Config struct {
 	// Now and Jitter replace the clock and the random jitter (tests).
 	Now    func() time.Time
 	Jitter func() float64
+	// Registry, when set, gets gatepass_webhook_attempts_total{outcome}.
+	Registry prometheus.Registerer
 }
 
 func (c Config) withDefaults() Config {
@@ -80,13 +84,20 @@ type Dispatcher struct {
 	client *http.Client
 	slots  chan struct{} // one per delivery in flight
 	wg     sync.WaitGroup
+	tally  *prometheus.CounterVec
 }
 
 // New makes a sender on a database; sealer opens the endpoints' secrets.
 func New(db *store.DB, sealer *secret.Sealer, log *slog.Logger, cfg Config) *Dispatcher {
 	cfg = cfg.withDefaults()
-	return &Dispatcher{db: db, sealer: sealer, log: log, cfg: cfg, client: NewClient(cfg.Timeout, cfg.AllowLoopback, cfg.RootCAs),
-		slots: make(chan struct{}, cfg.Concurrency)}
+	d := &Dispatcher{db: db, sealer: sealer, log: log, cfg: cfg, client: NewClient(cfg.Timeout, cfg.AllowLoopback, cfg.RootCAs),
+		slots: make(chan struct{}, cfg.Concurrency),
+		tally: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "gatepass_webhook_attempts_total",
+			Help: "Webhook delivery attempts by outcome: delivered, failed (to be retried), given_up (after 24 hours)."}, []string{"outcome"})}
+	if cfg.Registry != nil {
+		cfg.Registry.MustRegister(d.tally)
+	}
+	return d
 }
 
 // ErrRefusedAddress is a delivery refused because its host resolved to an address the
@@ -210,6 +221,14 @@ func (d *Dispatcher) deliver(ctx context.Context, del store.WebhookDelivery) {
 		if next, ok := d.cfg.Schedule.Next(del.Attempt, del.CreatedAt, now, d.cfg.Jitter); ok {
 			o.Next = next
 		}
+	}
+	switch {
+	case o.OK:
+		d.tally.WithLabelValues("delivered").Inc()
+	case o.Next.IsZero():
+		d.tally.WithLabelValues("given_up").Inc()
+	default:
+		d.tally.WithLabelValues("failed").Inc()
 	}
 	paused, rerr := d.db.RecordWebhookAttempt(context.WithoutCancel(ctx), del, o, d.cfg.Schedule)
 	switch {
