@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -257,12 +258,14 @@ func (tx *Tx) EnqueueWebhook(ctx context.Context, c uuid.UUID, typ webhook.Event
 }
 
 // PingWebhook puts a webhook.ping event into one endpoint's outbox, whatever it
-// subscribes to, so that staff can check it receives and verifies.
+// subscribes to, so that staff can check it receives and verifies. A paused endpoint's
+// ping waits for its resumption.
 func (tx *Tx) PingWebhook(ctx context.Context, c, id uuid.UUID) (uuid.UUID, error) {
 	event := newID()
-	r, err := tx.x.ExecContext(ctx, `INSERT INTO webhook_deliveries (community_id, endpoint_id, event_id, event_type, data)
-		SELECT community_id, id, $3, $4, '{}' FROM webhook_endpoints WHERE community_id = $1 AND id = $2`,
-		c, id, event, string(webhook.Ping))
+	r, err := tx.x.ExecContext(ctx, `INSERT INTO webhook_deliveries (community_id, endpoint_id, event_id, event_type, data, next_attempt_at)
+		SELECT community_id, id, $3, $4, '{}', CASE WHEN state = 'paused' THEN 'infinity' ELSE $5::timestamptz END
+		FROM webhook_endpoints WHERE community_id = $1 AND id = $2`,
+		c, id, event, string(webhook.Ping), time.Now())
 	if err != nil {
 		return uuid.Nil, fmt.Errorf("ping webhook: %w", err)
 	}
@@ -318,8 +321,10 @@ func (tx *Tx) enqueueEntryWebhooks(ctx context.Context, c uuid.UUID, ids []uuid.
 // to one community's.
 func (db *DB) DueWebhookCommunities(ctx context.Context, now time.Time, limit int) ([]uuid.UUID, error) {
 	var out []uuid.UUID
-	err := db.x.SelectContext(ctx, &out, `SELECT DISTINCT community_id FROM webhook_deliveries
-		WHERE state = 'pending' AND next_attempt_at <= $1 AND (lease_until IS NULL OR lease_until <= $1) LIMIT $2`, now, limit)
+	// The longest-waiting first, so that a busy community cannot starve the others.
+	err := db.x.SelectContext(ctx, &out, `SELECT community_id FROM webhook_deliveries
+		WHERE state = 'pending' AND next_attempt_at <= $1 AND (lease_until IS NULL OR lease_until <= $1)
+		GROUP BY community_id ORDER BY min(next_attempt_at) LIMIT $2`, now, limit)
 	if err != nil {
 		return nil, fmt.Errorf("due webhooks: %w", err)
 	}
@@ -394,14 +399,23 @@ type WebhookOutcome struct {
 // maxAttemptError bounds the error text kept in the log.
 const maxAttemptError = 500
 
+// cleanText makes an error text (which quotes the receiver's answer, any bytes at all)
+// storable: valid UTF-8, no NUL (PostgreSQL text refuses both), at most maxAttemptError
+// bytes.
+func cleanText(s string) string {
+	s = strings.ReplaceAll(s, "\x00", "")
+	if len(s) > maxAttemptError {
+		s = s[:maxAttemptError]
+	}
+	return strings.ToValidUTF8(s, "\uFFFD")
+}
+
 // RecordWebhookAttempt writes attempt d's outcome: the log row, the delivery delivered,
 // rescheduled or given up, and the endpoint's failure run. An endpoint whose attempts
 // have failed for a day (sched.ShouldPause) is paused (audited, with its reason in the API) and its
 // outbox waits until staff resume it; RecordWebhookAttempt reports whether it paused it.
 func (db *DB) RecordWebhookAttempt(ctx context.Context, d WebhookDelivery, o WebhookOutcome, sched webhook.Schedule) (paused bool, err error) {
-	if len(o.Err) > maxAttemptError {
-		o.Err = o.Err[:maxAttemptError]
-	}
+	o.Err = cleanText(o.Err)
 	var status, errText any
 	if o.Status != 0 {
 		status = o.Status
@@ -462,13 +476,16 @@ func (tx *Tx) noteWebhookFailure(ctx context.Context, d WebhookDelivery, o Webho
 	if ep.State != webhook.Active || !sched.ShouldPause(ep.Since, d.CreatedAt, o.At, o.Next.IsZero()) {
 		return false, nil
 	}
-	reason := fmt.Sprintf("every delivery failed since %s (last: %s)", ep.Since.UTC().Format(time.RFC3339), o.Err)
-	if len(reason) > maxAttemptError {
-		reason = reason[:maxAttemptError]
-	}
+	reason := cleanText(fmt.Sprintf("every delivery failed since %s (last: %s)", ep.Since.UTC().Format(time.RFC3339), o.Err))
 	if _, err := tx.x.ExecContext(ctx, `UPDATE webhook_endpoints SET state = 'paused', paused_at = $3, paused_reason = $4, updated_at = $3
 		WHERE community_id = $1 AND id = $2`, d.Community, d.Endpoint, o.At, reason); err != nil {
 		return false, fmt.Errorf("pause webhook endpoint: %w", err)
+	}
+	// What waits for it is not due until staff resume it (ResumeWebhookEndpoint makes it
+	// due at once), so the sender's sweep does not keep finding it.
+	if _, err := tx.x.ExecContext(ctx, `UPDATE webhook_deliveries SET next_attempt_at = 'infinity'
+		WHERE community_id = $1 AND endpoint_id = $2 AND state = 'pending'`, d.Community, d.Endpoint); err != nil {
+		return false, fmt.Errorf("pause webhook deliveries: %w", err)
 	}
 	return true, tx.Audit(ctx, d.Community, "webhook.pause", "webhook:"+d.Endpoint.String(),
 		map[string]any{"reason": reason, "failing_since": ep.Since.UTC()})

@@ -83,6 +83,7 @@ type Dispatcher struct {
 	cfg    Config
 	client *http.Client
 	slots  chan struct{} // one per delivery in flight
+	freed  chan struct{} // a delivery finished: a slot is free
 	wg     sync.WaitGroup
 	tally  *prometheus.CounterVec
 }
@@ -91,7 +92,7 @@ type Dispatcher struct {
 func New(db *store.DB, sealer *secret.Sealer, log *slog.Logger, cfg Config) *Dispatcher {
 	cfg = cfg.withDefaults()
 	d := &Dispatcher{db: db, sealer: sealer, log: log, cfg: cfg, client: NewClient(cfg.Timeout, cfg.AllowLoopback, cfg.RootCAs),
-		slots: make(chan struct{}, cfg.Concurrency),
+		slots: make(chan struct{}, cfg.Concurrency), freed: make(chan struct{}, 1),
 		tally: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "gatepass_webhook_attempts_total",
 			Help: "Webhook delivery attempts by outcome: delivered, failed (to be retried), given_up (after 24 hours)."}, []string{"outcome"})}
 	if cfg.Registry != nil {
@@ -145,16 +146,23 @@ func (d *Dispatcher) Run(ctx context.Context) {
 	defer t.Stop()
 	var checked time.Time
 	for {
-		d.sweep(ctx)
+		busy := d.sweep(ctx) > 0
 		if now := d.cfg.Now(); now.Sub(checked) >= d.cfg.LivenessEvery {
 			d.liveness(ctx)
 			checked = now
+		}
+		// While there is work, a finished delivery makes room for the next at once;
+		// otherwise the outbox is looked at every Poll.
+		var freed <-chan struct{}
+		if busy {
+			freed = d.freed
 		}
 		select {
 		case <-ctx.Done():
 			d.wg.Wait()
 			return
 		case <-t.C:
+		case <-freed:
 		}
 	}
 }
@@ -186,7 +194,14 @@ func (d *Dispatcher) sweep(ctx context.Context) int {
 			d.wg.Add(1)
 			started++
 			go func() {
-				defer func() { <-d.slots; d.wg.Done() }()
+				defer func() {
+					<-d.slots
+					select {
+					case d.freed <- struct{}{}:
+					default:
+					}
+					d.wg.Done()
+				}()
 				d.deliver(ctx, del)
 			}()
 		}
