@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"strings"
 	"time"
 
@@ -91,7 +92,18 @@ func (tx *Tx) CreateWebhookEndpoint(ctx context.Context, in NewWebhookEndpoint, 
 	}
 	e := row.endpoint()
 	return e, plain, tx.Audit(ctx, in.Community, "webhook.create", "webhook:"+id.String(),
-		map[string]any{"url": e.URL, "events": e.Events})
+		map[string]any{"url": auditURL(e.URL), "events": e.Events})
+}
+
+// auditURL is an endpoint URL as the append-only audit log keeps it: without its query,
+// where integrators sometimes put a token of their own.
+func auditURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return ""
+	}
+	u.RawQuery = ""
+	return u.String()
 }
 
 // WebhookEndpoints lists community c's endpoints, oldest first.
@@ -141,7 +153,7 @@ func (tx *Tx) UpdateWebhookEndpoint(ctx context.Context, c, id uuid.UUID, p Webh
 		return webhook.Endpoint{}, fmt.Errorf("update webhook endpoint: %w", err)
 	}
 	e := row.endpoint()
-	return e, tx.Audit(ctx, c, "webhook.update", "webhook:"+id.String(), map[string]any{"url": e.URL, "events": e.Events})
+	return e, tx.Audit(ctx, c, "webhook.update", "webhook:"+id.String(), map[string]any{"url": auditURL(e.URL), "events": e.Events})
 }
 
 // DeleteWebhookEndpoint removes an endpoint with its outbox rows and log.
@@ -153,7 +165,7 @@ func (tx *Tx) DeleteWebhookEndpoint(ctx context.Context, c, id uuid.UUID) error 
 	if _, err := tx.x.ExecContext(ctx, `DELETE FROM webhook_endpoints WHERE community_id = $1 AND id = $2`, c, id); err != nil {
 		return fmt.Errorf("delete webhook endpoint: %w", err)
 	}
-	return tx.Audit(ctx, c, "webhook.delete", "webhook:"+id.String(), map[string]any{"url": e.URL})
+	return tx.Audit(ctx, c, "webhook.delete", "webhook:"+id.String(), map[string]any{"url": auditURL(e.URL)})
 }
 
 // MaxSecretOverlap bounds how long a rotated-out secret keeps signing.
