@@ -57,6 +57,8 @@ type receiver struct {
 	got    []delivery
 	status func(n int) int // the answer to the n-th request (from 1); nil: 204
 	answer string          // the body of every answer
+	// intercept, when set, sees each request first and may answer it itself.
+	intercept func(w http.ResponseWriter, req *http.Request) bool
 }
 
 func newReceiver(t *testing.T, c *clock) *receiver {
@@ -67,6 +69,12 @@ func newReceiver(t *testing.T, c *clock) *receiver {
 }
 
 func (r *receiver) serve(w http.ResponseWriter, req *http.Request) {
+	r.mu.Lock()
+	intercept := r.intercept
+	r.mu.Unlock()
+	if intercept != nil && intercept(w, req) {
+		return
+	}
 	if req.Method != http.MethodPost {
 		w.WriteHeader(http.StatusMethodNotAllowed) // a probe, not a delivery
 		return
@@ -563,5 +571,49 @@ func TestLockdownEventsFollowTheTransaction(t *testing.T) {
 	got := fx.rcv.deliveries()
 	if err := json.Unmarshal(got[0].Envelope.Data, &l); err != nil || got[0].Type != "lockdown.changed" || l.Reason != "fire drill" || *l.Zone != 0 {
 		t.Fatalf("delivery %s %s: %v", got[0].Type, got[0].Envelope.Data, err)
+	}
+}
+
+// A graceful stop cuts the deliveries in flight short and hands them back at once: the
+// next sender sends them without waiting for the lease, and the cut attempt is not
+// counted against the endpoint.
+func TestShutdownHandsDeliveriesBack(t *testing.T) {
+	fx := newFixture(t, Config{Poll: 50 * time.Millisecond})
+	ep := fx.endpoint("resident.moved_out")
+	held := make(chan struct{})
+	fx.rcv.mu.Lock()
+	fx.rcv.intercept = func(w http.ResponseWriter, req *http.Request) bool {
+		select {
+		case <-held:
+			return false
+		default:
+			close(held)
+			_, _ = io.Copy(io.Discard, req.Body) // then the server notices the client leave
+			<-req.Context().Done()               // the sender gives up first
+			return true
+		}
+	}
+	fx.rcv.mu.Unlock()
+	fx.Must(http.StatusOK, "POST", "/admin/v1/communities/"+fx.f.ID+"/residents/"+fx.f.Resident+"/move-out", fx.f.Admin, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	stopped := make(chan struct{})
+	go func() { fx.d.Run(ctx); close(stopped) }()
+	select {
+	case <-held:
+	case <-time.After(30 * time.Second):
+		t.Fatal("no delivery started")
+	}
+	cancel()
+	select {
+	case <-stopped:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not return after its context ended")
+	}
+	if n := fx.send(); n != 1 { // the lease would hold it for 15 s more
+		t.Fatalf("after the stop the next sweep sent %d, want the handed-back delivery", n)
+	}
+	got, log := fx.rcv.deliveries(), fx.attempts(ep)
+	if len(got) != 1 || got[0].Attempt != "1" || len(log) != 1 || log[0].Delivery != "delivered" {
+		t.Fatalf("deliveries %+v, log %+v", got, log)
 	}
 }
