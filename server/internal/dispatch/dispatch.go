@@ -146,7 +146,8 @@ func (d *Dispatcher) Run(ctx context.Context) {
 	defer t.Stop()
 	var checked time.Time
 	for {
-		busy := d.sweep(ctx) > 0
+		// Busy: it started deliveries, or every slot is taken (so it could not look).
+		busy := d.sweep(ctx) > 0 || len(d.slots) == cap(d.slots)
 		if now := d.cfg.Now(); now.Sub(checked) >= d.cfg.LivenessEvery {
 			d.liveness(ctx)
 			checked = now

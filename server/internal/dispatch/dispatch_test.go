@@ -617,3 +617,30 @@ func TestShutdownHandsDeliveriesBack(t *testing.T) {
 		t.Fatalf("deliveries %+v, log %+v", got, log)
 	}
 }
+
+// While there is work, a finished delivery starts the next at once: with two slots and
+// an hour between polls, a backlog still drains in moments.
+func TestBacklogDrainsWithoutWaitingForThePoll(t *testing.T) {
+	fx := newFixture(t, Config{Poll: time.Hour, Concurrency: 2})
+	fx.endpoint("lockdown.changed")
+	c := uuid.MustParse(fx.f.ID)
+	for i := 0; i < 12; i++ {
+		if err := fx.DB.InTx(context.Background(), "test", func(tx *store.Tx) error {
+			return tx.EnqueueWebhook(context.Background(), c, webhook.LockdownChanged, webhook.Lockdown{ID: uuid.New(), Scope: "community"})
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fx.clock.Add(time.Second) // the rows' now() is behind no sender's clock
+	ctx, cancel := context.WithCancel(context.Background())
+	stopped := make(chan struct{})
+	go func() { fx.d.Run(ctx); close(stopped) }()
+	defer func() { cancel(); <-stopped }()
+	deadline := time.Now().Add(30 * time.Second)
+	for len(fx.rcv.deliveries()) < 12 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of 12 delivered in 30 s", len(fx.rcv.deliveries()))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
