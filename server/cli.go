@@ -31,9 +31,12 @@ func commands() map[string]command {
 	return map[string]command{
 		"serve": {sealed: true, migrate: true, run: func(ctx context.Context, e *env) error {
 			srv := NewServer(e.db, e.sealer, e.cfg.logger(e.stderr), Settings{TokenTTL: e.cfg.tokenTTL, Edge: e.cfg.edge,
-				EventRetention: e.cfg.retention})
+				EventRetention: e.cfg.retention, Webhooks: e.cfg.webhooks})
 			go srv.maintain(ctx, retention{events: e.cfg.retention, changes: e.cfg.changes})
-			return srv.Serve(ctx, e.cfg.listen)
+			sent := srv.sendWebhooks(ctx, e.sealer)
+			err := srv.Serve(ctx, e.cfg.listen)
+			<-sent // the deliveries in flight end within their timeout
+			return err
 		}},
 		"migrate": {migrate: true, run: func(ctx context.Context, e *env) error {
 			fmt.Fprintln(e.stdout, "schema up to date")

@@ -29,6 +29,8 @@ import (
 	"gatepass/internal/httpx"
 	"gatepass/internal/secret"
 	"gatepass/internal/store"
+	"gatepass/internal/webhook"
+	"gatepass/server/internal/dispatch"
 )
 
 const usage = `usage: server <command> [flags]
@@ -56,7 +58,8 @@ commands:
 
 environment: DATABASE_URL, LISTEN_ADDR, METRICS_ADDR, TRUSTED_PROXIES,
              MASTER_KEY_FILE, EVENT_RETENTION, CHANGE_LOG_RETENTION,
-             STAFF_TOKEN_TTL, LOG_LEVEL (flags override)
+             STAFF_TOKEN_TTL, WEBHOOK_ALLOW_LOOPBACK, WEBHOOK_TIMEOUT,
+             WEBHOOK_RETRY_BASE, GATE_OFFLINE_AFTER, LOG_LEVEL (flags override)
 `
 
 func main() {
@@ -76,6 +79,7 @@ type config struct {
 	changes     time.Duration // change-log rows older than this are pruned
 	tokenTTL    time.Duration // a new staff token's lifetime unless asked otherwise
 	edge        httpx.Edge    // the metrics listener and the trusted proxies
+	webhooks    dispatch.Config
 }
 
 // defaultMetricsAddr keeps /metrics off the API's port and on loopback; mobile-api's is
@@ -114,6 +118,13 @@ func (c *config) flags(fs *flag.FlagSet) {
 	fs.Var(ttlValue{&c.tokenTTL}, "staff-token-ttl",
 		"lifetime of a new staff token unless one is asked for, e.g. 30d (env STAFF_TOKEN_TTL, default 90d, at most 180d)")
 	c.edge.Flags(fs, defaultMetricsAddr)
+	fs.BoolVar(&c.webhooks.AllowLoopback, "webhook-allow-loopback", os.Getenv("WEBHOOK_ALLOW_LOOPBACK") == "true",
+		"development and tests only: let webhook endpoints be on loopback addresses, over plain http too (env WEBHOOK_ALLOW_LOOPBACK=true)")
+	fs.DurationVar(&c.webhooks.Timeout, "webhook-timeout", 10*time.Second, "one webhook delivery's timeout (env WEBHOOK_TIMEOUT)")
+	fs.DurationVar(&c.webhooks.Schedule.Base, "webhook-retry-base", webhook.DefaultSchedule.Base,
+		"first wait before a failed webhook delivery is retried; it doubles up to an hour, for 24 hours (env WEBHOOK_RETRY_BASE)")
+	fs.DurationVar(&c.webhooks.OfflineAfter, "gate-offline-after", 5*time.Minute,
+		"silence after which a gate is reported offline to webhooks (env GATE_OFFLINE_AFTER)")
 	fs.StringVar(&c.logLevel, "log-level", envOr("LOG_LEVEL", "info"), "debug, info, warn or error (env LOG_LEVEL)")
 }
 
@@ -124,6 +135,9 @@ var durationEnv = []struct{ env, flag string }{
 	{"EVENT_RETENTION", "event-retention"},
 	{"CHANGE_LOG_RETENTION", "change-retention"},
 	{"STAFF_TOKEN_TTL", "staff-token-ttl"},
+	{"WEBHOOK_TIMEOUT", "webhook-timeout"},
+	{"WEBHOOK_RETRY_BASE", "webhook-retry-base"},
+	{"GATE_OFFLINE_AFTER", "gate-offline-after"},
 }
 
 // parse reads the environment's durations, then the command line, and checks them.
@@ -140,6 +154,9 @@ func (c *config) parse(fs *flag.FlagSet, args []string) error {
 	}
 	if c.retention <= 0 || c.changes <= 0 {
 		return errors.New("retention periods must be positive (EVENT_RETENTION, CHANGE_LOG_RETENTION)")
+	}
+	if c.webhooks.Timeout <= 0 || c.webhooks.Schedule.Base <= 0 || c.webhooks.OfflineAfter <= 0 {
+		return errors.New("webhook timeout, retry base and gate offline time must be positive (WEBHOOK_TIMEOUT, WEBHOOK_RETRY_BASE, GATE_OFFLINE_AFTER)")
 	}
 	if err := c.edge.Check(); err != nil {
 		return err

@@ -15,6 +15,7 @@ import (
 	"gatepass/internal/secret"
 	"gatepass/internal/store"
 	"gatepass/server/internal/admin"
+	"gatepass/server/internal/dispatch"
 	"gatepass/server/internal/gatesync"
 )
 
@@ -27,6 +28,7 @@ type Server struct {
 	reg  *prometheus.Registry // served on edge.MetricsAddr, never on the API's port
 	edge httpx.Edge
 	gate *gatesync.API
+	hook dispatch.Config
 }
 
 // Settings are what the server's HTTP side takes from the configuration; the zero value
@@ -37,17 +39,22 @@ type Settings struct {
 	// EventRetention is how long the entry log keeps events (EVENT_RETENTION; zero: the
 	// default); it also bounds how old an event a gate may still report.
 	EventRetention time.Duration
+	// Webhooks is how the webhook sender behaves; AllowLoopback also lets staff register
+	// loopback and plain-http endpoints (development and tests only).
+	Webhooks dispatch.Config
 }
 
 // NewServer builds the HTTP app on a database.
 func NewServer(db *store.DB, sealer *secret.Sealer, log *slog.Logger, set Settings) *Server {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewDBStatsCollector(db.SQL(), "gatepass"), collectors.NewGoCollector(), gatesync.ClockAlarms(db))
-	s := &Server{db: db, log: log, reg: reg, edge: set.Edge}
+	s := &Server{db: db, log: log, reg: reg, edge: set.Edge, hook: set.Webhooks}
 	s.app = httpx.NewApp(httpx.Options{Name: "gatepass-server", Log: log, Registry: reg, BodyLimit: gatesync.BodyLimit,
 		TrustedProxies: set.Edge.TrustedProxies})
 	s.app.Get("/readyz", s.ready)
-	admin.New(db, sealer, set.TokenTTL).Mount(s.app)
+	adm := admin.New(db, sealer, set.TokenTTL)
+	adm.WebhookLoopback = set.Webhooks.AllowLoopback
+	adm.Mount(s.app)
 	s.gate = gatesync.New(db, log)
 	if set.EventRetention > 0 {
 		s.gate.EventRetention = set.EventRetention
@@ -75,6 +82,22 @@ func (s *Server) ready(c *fiber.Ctx) error {
 	}
 	return c.JSON(fiber.Map{"status": "ready"})
 }
+
+// sendWebhooks runs the webhook sender until ctx ends; the channel closes when it has
+// stopped.
+func (s *Server) sendWebhooks(ctx context.Context, sealer *secret.Sealer) <-chan struct{} {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		cfg := s.hook
+		cfg.Registry = s.reg
+		dispatch.New(s.db, sealer, s.log, cfg).Run(ctx)
+	}()
+	return done
+}
+
+// webhookRetention is how long the webhook delivery log and finished deliveries are kept.
+const webhookRetention = 30 * 24 * time.Hour
 
 // retention is how long maintain keeps what it prunes.
 type retention struct {
@@ -104,6 +127,11 @@ func (s *Server) maintain(ctx context.Context, keep retention) {
 			s.log.Error("purge entry events", "err", err)
 		} else if parts > 0 || rows > 0 {
 			s.log.Info("purged entry events past retention", "partitions", parts, "rows", rows, "retention", keep.events.String())
+		}
+		if n, err := s.db.PruneWebhooks(ctx, time.Now().Add(-webhookRetention)); err != nil {
+			s.log.Error("prune webhook log", "err", err)
+		} else if n > 0 {
+			s.log.Info("pruned webhook log", "rows", n)
 		}
 		if n, err := s.db.PruneChanges(ctx, time.Now().Add(-keep.changes)); err != nil {
 			s.log.Error("prune change log", "err", err)

@@ -45,6 +45,11 @@ const (
 	ActReadAudit   Action = "audit.read"
 	ActManageKeys  Action = "keys.manage"
 	ActReadConsent Action = "consent.read" // face-entry consent report, face template count
+	// ActManageWebhooks registers, changes, rotates the secret of, resumes and deletes
+	// webhook endpoints; ActReadWebhooks reads them and their delivery logs (never a
+	// secret: it is shown once, to the admin who made or rotated it).
+	ActManageWebhooks Action = "webhooks.manage"
+	ActReadWebhooks   Action = "webhooks.read"
 )
 
 // grants is the whole authorization policy in one table.
@@ -63,6 +68,8 @@ var grants = map[Action][]StaffRole{
 	ActReadAudit:       {StaffAdmin, StaffAuditor},
 	ActManageKeys:      {StaffAdmin},
 	ActReadConsent:     {StaffAdmin, StaffAuditor},
+	ActManageWebhooks:  {StaffAdmin},
+	ActReadWebhooks:    {StaffAdmin, StaffAuditor},
 }
 
 // selfService are the actions a member may always do to itself; done to another member

@@ -42,6 +42,7 @@ const (
 	FacePurges         Table = "face_purges"
 	FaceTemplates      Table = "face_templates"
 	GateCommands       Table = "gate_commands"
+	GateLiveness       Table = "gate_liveness"
 	Gates              Table = "gates"
 	Invites            Table = "invites"
 	Passkeys           Table = "passkeys"
@@ -54,15 +55,18 @@ const (
 	Units              Table = "units"
 	VisitorPasses      Table = "visitor_passes"
 	WebauthnCeremonies Table = "webauthn_ceremonies"
+	WebhookAttempts    Table = "webhook_attempts"
+	WebhookDeliveries  Table = "webhook_deliveries"
+	WebhookEndpoints   Table = "webhook_endpoints"
 	WechatBindings     Table = "wechat_bindings"
 	Zones              Table = "zones"
 )
 
 // Tables is the fixed list every helper checks its table against.
 var Tables = []Table{AuditHeads, AuditLog, Buildings, ChangeLog, Communities, Consents, Credentials,
-	EntryEvents, FacePurges, FaceTemplates, GateCommands, Gates, Invites, Passkeys,
+	EntryEvents, FacePurges, FaceTemplates, GateCommands, GateLiveness, Gates, Invites, Passkeys,
 	Residencies, Residents, Sessions, SigningKeys, Staff, StaffTokens, Units, VisitorPasses,
-	WebauthnCeremonies, WechatBindings, Zones}
+	WebauthnCeremonies, WebhookAttempts, WebhookDeliveries, WebhookEndpoints, WechatBindings, Zones}
 
 var ident = regexp.MustCompile(`^[a-z_][a-z0-9_]*$`)
 

@@ -13,6 +13,7 @@ import (
 	"gatepass/internal/audit"
 	"gatepass/internal/dbtest"
 	"gatepass/internal/store"
+	"gatepass/internal/webhook"
 )
 
 // The hot paths (a resident signs in, mints passes; a gate syncs and uploads event
@@ -46,6 +47,15 @@ func TestHotPathsRouteToOneShard(t *testing.T) {
 			return err
 		}
 		_, enrol, err = tx.CreateGate(ctx, store.NewGate{Community: c, Name: "G", Zone: 0, Direction: "both"})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// An endpoint for entries and anomalies, so that the batch fills the outbox.
+	err = setup.InTx(ctx, "test", func(tx *store.Tx) error {
+		_, _, err := tx.CreateWebhookEndpoint(ctx, store.NewWebhookEndpoint{Community: c, URL: "https://hooks.example.com/x",
+			Events: []string{"anomaly.reuse", "entry.created"}}, dbtest.Sealer(t))
 		return err
 	})
 	if err != nil {
@@ -110,4 +120,18 @@ func TestHotPathsRouteToOneShard(t *testing.T) {
 	}
 	_, err = hot.StoreEvents(ctx, g, events)
 	step("event batch", err)
+
+	// The webhook sender, per community: claim the batch's deliveries, record a failure
+	// and a success (finding the communities with due deliveries is its background
+	// sweep, which reads every shard).
+	claimed, err := hot.ClaimWebhookDeliveries(ctx, c, time.Now().Add(time.Second), time.Now().Add(time.Minute), 50)
+	step("claim webhooks", err)
+	if len(claimed) != len(events) {
+		t.Fatalf("claimed %d deliveries, want %d", len(claimed), len(events))
+	}
+	_, err = hot.RecordWebhookAttempt(ctx, claimed[0], store.WebhookOutcome{At: time.Now(), Status: 500, Err: "status 500",
+		Next: time.Now().Add(time.Minute)}, webhook.DefaultSchedule)
+	step("record a failed attempt", err)
+	_, err = hot.RecordWebhookAttempt(ctx, claimed[1], store.WebhookOutcome{At: time.Now(), Status: 204, OK: true}, webhook.DefaultSchedule)
+	step("record a delivery", err)
 }

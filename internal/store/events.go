@@ -98,6 +98,10 @@ func (db *DB) StoreEvents(ctx context.Context, g access.GateIdentity, events []a
 		if _, err := countVisitorEntries(ctx, tx.x, g.Community, visits); err != nil {
 			return err
 		}
+		// Webhooks of the stored events commit with them (the outbox), or not at all.
+		if err := tx.enqueueEntryWebhooks(ctx, g.Community, ids); err != nil {
+			return err
+		}
 		// Repeating this for a re-sent event is harmless (greatest).
 		now := time.Now()
 		for _, e := range events {

@@ -150,6 +150,11 @@ func (tx *Tx) DeleteResident(ctx context.Context, c, resident uuid.UUID) (Delete
 			AND credential_id IN (SELECT id FROM credentials WHERE community_id = $1 AND resident_id = $2)`, &res.Entries},
 		{`UPDATE entry_events SET resident_id = NULL WHERE community_id = $1 AND resident_id = $2`, &faceEntries},
 		{`DELETE FROM passkeys WHERE community_id = $1 AND resident_id = $2`, &res.Passkeys},
+		// Webhook bodies not yet sent (or kept in the outbox) lose the ids as the rows do.
+		{`UPDATE webhook_deliveries SET data = jsonb_set(data, '{credential_id}', 'null') WHERE community_id = $1
+			AND data ->> 'credential_id' IN (SELECT id::text FROM credentials WHERE community_id = $1 AND resident_id = $2)`, nil},
+		{`UPDATE webhook_deliveries SET data = jsonb_set(data, '{resident_id}', 'null') WHERE community_id = $1
+			AND data ->> 'resident_id' = $2::text`, nil},
 	}
 	if err := tx.execSteps(ctx, "delete resident", steps, c, resident); err != nil {
 		return res, err

@@ -14,6 +14,7 @@ import (
 
 	"gatepass/internal/access"
 	"gatepass/internal/consent"
+	"gatepass/internal/webhook"
 )
 
 // NewResident is what staff give to create a resident.
@@ -171,6 +172,9 @@ func (tx *Tx) MoveOut(ctx context.Context, c, resident uuid.UUID) (access.MoveOu
 	}
 	res = access.MoveOutResult{Credentials: e.Credentials, Sessions: e.Sessions, VisitorPasses: e.VisitorPasses,
 		FaceData: e.Face.Consent || e.Face.Templates > 0}
+	if err := tx.EnqueueWebhook(ctx, c, webhook.ResidentMovedOut, webhook.MovedOut{Resident: resident, Credentials: e.Credentials}); err != nil {
+		return res, err
+	}
 	return res, tx.Audit(ctx, c, "resident.move_out", "resident:"+resident.String(), res)
 }
 

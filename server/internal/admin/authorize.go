@@ -27,6 +27,9 @@ type API struct {
 	db       *store.DB
 	sealer   *secret.Sealer // opens the communities' private signing keys
 	tokenTTL time.Duration  // a new staff token's lifetime unless asked otherwise
+	// WebhookLoopback lets staff register webhook endpoints on loopback addresses, plain
+	// http included: the server's development and test setting (WEBHOOK_ALLOW_LOOPBACK).
+	WebhookLoopback bool
 }
 
 // New makes the admin API on a database. tokenTTL is the deployment's default staff
@@ -50,7 +53,7 @@ func (a *API) Mount(r fiber.Router) {
 
 // routes is every admin endpoint with the action it needs; authorize enforces it.
 func (a *API) routes() []route {
-	return slices.Concat(a.communityRoutes(), a.staffRoutes(), a.gateRoutes(), a.faceRoutes())
+	return slices.Concat(a.communityRoutes(), a.staffRoutes(), a.gateRoutes(), a.faceRoutes(), a.webhookRoutes())
 }
 
 // route is one admin endpoint and the single action it needs permission for.

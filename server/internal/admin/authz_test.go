@@ -22,7 +22,8 @@ import (
 type endpoint struct {
 	// path uses {c} for the community and, for its objects, the keys of objects: {r} a
 	// fresh resident, {card} a card of theirs, {g} a gate, {vp} a visitor pass, {s} a
-	// staff member (a guard, never the caller), {t} a token of theirs, {kid} the signing
+	// staff member (a guard, never the caller), {t} a token of theirs, {w} a paused webhook
+	// endpoint, {kid} the signing
 	// key (a number: left out of TestObjectsOfAnotherCommunity, whose leak check looks for
 	// ids in answers; TestCompromiseKey sends another community's). After "?" come
 	// filters, with the same placeholders.
@@ -111,6 +112,21 @@ func endpoints() []endpoint {
 			return map[string]any{"operator_name": apitest.Unique("Property Co"), "operator_contact": "privacy@example.com"}
 		}, 200},
 		{"DELETE", "/communities/{c}/face-operator", []string{"admin", "operator"}, nil, 200},
+		{"POST", "/communities/{c}/webhooks", []string{"admin", "operator"}, func(objects) any {
+			return map[string]any{"url": "https://hooks.example.com/gatepass", "events": []string{"entry.created"}}
+		}, 201},
+		{"GET", "/communities/{c}/webhooks", []string{"admin", "auditor", "operator"}, nil, 200},
+		{"GET", "/communities/{c}/webhooks/{w}", []string{"admin", "auditor", "operator"}, nil, 200},
+		{"PATCH", "/communities/{c}/webhooks/{w}", []string{"admin", "operator"}, func(objects) any {
+			return map[string]any{"events": []string{"gate.offline", "gate.online"}}
+		}, 200},
+		{"DELETE", "/communities/{c}/webhooks/{w}", []string{"admin", "operator"}, nil, 204},
+		{"POST", "/communities/{c}/webhooks/{w}/rotate-secret", []string{"admin", "operator"}, func(objects) any {
+			return map[string]any{"overlap": "1h"}
+		}, 200},
+		{"POST", "/communities/{c}/webhooks/{w}/resume", []string{"admin", "operator"}, nil, 200},
+		{"POST", "/communities/{c}/webhooks/{w}/ping", []string{"admin", "operator"}, nil, 202},
+		{"GET", "/communities/{c}/webhooks/{w}/deliveries", []string{"admin", "auditor", "operator"}, nil, 200},
 	}
 }
 
@@ -126,7 +142,7 @@ func TestEveryAdminRouteIsInTheMatrix(t *testing.T) {
 		known[e.route()] = true
 	}
 	replacer := strings.NewReplacer(":community", "{c}", ":resident", "{r}", ":zone", "5", ":card", "{card}", ":gate", "{g}",
-		":visitor_pass", "{vp}", ":staff", "{s}", ":token", "{t}", ":kid", "{kid}")
+		":visitor_pass", "{vp}", ":staff", "{s}", ":token", "{t}", ":kid", "{kid}", ":webhook", "{w}")
 	for _, r := range admin.Routes() {
 		key := r.Method + " " + replacer.Replace(r.Path)
 		if !known[key] {
@@ -160,6 +176,9 @@ func (h *harness) objectsOf(f servertest.Fixture, e endpoint) objects {
 	if uses("s") || uses("t") {
 		m := h.Member(uuid.MustParse(f.ID), access.StaffGuard)
 		ids["s"], ids["t"] = m.ID, m.TokenID
+	}
+	if uses("w") {
+		ids["w"] = h.pausedWebhook(f)
 	}
 	return ids
 }
@@ -244,6 +263,7 @@ func TestObjectsOfAnotherCommunity(t *testing.T) {
 	theirs["vp"] = h.visitorPass(b, b.Resident)
 	m := h.Member(uuid.MustParse(b.ID), access.StaffGuard)
 	theirs["s"], theirs["t"] = m.ID, m.TokenID
+	theirs["w"] = h.pausedWebhook(b)
 	leaks := append(slices.Collect(maps.Values(theirs)), b.ID)
 	slices.Sort(leaks)
 	covered := 0

@@ -57,7 +57,9 @@ func New(t testing.TB) *Harness {
 	h := &Harness{Client: apitest.Client{T: t}, DB: db, Sealer: NewSealer(t)}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	app := httpx.NewApp(httpx.Options{Name: "servertest", Log: log, BodyLimit: gatesync.BodyLimit})
-	admin.New(db, h.Sealer, 0).Mount(app)
+	adm := admin.New(db, h.Sealer, 0)
+	adm.WebhookLoopback = true // the tests' receivers listen on 127.0.0.1
+	adm.Mount(app)
 	gatesync.New(db, log).Mount(app)
 	app.Use(httpx.NotFound)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
