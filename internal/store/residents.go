@@ -89,7 +89,8 @@ func (db *DB) Resident(ctx context.Context, c, id uuid.UUID) (access.Resident, e
 
 // ResidentFilter selects a page of residents.
 type ResidentFilter struct {
-	Query  string // part of the name
+	Query  string // part of the name or unit label (or phone number, with Phone)
+	Phone  bool   // Query also matches phone numbers: for callers who see them whole
 	Status access.ResidentStatus
 	Cursor string // from the previous page's NextCursor
 	Limit  int
@@ -131,10 +132,10 @@ func (db *DB) Residents(ctx context.Context, c uuid.UUID, f ResidentFilter) (acc
 	page := access.ResidentPage{Residents: []access.Resident{}}
 	err := db.x.SelectContext(ctx, &page.Residents, residentSelect+`
 		WHERE r.community_id = $1
-		  AND ($2::text IS NULL OR r.name ILIKE $2)
+		  AND ($2::text IS NULL OR r.name ILIKE $2 OR u.label ILIKE $2 OR ($7 AND r.phone ILIKE $2))
 		  AND ($3::text IS NULL OR r.status = $3)
 		  AND ($4::text IS NULL OR (r.name, r.id) > ($4::text, $5::uuid))
-		ORDER BY r.name, r.id LIMIT $6`, c, pattern, status, afterName, afterID, f.Limit+1)
+		ORDER BY r.name, r.id LIMIT $6`, c, pattern, status, afterName, afterID, f.Limit+1, f.Phone)
 	if err != nil {
 		return page, fmt.Errorf("list residents: %w", err)
 	}
