@@ -224,11 +224,14 @@ func parseEventCursor(s string) (time.Time, uuid.UUID, error) {
 func (db *DB) whoIDs(ctx context.Context, c uuid.UUID, who string) (residents, creds []string, err error) {
 	pattern := "%" + likeEscaper.Replace(who) + "%"
 	var ids []uuid.UUID
-	if err := db.x.SelectContext(ctx, &ids, `SELECT r.id FROM residents r
-		LEFT JOIN residencies rs ON rs.community_id = $1 AND rs.resident_id = r.id
-		LEFT JOIN units u ON u.community_id = $1 AND u.id = rs.unit_id
-		WHERE r.community_id = $1 AND (r.name ILIKE $2 OR u.label ILIKE $2)
-		GROUP BY r.id LIMIT $3`, c, pattern, maxWho+1); err != nil {
+	// Units are few (hundreds to thousands): their residents come by the unit's label,
+	// everyone who lived there, so that last year's entries of a unit find last year's
+	// residents too.
+	if err := db.x.SelectContext(ctx, &ids, `SELECT id FROM residents WHERE community_id = $1 AND name ILIKE $2
+		UNION
+		SELECT h.resident_id FROM residencies h JOIN units u ON u.community_id = $1 AND u.id = h.unit_id
+		WHERE h.community_id = $1 AND u.label ILIKE $2
+		LIMIT $3`, c, pattern, maxWho+1); err != nil {
 		return nil, nil, fmt.Errorf("entry log filter: %w", err)
 	}
 	if len(ids) > maxWho {

@@ -8,8 +8,12 @@
 CREATE INDEX entry_events_by_result ON entry_events (community_id, result, reason, occurred_at DESC, id DESC);
 CREATE INDEX entry_events_by_method ON entry_events (community_id, method, occurred_at DESC, id DESC);
 CREATE INDEX entry_events_by_resident ON entry_events (community_id, resident_id, occurred_at DESC) WHERE resident_id IS NOT NULL;
+-- The filter by unit finds everyone who lived there, moved out or not (residencies_by_unit
+-- holds only current residencies).
+CREATE INDEX residencies_by_unit_ever ON residencies (community_id, unit_id);
 
 -- +goose Down
+DROP INDEX residencies_by_unit_ever;
 DROP INDEX entry_events_by_resident;
 DROP INDEX entry_events_by_method;
 DROP INDEX entry_events_by_result;

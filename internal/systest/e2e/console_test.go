@@ -114,9 +114,7 @@ func TestStaffConsole(t *testing.T) {
 		chromedp.SendKeys("#staff-name", "Zhao Qiang", chromedp.ByID), chromedp.SetValue("#staff-role", "guard", chromedp.ByID),
 		chromedp.Click("#staff-create", chromedp.ByID), chromedp.WaitVisible("#staff-invite-url", chromedp.ByID),
 		chromedp.Value("#staff-invite-url", &guardLink, chromedp.ByID))
-	if shots != "" {
-		screenshotEveryPage(t, ctx, s.console, shots, residentHref)
-	}
+	everyPage(t, ctx, s.console, shots, residentHref)
 
 	guard := browsertest.New(t, 2*time.Minute)
 	browsertest.FailOnConsoleErrors(t, guard)
@@ -189,11 +187,16 @@ func qrOnScreen(t *testing.T, ctx context.Context, name string) string {
 	return text
 }
 
-// screenshotEveryPage photographs each console page in Chinese and English into dir.
-func screenshotEveryPage(t *testing.T, ctx context.Context, console, dir, residentHref string) {
+// everyPage opens each console page in Chinese and English at 1280x800 and 1024x768 and
+// checks that every form control has a label and that the page's first Tab stop is the
+// skip link (the test's console-error check covers these loads too). With dir set it
+// photographs each page into dir (1280x800, and 1024x768 for Today).
+func everyPage(t *testing.T, ctx context.Context, console, dir, residentHref string) {
 	t.Helper()
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
+	if dir != "" {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
 	}
 	pages := []struct{ name, hash, ready string }{
 		{"today", "#/today", "#gates-table"}, {"residents", "#/residents", "#residents-table"},
@@ -202,19 +205,39 @@ func screenshotEveryPage(t *testing.T, ctx context.Context, console, dir, reside
 		{"visitors", "#/visitors", "#page-visitors h1"}, {"face", "#/face", "#consent-counts"},
 		{"staff", "#/staff", "#new-staff"}, {"audit", "#/audit", "#verify-btn"},
 	}
+	sizes := []struct {
+		w, h   int64
+		suffix string
+	}{{1280, 800, ""}, {1024, 768, "-1024"}}
 	for _, lang := range []string{"zh", "en"} {
-		for _, p := range pages {
-			var png []byte
-			err := chromedp.Run(ctx, chromedp.Evaluate(`localStorage.setItem('gp-console-lang', '`+lang+`')`, nil),
-				chromedp.Navigate(console+"/console/"+p.hash), chromedp.Reload(), chromedp.WaitVisible(p.ready, chromedp.ByQuery),
-				chromedp.Sleep(300*time.Millisecond), chromedp.CaptureScreenshot(&png))
-			if err != nil {
-				t.Fatalf("screenshot %s %s: %v", lang, p.name, err)
-			}
-			if err := os.WriteFile(filepath.Join(dir, lang+"-"+p.name+".png"), png, 0o644); err != nil {
-				t.Fatal(err)
+		for _, size := range sizes {
+			for _, p := range pages {
+				var png []byte
+				var unlabelled string
+				var firstTab string
+				err := chromedp.Run(ctx, chromedp.EmulateViewport(size.w, size.h),
+					chromedp.Evaluate(`localStorage.setItem('gp-console-lang', '`+lang+`')`, nil),
+					chromedp.Navigate(console+"/console/"+p.hash), chromedp.Reload(), chromedp.WaitVisible(p.ready, chromedp.ByQuery),
+					chromedp.Evaluate(`[...document.querySelectorAll('input:not([type=hidden]), select')]
+						.filter(e => !(e.labels && e.labels.length) && !e.getAttribute('aria-label')).map(e => e.outerHTML).join(' ')`, &unlabelled),
+					chromedp.Sleep(200*time.Millisecond), chromedp.CaptureScreenshot(&png),
+					chromedp.KeyEvent("\t"), chromedp.Evaluate(`document.activeElement.className`, &firstTab))
+				if err != nil {
+					t.Fatalf("%s %s page at %dx%d: %v", lang, p.name, size.w, size.h, err)
+				}
+				if unlabelled != "" {
+					t.Errorf("%s page: form controls without a label: %s", p.name, unlabelled)
+				}
+				if firstTab != "skip" {
+					t.Errorf("%s page: the first Tab stop is %q, not the skip link", p.name, firstTab)
+				}
+				if dir != "" && (size.suffix == "" || p.name == "today") {
+					if err := os.WriteFile(filepath.Join(dir, lang+"-"+p.name+size.suffix+".png"), png, 0o644); err != nil {
+						t.Fatal(err)
+					}
+				}
 			}
 		}
 	}
-	_ = chromedp.Run(ctx, english())
+	_ = chromedp.Run(ctx, english(), desktop(1))
 }

@@ -95,6 +95,7 @@ function shell(signedIn) {
   }
   const cname = signedIn && s.communities.find((c) => c.id === s.community_id);
   document.title = t('title');
+  document.querySelector('.skip').textContent = t('skip');
   document.getElementById('top').replaceChildren(h('span', { class: 'brand' }, 'gatepass'),
     h('span', { class: 'cname', id: 'community-name' }, cname ? cname.name : ''), h('span', { class: 'spacer' }), ...right);
   const n = document.getElementById('nav');

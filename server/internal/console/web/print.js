@@ -10,9 +10,6 @@ const steps = {
     'At the gate, open the app and hold its QR code to the reader.'],
 };
 
-// The short code in groups of four, easier to read out and type.
-const groups = (s) => (s || '').replace(/(.{4})(?=.)/g, '$1 ');
-
 export function letter(community, resident, invite) {
   return h('article', { class: 'letter', id: 'letter' },
     h('header', {}, h('p', { class: 'community' }, community), h('h1', {}, '住户邀请函 · Resident invitation')),
@@ -21,7 +18,7 @@ export function letter(community, resident, invite) {
       h('ol', { class: 'steps' }, steps.zh.map((s, i) => h('li', {}, h('span', { lang: 'zh-CN' }, s), h('br'), h('span', { lang: 'en', class: 'en' }, steps.en[i])))),
       invite.invite_qr ? h('img', { id: 'letter-qr', class: 'qr', src: invite.invite_qr, alt: 'QR', width: 200, height: 200 }) : ''),
     h('p', { class: 'short' }, '无法扫码？在应用中输入邀请码 · Cannot scan? Type this code in the app: ',
-      h('code', { id: 'letter-code' }, groups(invite.invite_short_code))),
+      h('code', { id: 'letter-code' }, invite.invite_short_code)),
     invite.invite_url ? h('p', { class: 'small' }, invite.invite_url.replace(/\/i\/.*/, '/')) : '',
     h('p', { class: 'small' }, `有效期至 · Valid until: ${new Date(invite.invite_expires_at).toLocaleString()}`),
     h('p', { class: 'small' }, '不想用手机？可到物业办理门卡，或由保安人工放行。No smartphone? Ask the property office for a card; a guard can always let you in.'));
