@@ -16,6 +16,7 @@ import (
 
 	"gatepass/internal/access"
 	"gatepass/internal/httpx"
+	"gatepass/internal/passkey"
 	"gatepass/internal/store"
 )
 
@@ -34,15 +35,9 @@ func (m *member) WebAuthnDisplayName() string { return m.name }
 func (m *member) WebAuthnCredentials() []webauthn.Credential {
 	out := make([]webauthn.Credential, len(m.passkeys))
 	for i, p := range m.passkeys {
-		transports := make([]protocol.AuthenticatorTransport, len(p.Transports))
-		for j, t := range p.Transports {
-			transports[j] = protocol.AuthenticatorTransport(t)
-		}
-		out[i] = webauthn.Credential{
-			ID: p.CredentialID, PublicKey: p.PublicKey, AttestationType: p.AttestationType, Transport: transports,
-			Flags:         webauthn.CredentialFlags{UserPresent: true, UserVerified: true, BackupEligible: p.BackupEligible, BackupState: p.BackupState},
-			Authenticator: webauthn.Authenticator{AAGUID: p.AAGUID, SignCount: uint32(p.SignCount)},
-		}
+		out[i] = passkey.Stored{CredentialID: p.CredentialID, PublicKey: p.PublicKey, AttestationType: p.AttestationType,
+			AAGUID: p.AAGUID, SignCount: p.SignCount, Transports: p.Transports, UserVerified: true,
+			BackupEligible: p.BackupEligible, BackupState: p.BackupState}.Credential()
 	}
 	return out
 }
@@ -68,30 +63,12 @@ func (k *Console) newCeremony(c *fiber.Ctx, cer store.StaffCeremony, sd *webauth
 	return id, k.db.SaveStaffCeremony(c.UserContext(), sha256.Sum256([]byte(id)), cer)
 }
 
-type finishBody struct {
-	Ceremony   *string         `json:"ceremony"`
-	Credential json.RawMessage `json:"credential"`
-	Name       *string         `json:"name"`
-}
-
 // takeCeremony decodes a finish body and consumes its ceremony: whatever happens next,
 // the challenge has been used.
-func (k *Console) takeCeremony(c *fiber.Ctx, purpose string) (finishBody, store.StaffCeremony, webauthn.SessionData, error) {
-	var in finishBody
+func (k *Console) takeCeremony(c *fiber.Ctx, purpose string) (passkey.Finish, store.StaffCeremony, webauthn.SessionData, error) {
 	var sd webauthn.SessionData
-	if err := httpx.DecodeJSON(c, &in); err != nil {
-		return in, store.StaffCeremony{}, sd, err
-	}
-	var v httpx.Checker
-	id := v.Text("ceremony", in.Ceremony, 1, 100)
-	if in.Name != nil {
-		name := v.Text("name", in.Name, 0, 100)
-		in.Name = &name
-	}
-	if len(in.Credential) == 0 || in.Credential[0] != '{' {
-		return in, store.StaffCeremony{}, sd, httpx.FieldErr(http.StatusBadRequest, "malformed_credential", "credential", "must be the PublicKeyCredential as JSON")
-	}
-	if err := v.Err(); err != nil {
+	in, id, err := passkey.DecodeFinish(c, nil)
+	if err != nil {
 		return in, store.StaffCeremony{}, sd, err
 	}
 	cer, err := k.db.TakeStaffCeremony(c.UserContext(), sha256.Sum256([]byte(id)), purpose)
@@ -102,13 +79,6 @@ func (k *Console) takeCeremony(c *fiber.Ctx, purpose string) (finishBody, store.
 		return in, cer, sd, fmt.Errorf("ceremony state: %w", err)
 	}
 	return in, cer, sd, nil
-}
-
-func webauthnError(err error) error {
-	if pe, ok := err.(*protocol.Error); ok {
-		return httpx.Errorf(http.StatusBadRequest, "webauthn_failed", "passkey check failed: %s", pe.Details)
-	}
-	return httpx.Errorf(http.StatusBadRequest, "webauthn_failed", "passkey check failed")
 }
 
 // inviteBegin starts registering a passkey with a staff invite code.
@@ -131,18 +101,7 @@ func (k *Console) inviteBegin(c *fiber.Ctx) error {
 		return err
 	}
 	m := &member{id: inv.Staff, name: inv.Name, passkeys: pks}
-	requireRK := true
-	exclude := make([]protocol.CredentialDescriptor, 0, len(pks))
-	for _, cr := range m.WebAuthnCredentials() {
-		exclude = append(exclude, cr.Descriptor())
-	}
-	creation, sd, err := k.wa.BeginRegistration(m,
-		webauthn.WithAuthenticatorSelection(protocol.AuthenticatorSelection{
-			RequireResidentKey: &requireRK, ResidentKey: protocol.ResidentKeyRequirementRequired,
-			UserVerification: protocol.VerificationRequired,
-		}),
-		webauthn.WithConveyancePreference(protocol.PreferNoAttestation),
-		webauthn.WithExclusions(exclude))
+	creation, sd, err := k.wa.BeginRegistration(m, passkey.RegistrationOptions(m)...)
 	if err != nil {
 		return fmt.Errorf("begin registration: %w", err)
 	}
@@ -163,21 +122,18 @@ func (k *Console) inviteFinish(c *fiber.Ctx) error {
 	}
 	parsed, err := protocol.ParseCredentialCreationResponseBytes(in.Credential)
 	if err != nil {
-		return webauthnError(err)
+		return passkey.Error(err)
 	}
 	if !parsed.Response.AttestationObject.AuthData.Flags.UserVerified() {
 		return errNotVerified
 	}
 	cred, err := k.wa.CreateCredential(&member{id: cer.Staff.UUID}, sd, parsed)
 	if err != nil {
-		return webauthnError(err)
+		return passkey.Error(err)
 	}
-	pk := &store.StaffPasskey{CredentialID: cred.ID, PublicKey: cred.PublicKey, AttestationType: cred.AttestationType,
-		AAGUID: cred.Authenticator.AAGUID, SignCount: int64(cred.Authenticator.SignCount),
-		BackupEligible: cred.Flags.BackupEligible, BackupState: cred.Flags.BackupState}
-	for _, t := range cred.Transport {
-		pk.Transports = append(pk.Transports, string(t))
-	}
+	st := passkey.FromCredential(cred)
+	pk := &store.StaffPasskey{CredentialID: st.CredentialID, PublicKey: st.PublicKey, AttestationType: st.AttestationType,
+		AAGUID: st.AAGUID, SignCount: st.SignCount, Transports: st.Transports, BackupEligible: st.BackupEligible, BackupState: st.BackupState}
 	if in.Name != nil {
 		pk.Name = *in.Name
 	}
@@ -218,7 +174,7 @@ func (k *Console) signInFinish(c *fiber.Ctx) error {
 	}
 	parsed, err := protocol.ParseCredentialRequestResponseBytes(in.Credential)
 	if err != nil {
-		return webauthnError(err)
+		return passkey.Error(err)
 	}
 	if !parsed.Response.AuthenticatorData.Flags.UserVerified() {
 		return errNotVerified

@@ -25,6 +25,7 @@ import (
 
 	"gatepass/internal/access"
 	"gatepass/internal/httpx"
+	"gatepass/internal/passkey"
 	"gatepass/internal/store"
 )
 
@@ -72,17 +73,9 @@ func New(cfg Config) (*Console, error) {
 			return nil, fmt.Errorf("console: origin %q: plain http only for localhost (session cookies must be Secure)", o)
 		}
 	}
-	wa, err := webauthn.New(&webauthn.Config{
-		RPID:          cfg.RPID,
-		RPDisplayName: "gatepass console",
-		RPOrigins:     cfg.Origins,
-		Timeouts: webauthn.TimeoutsConfig{
-			Login:        webauthn.TimeoutConfig{Enforce: true, Timeout: store.CeremonyTTL, TimeoutUVD: store.CeremonyTTL},
-			Registration: webauthn.TimeoutConfig{Enforce: true, Timeout: store.CeremonyTTL, TimeoutUVD: store.CeremonyTTL},
-		},
-	})
+	wa, err := passkey.New(cfg.RPID, "gatepass console", cfg.Origins, store.CeremonyTTL)
 	if err != nil {
-		return nil, fmt.Errorf("console webauthn: %w", err)
+		return nil, fmt.Errorf("console: %w", err)
 	}
 	secure := !slices.ContainsFunc(cfg.Origins, func(o string) bool { return strings.HasPrefix(o, "http://") })
 	log := cfg.Log

@@ -3,12 +3,10 @@ package console
 import (
 	"embed"
 	"io/fs"
-	"mime"
-	"path"
 
 	"github.com/gofiber/fiber/v2"
 
-	"gatepass/internal/access"
+	"gatepass/internal/httpx"
 )
 
 // web is the console: plain HTML, CSS and JavaScript modules, no build step.
@@ -27,24 +25,11 @@ func (k *Console) webRoutes(r fiber.Router) {
 		panic(err) // the embed pattern above guarantees the directory
 	}
 	send := func(c *fiber.Ctx, name string) error {
-		if !fs.ValidPath(name) {
-			return access.ErrNotFound
-		}
-		data, err := fs.ReadFile(files, name)
-		if err != nil {
-			return access.ErrNotFound
-		}
-		ct := mime.TypeByExtension(path.Ext(name))
-		if ct == "" {
-			ct = "application/octet-stream"
-		}
-		c.Set(fiber.HeaderContentType, ct)
-		// Always revalidate: staff must not run yesterday's console against today's API.
-		c.Set(fiber.HeaderCacheControl, "no-cache")
 		c.Set("Content-Security-Policy", csp)
 		c.Set("Referrer-Policy", "no-referrer")
 		c.Set("X-Content-Type-Options", "nosniff")
-		return c.Send(data)
+		// Always revalidate: staff must not run yesterday's console against today's API.
+		return httpx.SendFile(c, files, name, "no-cache", nil)
 	}
 	// Routing is not strict: this serves /console as well as /console/.
 	r.Get("/console/", func(c *fiber.Ctx) error { return send(c, "index.html") })
