@@ -22,6 +22,7 @@ import (
 
 	"github.com/go-webauthn/webauthn/webauthn"
 	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/limiter"
 
 	"gatepass/internal/access"
 	"gatepass/internal/httpx"
@@ -38,6 +39,9 @@ const (
 	CSRFCookie    = "gp_csrf"
 	CSRFHeader    = "X-CSRF-Token"
 )
+
+// ceremoniesPerMinute bounds the passkey ceremony calls one client address makes.
+const ceremoniesPerMinute = 30
 
 // Config is what the console needs.
 type Config struct {
@@ -98,10 +102,19 @@ func (k *Console) InviteURL(code string) string {
 // Mount registers the console's pages and its session endpoints on r.
 func (k *Console) Mount(r fiber.Router) {
 	g := r.Group("/console/api/v1", httpx.LimitBody(httpx.DefaultBodyLimit))
-	g.Post("/invite/begin", k.inviteBegin)
-	g.Post("/invite/finish", k.inviteFinish)
-	g.Post("/signin/begin", k.signInBegin)
-	g.Post("/signin/finish", k.signInFinish)
+	// The ceremonies need no session, so they are limited per client address: invite
+	// codes carry 256 random bits and passkeys cannot be guessed, but a script must not
+	// fill the ceremony table or hammer the database.
+	auth := limiter.New(limiter.Config{
+		Max: ceremoniesPerMinute, Expiration: time.Minute,
+		LimitReached: func(*fiber.Ctx) error {
+			return httpx.Errorf(http.StatusTooManyRequests, "rate_limited", "too many sign-in attempts: try again in a minute")
+		},
+	})
+	g.Post("/invite/begin", auth, k.inviteBegin)
+	g.Post("/invite/finish", auth, k.inviteFinish)
+	g.Post("/signin/begin", auth, k.signInBegin)
+	g.Post("/signin/finish", auth, k.signInFinish)
 	g.Get("/session", k.session)
 	g.Post("/signout", k.signOut)
 	g.Post("/signout/everywhere", k.signOutEverywhere)

@@ -266,3 +266,15 @@ func TestSelectCommunity(t *testing.T) {
 		t.Fatalf("an admin of A selects B: %d", got.status)
 	}
 }
+
+// The ceremonies, which need no session, are limited per client address.
+func TestCeremoniesAreRateLimited(t *testing.T) {
+	h := servertest.New(t)
+	got := 0
+	for i := 0; i < 40 && got != http.StatusTooManyRequests; i++ {
+		got = do(t, h, "POST", "/console/api/v1/signin/begin", signedIn{}, "", map[string]string{console.CSRFHeader: "", "Origin": ""}).status
+	}
+	if got != http.StatusTooManyRequests {
+		t.Fatalf("40 sign-in attempts in a row: the last answered %d", got)
+	}
+}

@@ -342,9 +342,8 @@ function inviteBox(inv) {
 async function staff(el) {
   const { staff: list } = await get(base() + '/staff');
   const out = h('div', { id: 'staff-out', role: 'status' });
-  const act = (label, fn, cls) => h('button', { class: cls || 'secondary', onclick: async () => { try { await fn(); } catch (err) { showError(err, out); } } }, label);
   el.append(h('h1', {}, t('staff')), table([t('name'), t('role'), t('status'), ''], list.map((m) => [m.name, t(m.role), m.disabled_at ? t('disabled') : t('active'),
-    h('span', { class: 'actions' },
+    ((act) => h('span', { class: 'actions' },
       m.disabled_at ? act(t('enable'), async () => { await post(`${base()}/staff/${m.id}/enable`); location.reload(); })
         : act(t('disable'), async () => { await post(`${base()}/staff/${m.id}/disable`); location.reload(); }, 'danger'),
       act(t('invite'), async () => out.replaceChildren(inviteBox(await post(`${base()}/staff/${m.id}/invite`)))),
@@ -352,7 +351,8 @@ async function staff(el) {
         const { tokens } = await get(`${base()}/staff/${m.id}/tokens`);
         out.replaceChildren(h('h3', {}, `${t('tokens')}: ${m.name}`), table([t('kind'), t('label'), t('expires'), ''], tokens.map((tk) => [tk.kind, tk.label, fmtDate(tk.expires_at),
           tk.revoked_at ? t('revoked') : act(t('revoke'), async () => { await call('DELETE', `${base()}/staff/${m.id}/tokens/${tk.id}`); location.reload(); }, 'danger')])));
-      }))])), out);
+      })))((label, fn, cls) => h('button', { class: cls || 'secondary', 'aria-label': `${label}: ${m.name}`,
+      onclick: async () => { try { await fn(); } catch (err) { showError(err, out); } } }, label))])), out);
   const name = h('input', { id: 'staff-name', required: true, maxlength: 200 });
   const role = select({ id: 'staff-role' }, ['guard', 'admin', 'auditor'].map((r) => [r, t(r)]), 'guard');
   el.append(h('h2', {}, t('newStaff')), h('form', { class: 'grid', id: 'new-staff', onsubmit: async (e) => {
