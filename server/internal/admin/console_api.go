@@ -193,6 +193,17 @@ func (a *API) streamEvents(c *fiber.Ctx, r *request) error {
 	c.Set("X-Accel-Buffering", "no")
 	db, done := a.db, a.done
 	c.Context().SetBodyStreamWriter(func(w *bufio.Writer) {
+		// The request's context ends when the handler returns, before the stream does;
+		// the stream's own ends when the server stops (done) or the stream does.
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		go func() {
+			select {
+			case <-done:
+				cancel()
+			case <-ctx.Done():
+			}
+		}()
 		fmt.Fprintf(w, "retry: %d\n\n", streamRetryMS)
 		if w.Flush() != nil {
 			return
@@ -203,7 +214,9 @@ func (a *API) streamEvents(c *fiber.Ctx, r *request) error {
 		defer tick.Stop()
 		for {
 			f.ReceivedAfter, f.Limit, f.Cursor = since, streamPageSize, ""
-			page, err := db.Events(contextFor(done), community, f)
+			qctx, qcancel := context.WithTimeout(ctx, 10*time.Second)
+			page, err := db.Events(qctx, community, f)
+			qcancel()
 			if err != nil {
 				fmt.Fprintf(w, "event: error\ndata: {}\n\n")
 				_ = w.Flush()
@@ -222,31 +235,17 @@ func (a *API) streamEvents(c *fiber.Ctx, r *request) error {
 			if w.Flush() != nil {
 				return // the console went away
 			}
+			if stay == 0 {
+				return
+			}
 			select {
-			case <-done:
+			case <-ctx.Done():
 				return
 			case <-end:
 				return
 			case <-tick.C:
 			}
-			if stay == 0 {
-				return
-			}
 		}
 	})
 	return nil
-}
-
-// contextFor is a context that ends when done closes: a stream outlives its request's
-// context, which fasthttp recycles when the handler returns.
-func contextFor(done <-chan struct{}) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	go func() {
-		select {
-		case <-done:
-		case <-ctx.Done():
-		}
-		cancel()
-	}()
-	return ctx
 }

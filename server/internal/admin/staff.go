@@ -38,6 +38,11 @@ func (a *API) me(c *fiber.Ctx, r *request) error {
 	if !r.staff.IsOperator() {
 		out["community_id"] = r.staff.Community
 	}
+	if r.staff.Session {
+		// A console session, not a token: token_id is the session's id and cannot be
+		// rotated or revoked as a token (sign out instead).
+		out["session"] = true
+	}
 	return c.JSON(out)
 }
 

@@ -123,7 +123,27 @@ async function residentsList(el) {
     h('form', { class: 'row', role: 'search', onsubmit: (e) => { e.preventDefault(); load(false).catch((err) => showError(err)); } },
       field(t('searchResidents'), q), h('button', { type: 'submit', id: 'res-search' }, t('search'))), list, moreBtn);
   if (may('residents.edit')) el.append(await newResidentForm());
+  if (may('structure.edit')) el.append(await newUnitForm());
   await load(false);
+}
+
+// newUnitForm adds a unit (and its building when new), so that a new community can take
+// residents from the console alone.
+async function newUnitForm() {
+  const { buildings } = await get(base() + '/buildings');
+  const building = h('input', { id: 'unit-building', required: true, maxlength: 200, list: 'buildings-list' });
+  const label = h('input', { id: 'unit-label', required: true, maxlength: 100 });
+  const out = h('p', { role: 'status' });
+  return h('section', {}, h('h2', {}, t('newUnit')), h('datalist', { id: 'buildings-list' }, buildings.map((b) => h('option', { value: b.name }))),
+    h('form', { class: 'grid', id: 'new-unit-form', onsubmit: async (e) => {
+      e.preventDefault();
+      try {
+        let b = buildings.find((x) => x.name === building.value);
+        if (!b) b = await post(base() + '/buildings', { name: building.value });
+        await post(base() + '/units', { building_id: b.id, label: label.value });
+        location.reload();
+      } catch (err) { showError(err, out); }
+    } }, field(t('building'), building), field(t('unit'), label), h('button', { type: 'submit' }, t('create')), out));
 }
 
 async function newResidentForm() {
