@@ -101,7 +101,7 @@ async function unitOptions() {
 }
 
 function residentsTable(list, extra) {
-  return table([extra ? '' : null, t('name'), t('unit'), t('phone'), t('status')].filter((x) => x !== null), list.map((r) => {
+  return table([extra ? '' : null, t('personName'), t('unit'), t('phone'), t('status')].filter((x) => x !== null), list.map((r) => {
     const cells = [h('a', { href: '#/residents/' + r.id }, r.name), r.unit_label || '—', r.phone || '—', t(r.status)];
     return h('tr', { 'data-resident': r.id }, (extra ? [extra(r), ...cells] : cells).map((c) => h('td', {}, c)));
   }), { id: 'residents-table' });
@@ -161,7 +161,7 @@ async function newResidentForm() {
       const r = await post(base() + '/residents', body);
       showLetter(r, r);
     } catch (err) { showError(err, status); }
-  } }, field(t('name'), name), field(t('phone'), phone), field(t('unit'), unit), field(t('role'), role),
+  } }, field(t('personName'), name), field(t('phone'), phone), field(t('unit'), unit), field(t('role'), role),
   h('div', { class: 'field check' }, under, h('label', { for: 'new-under14' }, t('under14'))), h('button', { type: 'submit', id: 'new-create' }, t('create')), status));
 }
 
@@ -350,7 +350,11 @@ async function face(el) {
   el.append(h('h2', {}, t('faceOperator')), h('form', { class: 'grid', onsubmit: async (e) => {
     e.preventDefault();
     try { await put(base() + '/face-operator', { operator_name: name.value, operator_contact: contact.value }); out.textContent = '✓'; } catch (err) { showError(err, out); }
-  } }, field(t('operatorName'), name), field(t('operatorContact'), contact), h('button', { type: 'submit' }, t('save')), out));
+  } }, field(t('operatorName'), name), field(t('operatorContact'), contact), h('button', { type: 'submit' }, t('save')), out),
+  h('button', { class: 'danger', id: 'face-stop', onclick: async () => {
+    if (!await ask(t('faceStop'), h('p', {}, t('faceStopConfirm')), t('faceStop'), t('cancel'))) return;
+    try { await call('DELETE', base() + '/face-operator'); out.textContent = '✓'; } catch (err) { showError(err, out); }
+  } }, t('faceStop')));
 }
 
 function inviteBox(inv) {
@@ -362,7 +366,7 @@ function inviteBox(inv) {
 async function staff(el) {
   const { staff: list } = await get(base() + '/staff');
   const out = h('div', { id: 'staff-out', role: 'status' });
-  el.append(h('h1', {}, t('staff')), table([t('name'), t('role'), t('status'), ''], list.map((m) => [m.name, t(m.role), m.disabled_at ? t('disabled') : t('active'),
+  el.append(h('h1', {}, t('staff')), table([t('personName'), t('role'), t('status'), ''], list.map((m) => [m.name, t(m.role), m.disabled_at ? t('disabled') : t('active'),
     ((act) => h('span', { class: 'actions' },
       m.disabled_at ? act(t('enable'), async () => { await post(`${base()}/staff/${m.id}/enable`); location.reload(); })
         : act(t('disable'), async () => { await post(`${base()}/staff/${m.id}/disable`); location.reload(); }, 'danger'),
@@ -378,7 +382,7 @@ async function staff(el) {
   el.append(h('h2', {}, t('newStaff')), h('form', { class: 'grid', id: 'new-staff', onsubmit: async (e) => {
     e.preventDefault();
     try { out.replaceChildren(inviteBox(await post(base() + '/staff', { name: name.value, role: role.value, invite: true }))); } catch (err) { showError(err, out); }
-  } }, field(t('name'), name), field(t('role'), role), h('button', { type: 'submit', id: 'staff-create' }, t('create'))));
+  } }, field(t('personName'), name), field(t('role'), role), h('button', { type: 'submit', id: 'staff-create' }, t('create'))));
 }
 
 async function audit(el) {
