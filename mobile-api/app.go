@@ -23,6 +23,7 @@ import (
 	"gatepass/internal/passkey"
 	"gatepass/internal/secret"
 	"gatepass/internal/store"
+	"gatepass/internal/wechat"
 )
 
 // Limits are the per-window request caps of the abuse-prone endpoints.
@@ -52,6 +53,8 @@ type Config struct {
 	RPOrigins []string
 	Limits    Limits
 	Edge      httpx.Edge // the metrics listener and the trusted proxies
+	// WeChat exchanges mini-program login codes; nil when WeChat sign-in is not set up.
+	WeChat *wechat.Client
 }
 
 // API is the resident HTTP API and web app.
@@ -65,6 +68,7 @@ type API struct {
 	reg         *prometheus.Registry // served on edge.MetricsAddr, never on the API's port
 	edge        httpx.Edge
 	communities communityCache
+	wechat      *wechat.Client
 }
 
 // bodyLimit caps request bodies: the largest is a WebAuthn attestation (a few KB).
@@ -82,7 +86,7 @@ func New(cfg Config) (*API, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &API{db: cfg.DB, sealer: cfg.Sealer, log: cfg.Log, wa: wa, origins: cfg.RPOrigins, edge: cfg.Edge}
+	a := &API{db: cfg.DB, sealer: cfg.Sealer, log: cfg.Log, wa: wa, origins: cfg.RPOrigins, edge: cfg.Edge, wechat: cfg.WeChat}
 	a.communities = communityCache{ttl: communityTTL, load: func(ctx context.Context, c uuid.UUID) (communityState, error) {
 		signer, err := a.db.Signer(ctx, c, a.sealer)
 		if err != nil {

@@ -157,10 +157,22 @@ func (a *API) redeemBegin(c *fiber.Ctx, _ *store.Session) error {
 	return c.JSON(fiber.Map{"ceremony": id, "options": creation})
 }
 
+// inviteText takes the code out of what was typed or scanned: the invite link itself
+// (<app origin>/i/<code>, what the invite QR holds: the mini-program scans it with
+// wx.scanCode), or a code as it is.
+func inviteText(typed string) string {
+	typed = strings.TrimSpace(typed)
+	if i := strings.LastIndex(typed, "/i/"); i >= 0 {
+		typed, _, _ = strings.Cut(typed[i+len("/i/"):], "?")
+		typed, _, _ = strings.Cut(typed, "#")
+	}
+	return typed
+}
+
 // findInvite reads an invite code as linked or typed: the long code of the link and its
 // QR code, or the short code of the printed slip.
 func (a *API) findInvite(ctx context.Context, typed string) (store.PendingInvite, error) {
-	typed = strings.TrimSpace(typed)
+	typed = inviteText(typed)
 	if strings.HasPrefix(typed, secret.KindInvite+"_") {
 		community, h, err := secret.Parse(secret.KindInvite, typed)
 		if err != nil {
@@ -182,7 +194,7 @@ func inviteLimitKey(body []byte) string {
 		Code string `json:"invite_code"`
 	}
 	_ = json.Unmarshal(body, &in) // a body that does not parse is refused by the handler
-	code := strings.TrimSpace(in.Code)
+	code := inviteText(in.Code)
 	if normal, _, err := secret.ParseShort(code); err == nil {
 		code = normal
 	}

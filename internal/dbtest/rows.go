@@ -58,6 +58,7 @@ const (
 	Units              Table = "units"
 	VisitorPasses      Table = "visitor_passes"
 	WebauthnCeremonies Table = "webauthn_ceremonies"
+	WechatBindings     Table = "wechat_bindings"
 	Zones              Table = "zones"
 )
 
@@ -66,7 +67,7 @@ var Tables = []Table{AuditHeads, AuditLog, Buildings, ChangeLog, Communities, Co
 	EntryEvents, FacePurges, FaceTemplates, GateCommands, Gates, Invites, Passkeys,
 	Residencies, Residents, Sessions, SigningKeys, Staff, StaffCeremonies, StaffInvites, StaffPasskeys,
 	StaffSessions, StaffTokens, Units, VisitorPasses,
-	WebauthnCeremonies, Zones}
+	WebauthnCeremonies, WechatBindings, Zones}
 
 var ident = regexp.MustCompile(`^[a-z_][a-z0-9_]*$`)
 

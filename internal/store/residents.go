@@ -201,7 +201,7 @@ type ended struct {
 }
 
 // endResidency stops everything that lets a resident in, for move-out and deletion
-// alike: the residency, pending invites, sessions, the visitor passes they host, every
+// alike: the residency, pending invites, sessions, the WeChat binding, the visitor passes they host, every
 // credential of theirs and of those passes (gates are told), and their face data (every
 // gate is told to purge).
 func (tx *Tx) endResidency(ctx context.Context, c, resident uuid.UUID, revokeReason string, faceReason consent.Reason) (ended, error) {
@@ -210,6 +210,8 @@ func (tx *Tx) endResidency(ctx context.Context, c, resident uuid.UUID, revokeRea
 		{`UPDATE residencies SET valid_to = now() WHERE community_id = $1 AND resident_id = $2 AND valid_to IS NULL`, nil},
 		{`UPDATE invites SET expires_at = now() WHERE community_id = $1 AND resident_id = $2 AND used_at IS NULL AND expires_at > now()`, nil},
 		{`UPDATE sessions SET revoked_at = now() WHERE community_id = $1 AND resident_id = $2 AND revoked_at IS NULL`, &e.Sessions},
+		// A WeChat binding lets its WeChat user sign in: it ends with the residency.
+		{`DELETE FROM wechat_bindings WHERE community_id = $1 AND resident_id = $2`, nil},
 		{`UPDATE visitor_passes SET revoked_at = now() WHERE community_id = $1 AND host_resident_id = $2 AND revoked_at IS NULL`, &e.VisitorPasses},
 	}
 	if err := tx.execSteps(ctx, "end residency", steps, c, resident); err != nil {
