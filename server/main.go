@@ -5,6 +5,7 @@
 //	server serve                   run the HTTP server (migrates first unless --no-migrate)
 //	server migrate                 apply the schema
 //	server staff create ...        make a staff member and print their token once
+//	server staff invite ...        a one-time link to register a console passkey
 //	server staff disable|enable    take a member's access away, or give it back
 //	server staff tokens ...        list, issue and revoke a member's tokens
 //	server audit verify            recompute the audit hash chain
@@ -21,6 +22,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -42,6 +44,9 @@ commands:
   staff create   --name NAME --role admin|guard|auditor [--community ID]
                  [--kind console|integration] [--label TEXT] [--ttl 90d]
                  prints the new staff token alone on the last line
+  staff invite   --id ID, or --name NAME --role ROLE [--community ID] to make a
+                 member without a token: prints a one-time link (72 h) to register
+                 a passkey for the staff console at /console/
   staff disable  --id ID: every token of the member fails at once (operators too);
                  the last enabled admin of a community cannot be disabled
   staff enable   --id ID
@@ -59,7 +64,8 @@ commands:
 environment: DATABASE_URL, LISTEN_ADDR, METRICS_ADDR, TRUSTED_PROXIES,
              MASTER_KEY_FILE, EVENT_RETENTION, CHANGE_LOG_RETENTION,
              STAFF_TOKEN_TTL, WEBHOOK_ALLOW_LOOPBACK, WEBHOOK_TIMEOUT,
-             WEBHOOK_RETRY_BASE, GATE_OFFLINE_AFTER, LOG_LEVEL (flags override)
+             WEBHOOK_RETRY_BASE, GATE_OFFLINE_AFTER, CONSOLE_ORIGINS, CONSOLE_RP_ID,
+             RESIDENT_APP_URL, LOG_LEVEL (flags override)
 `
 
 func main() {
@@ -80,6 +86,20 @@ type config struct {
 	tokenTTL    time.Duration // a new staff token's lifetime unless asked otherwise
 	edge        httpx.Edge    // the metrics listener and the trusted proxies
 	webhooks    dispatch.Config
+	console     string // the console's origins, comma-separated
+	consoleRPID string // the console's WebAuthn relying party id
+	residentApp string // mobile-api's origin, for invite letters' QR codes
+}
+
+// consoleSettings are the console's settings from the flags.
+func (c *config) consoleSettings() ConsoleSettings {
+	var origins []string
+	for _, o := range strings.Split(c.console, ",") {
+		if o = strings.TrimSuffix(strings.TrimSpace(o), "/"); o != "" {
+			origins = append(origins, o)
+		}
+	}
+	return ConsoleSettings{Origins: origins, RPID: c.consoleRPID, ResidentAppURL: c.residentApp}
 }
 
 // defaultMetricsAddr keeps /metrics off the API's port and on loopback; mobile-api's is
@@ -125,6 +145,12 @@ func (c *config) flags(fs *flag.FlagSet) {
 		"first wait before a failed webhook delivery is retried; it doubles up to an hour, for 24 hours (env WEBHOOK_RETRY_BASE)")
 	fs.DurationVar(&c.webhooks.OfflineAfter, "gate-offline-after", 5*time.Minute,
 		"silence after which a gate is reported offline to webhooks (env GATE_OFFLINE_AFTER)")
+	fs.StringVar(&c.console, "console-origins", envOr("CONSOLE_ORIGINS", "http://localhost:8080"),
+		"origins the staff console is served from, comma-separated; the first makes staff invite links (env CONSOLE_ORIGINS)")
+	fs.StringVar(&c.consoleRPID, "console-rp-id", os.Getenv("CONSOLE_RP_ID"),
+		"WebAuthn relying party id of the console (env CONSOLE_RP_ID; default: the first origin's host)")
+	fs.StringVar(&c.residentApp, "resident-app-url", os.Getenv("RESIDENT_APP_URL"),
+		"the resident app's origin (mobile-api), for the QR code of printed invite letters (env RESIDENT_APP_URL)")
 	fs.StringVar(&c.logLevel, "log-level", envOr("LOG_LEVEL", "info"), "debug, info, warn or error (env LOG_LEVEL)")
 }
 

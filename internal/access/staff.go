@@ -2,6 +2,7 @@ package access
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -87,6 +88,9 @@ type Staff struct {
 	// what a member needs to rotate it before it stops working.
 	Token        uuid.UUID
 	TokenExpires time.Time
+	// Session is true when the request came from a console session (a passkey sign-in)
+	// rather than a bearer token; Token is then the session's id.
+	Session bool
 }
 
 // IsOperator reports whether the staff member belongs to the deployment, not one community.
@@ -115,6 +119,19 @@ func (s Staff) Authorize(a Action, c uuid.UUID) error {
 		}
 	}
 	return fmt.Errorf("role %s may not %s: %w", s.Role, a, ErrForbidden)
+}
+
+// Allowed lists the actions s may do in community c, in a fixed order: what a client
+// (the console) shows, from the same table Authorize decides by.
+func (s Staff) Allowed(c uuid.UUID) []Action {
+	out := []Action{}
+	for a := range grants {
+		if s.Authorize(a, c) == nil {
+			out = append(out, a)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // MayCreateStaff reports whether s may create a staff member with the given scope: admins
@@ -217,11 +234,15 @@ func FormatTTL(d time.Duration) string {
 // four digits of a mobile number (138****5678), only the last four of a shorter one, and
 // nothing of a number too short to hide four digits in. Auditors read no residents.
 func (s Staff) Phone(p string) string {
-	if s.Role == StaffAdmin {
+	if s.SeesPhones() {
 		return p
 	}
 	return MaskPhone(p)
 }
+
+// SeesPhones reports whether s sees residents' phone numbers whole (and so may search
+// by them).
+func (s Staff) SeesPhones() bool { return s.Role == StaffAdmin }
 
 // MaskPhone hides all but the outer digits of a phone number; at least four digits are
 // always hidden. Separators are dropped, a leading "+" is kept.

@@ -52,6 +52,10 @@ const (
 	SigningKeys        Table = "signing_keys"
 	Staff              Table = "staff"
 	StaffTokens        Table = "staff_tokens"
+	StaffCeremonies    Table = "staff_ceremonies"
+	StaffInvites       Table = "staff_invites"
+	StaffPasskeys      Table = "staff_passkeys"
+	StaffSessions      Table = "staff_sessions"
 	Units              Table = "units"
 	VisitorPasses      Table = "visitor_passes"
 	WebauthnCeremonies Table = "webauthn_ceremonies"
@@ -65,7 +69,8 @@ const (
 // Tables is the fixed list every helper checks its table against.
 var Tables = []Table{AuditHeads, AuditLog, Buildings, ChangeLog, Communities, Consents, Credentials,
 	EntryEvents, FacePurges, FaceTemplates, GateCommands, GateLiveness, Gates, Invites, Passkeys,
-	Residencies, Residents, Sessions, SigningKeys, Staff, StaffTokens, Units, VisitorPasses,
+	Residencies, Residents, Sessions, SigningKeys, Staff, StaffCeremonies, StaffInvites, StaffPasskeys,
+	StaffSessions, StaffTokens, Units, VisitorPasses,
 	WebauthnCeremonies, WebhookAttempts, WebhookDeliveries, WebhookEndpoints, WechatBindings, Zones}
 
 var ident = regexp.MustCompile(`^[a-z_][a-z0-9_]*$`)

@@ -185,10 +185,24 @@ type EventFilter struct {
 	From, To   time.Time
 	Gate       uuid.UUID
 	Result     string
+	Reason     string
+	Method     string
 	Credential uuid.UUID
-	Cursor     string // from the previous page's next_cursor
-	Limit      int
+	// Who is part of a resident's name or unit label: the events of the credentials and
+	// face entries of the residents it matches (at most maxWho of them).
+	Who string
+	// ReceivedAfter keeps events the server received after it (the live stream).
+	ReceivedAfter time.Time
+	Cursor        string // from the previous page's next_cursor
+	Limit         int
 }
+
+// maxWho bounds the residents one name or unit filter may match: a filter that matches
+// more is too broad to mean a person, and is refused with a clear answer.
+const maxWho = 200
+
+// ErrWhoTooBroad refuses a name or unit filter that matches too many residents.
+var ErrWhoTooBroad = access.Invalid("who", "matches more than %d residents: type more of the name or unit", maxWho)
 
 // eventCursor is the (occurred_at, id) of the last row of a page.
 func eventCursor(e access.EntryEvent) string {
@@ -209,7 +223,39 @@ func parseEventCursor(s string) (time.Time, uuid.UUID, error) {
 	return t, u, nil
 }
 
-// Events lists community c's entry events, newest first, with keyset pagination.
+// whoIDs resolves a name or unit filter to the residents it matches and their
+// credentials.
+func (db *DB) whoIDs(ctx context.Context, c uuid.UUID, who string) (residents, creds []string, err error) {
+	pattern := "%" + likeEscaper.Replace(who) + "%"
+	var ids []uuid.UUID
+	// Units are few (hundreds to thousands): their residents come by the unit's label,
+	// everyone who lived there, so that last year's entries of a unit find last year's
+	// residents too.
+	if err := db.x.SelectContext(ctx, &ids, `SELECT id FROM residents WHERE community_id = $1 AND name ILIKE $2
+		UNION
+		SELECT h.resident_id FROM residencies h JOIN units u ON u.community_id = $1 AND u.id = h.unit_id
+		WHERE h.community_id = $1 AND u.label ILIKE $2
+		LIMIT $3`, c, pattern, maxWho+1); err != nil {
+		return nil, nil, fmt.Errorf("entry log filter: %w", err)
+	}
+	if len(ids) > maxWho {
+		return nil, nil, ErrWhoTooBroad
+	}
+	residents = uuidStrings(ids)
+	var cids []uuid.UUID
+	if err := db.x.SelectContext(ctx, &cids, `SELECT id FROM credentials WHERE community_id = $1 AND resident_id = ANY($2::uuid[])`,
+		c, pq.Array(residents)); err != nil {
+		return nil, nil, fmt.Errorf("entry log filter: %w", err)
+	}
+	return residents, uuidStrings(cids), nil
+}
+
+// Events lists community c's entry events, newest first, with keyset pagination on
+// (occurred_at, id): every filter is an equality on an indexed column or a time range,
+// so a page reads only its own rows (migration 00023's indexes; docs/benchmarks.md).
+// Each event comes with its gate's name and, resolved here, the resident and unit of its
+// credential or face match, the visitor pass's label and the releasing staff member's
+// name: the log says who came in, not which UUID.
 func (db *DB) Events(ctx context.Context, c uuid.UUID, f EventFilter) (access.EventPage, error) {
 	page := access.EventPage{Events: []access.EntryEvent{}}
 	var curAt any
@@ -233,17 +279,46 @@ func (db *DB) Events(ctx context.Context, c uuid.UUID, f EventFilter) (access.Ev
 		}
 		return s
 	}
-	err := db.x.SelectContext(ctx, &page.Events, `SELECT id, occurred_at, received_at, gate_id, credential_id, subject, method,
-			result, reason, offline, stale, staff_id, resident_id, score, dropped FROM entry_events
-		WHERE community_id = $1
-		  AND ($2::timestamptz IS NULL OR occurred_at >= $2)
-		  AND ($3::timestamptz IS NULL OR occurred_at < $3)
-		  AND ($4::uuid IS NULL OR gate_id = $4)
-		  AND ($5::text IS NULL OR result = $5)
-		  AND ($6::uuid IS NULL OR credential_id = $6)
-		  AND ($7::timestamptz IS NULL OR (occurred_at, id) < ($7, $8::uuid))
-		ORDER BY occurred_at DESC, id DESC LIMIT $9`,
-		c, nullTime(f.From), nullTime(f.To), nullUUID(f.Gate), nullText(f.Result), nullUUID(f.Credential), curAt, curID, f.Limit)
+	var whoRes, whoCreds any
+	if f.Who != "" {
+		r, cr, err := db.whoIDs(ctx, c, f.Who)
+		if err != nil {
+			return page, err
+		}
+		if len(r) == 0 {
+			return page, nil
+		}
+		whoRes, whoCreds = pq.Array(r), pq.Array(cr)
+	}
+	err := db.x.SelectContext(ctx, &page.Events, `SELECT e.id, e.occurred_at, e.received_at, e.gate_id, e.credential_id, e.subject, e.method,
+			e.result, e.reason, e.offline, e.stale, e.staff_id, e.resident_id, e.score, e.dropped,
+			g.name AS gate_name, who.name AS resident_name, who.unit_label, vp.label AS visitor_label, st.name AS staff_name
+		FROM (SELECT id, occurred_at, received_at, gate_id, credential_id, subject, method,
+				result, reason, offline, stale, staff_id, resident_id, score, dropped FROM entry_events
+			WHERE community_id = $1
+			  AND ($2::timestamptz IS NULL OR occurred_at >= $2)
+			  AND ($3::timestamptz IS NULL OR occurred_at < $3)
+			  AND ($4::uuid IS NULL OR gate_id = $4)
+			  AND ($5::text IS NULL OR result = $5)
+			  AND ($6::uuid IS NULL OR credential_id = $6)
+			  AND ($7::timestamptz IS NULL OR (occurred_at, id) < ($7, $8::uuid))
+			  AND ($10::text IS NULL OR reason = $10)
+			  AND ($11::text IS NULL OR method = $11)
+			  AND ($12::uuid[] IS NULL OR credential_id = ANY($13::uuid[]) OR resident_id = ANY($12::uuid[]))
+			  AND ($14::timestamptz IS NULL OR (received_at > $14 AND occurred_at > $14::timestamptz - interval '1 day'))
+			ORDER BY occurred_at DESC, id DESC LIMIT $9) e
+		LEFT JOIN gates g ON g.community_id = $1 AND g.id = e.gate_id
+		LEFT JOIN credentials cr ON cr.community_id = $1 AND cr.id = e.credential_id
+		LEFT JOIN visitor_passes vp ON vp.community_id = $1 AND vp.id = e.credential_id AND e.subject = 'visitor'
+		LEFT JOIN LATERAL (SELECT r.name, u.label AS unit_label FROM residents r
+			LEFT JOIN LATERAL (SELECT unit_id FROM residencies WHERE community_id = $1 AND resident_id = r.id
+				ORDER BY valid_from DESC LIMIT 1) rs ON true
+			LEFT JOIN units u ON u.community_id = $1 AND u.id = rs.unit_id
+			WHERE r.community_id = $1 AND r.id = coalesce(e.resident_id, cr.resident_id)) who ON true
+		LEFT JOIN staff st ON st.id = e.staff_id
+		ORDER BY e.occurred_at DESC, e.id DESC`,
+		c, nullTime(f.From), nullTime(f.To), nullUUID(f.Gate), nullText(f.Result), nullUUID(f.Credential), curAt, curID, f.Limit,
+		nullText(f.Reason), nullText(f.Method), whoRes, whoCreds, nullTime(f.ReceivedAfter))
 	if err != nil {
 		return page, fmt.Errorf("list events: %w", err)
 	}

@@ -90,7 +90,8 @@ func (db *DB) Resident(ctx context.Context, c, id uuid.UUID) (access.Resident, e
 
 // ResidentFilter selects a page of residents.
 type ResidentFilter struct {
-	Query  string // part of the name
+	Query  string // part of the name or unit label (or phone number, with Phone)
+	Phone  bool   // Query also matches phone numbers: for callers who see them whole
 	Status access.ResidentStatus
 	Cursor string // from the previous page's NextCursor
 	Limit  int
@@ -132,10 +133,12 @@ func (db *DB) Residents(ctx context.Context, c uuid.UUID, f ResidentFilter) (acc
 	page := access.ResidentPage{Residents: []access.Resident{}}
 	err := db.x.SelectContext(ctx, &page.Residents, residentSelect+`
 		WHERE r.community_id = $1
-		  AND ($2::text IS NULL OR r.name ILIKE $2)
+		  AND ($2::text IS NULL OR r.name ILIKE $2 OR ($7 AND r.phone ILIKE $2) OR r.id IN (SELECT h.resident_id FROM residencies h
+			JOIN units hu ON hu.community_id = $1 AND hu.id = h.unit_id
+			WHERE h.community_id = $1 AND h.valid_to IS NULL AND hu.label ILIKE $2))
 		  AND ($3::text IS NULL OR r.status = $3)
 		  AND ($4::text IS NULL OR (r.name, r.id) > ($4::text, $5::uuid))
-		ORDER BY r.name, r.id LIMIT $6`, c, pattern, status, afterName, afterID, f.Limit+1)
+		ORDER BY r.name, r.id LIMIT $6`, c, pattern, status, afterName, afterID, f.Limit+1, f.Phone && phoneLike(f.Query))
 	if err != nil {
 		return page, fmt.Errorf("list residents: %w", err)
 	}
@@ -146,6 +149,23 @@ func (db *DB) Residents(ctx context.Context, c uuid.UUID, f ResidentFilter) (acc
 		page.NextCursor = base64.RawURLEncoding.EncodeToString(raw)
 	}
 	return page, nil
+}
+
+// phoneLike reports whether a search looks like (part of) a phone number: digits and
+// the separators people type. Only such a search is matched against phone numbers, which
+// spares every name search a second scan of the community's residents.
+func phoneLike(q string) bool {
+	digits := 0
+	for _, r := range q {
+		switch {
+		case r >= '0' && r <= '9':
+			digits++
+		case r == '+' || r == '-' || r == ' ' || r == '(' || r == ')':
+		default:
+			return false
+		}
+	}
+	return digits > 0
 }
 
 var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)

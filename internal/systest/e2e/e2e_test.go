@@ -38,6 +38,7 @@ type system struct {
 	bin      string
 	env      []string
 	server   string // http://127.0.0.1:port
+	console  string // the same server as http://localhost:port, for the staff console's passkeys
 	mobile   string // http://localhost:port (WebAuthn refuses IP addresses)
 	operator string
 	logs     map[string]*logBuffer // every program's output, by name
@@ -267,7 +268,8 @@ func start(t *testing.T) *system {
 	serverAddr, mobileAddr := apitest.FreeAddr(t), apitest.FreeAddr(t)
 	s.server = "http://" + serverAddr
 	s.mobile = "http://localhost:" + portOf(mobileAddr)
-	s.run("server", nil, "server", "serve", "--no-migrate", "--listen", serverAddr)
+	s.console = "http://localhost:" + portOf(serverAddr)
+	s.run("server", []string{"CONSOLE_ORIGINS=" + s.console, "RESIDENT_APP_URL=" + s.mobile}, "server", "serve", "--no-migrate", "--listen", serverAddr)
 	s.wx = wechattest.Start(testWeChatAppID, testWeChatSecret)
 	t.Cleanup(s.wx.Close)
 	s.run("mobile-api", []string{"RP_ID=localhost", "RP_ORIGINS=" + s.mobile,

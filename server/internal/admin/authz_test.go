@@ -127,6 +127,12 @@ func endpoints() []endpoint {
 		{"POST", "/communities/{c}/webhooks/{w}/resume", []string{"admin", "operator"}, nil, 200},
 		{"POST", "/communities/{c}/webhooks/{w}/ping", []string{"admin", "operator"}, nil, 202},
 		{"GET", "/communities/{c}/webhooks/{w}/deliveries", []string{"admin", "auditor", "operator"}, nil, 200},
+		// The console's additions (issue 17).
+		{"POST", "/communities/{c}/staff/{s}/invite", []string{"admin", "operator"}, nil, 201},
+		{"GET", "/gates/{g}/commands/{cmd}", []string{"admin", "guard", "operator"}, nil, 200},
+		{"GET", "/communities/{c}/events/stream?wait=0s&gate_id={g}", []string{"admin", "guard", "operator"}, nil, 200},
+		{"GET", "/communities/{c}/residents/{r}/access", []string{"admin", "guard", "operator"}, nil, 200},
+		{"GET", "/communities/{c}/audit/verify", []string{"admin", "auditor", "operator"}, nil, 200},
 	}
 }
 
@@ -142,7 +148,7 @@ func TestEveryAdminRouteIsInTheMatrix(t *testing.T) {
 		known[e.route()] = true
 	}
 	replacer := strings.NewReplacer(":community", "{c}", ":resident", "{r}", ":zone", "5", ":card", "{card}", ":gate", "{g}",
-		":visitor_pass", "{vp}", ":staff", "{s}", ":token", "{t}", ":kid", "{kid}", ":webhook", "{w}")
+		":visitor_pass", "{vp}", ":staff", "{s}", ":token", "{t}", ":kid", "{kid}", ":webhook", "{w}", ":command", "{cmd}")
 	for _, r := range admin.Routes() {
 		key := r.Method + " " + replacer.Replace(r.Path)
 		if !known[key] {
@@ -163,8 +169,11 @@ func (h *harness) objectsOf(f servertest.Fixture, e endpoint) objects {
 	if uses("card") {
 		ids["card"] = h.Card(f, ids["r"])
 	}
-	if uses("g") {
+	if uses("g") || uses("cmd") {
 		ids["g"] = h.NewGate(f)
+	}
+	if uses("cmd") {
+		ids["cmd"] = h.release(f, ids["g"])
 	}
 	if uses("vp") {
 		ids["vp"] = h.visitorPass(f, ids["r"])
@@ -261,6 +270,7 @@ func TestObjectsOfAnotherCommunity(t *testing.T) {
 	ev["credential_id"] = theirs["card"]
 	h.Must(http.StatusOK, "POST", "/gate/v1/events", gateToken, map[string]any{"events": []any{ev}})
 	theirs["vp"] = h.visitorPass(b, b.Resident)
+	theirs["cmd"] = h.release(b, gate)
 	m := h.Member(uuid.MustParse(b.ID), access.StaffGuard)
 	theirs["s"], theirs["t"] = m.ID, m.TokenID
 	theirs["w"] = h.pausedWebhook(b)
