@@ -33,6 +33,7 @@ func commands() map[string]command {
 			srv := NewServer(e.db, e.sealer, e.cfg.logger(e.stderr), Settings{TokenTTL: e.cfg.tokenTTL, Edge: e.cfg.edge,
 				EventRetention: e.cfg.retention})
 			go srv.maintain(ctx, retention{events: e.cfg.retention, changes: e.cfg.changes})
+			go srv.endLockdowns(ctx)
 			return srv.Serve(ctx, e.cfg.listen)
 		}},
 		"migrate": {migrate: true, run: func(ctx context.Context, e *env) error {

@@ -42,7 +42,8 @@ type Settings struct {
 // NewServer builds the HTTP app on a database.
 func NewServer(db *store.DB, sealer *secret.Sealer, log *slog.Logger, set Settings) *Server {
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewDBStatsCollector(db.SQL(), "gatepass"), collectors.NewGoCollector(), gatesync.ClockAlarms(db))
+	reg.MustRegister(collectors.NewDBStatsCollector(db.SQL(), "gatepass"), collectors.NewGoCollector(), gatesync.ClockAlarms(db),
+		gatesync.PastOfflineLimit(db))
 	s := &Server{db: db, log: log, reg: reg, edge: set.Edge}
 	s.app = httpx.NewApp(httpx.Options{Name: "gatepass-server", Log: log, Registry: reg, BodyLimit: gatesync.BodyLimit,
 		TrustedProxies: set.Edge.TrustedProxies})
@@ -74,6 +75,31 @@ func (s *Server) ready(c *fiber.Ctx) error {
 		return httpx.Errorf(http.StatusServiceUnavailable, "database_unreachable", "database unreachable")
 	}
 	return c.JSON(fiber.Map{"status": "ready"})
+}
+
+// lockdownSweep is how often the server records lockdowns that reached their automatic
+// end. Gates end them by themselves at that time; this is the record (audit, and the
+// lockdown.changed announcement) and the lockdown list staff see.
+const lockdownSweep = 5 * time.Second
+
+// endLockdowns records the automatic end of lockdowns until ctx ends.
+func (s *Server) endLockdowns(ctx context.Context) {
+	t := time.NewTicker(lockdownSweep)
+	defer t.Stop()
+	for {
+		if n, err := s.db.EndExpiredLockdowns(ctx); err != nil {
+			if ctx.Err() == nil {
+				s.log.Error("end lockdowns", "err", err)
+			}
+		} else if n > 0 {
+			s.log.Info("lockdowns reached their automatic end", "count", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // retention is how long maintain keeps what it prunes.

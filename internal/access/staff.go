@@ -45,6 +45,12 @@ const (
 	ActReadAudit   Action = "audit.read"
 	ActManageKeys  Action = "keys.manage"
 	ActReadConsent Action = "consent.read" // face-entry consent report, face template count
+	// Who may enter where and when (issue 16): reading groups, policies, passholders,
+	// settings and lockdowns; changing them; starting and lifting a lockdown, which the
+	// guard on duty may do in an emergency without being able to change who enters.
+	ActReadAccess Action = "access.read"
+	ActEditAccess Action = "access.edit"
+	ActLockdown   Action = "lockdown.manage"
 )
 
 // grants is the whole authorization policy in one table.
@@ -63,6 +69,9 @@ var grants = map[Action][]StaffRole{
 	ActReadAudit:       {StaffAdmin, StaffAuditor},
 	ActManageKeys:      {StaffAdmin},
 	ActReadConsent:     {StaffAdmin, StaffAuditor},
+	ActReadAccess:      {StaffAdmin, StaffGuard, StaffAuditor},
+	ActEditAccess:      {StaffAdmin},
+	ActLockdown:        {StaffAdmin, StaffGuard},
 }
 
 // selfService are the actions a member may always do to itself; done to another member

@@ -50,7 +50,7 @@ func (a *API) Mount(r fiber.Router) {
 
 // routes is every admin endpoint with the action it needs; authorize enforces it.
 func (a *API) routes() []route {
-	return slices.Concat(a.communityRoutes(), a.staffRoutes(), a.gateRoutes(), a.faceRoutes())
+	return slices.Concat(a.communityRoutes(), a.staffRoutes(), a.gateRoutes(), a.faceRoutes(), a.accessRoutes())
 }
 
 // route is one admin endpoint and the single action it needs permission for.
