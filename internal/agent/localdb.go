@@ -327,7 +327,8 @@ func (s *LocalDB) LoadState(gateInfo gateapi.Gate) (*gate.State, error) {
 	st.Clock = gate.ServerClock{Server: sy.ServerTime}
 	if sy.Access != nil {
 		if st.Access, err = gate.CompileAccess(accessRules(sy.Access), members, sy.Gate.ID, sy.Gate.Zone, sy.Gate.Direction); err != nil {
-			return nil, err
+			// The state is good without them (tokens' zones decide): see ErrRules.
+			return st, fmt.Errorf("%w: %v", ErrRules, err)
 		}
 	}
 	return st, nil
@@ -592,11 +593,21 @@ func (s *LocalDB) LoadStateFrom(in *gateapi.Sync, prev *gate.State, at time.Time
 		return nil, err
 	}
 	st.Clock = gate.ServerClock{Server: in.ServerTime, At: at}
-	if st.Access, err = syncRules(in, prev); err != nil {
-		return nil, err
+	var rulesErr error
+	if st.Access, rulesErr = syncRules(in, prev); rulesErr != nil {
+		// Rules this gate cannot read (a time zone its build does not know) must not stop
+		// its sync: it keeps deciding by the rules it had, and says so (ErrRules).
+		if prev != nil && !in.Full {
+			st.Access = prev.Access
+		}
+		rulesErr = fmt.Errorf("%w: %v", ErrRules, rulesErr)
 	}
-	return st.Forgetting(in.ServerTime), nil
+	return st.Forgetting(in.ServerTime), rulesErr
 }
+
+// ErrRules is LoadStateFrom's error when a sync's access rules cannot be used: the state
+// it returns beside it is good, with the rules the gate had.
+var ErrRules = errors.New("access rules not applied")
 
 // syncRules is the access rules after a sync answer just stored: new ones when it has
 // them (with prev's members unless it brings all), none after a full answer without

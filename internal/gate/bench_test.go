@@ -193,3 +193,21 @@ func BenchmarkDecideWithSchedules(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkAccessCheck is what issue 16 adds to a decision alone: the holder's groups
+// among 50,000 holders, the zone, the local time in the community's time zone, the
+// schedule and holidays, the lockdowns.
+func BenchmarkAccessCheck(b *testing.B) {
+	f := newFixture(b)
+	cred := uuid.New()
+	d := benchAccessDecider(b, f, cred)
+	st := d.State()
+	holder := st.Holder(cred)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if st.entry(holder, 1, true, t0) != Granted {
+			b.Fatal("denied")
+		}
+	}
+}

@@ -372,9 +372,10 @@ func (tx *Tx) SetAccessPolicy(ctx context.Context, p access.AccessPolicy) (acces
 		return p, access.Invalid("group_ids", "names a group this community does not have")
 	}
 	p.Groups = uniqueIDs(p.Groups)
-	err = tx.x.GetContext(ctx, &p.UpdatedAt, `INSERT INTO access_policies (community_id, level, target_id, group_ids, inherit)
-		VALUES ($1, $2, $3, $4, $5)
-		ON CONFLICT (community_id, level, target_id) DO UPDATE SET group_ids = EXCLUDED.group_ids, inherit = EXCLUDED.inherit, updated_at = now()
+	// EXCLUDED's time, not now(): Citus takes no function in DO UPDATE SET.
+	err = tx.x.GetContext(ctx, &p.UpdatedAt, `INSERT INTO access_policies (community_id, level, target_id, group_ids, inherit, updated_at)
+		VALUES ($1, $2, $3, $4, $5, now())
+		ON CONFLICT (community_id, level, target_id) DO UPDATE SET group_ids = EXCLUDED.group_ids, inherit = EXCLUDED.inherit, updated_at = EXCLUDED.updated_at
 		RETURNING updated_at`, p.Community, p.Level, p.Target, pq.Array(uuidStrings(p.Groups)), p.Inherit)
 	if err != nil {
 		return p, fmt.Errorf("access policy: %w", err)
@@ -650,6 +651,32 @@ func (db *DB) ResidentAccess(ctx context.Context, c, resident uuid.UUID) (Reside
 			out.Groups = append(out.Groups, g)
 			out.Zones |= g.Zones
 		}
+	}
+	return out, nil
+}
+
+// residentGroupZones is what resident's groups open, whatever their schedules (the
+// perimeter alone when they live nowhere now): a visitor pass of theirs may open no more.
+func residentGroupZones(ctx context.Context, q getSelecter, c, resident uuid.UUID) (access.ZoneMask, error) {
+	perimeter := access.ZoneMask(0).With(access.PerimeterZone)
+	places, err := residentPlaces(ctx, q, c, nil, nil, []uuid.UUID{resident}, false)
+	if err != nil || len(places) == 0 {
+		return perimeter, err
+	}
+	ps, err := loadPolicies(ctx, q, c)
+	if err != nil {
+		return 0, err
+	}
+	ids := places[0].groups(ps)
+	var masks []access.ZoneMask
+	err = q.SelectContext(ctx, &masks, `SELECT zones FROM access_groups WHERE community_id = $1 AND id = ANY($2::uuid[])
+		UNION ALL SELECT zones | 1 FROM buildings WHERE community_id = $1 AND id = ANY($2::uuid[])`, c, pq.Array(uuidStrings(ids)))
+	if err != nil {
+		return 0, fmt.Errorf("resident zones: %w", err)
+	}
+	var out access.ZoneMask
+	for _, m := range masks {
+		out |= m
 	}
 	return out, nil
 }
