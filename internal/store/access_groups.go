@@ -26,6 +26,9 @@ const (
 	changeMembership = "membership"
 )
 
+// levelPassholder is a membershipChange's level for one passholder.
+const levelPassholder = "passholder"
+
 // membershipChange says whose groups a change touched: every resident of a building or
 // unit, one resident, one passholder, or everyone (All).
 type membershipChange struct {
@@ -520,7 +523,7 @@ func memberships(ctx context.Context, q selecter, c uuid.UUID, all bool, changes
 			units = append(units, ch.ID)
 		case ch.Level == access.LevelResident:
 			residents = append(residents, ch.ID)
-		case ch.Level == "passholder":
+		case ch.Level == levelPassholder:
 			passholders = append(passholders, ch.ID)
 		}
 	}
@@ -558,7 +561,7 @@ func memberships(ctx context.Context, q selecter, c uuid.UUID, all bool, changes
 	// credentials, which may be visitor passes (they keep their own zones).
 	var named []uuid.UUID
 	for _, ch := range changes {
-		if ch.Level == access.LevelResident || ch.Level == "passholder" {
+		if ch.Level == access.LevelResident || ch.Level == levelPassholder {
 			named = append(named, ch.ID)
 		}
 	}

@@ -48,7 +48,7 @@ func (tx *Tx) CreatePassholder(ctx context.Context, p NewPassholder) (access.Pas
 	if err != nil {
 		return out, fmt.Errorf("create passholder: %w", err)
 	}
-	if err := tx.membershipChanged(ctx, p.Community, membershipChange{Level: "passholder", ID: out.ID}); err != nil {
+	if err := tx.membershipChanged(ctx, p.Community, membershipChange{Level: levelPassholder, ID: out.ID}); err != nil {
 		return out, err
 	}
 	// Names stay out of the audit log, as residents' do.
@@ -75,7 +75,7 @@ func (tx *Tx) UpdatePassholder(ctx context.Context, p access.Passholder) (access
 	if err != nil {
 		return out, fmt.Errorf("update passholder: %w", err)
 	}
-	if err := tx.membershipChanged(ctx, p.Community, membershipChange{Level: "passholder", ID: p.ID}); err != nil {
+	if err := tx.membershipChanged(ctx, p.Community, membershipChange{Level: levelPassholder, ID: p.ID}); err != nil {
 		return out, err
 	}
 	return out, tx.Audit(ctx, p.Community, "passholder.update", "passholder:"+p.ID.String(),
@@ -99,7 +99,7 @@ func (tx *Tx) EndPassholder(ctx context.Context, c, id uuid.UUID) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	if err := tx.membershipChanged(ctx, c, membershipChange{Level: "passholder", ID: id}); err != nil {
+	if err := tx.membershipChanged(ctx, c, membershipChange{Level: levelPassholder, ID: id}); err != nil {
 		return 0, err
 	}
 	return revoked, tx.Audit(ctx, c, "passholder.end", "passholder:"+id.String(), map[string]any{"credentials_revoked": revoked})
