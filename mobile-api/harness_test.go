@@ -117,7 +117,11 @@ func (h *harness) community() community {
 			return err
 		}
 		f.id = c.ID
-		b, err := tx.CreateBuilding(ctx, c.ID, apitest.Unique("Building"))
+		if err := tx.PutZone(ctx, access.Zone{Community: c.ID, Zone: 3, Name: "Gym"}); err != nil {
+			return err
+		}
+		// The building's residents open the gym (and may let visitors in there).
+		b, err := tx.CreateBuildingZones(ctx, c.ID, apitest.Unique("Building"), access.ZoneMask(0).With(3))
 		if err != nil {
 			return err
 		}
@@ -126,7 +130,7 @@ func (h *harness) community() community {
 			return err
 		}
 		f.unit = u.ID
-		return tx.PutZone(ctx, access.Zone{Community: c.ID, Zone: 3, Name: "Gym"})
+		return nil
 	})
 	if err != nil {
 		h.t.Fatal(err)

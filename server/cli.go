@@ -36,6 +36,7 @@ func commands() map[string]command {
 				return err
 			}
 			go srv.maintain(ctx, retention{events: e.cfg.retention, changes: e.cfg.changes})
+			go srv.endLockdowns(ctx)
 			sent := srv.sendWebhooks(ctx, e.sealer)
 			err = srv.Serve(ctx, e.cfg.listen)
 			<-sent // the deliveries in flight end within their timeout

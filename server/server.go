@@ -79,7 +79,8 @@ func newConsole(db *store.DB, log *slog.Logger, set ConsoleSettings) (*console.C
 // NewServer builds the HTTP app on a database.
 func NewServer(db *store.DB, sealer *secret.Sealer, log *slog.Logger, set Settings) (*Server, error) {
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewDBStatsCollector(db.SQL(), "gatepass"), collectors.NewGoCollector(), gatesync.ClockAlarms(db))
+	reg.MustRegister(collectors.NewDBStatsCollector(db.SQL(), "gatepass"), collectors.NewGoCollector(), gatesync.ClockAlarms(db),
+		gatesync.PastOfflineLimit(db))
 	s := &Server{db: db, log: log, reg: reg, edge: set.Edge, hook: set.Webhooks}
 	s.app = httpx.NewApp(httpx.Options{Name: "gatepass-server", Log: log, Registry: reg, BodyLimit: gatesync.BodyLimit,
 		TrustedProxies: set.Edge.TrustedProxies})
@@ -138,6 +139,31 @@ func (s *Server) sendWebhooks(ctx context.Context, sealer *secret.Sealer) <-chan
 
 // webhookRetention is how long the webhook delivery log and finished deliveries are kept.
 const webhookRetention = 30 * 24 * time.Hour
+
+// lockdownSweep is how often the server records lockdowns that reached their automatic
+// end. Gates end them by themselves at that time; this is the record (audit, and the
+// lockdown.changed announcement) and the lockdown list staff see.
+const lockdownSweep = 5 * time.Second
+
+// endLockdowns records the automatic end of lockdowns until ctx ends.
+func (s *Server) endLockdowns(ctx context.Context) {
+	t := time.NewTicker(lockdownSweep)
+	defer t.Stop()
+	for {
+		if n, err := s.db.EndExpiredLockdowns(ctx); err != nil {
+			if ctx.Err() == nil {
+				s.log.Error("end lockdowns", "err", err)
+			}
+		} else if n > 0 {
+			s.log.Info("lockdowns reached their automatic end", "count", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
 
 // retention is how long maintain keeps what it prunes.
 type retention struct {

@@ -51,6 +51,12 @@ const (
 	// secret: it is shown once, to the admin who made or rotated it).
 	ActManageWebhooks Action = "webhooks.manage"
 	ActReadWebhooks   Action = "webhooks.read"
+	// Who may enter where and when (issue 16): reading groups, policies, passholders,
+	// settings and lockdowns; changing them; starting and lifting a lockdown, which the
+	// guard on duty may do in an emergency without being able to change who enters.
+	ActReadAccess Action = "access.read"
+	ActEditAccess Action = "access.edit"
+	ActLockdown   Action = "lockdown.manage"
 )
 
 // grants is the whole authorization policy in one table.
@@ -71,6 +77,9 @@ var grants = map[Action][]StaffRole{
 	ActReadConsent:     {StaffAdmin, StaffAuditor},
 	ActManageWebhooks:  {StaffAdmin},
 	ActReadWebhooks:    {StaffAdmin, StaffAuditor},
+	ActReadAccess:      {StaffAdmin, StaffGuard, StaffAuditor},
+	ActEditAccess:      {StaffAdmin},
+	ActLockdown:        {StaffAdmin, StaffGuard},
 }
 
 // selfService are the actions a member may always do to itself; done to another member

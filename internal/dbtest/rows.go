@@ -31,6 +31,8 @@ type Table string
 
 // The tables tests may read or change.
 const (
+	AccessGroups       Table = "access_groups"
+	AccessPolicies     Table = "access_policies"
 	AuditHeads         Table = "audit_heads"
 	AuditLog           Table = "audit_log"
 	Buildings          Table = "buildings"
@@ -45,6 +47,8 @@ const (
 	GateLiveness       Table = "gate_liveness"
 	Gates              Table = "gates"
 	Invites            Table = "invites"
+	Lockdowns          Table = "lockdowns"
+	Passholders        Table = "passholders"
 	Passkeys           Table = "passkeys"
 	Residencies        Table = "residencies"
 	Residents          Table = "residents"
@@ -67,8 +71,8 @@ const (
 )
 
 // Tables is the fixed list every helper checks its table against.
-var Tables = []Table{AuditHeads, AuditLog, Buildings, ChangeLog, Communities, Consents, Credentials,
-	EntryEvents, FacePurges, FaceTemplates, GateCommands, GateLiveness, Gates, Invites, Passkeys,
+var Tables = []Table{AccessGroups, AccessPolicies, AuditHeads, AuditLog, Buildings, ChangeLog, Communities, Consents, Credentials,
+	EntryEvents, FacePurges, FaceTemplates, GateCommands, GateLiveness, Gates, Invites, Lockdowns, Passholders, Passkeys,
 	Residencies, Residents, Sessions, SigningKeys, Staff, StaffCeremonies, StaffInvites, StaffPasskeys,
 	StaffSessions, StaffTokens, Units, VisitorPasses,
 	WebauthnCeremonies, WebhookAttempts, WebhookDeliveries, WebhookEndpoints, WechatBindings, Zones}

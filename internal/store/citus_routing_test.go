@@ -111,6 +111,22 @@ func TestHotPathsRouteToOneShard(t *testing.T) {
 	step("sync", err)
 	_, _, err = hot.GateSync(ctx, g, out.Cursor)
 	step("sync from cursor", err)
+	// A delta with who may enter where and when (issue 16): the rules sent whole, and the
+	// groups of the residents a policy names.
+	err = setup.InTx(ctx, "test", func(tx *store.Tx) error {
+		grp, err := tx.CreateAccessGroup(ctx, access.AccessGroup{Community: c, Name: "Cleaners", Zones: 1})
+		if err != nil {
+			return err
+		}
+		_, err = tx.SetAccessPolicy(ctx, access.AccessPolicy{Community: c, Level: access.LevelResident, Target: resident, Groups: []uuid.UUID{grp.ID}, Inherit: true})
+		return err
+	})
+	step("access change", err)
+	delta, _, err := hot.GateSync(ctx, g, out.Cursor)
+	step("sync an access change", err)
+	if delta.Access == nil || len(delta.Memberships) != 1 {
+		t.Fatalf("access delta: %+v, memberships %v", delta.Access, delta.Memberships)
+	}
 	_, err = hot.GateHeartbeat(ctx, g, "test", 0, 0, nil)
 	step("heartbeat", err)
 	events := make([]access.GateEvent, 20)

@@ -23,13 +23,13 @@ func (db *DB) StoreEvents(ctx context.Context, g access.GateIdentity, events []a
 	ids, times, creds, subjects := make([]uuid.UUID, n), make([]time.Time, n), make([]*uuid.UUID, n), make([]*string, n)
 	methods, results, reasons := make([]string, n), make([]string, n), make([]string, n)
 	offline, stale, staffs, keys := make([]bool, n), make([]bool, n), make([]*uuid.UUID, n), make([][]byte, n)
-	residents, scores, dropped := make([]*uuid.UUID, n), make([]*float32, n), make([]*int64, n)
+	residents, scores, dropped, offlineLimit := make([]*uuid.UUID, n), make([]*float32, n), make([]*int64, n), make([]bool, n)
 	for i, e := range events {
 		// In UTC: lib/pq sends a time with its own offset, and PostgreSQL refuses
 		// offsets it cannot represent (+23:59 is valid RFC 3339).
 		ids[i], times[i], creds[i], methods[i], results[i], reasons[i] = e.ID, e.OccurredAt.UTC(), e.Credential, e.Method, e.Result, e.Reason
 		offline[i], stale[i], staffs[i], keys[i] = e.Offline, e.Stale, e.Staff, e.ReplayKey
-		residents[i], scores[i] = e.Resident, e.Score
+		residents[i], scores[i], offlineLimit[i] = e.Resident, e.Score, e.OfflineLimit
 		if e.Dropped != nil {
 			d := int64(*e.Dropped)
 			dropped[i] = &d
@@ -75,17 +75,18 @@ func (db *DB) StoreEvents(ctx context.Context, g access.GateIdentity, events []a
 			Result     string     `db:"result"`
 		}
 		err := tx.x.SelectContext(ctx, &inserted, `INSERT INTO entry_events (community_id, id, occurred_at, gate_id, credential_id, subject,
-				method, result, reason, offline, stale, staff_id, replay_key, resident_id, score, dropped)
+				method, result, reason, offline, stale, staff_id, replay_key, resident_id, score, dropped, offline_limit)
 			SELECT $1, u.id, u.at, $2, u.cred, u.subject, u.method, u.result, u.reason, u.offline, u.stale, u.staff, u.rkey::bytea,
-				u.resident, u.score::real, u.dropped
+				u.resident, u.score::real, u.dropped, u.offline_limit
 			FROM unnest($3::uuid[], $4::timestamptz[], $5::uuid[], $6::text[], $7::text[], $8::text[], $9::text[],
-				$10::bool[], $11::bool[], $12::uuid[], $13::text[], $14::uuid[], $15::text[], $16::integer[])
-				AS u(id, at, cred, subject, method, result, reason, offline, stale, staff, rkey, resident, score, dropped)
+				$10::bool[], $11::bool[], $12::uuid[], $13::text[], $14::uuid[], $15::text[], $16::integer[], $17::bool[])
+				AS u(id, at, cred, subject, method, result, reason, offline, stale, staff, rkey, resident, score, dropped, offline_limit)
 			ON CONFLICT DO NOTHING
 			RETURNING credential_id, subject, result`,
 			g.Community, g.ID, pq.Array(uuidStrings(ids)), pq.Array(times), pq.Array(nullUUIDStrings(creds)), pq.Array(subjects),
 			pq.Array(methods), pq.Array(results), pq.Array(reasons), pq.Array(offline), pq.Array(stale),
-			pq.Array(nullUUIDStrings(staffs)), pq.Array(hexKeys), pq.Array(nullUUIDStrings(residents)), pq.Array(scoreTexts), pq.Array(dropped))
+			pq.Array(nullUUIDStrings(staffs)), pq.Array(hexKeys), pq.Array(nullUUIDStrings(residents)), pq.Array(scoreTexts), pq.Array(dropped),
+			pq.Array(offlineLimit))
 		if err != nil {
 			return fmt.Errorf("store events: %w", err)
 		}
@@ -291,10 +292,10 @@ func (db *DB) Events(ctx context.Context, c uuid.UUID, f EventFilter) (access.Ev
 		whoRes, whoCreds = pq.Array(r), pq.Array(cr)
 	}
 	err := db.x.SelectContext(ctx, &page.Events, `SELECT e.id, e.occurred_at, e.received_at, e.gate_id, e.credential_id, e.subject, e.method,
-			e.result, e.reason, e.offline, e.stale, e.staff_id, e.resident_id, e.score, e.dropped,
+			e.result, e.reason, e.offline, e.stale, e.staff_id, e.resident_id, e.score, e.dropped, e.offline_limit,
 			g.name AS gate_name, who.name AS resident_name, who.unit_label, vp.label AS visitor_label, st.name AS staff_name
 		FROM (SELECT id, occurred_at, received_at, gate_id, credential_id, subject, method,
-				result, reason, offline, stale, staff_id, resident_id, score, dropped FROM entry_events
+				result, reason, offline, stale, staff_id, resident_id, score, dropped, offline_limit FROM entry_events
 			WHERE community_id = $1
 			  AND ($2::timestamptz IS NULL OR occurred_at >= $2)
 			  AND ($3::timestamptz IS NULL OR occurred_at < $3)

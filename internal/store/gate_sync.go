@@ -48,6 +48,7 @@ func (db *DB) GateSyncFor(ctx context.Context, g access.GateIdentity, req access
 	out.Revocations = []access.Revocation{}
 	out.FaceTemplates, out.FacePurges = []access.GateFaceTemplate{}, []access.FacePurge{}
 	out.Holders = []access.CredentialHolder{}
+	out.Memberships = []access.HolderGroups{}
 	if out.Full {
 		out.Cursor = bounds.Max.Int64
 		if out.Revocations, err = liveRevocations(ctx, x, g.Community); err != nil {
@@ -61,6 +62,12 @@ func (db *DB) GateSyncFor(ctx context.Context, g access.GateIdentity, req access
 		if out.Holders, err = liveHolders(ctx, x, g.Community, nil); err != nil {
 			return out, false, err
 		}
+		if out.Access, err = gateAccess(ctx, x, g.Community); err != nil {
+			return out, false, err
+		}
+		if out.Memberships, err = memberships(ctx, x, g.Community, true, nil, nil); err != nil {
+			return out, false, err
+		}
 		changed = true
 	} else {
 		out.Cursor = cursor
@@ -72,6 +79,7 @@ func (db *DB) GateSyncFor(ctx context.Context, g access.GateIdentity, req access
 		}
 		out.More = len(rows) == maxDelta
 		var created []uuid.UUID
+		var acc accessDelta
 		for _, r := range rows {
 			out.Cursor = r.Seq
 			if r.Gate.Valid && r.Gate.UUID != g.ID {
@@ -86,6 +94,12 @@ func (db *DB) GateSyncFor(ctx context.Context, g access.GateIdentity, req access
 				created = append(created, c.Credential)
 				continue
 			}
+			if ok, err := acc.add(r); ok || err != nil {
+				if err != nil {
+					return out, false, err
+				}
+				continue
+			}
 			if err := addChange(&out, r); err != nil {
 				return out, false, err
 			}
@@ -94,6 +108,9 @@ func (db *DB) GateSyncFor(ctx context.Context, g access.GateIdentity, req access
 			if out.Holders, err = liveHolders(ctx, x, g.Community, created); err != nil {
 				return out, false, err
 			}
+		}
+		if err := acc.fill(ctx, x, g.Community, &out); err != nil {
+			return out, false, err
 		}
 	}
 	if err := gateState(ctx, x, &out, g); err != nil {
@@ -227,6 +244,48 @@ func gateState(ctx context.Context, q getSelecter, out *access.GateSync, g acces
 		}
 	}
 	return nil
+}
+
+// accessDelta gathers a delta's changes of who may enter where and when: whether
+// GateSync.Access changed (sent whole), and whose groups did.
+type accessDelta struct {
+	access  bool
+	changes []membershipChange
+}
+
+// add takes r if it is an access or membership change.
+func (a *accessDelta) add(r changeRow) (bool, error) {
+	switch r.Kind {
+	case changeAccess:
+		a.access = true
+	case changeMembership:
+		var m membershipChange
+		if err := json.Unmarshal(r.Data, &m); err != nil {
+			return true, fmt.Errorf("sync: change %d (%s): %w", r.Seq, r.Kind, err)
+		}
+		a.changes = append(a.changes, m)
+	default:
+		return false, nil
+	}
+	return true, nil
+}
+
+// fill sets the delta's Access (when it changed) and Memberships: of the holders the
+// changes name, and of the holders of the delta's new credentials (out.Holders), so that
+// a gate learns a new card's groups with its holder.
+func (a *accessDelta) fill(ctx context.Context, q getSelecter, c uuid.UUID, out *access.GateSync) error {
+	var err error
+	if a.access {
+		if out.Access, err = gateAccess(ctx, q, c); err != nil {
+			return err
+		}
+	}
+	holders := make([]uuid.UUID, 0, len(out.Holders))
+	for _, h := range out.Holders {
+		holders = append(holders, h.Holder)
+	}
+	out.Memberships, err = memberships(ctx, q, c, false, a.changes, holders)
+	return err
 }
 
 // maxDelta bounds one delta answer; the gate syncs again at once when More is set.

@@ -191,6 +191,11 @@ func (tx *Tx) eraseResident(ctx context.Context, c, resident uuid.UUID) error {
 		// PruneChanges keeps it); the purge's changes come after these anyway.
 		{`DELETE FROM change_log WHERE community_id = $1 AND kind = 'face_template' AND entity_id = $2
 			AND seq < (SELECT max(seq) FROM change_log WHERE community_id = $1)`, nil},
+		// What staff set for the resident's access (issue 16), and the changes that told
+		// gates of it: their credentials are revoked, so their groups no longer matter.
+		{`DELETE FROM access_policies WHERE community_id = $1 AND level = 'resident' AND target_id = $2`, nil},
+		{`DELETE FROM change_log WHERE community_id = $1 AND kind = 'membership' AND entity_id = $2
+			AND seq < (SELECT max(seq) FROM change_log WHERE community_id = $1)`, nil},
 	}
 	return tx.execSteps(ctx, "erase resident", steps, c, resident)
 }

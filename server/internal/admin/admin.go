@@ -114,8 +114,13 @@ func (a *API) getCommunity(c *fiber.Ctx, r *request) error {
 	return c.JSON(out)
 }
 
+// createBuilding adds a building; its residents open the perimeter and the zones given
+// (none: the perimeter only, until PUT .../buildings/{building} gives it some).
 func (a *API) createBuilding(c *fiber.Ctx, r *request) error {
-	var in nameBody
+	var in struct {
+		Name  *string `json:"name"`
+		Zones []int   `json:"zones"`
+	}
 	if err := httpx.DecodeJSON(c, &in); err != nil {
 		return err
 	}
@@ -124,8 +129,12 @@ func (a *API) createBuilding(c *fiber.Ctx, r *request) error {
 	if err := k.Err(); err != nil {
 		return err
 	}
+	zones, err := zonesField("zones", in.Zones)
+	if err != nil {
+		return err
+	}
 	return mutate(a, c, r, http.StatusCreated, func(tx *store.Tx) (access.Building, error) {
-		return tx.CreateBuilding(c.UserContext(), r.community, name)
+		return tx.CreateBuildingZones(c.UserContext(), r.community, name, zones)
 	})
 }
 

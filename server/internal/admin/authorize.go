@@ -83,7 +83,8 @@ func (a *API) Mount(r fiber.Router) {
 
 // routes is every admin endpoint with the action it needs; authorize enforces it.
 func (a *API) routes() []route {
-	return slices.Concat(a.communityRoutes(), a.staffRoutes(), a.gateRoutes(), a.faceRoutes(), a.webhookRoutes(), a.consoleRoutes())
+	return slices.Concat(a.communityRoutes(), a.staffRoutes(), a.gateRoutes(), a.faceRoutes(), a.webhookRoutes(), a.consoleRoutes(),
+		a.accessRoutes())
 }
 
 // route is one admin endpoint and the single action it needs permission for.

@@ -131,8 +131,48 @@ func endpoints() []endpoint {
 		{"POST", "/communities/{c}/staff/{s}/invite", []string{"admin", "operator"}, nil, 201},
 		{"GET", "/gates/{g}/commands/{cmd}", []string{"admin", "guard", "operator"}, nil, 200},
 		{"GET", "/communities/{c}/events/stream?wait=0s&gate_id={g}", []string{"admin", "guard", "operator"}, nil, 200},
-		{"GET", "/communities/{c}/residents/{r}/access", []string{"admin", "guard", "operator"}, nil, 200},
+		{"GET", "/communities/{c}/residents/{r}/credentials", []string{"admin", "guard", "operator"}, nil, 200},
 		{"GET", "/communities/{c}/audit/verify", []string{"admin", "auditor", "operator"}, nil, 200},
+		// Issue 16: admins change who may enter where and when; guards read it and start
+		// or lift a lockdown (and print passholders' cards, as residents'); auditors read.
+		{"GET", "/communities/{c}/access-settings", all, nil, 200},
+		{"PUT", "/communities/{c}/access-settings", []string{"admin", "operator"}, func(objects) any {
+			return map[string]any{"offline_limit_seconds": 7200, "offline_policy": "cards_and_device_passes_only"}
+		}, 200},
+		{"PUT", "/communities/{c}/buildings/{building}", []string{"admin", "operator"}, func(objects) any {
+			return map[string]any{"zones": []int{0}}
+		}, 200},
+		{"GET", "/communities/{c}/access-groups", all, nil, 200},
+		{"POST", "/communities/{c}/access-groups", []string{"admin", "operator"}, func(objects) any {
+			return map[string]any{"name": apitest.Unique("保洁"), "zones": []int{0}, "schedule": map[string]any{"mon": []any{map[string]string{"start": "07:00", "end": "18:00"}}}}
+		}, 201},
+		{"GET", "/communities/{c}/access-groups/{grp}", all, nil, 200},
+		{"PUT", "/communities/{c}/access-groups/{grp}", []string{"admin", "operator"}, func(objects) any {
+			return map[string]any{"name": apitest.Unique("G"), "zones": []int{0}, "holidays": []any{map[string]any{"date": "2026-10-01"}}}
+		}, 200},
+		{"DELETE", "/communities/{c}/access-groups/{grp}", []string{"admin", "operator"}, nil, 200},
+		{"GET", "/communities/{c}/access-policies", all, nil, 200},
+		{"PUT", "/communities/{c}/access-policies/resident/{r}", []string{"admin", "operator"}, func(objects) any {
+			return map[string]any{"group_ids": []string{}, "inherit": true}
+		}, 200},
+		{"DELETE", "/communities/{c}/access-policies/resident/{r}", []string{"admin", "operator"}, nil, 200},
+		{"GET", "/communities/{c}/residents/{r}/access", all, nil, 200},
+		{"GET", "/communities/{c}/passholders", all, nil, 200},
+		{"POST", "/communities/{c}/passholders", []string{"admin", "operator"}, func(ids objects) any {
+			return map[string]any{"name": apitest.Unique("P"), "kind": "cleaner", "group_id": ids["grp"]}
+		}, 201},
+		{"PUT", "/communities/{c}/passholders/{ph}", []string{"admin", "operator"}, func(objects) any {
+			return map[string]any{"company": "Clean Co"}
+		}, 200},
+		{"POST", "/communities/{c}/passholders/{ph}/end", []string{"admin", "operator"}, nil, 200},
+		{"POST", "/communities/{c}/passholders/{ph}/cards", []string{"admin", "guard", "operator"}, nil, 201},
+		{"GET", "/communities/{c}/passholders/{ph}/cards", []string{"admin", "guard", "operator"}, nil, 200},
+		{"POST", "/communities/{c}/passholders/{ph}/cards/{card}/revoke", []string{"admin", "guard", "operator"}, nil, 200},
+		{"GET", "/communities/{c}/lockdowns", all, nil, 200},
+		{"POST", "/communities/{c}/lockdowns", []string{"admin", "guard", "operator"}, func(objects) any {
+			return map[string]any{"scope": "community", "reason": "drill", "duration_minutes": 30}
+		}, 201},
+		{"POST", "/communities/{c}/lockdowns/{ld}/lift", []string{"admin", "guard", "operator"}, nil, 200},
 	}
 }
 
@@ -148,7 +188,8 @@ func TestEveryAdminRouteIsInTheMatrix(t *testing.T) {
 		known[e.route()] = true
 	}
 	replacer := strings.NewReplacer(":community", "{c}", ":resident", "{r}", ":zone", "5", ":card", "{card}", ":gate", "{g}",
-		":visitor_pass", "{vp}", ":staff", "{s}", ":token", "{t}", ":kid", "{kid}", ":webhook", "{w}", ":command", "{cmd}")
+		":visitor_pass", "{vp}", ":staff", "{s}", ":token", "{t}", ":kid", "{kid}", ":webhook", "{w}", ":command", "{cmd}",
+		":building", "{building}", ":group", "{grp}", ":level", "resident", ":target", "{r}", ":passholder", "{ph}", ":lockdown", "{ld}")
 	for _, r := range admin.Routes() {
 		key := r.Method + " " + replacer.Replace(r.Path)
 		if !known[key] {
@@ -166,8 +207,25 @@ func (h *harness) objectsOf(f servertest.Fixture, e endpoint) objects {
 	if uses("r") || uses("card") || uses("vp") {
 		ids["r"] = h.NewResident(f)
 	}
-	if uses("card") {
+	if uses("grp") || uses("ph") || strings.Contains(e.path, "/passholders") {
+		ids["grp"] = h.accessGroup(f)
+	}
+	if uses("ph") {
+		ids["ph"] = h.passholder(f, ids["grp"])
+	}
+	switch {
+	case uses("card") && uses("ph"):
+		ids["card"] = h.passholderCard(f, ids["ph"])
+	case uses("card"):
 		ids["card"] = h.Card(f, ids["r"])
+	}
+	if uses("r") && strings.Contains(e.path, "/access-policies/") {
+		h.Must(http.StatusOK, "PUT", "/admin/v1/communities/"+f.ID+"/access-policies/resident/"+ids["r"], f.Admin,
+			map[string]any{"group_ids": []string{}, "inherit": true})
+	}
+	if uses("ld") {
+		ids["ld"] = h.Must(http.StatusCreated, "POST", "/admin/v1/communities/"+f.ID+"/lockdowns", f.Admin,
+			map[string]any{"scope": "community", "reason": "drill"})["id"].(string)
 	}
 	if uses("g") || uses("cmd") {
 		ids["g"] = h.NewGate(f)
@@ -271,6 +329,10 @@ func TestObjectsOfAnotherCommunity(t *testing.T) {
 	h.Must(http.StatusOK, "POST", "/gate/v1/events", gateToken, map[string]any{"events": []any{ev}})
 	theirs["vp"] = h.visitorPass(b, b.Resident)
 	theirs["cmd"] = h.release(b, gate)
+	theirs["grp"] = h.accessGroup(b)
+	theirs["ph"] = h.passholder(b, theirs["grp"])
+	theirs["ld"] = h.Must(http.StatusCreated, "POST", "/admin/v1/communities/"+b.ID+"/lockdowns", b.Admin,
+		map[string]any{"scope": "community", "reason": "drill"})["id"].(string)
 	m := h.Member(uuid.MustParse(b.ID), access.StaffGuard)
 	theirs["s"], theirs["t"] = m.ID, m.TokenID
 	theirs["w"] = h.pausedWebhook(b)

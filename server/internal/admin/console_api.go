@@ -29,7 +29,7 @@ func (a *API) consoleRoutes() []route {
 		{"POST", "/communities/:community/staff/:staff/invite", access.ActManageStaff, a.inviteStaff},
 		{"GET", "/gates/:gate/commands/:command", access.ActOperateGates, a.getCommand},
 		{"GET", "/communities/:community/events/stream", access.ActReadEntries, a.streamEvents},
-		{"GET", "/communities/:community/residents/:resident/access", access.ActReadResidents, a.residentAccess},
+		{"GET", "/communities/:community/residents/:resident/credentials", access.ActReadResidents, a.residentCredentials},
 		{"GET", "/communities/:community/audit/verify", access.ActReadAudit, a.verifyAudit},
 	}
 }
@@ -124,9 +124,9 @@ func (a *API) getCommand(c *fiber.Ctx, r *request) error {
 	return c.JSON(out)
 }
 
-// residentAccess is everything a resident can get in with, on one page: cards, phone
+// residentCredentials is everything a resident can get in with, on one page: cards, phone
 // devices, passkeys (no secrets) and face-entry consents.
-func (a *API) residentAccess(c *fiber.Ctx, r *request) error {
+func (a *API) residentCredentials(c *fiber.Ctx, r *request) error {
 	id, err := httpx.PathUUID(c, "resident")
 	if err != nil {
 		return err

@@ -532,45 +532,43 @@ func TestErasureReachesTheOutbox(t *testing.T) {
 	}
 }
 
-// lockdown.changed goes out through EnqueueWebhook, in the transaction of the change: a
-// committed change is delivered, a rolled-back one never is; an endpoint that does not
-// subscribe gets nothing.
+// lockdown.changed goes out from the lockdown's own transaction: a guard's start and lift
+// through the admin API are each delivered, with who did it; a start that rolls back
+// never is.
 func TestLockdownEventsFollowTheTransaction(t *testing.T) {
 	fx := newFixture(t, Config{})
 	fx.endpoint("lockdown.changed")
 	c := uuid.MustParse(fx.f.ID)
-	lockdown := func(reason string, commit bool) {
-		t.Helper()
-		errRollback := errors.New("rolled back")
-		err := fx.DB.InTx(context.Background(), "test", func(tx *store.Tx) error {
-			zone := 0
-			if err := tx.EnqueueWebhook(context.Background(), c, webhook.LockdownChanged, webhook.Lockdown{ID: uuid.New(), Active: true,
-				Scope: "zone", Zone: &zone, Reason: reason, By: "staff:test"}); err != nil {
-				return err
-			}
-			if !commit {
-				return errRollback
-			}
-			return nil
-		})
-		if err != nil && !errors.Is(err, errRollback) {
-			t.Fatal(err)
+	base := "/admin/v1/communities/" + fx.f.ID + "/lockdowns"
+	id := fx.Must(http.StatusCreated, "POST", base, fx.f.Guard, map[string]any{"scope": "zone", "zone": 0, "reason": "fire drill"})["id"].(string)
+	errRollback := errors.New("rolled back")
+	err := fx.DB.InTx(context.Background(), "test", func(tx *store.Tx) error {
+		if _, err := tx.StartLockdown(context.Background(), access.Lockdown{Community: c, Scope: "community", Reason: "never happened"},
+			uuid.MustParse(fx.f.Staff[access.StaffGuard].ID), nil); err != nil {
+			return err
 		}
-	}
-	lockdown("fire drill", true)
-	lockdown("never happened", false)
-	if err := fx.DB.InTx(context.Background(), "test", func(tx *store.Tx) error {
-		return tx.EnqueueWebhook(context.Background(), c, webhook.ResidentMovedOut, webhook.MovedOut{Resident: uuid.New()})
-	}); err != nil {
+		return errRollback
+	})
+	if !errors.Is(err, errRollback) {
 		t.Fatal(err)
 	}
-	if n := fx.send(); n != 1 {
-		t.Fatalf("sent %d, want the committed lockdown only", n)
+	fx.Must(http.StatusOK, "POST", base+"/"+id+"/lift", fx.f.Guard, nil)
+	if n := fx.send(); n != 2 {
+		t.Fatalf("sent %d, want the committed start and lift", n)
 	}
-	var l webhook.Lockdown
-	got := fx.rcv.deliveries()
-	if err := json.Unmarshal(got[0].Envelope.Data, &l); err != nil || got[0].Type != "lockdown.changed" || l.Reason != "fire drill" || *l.Zone != 0 {
-		t.Fatalf("delivery %s %s: %v", got[0].Type, got[0].Envelope.Data, err)
+	guard := "staff:" + fx.f.Staff[access.StaffGuard].ID
+	var got []webhook.Lockdown
+	for _, d := range fx.rcv.deliveries() {
+		var l webhook.Lockdown
+		if err := json.Unmarshal(d.Envelope.Data, &l); err != nil || d.Type != "lockdown.changed" {
+			t.Fatalf("delivery %s %s: %v", d.Type, d.Envelope.Data, err)
+		}
+		got = append(got, l)
+	}
+	slices.SortFunc(got, func(a, b webhook.Lockdown) int { return map[bool]int{true: -1, false: 1}[a.Active] })
+	if !got[0].Active || got[0].Reason != "fire drill" || got[0].Zone == nil || *got[0].Zone != 0 || got[0].By != guard ||
+		got[0].ID.String() != id || got[1].Active || got[1].By != guard || got[1].ID.String() != id {
+		t.Fatalf("deliveries: %+v", got)
 	}
 }
 

@@ -195,7 +195,7 @@ async function printCards(el, residents) {
 
 async function residentDetail(el, id) {
   const r = await get(`${base()}/residents/${id}`);
-  const acc = await get(`${base()}/residents/${id}/access`);
+  const acc = await get(`${base()}/residents/${id}/credentials`);
   const status = h('p', { role: 'status', id: 'resident-status' });
   const actions = h('div', { class: 'actions' });
   if (may('residents.edit') && r.status === 'active') {
