@@ -210,21 +210,8 @@ func (db *DB) PassholderCards(ctx context.Context, c, passholder uuid.UUID) ([]P
 
 // RevokePassholderCard revokes one of a passholder's cards at once.
 func (tx *Tx) RevokePassholderCard(ctx context.Context, c, passholder, card uuid.UUID) error {
-	n, err := tx.revokeCredentials(ctx, c, "card_revoked", `c.id = $3 AND c.passholder_id = $4 AND c.kind = 'card'`, card, passholder)
-	if err != nil {
+	if err := tx.revokeCard(ctx, c, card, "passholder_id", passholder); err != nil {
 		return err
-	}
-	if n == 0 {
-		var revoked bool
-		err := tx.x.GetContext(ctx, &revoked, `SELECT revoked_at IS NOT NULL FROM credentials
-			WHERE community_id = $1 AND id = $2 AND passholder_id = $3 AND kind = 'card'`, c, card, passholder)
-		if errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("card %s: %w", card, access.ErrNotFound)
-		}
-		if err != nil {
-			return fmt.Errorf("revoke card: %w", err)
-		}
-		return fmt.Errorf("card already revoked: %w", access.ErrConflict)
 	}
 	return tx.Audit(ctx, c, "passholder.card_revoke", "passholder:"+passholder.String(), map[string]any{"credential_id": card})
 }
