@@ -23,6 +23,9 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	// The time zone database is embedded: schedules are judged in the community's
+	// time zone, and a gate box (or a container) may have no zoneinfo of its own.
+	_ "time/tzdata"
 
 	"gatepass/internal/agent"
 	"gatepass/internal/gate"

@@ -3,15 +3,12 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/go-webauthn/webauthn/protocol"
 	"github.com/go-webauthn/webauthn/webauthn"
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/cors"
@@ -23,8 +20,10 @@ import (
 	"gatepass/internal/access"
 	"gatepass/internal/credential"
 	"gatepass/internal/httpx"
+	"gatepass/internal/passkey"
 	"gatepass/internal/secret"
 	"gatepass/internal/store"
+	"gatepass/internal/wechat"
 )
 
 // Limits are the per-window request caps of the abuse-prone endpoints.
@@ -54,6 +53,8 @@ type Config struct {
 	RPOrigins []string
 	Limits    Limits
 	Edge      httpx.Edge // the metrics listener and the trusted proxies
+	// WeChat exchanges mini-program login codes; nil when WeChat sign-in is not set up.
+	WeChat *wechat.Client
 }
 
 // API is the resident HTTP API and web app.
@@ -67,6 +68,7 @@ type API struct {
 	reg         *prometheus.Registry // served on edge.MetricsAddr, never on the API's port
 	edge        httpx.Edge
 	communities communityCache
+	wechat      *wechat.Client
 }
 
 // bodyLimit caps request bodies: the largest is a WebAuthn attestation (a few KB).
@@ -80,19 +82,11 @@ func New(cfg Config) (*API, error) {
 	if len(cfg.RPOrigins) == 0 {
 		return nil, errors.New("no RP origins configured")
 	}
-	wa, err := webauthn.New(&webauthn.Config{
-		RPID:          cfg.RPID,
-		RPDisplayName: "gatepass",
-		RPOrigins:     cfg.RPOrigins,
-		Timeouts: webauthn.TimeoutsConfig{
-			Login:        webauthn.TimeoutConfig{Enforce: true, Timeout: store.CeremonyTTL, TimeoutUVD: store.CeremonyTTL},
-			Registration: webauthn.TimeoutConfig{Enforce: true, Timeout: store.CeremonyTTL, TimeoutUVD: store.CeremonyTTL},
-		},
-	})
+	wa, err := passkey.New(cfg.RPID, "gatepass", cfg.RPOrigins, store.CeremonyTTL)
 	if err != nil {
-		return nil, fmt.Errorf("webauthn: %w", err)
+		return nil, err
 	}
-	a := &API{db: cfg.DB, sealer: cfg.Sealer, log: cfg.Log, wa: wa, origins: cfg.RPOrigins, edge: cfg.Edge}
+	a := &API{db: cfg.DB, sealer: cfg.Sealer, log: cfg.Log, wa: wa, origins: cfg.RPOrigins, edge: cfg.Edge, wechat: cfg.WeChat}
 	a.communities = communityCache{ttl: communityTTL, load: func(ctx context.Context, c uuid.UUID) (communityState, error) {
 		signer, err := a.db.Signer(ctx, c, a.sealer)
 		if err != nil {
@@ -189,16 +183,6 @@ func (a *API) sessionCookie(c *fiber.Ctx, value string, maxAge int) {
 		cookie.Expires = time.Unix(1, 0)
 	}
 	c.Cookie(cookie)
-}
-
-// webauthnError turns a failed ceremony into a 400 that says what failed, without the
-// library's debug information.
-func webauthnError(err error) error {
-	var pe *protocol.Error
-	if errors.As(err, &pe) {
-		return httpx.Errorf(http.StatusBadRequest, "webauthn_failed", "passkey check failed: %s", pe.Details)
-	}
-	return err
 }
 
 // communityTTL bounds how long a community's signing key and zones are kept in memory:

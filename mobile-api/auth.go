@@ -19,6 +19,7 @@ import (
 
 	"gatepass/internal/access"
 	"gatepass/internal/httpx"
+	"gatepass/internal/passkey"
 	"gatepass/internal/secret"
 	"gatepass/internal/store"
 )
@@ -36,15 +37,9 @@ func (r *resident) WebAuthnDisplayName() string { return r.name }
 func (r *resident) WebAuthnCredentials() []webauthn.Credential {
 	out := make([]webauthn.Credential, len(r.passkeys))
 	for i, p := range r.passkeys {
-		transports := make([]protocol.AuthenticatorTransport, len(p.Transports))
-		for j, t := range p.Transports {
-			transports[j] = protocol.AuthenticatorTransport(t)
-		}
-		out[i] = webauthn.Credential{
-			ID: p.CredentialID, PublicKey: p.PublicKey, AttestationType: p.AttestationType, Transport: transports,
-			Flags:         webauthn.CredentialFlags{UserPresent: true, UserVerified: p.UserVerified, BackupEligible: p.BackupEligible, BackupState: p.BackupState},
-			Authenticator: webauthn.Authenticator{AAGUID: p.AAGUID, SignCount: uint32(p.SignCount)},
-		}
+		out[i] = passkey.Stored{CredentialID: p.CredentialID, PublicKey: p.PublicKey, AttestationType: p.AttestationType,
+			AAGUID: p.AAGUID, SignCount: p.SignCount, Transports: p.Transports, UserVerified: p.UserVerified,
+			BackupEligible: p.BackupEligible, BackupState: p.BackupState}.Credential()
 	}
 	return out
 }
@@ -83,28 +78,6 @@ func (a *API) loadResident(ctx context.Context, c, id uuid.UUID) (*resident, err
 	return &resident{community: c, id: id, name: r.Name, passkeys: pks}, nil
 }
 
-// registrationOptions: a discoverable credential is required (sign-in has no username),
-// and so is user verification (PIN, fingerprint or face): a registration opens a
-// session, and a session can export everything held about the resident, so possession of
-// an unlocked phone must not be enough. Phones create passkeys only with a screen lock
-// anyway.
-func registrationOptions(r *resident) []webauthn.RegistrationOption {
-	requireRK := true
-	exclude := make([]protocol.CredentialDescriptor, 0, len(r.passkeys))
-	for _, c := range r.WebAuthnCredentials() {
-		exclude = append(exclude, c.Descriptor())
-	}
-	return []webauthn.RegistrationOption{
-		webauthn.WithAuthenticatorSelection(protocol.AuthenticatorSelection{
-			RequireResidentKey: &requireRK,
-			ResidentKey:        protocol.ResidentKeyRequirementRequired,
-			UserVerification:   protocol.VerificationRequired,
-		}),
-		webauthn.WithConveyancePreference(protocol.PreferNoAttestation),
-		webauthn.WithExclusions(exclude),
-	}
-}
-
 // newCeremony stores a ceremony's state and returns the id the client sends back:
 // community || 32 random bytes, so the finish step finds the row by community.
 func (a *API) newCeremony(ctx context.Context, c store.Ceremony, session *webauthn.SessionData) (string, error) {
@@ -122,36 +95,12 @@ func (a *API) newCeremony(ctx context.Context, c store.Ceremony, session *webaut
 	return id, a.db.SaveCeremony(ctx, sha256.Sum256([]byte(id)), c)
 }
 
-// finishBody is what every finish step receives. The credential is kept raw: browsers
-// add fields the strict decoder would refuse, and the WebAuthn parser checks it.
-type finishBody struct {
-	Ceremony   *string         `json:"ceremony"`
-	Credential json.RawMessage `json:"credential"`
-	Name       *string         `json:"name"`
-	Session    *string         `json:"session"`
-}
-
 // takeCeremony decodes a finish body and consumes its ceremony: whatever happens next,
 // the challenge has been used.
-func (a *API) takeCeremony(c *fiber.Ctx, purpose string) (finishBody, store.Ceremony, webauthn.SessionData, error) {
-	var in finishBody
+func (a *API) takeCeremony(c *fiber.Ctx, purpose string) (passkey.Finish, store.Ceremony, webauthn.SessionData, error) {
 	var sd webauthn.SessionData
-	if err := httpx.DecodeJSON(c, &in); err != nil {
-		return in, store.Ceremony{}, sd, err
-	}
-	var k httpx.Checker
-	id := k.Text("ceremony", in.Ceremony, 1, 100)
-	if in.Name != nil {
-		name := k.Text("name", in.Name, 0, 100)
-		in.Name = &name
-	}
-	if in.Session != nil {
-		k.OneOf("session", in.Session, []string{"cookie", "bearer"})
-	}
-	if len(in.Credential) == 0 || in.Credential[0] != '{' {
-		return in, store.Ceremony{}, sd, httpx.FieldErr(http.StatusBadRequest, "malformed_credential", "credential", "must be the PublicKeyCredential as JSON")
-	}
-	if err := k.Err(); err != nil {
+	in, id, err := passkey.DecodeFinish(c, []string{"cookie", "bearer"})
+	if err != nil {
 		return in, store.Ceremony{}, sd, err
 	}
 	raw, err := base64.RawURLEncoding.DecodeString(id)
@@ -170,15 +119,10 @@ func (a *API) takeCeremony(c *fiber.Ctx, purpose string) (finishBody, store.Cere
 
 // newPasskey turns a verified registration into the row to store.
 func newPasskey(cred *webauthn.Credential, name *string) *store.Passkey {
-	p := &store.Passkey{
-		CredentialID: cred.ID, PublicKey: cred.PublicKey, AttestationType: cred.AttestationType,
-		AAGUID: cred.Authenticator.AAGUID, SignCount: int64(cred.Authenticator.SignCount),
-		BackupEligible: cred.Flags.BackupEligible, BackupState: cred.Flags.BackupState, UserVerified: cred.Flags.UserVerified,
-		Transports: []string{},
-	}
-	for _, t := range cred.Transport {
-		p.Transports = append(p.Transports, string(t))
-	}
+	k := passkey.FromCredential(cred)
+	p := &store.Passkey{CredentialID: k.CredentialID, PublicKey: k.PublicKey, AttestationType: k.AttestationType,
+		AAGUID: k.AAGUID, SignCount: k.SignCount, Transports: k.Transports,
+		BackupEligible: k.BackupEligible, BackupState: k.BackupState, UserVerified: k.UserVerified}
 	if name != nil {
 		p.Name = *name
 	}
@@ -200,7 +144,7 @@ func (a *API) redeemBegin(c *fiber.Ctx, _ *store.Session) error {
 		return err
 	}
 	r := &resident{community: inv.Community, id: inv.Resident, name: inv.Name}
-	creation, sd, err := a.wa.BeginRegistration(r, registrationOptions(r)...)
+	creation, sd, err := a.wa.BeginRegistration(r, passkey.RegistrationOptions(r)...)
 	if err != nil {
 		return fmt.Errorf("begin registration: %w", err)
 	}
@@ -213,10 +157,22 @@ func (a *API) redeemBegin(c *fiber.Ctx, _ *store.Session) error {
 	return c.JSON(fiber.Map{"ceremony": id, "options": creation})
 }
 
+// inviteText takes the code out of what was typed or scanned: the invite link itself
+// (<app origin>/i/<code>, what the invite QR holds: the mini-program scans it with
+// wx.scanCode), or a code as it is.
+func inviteText(typed string) string {
+	typed = strings.TrimSpace(typed)
+	if i := strings.LastIndex(typed, "/i/"); i >= 0 {
+		typed, _, _ = strings.Cut(typed[i+len("/i/"):], "?")
+		typed, _, _ = strings.Cut(typed, "#")
+	}
+	return typed
+}
+
 // findInvite reads an invite code as linked or typed: the long code of the link and its
 // QR code, or the short code of the printed slip.
 func (a *API) findInvite(ctx context.Context, typed string) (store.PendingInvite, error) {
-	typed = strings.TrimSpace(typed)
+	typed = inviteText(typed)
 	if strings.HasPrefix(typed, secret.KindInvite+"_") {
 		community, h, err := secret.Parse(secret.KindInvite, typed)
 		if err != nil {
@@ -238,7 +194,7 @@ func inviteLimitKey(body []byte) string {
 		Code string `json:"invite_code"`
 	}
 	_ = json.Unmarshal(body, &in) // a body that does not parse is refused by the handler
-	code := strings.TrimSpace(in.Code)
+	code := inviteText(in.Code)
 	if normal, _, err := secret.ParseShort(code); err == nil {
 		code = normal
 	}
@@ -253,7 +209,7 @@ func (a *API) redeemFinish(c *fiber.Ctx, _ *store.Session) error {
 	}
 	parsed, err := protocol.ParseCredentialCreationResponseBytes(in.Credential)
 	if err != nil {
-		return webauthnError(err)
+		return passkey.Error(err)
 	}
 	if err := userVerifiedAt(parsed.Response.AttestationObject.AuthData.Flags); err != nil {
 		return err
@@ -261,7 +217,7 @@ func (a *API) redeemFinish(c *fiber.Ctx, _ *store.Session) error {
 	r := &resident{community: cer.Community, id: cer.Resident.UUID}
 	cred, err := a.wa.CreateCredential(r, sd, parsed)
 	if err != nil {
-		return webauthnError(err)
+		return passkey.Error(err)
 	}
 	pk := newPasskey(cred, in.Name)
 	var token string
@@ -353,7 +309,7 @@ func (a *API) signInFinish(c *fiber.Ctx, _ *store.Session) error {
 	}
 	parsed, err := protocol.ParseCredentialRequestResponseBytes(in.Credential)
 	if err != nil {
-		return webauthnError(err)
+		return passkey.Error(err)
 	}
 	if err := userVerified(parsed); err != nil {
 		return err
@@ -375,7 +331,7 @@ func (a *API) signInFinish(c *fiber.Ctx, _ *store.Session) error {
 			// Unknown user handle, a resident who left, a removed passkey: one answer.
 			return httpx.Errorf(http.StatusUnauthorized, "unknown_passkey", "this passkey is not registered here")
 		}
-		return webauthnError(err)
+		return passkey.Error(err)
 	}
 	pk, err := a.checkAssertion(c.UserContext(), who, cred, parsed)
 	if err != nil {
@@ -453,7 +409,7 @@ func (a *API) stepUpFinish(c *fiber.Ctx, s *store.Session) error {
 	}
 	parsed, err := protocol.ParseCredentialRequestResponseBytes(in.Credential)
 	if err != nil {
-		return webauthnError(err)
+		return passkey.Error(err)
 	}
 	if err := userVerified(parsed); err != nil {
 		return err
@@ -464,7 +420,7 @@ func (a *API) stepUpFinish(c *fiber.Ctx, s *store.Session) error {
 	}
 	cred, err := a.wa.ValidateLogin(r, sd, parsed)
 	if err != nil {
-		return webauthnError(err)
+		return passkey.Error(err)
 	}
 	pk, err := a.checkAssertion(c.UserContext(), r, cred, parsed)
 	if err != nil {
@@ -497,7 +453,7 @@ func (a *API) addPasskeyBegin(c *fiber.Ctx, s *store.Session) error {
 	if err != nil {
 		return err
 	}
-	creation, sd, err := a.wa.BeginRegistration(r, registrationOptions(r)...)
+	creation, sd, err := a.wa.BeginRegistration(r, passkey.RegistrationOptions(r)...)
 	if err != nil {
 		return fmt.Errorf("begin registration: %w", err)
 	}
@@ -519,7 +475,7 @@ func (a *API) addPasskeyFinish(c *fiber.Ctx, s *store.Session) error {
 	}
 	parsed, err := protocol.ParseCredentialCreationResponseBytes(in.Credential)
 	if err != nil {
-		return webauthnError(err)
+		return passkey.Error(err)
 	}
 	if err := userVerifiedAt(parsed.Response.AttestationObject.AuthData.Flags); err != nil {
 		return err
@@ -530,7 +486,7 @@ func (a *API) addPasskeyFinish(c *fiber.Ctx, s *store.Session) error {
 	}
 	cred, err := a.wa.CreateCredential(r, sd, parsed)
 	if err != nil {
-		return webauthnError(err)
+		return passkey.Error(err)
 	}
 	pk := newPasskey(cred, in.Name)
 	pk.Community, pk.Resident = s.Community, s.Resident

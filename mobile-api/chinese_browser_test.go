@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -53,8 +54,10 @@ func (s screen) shot(name string) chromedp.Action {
 	})
 }
 
-// said waits for a message in the element matched by sel and fails the test unless it is
-// one of the app's own texts in the app's current language (want), containing contains.
+// said waits for a message containing contains in the element matched by sel and fails
+// the test unless it is one of the app's own texts in the app's current language (want).
+// It waits for the words, not for any text: a screen may say something else first (a
+// busy machine shows "updating" before the answer arrives).
 func (s screen) said(what, sel, want, contains string) string {
 	s.t.Helper()
 	var out struct {
@@ -62,8 +65,15 @@ func (s screen) said(what, sel, want, contains string) string {
 		Known bool   `json:"known"`
 		Lang  string `json:"lang"`
 	}
-	s.run(what,
-		chromedp.Poll(`(document.querySelector(`+quote(sel)+`)?.textContent || '') !== ''`, nil, chromedp.WithPollingTimeout(10*time.Second)),
+	waited := chromedp.ActionFunc(func(ctx context.Context) error {
+		err := chromedp.Poll(`(document.querySelector(`+quote(sel)+`)?.textContent || '').includes(`+quote(contains)+`)`, nil,
+			chromedp.WithPollingTimeout(10*time.Second)).Do(ctx)
+		if errors.Is(err, chromedp.ErrPollingTimeout) {
+			return nil // the check below says what the screen said instead
+		}
+		return err
+	})
+	s.run(what, waited,
 		chromedp.Evaluate(`import('/assets/i18n.js').then((m) => { const text = document.querySelector(`+quote(sel)+`).textContent;
 			return {text, known: m.fromDictionary(text), lang: m.lang()}; })`, &out, awaitPromise))
 	han := strings.IndexFunc(out.Text, func(r rune) bool { return unicode.Is(unicode.Han, r) }) >= 0

@@ -163,6 +163,13 @@ func TestDeletionErases(t *testing.T) {
 	if err := h.db.InTx(ctx, "test", func(tx *store.Tx) error { _, err := tx.ReissueInvite(ctx, f.id, m.id); return err }); err != nil {
 		t.Fatal(err)
 	}
+	// Staff narrowed the resident's access (issue 16): a policy on them, and its change.
+	if err := h.db.InTx(ctx, "test", func(tx *store.Tx) error {
+		_, err := tx.SetAccessPolicy(ctx, access.AccessPolicy{Community: f.id, Level: access.LevelResident, Target: m.id, Inherit: true})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
 	h.Must(200, "POST", "/api/v1/stepup/begin", m.token, map[string]any{})
 
 	handle := access.UserHandle(f.id, m.id)

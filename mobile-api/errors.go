@@ -8,6 +8,7 @@ import (
 	"gatepass/internal/consent"
 	"gatepass/internal/httpx"
 	"gatepass/internal/store"
+	"gatepass/internal/wechat"
 )
 
 // Every refusal a resident or a visitor can meet has its own stable code: the app shows
@@ -31,6 +32,24 @@ var residentErrors = []struct {
 		"the face-entry notice has changed: read the current one")},
 	{consent.ErrGuardianRequired, httpx.Errorf(http.StatusForbidden, "guardian_required",
 		"a child under 14 needs the consent of a guardian living in the same unit")},
+	// WeChat sign-in (wechat.go): each of WeChat's refusals, so the mini-program can say
+	// what to do. ErrUnavailable matches only errcodes without a sentinel of their own.
+	{wechat.ErrInvalidCode, httpx.Errorf(http.StatusUnauthorized, "wechat_code_invalid",
+		"WeChat did not accept this login code (invalid, or older than 5 minutes): log in again")},
+	{wechat.ErrCodeUsed, httpx.Errorf(http.StatusUnauthorized, "wechat_code_used",
+		"this WeChat login code was already used: log in again for a new one")},
+	{wechat.ErrRateLimited, &httpx.Error{Status: http.StatusTooManyRequests, Code: "wechat_rate_limited", RetryAfter: 60,
+		Message: "WeChat refuses logins for a minute (too many): try again in a minute"}},
+	{wechat.ErrRiskyUser, httpx.Errorf(http.StatusForbidden, "wechat_risky_user",
+		"WeChat blocked this login because it rates the account as high risk: use the passkey web app, or ask the property office")},
+	{wechat.ErrBusy, &httpx.Error{Status: http.StatusServiceUnavailable, Code: "wechat_busy", RetryAfter: 5,
+		Message: "WeChat is busy: try again in a few seconds"}},
+	{wechat.ErrUnavailable, httpx.Errorf(http.StatusBadGateway, "wechat_unavailable",
+		"the WeChat login service did not answer usably: try again later")},
+	{store.ErrWeChatNotBound, httpx.Errorf(http.StatusNotFound, "wechat_not_bound",
+		"this WeChat account is not bound to a resident here: bind it with your invite code")},
+	{store.ErrWeChatBoundElsewhere, httpx.Errorf(http.StatusConflict, "wechat_bound_elsewhere",
+		"this WeChat account is bound to another resident of this community, who must unbind it first")},
 }
 
 var (

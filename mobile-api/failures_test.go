@@ -54,6 +54,8 @@ var residentRoutes = []struct{ method, path, body string }{
 	{"GET", "/api/v1/face/status", ""},
 	{"POST", "/api/v1/face/enrolment", `{"gate_id":"` + uuid.NewString() + `"}`},
 	{"GET", "/api/v1/face/enrolment/" + uuid.NewString(), ""},
+	{"GET", "/api/v1/wechat/binding", ""},
+	{"DELETE", "/api/v1/wechat/binding", ""},
 }
 
 func TestNoSession(t *testing.T) {

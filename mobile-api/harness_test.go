@@ -19,6 +19,8 @@ import (
 	"gatepass/internal/dbtest"
 	"gatepass/internal/secret"
 	"gatepass/internal/store"
+	"gatepass/internal/wechat"
+	"gatepass/internal/wechat/wechattest"
 )
 
 func TestMain(m *testing.M) { dbtest.Main(m) }
@@ -33,6 +35,7 @@ type harness struct {
 	sealer          *secret.Sealer
 	base            string // http://localhost:port: the RP origin
 	logs            *syncBuffer
+	wx              *wechattest.Server // WeChat's code-to-session API, local
 }
 
 // syncBuffer collects the server's log lines for tests that look for a warning.
@@ -75,8 +78,14 @@ func newHarness(t testing.TB, limits Limits) *harness {
 	// context for browsers over plain HTTP.
 	base := fmt.Sprintf("http://localhost:%d", ln.Addr().(*net.TCPAddr).Port)
 	logs := &syncBuffer{mu: make(chan struct{}, 1)}
-	api, err := New(Config{DB: db, Sealer: sealer, Log: slog.New(slog.NewJSONHandler(logs, nil)), RPID: "localhost",
-		RPOrigins: []string{base}, Limits: limits})
+	wx := wechattest.Start(testWeChatAppID, testWeChatSecret)
+	t.Cleanup(wx.Close)
+	wxc, err := wechat.New(wechat.Config{AppID: testWeChatAppID, Secret: testWeChatSecret, Base: wx.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	api, err := New(Config{DB: db, Sealer: sealer, Log: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		RPID: "localhost", RPOrigins: []string{base}, Limits: limits, WeChat: wxc})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,8 +93,14 @@ func newHarness(t testing.TB, limits Limits) *harness {
 	done := make(chan struct{})
 	go func() { _ = api.ServeListener(ctx, ln); close(done) }()
 	t.Cleanup(func() { cancel(); <-done })
-	return &harness{Client: &apitest.Client{T: t, Base: base}, t: t, api: api, db: db, sql: x, sealer: sealer, base: base, logs: logs}
+	return &harness{Client: &apitest.Client{T: t, Base: base}, t: t, api: api, db: db, sql: x, sealer: sealer, base: base, logs: logs, wx: wx}
 }
+
+// The harness's mini-program at the fake WeChat: the secret is one no log may show.
+const (
+	testWeChatAppID  = "wx0123456789abcdef"
+	testWeChatSecret = "appsecret-NEVER-LOGGED-7f3a9c"
+)
 
 // community is a community with a building, a unit and an extra zone.
 type community struct {
@@ -102,7 +117,11 @@ func (h *harness) community() community {
 			return err
 		}
 		f.id = c.ID
-		b, err := tx.CreateBuilding(ctx, c.ID, apitest.Unique("Building"))
+		if err := tx.PutZone(ctx, access.Zone{Community: c.ID, Zone: 3, Name: "Gym"}); err != nil {
+			return err
+		}
+		// The building's residents open the gym (and may let visitors in there).
+		b, err := tx.CreateBuildingZones(ctx, c.ID, apitest.Unique("Building"), access.ZoneMask(0).With(3))
 		if err != nil {
 			return err
 		}
@@ -111,7 +130,7 @@ func (h *harness) community() community {
 			return err
 		}
 		f.unit = u.ID
-		return tx.PutZone(ctx, access.Zone{Community: c.ID, Zone: 3, Name: "Gym"})
+		return nil
 	})
 	if err != nil {
 		h.t.Fatal(err)

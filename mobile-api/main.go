@@ -22,6 +22,7 @@ import (
 	"gatepass/internal/httpx"
 	"gatepass/internal/secret"
 	"gatepass/internal/store"
+	"gatepass/internal/wechat"
 )
 
 const usage = `usage: mobile-api serve [flags]
@@ -36,6 +37,9 @@ environment (flags override):
   METRICS_ADDR     /metrics, apart from the API (default 127.0.0.1:9091; "off" for none)
   TRUSTED_PROXIES  comma-separated IPs or CIDRs whose X-Forwarded-Proto is believed
   LOG_LEVEL        debug, info, warn or error
+  WECHAT_APPID     the WeChat mini-program's AppID (with WECHAT_SECRET: WeChat sign-in)
+  WECHAT_SECRET    its AppSecret; never logged, never sent to a client
+  WECHAT_API_BASE  WeChat's API origin (default https://api.weixin.qq.com)
 `
 
 func main() {
@@ -127,12 +131,27 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 			return err
 		}
 	}
-	api, err := New(Config{DB: db, Sealer: sealer, Log: log, RPID: rpID, RPOrigins: splitOrigins(origins), Edge: edge})
+	wx, err := weChatFromEnv()
+	if err != nil {
+		return err
+	}
+	api, err := New(Config{DB: db, Sealer: sealer, Log: log, RPID: rpID, RPOrigins: splitOrigins(origins), Edge: edge, WeChat: wx})
 	if err != nil {
 		return err
 	}
 	go api.maintain(ctx)
 	return api.Serve(ctx, listen)
+}
+
+// weChatFromEnv sets up WeChat sign-in from WECHAT_APPID, WECHAT_SECRET and
+// WECHAT_API_BASE: off when neither the AppID nor the secret is set, an error when only
+// one is. The secret stays in the client; no error or log line names it.
+func weChatFromEnv() (*wechat.Client, error) {
+	appID, secret := os.Getenv("WECHAT_APPID"), os.Getenv("WECHAT_SECRET")
+	if appID == "" && secret == "" {
+		return nil, nil
+	}
+	return wechat.New(wechat.Config{AppID: appID, Secret: secret, Base: os.Getenv("WECHAT_API_BASE")})
 }
 
 func splitOrigins(s string) []string {

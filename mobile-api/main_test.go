@@ -70,3 +70,29 @@ func TestServe(t *testing.T) {
 		t.Fatalf("serve exited %d: %s", code, stderr.String())
 	}
 }
+
+// WeChat sign-in is configured from the environment: off with neither variable, an
+// error with only one (a half-set deployment must not start and fail at each login).
+func TestWeChatFromEnv(t *testing.T) {
+	for _, tc := range []struct {
+		appID, secret, base string
+		on, fails           bool
+	}{
+		{"", "", "", false, false},
+		{"wx0123", "s3cret", "", true, false},
+		{"wx0123", "", "", false, true},
+		{"", "s3cret", "", false, true},
+		{"wx0123", "s3cret", "not a url", false, true},
+	} {
+		t.Setenv("WECHAT_APPID", tc.appID)
+		t.Setenv("WECHAT_SECRET", tc.secret)
+		t.Setenv("WECHAT_API_BASE", tc.base)
+		c, err := weChatFromEnv()
+		if (err != nil) != tc.fails || (c != nil) != tc.on {
+			t.Errorf("%+v: client %v, err %v", tc, c != nil, err)
+		}
+		if err != nil && strings.Contains(err.Error(), "s3cret") {
+			t.Errorf("the error names the secret: %v", err)
+		}
+	}
+}

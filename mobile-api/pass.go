@@ -135,7 +135,7 @@ func (a *API) me(c *fiber.Ctx, s *store.Session) error {
 		"community_name":     community.Name,
 		"passkeys_suspended": suspended,
 		"session": fiber.Map{
-			"created_at": s.CreatedAt, "expires_at": s.ExpiresAt, "passkey_id": s.Passkey,
+			"created_at": s.CreatedAt, "expires_at": s.ExpiresAt, "passkey_id": s.Passkey, "kind": s.Kind,
 			"step_up_fresh": access.StepUpFresh(s.VerifiedAt, time.Now()),
 		},
 	})

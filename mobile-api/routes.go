@@ -67,31 +67,35 @@ func (a *API) apiRoutes(l Limits) []route {
 		session = access.NeedSession
 		active  = access.NeedActive
 		stepUp  = access.NeedStepUp
+		// weChat opens a route to a WeChat session too (access.OpenToWeChat): the pass,
+		// visitor passes, history, the binding itself and signing out. Everything else
+		// needs a session opened with a passkey.
+		weChat = access.OpenToWeChat
 	)
 	return []route{
 		{"POST", "/invites/redeem/begin", none, a.redeemBegin, redeemCode},
 		{"POST", "/invites/redeem/finish", none, a.redeemFinish, redeem},
 		{"POST", "/signin/begin", none, a.signInBegin, signin},
 		{"POST", "/signin/finish", none, a.signInFinish, signin},
-		{"POST", "/signout", session, a.signOut, nil},
+		{"POST", "/signout", session | weChat, a.signOut, nil},
 		{"POST", "/signout/everywhere", session, a.signOutEverywhere, nil},
 		{"POST", "/stepup/begin", session, a.stepUpBegin, signin},
 		{"POST", "/stepup/finish", session, a.stepUpFinish, signin},
 
-		{"GET", "/me", session, a.me, nil},
+		{"GET", "/me", session | weChat, a.me, nil},
 		{"GET", "/me/export", session, a.export, nil},
 		// A stolen session cookie alone must not be able to wipe someone's access; whoever
 		// moved out may still erase what is held about them.
 		{"DELETE", "/me", stepUp, a.deleteMe, nil},
-		{"GET", "/entries", session, a.entries, nil},
+		{"GET", "/entries", session | weChat, a.entries, nil},
 
 		{"GET", "/passkeys", session, a.listPasskeys, nil},
 		{"POST", "/passkeys/begin", session, a.addPasskeyBegin, nil},
 		{"POST", "/passkeys/finish", session, a.addPasskeyFinish, nil},
 		{"DELETE", "/passkeys/:passkey", session, a.removePasskey, nil},
 
-		{"GET", "/pass", active, a.pass, mint},
-		{"GET", "/pass.png", active, a.passPNG, mint},
+		{"GET", "/pass", active | weChat, a.pass, mint},
+		{"GET", "/pass.png", active | weChat, a.passPNG, mint},
 
 		{"POST", "/devices", active | stepUp, a.createDevice, nil},
 		{"GET", "/devices", session, a.listDevices, nil},
@@ -99,9 +103,9 @@ func (a *API) apiRoutes(l Limits) []route {
 		// The device's own key proves the caller (a presentation), so no step-up.
 		{"POST", "/devices/:device/renew", active, a.renewDevice, nil},
 
-		{"POST", "/visitors", active, a.createVisitor, nil},
-		{"GET", "/visitors", session, a.listVisitors, nil},
-		{"DELETE", "/visitors/:visitor", session, a.revokeVisitor, nil},
+		{"POST", "/visitors", active | weChat, a.createVisitor, nil},
+		{"GET", "/visitors", session | weChat, a.listVisitors, nil},
+		{"DELETE", "/visitors/:visitor", session | weChat, a.revokeVisitor, nil},
 
 		{"GET", "/face/notice", session, a.faceNotice, nil},
 		// Consent is its own act: the handler also uses the step-up up (ConsumeStepUp).
@@ -113,6 +117,12 @@ func (a *API) apiRoutes(l Limits) []route {
 		{"GET", "/face/status", session, a.faceStatus, nil},
 		{"POST", "/face/enrolment", active, a.faceEnrolStart, enrol},
 		{"GET", "/face/enrolment/:session", session, a.faceEnrolStatus, nil},
+
+		// WeChat mini-program sign-in (wechat.go): binding by invite, then the login code alone.
+		{"POST", "/wechat/bind", none, a.weChatBind, redeemCode},
+		{"POST", "/wechat/session", none, a.weChatSession, signin},
+		{"GET", "/wechat/binding", session | weChat, a.weChatBinding, nil},
+		{"DELETE", "/wechat/binding", session | weChat, a.weChatUnbind, nil},
 
 		{"GET", "/visit/:token", none, a.visit, nil},
 		{"GET", "/visit/:token/pass", none, a.visitPass, mint},
@@ -138,7 +148,9 @@ func (a *API) routes(l Limits) {
 
 var (
 	errNotResident = httpx.Errorf(http.StatusForbidden, "not_resident", "you no longer live here: no pass can be issued")
-	errStepUp      = httpx.Errorf(http.StatusForbidden, "step_up_required",
+	errPasskeyOnly = httpx.Errorf(http.StatusForbidden, "passkey_required",
+		"a WeChat sign-in cannot do this: open the passkey web app (offline device keys, face entry, data export and account deletion need a passkey)")
+	errStepUp = httpx.Errorf(http.StatusForbidden, "step_up_required",
 		"confirm with your passkey first (POST /api/v1/stepup/begin and /finish): this needs a verification from the last 5 minutes")
 )
 
@@ -158,10 +170,12 @@ func (a *API) enforce(r route) fiber.Handler {
 		if err != nil {
 			return err
 		}
-		err = access.SignedIn{Status: s.Status, StepUpAt: s.VerifiedAt, StepUpPasskey: s.VerifiedPasskey.Valid}.Allow(r.needs, time.Now())
+		err = access.SignedIn{Status: s.Status, Kind: s.Kind, StepUpAt: s.VerifiedAt, StepUpPasskey: s.VerifiedPasskey.Valid}.Allow(r.needs, time.Now())
 		switch {
 		case errors.Is(err, access.ErrNotResident):
 			return errNotResident
+		case errors.Is(err, access.ErrPasskeyRequired):
+			return errPasskeyOnly
 		case errors.Is(err, access.ErrStepUpRequired):
 			return errStepUp
 		case err != nil:

@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 
 	"gatepass/internal/access"
+	"gatepass/internal/apitest"
 	"gatepass/internal/dbtest"
 	"gatepass/internal/store"
 )
@@ -87,4 +88,14 @@ func TestRouteNeeds(t *testing.T) {
 		t.Errorf("%d routes need a step-up and %d residency: the table changed, change this test with it", stepUps, actives)
 	}
 	h.unchanged(before, "requests refused by the route table")
+}
+
+// Every resident route is in docs/openapi-mobile.yaml (the WeChat ones included).
+func TestEveryResidentRouteIsDocumented(t *testing.T) {
+	ops := apitest.DocumentedOperations(t, "../docs/openapi-mobile.yaml")
+	for _, r := range (&API{}).apiRoutes(testLimits) {
+		if key := r.method + " /api/v1" + apitest.OpenAPIPath(r.path); !ops[key] {
+			t.Errorf("%s is not in docs/openapi-mobile.yaml", key)
+		}
+	}
 }

@@ -3,12 +3,10 @@ package main
 import (
 	"embed"
 	"io/fs"
-	"mime"
-	"path"
 
 	"github.com/gofiber/fiber/v2"
 
-	"gatepass/internal/access"
+	"gatepass/internal/httpx"
 )
 
 // web is the resident app: plain HTML, CSS and JavaScript modules, no build step. The
@@ -25,25 +23,7 @@ func (a *API) webRoutes() {
 	if err != nil {
 		panic(err) // the embed pattern above guarantees the directory
 	}
-	send := func(c *fiber.Ctx, name, cache string) error {
-		if !fs.ValidPath(name) {
-			return access.ErrNotFound
-		}
-		data, err := fs.ReadFile(files, name)
-		if err != nil {
-			return access.ErrNotFound
-		}
-		ct := webTypes[path.Ext(name)]
-		if ct == "" {
-			ct = mime.TypeByExtension(path.Ext(name))
-		}
-		if ct == "" {
-			ct = "application/octet-stream"
-		}
-		c.Set(fiber.HeaderContentType, ct)
-		c.Set(fiber.HeaderCacheControl, cache)
-		return c.Send(data)
-	}
+	send := func(c *fiber.Ctx, name, cache string) error { return httpx.SendFile(c, files, name, cache, webTypes) }
 	// Always revalidate: a resident must not run yesterday's app against today's API.
 	// (The service worker keeps a copy for when there is no network.)
 	const revalidate = "no-cache"

@@ -30,10 +30,17 @@ func commands() map[string]command {
 	var grant struct{ role string }
 	return map[string]command{
 		"serve": {sealed: true, migrate: true, run: func(ctx context.Context, e *env) error {
-			srv := NewServer(e.db, e.sealer, e.cfg.logger(e.stderr), Settings{TokenTTL: e.cfg.tokenTTL, Edge: e.cfg.edge,
-				EventRetention: e.cfg.retention})
+			srv, err := NewServer(e.db, e.sealer, e.cfg.logger(e.stderr), Settings{TokenTTL: e.cfg.tokenTTL, Edge: e.cfg.edge,
+				EventRetention: e.cfg.retention, Webhooks: e.cfg.webhooks, Console: e.cfg.consoleSettings()})
+			if err != nil {
+				return err
+			}
 			go srv.maintain(ctx, retention{events: e.cfg.retention, changes: e.cfg.changes})
-			return srv.Serve(ctx, e.cfg.listen)
+			go srv.endLockdowns(ctx)
+			sent := srv.sendWebhooks(ctx, e.sealer)
+			err = srv.Serve(ctx, e.cfg.listen)
+			<-sent // the deliveries in flight end within their timeout
+			return err
 		}},
 		"migrate": {migrate: true, run: func(ctx context.Context, e *env) error {
 			fmt.Fprintln(e.stdout, "schema up to date")
@@ -49,6 +56,18 @@ func commands() map[string]command {
 			sealed: true, // the audit row it writes is keyed
 			run: func(ctx context.Context, e *env) error {
 				return cmdStaffCreate(ctx, e, staff.name, staff.role, staff.community, token)
+			},
+		},
+		"staff invite": {
+			flags: func(fs *flag.FlagSet) {
+				fs.StringVar(&staff.id, "id", "", "an existing staff member's id")
+				fs.StringVar(&staff.name, "name", "", "or: a new member's name (made without a token)")
+				fs.StringVar(&staff.role, "role", "", "the new member's role: admin, guard or auditor")
+				fs.StringVar(&staff.community, "community", "", "the new member's community id; omit to make an operator")
+			},
+			sealed: true, // the audit row it writes is keyed
+			run: func(ctx context.Context, e *env) error {
+				return cmdStaffInvite(ctx, e, staff.id, staff.name, staff.role, staff.community)
 			},
 		},
 		"staff disable": staffSwitch(&staff.id, true),
@@ -355,5 +374,51 @@ func cmdKeysCompromise(ctx context.Context, e *env, community string, kid uint, 
 	for _, c := range out.CardsToReprint {
 		fmt.Fprintf(e.stdout, "%s\t%s\t%s\t%s\n", c.Card, c.Resident, c.IssuedAt.UTC().Format(time.RFC3339), c.ResidentName)
 	}
+	return nil
+}
+
+// cmdStaffInvite prints a one-time link for a member (an existing one, or one made here
+// without a token) to register a console passkey. The link alone is on the last line.
+func cmdStaffInvite(ctx context.Context, e *env, id, name, role, community string) error {
+	k, err := newConsole(e.db, e.cfg.logger(e.stderr), e.cfg.consoleSettings())
+	if err != nil {
+		return err
+	}
+	var sid uuid.UUID
+	switch {
+	case id != "" && (name != "" || role != "" || community != ""):
+		return errors.New("give --id, or --name and --role (and --community) for a new member, not both")
+	case id != "":
+		if sid, err = idFlag("id", id); err != nil {
+			return err
+		}
+	default:
+		if name == "" || !slices.Contains(access.StaffRoles, role) {
+			return errors.New("--id, or --name and --role admin|guard|auditor, are required")
+		}
+		c := uuid.Nil
+		if community != "" {
+			if c, err = idFlag("community", community); err != nil {
+				return err
+			}
+		}
+		m, err := inTx(ctx, e, func(tx *store.Tx) (access.StaffMember, error) {
+			m, _, err := tx.CreateStaff(ctx, store.NewStaff{Community: c, Name: name, Role: access.StaffRole(role), NoToken: true})
+			return m, err
+		})
+		if err != nil {
+			return err
+		}
+		sid = m.ID
+		fmt.Fprintf(e.stdout, "created staff %s (%s, %s)\n", m.ID, m.Name, m.Role)
+	}
+	inv, err := inTx(ctx, e, func(tx *store.Tx) (store.StaffInvite, error) {
+		return tx.CreateStaffInvite(ctx, sid)
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "one-time console invite for staff %s, valid until %s; open it in the browser that will hold the passkey:\n%s\n",
+		sid, inv.ExpiresAt.UTC().Format(time.RFC3339), k.InviteURL(inv.Code))
 	return nil
 }

@@ -27,6 +27,10 @@ func TestRetentionSettings(t *testing.T) {
 		{"token lifetime not a lifetime", "STAFF_TOKEN_TTL", "90 days", nil, `STAFF_TOKEN_TTL="90 days"`},
 		{"token lifetime past a console token's", "STAFF_TOKEN_TTL", "181d", nil, "180 days"},
 		{"token lifetime under an hour", "", "", []string{"--staff-token-ttl", "30m"}, "1 hour"},
+		{"webhook timeout zero", "WEBHOOK_TIMEOUT", "0s", nil, "WEBHOOK_TIMEOUT"},
+		{"webhook retry base not a duration", "WEBHOOK_RETRY_BASE", "soon", nil, `WEBHOOK_RETRY_BASE="soon"`},
+		{"gate offline time negative", "", "", []string{"--gate-offline-after", "-1m"}, "GATE_OFFLINE_AFTER"},
+		{"webhook settings", "WEBHOOK_TIMEOUT", "3s", []string{"--webhook-retry-base", "1s", "--gate-offline-after", "2m"}, ""},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

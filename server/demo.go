@@ -57,7 +57,8 @@ func seedDemo(ctx context.Context, tx *store.Tx, sealer *secret.Sealer, tokenTTL
 	if err := tx.PutZone(ctx, access.Zone{Community: c, Zone: 1, Name: "Building 1 lobby"}); err != nil {
 		return err
 	}
-	b, err := tx.CreateBuilding(ctx, c, "Building 1")
+	// Building 1's residents open the perimeter and its lobby (zone 1), by default.
+	b, err := tx.CreateBuildingZones(ctx, c, "Building 1", access.ZoneMask(0).With(1))
 	if err != nil {
 		return err
 	}

@@ -5,6 +5,7 @@
 //	server serve                   run the HTTP server (migrates first unless --no-migrate)
 //	server migrate                 apply the schema
 //	server staff create ...        make a staff member and print their token once
+//	server staff invite ...        a one-time link to register a console passkey
 //	server staff disable|enable    take a member's access away, or give it back
 //	server staff tokens ...        list, issue and revoke a member's tokens
 //	server audit verify            recompute the audit hash chain
@@ -21,14 +22,20 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
+	// The time zone database is embedded: schedules are judged in the community's
+	// time zone, and a gate box (or a container) may have no zoneinfo of its own.
+	_ "time/tzdata"
 
 	"gatepass/internal/access"
 	"gatepass/internal/audit"
 	"gatepass/internal/httpx"
 	"gatepass/internal/secret"
 	"gatepass/internal/store"
+	"gatepass/internal/webhook"
+	"gatepass/server/internal/dispatch"
 )
 
 const usage = `usage: server <command> [flags]
@@ -40,6 +47,9 @@ commands:
   staff create   --name NAME --role admin|guard|auditor [--community ID]
                  [--kind console|integration] [--label TEXT] [--ttl 90d]
                  prints the new staff token alone on the last line
+  staff invite   --id ID, or --name NAME --role ROLE [--community ID] to make a
+                 member without a token: prints a one-time link (72 h) to register
+                 a passkey for the staff console at /console/
   staff disable  --id ID: every token of the member fails at once (operators too);
                  the last enabled admin of a community cannot be disabled
   staff enable   --id ID
@@ -56,7 +66,9 @@ commands:
 
 environment: DATABASE_URL, LISTEN_ADDR, METRICS_ADDR, TRUSTED_PROXIES,
              MASTER_KEY_FILE, EVENT_RETENTION, CHANGE_LOG_RETENTION,
-             STAFF_TOKEN_TTL, LOG_LEVEL (flags override)
+             STAFF_TOKEN_TTL, WEBHOOK_ALLOW_LOOPBACK, WEBHOOK_TIMEOUT,
+             WEBHOOK_RETRY_BASE, GATE_OFFLINE_AFTER, CONSOLE_ORIGINS, CONSOLE_RP_ID,
+             RESIDENT_APP_URL, LOG_LEVEL (flags override)
 `
 
 func main() {
@@ -76,6 +88,21 @@ type config struct {
 	changes     time.Duration // change-log rows older than this are pruned
 	tokenTTL    time.Duration // a new staff token's lifetime unless asked otherwise
 	edge        httpx.Edge    // the metrics listener and the trusted proxies
+	webhooks    dispatch.Config
+	console     string // the console's origins, comma-separated
+	consoleRPID string // the console's WebAuthn relying party id
+	residentApp string // mobile-api's origin, for invite letters' QR codes
+}
+
+// consoleSettings are the console's settings from the flags.
+func (c *config) consoleSettings() ConsoleSettings {
+	var origins []string
+	for _, o := range strings.Split(c.console, ",") {
+		if o = strings.TrimSuffix(strings.TrimSpace(o), "/"); o != "" {
+			origins = append(origins, o)
+		}
+	}
+	return ConsoleSettings{Origins: origins, RPID: c.consoleRPID, ResidentAppURL: c.residentApp}
 }
 
 // defaultMetricsAddr keeps /metrics off the API's port and on loopback; mobile-api's is
@@ -114,6 +141,19 @@ func (c *config) flags(fs *flag.FlagSet) {
 	fs.Var(ttlValue{&c.tokenTTL}, "staff-token-ttl",
 		"lifetime of a new staff token unless one is asked for, e.g. 30d (env STAFF_TOKEN_TTL, default 90d, at most 180d)")
 	c.edge.Flags(fs, defaultMetricsAddr)
+	fs.BoolVar(&c.webhooks.AllowLoopback, "webhook-allow-loopback", os.Getenv("WEBHOOK_ALLOW_LOOPBACK") == "true",
+		"development and tests only: let webhook endpoints be on loopback addresses, over plain http too (env WEBHOOK_ALLOW_LOOPBACK=true)")
+	fs.DurationVar(&c.webhooks.Timeout, "webhook-timeout", 10*time.Second, "one webhook delivery's timeout (env WEBHOOK_TIMEOUT)")
+	fs.DurationVar(&c.webhooks.Schedule.Base, "webhook-retry-base", webhook.DefaultSchedule.Base,
+		"first wait before a failed webhook delivery is retried; it doubles up to an hour, for 24 hours (env WEBHOOK_RETRY_BASE)")
+	fs.DurationVar(&c.webhooks.OfflineAfter, "gate-offline-after", 5*time.Minute,
+		"silence after which a gate is reported offline to webhooks (env GATE_OFFLINE_AFTER)")
+	fs.StringVar(&c.console, "console-origins", envOr("CONSOLE_ORIGINS", "http://localhost:8080"),
+		"origins the staff console is served from, comma-separated; the first makes staff invite links (env CONSOLE_ORIGINS)")
+	fs.StringVar(&c.consoleRPID, "console-rp-id", os.Getenv("CONSOLE_RP_ID"),
+		"WebAuthn relying party id of the console (env CONSOLE_RP_ID; default: the first origin's host)")
+	fs.StringVar(&c.residentApp, "resident-app-url", os.Getenv("RESIDENT_APP_URL"),
+		"the resident app's origin (mobile-api), for the QR code of printed invite letters (env RESIDENT_APP_URL)")
 	fs.StringVar(&c.logLevel, "log-level", envOr("LOG_LEVEL", "info"), "debug, info, warn or error (env LOG_LEVEL)")
 }
 
@@ -124,6 +164,9 @@ var durationEnv = []struct{ env, flag string }{
 	{"EVENT_RETENTION", "event-retention"},
 	{"CHANGE_LOG_RETENTION", "change-retention"},
 	{"STAFF_TOKEN_TTL", "staff-token-ttl"},
+	{"WEBHOOK_TIMEOUT", "webhook-timeout"},
+	{"WEBHOOK_RETRY_BASE", "webhook-retry-base"},
+	{"GATE_OFFLINE_AFTER", "gate-offline-after"},
 }
 
 // parse reads the environment's durations, then the command line, and checks them.
@@ -140,6 +183,9 @@ func (c *config) parse(fs *flag.FlagSet, args []string) error {
 	}
 	if c.retention <= 0 || c.changes <= 0 {
 		return errors.New("retention periods must be positive (EVENT_RETENTION, CHANGE_LOG_RETENTION)")
+	}
+	if c.webhooks.Timeout <= 0 || c.webhooks.Schedule.Base <= 0 || c.webhooks.OfflineAfter <= 0 {
+		return errors.New("webhook timeout, retry base and gate offline time must be positive (WEBHOOK_TIMEOUT, WEBHOOK_RETRY_BASE, GATE_OFFLINE_AFTER)")
 	}
 	if err := c.edge.Check(); err != nil {
 		return err

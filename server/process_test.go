@@ -93,19 +93,7 @@ func TestServeProcess(t *testing.T) {
 		}
 	}
 
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("exit after SIGTERM: %v\n%s", err, logs.String())
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("server did not stop within 10 s of SIGTERM")
-	}
+	stopWithin(t, cmd, 10*time.Second, logs.String)
 	for _, want := range []string{`"request_id":"` + reqID + `"`, `"route":"/admin/v1/communities"`, `"status":401`, `"latency_ms"`, "shutting down"} {
 		if !strings.Contains(logs.String(), want) {
 			t.Errorf("log lacks %s", want)
@@ -121,4 +109,23 @@ func getFrom(addr, path string) (int, string, http.Header) {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b), resp.Header
+}
+
+// stopWithin sends SIGTERM and fails the test unless the process exits cleanly within d;
+// logs gives its log for the failure message.
+func stopWithin(t *testing.T, cmd *exec.Cmd, d time.Duration, logs func() string) {
+	t.Helper()
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("exit after SIGTERM: %v\n%s", err, logs())
+		}
+	case <-time.After(d):
+		t.Fatalf("server did not stop within %s of SIGTERM", d)
+	}
 }

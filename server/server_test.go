@@ -16,7 +16,10 @@ import (
 // program's own: both surfaces at their prefixes, each with its body limit, readiness,
 // and a JSON 404 for the rest.
 func TestServerMountsBothSurfaces(t *testing.T) {
-	s := NewServer(dbtest.New(t), servertest.NewSealer(t), slog.New(slog.NewTextHandler(io.Discard, nil)), Settings{})
+	s, err := NewServer(dbtest.New(t), servertest.NewSealer(t), slog.New(slog.NewTextHandler(io.Discard, nil)), Settings{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	big := `{"events": [` + strings.Repeat(" ", 100<<10) + `]}` // over the admin limit, under the gate's
 	cases := []struct {
 		method, path, body string
@@ -28,7 +31,9 @@ func TestServerMountsBothSurfaces(t *testing.T) {
 		{"POST", "/admin/v1/communities", big, 413, "body_too_large"},
 		{"GET", "/gate/v1/sync", "", 401, "unauthorized"},
 		{"POST", "/gate/v1/events", big, 401, "unauthorized"},
-		{"GET", "/console/", "", 404, "not_found"},
+		{"GET", "/console/", "", 200, ""}, // the staff console's page
+		{"GET", "/console/api/v1/session", "", 401, "unauthorized"},
+		{"GET", "/elsewhere", "", 404, "not_found"},
 	}
 	for _, c := range cases {
 		req := httptest.NewRequest(c.method, c.path, strings.NewReader(c.body))

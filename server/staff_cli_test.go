@@ -135,3 +135,45 @@ func TestStaffCommandsRefuseBadInput(t *testing.T) {
 	}
 	h.Must(http.StatusOK, "GET", "/admin/v1/me", g.Token, nil)
 }
+
+// server staff invite makes a member without a token (or takes an existing one) and
+// prints a one-time console link on the last line; the link's code opens a passkey
+// registration once, and a second invite replaces it.
+func TestStaffInviteCommand(t *testing.T) {
+	h := servertest.New(t)
+	f := h.Community()
+	code, out, errs := cli(t, "staff", "invite", "--name", "Gate guard", "--role", "guard", "--community", f.ID,
+		"--console-origins", "https://console.example")
+	if code != 0 {
+		t.Fatalf("staff invite: %d %s", code, errs)
+	}
+	link := lastLine(out)
+	first, ok := strings.CutPrefix(link, "https://console.example/console/#invite=")
+	if !ok {
+		t.Fatalf("link %q", link)
+	}
+	if n := dbtest.Count(t, h.DB.SQL(), dbtest.StaffTokens, dbtest.Eq("staff_id", strings.Fields(out)[2])); n != 0 {
+		t.Fatalf("an invited member got %d tokens", n)
+	}
+	if _, err := h.DB.StaffInviteByCode(context.Background(), first); err != nil {
+		t.Fatalf("the printed code: %v", err)
+	}
+	code, out, _ = cli(t, "staff", "invite", "--id", strings.Fields(out)[2])
+	if code != 0 || !strings.Contains(lastLine(out), "/console/#invite=gpk_") {
+		t.Fatalf("invite again: %d %s", code, out)
+	}
+	if _, err := h.DB.StaffInviteByCode(context.Background(), first); err == nil {
+		t.Fatal("the first link still works after a second invite")
+	}
+	for _, bad := range [][]string{
+		{"staff", "invite"},
+		{"staff", "invite", "--name", "x", "--role", "boss"},
+		{"staff", "invite", "--id", uuid.NewString(), "--name", "x"},
+		{"staff", "invite", "--id", uuid.NewString()},
+		{"staff", "invite", "--name", "x", "--role", "guard", "--console-origins", "http://192.0.2.1"},
+	} {
+		if code, _, _ := cli(t, bad...); code == 0 {
+			t.Errorf("%v succeeded", bad)
+		}
+	}
+}

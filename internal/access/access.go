@@ -77,6 +77,24 @@ func (m ZoneMask) Zones() []int {
 	return zs
 }
 
+// List is Zones, never nil: an empty mask is [] in JSON.
+func (m ZoneMask) List() []int {
+	if zs := m.Zones(); zs != nil {
+		return zs
+	}
+	return []int{}
+}
+
+// Scan reads a mask from its bigint column (bit 63 makes the number negative).
+func (m *ZoneMask) Scan(src any) error {
+	v, ok := src.(int64)
+	if !ok {
+		return fmt.Errorf("zone mask: %T is not a bigint", src)
+	}
+	*m = ZoneMask(uint64(v))
+	return nil
+}
+
 // MaskOf builds a mask from zone numbers.
 func MaskOf(zones ...int) (ZoneMask, error) {
 	var m ZoneMask
@@ -89,8 +107,10 @@ func MaskOf(zones ...int) (ZoneMask, error) {
 	return m, nil
 }
 
-// ZonesForResident is what a resident's credential opens: the perimeter and every zone
-// the community has (a per-unit zone policy would narrow this).
+// ZonesForResident is what a resident's credential carries: the perimeter and every zone
+// the community has. It is the most a resident's code or card may open; which of them a
+// resident opens, and when, their access groups decide at the gate (groups.go), so a card
+// printed before staff widen a resident's groups opens the new zone too.
 func ZonesForResident(communityZones []int) ZoneMask {
 	m := ZoneMask(0).With(PerimeterZone)
 	for _, z := range communityZones {

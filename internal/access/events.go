@@ -72,6 +72,8 @@ type GateEvent struct {
 	// Dropped: on a flood_suppressed event, how many denied reads of one input the gate
 	// decided without recording each.
 	Dropped *int
+	// OfflineLimit: decided past the community's offline limit.
+	OfflineLimit bool
 }
 
 // MaxDropped bounds an event's dropped count: a gate summarises a flood at least once a
@@ -200,6 +202,16 @@ type EntryEvent struct {
 	Resident   *uuid.UUID `db:"resident_id" json:"resident_id,omitempty"`
 	Score      *float32   `db:"score" json:"score,omitempty"`
 	Dropped    *int       `db:"dropped" json:"dropped,omitempty"`
+	// OfflineLimit: the gate decided past its community's offline limit.
+	OfflineLimit bool `db:"offline_limit" json:"offline_limit"`
+	// Names resolved by the server for people reading the log (never a phone number):
+	// the gate, the resident the credential or face belongs to and their unit, the
+	// visitor pass's label, the staff member who released the door.
+	GateName     *string `db:"gate_name" json:"gate_name,omitempty"`
+	ResidentName *string `db:"resident_name" json:"resident_name,omitempty"`
+	UnitLabel    *string `db:"unit_label" json:"unit_label,omitempty"`
+	VisitorLabel *string `db:"visitor_label" json:"visitor_label,omitempty"`
+	StaffName    *string `db:"staff_name" json:"staff_name,omitempty"`
 }
 
 // EventPage is one page of the entry log, newest first.

@@ -27,6 +27,13 @@ type GateSync struct {
 	Holders []CredentialHolder
 	// ForeignKIDs are other communities' key ids past the gate's kid_after, by kid.
 	ForeignKIDs []uint32
+	// Access is who may enter where and when (groups, the time zone, lockdowns, the
+	// offline limit): whole when Full or when any of it changed since the cursor, else
+	// nil (the gate keeps what it has).
+	Access *GateAccess
+	// Memberships are holders' access groups: every holder's when Full, else those whose
+	// groups changed since the cursor (or whose credentials are new: sent with Holders).
+	Memberships []HolderGroups
 }
 
 // SyncRequest is what a gate asks a sync for.

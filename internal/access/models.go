@@ -1,17 +1,30 @@
 package access
 
 import (
+	"encoding/json"
 	"time"
 
 	"github.com/google/uuid"
 )
 
-// Building is a building of a community.
+// Building is a building of a community. Its residents open the perimeter and its Zones
+// by default (BuildingGroup): a unit belongs to one building, and a resident to their
+// unit's.
 type Building struct {
 	Community uuid.UUID `db:"community_id" json:"community_id"`
 	ID        uuid.UUID `db:"id" json:"id"`
 	Name      string    `db:"name" json:"name"`
+	Zones     ZoneMask  `db:"zones" json:"-"`
 	CreatedAt time.Time `db:"created_at" json:"created_at"`
+}
+
+// MarshalJSON writes the building with its zones as a list of zone numbers.
+func (b Building) MarshalJSON() ([]byte, error) {
+	type plain Building
+	return json.Marshal(struct {
+		plain
+		Zones []int `json:"zones"`
+	}{plain(b), b.Zones.List()})
 }
 
 // Unit is a flat or room in a building.

@@ -67,18 +67,38 @@ const (
 	// NeedStepUp: a user-verified passkey assertion within StepUpWindow, so that a
 	// stolen session cookie alone cannot do it.
 	NeedStepUp Need = 1 << 2
+	// OpenToWeChat opens a route to a WeChat session (SessionWeChat): every route without
+	// it needs a session opened with a passkey. It grants rather than requires, so a
+	// route added later is closed to WeChat sessions until someone decides otherwise.
+	OpenToWeChat Need = 1 << 3
 )
 
-// Reasons a signed-in resident is refused; both are ErrForbidden.
+// SessionKind is how a session was opened.
+type SessionKind string
+
+const (
+	// SessionPasskey: a passkey assertion or registration, user-verified.
+	SessionPasskey SessionKind = "passkey"
+	// SessionWeChat: a WeChat mini-program login (wx.login, code-to-session) of a bound
+	// WeChat user. It proves control of the WeChat account, not possession of a passkey,
+	// so it is the lesser kind: the pass, visitor passes and history, not what a passkey
+	// guards (docs/miniprogram.md).
+	SessionWeChat SessionKind = "wechat"
+)
+
+// Reasons a signed-in resident is refused; all are ErrForbidden.
 var (
-	ErrNotResident    = fmt.Errorf("the resident no longer lives here: %w", ErrForbidden)
-	ErrStepUpRequired = fmt.Errorf("this needs a user-verified passkey assertion from the last %d minutes: %w",
+	ErrNotResident     = fmt.Errorf("the resident no longer lives here: %w", ErrForbidden)
+	ErrPasskeyRequired = fmt.Errorf("this needs a session opened with a passkey, not a WeChat login: %w", ErrForbidden)
+	ErrStepUpRequired  = fmt.Errorf("this needs a user-verified passkey assertion from the last %d minutes: %w",
 		int(StepUpWindow/time.Minute), ErrForbidden)
 )
 
 // SignedIn is what the resident rules know of a signed-in resident.
 type SignedIn struct {
 	Status ResidentStatus
+	// Kind is how the session was opened ("" counts as SessionPasskey).
+	Kind SessionKind
 	// StepUpAt is when the session last verified the user with a passkey (zero, or the
 	// epoch, when it never did or the verification was used up).
 	StepUpAt time.Time
@@ -88,9 +108,14 @@ type SignedIn struct {
 
 // Allow decides whether r meets n at now. Residency comes first: whoever left learns
 // that, not that they should verify themselves for something they can no longer do.
+// Then the session's kind: a WeChat session meets no need a route does not open to it
+// (not even a step-up, which needs a passkey anyway).
 func (r SignedIn) Allow(n Need, now time.Time) error {
 	if n&NeedActive != 0 && !r.Status.MayHoldPass() {
 		return ErrNotResident
+	}
+	if r.Kind == SessionWeChat && n != NeedNone && n&OpenToWeChat == 0 {
+		return ErrPasskeyRequired
 	}
 	if n&NeedStepUp != 0 && (!r.StepUpPasskey || !StepUpFresh(r.StepUpAt, now)) {
 		return ErrStepUpRequired

@@ -40,6 +40,8 @@ func TestAllow(t *testing.T) {
 	usedUp := with(func(r *SignedIn) { r.StepUpAt, r.StepUpPasskey = time.Unix(0, 0), false })
 	gone := with(func(r *SignedIn) { r.Status = ResidentMovedOut })
 	goneStale := with(func(r *SignedIn) { r.Status, r.StepUpAt = ResidentDeleted, time.Time{} })
+	weChat := with(func(r *SignedIn) { r.Kind, r.StepUpAt, r.StepUpPasskey = SessionWeChat, time.Unix(0, 0), false })
+	weChatGone := with(func(r *SignedIn) { r.Kind, r.Status = SessionWeChat, ResidentMovedOut })
 	cases := []struct {
 		name string
 		who  SignedIn
@@ -54,6 +56,13 @@ func TestAllow(t *testing.T) {
 		{"step-up stale", stale, NeedStepUp, ErrStepUpRequired},
 		{"step-up without its passkey", noPasskey, NeedStepUp, ErrStepUpRequired},
 		{"step-up used up", usedUp, NeedStepUp, ErrStepUpRequired},
+		{"wechat on a route opened to it", weChat, NeedActive | OpenToWeChat, nil},
+		{"wechat on a passkey route", weChat, NeedSession, ErrPasskeyRequired},
+		{"wechat on an active passkey route", weChat, NeedActive, ErrPasskeyRequired},
+		{"wechat cannot step up even where opened", weChat, NeedStepUp | OpenToWeChat, ErrStepUpRequired},
+		{"wechat: residency first", weChatGone, NeedActive, ErrNotResident},
+		{"wechat: nothing needed", weChat, NeedNone, nil},
+		{"passkey session on a route opened to wechat", fresh, NeedActive | OpenToWeChat, nil},
 		{"moved out may still step up to delete", gone, NeedSession | NeedStepUp, nil},
 		{"residency before step-up", goneStale, NeedActive | NeedStepUp, ErrNotResident},
 		{"active and stale", stale, NeedActive | NeedStepUp, ErrStepUpRequired},

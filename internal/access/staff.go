@@ -2,6 +2,7 @@ package access
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -45,6 +46,17 @@ const (
 	ActReadAudit   Action = "audit.read"
 	ActManageKeys  Action = "keys.manage"
 	ActReadConsent Action = "consent.read" // face-entry consent report, face template count
+	// ActManageWebhooks registers, changes, rotates the secret of, resumes and deletes
+	// webhook endpoints; ActReadWebhooks reads them and their delivery logs (never a
+	// secret: it is shown once, to the admin who made or rotated it).
+	ActManageWebhooks Action = "webhooks.manage"
+	ActReadWebhooks   Action = "webhooks.read"
+	// Who may enter where and when (issue 16): reading groups, policies, passholders,
+	// settings and lockdowns; changing them; starting and lifting a lockdown, which the
+	// guard on duty may do in an emergency without being able to change who enters.
+	ActReadAccess Action = "access.read"
+	ActEditAccess Action = "access.edit"
+	ActLockdown   Action = "lockdown.manage"
 )
 
 // grants is the whole authorization policy in one table.
@@ -63,6 +75,11 @@ var grants = map[Action][]StaffRole{
 	ActReadAudit:       {StaffAdmin, StaffAuditor},
 	ActManageKeys:      {StaffAdmin},
 	ActReadConsent:     {StaffAdmin, StaffAuditor},
+	ActManageWebhooks:  {StaffAdmin},
+	ActReadWebhooks:    {StaffAdmin, StaffAuditor},
+	ActReadAccess:      {StaffAdmin, StaffGuard, StaffAuditor},
+	ActEditAccess:      {StaffAdmin},
+	ActLockdown:        {StaffAdmin, StaffGuard},
 }
 
 // selfService are the actions a member may always do to itself; done to another member
@@ -80,6 +97,9 @@ type Staff struct {
 	// what a member needs to rotate it before it stops working.
 	Token        uuid.UUID
 	TokenExpires time.Time
+	// Session is true when the request came from a console session (a passkey sign-in)
+	// rather than a bearer token; Token is then the session's id.
+	Session bool
 }
 
 // IsOperator reports whether the staff member belongs to the deployment, not one community.
@@ -108,6 +128,19 @@ func (s Staff) Authorize(a Action, c uuid.UUID) error {
 		}
 	}
 	return fmt.Errorf("role %s may not %s: %w", s.Role, a, ErrForbidden)
+}
+
+// Allowed lists the actions s may do in community c, in a fixed order: what a client
+// (the console) shows, from the same table Authorize decides by.
+func (s Staff) Allowed(c uuid.UUID) []Action {
+	out := []Action{}
+	for a := range grants {
+		if s.Authorize(a, c) == nil {
+			out = append(out, a)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // MayCreateStaff reports whether s may create a staff member with the given scope: admins
@@ -210,11 +243,15 @@ func FormatTTL(d time.Duration) string {
 // four digits of a mobile number (138****5678), only the last four of a shorter one, and
 // nothing of a number too short to hide four digits in. Auditors read no residents.
 func (s Staff) Phone(p string) string {
-	if s.Role == StaffAdmin {
+	if s.SeesPhones() {
 		return p
 	}
 	return MaskPhone(p)
 }
+
+// SeesPhones reports whether s sees residents' phone numbers whole (and so may search
+// by them).
+func (s Staff) SeesPhones() bool { return s.Role == StaffAdmin }
 
 // MaskPhone hides all but the outer digits of a phone number; at least four digits are
 // always hidden. Separators are dropped, a leading "+" is kept.

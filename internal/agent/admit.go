@@ -187,7 +187,7 @@ func (a *Agent) event(now time.Time, ad *admission, dec gate.Decision) gateapi.E
 	ev := gateapi.Event{
 		ID: uuid.Must(uuid.NewV7()), OccurredAt: now.UTC(), GateID: a.reg.Gate.ID, Method: ad.method,
 		Result: "denied", Reason: string(dec.Reason), Offline: !a.contact.online(), Stale: dec.Stale,
-		Staff: ad.staff, Score: ad.score,
+		Staff: ad.staff, Score: ad.score, OfflineLimit: dec.OfflineLimit,
 	}
 	if dec.Granted {
 		ev.Result = "granted"

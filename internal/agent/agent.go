@@ -10,6 +10,7 @@ package agent
 import (
 	"context"
 	"crypto/ecdh"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -145,6 +146,10 @@ func Open(cfg Config) (*Agent, error) {
 	}
 	a.decider = gate.NewDecider(mem)
 	state, err := st.LoadState(reg.Gate)
+	if errors.Is(err, ErrRules) {
+		cfg.Log.Error("local store: access rules not applied until the next sync", "err", err)
+		err = nil
+	}
 	if err != nil {
 		a.Close()
 		return nil, err

@@ -20,11 +20,14 @@ type Report struct {
 	NotBefore  *time.Time `json:"not_before,omitempty"`
 	ExpiresAt  *time.Time `json:"expires_at,omitempty"`
 	Stale      bool       `json:"stale,omitempty"`
+	// OfflineLimit: decided past the community's offline limit.
+	OfflineLimit bool `json:"offline_limit,omitempty"`
 }
 
 // CheckReport describes a decision for installers.
 func CheckReport(d gate.Decision) Report {
-	r := Report{Result: "denied", Reason: string(d.Reason), Detail: errString(d.Detail), Stale: d.Stale}
+	r := Report{Result: "denied", Reason: string(d.Reason), Detail: errString(d.Detail), Stale: d.Stale,
+		OfflineLimit: d.OfflineLimit}
 	if d.Granted {
 		r.Result = "granted"
 	}

@@ -240,8 +240,15 @@ func (a *Agent) HTTPHandler() http.Handler {
 		if storeErr != "" {
 			st["storage_error"] = storeErr
 		}
+		if ol, ld := accessStatus(a.decider.State(), a.Now()); ol != nil {
+			st["offline_limit"] = ol
+			if ld != nil {
+				st["lockdown"] = ld
+			}
+		}
 		reply(w, http.StatusOK, st)
 	})
+	mux.HandleFunc("GET /metrics", a.serveMetrics)
 	return mux
 }
 

@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 	bolt "go.etcd.io/bbolt"
 
+	"gatepass/internal/access"
 	"gatepass/internal/credential"
 	"gatepass/internal/gate"
 	"gatepass/internal/gateapi"
@@ -30,6 +31,7 @@ var (
 	bPurges   = []byte("purges")   // purge id (16) -> resident (16): done, ack not yet confirmed
 	bHolders  = []byte("holders")  // credential id (16) -> holder id (16)
 	bForeign  = []byte("foreign")  // another community's kid (4) -> nothing
+	bMembers  = []byte("members")  // holder id (16) -> its access groups' ids (16 each)
 )
 
 // LocalDB is the gate's own durable state in bbolt: queued events, replay and passback
@@ -54,7 +56,7 @@ func OpenLocalDB(path string, readOnly bool) (*LocalDB, error) {
 	}
 	if !readOnly {
 		err = db.Update(func(tx *bolt.Tx) error {
-			for _, b := range [][]byte{bMeta, bRevoked, bReplay, bPassback, bEvents, bDone, bRejected, bFaces, bPurges, bHolders, bForeign} {
+			for _, b := range [][]byte{bMeta, bRevoked, bReplay, bPassback, bEvents, bDone, bRejected, bFaces, bPurges, bHolders, bForeign, bMembers} {
 				if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 					return err
 				}
@@ -90,6 +92,9 @@ type synced struct {
 	// NeedFull: the gate's clock jumped; the next sync asks for a full snapshot (cursor
 	// 0) so that nothing judged or pruned on the wrong clock outlives it.
 	NeedFull bool `json:"need_full,omitempty"`
+	// Access is the last rules of who may enter where and when (a delta without them
+	// keeps these); nil: the server sent none (older than them).
+	Access *gateapi.Access `json:"access,omitempty"`
 }
 
 func putSynced(tx *bolt.Tx, s synced) error {
@@ -147,14 +152,60 @@ func (s *LocalDB) ApplySync(in *gateapi.Sync, at time.Time, offset *time.Duratio
 		if err := applyFaces(tx, in); err != nil {
 			return err
 		}
+		mb, err := syncBucket(tx, bMembers, in.Full)
+		if err != nil {
+			return err
+		}
+		for _, m := range in.Memberships {
+			if err := mb.Put(m.Holder[:], packIDs(m.Groups)); err != nil {
+				return err
+			}
+		}
 		ms := prev.OffsetMS
 		if offset != nil {
 			v := offset.Milliseconds()
 			ms = &v
 		}
 		return putSynced(tx, synced{Cursor: in.Cursor, SyncedAt: at, Gate: in.Gate, Keys: in.Keys, Zones: in.Zones,
-			ServerTime: in.ServerTime, OffsetMS: ms, NeedFull: !in.Full && (prev.NeedFull || jumped)})
+			ServerTime: in.ServerTime, OffsetMS: ms, NeedFull: !in.Full && (prev.NeedFull || jumped), Access: syncAccess(in, prev.Access)})
 	})
+}
+
+// syncAccess is the access rules after a sync answer: the answer's when it has them, none
+// after a full answer without them (a server older than them), else the last ones.
+func syncAccess(in *gateapi.Sync, prev *gateapi.Access) *gateapi.Access {
+	switch {
+	case in.Access != nil:
+		return in.Access
+	case in.Full:
+		return nil
+	}
+	return prev
+}
+
+// packIDs is a list of ids as the members bucket keeps it: 16 bytes each.
+func packIDs(ids []uuid.UUID) []byte {
+	out := make([]byte, 0, 16*len(ids))
+	for _, id := range ids {
+		out = append(out, id[:]...)
+	}
+	return out
+}
+
+// groupLists interns holders' group lists: most holders share theirs with their
+// building's other residents, so a gate keeps one copy of each.
+type groupLists map[string][]uuid.UUID
+
+func (g groupLists) of(packed []byte) []uuid.UUID {
+	if ids, ok := g[string(packed)]; ok {
+		return ids
+	}
+	ids := make([]uuid.UUID, 0, len(packed)/16)
+	for i := 0; i+16 <= len(packed); i += 16 {
+		ids = append(ids, uuid.UUID(packed[i:i+16]))
+	}
+	g[string(packed)] = ids
+	return ids
 }
 
 // NeedFull makes the next sync ask for a full snapshot (the gate's clock jumped).
@@ -223,6 +274,7 @@ func (s *LocalDB) Cursor() (int64, error) {
 // with a wrong clock forgets nothing.
 func (s *LocalDB) LoadState(gateInfo gateapi.Gate) (*gate.State, error) {
 	st := &gate.State{Revoked: map[uuid.UUID]int64{}, Holders: map[uuid.UUID]uuid.UUID{}, Foreign: map[uint32]struct{}{}}
+	members := map[uuid.UUID][]uuid.UUID{}
 	var sy synced
 	err := s.db.View(func(tx *bolt.Tx) error {
 		var err error
@@ -240,6 +292,15 @@ func (s *LocalDB) LoadState(gateInfo gateapi.Gate) (*gate.State, error) {
 		if err := tx.Bucket(bForeign).ForEach(func(k, _ []byte) error {
 			if len(k) == 4 {
 				st.Foreign[binary.BigEndian.Uint32(k)] = struct{}{}
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+		lists := groupLists{}
+		if err := tx.Bucket(bMembers).ForEach(func(k, v []byte) error {
+			if len(k) == 16 {
+				members[uuid.UUID(k)] = lists.of(v)
 			}
 			return nil
 		}); err != nil {
@@ -263,7 +324,27 @@ func (s *LocalDB) LoadState(gateInfo gateapi.Gate) (*gate.State, error) {
 		return nil, err
 	}
 	st.Policy = policy(sy.Gate, sy.Zones)
+	st.Clock = gate.ServerClock{Server: sy.ServerTime}
+	if sy.Access != nil {
+		if st.Access, err = gate.CompileAccess(accessRules(sy.Access), members, sy.Gate.ID, sy.Gate.Zone, sy.Gate.Direction); err != nil {
+			// The state is good without them (tokens' zones decide): see ErrRules.
+			return st, fmt.Errorf("%w: %v", ErrRules, err)
+		}
+	}
 	return st, nil
+}
+
+// accessRules is the wire's access rules as the domain's.
+func accessRules(a *gateapi.Access) access.GateAccess {
+	out := access.GateAccess{TimeZone: a.TimeZone, OfflineLimitSeconds: a.OfflineLimitSeconds, OfflinePolicy: a.OfflinePolicy,
+		Groups: make([]access.GateGroup, len(a.Groups)), Lockdowns: make([]access.GateLockdown, len(a.Lockdowns))}
+	for i, g := range a.Groups {
+		out.Groups[i] = access.GateGroup(g)
+	}
+	for i, l := range a.Lockdowns {
+		out.Lockdowns[i] = access.GateLockdown(l)
+	}
+	return out
 }
 
 func keySet(keys []gateapi.Key, community uuid.UUID) (*credential.KeySet, error) {
@@ -511,7 +592,59 @@ func (s *LocalDB) LoadStateFrom(in *gateapi.Sync, prev *gate.State, at time.Time
 	if st.Keys, err = keySet(in.Keys, in.Gate.Community); err != nil {
 		return nil, err
 	}
-	return st.Forgetting(in.ServerTime), nil
+	st.Clock = gate.ServerClock{Server: in.ServerTime, At: at}
+	var rulesErr error
+	if st.Access, rulesErr = syncRules(in, prev); rulesErr != nil {
+		// Rules this gate cannot read (a time zone its build does not know) must not stop
+		// its sync: it keeps deciding by the rules it had, and says so (ErrRules).
+		if prev != nil && !in.Full {
+			st.Access = prev.Access
+		}
+		rulesErr = fmt.Errorf("%w: %v", ErrRules, rulesErr)
+	}
+	return st.Forgetting(in.ServerTime), rulesErr
+}
+
+// ErrRules is LoadStateFrom's error when a sync's access rules cannot be used: the state
+// it returns beside it is good, with the rules the gate had.
+var ErrRules = errors.New("access rules not applied")
+
+// syncRules is the access rules after a sync answer just stored: new ones when it has
+// them (with prev's members unless it brings all), none after a full answer without
+// them, else prev's with the answer's memberships.
+func syncRules(in *gateapi.Sync, prev *gate.State) (*gate.Access, error) {
+	var last *gate.Access
+	if prev != nil && !in.Full {
+		last = prev.Access
+	}
+	var members map[uuid.UUID][]uuid.UUID
+	switch {
+	case in.Full:
+		members = make(map[uuid.UUID][]uuid.UUID, len(in.Memberships))
+	case last != nil && len(in.Memberships) == 0:
+		members = last.Members // states are immutable: shared
+	default:
+		members = map[uuid.UUID][]uuid.UUID{}
+		if last != nil {
+			members = make(map[uuid.UUID][]uuid.UUID, len(last.Members)+len(in.Memberships))
+			for k, v := range last.Members {
+				members[k] = v
+			}
+		}
+	}
+	if len(in.Memberships) > 0 {
+		lists := groupLists{}
+		for _, m := range in.Memberships {
+			members[m.Holder] = lists.of(packIDs(m.Groups))
+		}
+	}
+	switch {
+	case in.Access != nil:
+		return gate.CompileAccess(accessRules(in.Access), members, in.Gate.ID, in.Gate.Zone, in.Gate.Direction)
+	case last != nil:
+		return last.WithMembers(members), nil
+	}
+	return nil, nil
 }
 
 // syncHolders is the holder map after a sync answer: the answer's own when Full, else

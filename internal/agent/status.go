@@ -42,6 +42,46 @@ type Status struct {
 	// door stayed shut); StorageError is the error while storing still fails.
 	StoreFailures int64  `json:"store_failures"`
 	StorageError  string `json:"storage_error,omitempty"`
+	// OfflineLimit is the community's offline limit as the gate applies it (absent: the
+	// gate has no access rules yet); Lockdown the lockdown in force here, if any.
+	OfflineLimit *OfflineLimitStatus `json:"offline_limit,omitempty"`
+	Lockdown     *LockdownStatus     `json:"lockdown,omitempty"`
+}
+
+// OfflineLimitStatus says how long the gate may go without a sync before its offline
+// policy applies, and whether it has gone longer (Past: decisions follow the policy and
+// their events are marked offline_limit).
+type OfflineLimitStatus struct {
+	LimitSeconds int    `json:"limit_seconds"`
+	Policy       string `json:"policy"`
+	Past         bool   `json:"past"`
+	// SecondsSinceSync is how long since the last successful sync (absent: never synced).
+	SecondsSinceSync *int64 `json:"seconds_since_sync,omitempty"`
+}
+
+// LockdownStatus is a lockdown in force at this gate.
+type LockdownStatus struct {
+	ID     string     `json:"id"`
+	Scope  string     `json:"scope"`
+	Reason string     `json:"reason"`
+	EndsAt *time.Time `json:"ends_at,omitempty"`
+}
+
+// accessStatus is the offline limit and lockdown of state st at the gate's time now.
+func accessStatus(st *gate.State, now time.Time) (*OfflineLimitStatus, *LockdownStatus) {
+	if st == nil || st.Access == nil {
+		return nil, nil
+	}
+	ol := &OfflineLimitStatus{LimitSeconds: int(st.Access.OfflineLimit / time.Second), Policy: st.Access.OfflinePolicy, Past: st.PastOfflineLimit(now)}
+	if !st.SyncedAt.IsZero() {
+		since := int64(now.Sub(st.SyncedAt) / time.Second)
+		ol.SecondsSinceSync = &since
+	}
+	var ld *LockdownStatus
+	if l, ok := st.Locked(now); ok {
+		ld = &LockdownStatus{ID: l.ID.String(), Scope: l.Scope, Reason: l.Reason, EndsAt: l.EndsAt}
+	}
+	return ol, ld
 }
 
 // ReadStatus reads dir's status; when no agent runs it is rebuilt from the local database.
@@ -54,7 +94,11 @@ func ReadStatus(dir string) (Status, error) {
 	if err == nil {
 		defer st.Close()
 		c, _ := st.Cursor()
-		return Status{Gate: reg.Gate, Server: reg.Server, LastSyncAt: st.SyncedAt(), Cursor: c, QueueDepth: st.QueueDepth(), Revocations: st.RevocationCount()}, nil
+		out := Status{Gate: reg.Gate, Server: reg.Server, LastSyncAt: st.SyncedAt(), Cursor: c, QueueDepth: st.QueueDepth(), Revocations: st.RevocationCount()}
+		if state, err := st.LoadState(reg.Gate); err == nil {
+			out.OfflineLimit, out.Lockdown = accessStatus(state, time.Now())
+		}
+		return out, nil
 	}
 	var s Status
 	raw, rerr := os.ReadFile(filepath.Join(dir, statusFile))
@@ -110,6 +154,7 @@ func (a *Agent) statusNow() Status {
 		DoorClockDriftMS: a.door.driftMS.report(),
 	}
 	s.Replay, s.Passback = a.decider.Memory().Len()
+	s.OfflineLimit, s.Lockdown = accessStatus(a.decider.State(), a.Now())
 	s.StoreFailures, s.StorageError = a.storage.report()
 	if ns := a.syncedAt.Load(); ns != 0 {
 		s.LastSyncAt = time.Unix(0, ns).UTC()

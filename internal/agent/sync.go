@@ -88,6 +88,10 @@ func (a *Agent) SyncOnce(ctx context.Context, wait time.Duration) (bool, error) 
 	a.clock.synced(out.ServerTime, got)
 	a.stateMu.Lock() // housekeeping's pruning swaps the state too (Agent.prune)
 	st, err := a.local.LoadStateFrom(out, a.decider.State(), got)
+	if errors.Is(err, ErrRules) {
+		a.cfg.Log.Error("sync: keeping the last access rules", "err", err)
+		err = nil
+	}
 	if err == nil {
 		a.decider.SetState(st)
 	}

@@ -27,3 +27,11 @@ func IssueDeviceCert(s Signer, id uuid.UUID, zones uint64, v Validity, phone *ec
 func IssueCard(s Signer, id uuid.UUID, zones uint64, v Validity) (string, error) {
 	return MintCard(s, Claims{CredentialID: id, Subject: SubjectResident, Zones: zones, NotBefore: v.NotBefore, ExpiresAt: v.ExpiresAt})
 }
+
+// IssuePassholderCard signs the printed card (type 0x03) of someone who is not a resident
+// (staff, a cleaner, a courier, a contractor: subject staff), valid over v (CardValidity).
+// What it opens and when is its holder's group's to say at the gate; zones are the
+// group's, for a gate that has not heard of the holder yet.
+func IssuePassholderCard(s Signer, id uuid.UUID, zones uint64, v Validity) (string, error) {
+	return MintCard(s, Claims{CredentialID: id, Subject: SubjectStaff, Zones: zones, NotBefore: v.NotBefore, ExpiresAt: v.ExpiresAt})
+}

@@ -31,6 +31,8 @@ type Table string
 
 // The tables tests may read or change.
 const (
+	AccessGroups       Table = "access_groups"
+	AccessPolicies     Table = "access_policies"
 	AuditHeads         Table = "audit_heads"
 	AuditLog           Table = "audit_log"
 	Buildings          Table = "buildings"
@@ -42,8 +44,11 @@ const (
 	FacePurges         Table = "face_purges"
 	FaceTemplates      Table = "face_templates"
 	GateCommands       Table = "gate_commands"
+	GateLiveness       Table = "gate_liveness"
 	Gates              Table = "gates"
 	Invites            Table = "invites"
+	Lockdowns          Table = "lockdowns"
+	Passholders        Table = "passholders"
 	Passkeys           Table = "passkeys"
 	Residencies        Table = "residencies"
 	Residents          Table = "residents"
@@ -51,17 +56,26 @@ const (
 	SigningKeys        Table = "signing_keys"
 	Staff              Table = "staff"
 	StaffTokens        Table = "staff_tokens"
+	StaffCeremonies    Table = "staff_ceremonies"
+	StaffInvites       Table = "staff_invites"
+	StaffPasskeys      Table = "staff_passkeys"
+	StaffSessions      Table = "staff_sessions"
 	Units              Table = "units"
 	VisitorPasses      Table = "visitor_passes"
 	WebauthnCeremonies Table = "webauthn_ceremonies"
+	WebhookAttempts    Table = "webhook_attempts"
+	WebhookDeliveries  Table = "webhook_deliveries"
+	WebhookEndpoints   Table = "webhook_endpoints"
+	WechatBindings     Table = "wechat_bindings"
 	Zones              Table = "zones"
 )
 
 // Tables is the fixed list every helper checks its table against.
-var Tables = []Table{AuditHeads, AuditLog, Buildings, ChangeLog, Communities, Consents, Credentials,
-	EntryEvents, FacePurges, FaceTemplates, GateCommands, Gates, Invites, Passkeys,
-	Residencies, Residents, Sessions, SigningKeys, Staff, StaffTokens, Units, VisitorPasses,
-	WebauthnCeremonies, Zones}
+var Tables = []Table{AccessGroups, AccessPolicies, AuditHeads, AuditLog, Buildings, ChangeLog, Communities, Consents, Credentials,
+	EntryEvents, FacePurges, FaceTemplates, GateCommands, GateLiveness, Gates, Invites, Lockdowns, Passholders, Passkeys,
+	Residencies, Residents, Sessions, SigningKeys, Staff, StaffCeremonies, StaffInvites, StaffPasskeys,
+	StaffSessions, StaffTokens, Units, VisitorPasses,
+	WebauthnCeremonies, WebhookAttempts, WebhookDeliveries, WebhookEndpoints, WechatBindings, Zones}
 
 var ident = regexp.MustCompile(`^[a-z_][a-z0-9_]*$`)
 

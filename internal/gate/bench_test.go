@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"gatepass/internal/access"
 	"gatepass/internal/credential"
 )
 
@@ -106,4 +107,107 @@ func BenchmarkDecideVsBareVerify(b *testing.B) {
 	b.ReportMetric(float64(decide.Nanoseconds())/float64(b.N), "decide-ns/op")
 	b.ReportMetric(float64(bare.Nanoseconds())/float64(b.N), "bare-ns/op")
 	b.ReportMetric(float64(decide)/float64(bare), "ratio")
+}
+
+// benchAccessDecider is benchDecider with who may enter where and when (issue 16): 50,000
+// holders in groups, the card's holder a cleaner whose group has a weekly schedule and a
+// holiday calendar of 30 dates, 20 groups in all, and a lockdown of another gate.
+func benchAccessDecider(b *testing.B, f fixture, cred uuid.UUID) *Decider {
+	b.Helper()
+	d := benchDecider(b, f)
+	st := *d.State()
+	week := access.WeeklySchedule{}
+	for day := range week {
+		week[day] = []access.Window{{Start: 0, End: 6 * 60}, {Start: 7 * 60, End: 23 * 60}}
+	}
+	var holidays []access.Holiday
+	for i := 0; i < 30; i++ {
+		holidays = append(holidays, access.Holiday{Date: t0.AddDate(0, 1, i).Format(time.DateOnly)})
+	}
+	rules := access.GateAccess{TimeZone: "Asia/Shanghai", OfflineLimitSeconds: 36 * 3600, OfflinePolicy: access.OfflineAcceptAll}
+	for i := 0; i < 20; i++ {
+		rules.Groups = append(rules.Groups, access.GateGroup{ID: uuid.New(), Zones: access.ZoneMask(1 << (i % 8)), Schedule: &week, Holidays: holidays})
+	}
+	other := uuid.New()
+	rules.Lockdowns = []access.GateLockdown{{ID: uuid.New(), Scope: access.LockGate, Gate: &other}}
+	members := make(map[uuid.UUID][]uuid.UUID, 50000)
+	for i := 0; i < 50000; i++ {
+		members[uuid.New()] = []uuid.UUID{rules.Groups[i%20].ID}
+	}
+	holder := uuid.New()
+	members[holder] = []uuid.UUID{rules.Groups[3].ID, rules.Groups[0].ID} // zone 3, then zone 0: the second opens
+	acc, err := CompileAccess(rules, members, uuid.New(), st.Policy.Zone, "in")
+	if err != nil {
+		b.Fatal(err)
+	}
+	st.Access, st.Holders = acc, map[uuid.UUID]uuid.UUID{cred: holder}
+	d.SetState(&st)
+	return d
+}
+
+// BenchmarkDecideWithSchedulesVsBareVerify is BenchmarkDecideVsBareVerify with the
+// holder's groups, schedule, holidays and lockdowns judged too (docs/benchmarks.md: still
+// <= 1.3 the bare verify).
+func BenchmarkDecideWithSchedulesVsBareVerify(b *testing.B) {
+	f := newFixture(b)
+	cred := uuid.New()
+	d := benchAccessDecider(b, f, cred)
+	text := f.issued(b, f.signer, cred, 1, t0)
+	if dec := d.Decide(text, t0); !dec.Granted {
+		b.Fatalf("bench token not granted: %s", dec.Reason)
+	}
+	pub, priv, _ := ed25519.GenerateKey(rand.Reader)
+	msg := make([]byte, 70)
+	sig := ed25519.Sign(priv, msg)
+	var decide, bare time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		s := time.Now()
+		if !d.Decide(text, t0).Granted {
+			b.Fatal("denied")
+		}
+		m := time.Now()
+		if !ed25519.Verify(pub, msg, sig) {
+			b.Fatal("bad")
+		}
+		decide += m.Sub(s)
+		bare += time.Since(m)
+	}
+	b.ReportMetric(float64(decide.Nanoseconds())/float64(b.N), "decide-ns/op")
+	b.ReportMetric(float64(bare.Nanoseconds())/float64(b.N), "bare-ns/op")
+	b.ReportMetric(float64(decide)/float64(bare), "ratio")
+}
+
+// BenchmarkDecideWithSchedules is the decision of BenchmarkDecideWithSchedulesVsBareVerify
+// alone, for its allocations.
+func BenchmarkDecideWithSchedules(b *testing.B) {
+	f := newFixture(b)
+	cred := uuid.New()
+	d := benchAccessDecider(b, f, cred)
+	text := f.issued(b, f.signer, cred, 1, t0)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if !d.Decide(text, t0).Granted {
+			b.Fatal("denied")
+		}
+	}
+}
+
+// BenchmarkAccessCheck is what issue 16 adds to a decision alone: the holder's groups
+// among 50,000 holders, the zone, the local time in the community's time zone, the
+// schedule and holidays, the lockdowns.
+func BenchmarkAccessCheck(b *testing.B) {
+	f := newFixture(b)
+	cred := uuid.New()
+	d := benchAccessDecider(b, f, cred)
+	st := d.State()
+	holder := st.Holder(cred)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if st.entry(holder, 1, true, t0) != Granted {
+			b.Fatal("denied")
+		}
+	}
 }

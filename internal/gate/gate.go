@@ -1,8 +1,10 @@
 // Package gate makes every decision at the door, without I/O, so that each rule has one
 // home and can be table-tested: a code (size cap -> parse -> key -> signature -> time
-// window -> staleness -> revocation -> zone -> replay -> anti-passback), a repeated read
-// from one scanner, a face (liveness -> match -> staleness -> anti-passback) and a
-// staff manual release (its age). Each refusal has a typed reason (docs/gate-agent.md).
+// window -> staleness -> offline limit -> revocation -> zone by the holder's groups ->
+// schedule and holidays -> lockdown -> replay -> anti-passback), a repeated read from one
+// scanner, a face (liveness -> match -> staleness -> offline limit -> groups, schedule,
+// lockdown -> anti-passback) and a staff manual release (its age: no lockdown or offline
+// limit stops it). Each refusal has a typed reason (docs/gate-agent.md).
 // The agent around it only stores, uploads and drives the relay.
 //
 // The synced data (keys, revocations, zone rules) is an immutable State swapped in
@@ -79,6 +81,12 @@ type State struct {
 	Foreign  map[uint32]struct{}
 	Policy   Policy
 	SyncedAt time.Time // the last successful sync; zero: never
+	// Access is who may enter where and when (access.go); nil: the gate has no rules (a
+	// server older than them), and the token's zones alone decide.
+	Access *Access
+	// Clock is the gate's estimate of the server's time, by which a lockdown's automatic
+	// end is judged.
+	Clock ServerClock
 }
 
 // Holder is who holds credential cred: its holder if the gate knows one, else cred.
@@ -104,6 +112,9 @@ type Decision struct {
 	Claims   credential.Claims
 	Verified bool
 	Stale    bool // decided on revocation data older than the policy allows
+	// OfflineLimit: decided past the community's offline limit (no sync for longer than
+	// it allows); the event is marked so whatever the policy made of it.
+	OfflineLimit bool
 	// ReplayKey and ReplayUntil are what Record keeps for a grant.
 	ReplayKey   [credential.ReplayKeySize]byte
 	ReplayUntil time.Time
@@ -237,15 +248,21 @@ func (d *Decider) Decide(text string, now time.Time) Decision {
 	}
 	dec := Decision{Claims: claims, Verified: true}
 	dec.Stale = st.Stale(now)
+	dec.OfflineLimit = st.PastOfflineLimit(now)
 	switch {
 	case dec.Stale && p.StaleDeny:
 		dec.Reason = StaleData
+	case dec.OfflineLimit && st.Access.offlineRefuses(claims.Type, false):
+		dec.Reason = OfflineLimitReached
 	case isRevoked(st, claims.CredentialID):
 		dec.Reason = Revoked
-	case !access.ZoneMask(claims.Zones).Has(p.Zone):
-		dec.Reason = WrongZone
 	default:
-		dec.ReplayKey, dec.PassbackKey = claims.ReplayKey(), st.Holder(claims.CredentialID)
+		holder := st.Holder(claims.CredentialID)
+		if r := st.entry(holder, access.ZoneMask(claims.Zones), claims.Subject != credential.SubjectVisitor, now); r != Granted {
+			dec.Reason = r
+			return dec
+		}
+		dec.ReplayKey, dec.PassbackKey = claims.ReplayKey(), holder
 		dec.ReplayUntil = replayUntil(&claims, p, now)
 		n := now.UnixNano()
 		d.mem.mu.Lock()

@@ -183,6 +183,57 @@ type Sync struct {
 	// kid_after; a bounded number an answer, with More set when there are more
 	// (docs/openapi-gate.yaml).
 	ForeignKIDs []uint32 `json:"foreign_kids"`
+	// Access is who may enter where and when (docs/gate-agent.md, "Groups, schedules,
+	// lockdowns"): whole in a full answer and in a delta after any of it changed; absent
+	// otherwise (the gate keeps what it has). A server older than it never sends it: the
+	// gate then judges zones by tokens alone.
+	Access *Access `json:"access,omitempty"`
+	// Memberships are holders' access groups (holder ids as in Holders): every holder's
+	// when Full, else those whose groups changed and the holders of new credentials. A
+	// delta's entry replaces what the gate had for that holder; an empty list means none.
+	Memberships []Membership `json:"memberships"`
+}
+
+// Access is the community's rules of who may enter where and when, as gates keep them.
+type Access struct {
+	// TimeZone is the community's IANA time zone: schedules are local times there.
+	TimeZone string `json:"time_zone"`
+	// Past OfflineLimitSeconds without a successful sync, the gate follows OfflinePolicy
+	// (accept_all_verifiable | cards_and_device_passes_only | manual_release_only).
+	OfflineLimitSeconds int    `json:"offline_limit_seconds"`
+	OfflinePolicy       string `json:"offline_policy"`
+	// Groups: the community's access groups and each building's own (its id: the
+	// perimeter and the building's zones, at all times).
+	Groups []AccessGroup `json:"groups"`
+	// Lockdowns in force in the community; each gate keeps those that cover it.
+	Lockdowns []Lockdown `json:"lockdowns"`
+}
+
+// AccessGroup is an access group: its zones (a mask, bit n zone n) and, optionally, its
+// weekly schedule and holidays (the formats of docs/openapi.yaml's AccessGroup).
+type AccessGroup struct {
+	ID       uuid.UUID              `json:"id"`
+	Zones    access.ZoneMask        `json:"zones"`
+	Schedule *access.WeeklySchedule `json:"schedule,omitempty"`
+	Holidays []access.Holiday       `json:"holidays"`
+}
+
+// Lockdown is a lockdown in force: every code, card and face is refused at the gates it
+// covers (a gate's, a zone's or the community's, never an exit reader) until EndsAt (on
+// the server's clock; absent: until lifted, which a later sync says).
+type Lockdown struct {
+	ID     uuid.UUID  `json:"id"`
+	Scope  string     `json:"scope"` // gate | zone | community
+	Zone   *int       `json:"zone,omitempty"`
+	Gate   *uuid.UUID `json:"gate_id,omitempty"`
+	Reason string     `json:"reason"`
+	EndsAt *time.Time `json:"ends_at,omitempty"`
+}
+
+// Membership is a holder's access groups.
+type Membership struct {
+	Holder uuid.UUID   `json:"holder_id"`
+	Groups []uuid.UUID `json:"groups"`
 }
 
 // SyncError ends a kept-alive sync answer (keepalive=1) that failed after its 200 and
@@ -245,6 +296,9 @@ type Event struct {
 	// Dropped: on a flood_suppressed event, how many denied reads of one input the gate
 	// decided without recording each (issue 11; docs/gate-agent.md, "Floods").
 	Dropped *int `json:"dropped,omitempty"`
+	// OfflineLimit: decided past the community's offline limit (docs/gate-agent.md,
+	// "The offline limit"), whatever the policy made of it.
+	OfflineLimit bool `json:"offline_limit,omitempty"`
 }
 
 // Methods and results of events.

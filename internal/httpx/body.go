@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io/fs"
 	"mime"
 	"net/http"
+	"path"
 	"reflect"
 	"slices"
 	"strings"
@@ -206,4 +208,27 @@ func LimitBody(n int) fiber.Handler {
 		}
 		return c.Next()
 	}
+}
+
+// SendFile answers the file name of files (an embedded web app) with its content type
+// (extra names types mime does not know, by extension) and the given Cache-Control; a
+// name that is not a valid path in files, or no file, is a 404.
+func SendFile(c *fiber.Ctx, files fs.FS, name, cache string, extra map[string]string) error {
+	if !fs.ValidPath(name) {
+		return access.ErrNotFound
+	}
+	data, err := fs.ReadFile(files, name)
+	if err != nil {
+		return access.ErrNotFound
+	}
+	ct := extra[path.Ext(name)]
+	if ct == "" {
+		ct = mime.TypeByExtension(path.Ext(name))
+	}
+	if ct == "" {
+		ct = "application/octet-stream"
+	}
+	c.Set(fiber.HeaderContentType, ct)
+	c.Set(fiber.HeaderCacheControl, cache)
+	return c.Send(data)
 }

@@ -19,12 +19,14 @@ var ErrMalformed = errors.New("malformed token")
 
 // Kinds of token; the prefix tells a human (and a secret scanner) what leaked.
 const (
-	KindStaff      = "gps"
-	KindGate       = "gpg"
-	KindInvite     = "gpi"
-	KindEnrollment = "gpe"
-	KindSession    = "gpr"
-	KindVisitor    = "gpv"
+	KindStaff       = "gps"
+	KindGate        = "gpg"
+	KindInvite      = "gpi"
+	KindEnrollment  = "gpe"
+	KindSession     = "gpr"
+	KindVisitor     = "gpv"
+	KindStaffInvite = "gpk" // a one-time link for a staff member to register a console passkey
+	KindConsole     = "gpc" // a staff console session (the cookie)
 )
 
 const randomBytes = 32

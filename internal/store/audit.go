@@ -35,13 +35,22 @@ func (db *DB) AuditEntries(ctx context.Context, f AuditFilter) ([]audit.Entry, e
 // VerifyAudit recomputes every community's chain with the audit key, streaming rows,
 // and checks each community's signed head. It returns the number of rows checked and the
 // first break (wrapping audit.ErrBroken), naming the first bad or missing row.
-func (db *DB) VerifyAudit(ctx context.Context) (int, error) {
+func (db *DB) VerifyAudit(ctx context.Context) (int, error) { return db.verifyAudit(ctx, uuid.Nil) }
+
+// VerifyCommunityAudit is VerifyAudit for the chain of one community.
+func (db *DB) VerifyCommunityAudit(ctx context.Context, c uuid.UUID) (int, error) {
+	return db.verifyAudit(ctx, c)
+}
+
+// verifyAudit verifies the chain of community only, or of every community (uuid.Nil).
+func (db *DB) verifyAudit(ctx context.Context, only uuid.UUID) (int, error) {
 	key, err := db.auditKeyOrErr()
 	if err != nil {
 		return 0, err
 	}
 	var list []audit.Head
-	if err := db.x.SelectContext(ctx, &list, `SELECT community_id, seq, hash, mac FROM audit_heads`); err != nil {
+	if err := db.x.SelectContext(ctx, &list, `SELECT community_id, seq, hash, mac FROM audit_heads
+		WHERE $1::uuid IS NULL OR community_id = $1`, nullUUID(only)); err != nil {
 		return 0, fmt.Errorf("verify audit: %w", err)
 	}
 	heads := make(map[uuid.UUID]*audit.Head, len(list))
@@ -49,7 +58,7 @@ func (db *DB) VerifyAudit(ctx context.Context) (int, error) {
 		heads[list[i].Community] = &list[i]
 	}
 	rows, err := db.x.QueryxContext(ctx, `SELECT community_id, seq, at, actor, action, target, convert_to(summary::text, 'UTF8') AS summary, version, prev_hash, hash
-		FROM audit_log ORDER BY community_id, seq`)
+		FROM audit_log WHERE $1::uuid IS NULL OR community_id = $1 ORDER BY community_id, seq`, nullUUID(only))
 	if err != nil {
 		return 0, fmt.Errorf("verify audit: %w", err)
 	}

@@ -105,21 +105,31 @@ func (db *DB) Cards(ctx context.Context, c, resident uuid.UUID) ([]Card, error) 
 
 // RevokeCard revokes one of a resident's cards at once: gates learn it through sync.
 func (tx *Tx) RevokeCard(ctx context.Context, c, resident, card uuid.UUID) error {
-	n, err := tx.revokeCredentials(ctx, c, "card_revoked", `c.id = $3 AND c.resident_id = $4 AND c.kind = 'card'`, card, resident)
+	if err := tx.revokeCard(ctx, c, card, "resident_id", resident); err != nil {
+		return err
+	}
+	return tx.Audit(ctx, c, "card.revoke", "resident:"+resident.String(), map[string]any{"credential_id": card})
+}
+
+// revokeCard revokes card, which must be a card of owner (ownerColumn names which kind
+// of owner: resident_id or passholder_id, never input). A card that is not the owner's
+// is not found; one revoked already is a conflict.
+func (tx *Tx) revokeCard(ctx context.Context, c, card uuid.UUID, ownerColumn string, owner uuid.UUID) error {
+	n, err := tx.revokeCredentials(ctx, c, "card_revoked", `c.id = $3 AND c.`+ownerColumn+` = $4 AND c.kind = 'card'`, card, owner)
 	if err != nil {
 		return err
 	}
-	if n == 0 {
-		var revoked bool
-		err := tx.x.GetContext(ctx, &revoked, `SELECT revoked_at IS NOT NULL FROM credentials
-			WHERE community_id = $1 AND id = $2 AND resident_id = $3 AND kind = 'card'`, c, card, resident)
-		if errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("card %s: %w", card, access.ErrNotFound)
-		}
-		if err != nil {
-			return fmt.Errorf("revoke card: %w", err)
-		}
-		return fmt.Errorf("card already revoked: %w", access.ErrConflict)
+	if n > 0 {
+		return nil
 	}
-	return tx.Audit(ctx, c, "card.revoke", "resident:"+resident.String(), map[string]any{"credential_id": card})
+	var revoked bool
+	err = tx.x.GetContext(ctx, &revoked, `SELECT revoked_at IS NOT NULL FROM credentials
+		WHERE community_id = $1 AND id = $2 AND `+ownerColumn+` = $3 AND kind = 'card'`, c, card, owner)
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("card %s: %w", card, access.ErrNotFound)
+	}
+	if err != nil {
+		return fmt.Errorf("revoke card: %w", err)
+	}
+	return fmt.Errorf("card already revoked: %w", access.ErrConflict)
 }

@@ -322,10 +322,18 @@ func TestMergeCoversEveryField(t *testing.T) {
 		switch f.Kind() {
 		case reflect.Slice:
 			f.Set(reflect.MakeSlice(f.Type(), 1, 1))
+		case reflect.Pointer:
+			f.Set(reflect.New(f.Type().Elem()))
+		case reflect.Map:
+			f.Set(reflect.MakeMap(f.Type()))
 		case reflect.Bool:
 			f.SetBool(true)
-		case reflect.Int64:
+		case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
 			f.SetInt(7)
+		case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+			f.SetUint(7)
+		case reflect.String:
+			f.SetString("x")
 		case reflect.Struct:
 			if f.Type() == reflect.TypeOf(time.Time{}) {
 				f.Set(reflect.ValueOf(time.Unix(1, 0)))

@@ -15,6 +15,7 @@ import (
 	"gatepass/internal/audit"
 	"gatepass/internal/dbtest"
 	"gatepass/internal/store"
+	"gatepass/internal/webhook"
 )
 
 // The hot paths (a resident signs in, mints passes; a gate syncs and uploads event
@@ -48,6 +49,15 @@ func TestHotPathsRouteToOneShard(t *testing.T) {
 			return err
 		}
 		_, enrol, err = tx.CreateGate(ctx, store.NewGate{Community: c, Name: "G", Zone: 0, Direction: "both"})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// An endpoint for entries and anomalies, so that the batch fills the outbox.
+	err = setup.InTx(ctx, "test", func(tx *store.Tx) error {
+		_, _, err := tx.CreateWebhookEndpoint(ctx, store.NewWebhookEndpoint{Community: c, URL: "https://hooks.example.com/x",
+			Events: []string{"anomaly.reuse", "entry.created"}}, dbtest.Sealer(t))
 		return err
 	})
 	if err != nil {
@@ -103,6 +113,22 @@ func TestHotPathsRouteToOneShard(t *testing.T) {
 	step("sync", err)
 	_, _, err = hot.GateSync(ctx, g, out.Cursor)
 	step("sync from cursor", err)
+	// A delta with who may enter where and when (issue 16): the rules sent whole, and the
+	// groups of the residents a policy names.
+	err = setup.InTx(ctx, "test", func(tx *store.Tx) error {
+		grp, err := tx.CreateAccessGroup(ctx, access.AccessGroup{Community: c, Name: "Cleaners", Zones: 1})
+		if err != nil {
+			return err
+		}
+		_, err = tx.SetAccessPolicy(ctx, access.AccessPolicy{Community: c, Level: access.LevelResident, Target: resident, Groups: []uuid.UUID{grp.ID}, Inherit: true})
+		return err
+	})
+	step("access change", err)
+	delta, _, err := hot.GateSync(ctx, g, out.Cursor)
+	step("sync an access change", err)
+	if delta.Access == nil || len(delta.Memberships) != 1 {
+		t.Fatalf("access delta: %+v, memberships %v", delta.Access, delta.Memberships)
+	}
 	_, err = hot.GateHeartbeat(ctx, g, "test", 0, 0, nil)
 	step("heartbeat", err)
 	events := make([]access.GateEvent, 20)
@@ -112,6 +138,20 @@ func TestHotPathsRouteToOneShard(t *testing.T) {
 	}
 	_, err = hot.StoreEvents(ctx, g, events)
 	step("event batch", err)
+
+	// The webhook sender, per community: claim the batch's deliveries, record a failure
+	// and a success (finding the communities with due deliveries is its background
+	// sweep, which reads every shard).
+	claimed, err := hot.ClaimWebhookDeliveries(ctx, c, time.Now().Add(time.Second), time.Now().Add(time.Minute), 50)
+	step("claim webhooks", err)
+	if len(claimed) != len(events) {
+		t.Fatalf("claimed %d deliveries, want %d", len(claimed), len(events))
+	}
+	_, err = hot.RecordWebhookAttempt(ctx, claimed[0], store.WebhookOutcome{At: time.Now(), Status: 500, Err: "status 500",
+		Next: time.Now().Add(time.Minute)}, webhook.DefaultSchedule)
+	step("record a failed attempt", err)
+	_, err = hot.RecordWebhookAttempt(ctx, claimed[1], store.WebhookOutcome{At: time.Now(), Status: 204, OK: true}, webhook.DefaultSchedule)
+	step("record a delivery", err)
 
 	// The same through the gate API's way: the hub's shared parts and the gate's own
 	// (gate_sync.go), and a batch on the gates' writes pool, prepared.

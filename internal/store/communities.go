@@ -53,24 +53,38 @@ func (db *DB) Community(ctx context.Context, id uuid.UUID) (access.CommunityInfo
 	return c, nil
 }
 
-// CreateBuilding adds a building.
+// CreateBuilding adds a building whose residents open the perimeter only, until staff
+// give it zones (CreateBuildingZones, SetBuildingZones).
 func (tx *Tx) CreateBuilding(ctx context.Context, c uuid.UUID, name string) (access.Building, error) {
+	return tx.CreateBuildingZones(ctx, c, name, 0)
+}
+
+// CreateBuildingZones adds a building whose residents open the perimeter and zones by
+// default (access.BuildingGroup); an unknown zone is refused.
+func (tx *Tx) CreateBuildingZones(ctx context.Context, c uuid.UUID, name string, zones access.ZoneMask) (access.Building, error) {
+	if err := checkZones(ctx, tx.x, c, zones, "zones"); err != nil {
+		return access.Building{}, err
+	}
 	var b access.Building
-	err := tx.x.GetContext(ctx, &b, `INSERT INTO buildings (community_id, id, name) VALUES ($1, $2, $3)
-		RETURNING community_id, id, name, created_at`, c, newID(), name)
+	err := tx.x.GetContext(ctx, &b, `INSERT INTO buildings (community_id, id, name, zones) VALUES ($1, $2, $3, $4)
+		RETURNING community_id, id, name, zones, created_at`, c, newID(), name, int64(zones))
 	if isUnique(err) {
 		return b, access.Invalid("name", "a building named %q exists already", name)
 	}
 	if err != nil {
 		return b, fmt.Errorf("create building: %w", err)
 	}
-	return b, tx.Audit(ctx, c, "building.create", "building:"+b.ID.String(), map[string]any{"name": name})
+	// Gates learn the building's own group (its residents' default).
+	if err := tx.accessChanged(ctx, c); err != nil {
+		return b, err
+	}
+	return b, tx.Audit(ctx, c, "building.create", "building:"+b.ID.String(), map[string]any{"name": name, "zones": zones.List()})
 }
 
 // Buildings lists a community's buildings.
 func (db *DB) Buildings(ctx context.Context, c uuid.UUID) ([]access.Building, error) {
 	out := []access.Building{}
-	err := db.x.SelectContext(ctx, &out, `SELECT community_id, id, name, created_at FROM buildings WHERE community_id = $1 ORDER BY name`, c)
+	err := db.x.SelectContext(ctx, &out, `SELECT community_id, id, name, zones, created_at FROM buildings WHERE community_id = $1 ORDER BY name`, c)
 	if err != nil {
 		return nil, fmt.Errorf("list buildings: %w", err)
 	}

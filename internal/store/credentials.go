@@ -121,9 +121,9 @@ func liveHolders(ctx context.Context, q selecter, c uuid.UUID, ids []uuid.UUID) 
 	if ids != nil {
 		only = pq.Array(uuidStrings(ids))
 	}
-	err := q.SelectContext(ctx, &out, `SELECT id, coalesce(resident_id, visitor_pass_id) AS holder_id FROM credentials
+	err := q.SelectContext(ctx, &out, `SELECT id, coalesce(resident_id, visitor_pass_id, passholder_id) AS holder_id FROM credentials
 		WHERE community_id = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now() - $2::interval)
-		  AND coalesce(resident_id, visitor_pass_id) IS NOT NULL AND ($3::uuid[] IS NULL OR id = ANY($3::uuid[]))
+		  AND coalesce(resident_id, visitor_pass_id, passholder_id) IS NOT NULL AND ($3::uuid[] IS NULL OR id = ANY($3::uuid[]))
 		ORDER BY id`, c, seconds(access.MaxSkew), only)
 	if err != nil {
 		return nil, fmt.Errorf("live holders: %w", err)

@@ -29,13 +29,13 @@ func (db *DB) StoreEvents(ctx context.Context, g access.GateIdentity, events []a
 	ids, times, creds, subjects := make([]uuid.UUID, n), make([]time.Time, n), make([]*uuid.UUID, n), make([]*string, n)
 	methods, results, reasons := make([]string, n), make([]string, n), make([]string, n)
 	offline, stale, staffs, keys := make([]bool, n), make([]bool, n), make([]*uuid.UUID, n), make([][]byte, n)
-	residents, scores, dropped := make([]*uuid.UUID, n), make([]*float32, n), make([]*int64, n)
+	residents, scores, dropped, offlineLimit := make([]*uuid.UUID, n), make([]*float32, n), make([]*int64, n), make([]bool, n)
 	for i, e := range events {
 		// In UTC: lib/pq sends a time with its own offset, and PostgreSQL refuses
 		// offsets it cannot represent (+23:59 is valid RFC 3339).
 		ids[i], times[i], creds[i], methods[i], results[i], reasons[i] = e.ID, e.OccurredAt.UTC(), e.Credential, e.Method, e.Result, e.Reason
 		offline[i], stale[i], staffs[i], keys[i] = e.Offline, e.Stale, e.Staff, e.ReplayKey
-		residents[i], scores[i] = e.Resident, e.Score
+		residents[i], scores[i], offlineLimit[i] = e.Resident, e.Score, e.OfflineLimit
 		if e.Dropped != nil {
 			d := int64(*e.Dropped)
 			dropped[i] = &d
@@ -81,22 +81,23 @@ func (db *DB) StoreEvents(ctx context.Context, g access.GateIdentity, events []a
 		// no visitor entry twice.
 		var stored []storedEvent
 		err := tx.prepared().SelectContext(ctx, &stored, `INSERT INTO entry_events (community_id, id, occurred_at, gate_id, credential_id, subject,
-				method, result, reason, offline, stale, staff_id, replay_key, resident_id, score, dropped)
+				method, result, reason, offline, stale, staff_id, replay_key, resident_id, score, dropped, offline_limit)
 			SELECT $1, u.id, u.at, $2, u.cred, u.subject, u.method, u.result, u.reason, u.offline, u.stale, u.staff, u.rkey::bytea,
-				u.resident, u.score::real, u.dropped
+				u.resident, u.score::real, u.dropped, u.offline_limit
 			FROM unnest($3::uuid[], $4::timestamptz[], $5::uuid[], $6::text[], $7::text[], $8::text[], $9::text[],
-				$10::bool[], $11::bool[], $12::uuid[], $13::text[], $14::uuid[], $15::text[], $16::integer[])
-				AS u(id, at, cred, subject, method, result, reason, offline, stale, staff, rkey, resident, score, dropped)
+				$10::bool[], $11::bool[], $12::uuid[], $13::text[], $14::uuid[], $15::text[], $16::integer[], $17::bool[])
+				AS u(id, at, cred, subject, method, result, reason, offline, stale, staff, rkey, resident, score, dropped, offline_limit)
 			ON CONFLICT DO NOTHING
 			RETURNING id, occurred_at, credential_id, subject, result`,
 			g.Community, g.ID, pq.Array(uuidStrings(ids)), pq.Array(times), pq.Array(nullUUIDStrings(creds)), pq.Array(subjects),
 			pq.Array(methods), pq.Array(results), pq.Array(reasons), pq.Array(offline), pq.Array(stale),
-			pq.Array(nullUUIDStrings(staffs)), pq.Array(hexKeys), pq.Array(nullUUIDStrings(residents)), pq.Array(scoreTexts), pq.Array(dropped))
+			pq.Array(nullUUIDStrings(staffs)), pq.Array(hexKeys), pq.Array(nullUUIDStrings(residents)), pq.Array(scoreTexts), pq.Array(dropped),
+			pq.Array(offlineLimit))
 		if err != nil {
 			return fmt.Errorf("store events: %w", err)
 		}
 		// stored: the rows this batch added. What the entry log reports beyond itself
-		// (visitor entries counted, deliveries to be sent) is made from these, here, in
+		// (visitor entries counted, webhook deliveries) is made from these, here, in
 		// this transaction.
 		return tx.eventsStored(ctx, g, events, stored)
 	})
@@ -116,8 +117,9 @@ type storedEvent struct {
 }
 
 // eventsStored does, in the batch's transaction, what follows from the rows it stored:
-// visitors' entries counted (once: a re-sent event is not in stored) and face entries
-// noted for the retention of face data (harmless to repeat: greatest).
+// visitors' entries counted (once: a re-sent event is not in stored), their webhook
+// deliveries queued, and face entries noted for the retention of face data (harmless to
+// repeat: greatest).
 func (tx *Tx) eventsStored(ctx context.Context, g access.GateIdentity, events []access.GateEvent, stored []storedEvent) error {
 	var visits []uuid.UUID
 	for _, e := range stored {
@@ -126,6 +128,15 @@ func (tx *Tx) eventsStored(ctx context.Context, g access.GateIdentity, events []
 		}
 	}
 	if _, err := countVisitorEntries(ctx, tx.x, g.Community, visits); err != nil {
+		return err
+	}
+	// Webhooks of the stored events commit with them (the outbox), or not at all. A
+	// re-sent event is not among them: its deliveries were queued when it was stored.
+	ids := make([]uuid.UUID, len(stored))
+	for i, e := range stored {
+		ids[i] = e.ID
+	}
+	if err := tx.enqueueEntryWebhooks(ctx, g.Community, ids); err != nil {
 		return err
 	}
 	now := time.Now()
@@ -205,10 +216,24 @@ type EventFilter struct {
 	From, To   time.Time
 	Gate       uuid.UUID
 	Result     string
+	Reason     string
+	Method     string
 	Credential uuid.UUID
-	Cursor     string // from the previous page's next_cursor
-	Limit      int
+	// Who is part of a resident's name or unit label: the events of the credentials and
+	// face entries of the residents it matches (at most maxWho of them).
+	Who string
+	// ReceivedAfter keeps events the server received after it (the live stream).
+	ReceivedAfter time.Time
+	Cursor        string // from the previous page's next_cursor
+	Limit         int
 }
+
+// maxWho bounds the residents one name or unit filter may match: a filter that matches
+// more is too broad to mean a person, and is refused with a clear answer.
+const maxWho = 200
+
+// ErrWhoTooBroad refuses a name or unit filter that matches too many residents.
+var ErrWhoTooBroad = access.Invalid("who", "matches more than %d residents: type more of the name or unit", maxWho)
 
 // eventCursor is the (occurred_at, id) of the last row of a page.
 func eventCursor(e access.EntryEvent) string {
@@ -229,7 +254,39 @@ func parseEventCursor(s string) (time.Time, uuid.UUID, error) {
 	return t, u, nil
 }
 
-// Events lists community c's entry events, newest first, with keyset pagination.
+// whoIDs resolves a name or unit filter to the residents it matches and their
+// credentials.
+func (db *DB) whoIDs(ctx context.Context, c uuid.UUID, who string) (residents, creds []string, err error) {
+	pattern := "%" + likeEscaper.Replace(who) + "%"
+	var ids []uuid.UUID
+	// Units are few (hundreds to thousands): their residents come by the unit's label,
+	// everyone who lived there, so that last year's entries of a unit find last year's
+	// residents too.
+	if err := db.x.SelectContext(ctx, &ids, `SELECT id FROM residents WHERE community_id = $1 AND name ILIKE $2
+		UNION
+		SELECT h.resident_id FROM residencies h JOIN units u ON u.community_id = $1 AND u.id = h.unit_id
+		WHERE h.community_id = $1 AND u.label ILIKE $2
+		LIMIT $3`, c, pattern, maxWho+1); err != nil {
+		return nil, nil, fmt.Errorf("entry log filter: %w", err)
+	}
+	if len(ids) > maxWho {
+		return nil, nil, ErrWhoTooBroad
+	}
+	residents = uuidStrings(ids)
+	var cids []uuid.UUID
+	if err := db.x.SelectContext(ctx, &cids, `SELECT id FROM credentials WHERE community_id = $1 AND resident_id = ANY($2::uuid[])`,
+		c, pq.Array(residents)); err != nil {
+		return nil, nil, fmt.Errorf("entry log filter: %w", err)
+	}
+	return residents, uuidStrings(cids), nil
+}
+
+// Events lists community c's entry events, newest first, with keyset pagination on
+// (occurred_at, id): every filter is an equality on an indexed column or a time range,
+// so a page reads only its own rows (migration 00023's indexes; docs/benchmarks.md).
+// Each event comes with its gate's name and, resolved here, the resident and unit of its
+// credential or face match, the visitor pass's label and the releasing staff member's
+// name: the log says who came in, not which UUID.
 func (db *DB) Events(ctx context.Context, c uuid.UUID, f EventFilter) (access.EventPage, error) {
 	page := access.EventPage{Events: []access.EntryEvent{}}
 	var curAt any
@@ -253,17 +310,46 @@ func (db *DB) Events(ctx context.Context, c uuid.UUID, f EventFilter) (access.Ev
 		}
 		return s
 	}
-	err := db.x.SelectContext(ctx, &page.Events, `SELECT id, occurred_at, received_at, gate_id, credential_id, subject, method,
-			result, reason, offline, stale, staff_id, resident_id, score, dropped FROM entry_events
-		WHERE community_id = $1
-		  AND ($2::timestamptz IS NULL OR occurred_at >= $2)
-		  AND ($3::timestamptz IS NULL OR occurred_at < $3)
-		  AND ($4::uuid IS NULL OR gate_id = $4)
-		  AND ($5::text IS NULL OR result = $5)
-		  AND ($6::uuid IS NULL OR credential_id = $6)
-		  AND ($7::timestamptz IS NULL OR (occurred_at, id) < ($7, $8::uuid))
-		ORDER BY occurred_at DESC, id DESC LIMIT $9`,
-		c, nullTime(f.From), nullTime(f.To), nullUUID(f.Gate), nullText(f.Result), nullUUID(f.Credential), curAt, curID, f.Limit)
+	var whoRes, whoCreds any
+	if f.Who != "" {
+		r, cr, err := db.whoIDs(ctx, c, f.Who)
+		if err != nil {
+			return page, err
+		}
+		if len(r) == 0 {
+			return page, nil
+		}
+		whoRes, whoCreds = pq.Array(r), pq.Array(cr)
+	}
+	err := db.x.SelectContext(ctx, &page.Events, `SELECT e.id, e.occurred_at, e.received_at, e.gate_id, e.credential_id, e.subject, e.method,
+			e.result, e.reason, e.offline, e.stale, e.staff_id, e.resident_id, e.score, e.dropped, e.offline_limit,
+			g.name AS gate_name, who.name AS resident_name, who.unit_label, vp.label AS visitor_label, st.name AS staff_name
+		FROM (SELECT id, occurred_at, received_at, gate_id, credential_id, subject, method,
+				result, reason, offline, stale, staff_id, resident_id, score, dropped, offline_limit FROM entry_events
+			WHERE community_id = $1
+			  AND ($2::timestamptz IS NULL OR occurred_at >= $2)
+			  AND ($3::timestamptz IS NULL OR occurred_at < $3)
+			  AND ($4::uuid IS NULL OR gate_id = $4)
+			  AND ($5::text IS NULL OR result = $5)
+			  AND ($6::uuid IS NULL OR credential_id = $6)
+			  AND ($7::timestamptz IS NULL OR (occurred_at, id) < ($7, $8::uuid))
+			  AND ($10::text IS NULL OR reason = $10)
+			  AND ($11::text IS NULL OR method = $11)
+			  AND ($12::uuid[] IS NULL OR credential_id = ANY($13::uuid[]) OR resident_id = ANY($12::uuid[]))
+			  AND ($14::timestamptz IS NULL OR (received_at > $14 AND occurred_at > $14::timestamptz - interval '1 day'))
+			ORDER BY occurred_at DESC, id DESC LIMIT $9) e
+		LEFT JOIN gates g ON g.community_id = $1 AND g.id = e.gate_id
+		LEFT JOIN credentials cr ON cr.community_id = $1 AND cr.id = e.credential_id
+		LEFT JOIN visitor_passes vp ON vp.community_id = $1 AND vp.id = e.credential_id AND e.subject = 'visitor'
+		LEFT JOIN LATERAL (SELECT r.name, u.label AS unit_label FROM residents r
+			LEFT JOIN LATERAL (SELECT unit_id FROM residencies WHERE community_id = $1 AND resident_id = r.id
+				ORDER BY valid_from DESC LIMIT 1) rs ON true
+			LEFT JOIN units u ON u.community_id = $1 AND u.id = rs.unit_id
+			WHERE r.community_id = $1 AND r.id = coalesce(e.resident_id, cr.resident_id)) who ON true
+		LEFT JOIN staff st ON st.id = e.staff_id
+		ORDER BY e.occurred_at DESC, e.id DESC`,
+		c, nullTime(f.From), nullTime(f.To), nullUUID(f.Gate), nullText(f.Result), nullUUID(f.Credential), curAt, curID, f.Limit,
+		nullText(f.Reason), nullText(f.Method), whoRes, whoCreds, nullTime(f.ReceivedAfter))
 	if err != nil {
 		return page, fmt.Errorf("list events: %w", err)
 	}

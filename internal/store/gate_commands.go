@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -58,4 +59,28 @@ func (db *DB) AckGateCommand(ctx context.Context, g access.GateIdentity, id uuid
 		return tx.Audit(ctx, g.Community, "gate.command_ack", "gate:"+g.ID.String(),
 			map[string]any{"command_id": id, "kind": kind, "result": result})
 	})
+}
+
+// GateCommand is a command to a gate as staff follow it: when the gate confirmed it.
+type GateCommand struct {
+	ID        uuid.UUID  `db:"id" json:"command_id"`
+	Gate      uuid.UUID  `db:"gate_id" json:"gate_id"`
+	Kind      string     `db:"kind" json:"kind"`
+	CreatedAt time.Time  `db:"created_at" json:"created_at"`
+	AckedAt   *time.Time `db:"acked_at" json:"acked_at,omitempty"`
+	Result    *string    `db:"result" json:"result,omitempty"`
+}
+
+// GateCommand finds one command of a gate of community c.
+func (db *DB) GateCommand(ctx context.Context, c, gate, id uuid.UUID) (GateCommand, error) {
+	var out GateCommand
+	err := db.x.GetContext(ctx, &out, `SELECT id, gate_id, kind, created_at, acked_at, result FROM gate_commands
+		WHERE community_id = $1 AND gate_id = $2 AND id = $3`, c, gate, id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return out, fmt.Errorf("command %s: %w", id, access.ErrNotFound)
+	}
+	if err != nil {
+		return out, fmt.Errorf("gate command: %w", err)
+	}
+	return out, nil
 }

@@ -107,12 +107,19 @@ func readShared(ctx context.Context, q preparedTx, c uuid.UUID, cursor int64) (s
 	out.Revocations = []access.Revocation{}
 	out.FaceTemplates, out.FacePurges = []access.GateFaceTemplate{}, []access.FacePurge{}
 	out.Holders = []access.CredentialHolder{}
+	out.Memberships = []access.HolderGroups{}
 	if out.Full {
 		out.Cursor = bounds.Max.Int64
 		if out.Revocations, err = liveRevocations(ctx, q, c); err != nil {
 			return sh, err
 		}
 		if out.Holders, err = liveHolders(ctx, q, c, nil); err != nil {
+			return sh, err
+		}
+		if out.Access, err = gateAccess(ctx, q, c); err != nil {
+			return sh, err
+		}
+		if out.Memberships, err = memberships(ctx, q, c, true, nil, nil); err != nil {
 			return sh, err
 		}
 		sh.changed = true
@@ -126,6 +133,7 @@ func readShared(ctx context.Context, q preparedTx, c uuid.UUID, cursor int64) (s
 		}
 		out.More = len(rows) == maxDelta
 		var created []uuid.UUID
+		var acc accessDelta
 		for _, r := range rows {
 			out.Cursor = r.Seq
 			if r.Gate.Valid {
@@ -155,6 +163,12 @@ func readShared(ctx context.Context, q preparedTx, c uuid.UUID, cursor int64) (s
 				created = append(created, c.Credential)
 				continue
 			}
+			if ok, err := acc.add(r); ok || err != nil {
+				if err != nil {
+					return sh, err
+				}
+				continue
+			}
 			if err := addChange(out, r); err != nil {
 				return sh, err
 			}
@@ -163,6 +177,9 @@ func readShared(ctx context.Context, q preparedTx, c uuid.UUID, cursor int64) (s
 			if out.Holders, err = liveHolders(ctx, q, c, created); err != nil {
 				return sh, err
 			}
+		}
+		if err := acc.fill(ctx, q, c, out); err != nil {
+			return sh, err
 		}
 	}
 	return sh, communityState(ctx, q, out, c)
@@ -374,6 +391,48 @@ func pendingCommands(ctx context.Context, q selecter, g access.GateIdentity) ([]
 		}
 	}
 	return out, nil
+}
+
+// accessDelta gathers a delta's changes of who may enter where and when: whether
+// GateSync.Access changed (sent whole), and whose groups did.
+type accessDelta struct {
+	access  bool
+	changes []membershipChange
+}
+
+// add takes r if it is an access or membership change.
+func (a *accessDelta) add(r changeRow) (bool, error) {
+	switch r.Kind {
+	case changeAccess:
+		a.access = true
+	case changeMembership:
+		var m membershipChange
+		if err := json.Unmarshal(r.Data, &m); err != nil {
+			return true, fmt.Errorf("sync: change %d (%s): %w", r.Seq, r.Kind, err)
+		}
+		a.changes = append(a.changes, m)
+	default:
+		return false, nil
+	}
+	return true, nil
+}
+
+// fill sets the delta's Access (when it changed) and Memberships: of the holders the
+// changes name, and of the holders of the delta's new credentials (out.Holders), so that
+// a gate learns a new card's groups with its holder.
+func (a *accessDelta) fill(ctx context.Context, q getSelecter, c uuid.UUID, out *access.GateSync) error {
+	var err error
+	if a.access {
+		if out.Access, err = gateAccess(ctx, q, c); err != nil {
+			return err
+		}
+	}
+	holders := make([]uuid.UUID, 0, len(out.Holders))
+	for _, h := range out.Holders {
+		holders = append(holders, h.Holder)
+	}
+	out.Memberships, err = memberships(ctx, q, c, false, a.changes, holders)
+	return err
 }
 
 // maxDelta bounds one delta answer; the gate syncs again at once when More is set.

@@ -83,6 +83,18 @@ func (db *DB) GatesInClockAlarm(ctx context.Context) (int, error) {
 	return n, nil
 }
 
+// GatesPastOfflineLimit counts the enabled, enrolled gates, of every community, not
+// heard from for longer than their community's offline limit (for the server's metrics).
+func (db *DB) GatesPastOfflineLimit(ctx context.Context) (int, error) {
+	var n int
+	if err := db.x.GetContext(ctx, &n, `SELECT count(*) FROM gates g JOIN communities c ON c.id = g.community_id
+		WHERE g.disabled_at IS NULL AND g.enrolled_at IS NOT NULL
+		  AND coalesce(g.last_seen_at, g.enrolled_at) < now() - c.offline_limit_seconds * interval '1 second'`); err != nil {
+		return 0, fmt.Errorf("gates past offline limit: %w", err)
+	}
+	return n, nil
+}
+
 // GateCommunity finds the community of a gate, for admin paths that name only the gate.
 func (db *DB) GateCommunity(ctx context.Context, gate uuid.UUID) (uuid.UUID, error) {
 	return db.communityOf(ctx, "gates", "gate", gate)

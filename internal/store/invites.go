@@ -79,35 +79,48 @@ func (db *DB) InviteByShortCode(ctx context.Context, normal string, bucket int) 
 // shortCodeKey is the HMAC key of invite short codes: derived from the audit key, the
 // store's one secret that comes from the master key (server and mobile-api both set it),
 // so a copy of the database alone cannot be searched for live codes.
-func (db *DB) shortCodeKey() ([]byte, error) {
+func (db *DB) shortCodeKey() ([]byte, error) { return db.derivedKey("gatepass/v1/invite-short-code") }
+
+// derivedKey is a key for one purpose (label), derived from the audit key.
+func (db *DB) derivedKey(label string) ([]byte, error) {
 	k, err := db.auditKeyOrErr()
 	if err != nil {
 		return nil, err
 	}
 	m := hmac.New(sha256.New, k)
-	m.Write([]byte("gatepass/v1/invite-short-code"))
+	m.Write([]byte(label))
 	return m.Sum(nil), nil
 }
 
 // RedeemInvite uses an invite once and registers the resident's first passkey. It fails
 // with ErrInviteUnusable if the invite was used, expired or its resident left meanwhile.
 func (tx *Tx) RedeemInvite(ctx context.Context, c, invite uuid.UUID, p *Passkey) error {
-	var resident uuid.UUID
-	err := tx.x.GetContext(ctx, &resident, `UPDATE invites i SET used_at = now()
-		FROM residents r WHERE r.community_id = i.community_id AND r.id = i.resident_id AND r.status = 'active'
-		AND i.community_id = $1 AND i.id = $2 AND i.used_at IS NULL AND i.expires_at > now()
-		RETURNING i.resident_id`, c, invite)
-	if errors.Is(err, sql.ErrNoRows) {
-		return ErrInviteUnusable
-	}
+	resident, err := tx.useInvite(ctx, c, invite)
 	if err != nil {
-		return fmt.Errorf("redeem invite: %w", err)
+		return err
 	}
 	p.Community, p.Resident = c, resident
 	if err := tx.insertPasskey(ctx, p); err != nil {
 		return err
 	}
 	return tx.Audit(ctx, c, "resident.redeem_invite", "resident:"+resident.String(), map[string]any{"passkey_id": p.ID})
+}
+
+// useInvite marks an invite used and returns its resident; ErrInviteUnusable if it was
+// used, expired or its resident left meanwhile.
+func (tx *Tx) useInvite(ctx context.Context, c, invite uuid.UUID) (uuid.UUID, error) {
+	var resident uuid.UUID
+	err := tx.x.GetContext(ctx, &resident, `UPDATE invites i SET used_at = now()
+		FROM residents r WHERE r.community_id = i.community_id AND r.id = i.resident_id AND r.status = 'active'
+		AND i.community_id = $1 AND i.id = $2 AND i.used_at IS NULL AND i.expires_at > now()
+		RETURNING i.resident_id`, c, invite)
+	if errors.Is(err, sql.ErrNoRows) {
+		return resident, ErrInviteUnusable
+	}
+	if err != nil {
+		return resident, fmt.Errorf("redeem invite: %w", err)
+	}
+	return resident, nil
 }
 
 // Invite is a one-time code a new resident redeems in the app: the long code goes into

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -20,9 +21,10 @@ type pool struct {
 	// first, so it never waits inside database/sql, and the wait for one is bounded.
 	// Only the gates' pools have them: every use of those goes through acquire. The staff
 	// pool's many direct queries do not, so it bounds only InTx's wait (begin).
-	slots chan struct{}
-	wait  time.Duration
-	stmts sync.Map // query text -> *sqlx.Stmt
+	slots    chan struct{}
+	wait     time.Duration
+	stmts    sync.Map // query text -> *sqlx.Stmt
+	prepared atomic.Int64
 }
 
 // BusyError is a request refused because no database connection came free within its
@@ -102,9 +104,15 @@ func (p *pool) begin(ctx context.Context, opts *sql.TxOptions) (*sqlx.Tx, func()
 // stmt is query prepared on the pool: database/sql prepares it on each connection the
 // first time it runs there and keeps it, so that a hot statement costs one round trip
 // (Bind/Execute) instead of lib/pq's two (Parse/Describe, then Bind/Execute).
+//
+// Only constant statement texts come here; past maxStmts (a statement built per call
+// would be one), stmt answers nil and the caller runs the statement unprepared.
 func (p *pool) stmt(ctx context.Context, query string) (*sqlx.Stmt, error) {
 	if st, ok := p.stmts.Load(query); ok {
 		return st.(*sqlx.Stmt), nil
+	}
+	if p.prepared.Load() >= maxStmts {
+		return nil, nil
 	}
 	st, err := p.x.PreparexContext(ctx, query)
 	if err != nil {
@@ -114,8 +122,12 @@ func (p *pool) stmt(ctx context.Context, query string) (*sqlx.Stmt, error) {
 		st.Close()
 		return prev.(*sqlx.Stmt), nil
 	}
+	p.prepared.Add(1)
 	return st, nil
 }
+
+// maxStmts bounds the statements a pool keeps prepared.
+const maxStmts = 256
 
 // get runs a prepared one-row query on the pool within the bounded wait.
 func (p *pool) get(ctx context.Context, dest any, query string, args ...any) error {
@@ -127,6 +139,9 @@ func (p *pool) get(ctx context.Context, dest any, query string, args ...any) err
 	st, err := p.stmt(ctx, query)
 	if err != nil {
 		return err
+	}
+	if st == nil {
+		return p.x.GetContext(ctx, dest, query, args...)
 	}
 	return st.GetContext(ctx, dest, args...)
 }
@@ -142,6 +157,9 @@ func (p *pool) sel(ctx context.Context, dest any, query string, args ...any) err
 	if err != nil {
 		return err
 	}
+	if st == nil {
+		return p.x.SelectContext(ctx, dest, query, args...)
+	}
 	return st.SelectContext(ctx, dest, args...)
 }
 
@@ -155,7 +173,7 @@ type preparedTx struct {
 
 func (t preparedTx) stmt(ctx context.Context, query string) (*sqlx.Stmt, error) {
 	st, err := t.p.stmt(ctx, query)
-	if err != nil {
+	if err != nil || st == nil {
 		return nil, err
 	}
 	return t.x.StmtxContext(ctx, st), nil
@@ -166,6 +184,9 @@ func (t preparedTx) GetContext(ctx context.Context, dest any, query string, args
 	if err != nil {
 		return err
 	}
+	if st == nil {
+		return t.x.GetContext(ctx, dest, query, args...)
+	}
 	return st.GetContext(ctx, dest, args...)
 }
 
@@ -173,6 +194,9 @@ func (t preparedTx) SelectContext(ctx context.Context, dest any, query string, a
 	st, err := t.stmt(ctx, query)
 	if err != nil {
 		return err
+	}
+	if st == nil {
+		return t.x.SelectContext(ctx, dest, query, args...)
 	}
 	return st.SelectContext(ctx, dest, args...)
 }
@@ -182,13 +206,16 @@ func (t preparedTx) QueryxContext(ctx context.Context, query string, args ...any
 	if err != nil {
 		return nil, err
 	}
+	if st == nil {
+		return t.x.QueryxContext(ctx, query, args...)
+	}
 	return st.QueryxContext(ctx, args...)
 }
 
 func (t preparedTx) QueryRowxContext(ctx context.Context, query string, args ...any) *sqlx.Row {
 	st, err := t.stmt(ctx, query)
-	if err != nil {
-		return t.x.QueryRowxContext(ctx, query, args...) // reports the same error
+	if err != nil || st == nil {
+		return t.x.QueryRowxContext(ctx, query, args...) // reports the same error, or runs unprepared
 	}
 	return st.QueryRowxContext(ctx, args...)
 }
@@ -197,6 +224,9 @@ func (t preparedTx) QueryContext(ctx context.Context, query string, args ...any)
 	st, err := t.stmt(ctx, query)
 	if err != nil {
 		return nil, err
+	}
+	if st == nil {
+		return t.x.QueryContext(ctx, query, args...)
 	}
 	return st.QueryContext(ctx, args...)
 }

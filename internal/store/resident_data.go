@@ -17,6 +17,7 @@ type Export struct {
 	Residencies   []exportResidency      `json:"residencies"`
 	Passkeys      []Passkey              `json:"passkeys"`
 	Sessions      []exportSession        `json:"sessions"`
+	WeChatBinding []WeChatBinding        `json:"wechat_binding"`
 	Credentials   []exportCred           `json:"credentials"`
 	VisitorPasses []VisitorPass          `json:"visitor_passes"`
 	Consents      []Consent              `json:"consents"`
@@ -33,6 +34,7 @@ type exportResidency struct {
 }
 
 type exportSession struct {
+	Kind       string     `db:"kind" json:"kind"`
 	CreatedAt  time.Time  `db:"created_at" json:"created_at"`
 	LastSeenAt time.Time  `db:"last_seen_at" json:"last_seen_at"`
 	ExpiresAt  time.Time  `db:"expires_at" json:"expires_at"`
@@ -72,12 +74,14 @@ func (db *DB) ExportResident(ctx context.Context, c, resident uuid.UUID) (Export
 		{&out.Residencies, `SELECT rs.unit_id, u.label, rs.role, rs.valid_from, rs.valid_to FROM residencies rs
 			JOIN units u ON u.community_id = rs.community_id AND u.id = rs.unit_id
 			WHERE rs.community_id = $1 AND rs.resident_id = $2 ORDER BY rs.valid_from`},
-		{&out.Sessions, `SELECT created_at, last_seen_at, expires_at, revoked_at FROM sessions
+		{&out.Sessions, `SELECT kind, created_at, last_seen_at, expires_at, revoked_at FROM sessions
 			WHERE community_id = $1 AND resident_id = $2 ORDER BY created_at`},
+		// The openid's keyed hash is not the resident's data in any readable form: left out.
+		{&out.WeChatBinding, `SELECT ` + weChatBindingColumns + ` FROM wechat_bindings WHERE community_id = $1 AND resident_id = $2`},
 		{&out.Credentials, `SELECT id, kind, zones, label, created_at, expires_at, revoked_at, revoke_reason FROM credentials
 			WHERE community_id = $1 AND resident_id = $2 ORDER BY created_at`},
 	}
-	out.Residencies, out.Sessions, out.Credentials = []exportResidency{}, []exportSession{}, []exportCred{}
+	out.Residencies, out.Sessions, out.Credentials, out.WeChatBinding = []exportResidency{}, []exportSession{}, []exportCred{}, []WeChatBinding{}
 	for _, l := range lists {
 		if err := db.x.SelectContext(ctx, l.dest, l.query, c, resident); err != nil {
 			return out, fmt.Errorf("export: %w", err)
@@ -146,6 +150,11 @@ func (tx *Tx) DeleteResident(ctx context.Context, c, resident uuid.UUID) (Delete
 			AND credential_id IN (SELECT id FROM credentials WHERE community_id = $1 AND resident_id = $2)`, &res.Entries},
 		{`UPDATE entry_events SET resident_id = NULL WHERE community_id = $1 AND resident_id = $2`, &faceEntries},
 		{`DELETE FROM passkeys WHERE community_id = $1 AND resident_id = $2`, &res.Passkeys},
+		// Webhook bodies not yet sent (or kept in the outbox) lose the ids as the rows do.
+		{`UPDATE webhook_deliveries SET data = jsonb_set(data, '{credential_id}', 'null') WHERE community_id = $1
+			AND data ->> 'credential_id' IN (SELECT id::text FROM credentials WHERE community_id = $1 AND resident_id = $2)`, nil},
+		{`UPDATE webhook_deliveries SET data = jsonb_set(data, '{resident_id}', 'null') WHERE community_id = $1
+			AND data ->> 'resident_id' = $2::text`, nil},
 	}
 	if err := tx.execSteps(ctx, "delete resident", steps, c, resident); err != nil {
 		return res, err
@@ -181,6 +190,11 @@ func (tx *Tx) eraseResident(ctx context.Context, c, resident uuid.UUID) error {
 		// The community's newest change stays so gates' cursors stay continuable (as
 		// PruneChanges keeps it); the purge's changes come after these anyway.
 		{`DELETE FROM change_log WHERE community_id = $1 AND kind = 'face_template' AND entity_id = $2
+			AND seq < (SELECT max(seq) FROM change_log WHERE community_id = $1)`, nil},
+		// What staff set for the resident's access (issue 16), and the changes that told
+		// gates of it: their credentials are revoked, so their groups no longer matter.
+		{`DELETE FROM access_policies WHERE community_id = $1 AND level = 'resident' AND target_id = $2`, nil},
+		{`DELETE FROM change_log WHERE community_id = $1 AND kind = 'membership' AND entity_id = $2
 			AND seq < (SELECT max(seq) FROM change_log WHERE community_id = $1)`, nil},
 	}
 	return tx.execSteps(ctx, "erase resident", steps, c, resident)

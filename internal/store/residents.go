@@ -14,6 +14,7 @@ import (
 
 	"gatepass/internal/access"
 	"gatepass/internal/consent"
+	"gatepass/internal/webhook"
 )
 
 // NewResident is what staff give to create a resident.
@@ -89,7 +90,8 @@ func (db *DB) Resident(ctx context.Context, c, id uuid.UUID) (access.Resident, e
 
 // ResidentFilter selects a page of residents.
 type ResidentFilter struct {
-	Query  string // part of the name
+	Query  string // part of the name or unit label (or phone number, with Phone)
+	Phone  bool   // Query also matches phone numbers: for callers who see them whole
 	Status access.ResidentStatus
 	Cursor string // from the previous page's NextCursor
 	Limit  int
@@ -131,10 +133,12 @@ func (db *DB) Residents(ctx context.Context, c uuid.UUID, f ResidentFilter) (acc
 	page := access.ResidentPage{Residents: []access.Resident{}}
 	err := db.x.SelectContext(ctx, &page.Residents, residentSelect+`
 		WHERE r.community_id = $1
-		  AND ($2::text IS NULL OR r.name ILIKE $2)
+		  AND ($2::text IS NULL OR r.name ILIKE $2 OR ($7 AND r.phone ILIKE $2) OR r.id IN (SELECT h.resident_id FROM residencies h
+			JOIN units hu ON hu.community_id = $1 AND hu.id = h.unit_id
+			WHERE h.community_id = $1 AND h.valid_to IS NULL AND hu.label ILIKE $2))
 		  AND ($3::text IS NULL OR r.status = $3)
 		  AND ($4::text IS NULL OR (r.name, r.id) > ($4::text, $5::uuid))
-		ORDER BY r.name, r.id LIMIT $6`, c, pattern, status, afterName, afterID, f.Limit+1)
+		ORDER BY r.name, r.id LIMIT $6`, c, pattern, status, afterName, afterID, f.Limit+1, f.Phone && phoneLike(f.Query))
 	if err != nil {
 		return page, fmt.Errorf("list residents: %w", err)
 	}
@@ -145,6 +149,23 @@ func (db *DB) Residents(ctx context.Context, c uuid.UUID, f ResidentFilter) (acc
 		page.NextCursor = base64.RawURLEncoding.EncodeToString(raw)
 	}
 	return page, nil
+}
+
+// phoneLike reports whether a search looks like (part of) a phone number: digits and
+// the separators people type. Only such a search is matched against phone numbers, which
+// spares every name search a second scan of the community's residents.
+func phoneLike(q string) bool {
+	digits := 0
+	for _, r := range q {
+		switch {
+		case r >= '0' && r <= '9':
+			digits++
+		case r == '+' || r == '-' || r == ' ' || r == '(' || r == ')':
+		default:
+			return false
+		}
+	}
+	return digits > 0
 }
 
 var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
@@ -171,6 +192,9 @@ func (tx *Tx) MoveOut(ctx context.Context, c, resident uuid.UUID) (access.MoveOu
 	}
 	res = access.MoveOutResult{Credentials: e.Credentials, Sessions: e.Sessions, VisitorPasses: e.VisitorPasses,
 		FaceData: e.Face.Consent || e.Face.Templates > 0}
+	if err := tx.EnqueueWebhook(ctx, c, webhook.ResidentMovedOut, webhook.MovedOut{Resident: resident, Credentials: e.Credentials}); err != nil {
+		return res, err
+	}
 	return res, tx.Audit(ctx, c, "resident.move_out", "resident:"+resident.String(), res)
 }
 
@@ -181,7 +205,7 @@ type ended struct {
 }
 
 // endResidency stops everything that lets a resident in, for move-out and deletion
-// alike: the residency, pending invites, sessions, the visitor passes they host, every
+// alike: the residency, pending invites, sessions, the WeChat binding, the visitor passes they host, every
 // credential of theirs and of those passes (gates are told), and their face data (every
 // gate is told to purge).
 func (tx *Tx) endResidency(ctx context.Context, c, resident uuid.UUID, revokeReason string, faceReason consent.Reason) (ended, error) {
@@ -190,6 +214,8 @@ func (tx *Tx) endResidency(ctx context.Context, c, resident uuid.UUID, revokeRea
 		{`UPDATE residencies SET valid_to = now() WHERE community_id = $1 AND resident_id = $2 AND valid_to IS NULL`, nil},
 		{`UPDATE invites SET expires_at = now() WHERE community_id = $1 AND resident_id = $2 AND used_at IS NULL AND expires_at > now()`, nil},
 		{`UPDATE sessions SET revoked_at = now() WHERE community_id = $1 AND resident_id = $2 AND revoked_at IS NULL`, &e.Sessions},
+		// A WeChat binding lets its WeChat user sign in: it ends with the residency.
+		{`DELETE FROM wechat_bindings WHERE community_id = $1 AND resident_id = $2`, nil},
 		{`UPDATE visitor_passes SET revoked_at = now() WHERE community_id = $1 AND host_resident_id = $2 AND revoked_at IS NULL`, &e.VisitorPasses},
 	}
 	if err := tx.execSteps(ctx, "end residency", steps, c, resident); err != nil {

@@ -28,17 +28,27 @@ const (
 // registration) and returns its bearer token, shown once. verified says whether the
 // user was verified, which counts as a step-up.
 func (tx *Tx) NewSession(ctx context.Context, c, resident, passkey uuid.UUID, verified bool) (string, error) {
+	return tx.newSession(ctx, c, resident, access.SessionPasskey, uuid.NullUUID{UUID: passkey, Valid: true}, verified)
+}
+
+// NewWeChatSession opens a WeChat session (access.SessionWeChat) for a resident whose
+// bound WeChat user just logged in: no passkey, never stepped up.
+func (tx *Tx) NewWeChatSession(ctx context.Context, c, resident uuid.UUID) (string, error) {
+	return tx.newSession(ctx, c, resident, access.SessionWeChat, uuid.NullUUID{}, false)
+}
+
+func (tx *Tx) newSession(ctx context.Context, c, resident uuid.UUID, kind access.SessionKind, passkey uuid.NullUUID, verified bool) (string, error) {
 	tok, err := secret.New(secret.KindSession, c)
 	if err != nil {
 		return "", err
 	}
-	var verifiedPasskey *uuid.UUID
+	var verifiedPasskey uuid.NullUUID
 	if verified {
-		verifiedPasskey = &passkey
+		verifiedPasskey = passkey
 	}
-	_, err = tx.x.ExecContext(ctx, `INSERT INTO sessions (community_id, token_hash, resident_id, passkey_id, verified_at, verified_passkey_id, expires_at)
-		VALUES ($1, $2, $3, $4, CASE WHEN $5 THEN now() ELSE to_timestamp(0) END, $6, now() + $7::interval)`,
-		c, tok.Hash[:], resident, passkey, verified, verifiedPasskey, fmt.Sprintf("%d seconds", int(MaxSessionAge.Seconds())))
+	_, err = tx.x.ExecContext(ctx, `INSERT INTO sessions (community_id, token_hash, resident_id, kind, passkey_id, verified_at, verified_passkey_id, expires_at)
+		VALUES ($1, $2, $3, $4, $5, CASE WHEN $6 THEN now() ELSE to_timestamp(0) END, $7, now() + $8::interval)`,
+		c, tok.Hash[:], resident, kind, passkey, verified, verifiedPasskey, fmt.Sprintf("%d seconds", int(MaxSessionAge.Seconds())))
 	if err != nil {
 		return "", fmt.Errorf("new session: %w", err)
 	}
@@ -57,9 +67,11 @@ func (db *DB) NewSession(ctx context.Context, c, resident, passkey uuid.UUID, ve
 
 // Session is a live session with what most requests need about its resident.
 type Session struct {
-	Community       uuid.UUID             `db:"community_id"`
-	TokenHash       []byte                `db:"token_hash"`
-	Resident        uuid.UUID             `db:"resident_id"`
+	Community uuid.UUID          `db:"community_id"`
+	TokenHash []byte             `db:"token_hash"`
+	Resident  uuid.UUID          `db:"resident_id"`
+	Kind      access.SessionKind `db:"kind"`
+	// Passkey is the passkey that opened the session; uuid.Nil for a WeChat session.
 	Passkey         uuid.UUID             `db:"passkey_id"`
 	CreatedAt       time.Time             `db:"created_at"`
 	LastSeenAt      time.Time             `db:"last_seen_at"`
@@ -82,7 +94,7 @@ type Session struct {
 // The lateral subquery names the community as $1 (not s.community_id): Citus routes the
 // lookup to one shard only when every distributed table in it is filtered by the same
 // constant, and this runs on every resident request.
-const sessionQuery = `SELECT s.community_id, s.token_hash, s.resident_id, s.passkey_id, s.created_at, s.last_seen_at, s.revoked_at,
+const sessionQuery = `SELECT s.community_id, s.token_hash, s.resident_id, s.kind, s.passkey_id, s.created_at, s.last_seen_at, s.revoked_at,
 	s.verified_at, s.verified_passkey_id, s.expires_at, r.status, q.id AS qr_id, q.zones AS qr_zones, q.revoked AS qr_revoked
 	FROM sessions s
 	JOIN residents r ON r.community_id = s.community_id AND r.id = s.resident_id

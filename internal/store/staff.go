@@ -54,6 +54,9 @@ type NewStaff struct {
 	Name      string
 	Role      access.StaffRole
 	Token     TokenSpec
+	// NoToken makes the member without a bearer token: they will sign in to the console
+	// with a passkey from an invite link (CreateStaffInvite) instead.
+	NoToken bool
 }
 
 // CreateStaff adds a staff member and their first token, which is shown once and stored
@@ -64,6 +67,10 @@ func (tx *Tx) CreateStaff(ctx context.Context, n NewStaff) (access.StaffMember, 
 		RETURNING id, community_id, name, role, created_at, disabled_at`, newID(), nullUUID(n.Community), n.Name, n.Role)
 	if err != nil {
 		return m, IssuedToken{}, fmt.Errorf("create staff: %w", err)
+	}
+	if n.NoToken {
+		return m, IssuedToken{}, tx.Audit(ctx, n.Community, "staff.create", "staff:"+m.ID.String(),
+			map[string]any{"name": n.Name, "role": n.Role})
 	}
 	tok, err := tx.insertToken(ctx, m.ID, n.Token)
 	if err != nil {

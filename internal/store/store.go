@@ -9,7 +9,7 @@
 // ceremonies, sessions, gates, gate commands, gate sync, changes (the change log gates
 // sync from) and change_hub (the LISTEN side), events (with event_partitions), consents,
 // consent_report, face templates, face purges, face enrolments, resident_data (export
-// and erasure) and audit.
+// and erasure), webhooks (endpoints, outbox, delivery log, gate liveness) and audit.
 package store
 
 import (

@@ -78,13 +78,13 @@ type NewVisitorPass struct {
 }
 
 // CreateVisitorPass makes a pass and its share token (shown once, stored hashed). The
-// zones must be within the host's own, as the community's zones are in this transaction:
-// mobile-api's are a cached copy.
+// zones must be within what the host's own access groups open (issue 16: a resident of
+// building 3 cannot let a visitor into building 1), as they are in this transaction.
 func (tx *Tx) CreateVisitorPass(ctx context.Context, p NewVisitorPass) (VisitorPass, string, error) {
 	if err := tx.activeResident(ctx, p.Community, p.Host); err != nil {
 		return VisitorPass{}, "", err
 	}
-	hostZones, err := residentZones(ctx, tx.x, p.Community)
+	hostZones, err := residentGroupZones(ctx, tx.x, p.Community, p.Host)
 	if err != nil {
 		return VisitorPass{}, "", err
 	}

@@ -353,6 +353,24 @@ function securityTab() {
           loadKeys();
         }) : null)));
   });
+  // The WeChat mini-program's binding (docs/miniprogram.md): seen and removed here too.
+  const weChatBox = el('div', { id: 'wechat-box' });
+  const loadWeChat = () => loadInto(weChatBox, async () => {
+    const { binding } = await api('GET', '/api/v1/wechat/binding');
+    if (!binding) return el('p', { class: 'muted', id: 'wechat-none' }, t('security.wechatNone'));
+    return el('ul', { class: 'list', id: 'wechat-binding' }, el('li', {},
+      el('div', { class: 'item-main' },
+        el('div', { class: 'item-title' }, t('security.wechatBound')),
+        el('div', { class: 'muted' }, t('security.wechatSince', { t: formatTime(binding.created_at) }),
+          binding.last_used_at ? ' · ' + t('security.wechatUsed', { t: formatTime(binding.last_used_at) }) : '')),
+      confirmStep(el('button', { class: 'btn small danger wechat-remove', type: 'button' }, t('security.remove')),
+        t('security.wechatRemoveQ'), t('security.remove'), async () => {
+          try {
+            await api('DELETE', '/api/v1/wechat/binding');
+          } catch (e) { fail(err, e); }
+          loadWeChat();
+        })));
+  });
   const loadOffline = () => loadInto(offlineBox, async () => {
     await settingUp;
     await loadDevice();
@@ -391,8 +409,12 @@ function securityTab() {
     err,
     el('button', { class: 'btn secondary', id: 'signout-btn', type: 'button', onclick: signOut(false) }, t('security.signout')),
     confirmStep(el('button', { class: 'btn danger', id: 'signout-all-btn', type: 'button' }, t('security.signoutAll')),
-      t('security.signoutAllQ'), t('security.signoutAll'), signOut(true)));
+      t('security.signoutAllQ'), t('security.signoutAll'), signOut(true)),
+    // Last: it loads after the rest, and nothing below it moves when it does.
+    el('section', { class: 'card', id: 'wechat-card' }, el('h2', {}, t('security.wechat')),
+      el('p', { class: 'muted' }, t('security.wechatWhat')), weChatBox));
   loadOffline();
+  loadWeChat();
   loadKeys();
 }
 

@@ -27,6 +27,7 @@ import (
 	"gatepass/internal/browsertest"
 	"gatepass/internal/credential"
 	"gatepass/internal/dbtest"
+	"gatepass/internal/wechat/wechattest"
 )
 
 func TestMain(m *testing.M) { dbtest.Main(m) }
@@ -37,16 +38,25 @@ type system struct {
 	bin      string
 	env      []string
 	server   string // http://127.0.0.1:port
+	console  string // the same server as http://localhost:port, for the staff console's passkeys
 	mobile   string // http://localhost:port (WebAuthn refuses IP addresses)
 	operator string
 	logs     map[string]*logBuffer // every program's output, by name
+	wx       *wechattest.Server    // WeChat's code-to-session API, local
 }
+
+// The mini-program's identity at the fake WeChat; no log may show the secret.
+const (
+	testWeChatAppID  = "wxe2e0123456789ab"
+	testWeChatSecret = "e2e-appsecret-never-in-a-log-42"
+)
 
 // TestResidentQRGateEntryLog is issue 7's story: staff create a resident and a gate; the
 // gate enrolls; the resident registers a passkey in a browser and opens the pass screen;
 // the QR code read off the screen is scanned at the gate and the door opens; the entry
-// reaches the staff entry log and the resident's history; after move-out the same code is
-// refused; a manual release opens the door and is audited.
+// reaches the staff entry log and the resident's history; a visitor's link opens it; a
+// resident of the WeChat mini-program binds, signs in and enters (issue 18); after
+// move-out the same code is refused; a manual release opens the door and is audited.
 func TestResidentQRGateEntryLog(t *testing.T) {
 	s := start(t)
 
@@ -123,6 +133,46 @@ func TestResidentQRGateEntryLog(t *testing.T) {
 	agent.scan(visitorCode)
 	agent.waitLog(`"msg":"DOOR OPEN"`, 2, 5*time.Second)
 
+	// Another resident lives here through the WeChat mini-program (issue 18): they scan
+	// their invite QR in it (the invite link) and WeChat's login binds them; later a login
+	// code alone signs them in. Their pass, fetched as the mini-program does, opens the
+	// gate, and the entry is in their history; what needs a passkey is refused.
+	li := s.admin("POST", base+"/residents", s.operator, map[string]any{"name": "Li Wei", "unit_id": u, "role": "owner"}, 201)
+	openid := "oE2E-wechat-user-0123456789"
+	bound := apitest.Do(t, "POST", s.mobile+"/api/v1/wechat/bind", "", map[string]any{
+		"code": s.wx.Login(openid), "invite_code": s.mobile + "/i/" + li["invite_code"].(string)})
+	if bound.Status != 201 {
+		t.Fatalf("bind WeChat: %d %s", bound.Status, bound.Body)
+	}
+	signedIn := apitest.Do(t, "POST", s.mobile+"/api/v1/wechat/session", "", map[string]any{
+		"code": s.wx.Login(openid), "community_id": bound.JSON(t)["community_id"]})
+	if signedIn.Status != 200 || signedIn.JSON(t)["resident_id"] != li["id"] {
+		t.Fatalf("WeChat sign-in: %d %s", signedIn.Status, signedIn.Body)
+	}
+	weChat := signedIn.JSON(t)["session_token"].(string)
+	weChatPass := apitest.Do(t, "GET", s.mobile+"/api/v1/pass", weChat, nil)
+	weChatCode, _ := weChatPass.JSON(t)["payload"].(string)
+	if weChatPass.Status != 200 || !strings.HasPrefix(weChatCode, credential.Prefix) {
+		t.Fatalf("the mini-program's pass: %d %s", weChatPass.Status, weChatPass.Body)
+	}
+	agent.scan(weChatCode)
+	agent.waitLog(`"msg":"DOOR OPEN"`, 3, 5*time.Second)
+	var weChatEntry map[string]any
+	for deadline := time.Now().Add(15 * time.Second); weChatEntry == nil; {
+		for _, e := range apitest.Do(t, "GET", s.mobile+"/api/v1/entries", weChat, nil).JSON(t)["entries"].([]any) {
+			if e.(map[string]any)["result"] == "granted" && e.(map[string]any)["gate_id"] == gate {
+				weChatEntry = e.(map[string]any)
+			}
+		}
+		if weChatEntry == nil && time.Now().After(deadline) {
+			t.Fatal("the WeChat resident's entry is not in their history")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if r := apitest.Do(t, "GET", s.mobile+"/api/v1/me/export", weChat, nil); r.Status != 403 || !bytes.Contains(r.Body, []byte("passkey_required")) {
+		t.Fatalf("a WeChat session exported data: %d %s", r.Status, r.Body)
+	}
+
 	// Staff move the resident out; within seconds the gate refuses the same code.
 	s.admin("POST", base+"/residents/"+resident+"/move-out", s.operator, nil, 200)
 	deadline := time.Now().Add(10 * time.Second)
@@ -136,13 +186,13 @@ func TestResidentQRGateEntryLog(t *testing.T) {
 			t.Fatalf("the moved-out resident's code was not refused as revoked:\n%s", agent.logs())
 		}
 	}
-	if n := agent.count(`"msg":"DOOR OPEN"`); n != 2 {
-		t.Fatalf("door opened %d times; only the resident's and the visitor's first scans may open it", n)
+	if n := agent.count(`"msg":"DOOR OPEN"`); n != 3 {
+		t.Fatalf("door opened %d times; only the resident's, the visitor's and the WeChat resident's first scans may open it", n)
 	}
 
 	// The guard releases the door by hand: it opens once and the release is audited.
 	s.admin("POST", "/admin/v1/gates/"+gate+"/unlock", guard, map[string]any{"reason": "resident locked out, identity checked"}, 201)
-	agent.waitLog(`"msg":"DOOR OPEN"`, 3, 5*time.Second)
+	agent.waitLog(`"msg":"DOOR OPEN"`, 4, 5*time.Second)
 	manual := s.waitEvent(c, guard, "granted", "manual_release", 15*time.Second)
 	if manual["method"] != "manual" || manual["staff_id"] == nil {
 		t.Fatalf("manual release event: %v", manual)
@@ -160,7 +210,7 @@ func TestResidentQRGateEntryLog(t *testing.T) {
 	if os.Getenv("E2E_SHOW_LOGS") != "" {
 		t.Logf("gate-agent:\n%s", agent.logs())
 	}
-	s.noSecretsInLogs(invite, enrollment, guard, s.operator, code, token, visitorCode)
+	s.noSecretsInLogs(invite, enrollment, guard, s.operator, code, token, visitorCode, weChat, weChatCode, testWeChatSecret, openid)
 }
 
 // secretShaped is any gatepass bearer secret or QR code text.
@@ -218,8 +268,13 @@ func start(t *testing.T) *system {
 	serverAddr, mobileAddr := apitest.FreeAddr(t), apitest.FreeAddr(t)
 	s.server = "http://" + serverAddr
 	s.mobile = "http://localhost:" + portOf(mobileAddr)
-	s.run("server", nil, "server", "serve", "--no-migrate", "--listen", serverAddr)
-	s.run("mobile-api", []string{"RP_ID=localhost", "RP_ORIGINS=" + s.mobile}, "mobile-api", "serve", "--no-migrate", "--listen", mobileAddr)
+	s.console = "http://localhost:" + portOf(serverAddr)
+	s.run("server", []string{"CONSOLE_ORIGINS=" + s.console, "RESIDENT_APP_URL=" + s.mobile}, "server", "serve", "--no-migrate", "--listen", serverAddr)
+	s.wx = wechattest.Start(testWeChatAppID, testWeChatSecret)
+	t.Cleanup(s.wx.Close)
+	s.run("mobile-api", []string{"RP_ID=localhost", "RP_ORIGINS=" + s.mobile,
+		"WECHAT_APPID=" + testWeChatAppID, "WECHAT_SECRET=" + testWeChatSecret, "WECHAT_API_BASE=" + s.wx.URL},
+		"mobile-api", "serve", "--no-migrate", "--listen", mobileAddr)
 	waitHTTP(t, s.server+"/readyz")
 	waitHTTP(t, s.mobile+"/healthz")
 

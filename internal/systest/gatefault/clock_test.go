@@ -18,8 +18,14 @@ import (
 // and reads it back as a scanner would: its credential id and its text.
 func (e *env) issueCard(days int) (id, text string) {
 	e.t.Helper()
-	req, err := http.NewRequest("POST", e.base+"/admin/v1/residents/"+e.resident+"/cards",
-		strings.NewReader(`{"valid_days": `+strconv.Itoa(days)+`}`))
+	return e.cardAt("/admin/v1/residents/"+e.resident+"/cards", days)
+}
+
+// cardAt prints a card at an admin path (a resident's or a passholder's cards) as a
+// guard, valid for days, and reads it back as a scanner would.
+func (e *env) cardAt(path string, days int) (id, text string) {
+	e.t.Helper()
+	req, err := http.NewRequest("POST", e.base+path, strings.NewReader(`{"valid_days": `+strconv.Itoa(days)+`}`))
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -267,8 +267,14 @@ type gateAgent struct {
 // newGate creates a gate through the admin API and enrolls an agent for it.
 func (e *env) newGate(extra ...string) *gateAgent {
 	e.t.Helper()
+	return e.newGateAt(0, "in", extra...)
+}
+
+// newGateAt is newGate for a gate of zone and direction.
+func (e *env) newGateAt(zone int, direction string, extra ...string) *gateAgent {
+	e.t.Helper()
 	out := e.must(201, "POST", "/admin/v1/communities/"+e.community+"/gates", e.admin,
-		map[string]any{"name": "Gate " + uuid.NewString()[:8], "zone": 0, "direction": "in"})
+		map[string]any{"name": "Gate " + uuid.NewString()[:8], "zone": zone, "direction": direction})
 	g := &gateAgent{e: e, id: out["id"].(string), state: filepath.Join(e.t.TempDir(), "state")}
 	g.doorFile = filepath.Join(e.t.TempDir(), "door.log")
 	enroll := exec.Command(e.agentBin, "enroll", "--server", e.base, "--code", out["enrollment_code"].(string), "--state", g.state)

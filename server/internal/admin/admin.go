@@ -114,8 +114,13 @@ func (a *API) getCommunity(c *fiber.Ctx, r *request) error {
 	return c.JSON(out)
 }
 
+// createBuilding adds a building; its residents open the perimeter and the zones given
+// (none: the perimeter only, until PUT .../buildings/{building} gives it some).
 func (a *API) createBuilding(c *fiber.Ctx, r *request) error {
-	var in nameBody
+	var in struct {
+		Name  *string `json:"name"`
+		Zones []int   `json:"zones"`
+	}
 	if err := httpx.DecodeJSON(c, &in); err != nil {
 		return err
 	}
@@ -124,8 +129,12 @@ func (a *API) createBuilding(c *fiber.Ctx, r *request) error {
 	if err := k.Err(); err != nil {
 		return err
 	}
+	zones, err := zonesField("zones", in.Zones)
+	if err != nil {
+		return err
+	}
 	return mutate(a, c, r, http.StatusCreated, func(tx *store.Tx) (access.Building, error) {
-		return tx.CreateBuilding(c.UserContext(), r.community, name)
+		return tx.CreateBuildingZones(c.UserContext(), r.community, name, zones)
 	})
 }
 
@@ -224,12 +233,16 @@ func (a *API) createResident(c *fiber.Ctx, r *request) error {
 	nr.Under14 = in.Under14 != nil && *in.Under14
 	type created struct {
 		access.Resident
-		store.Invite
+		residentInvite
 	}
 	httpx.NoStore(c) // the invite code
 	return mutate(a, c, r, http.StatusCreated, func(tx *store.Tx) (created, error) {
 		res, inv, err := tx.CreateResident(c.UserContext(), nr)
-		return created{res, inv}, err
+		if err != nil {
+			return created{}, err
+		}
+		link, err := a.withInviteLink(inv)
+		return created{res, link}, err
 	})
 }
 
@@ -253,7 +266,10 @@ func (a *API) listResidents(c *fiber.Ctx, r *request) error {
 	if err != nil {
 		return err
 	}
-	f := store.ResidentFilter{Query: c.Query("q"), Cursor: c.Query("cursor"), Limit: limit}
+	// Only callers who see phone numbers whole may search by them: a guard matching
+	// digits one by one would read them back.
+	f := store.ResidentFilter{Query: c.Query("q"), Cursor: c.Query("cursor"), Limit: limit,
+		Phone: r.staff.SeesPhones()}
 	var k httpx.Checker
 	if f.Query != "" {
 		f.Query = k.Text("q", &f.Query, 0, 100)
@@ -318,8 +334,12 @@ func (a *API) reissueInvite(c *fiber.Ctx, r *request) error {
 		return err
 	}
 	httpx.NoStore(c) // the invite code
-	return mutate(a, c, r, http.StatusCreated, func(tx *store.Tx) (store.Invite, error) {
-		return tx.ReissueInvite(c.UserContext(), r.community, id)
+	return mutate(a, c, r, http.StatusCreated, func(tx *store.Tx) (residentInvite, error) {
+		inv, err := tx.ReissueInvite(c.UserContext(), r.community, id)
+		if err != nil {
+			return residentInvite{}, err
+		}
+		return a.withInviteLink(inv)
 	})
 }
 
@@ -345,11 +365,17 @@ func (a *API) createGate(c *fiber.Ctx, r *request) error {
 	type created struct {
 		access.Gate
 		access.Enrollment
+		// The enrollment code as a QR code, for the installer's phone or scanner.
+		QR string `json:"enrollment_qr"`
 	}
 	httpx.NoStore(c) // the enrollment code
 	return mutate(a, c, r, http.StatusCreated, func(tx *store.Tx) (created, error) {
 		g, en, err := tx.CreateGate(c.UserContext(), ng)
-		return created{g, en}, err
+		if err != nil {
+			return created{}, err
+		}
+		png, err := qrDataURL(en.Code)
+		return created{g, en, png}, err
 	})
 }
 

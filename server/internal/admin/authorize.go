@@ -27,6 +27,24 @@ type API struct {
 	db       *store.DB
 	sealer   *secret.Sealer // opens the communities' private signing keys
 	tokenTTL time.Duration  // a new staff token's lifetime unless asked otherwise
+	// WebhookLoopback lets staff register webhook endpoints on loopback addresses, plain
+	// http included: the server's development and test setting (WEBHOOK_ALLOW_LOOPBACK).
+	WebhookLoopback bool
+	console         Console
+	done            chan struct{} // closed by Close: live streams end
+}
+
+// Console is what the admin API takes from the staff console (server/internal/console),
+// which it does not import: a second way to authenticate (the console's session cookie)
+// and where links for people point.
+type Console struct {
+	// Authenticate reads a console session: ok false when the request has none.
+	Authenticate func(c *fiber.Ctx) (st access.Staff, ok bool, err error)
+	// StaffInviteURL is the link a staff invite code is handed out in.
+	StaffInviteURL func(code string) string
+	// ResidentAppURL is the resident app's origin (mobile-api): invite letters carry
+	// <ResidentAppURL>/i/<code> in their QR code. Empty: letters carry the codes only.
+	ResidentAppURL string
 }
 
 // New makes the admin API on a database. tokenTTL is the deployment's default staff
@@ -35,7 +53,22 @@ func New(db *store.DB, sealer *secret.Sealer, tokenTTL time.Duration) *API {
 	if tokenTTL == 0 {
 		tokenTTL = access.DefaultTokenTTL
 	}
-	return &API{db: db, sealer: sealer, tokenTTL: tokenTTL}
+	return &API{db: db, sealer: sealer, tokenTTL: tokenTTL, done: make(chan struct{})}
+}
+
+// WithConsole lets console sessions call the API and says where links point.
+func (a *API) WithConsole(k Console) *API {
+	a.console = k
+	return a
+}
+
+// Close ends the live streams (the server is stopping).
+func (a *API) Close() {
+	select {
+	case <-a.done:
+	default:
+		close(a.done)
+	}
 }
 
 // Mount registers every admin route on r under /admin/v1, each behind authorize. Staff
@@ -50,7 +83,8 @@ func (a *API) Mount(r fiber.Router) {
 
 // routes is every admin endpoint with the action it needs; authorize enforces it.
 func (a *API) routes() []route {
-	return slices.Concat(a.communityRoutes(), a.staffRoutes(), a.gateRoutes(), a.faceRoutes())
+	return slices.Concat(a.communityRoutes(), a.staffRoutes(), a.gateRoutes(), a.faceRoutes(), a.webhookRoutes(), a.consoleRoutes(),
+		a.accessRoutes())
 }
 
 // route is one admin endpoint and the single action it needs permission for.
@@ -69,17 +103,30 @@ type request struct {
 	member    access.StaffMember // the :staff of the path, a member of community
 }
 
+// authenticate finds the caller: a bearer token (integrations, the CLI's tokens) or, with
+// no Authorization header, a console session. Both give the same access.Staff.
+func (a *API) authenticate(c *fiber.Ctx) (access.Staff, error) {
+	if h := c.Get(fiber.HeaderAuthorization); h != "" || a.console.Authenticate == nil {
+		token, ok := strings.CutPrefix(h, "Bearer ")
+		if !ok || token == "" {
+			return access.Staff{}, access.ErrUnauthorized
+		}
+		return a.db.StaffByToken(c.UserContext(), token)
+	}
+	st, ok, err := a.console.Authenticate(c)
+	if err == nil && !ok {
+		err = access.ErrUnauthorized
+	}
+	return st, err
+}
+
 // authorize is the one place admin access is decided: bearer token -> staff, the
 // community of the path -> visibility, the route's action -> role, and for routes about
 // a staff member, whether the caller may act on that member (their own tokens, or an
 // admin's staff).
 func (a *API) authorize(rt route) fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		token, ok := strings.CutPrefix(c.Get(fiber.HeaderAuthorization), "Bearer ")
-		if !ok || token == "" {
-			return access.ErrUnauthorized
-		}
-		staff, err := a.db.StaffByToken(c.UserContext(), token)
+		staff, err := a.authenticate(c)
 		if err != nil {
 			return err
 		}

@@ -22,7 +22,8 @@ import (
 type endpoint struct {
 	// path uses {c} for the community and, for its objects, the keys of objects: {r} a
 	// fresh resident, {card} a card of theirs, {g} a gate, {vp} a visitor pass, {s} a
-	// staff member (a guard, never the caller), {t} a token of theirs, {kid} the signing
+	// staff member (a guard, never the caller), {t} a token of theirs, {w} a paused webhook
+	// endpoint, {kid} the signing
 	// key (a number: left out of TestObjectsOfAnotherCommunity, whose leak check looks for
 	// ids in answers; TestCompromiseKey sends another community's). After "?" come
 	// filters, with the same placeholders.
@@ -111,6 +112,67 @@ func endpoints() []endpoint {
 			return map[string]any{"operator_name": apitest.Unique("Property Co"), "operator_contact": "privacy@example.com"}
 		}, 200},
 		{"DELETE", "/communities/{c}/face-operator", []string{"admin", "operator"}, nil, 200},
+		{"POST", "/communities/{c}/webhooks", []string{"admin", "operator"}, func(objects) any {
+			return map[string]any{"url": "https://hooks.example.com/gatepass", "events": []string{"entry.created"}}
+		}, 201},
+		{"GET", "/communities/{c}/webhooks", []string{"admin", "auditor", "operator"}, nil, 200},
+		{"GET", "/communities/{c}/webhooks/{w}", []string{"admin", "auditor", "operator"}, nil, 200},
+		{"PATCH", "/communities/{c}/webhooks/{w}", []string{"admin", "operator"}, func(objects) any {
+			return map[string]any{"events": []string{"gate.offline", "gate.online"}}
+		}, 200},
+		{"DELETE", "/communities/{c}/webhooks/{w}", []string{"admin", "operator"}, nil, 204},
+		{"POST", "/communities/{c}/webhooks/{w}/rotate-secret", []string{"admin", "operator"}, func(objects) any {
+			return map[string]any{"overlap": "1h"}
+		}, 200},
+		{"POST", "/communities/{c}/webhooks/{w}/resume", []string{"admin", "operator"}, nil, 200},
+		{"POST", "/communities/{c}/webhooks/{w}/ping", []string{"admin", "operator"}, nil, 202},
+		{"GET", "/communities/{c}/webhooks/{w}/deliveries", []string{"admin", "auditor", "operator"}, nil, 200},
+		// The console's additions (issue 17).
+		{"POST", "/communities/{c}/staff/{s}/invite", []string{"admin", "operator"}, nil, 201},
+		{"GET", "/gates/{g}/commands/{cmd}", []string{"admin", "guard", "operator"}, nil, 200},
+		{"GET", "/communities/{c}/events/stream?wait=0s&gate_id={g}", []string{"admin", "guard", "operator"}, nil, 200},
+		{"GET", "/communities/{c}/residents/{r}/credentials", []string{"admin", "guard", "operator"}, nil, 200},
+		{"GET", "/communities/{c}/audit/verify", []string{"admin", "auditor", "operator"}, nil, 200},
+		// Issue 16: admins change who may enter where and when; guards read it and start
+		// or lift a lockdown (and print passholders' cards, as residents'); auditors read.
+		{"GET", "/communities/{c}/access-settings", all, nil, 200},
+		{"PUT", "/communities/{c}/access-settings", []string{"admin", "operator"}, func(objects) any {
+			return map[string]any{"offline_limit_seconds": 7200, "offline_policy": "cards_and_device_passes_only"}
+		}, 200},
+		{"PUT", "/communities/{c}/buildings/{building}", []string{"admin", "operator"}, func(objects) any {
+			return map[string]any{"zones": []int{0}}
+		}, 200},
+		{"GET", "/communities/{c}/access-groups", all, nil, 200},
+		{"POST", "/communities/{c}/access-groups", []string{"admin", "operator"}, func(objects) any {
+			return map[string]any{"name": apitest.Unique("保洁"), "zones": []int{0}, "schedule": map[string]any{"mon": []any{map[string]string{"start": "07:00", "end": "18:00"}}}}
+		}, 201},
+		{"GET", "/communities/{c}/access-groups/{grp}", all, nil, 200},
+		{"PUT", "/communities/{c}/access-groups/{grp}", []string{"admin", "operator"}, func(objects) any {
+			return map[string]any{"name": apitest.Unique("G"), "zones": []int{0}, "holidays": []any{map[string]any{"date": "2026-10-01"}}}
+		}, 200},
+		{"DELETE", "/communities/{c}/access-groups/{grp}", []string{"admin", "operator"}, nil, 200},
+		{"GET", "/communities/{c}/access-policies", all, nil, 200},
+		{"PUT", "/communities/{c}/access-policies/resident/{r}", []string{"admin", "operator"}, func(objects) any {
+			return map[string]any{"group_ids": []string{}, "inherit": true}
+		}, 200},
+		{"DELETE", "/communities/{c}/access-policies/resident/{r}", []string{"admin", "operator"}, nil, 200},
+		{"GET", "/communities/{c}/residents/{r}/access", all, nil, 200},
+		{"GET", "/communities/{c}/passholders", all, nil, 200},
+		{"POST", "/communities/{c}/passholders", []string{"admin", "operator"}, func(ids objects) any {
+			return map[string]any{"name": apitest.Unique("P"), "kind": "cleaner", "group_id": ids["grp"]}
+		}, 201},
+		{"PUT", "/communities/{c}/passholders/{ph}", []string{"admin", "operator"}, func(objects) any {
+			return map[string]any{"company": "Clean Co"}
+		}, 200},
+		{"POST", "/communities/{c}/passholders/{ph}/end", []string{"admin", "operator"}, nil, 200},
+		{"POST", "/communities/{c}/passholders/{ph}/cards", []string{"admin", "guard", "operator"}, nil, 201},
+		{"GET", "/communities/{c}/passholders/{ph}/cards", []string{"admin", "guard", "operator"}, nil, 200},
+		{"POST", "/communities/{c}/passholders/{ph}/cards/{card}/revoke", []string{"admin", "guard", "operator"}, nil, 200},
+		{"GET", "/communities/{c}/lockdowns", all, nil, 200},
+		{"POST", "/communities/{c}/lockdowns", []string{"admin", "guard", "operator"}, func(objects) any {
+			return map[string]any{"scope": "community", "reason": "drill", "duration_minutes": 30}
+		}, 201},
+		{"POST", "/communities/{c}/lockdowns/{ld}/lift", []string{"admin", "guard", "operator"}, nil, 200},
 	}
 }
 
@@ -126,7 +188,8 @@ func TestEveryAdminRouteIsInTheMatrix(t *testing.T) {
 		known[e.route()] = true
 	}
 	replacer := strings.NewReplacer(":community", "{c}", ":resident", "{r}", ":zone", "5", ":card", "{card}", ":gate", "{g}",
-		":visitor_pass", "{vp}", ":staff", "{s}", ":token", "{t}", ":kid", "{kid}")
+		":visitor_pass", "{vp}", ":staff", "{s}", ":token", "{t}", ":kid", "{kid}", ":webhook", "{w}", ":command", "{cmd}",
+		":building", "{building}", ":group", "{grp}", ":level", "resident", ":target", "{r}", ":passholder", "{ph}", ":lockdown", "{ld}")
 	for _, r := range admin.Routes() {
 		key := r.Method + " " + replacer.Replace(r.Path)
 		if !known[key] {
@@ -144,11 +207,31 @@ func (h *harness) objectsOf(f servertest.Fixture, e endpoint) objects {
 	if uses("r") || uses("card") || uses("vp") {
 		ids["r"] = h.NewResident(f)
 	}
-	if uses("card") {
+	if uses("grp") || uses("ph") || strings.Contains(e.path, "/passholders") {
+		ids["grp"] = h.accessGroup(f)
+	}
+	if uses("ph") {
+		ids["ph"] = h.passholder(f, ids["grp"])
+	}
+	switch {
+	case uses("card") && uses("ph"):
+		ids["card"] = h.passholderCard(f, ids["ph"])
+	case uses("card"):
 		ids["card"] = h.Card(f, ids["r"])
 	}
-	if uses("g") {
+	if uses("r") && strings.Contains(e.path, "/access-policies/") {
+		h.Must(http.StatusOK, "PUT", "/admin/v1/communities/"+f.ID+"/access-policies/resident/"+ids["r"], f.Admin,
+			map[string]any{"group_ids": []string{}, "inherit": true})
+	}
+	if uses("ld") {
+		ids["ld"] = h.Must(http.StatusCreated, "POST", "/admin/v1/communities/"+f.ID+"/lockdowns", f.Admin,
+			map[string]any{"scope": "community", "reason": "drill"})["id"].(string)
+	}
+	if uses("g") || uses("cmd") {
 		ids["g"] = h.NewGate(f)
+	}
+	if uses("cmd") {
+		ids["cmd"] = h.release(f, ids["g"])
 	}
 	if uses("vp") {
 		ids["vp"] = h.visitorPass(f, ids["r"])
@@ -160,6 +243,9 @@ func (h *harness) objectsOf(f servertest.Fixture, e endpoint) objects {
 	if uses("s") || uses("t") {
 		m := h.Member(uuid.MustParse(f.ID), access.StaffGuard)
 		ids["s"], ids["t"] = m.ID, m.TokenID
+	}
+	if uses("w") {
+		ids["w"] = h.pausedWebhook(f)
 	}
 	return ids
 }
@@ -242,8 +328,14 @@ func TestObjectsOfAnotherCommunity(t *testing.T) {
 	ev["credential_id"] = theirs["card"]
 	h.Must(http.StatusOK, "POST", "/gate/v1/events", gateToken, map[string]any{"events": []any{ev}})
 	theirs["vp"] = h.visitorPass(b, b.Resident)
+	theirs["cmd"] = h.release(b, gate)
+	theirs["grp"] = h.accessGroup(b)
+	theirs["ph"] = h.passholder(b, theirs["grp"])
+	theirs["ld"] = h.Must(http.StatusCreated, "POST", "/admin/v1/communities/"+b.ID+"/lockdowns", b.Admin,
+		map[string]any{"scope": "community", "reason": "drill"})["id"].(string)
 	m := h.Member(uuid.MustParse(b.ID), access.StaffGuard)
 	theirs["s"], theirs["t"] = m.ID, m.TokenID
+	theirs["w"] = h.pausedWebhook(b)
 	leaks := append(slices.Collect(maps.Values(theirs)), b.ID)
 	slices.Sort(leaks)
 	covered := 0

@@ -134,6 +134,25 @@ func eventFilter(c *fiber.Ctx) (store.EventFilter, error) {
 		}
 		f.Result = q
 	}
+	if q := c.Query("method"); q != "" {
+		if !slices.Contains(access.EventMethods, q) {
+			return f, access.Invalid("method", "must be one of %s", strings.Join(access.EventMethods, ", "))
+		}
+		f.Method = q
+	}
+	if q := c.Query("reason"); q != "" {
+		if len(q) > 64 {
+			return f, access.Invalid("reason", "is at most 64 characters")
+		}
+		f.Reason = q
+	}
+	if q := c.Query("who"); q != "" {
+		var k httpx.Checker
+		f.Who = k.Text("who", &q, 1, 100)
+		if err := k.Err(); err != nil {
+			return f, err
+		}
+	}
 	if len(c.Query("cursor")) > 200 {
 		return f, access.Invalid("cursor", "is not a cursor from a previous page")
 	}
@@ -168,7 +187,9 @@ func (a *API) exportEvents(c *fiber.Ctx, r *request) error {
 	}
 	var buf bytes.Buffer
 	w := csv.NewWriter(&buf)
-	_ = w.Write([]string{"id", "occurred_at", "received_at", "gate_id", "credential_id", "subject", "method", "result", "reason", "offline", "stale", "staff_id"})
+	// The names come last, so that a reader of the columns before them is not moved.
+	_ = w.Write([]string{"id", "occurred_at", "received_at", "gate_id", "credential_id", "subject", "method", "result", "reason", "offline", "stale", "staff_id",
+		"gate", "resident", "unit", "visitor", "staff"})
 	rows := 0
 	f.Limit = maxPage
 	for rows < maxExport {
@@ -179,7 +200,8 @@ func (a *API) exportEvents(c *fiber.Ctx, r *request) error {
 		for _, e := range page.Events {
 			_ = w.Write(csvCells(e.ID.String(), e.OccurredAt.UTC().Format(time.RFC3339Nano), e.ReceivedAt.UTC().Format(time.RFC3339Nano),
 				e.Gate.String(), optUUID(e.Credential), optString(e.Subject), e.Method, e.Result, e.Reason,
-				strconv.FormatBool(e.Offline), strconv.FormatBool(e.Stale), optUUID(e.Staff)))
+				strconv.FormatBool(e.Offline), strconv.FormatBool(e.Stale), optUUID(e.Staff),
+				optString(e.GateName), optString(e.ResidentName), optString(e.UnitLabel), optString(e.VisitorLabel), optString(e.StaffName)))
 		}
 		rows += len(page.Events)
 		if page.Next == "" {
@@ -192,6 +214,7 @@ func (a *API) exportEvents(c *fiber.Ctx, r *request) error {
 		return tx.Audit(c.UserContext(), r.community, "events.export", "community:"+r.community.String(), map[string]any{
 			"rows": rows, "from": c.Query("from"), "to": c.Query("to"), "gate_id": c.Query("gate_id"),
 			"result": c.Query("result"), "credential_id": c.Query("credential_id"),
+			"method": c.Query("method"), "reason": c.Query("reason"), "who": c.Query("who"),
 		})
 	})
 	if err != nil {

@@ -7,7 +7,9 @@ import (
 
 	"github.com/google/uuid"
 
+	"gatepass/internal/access"
 	"gatepass/internal/dbtest"
+	"gatepass/internal/store"
 	"gatepass/server/internal/servertest"
 )
 
@@ -33,4 +35,18 @@ func (h *harness) activeKID(f servertest.Fixture) string {
 	}
 	h.T.Fatal("no active key")
 	return ""
+}
+
+// release queues a manual release of gate g of community f and returns its command id.
+func (h *harness) release(f servertest.Fixture, g string) string {
+	h.T.Helper()
+	var out access.Release
+	err := h.DB.InTx(context.Background(), "test", func(tx *store.Tx) (err error) {
+		out, err = tx.UnlockGate(context.Background(), uuid.MustParse(f.ID), uuid.MustParse(g), uuid.New(), "test")
+		return err
+	})
+	if err != nil {
+		h.T.Fatal(err)
+	}
+	return out.ID.String()
 }

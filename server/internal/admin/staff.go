@@ -38,6 +38,11 @@ func (a *API) me(c *fiber.Ctx, r *request) error {
 	if !r.staff.IsOperator() {
 		out["community_id"] = r.staff.Community
 	}
+	if r.staff.Session {
+		// A console session, not a token: token_id is the session's id and cannot be
+		// rotated or revoked as a token (sign out instead).
+		out["session"] = true
+	}
 	return c.JSON(out)
 }
 
@@ -89,6 +94,9 @@ func (a *API) createStaff(c *fiber.Ctx, r *request) error {
 	var in struct {
 		Name *string `json:"name"`
 		Role *string `json:"role"`
+		// Invite: no bearer token; the answer carries a one-time link to register a
+		// console passkey instead (a person, not an integration).
+		Invite *bool `json:"invite"`
 		tokenBody
 	}
 	if err := httpx.DecodeJSON(c, &in); err != nil {
@@ -104,16 +112,28 @@ func (a *API) createStaff(c *fiber.Ctx, r *request) error {
 	if err != nil {
 		return err
 	}
+	invite := in.Invite != nil && *in.Invite
+	if invite && (in.Kind != nil || in.Label != nil || in.TTL != nil) {
+		return access.Invalid("invite", "an invited member gets no token: leave out kind, label and ttl")
+	}
 	type created struct {
 		access.StaffMember
-		Token     string    `json:"token"`
-		TokenID   uuid.UUID `json:"token_id"`
-		ExpiresAt time.Time `json:"token_expires_at"`
+		Token     string     `json:"token,omitempty"`
+		TokenID   *uuid.UUID `json:"token_id,omitempty"`
+		ExpiresAt *time.Time `json:"token_expires_at,omitempty"`
+		*staffInvite
 	}
 	httpx.NoStore(c)
 	return mutate(a, c, r, http.StatusCreated, func(tx *store.Tx) (created, error) {
-		m, tok, err := tx.CreateStaff(c.UserContext(), store.NewStaff{Community: r.community, Name: name, Role: role, Token: spec})
-		return created{m, tok.Token, tok.ID, tok.ExpiresAt}, err
+		m, tok, err := tx.CreateStaff(c.UserContext(), store.NewStaff{Community: r.community, Name: name, Role: role, Token: spec, NoToken: invite})
+		if err != nil {
+			return created{}, err
+		}
+		if !invite {
+			return created{StaffMember: m, Token: tok.Token, TokenID: &tok.ID, ExpiresAt: &tok.ExpiresAt}, nil
+		}
+		inv, err := a.newStaffInvite(c, tx, m.ID)
+		return created{StaffMember: m, staffInvite: &inv}, err
 	})
 }
 

@@ -37,3 +37,31 @@ func (c *clockAlarms) Collect(ch chan<- prometheus.Metric) {
 	}
 	ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(n))
 }
+
+// pastOfflineLimit is the gauge of gates past their community's offline limit.
+type pastOfflineLimit struct {
+	db   *store.DB
+	desc *prometheus.Desc
+}
+
+// PastOfflineLimit is a Prometheus collector of gatepass_gates_past_offline_limit: the
+// enabled, enrolled gates not heard from (no heartbeat) for longer than their
+// community's offline limit. Such a gate follows its community's offline policy and
+// cannot say so itself; alert when it is above 0.
+func PastOfflineLimit(db *store.DB) prometheus.Collector {
+	return &pastOfflineLimit{db: db, desc: prometheus.NewDesc("gatepass_gates_past_offline_limit",
+		"Enabled gates not heard from for longer than their community's offline limit: they follow its offline policy.", nil, nil)}
+}
+
+func (c *pastOfflineLimit) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+func (c *pastOfflineLimit) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	n, err := c.db.GatesPastOfflineLimit(ctx)
+	if err != nil {
+		ch <- prometheus.NewInvalidMetric(c.desc, err)
+		return
+	}
+	ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(n))
+}

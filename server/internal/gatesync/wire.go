@@ -25,6 +25,18 @@ func syncToWire(s access.GateSync) gateapi.Sync {
 		FacePurges:    each(s.FacePurges, func(p access.FacePurge) gateapi.FacePurge { return gateapi.FacePurge(p) }),
 		Holders:       each(s.Holders, func(h access.CredentialHolder) gateapi.Holder { return gateapi.Holder(h) }),
 		ForeignKIDs:   each(s.ForeignKIDs, func(k uint32) uint32 { return k }),
+		Access:        accessToWire(s.Access),
+		Memberships:   each(s.Memberships, func(m access.HolderGroups) gateapi.Membership { return gateapi.Membership(m) }),
+	}
+}
+
+func accessToWire(a *access.GateAccess) *gateapi.Access {
+	if a == nil {
+		return nil
+	}
+	return &gateapi.Access{TimeZone: a.TimeZone, OfflineLimitSeconds: a.OfflineLimitSeconds, OfflinePolicy: a.OfflinePolicy,
+		Groups:    each(a.Groups, func(g access.GateGroup) gateapi.AccessGroup { return gateapi.AccessGroup(g) }),
+		Lockdowns: each(a.Lockdowns, func(l access.GateLockdown) gateapi.Lockdown { return gateapi.Lockdown(l) }),
 	}
 }
 
@@ -41,5 +53,5 @@ func each[T, U any](in []T, f func(T) U) []U {
 func eventFromWire(e gateapi.Event) access.GateEvent {
 	return access.GateEvent{ID: e.ID, OccurredAt: e.OccurredAt, Gate: e.GateID, Credential: e.Credential, Subject: e.Subject,
 		Method: e.Method, Result: e.Result, Reason: e.Reason, Offline: e.Offline, Stale: e.Stale, Staff: e.Staff,
-		ReplayKey: e.ReplayKey, Resident: e.Resident, Score: e.Score, Dropped: e.Dropped}
+		ReplayKey: e.ReplayKey, Resident: e.Resident, Score: e.Score, Dropped: e.Dropped, OfflineLimit: e.OfflineLimit}
 }

@@ -29,6 +29,10 @@ func TestWireConversionsAreLossless(t *testing.T) {
 	gate := access.GateIdentity{ID: id(1), Community: id(2), Name: "North", Zone: 3, Direction: "in", Settings: settings}
 	wireGate := gateapi.Gate{ID: id(1), Community: id(2), Name: "North", Zone: 3, Direction: "in", Settings: wireSettings}
 	payload := json.RawMessage(`{"resident_id":"x"}`)
+	week := access.WeeklySchedule{}
+	week[time.Monday] = []access.Window{{Start: 420, End: 1080}}
+	holidays := []access.Holiday{{Date: "2026-10-01", Name: "National Day", Windows: []access.Window{{Start: 540, End: 720}}}}
+	zone := 2
 	sync := access.GateSync{Cursor: 42, Full: true, More: true, ServerTime: at, Gate: gate,
 		Keys:          []access.SyncKey{{KID: 5, Public: []byte{1, 2}, NotBefore: at, NotAfter: &later}},
 		Zones:         []access.ZoneRule{{Zone: 2, AntiPassback: true}},
@@ -38,6 +42,10 @@ func TestWireConversionsAreLossless(t *testing.T) {
 		FacePurges:    []access.FacePurge{{Purge: id(5), Resident: resident, Reason: "withdrawal"}},
 		Holders:       []access.CredentialHolder{{Credential: cred, Holder: resident}},
 		ForeignKIDs:   []uint32{12, 13},
+		Access: &access.GateAccess{TimeZone: "Asia/Shanghai", OfflineLimitSeconds: 3600, OfflinePolicy: access.OfflineCardsAndDevices,
+			Groups:    []access.GateGroup{{ID: id(10), Zones: 5, Schedule: &week, Holidays: holidays}},
+			Lockdowns: []access.GateLockdown{{ID: id(11), Scope: access.LockZone, Zone: &zone, Gate: &staff, Reason: "drill", EndsAt: &later}}},
+		Memberships: []access.HolderGroups{{Holder: resident, Groups: []uuid.UUID{id(10)}}},
 	}
 	wireSync := gateapi.Sync{Cursor: 42, Full: true, More: true, ServerTime: at, Gate: wireGate,
 		Keys:          []gateapi.Key{{KID: 5, Public: []byte{1, 2}, NotBefore: at, NotAfter: &later}},
@@ -48,11 +56,15 @@ func TestWireConversionsAreLossless(t *testing.T) {
 		FacePurges:    []gateapi.FacePurge{{Purge: id(5), Resident: resident, Reason: "withdrawal"}},
 		Holders:       []gateapi.Holder{{Credential: cred, Holder: resident}},
 		ForeignKIDs:   []uint32{12, 13},
+		Access: &gateapi.Access{TimeZone: "Asia/Shanghai", OfflineLimitSeconds: 3600, OfflinePolicy: access.OfflineCardsAndDevices,
+			Groups:    []gateapi.AccessGroup{{ID: id(10), Zones: 5, Schedule: &week, Holidays: holidays}},
+			Lockdowns: []gateapi.Lockdown{{ID: id(11), Scope: access.LockZone, Zone: &zone, Gate: &staff, Reason: "drill", EndsAt: &later}}},
+		Memberships: []gateapi.Membership{{Holder: resident, Groups: []uuid.UUID{id(10)}}},
 	}
 	wireEvent := gateapi.Event{ID: id(6), OccurredAt: at, GateID: id(1), Credential: &cred, Subject: "resident", Method: "face",
-		Result: "granted", Reason: "ok", Offline: true, Stale: true, Staff: &staff, ReplayKey: []byte{3}, Resident: &resident, Score: &score, Dropped: &dropped}
+		Result: "granted", Reason: "ok", Offline: true, Stale: true, Staff: &staff, ReplayKey: []byte{3}, Resident: &resident, Score: &score, Dropped: &dropped, OfflineLimit: true}
 	event := access.GateEvent{ID: id(6), OccurredAt: at, Gate: id(1), Credential: &cred, Subject: "resident", Method: "face",
-		Result: "granted", Reason: "ok", Offline: true, Stale: true, Staff: &staff, ReplayKey: []byte{3}, Resident: &resident, Score: &score, Dropped: &dropped}
+		Result: "granted", Reason: "ok", Offline: true, Stale: true, Staff: &staff, ReplayKey: []byte{3}, Resident: &resident, Score: &score, Dropped: &dropped, OfflineLimit: true}
 
 	cases := []struct {
 		name      string
@@ -88,7 +100,7 @@ func TestSyncToWireKeepsEmptyLists(t *testing.T) {
 	if err := json.Unmarshal(out, &m); err != nil {
 		t.Fatal(err)
 	}
-	for _, k := range []string{"keys", "zones", "revocations", "commands", "face_templates", "face_purges"} {
+	for _, k := range []string{"keys", "zones", "revocations", "commands", "face_templates", "face_purges", "memberships"} {
 		if l, ok := m[k].([]any); !ok || len(l) != 0 {
 			t.Errorf("%s: %v, want []", k, m[k])
 		}

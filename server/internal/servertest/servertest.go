@@ -26,6 +26,7 @@ import (
 	"gatepass/internal/secret"
 	"gatepass/internal/store"
 	"gatepass/server/internal/admin"
+	"gatepass/server/internal/console"
 	"gatepass/server/internal/gatesync"
 )
 
@@ -36,7 +37,14 @@ type Harness struct {
 	DB             *store.DB
 	Sealer         *secret.Sealer
 	Operator       string // a staff member of no community: the deployment's operator
+	Console        *console.Console
 }
+
+// Where the harness's console and resident app are said to be.
+const (
+	ConsoleOrigin  = "https://console.example"
+	ResidentAppURL = "https://app.example"
+)
 
 // NewSealer is a sealer under a fresh random master key.
 func NewSealer(t testing.TB) *secret.Sealer {
@@ -57,7 +65,18 @@ func New(t testing.TB) *Harness {
 	h := &Harness{Client: apitest.Client{T: t}, DB: db, Sealer: NewSealer(t)}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	app := httpx.NewApp(httpx.Options{Name: "servertest", Log: log, BodyLimit: gatesync.BodyLimit})
-	admin.New(db, h.Sealer, 0).Mount(app)
+	// The console, as the program mounts it, for an https origin (Secure cookies); its
+	// tests send that Origin.
+	k, err := console.New(console.Config{DB: db, Log: log, RPID: "console.example", Origins: []string{ConsoleOrigin}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.Console = k
+	adm := admin.New(db, h.Sealer, 0).WithConsole(admin.Console{Authenticate: k.Authenticate, StaffInviteURL: k.InviteURL,
+		ResidentAppURL: ResidentAppURL})
+	adm.WebhookLoopback = true // the tests' receivers listen on 127.0.0.1
+	adm.Mount(app)
+	k.Mount(app)
 	gatesync.New(db, log).Mount(app)
 	app.Use(httpx.NotFound)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

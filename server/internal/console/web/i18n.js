@@ -1,0 +1,93 @@
+// The console's words in English and Chinese. The language follows the switch in the
+// header, then the browser's language; it is kept in localStorage.
+const en = {
+  title: 'gatepass console', skip: 'Skip to content', lang: 'Language', signOut: 'Sign out', signOutAll: 'Sign out everywhere',
+  community: 'Community', chooseCommunity: 'Choose a community',
+  signInTitle: 'Staff sign-in', signInText: 'Sign in with the passkey you registered from your invite link.',
+  signIn: 'Sign in with a passkey', inviteTitle: 'Register your passkey',
+  inviteText: 'You were invited to the gatepass console. Register a passkey on this device (fingerprint, face or PIN); you will sign in with it from now on.',
+  inviteFor: 'Invitation for', register: 'Register passkey', passkeyName: 'Name for this passkey (optional)',
+  noWebAuthn: 'This browser cannot use passkeys.', working: 'Working…',
+  today: 'Today', residents: 'Residents', cards: 'Cards', gates: 'Gates', entries: 'Entry log', visitors: 'Visitors',
+  face: 'Face entry', staff: 'Staff', audit: 'Audit',
+  gatesNow: 'Gates now', liveEntries: 'Live entries', anomalies: 'Anomalies', noAnomalies: 'No anomalies in the last 30 days.',
+  name: 'Name', personName: 'Name', status: 'Status', lastSync: 'Last sync', clockOffset: 'Clock offset', queue: 'Queue', version: 'Agent version',
+  online: 'online', stale: 'stale', offline: 'offline', never: 'never connected', disabled: 'disabled',
+  release: 'Manual release', releaseReason: 'Reason (kept in the audit log)', releaseSend: 'Open the gate',
+  releaseWaiting: 'Sent; waiting for the gate to confirm…', releaseConfirmed: 'Gate confirmed at', releaseTimeout: 'The gate has not confirmed yet: it may be offline.',
+  cancel: 'Cancel', confirm: 'Confirm', save: 'Save', close: 'Close', print: 'Print', back: 'Back', more: 'Load more', search: 'Search',
+  time: 'Time', gate: 'Gate', person: 'Person', unit: 'Unit', method: 'Method', result: 'Result', reason: 'Reason', any: 'Any',
+  granted: 'granted', denied: 'denied', qr: 'QR code', manual: 'manual', door: 'door',
+  visitor: 'Visitor', noEntries: 'No entries.',
+  searchResidents: 'Name, unit or phone', newResident: 'New resident', phone: 'Phone', role: 'Role', owner: 'owner', tenant: 'tenant', family: 'family',
+  under14: 'Under 14', create: 'Create', active: 'active', moved_out: 'moved out', deleted: 'deleted',
+  printLetter: 'Print invite letter', reinvite: 'New invite letter', printCard: 'Print card', moveOut: 'Move out',
+  moveOutConfirm: 'Move this resident out? Every credential, session and visitor pass of theirs stops at once, and their face data is purged.',
+  movedOut: 'Moved out.', access: 'Access', credentialsCards: 'Cards', devices: 'Phones', passkeys: 'Passkeys', consents: 'Face consents',
+  none: 'None', validUntil: 'Valid until', revoked: 'revoked', expires: 'Expires',
+  letterFor: 'Invite letter', cardFor: 'Card', batchPrint: 'Print cards for the selected residents', selectAll: 'Select',
+  reprintNote: 'Printing a card revokes the resident\'s earlier cards.', cardsHelp: 'Find residents, tick them, and print their cards on one sheet.',
+  newUnit: 'New unit', building: 'Building', newGate: 'New gate', zone: 'Zone', direction: 'Direction', in: 'in', out: 'out', both: 'both',
+  enrollTitle: 'Enrollment code (shown once)', enrollHelp: 'Give this code to the installer: gate-agent enroll --code …, or scan the QR code.',
+  settings: 'Settings', disable: 'Disable', disableGateConfirm: 'Disable this gate? Its token stops working at once.',
+  from: 'From', to: 'To', who: 'Resident name or unit', filter: 'Filter', exportCsv: 'Export CSV',
+  label: 'Label', host: 'Host', used: 'Entries', revoke: 'Revoke', noVisitors: 'No visitor passes.',
+  consentReport: 'Consent report', live: 'Live consents', withTemplates: 'Residents with templates', unconfirmedPurges: 'Unconfirmed purges', withdrawn: 'Withdrawn',
+  faceStop: 'Stop face entry', faceStopConfirm: 'Stop face entry in this community? Every consent ends and every template is purged from every gate; residents keep their QR codes and cards.',
+  faceOperator: 'Face data handler', operatorName: 'Handler name', operatorContact: 'Contact',
+  newStaff: 'New staff member', invite: 'Invite link', inviteOnce: 'One-time link (72 h). Hand it to the person; it opens the console and registers their passkey.',
+  auditor: 'auditor', guard: 'guard', admin: 'admin', enable: 'Enable', tokens: 'Tokens', kind: 'Kind',
+  verify: 'Verify the chain', intact: 'Audit chain intact', broken: 'Audit chain BROKEN', rows: 'rows', actor: 'Actor', action: 'Action', target: 'Target',
+  error: 'Error', signedOutIdle: 'Signed out.', forbidden: 'Your role may not do this.',
+};
+const zh = {
+  title: 'gatepass 管理台', skip: '跳到内容', lang: '语言', signOut: '退出', signOutAll: '所有设备退出',
+  community: '小区', chooseCommunity: '选择小区',
+  signInTitle: '员工登录', signInText: '用您通过邀请链接注册的通行密钥登录。',
+  signIn: '用通行密钥登录', inviteTitle: '注册通行密钥',
+  inviteText: '您受邀使用 gatepass 管理台。请在本设备上注册通行密钥（指纹、面容或 PIN），以后用它登录。',
+  inviteFor: '邀请对象', register: '注册通行密钥', passkeyName: '密钥名称（可选）',
+  noWebAuthn: '此浏览器不支持通行密钥。', working: '处理中…',
+  today: '今日', residents: '住户', cards: '门卡', gates: '门禁', entries: '通行记录', visitors: '访客',
+  face: '人脸通行', staff: '员工', audit: '审计',
+  gatesNow: '门禁状态', liveEntries: '实时通行', anomalies: '异常', noAnomalies: '近 30 天无异常。',
+  name: '名称', personName: '姓名', status: '状态', lastSync: '最近同步', clockOffset: '时钟偏差', queue: '待传', version: '程序版本',
+  online: '在线', stale: '同步滞后', offline: '离线', never: '从未连接', disabled: '已停用',
+  release: '人工放行', releaseReason: '原因（记入审计日志）', releaseSend: '开门',
+  releaseWaiting: '已发送，等待门禁确认…', releaseConfirmed: '门禁已确认，时间', releaseTimeout: '门禁尚未确认，可能离线。',
+  cancel: '取消', confirm: '确认', save: '保存', close: '关闭', print: '打印', back: '返回', more: '加载更多', search: '搜索',
+  time: '时间', gate: '门禁', person: '人员', unit: '房号', method: '方式', result: '结果', reason: '原因', any: '全部',
+  granted: '通过', denied: '拒绝', qr: '二维码', manual: '人工', door: '门',
+  visitor: '访客', noEntries: '没有记录。',
+  searchResidents: '姓名、房号或电话', newResident: '新住户', phone: '电话', role: '身份', owner: '业主', tenant: '租户', family: '家属',
+  under14: '未满 14 岁', create: '创建', active: '在住', moved_out: '已搬离', deleted: '已删除',
+  printLetter: '打印邀请函', reinvite: '重新邀请', printCard: '打印门卡', moveOut: '搬离',
+  moveOutConfirm: '确认该住户搬离？其所有凭证、登录和访客通行证立即失效，人脸数据被清除。',
+  movedOut: '已办理搬离。', access: '通行方式', credentialsCards: '门卡', devices: '手机', passkeys: '通行密钥', consents: '人脸授权',
+  none: '无', validUntil: '有效期至', revoked: '已吊销', expires: '到期',
+  letterFor: '邀请函', cardFor: '门卡', batchPrint: '为选中住户打印门卡', selectAll: '选择',
+  reprintNote: '打印新卡会吊销该住户之前的门卡。', cardsHelp: '查找住户，勾选后在一张纸上打印他们的门卡。',
+  newUnit: '新房号', building: '楼栋', newGate: '新门禁', zone: '区域', direction: '方向', in: '进', out: '出', both: '进出',
+  enrollTitle: '注册码（只显示一次）', enrollHelp: '把注册码交给安装人员：gate-agent enroll --code …，或扫描二维码。',
+  settings: '设置', disable: '停用', disableGateConfirm: '停用此门禁？其令牌立即失效。',
+  from: '从', to: '到', who: '住户姓名或房号', filter: '筛选', exportCsv: '导出 CSV',
+  label: '标签', host: '邀请人', used: '次数', revoke: '吊销', noVisitors: '没有访客通行证。',
+  consentReport: '授权报告', live: '有效授权', withTemplates: '有模板的住户', unconfirmedPurges: '未确认的清除', withdrawn: '已撤回',
+  faceStop: '停止人脸通行', faceStopConfirm: '停止本小区的人脸通行？所有授权终止，所有门禁上的人脸模板被清除；住户的二维码和门卡照常可用。',
+  faceOperator: '人脸数据处理者', operatorName: '处理者名称', operatorContact: '联系方式',
+  newStaff: '新员工', invite: '邀请链接', inviteOnce: '一次性链接（72 小时）。交给本人，打开后进入管理台并注册通行密钥。',
+  auditor: '审计员', guard: '保安', admin: '管理员', enable: '启用', tokens: '令牌', kind: '类型',
+  verify: '校验哈希链', intact: '审计链完整', broken: '审计链已损坏', rows: '行', actor: '操作者', action: '操作', target: '对象',
+  error: '错误', signedOutIdle: '已退出。', forbidden: '您的角色无权执行此操作。',
+};
+const dicts = { en, zh };
+export let lang = localStorage.getItem('gp-console-lang') || (navigator.language.startsWith('zh') ? 'zh' : 'en');
+export const t = (k) => (dicts[lang] && dicts[lang][k]) || en[k] || k;
+export function setLang(l) {
+  lang = dicts[l] ? l : 'en';
+  localStorage.setItem('gp-console-lang', lang);
+  document.documentElement.lang = lang === 'zh' ? 'zh-CN' : 'en';
+}
+setLang(lang);
+// Both languages at once, for what is printed and handed to residents.
+export const both = (k) => `${zh[k]} / ${en[k]}`;
