@@ -65,7 +65,7 @@ const (
 	// staffWait bounds how long a staff transaction waits for a connection; the gates'
 	// work waits less, and an agent retries a 503 after about a second.
 	staffWait  = 2 * time.Second
-	syncWait   = time.Second
+	syncWait   = 2 * time.Second
 	writesWait = 500 * time.Millisecond
 )
 
