@@ -141,6 +141,10 @@ func eventBytes(dbURL string) (float64, int64, error) {
 	defer db.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
+	var citus bool
+	if err := db.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus')`).Scan(&citus); err != nil || citus {
+		return 0, 0, err // on Citus the rows are on the workers: not measured here
+	}
 	var size, rows int64
 	err = db.QueryRowContext(ctx, `SELECT (SELECT sum(pg_total_relation_size(relid)) FROM pg_partition_tree('entry_events')),
 		(SELECT count(*) FROM entry_events)`).Scan(&size, &rows)
