@@ -8,15 +8,21 @@
 //  2. the same while every gate uploads events at a realistic rate, and at its maximum;
 //  3. ingest: events/s stored with batches of 1, 10 and 100, beside a bare COPY of rows
 //     of the same shape into entry_events in the same run;
-//  4. admin read latency (a residents page, an events page) through all of it;
+//  4. admin read latency (a residents page, an events page) through all of it, from a
+//     process of its own ("gateload probe"), as a member of staff's browser;
 //  5. server RSS and goroutines per phase, and after the gates have gone;
-//  6. the server's idle CPU with N held polls, with keepalive newlines and without.
+//  6. the server's idle CPU with N held polls, with keepalive newlines and without;
+//  7. what an entry event costs on disk with its indexes.
 //
-// Everything is on loopback, bounded in count and time, and stops by itself.
+// The simulated gates honour Retry-After on 429 and 503 (busy) as the agent does.
+// Everything is on loopback, bounded in count and time, and stops by itself; -only
+// runs some of the phases, -bin another server binary (a before-and-after in one
+// session).
 //
 //	DATABASE_URL=... go run ./scripts/gateload -bin bin/server -gates 1000
 //
-// scripts/load-gates wraps it with a throwaway database.
+// scripts/load-gates wraps it with a throwaway database; docs/benchmarks.md has the
+// commands of its figures.
 package main
 
 import (
