@@ -22,8 +22,8 @@ const onlineWindow = 3 * gateapi.KeepaliveEvery
 // its sync, the channel revocations come by:
 //
 //   - heard: a sync answer was applied, or the held sync sent a keepalive (the server
-//     read its change log and found nothing new, so the gate is as current as a sync
-//     would make it);
+//     knows of no change for this gate since its cursor, so the gate is as current as a
+//     sync would make it);
 //   - lost: any request failed (no answer, a 5xx, a 401/403, an answer cut short).
 //
 // The gate is online while it has heard from the server within onlineWindow and no
@@ -66,7 +66,7 @@ func (c *contact) outcome(ctx context.Context, err error) {
 
 // keepalives marks contact with each keepalive of a held sync answer (the newlines the
 // server sends before the sync, gateapi.KeepaliveEvery apart). A held answer means the
-// server read its change log and found nothing new for this gate, so the gate is as
+// server knows of no change for this gate since its cursor, so the gate is as
 // current as a sync would make it; the bytes of the sync itself do not count until it
 // is applied (SyncOnce), so that no decision is flagged online on data not yet in.
 func (c *contact) keepalives(r io.Reader) io.Reader { return &keepaliveReader{r: r, c: c} }
