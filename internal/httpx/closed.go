@@ -29,7 +29,8 @@ func CancelOnClose(c *fiber.Ctx) (stop func()) {
 	if err != nil {
 		return func() {}
 	}
-	ctx, cancel := context.WithCancel(c.UserContext())
+	ctx, cancelCause := context.WithCancelCause(c.UserContext())
+	cancel := func() { cancelCause(ErrClientGone) }
 	c.SetUserContext(ctx)
 	done := make(chan struct{})
 	go func() {
@@ -52,8 +53,17 @@ func CancelOnClose(c *fiber.Ctx) (stop func()) {
 		_ = conn.SetReadDeadline(aLongTimeAgo)
 		<-done
 		_ = conn.SetReadDeadline(time.Time{})
-		cancel()
+		cancelCause(context.Canceled) // the request is over (ErrClientGone stays if it came first)
 	}
 }
 
 var aLongTimeAgo = time.Unix(1, 0)
+
+// ErrClientGone is the cause of a request's context that CancelOnClose ended: the
+// client closed its connection. What the request was doing failed for it; nobody is
+// there to answer, and it is no error of the server's (the error handler logs it as
+// status 499, the nginx convention, and writes nothing).
+var ErrClientGone = errors.New("the client closed its connection")
+
+// StatusClientClosed is the status logged for a request whose client went away.
+const StatusClientClosed = 499

@@ -3,6 +3,7 @@ package httpx
 import (
 	"bufio"
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
@@ -21,6 +22,7 @@ func TestCancelOnClose(t *testing.T) {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	app := NewApp(Options{Name: "t", Log: log})
 	ended := make(chan time.Duration, 4)
+	causes := make(chan error, 4)
 	app.Get("/hold", func(c *fiber.Ctx) error {
 		stop := CancelOnClose(c)
 		defer stop()
@@ -28,7 +30,8 @@ func TestCancelOnClose(t *testing.T) {
 		select {
 		case <-c.UserContext().Done():
 			ended <- time.Since(start)
-			return c.UserContext().Err()
+			causes <- context.Cause(c.UserContext())
+			return c.UserContext().Err() // answered 499, written to nobody
 		case <-time.After(time.Duration(c.QueryInt("ms", 10000)) * time.Millisecond):
 			return c.SendString("held")
 		}
@@ -57,6 +60,9 @@ func TestCancelOnClose(t *testing.T) {
 	select {
 	case <-ended:
 		t.Logf("the handler's context ended %v after the client closed", time.Since(closedAt).Round(time.Millisecond))
+		if cause := <-causes; !errors.Is(cause, ErrClientGone) {
+			t.Fatalf("cause %v, want ErrClientGone", cause)
+		}
 	case <-time.After(2 * time.Second):
 		t.Fatal("the client closed its connection 2 s ago; the handler's context has not ended")
 	}

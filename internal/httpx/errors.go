@@ -3,6 +3,7 @@
 package httpx
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -104,6 +105,11 @@ func codeForStatus(status int) string {
 // errorHandler writes every error as {"error": {"code", "message"}}.
 func errorHandler(log *slog.Logger) fiber.ErrorHandler {
 	return func(c *fiber.Ctx, err error) error {
+		if errors.Is(context.Cause(c.UserContext()), ErrClientGone) {
+			// The client went away (CancelOnClose): nobody to answer, nothing to alarm.
+			c.Status(StatusClientClosed)
+			return nil
+		}
 		e, ok := classify(err)
 		switch {
 		case !ok:
