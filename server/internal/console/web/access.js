@@ -237,7 +237,7 @@ export async function passholders(el) {
   el.append(h('h1', {}, t('passholders')), h('p', {}, t('passholdersHelp'), ' ', t('reprintPass')),
     list.length ? table([t('personName'), t('kind'), t('company'), t('group'), t('validUntil'), t('status'), ''], list.map((p) => h('tr', { 'data-passholder': p.id },
       [p.name, t('kind_' + p.kind), p.company || '—', byId[p.group_id] ? byId[p.group_id].name : '—', p.valid_until ? fmtDate(p.valid_until) : '—',
-        live(p) ? t('active') : t('ended'),
+        live(p) ? t('valid') : t('ended'),
         live(p) ? h('span', { class: 'actions' },
           may('gates.operate') ? h('button', { class: 'print-pass', 'aria-label': `${t('printCard')}: ${p.name}`, onclick: () =>
             printCards(el, [{ path: `${base()}/passholders/${p.id}/cards`, passholder: p, group: byId[p.group_id] }], '#/passholders')

@@ -30,7 +30,7 @@ function cardFace(community, c, name, lines) {
   return h('div', { class: 'card', 'data-card': c.id },
     h('div', { class: 'card-text' },
       h('p', { class: 'community' }, community),
-      h('p', { class: 'name' }, name), lines.map((l) => h('p', { class: l.small ? 'small' : '' }, l.text)),
+      h('p', { class: 'name' }, name), lines.map((l) => h('p', { class: l.class || '' }, l.text)),
       h('p', { class: 'small' }, `有效期至 Valid until ${new Date(c.expires).toLocaleDateString()}`),
       h('p', { class: 'small' }, '将二维码对准门禁扫描器 · Hold the code to the gate reader'),
       h('p', { class: 'small' }, '遗失请告知物业 · If lost, tell the property office')),
@@ -48,9 +48,9 @@ function passCard(community, c) {
   const p = c.passholder;
   const kind = `${kinds.zh[p.kind] || p.kind} ${kinds.en[p.kind] || p.kind}`;
   const sched = c.group && c.group.schedule;
-  return cardFace(community, c, p.name, [{ text: p.company ? `${p.company} · ${kind}` : kind },
-    { text: `${c.group ? c.group.name + ': ' : ''}${scheduleWords(sched, 'zh')}`, small: true },
-    { text: scheduleWords(sched, 'en'), small: true }]);
+  return cardFace(community, c, p.name, [{ text: p.company ? `${p.company} · ${kind}` : kind, class: 'meta' },
+    { text: `${c.group ? c.group.name + ': ' : ''}${scheduleWords(sched, 'zh')}`, class: 'small' },
+    { text: scheduleWords(sched, 'en'), class: 'small' }]);
 }
 
 const kinds = {
