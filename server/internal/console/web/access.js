@@ -189,7 +189,7 @@ async function policiesSection(policies, groups, buildings, units, edit) {
   };
   const names = Object.fromEntries([...targets.building, ...targets.unit]);
   const sec = h('section', { id: 'access-policies' }, h('h2', {}, t('policies')), h('p', { class: 'small' }, t('policiesHelp')),
-    table([t('level'), t('target'), t('accessGroups'), t('mode'), ''], policies.map((p) => [t('level_' + p.level), names[p.target_id] || p.target_id,
+    table([t('level'), t('policyTarget'), t('accessGroups'), t('mode'), ''], policies.map((p) => [t('level_' + p.level), names[p.target_id] || p.target_id,
       p.group_ids.map((id) => gname[id] || id).join(', ') || '—', p.inherit ? t('widen') : t('narrow'),
       edit ? h('button', { class: 'danger', 'aria-label': `${t('delete')}: ${names[p.target_id] || p.target_id}`, onclick: async () => {
         try { await call('DELETE', `${base()}/access-policies/${p.level}/${p.target_id}`); location.reload(); } catch (err) { showError(err); }
@@ -203,7 +203,7 @@ async function policiesSection(policies, groups, buildings, units, edit) {
   sec.append(h('h3', {}, t('setPolicy')), submitForm({ class: 'grid', id: 'policy-form' }, async () => {
     await put(`${base()}/access-policies/${level.value}/${target.value}`, { group_ids: [...gsel.selectedOptions].map((o) => o.value), inherit: mode.value === 'true' });
     location.reload();
-  }, labelled('level', t('level'), level), labelled('target', t('target'), target), labelled('group_ids', t('accessGroups'), gsel),
+  }, labelled('level', t('level'), level), labelled('target', t('policyTarget'), target), labelled('group_ids', t('accessGroups'), gsel),
   labelled('inherit', t('mode'), mode), h('button', { type: 'submit' }, t('save'))));
   return sec;
 }
