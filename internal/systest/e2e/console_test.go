@@ -57,7 +57,10 @@ func TestStaffConsole(t *testing.T) {
 	run := func(what string, actions ...chromedp.Action) {
 		t.Helper()
 		if err := chromedp.Run(ctx, actions...); err != nil {
-			t.Fatalf("%s: %v", what, err)
+			// What the page said (an error beside a field, a refused call) says why.
+			var page string
+			_ = chromedp.Run(ctx, chromedp.Evaluate(`location.hash + ': ' + document.body.innerText`, &page))
+			t.Fatalf("%s: %v\npage %s", what, err, page)
 		}
 	}
 	run("register the admin's passkey", desktop(1), browsertest.VirtualAuthenticator(),
@@ -117,27 +120,27 @@ func TestStaffConsole(t *testing.T) {
 	receiver := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
 	t.Cleanup(receiver.Close)
 	var secret, afterReload string
-	run("register a webhook endpoint", chromedp.Navigate(s.console+"/console/#/webhooks"), chromedp.WaitVisible("#wh-url", chromedp.ByID),
+	run("register a webhook endpoint", chromedp.Navigate(s.console+"/console/#/webhooks"), shown("#wh-url"),
 		chromedp.SendKeys("#wh-url", receiver.URL+"/hook", chromedp.ByID), chromedp.SendKeys("#wh-desc", "property ERP", chromedp.ByID),
-		chromedp.Click("#wh-create", chromedp.ByID), chromedp.WaitVisible("#webhook-secret", chromedp.ByID),
-		chromedp.Value("#webhook-secret", &secret, chromedp.ByID), chromedp.Reload(), chromedp.WaitVisible(`#webhooks-table tr[data-state="active"]`, chromedp.ByQuery),
+		chromedp.Click("#wh-create", chromedp.ByID), shown("#webhook-secret"),
+		chromedp.Value("#webhook-secret", &secret, chromedp.ByID), chromedp.Reload(), shown(`#webhooks-table tr[data-state="active"]`),
 		chromedp.Text("main", &afterReload, chromedp.ByQuery))
 	if !strings.HasPrefix(secret, "whsec_") || strings.Contains(afterReload, secret) || !strings.Contains(afterReload, receiver.URL) {
 		t.Errorf("webhook secret %q; the page after a reload shows it again: %v", secret, strings.Contains(afterReload, secret))
 	}
 	var fieldErr string
-	run("create a cleaners' group", chromedp.Navigate(s.console+"/console/#/access"), chromedp.WaitVisible("#group-name", chromedp.ByID),
+	run("create a cleaners' group", chromedp.Navigate(s.console+"/console/#/access"), shown("#group-name"),
 		chromedp.SendKeys("#group-name", "Cleaners 保洁", chromedp.ByID), chromedp.SendKeys("#group-mon", "08:00-18:00", chromedp.ByID),
 		chromedp.SendKeys("#group-tue", "8-18", chromedp.ByID), chromedp.Click("#group-save", chromedp.ByID),
-		chromedp.WaitVisible("#group-tue-error", chromedp.ByID), chromedp.Text("#group-tue-error", &fieldErr, chromedp.ByID),
+		shown("#group-tue-error"), chromedp.Text("#group-tue-error", &fieldErr, chromedp.ByID),
 		chromedp.SetValue("#group-tue", "08:00-18:00", chromedp.ByID), chromedp.SendKeys("#group-sat", "09:00-12:00", chromedp.ByID),
-		chromedp.Click("#group-save", chromedp.ByID), chromedp.WaitVisible(`#groups-table tr[data-group]`, chromedp.ByQuery))
+		chromedp.Click("#group-save", chromedp.ByID), shown(`#groups-table tr[data-group]`))
 	if !strings.Contains(fieldErr, "schedule.tue") {
 		t.Errorf("the bad window's error beside its field reads %q", fieldErr)
 	}
-	run("add a cleaner and print her card", chromedp.Navigate(s.console+"/console/#/passholders"), chromedp.WaitVisible("#ph-name", chromedp.ByID),
+	run("add a cleaner and print her card", chromedp.Navigate(s.console+"/console/#/passholders"), shown("#ph-name"),
 		chromedp.SendKeys("#ph-name", "Chen Jie 陈洁", chromedp.ByID), chromedp.SendKeys("#ph-company", "Bright Clean", chromedp.ByID),
-		chromedp.Click("#ph-create", chromedp.ByID), chromedp.WaitVisible("button.print-pass", chromedp.ByQuery),
+		chromedp.Click("#ph-create", chromedp.ByID), shown("button.print-pass"),
 		chromedp.Click("button.print-pass", chromedp.ByQuery), waitImage(".card-qr"))
 	var passCard string
 	run("read the pass card", chromedp.Text(".card", &passCard, chromedp.ByQuery))
@@ -149,10 +152,10 @@ func TestStaffConsole(t *testing.T) {
 			t.Errorf("the passholder card %q lacks %q", passCard, want)
 		}
 	}
-	run("start a lockdown from Today", chromedp.Navigate(s.console+"/console/#/today"), chromedp.WaitVisible("#lockdown-start", chromedp.ByID),
-		chromedp.Click("#lockdown-start", chromedp.ByID), chromedp.WaitVisible("#ld-reason", chromedp.ByID),
+	run("start a lockdown from Today", chromedp.Navigate(s.console+"/console/#/today"), shown("#lockdown-start"),
+		chromedp.Click("#lockdown-start", chromedp.ByID), shown("#ld-reason"),
 		chromedp.SendKeys("#ld-reason", "police operation", chromedp.ByID), chromedp.SendKeys("#ld-minutes", "90", chromedp.ByID),
-		chromedp.Click("#dialog-ok", chromedp.ByID), chromedp.WaitVisible(`#lockdowns tr[data-lockdown]`, chromedp.ByQuery))
+		chromedp.Click("#dialog-ok", chromedp.ByID), shown(`#lockdowns tr[data-lockdown]`))
 	if l := s.admin("GET", base+"/lockdowns", s.operator, nil, 200)["lockdowns"].([]any); len(l) != 1 {
 		t.Fatalf("lockdowns in force after the console started one: %v", l)
 	}
@@ -165,8 +168,8 @@ func TestStaffConsole(t *testing.T) {
 		chromedp.Value("#staff-invite-url", &guardLink, chromedp.ByID))
 	everyPage(t, ctx, s.console, shots, residentHref)
 	run("lift the lockdown", chromedp.Navigate(s.console+"/console/#/today"), chromedp.WaitVisible("button.lift", chromedp.ByQuery),
-		chromedp.Click("button.lift", chromedp.ByQuery), chromedp.WaitVisible("#dialog-ok", chromedp.ByID), chromedp.Click("#dialog-ok", chromedp.ByID),
-		chromedp.WaitVisible("#no-lockdown", chromedp.ByID))
+		chromedp.Click("button.lift", chromedp.ByQuery), shown("#dialog-ok"), chromedp.Click("#dialog-ok", chromedp.ByID),
+		shown("#no-lockdown"))
 	if l := s.admin("GET", base+"/lockdowns", s.operator, nil, 200)["lockdowns"].([]any); len(l) != 0 {
 		t.Fatalf("lockdowns in force after the console lifted it: %v", l)
 	}
@@ -208,6 +211,17 @@ func desktop(scale float64) chromedp.Action {
 
 func english() chromedp.Action {
 	return chromedp.Evaluate(`localStorage.setItem('gp-console-lang', 'en')`, nil)
+}
+
+// shown waits until the selector matches a visible element, across the page's reloads,
+// for a bounded time: a refused call leaves the page as it was, and the test says so
+// soon rather than at the browser's deadline.
+func shown(sel string) chromedp.Action {
+	return chromedp.ActionFunc(func(ctx context.Context) error {
+		ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		return chromedp.WaitVisible(sel, chromedp.ByQuery).Do(ctx)
+	})
 }
 
 // waitImage waits until the image matched by the selector has loaded.
