@@ -67,7 +67,13 @@ async function startLockdown(gates, zones, status) {
   const gate = select({ name: 'gate_id', id: 'ld-gate' }, gates.map((g) => [g.id, g.name]));
   const reason = h('input', { name: 'reason', id: 'ld-reason', required: true, maxlength: 200 });
   const minutes = h('input', { name: 'duration_minutes', id: 'ld-minutes', type: 'number', min: 1, max: 10080 });
-  const v = await ask(t('startLockdown'), h('div', {}, field(t('scope'), scope), field(t('zoneIfZone'), zone), field(t('gateIfGate'), gate),
+  // Only the field the scope needs is shown.
+  const zf = field(t('zone'), zone);
+  const gf = field(t('gate'), gate);
+  const sync = () => { zf.hidden = scope.value !== 'zone'; gf.hidden = scope.value !== 'gate'; };
+  scope.addEventListener('change', sync);
+  sync();
+  const v = await ask(t('startLockdown'), h('div', {}, field(t('scope'), scope), zf, gf,
     field(t('reason'), reason), field(t('autoEndMinutes'), minutes)), t('startLockdown'), t('cancel'));
   if (!v) return;
   const body = { scope: v.scope, reason: v.reason };

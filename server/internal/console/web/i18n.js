@@ -98,8 +98,6 @@ const pairs = {
   scope_zone: ['One zone', '一个区域'],
   scope_gate: ['One gate', '一个门禁'],
   wholeCommunity: ['Whole community', '整个小区'],
-  zoneIfZone: ['Zone (for one zone)', '区域（封控一个区域时）'],
-  gateIfGate: ['Gate (for one gate)', '门禁（封控一个门禁时）'],
   autoEndMinutes: ['Automatic end after (minutes, optional)', '自动结束（分钟，可选）'],
   webhooksPaused: ['Webhook endpoints paused: they receive no events until resumed.', 'Webhook 端点已暂停：恢复前不会收到事件。'],
   accessSettings: ['Time zone and offline gates', '时区与离线门禁'],
