@@ -80,6 +80,7 @@ type Agent struct {
 	clock     clockState    // the gate's clock against the server's (clock.go)
 	syncedAt  atomic.Int64  // unix ns of the last successful sync, gate clock
 	upload    chan struct{}
+	fresh     atomic.Int64 // events kicked since the last upload began (upload.go)
 	localHTTP string
 	door      doorState // a door behind a controller (doorevents.go)
 	// pulses and beep run the door pulses and the feedback program in order on the

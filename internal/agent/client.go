@@ -83,12 +83,18 @@ func retryAfter(h http.Header) time.Duration {
 func (e *apiError) Error() string { return fmt.Sprintf("server answered %d: %s", e.status, e.body) }
 
 // retryDelay is how long a loop waits after its request failed with err, the fails-th
-// failure in a row (from 0). A 503 with Retry-After (the server is up, its database is
-// not) is retried after about that long, never longer than max: spread over its second
-// half so that a fleet does not come back in step, and without growing, so that gates
-// have their revocations within a second or two of the database's return. Anything
-// else backs off exponentially.
+// failure in a row (from 0). A 503 with Retry-After (the server is up and busy, or its
+// database is not) is retried after about that long, never longer than max: spread over
+// its second half so that a fleet does not come back in step, and without growing, so
+// that gates have their revocations within a second or two of the database's return. A
+// 429 (this gate's upload budget is spent) waits all of its Retry-After, spread over a
+// quarter more: an earlier retry is refused again. Anything else backs off
+// exponentially.
 func retryDelay(err error, fails int, max time.Duration) time.Duration {
+	var ae *apiError
+	if errors.As(err, &ae) && ae.status == http.StatusTooManyRequests && ae.retryAfter > 0 {
+		return ae.retryAfter + rand.N(ae.retryAfter/4+1)
+	}
 	if ra := retryAfterOf(err); ra > 0 {
 		d := min(ra, max)
 		return d/2 + rand.N(d/2+1)
@@ -96,10 +102,11 @@ func retryDelay(err error, fails int, max time.Duration) time.Duration {
 	return backoff(fails, max)
 }
 
-// retryAfterOf is the Retry-After of err's 503, or 0.
+// retryAfterOf is the Retry-After of err's 503 or 429 (the server is up and said when to
+// come back), or 0.
 func retryAfterOf(err error) time.Duration {
 	var ae *apiError
-	if errors.As(err, &ae) && ae.status == http.StatusServiceUnavailable {
+	if errors.As(err, &ae) && (ae.status == http.StatusServiceUnavailable || ae.status == http.StatusTooManyRequests) {
 		return ae.retryAfter
 	}
 	return 0

@@ -15,13 +15,29 @@ import (
 	"gatepass/internal/gateapi"
 )
 
-// uploadBytes keeps a batch under the server's 64 KiB body limit.
-const uploadBytes = 60 << 10
+// uploadBytes bounds a batch's events at 256 KiB of JSON (about 700 events), a quarter
+// of the gate API's 1 MiB body limit: a backlog drains in a few large batches (cheapest
+// for the server per event: docs/benchmarks.md), each one short transaction.
+const uploadBytes = 256 << 10
+
+// Uploads are coalesced: the first event after a quiet spell goes at once, and the
+// events that come in while a batch is on its way go together in the next, sent
+// uploadWindow after the one before began or as soon as uploadCount are waiting. A gate
+// in light traffic sends each event at once, as before; a busy one sends a batch about
+// every uploadWindow instead of one request per scan (batches of one cost the server
+// about 40 times more per event than batches of 100: docs/benchmarks.md), and no event
+// waits more than uploadWindow for its batch to leave.
+const (
+	uploadWindow = 100 * time.Millisecond
+	uploadCount  = 100
+)
 
 // uploadLoop sends queued events in batches, deleting only what the server acknowledged.
 func (a *Agent) uploadLoop(ctx context.Context) {
 	fails := 0
 	for ctx.Err() == nil {
+		began := time.Now()
+		a.fresh.Store(0)
 		n, err := a.UploadOnce(ctx)
 		switch {
 		case err != nil:
@@ -38,8 +54,27 @@ func (a *Agent) uploadLoop(ctx context.Context) {
 			case <-a.upload:
 			case <-time.After(5 * time.Second):
 			}
+		case n >= uploadCount:
+			fails = 0 // a backlog: the next batch at once
 		default:
 			fails = 0
+			a.gather(ctx, began.Add(uploadWindow))
+		}
+	}
+}
+
+// gather waits until until for more events to send together, or until uploadCount
+// have come in.
+func (a *Agent) gather(ctx context.Context, until time.Time) {
+	t := time.NewTimer(time.Until(until))
+	defer t.Stop()
+	for a.fresh.Load() < uploadCount {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			return
+		case <-a.upload:
 		}
 	}
 }
@@ -123,6 +158,7 @@ func rejectedIndex(body string) (int, bool) {
 // kickUpload wakes the uploader for a new event without waiting: a decision never
 // blocks on the network, and one pending wake-up covers any number of events.
 func (a *Agent) kickUpload() {
+	a.fresh.Add(1)
 	select {
 	case a.upload <- struct{}{}:
 	default:

@@ -157,6 +157,9 @@ func observe(log *slog.Logger, m *metrics) fiber.Handler {
 		m.latency.WithLabelValues(c.Method(), route).Observe(elapsed.Seconds())
 		level := slog.LevelInfo
 		switch {
+		case status == http.StatusServiceUnavailable && isBusy(err):
+			// Back-pressure under load, by design: not a line per refused request.
+			level = slog.LevelDebug
 		case status == http.StatusServiceUnavailable:
 			level = slog.LevelWarn // the database restarting: expected, and retried
 		case status >= 500:

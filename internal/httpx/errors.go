@@ -70,6 +70,8 @@ func classify(err error) (e *Error, ok bool) {
 		return &Error{Status: http.StatusUnprocessableEntity, Code: "invalid", Message: err.Error()}, true
 	case DatabaseUnavailable(err):
 		return errUnavailable, true
+	case isBusy(err):
+		return errBusy, true
 	}
 	return &Error{Status: http.StatusInternalServerError, Code: "internal", Message: "internal error"}, false
 }

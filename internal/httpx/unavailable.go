@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"syscall"
+	"time"
 )
 
 // UnavailableRetryAfter is the Retry-After, in seconds, of the 503 answered while the
@@ -19,6 +20,21 @@ const UnavailableRetryAfter = 1
 // not be reached.
 var errUnavailable = &Error{Status: http.StatusServiceUnavailable, Code: "database_unavailable",
 	Message: "the database is unavailable; retry shortly", RetryAfter: UnavailableRetryAfter}
+
+// errBusy is the answer to a request refused because no database connection came free
+// within its bounded wait (the store's BusyError): come back in a second rather than
+// queue for many.
+var errBusy = &Error{Status: http.StatusServiceUnavailable, Code: "busy",
+	Message: "the server is busy; retry after the time in Retry-After", RetryAfter: 1}
+
+// busy is an error that says the server is busy and when to come back, matched by
+// method so that httpx needs no store (the store's BusyError has it).
+type busy interface{ RetryAfter() time.Duration }
+
+func isBusy(err error) bool {
+	var b busy
+	return errors.As(err, &b)
+}
 
 // sqlStater is a database error with its SQLSTATE (lib/pq's *pq.Error, pgx's
 // *pgconn.PgError), matched by method so that httpx needs no driver.

@@ -10,11 +10,17 @@ import (
 	"net/http/httptest"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 
 	"gatepass/internal/access"
 )
+
+type busyErr struct{}
+
+func (busyErr) Error() string             { return "database busy" }
+func (busyErr) RetryAfter() time.Duration { return time.Second }
 
 type stateErr string
 
@@ -43,6 +49,7 @@ func TestDatabaseUnavailableIs503(t *testing.T) {
 		{"unique violation", stateErr("23505"), 500, ""},
 		{"plain failure", errors.New("boom"), 500, ""},
 		{"conflict", fmt.Errorf("x: %w", access.ErrConflict), 409, ""},
+		{"busy (no connection within the bounded wait)", fmt.Errorf("sync: %w", busyErr{}), 503, "1"},
 	}
 	app := NewApp(Options{Name: "t", Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	var current error

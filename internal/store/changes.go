@@ -30,14 +30,22 @@ func (tx *Tx) Change(ctx context.Context, c uuid.UUID, kind string, gate, entity
 	if gate != uuid.Nil {
 		g = &gate
 	}
-	if _, err := tx.x.ExecContext(ctx, `INSERT INTO change_log (community_id, kind, gate_id, entity_id, data) VALUES ($1, $2, $3, $4, $5)`,
-		c, kind, g, entity, string(text)); err != nil {
+	var seq int64
+	if err := tx.x.GetContext(ctx, &seq, `INSERT INTO change_log (community_id, kind, gate_id, entity_id, data) VALUES ($1, $2, $3, $4, $5)
+		RETURNING seq`, c, kind, g, entity, string(text)); err != nil {
 		return fmt.Errorf("change %s: %w", kind, err)
 	}
-	// Wake long-polling gates; delivered at commit, dropped on rollback.
-	if _, err := tx.x.ExecContext(ctx, `SELECT pg_notify('gatepass_changes', $1)`, c.String()); err != nil {
+	// Wake the long-polling gates it concerns (ChangeHub.notified): the community's, or
+	// the one gate it is addressed to. Delivered at commit, dropped on rollback. A
+	// statement of its own, never part of the INSERT: on Citus that would run on the
+	// worker, whose notifications no server hears.
+	payload := notifyPayload(c, seq, gate, kind)
+	if _, err := tx.x.ExecContext(ctx, `SELECT pg_notify('gatepass_changes', $1)`, payload); err != nil {
 		return fmt.Errorf("change %s: %w", kind, err)
 	}
+	// This process's own hubs hear of it at commit, without the round trip through
+	// LISTEN (whose copy they then let go).
+	tx.notes = append(tx.notes, payload)
 	return nil
 }
 

@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	"io"
+	"log/slog"
 	"testing"
 	"time"
 
@@ -150,4 +152,19 @@ func TestHotPathsRouteToOneShard(t *testing.T) {
 	step("record a failed attempt", err)
 	_, err = hot.RecordWebhookAttempt(ctx, claimed[1], store.WebhookOutcome{At: time.Now(), Status: 204, OK: true}, webhook.DefaultSchedule)
 	step("record a delivery", err)
+
+	// The same through the gate API's way: the hub's shared parts and the gate's own
+	// (gate_sync.go), and a batch on the gates' writes pool, prepared.
+	hub := hot.NewChangeHub(slog.New(slog.NewTextHandler(io.Discard, nil)))
+	defer hub.Close()
+	gctx := store.WithWork(ctx, store.GateSyncWork)
+	out, _, err = hub.Sync(gctx, g, access.SyncRequest{})
+	step("hub snapshot", err)
+	_, _, err = hub.Sync(gctx, g, access.SyncRequest{Cursor: out.Cursor})
+	step("hub delta", err)
+	for i := range events {
+		events[i].ID = uuid.New()
+	}
+	_, err = hot.StoreEvents(store.WithWork(ctx, store.GateWriteWork), g, events)
+	step("event batch on the gates' pool", err)
 }

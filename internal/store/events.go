@@ -18,6 +18,12 @@ import (
 // already is skipped, so a re-sent batch changes nothing. The caller has validated the
 // batch (access.GateEvent.Check). It returns every id of the batch, which is now stored:
 // the gate may delete them all.
+//
+// One transaction, on the gates' writes pool when ctx is a gate's upload: the batch is
+// one prepared INSERT of every row (unnest of one array a column, so that its cost is
+// one round trip whatever the batch size), committed synchronously. What follows from
+// the rows it stored (and only those: a re-sent event is not among them) is done in the
+// same transaction, after "stored" below.
 func (db *DB) StoreEvents(ctx context.Context, g access.GateIdentity, events []access.GateEvent) ([]uuid.UUID, error) {
 	n := len(events)
 	ids, times, creds, subjects := make([]uuid.UUID, n), make([]time.Time, n), make([]*uuid.UUID, n), make([]*string, n)
@@ -63,18 +69,18 @@ func (db *DB) StoreEvents(ctx context.Context, g access.GateIdentity, events []a
 		}
 		// The gate deletes what we acknowledge: the commit must be durable whatever the
 		// cluster's default (synchronous_commit=off loses the last ~600 ms of commits in a
-		// crash). Only off is raised, so a stronger setting (remote_apply) stays.
-		if _, err := tx.x.ExecContext(ctx, `SELECT set_config('synchronous_commit', 'on', true) WHERE current_setting('synchronous_commit') = 'off'`); err != nil {
-			return fmt.Errorf("durable commit: %w", err)
+		// crash). The gates' writes pool commits synchronously (durable, store.go);
+		// elsewhere (a batch stored by a tool or a test) this transaction asks for it.
+		// Only off is raised, so a stronger setting (remote_apply) stays.
+		if tx.p != tx.db.writes {
+			if _, err := tx.x.ExecContext(ctx, `SELECT set_config('synchronous_commit', 'on', true) WHERE current_setting('synchronous_commit') = 'off'`); err != nil {
+				return fmt.Errorf("durable commit: %w", err)
+			}
 		}
 		// RETURNING gives only the rows this batch inserted, so a re-sent batch counts
 		// no visitor entry twice.
-		var inserted []struct {
-			Credential *uuid.UUID `db:"credential_id"`
-			Subject    *string    `db:"subject"`
-			Result     string     `db:"result"`
-		}
-		err := tx.x.SelectContext(ctx, &inserted, `INSERT INTO entry_events (community_id, id, occurred_at, gate_id, credential_id, subject,
+		var stored []storedEvent
+		err := tx.prepared().SelectContext(ctx, &stored, `INSERT INTO entry_events (community_id, id, occurred_at, gate_id, credential_id, subject,
 				method, result, reason, offline, stale, staff_id, replay_key, resident_id, score, dropped, offline_limit)
 			SELECT $1, u.id, u.at, $2, u.cred, u.subject, u.method, u.result, u.reason, u.offline, u.stale, u.staff, u.rkey::bytea,
 				u.resident, u.score::real, u.dropped, u.offline_limit
@@ -82,7 +88,7 @@ func (db *DB) StoreEvents(ctx context.Context, g access.GateIdentity, events []a
 				$10::bool[], $11::bool[], $12::uuid[], $13::text[], $14::uuid[], $15::text[], $16::integer[], $17::bool[])
 				AS u(id, at, cred, subject, method, result, reason, offline, stale, staff, rkey, resident, score, dropped, offline_limit)
 			ON CONFLICT DO NOTHING
-			RETURNING credential_id, subject, result`,
+			RETURNING id, occurred_at, credential_id, subject, result`,
 			g.Community, g.ID, pq.Array(uuidStrings(ids)), pq.Array(times), pq.Array(nullUUIDStrings(creds)), pq.Array(subjects),
 			pq.Array(methods), pq.Array(results), pq.Array(reasons), pq.Array(offline), pq.Array(stale),
 			pq.Array(nullUUIDStrings(staffs)), pq.Array(hexKeys), pq.Array(nullUUIDStrings(residents)), pq.Array(scoreTexts), pq.Array(dropped),
@@ -90,34 +96,69 @@ func (db *DB) StoreEvents(ctx context.Context, g access.GateIdentity, events []a
 		if err != nil {
 			return fmt.Errorf("store events: %w", err)
 		}
-		var visits []uuid.UUID
-		for _, e := range inserted {
-			if (access.GateEvent{Result: e.Result, Credential: e.Credential, Subject: deref(e.Subject)}).UsesVisitorEntry() {
-				visits = append(visits, *e.Credential)
-			}
-		}
-		if _, err := countVisitorEntries(ctx, tx.x, g.Community, visits); err != nil {
-			return err
-		}
-		// Webhooks of the stored events commit with them (the outbox), or not at all.
-		if err := tx.enqueueEntryWebhooks(ctx, g.Community, ids); err != nil {
-			return err
-		}
-		// Repeating this for a re-sent event is harmless (greatest).
-		now := time.Now()
-		for _, e := range events {
-			if e.MovesFaceRetention() {
-				if err := tx.NoteFaceEntry(ctx, g.Community, *e.Resident, e.FaceEntryAt(now)); err != nil {
-					return err
-				}
-			}
-		}
-		return nil
+		// stored: the rows this batch added. What the entry log reports beyond itself
+		// (visitor entries counted, webhook deliveries) is made from these, here, in
+		// this transaction.
+		return tx.eventsStored(ctx, g, events, stored)
 	})
 	if err != nil {
 		return nil, err
 	}
 	return ids, nil
+}
+
+// storedEvent is a row StoreEvents has just added.
+type storedEvent struct {
+	ID         uuid.UUID  `db:"id"`
+	OccurredAt time.Time  `db:"occurred_at"`
+	Credential *uuid.UUID `db:"credential_id"`
+	Subject    *string    `db:"subject"`
+	Result     string     `db:"result"`
+}
+
+// eventsStored does, in the batch's transaction, what follows from the rows it stored:
+// visitors' entries counted (once: a re-sent event is not in stored), their webhook
+// deliveries queued, and face entries noted for the retention of face data (harmless to
+// repeat: greatest).
+func (tx *Tx) eventsStored(ctx context.Context, g access.GateIdentity, events []access.GateEvent, stored []storedEvent) error {
+	var visits []uuid.UUID
+	for _, e := range stored {
+		if (access.GateEvent{Result: e.Result, Credential: e.Credential, Subject: deref(e.Subject)}).UsesVisitorEntry() {
+			visits = append(visits, *e.Credential)
+		}
+	}
+	if _, err := countVisitorEntries(ctx, tx.x, g.Community, visits); err != nil {
+		return err
+	}
+	// Webhooks of the stored events commit with them (the outbox), or not at all. A
+	// re-sent event is not among them: its deliveries were queued when it was stored.
+	// Most communities have no endpoint: one prepared lookup, in this transaction,
+	// spares them the outbox's query (which tripled the cost of a batch).
+	if len(stored) > 0 {
+		var hooks bool
+		if err := tx.prepared().GetContext(ctx, &hooks, `SELECT EXISTS (SELECT 1 FROM webhook_endpoints
+			WHERE community_id = $1 AND state = 'active')`, g.Community); err != nil {
+			return fmt.Errorf("store events: webhook endpoints: %w", err)
+		}
+		if hooks {
+			ids := make([]uuid.UUID, len(stored))
+			for i, e := range stored {
+				ids[i] = e.ID
+			}
+			if err := tx.enqueueEntryWebhooks(ctx, g.Community, ids); err != nil {
+				return err
+			}
+		}
+	}
+	now := time.Now()
+	for _, e := range events {
+		if e.MovesFaceRetention() {
+			if err := tx.NoteFaceEntry(ctx, g.Community, *e.Resident, e.FaceEntryAt(now)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // unlinkDeleted sets to nil every resident id in ids whose resident has deleted their

@@ -129,6 +129,7 @@ func (tx *Tx) DisableGate(ctx context.Context, c, gate uuid.UUID) error {
 	if err := tx.Change(ctx, c, "gate", gate, gate, map[string]any{"disabled": true}); err != nil {
 		return err
 	}
+	tx.afterCommit(func() { tx.db.tokens.forget(gate) })
 	return tx.Audit(ctx, c, "gate.disable", "gate:"+gate.String(), map[string]any{})
 }
 
@@ -147,6 +148,7 @@ func (tx *Tx) SetGateSettings(ctx context.Context, c, gate uuid.UUID, s access.G
 	if err := tx.Change(ctx, c, "gate", gate, gate, s); err != nil {
 		return err
 	}
+	tx.afterCommit(func() { tx.db.tokens.forget(gate) })
 	return tx.Audit(ctx, c, "gate.settings", "gate:"+gate.String(), s)
 }
 
@@ -197,28 +199,39 @@ func (db *DB) EnrollGate(ctx context.Context, code string, boxKey []byte, versio
 		if gate, err = g.identity(); err != nil {
 			return err
 		}
+		tx.afterCommit(func() { tx.db.tokens.forget(g.ID) })
 		tx.actor = "gate:" + g.ID.String()
 		return tx.Audit(ctx, community, "gate.enroll", "gate:"+g.ID.String(), map[string]any{"agent_version": version})
 	})
 	return gate, tok.Plain, err
 }
 
-// GateByToken authenticates a gate's bearer token. A disabled gate's token fails at once
-// because the check reads disabled_at on every request.
+// GateByToken authenticates a gate's bearer token. The answer is kept for GateTokenTTL
+// (gate_tokens.go): a disabled gate's token fails within that long on every server, at
+// once on the one that disabled it. The lookup runs on the pool of ctx's work.
 func (db *DB) GateByToken(ctx context.Context, plain string) (access.GateIdentity, error) {
 	community, h, err := secret.Parse(secret.KindGate, plain)
 	if err != nil {
 		return access.GateIdentity{}, access.ErrUnauthorized
 	}
+	now := time.Now()
+	if g, ok := db.tokens.get(h, now); ok {
+		return g, nil
+	}
 	var g gateRow
-	err = db.x.GetContext(ctx, &g, gateIdentitySelect+` WHERE community_id = $1 AND token_hash = $2 AND disabled_at IS NULL`, community, h[:])
+	err = db.poolFor(ctx).get(ctx, &g, gateIdentitySelect+` WHERE community_id = $1 AND token_hash = $2 AND disabled_at IS NULL`, community, h[:])
 	if errors.Is(err, sql.ErrNoRows) {
 		return access.GateIdentity{}, access.ErrUnauthorized
 	}
 	if err != nil {
 		return access.GateIdentity{}, fmt.Errorf("authenticate gate: %w", err)
 	}
-	return g.identity()
+	gate, err := g.identity()
+	if err != nil {
+		return gate, err
+	}
+	db.tokens.put(h, gate, now.Add(GateTokenTTL), time.Now())
+	return gate, nil
 }
 
 // GateHeartbeat records that a gate is alive, with what staff see in the gate list (a nil
@@ -226,7 +239,7 @@ func (db *DB) GateByToken(ctx context.Context, plain string) (access.GateIdentit
 // previous heartbeat reported a clock alarm (so that the caller reports a change, not
 // every beat).
 func (db *DB) GateHeartbeat(ctx context.Context, g access.GateIdentity, version string, queue int, offsetMS int64, alarm *bool) (wasAlarm bool, err error) {
-	err = db.x.GetContext(ctx, &wasAlarm, `UPDATE gates n SET last_seen_at = now(), agent_version = $3, queue_depth = $4,
+	err = db.writes.get(ctx, &wasAlarm, `UPDATE gates n SET last_seen_at = now(), agent_version = $3, queue_depth = $4,
 			clock_offset_ms = $5, clock_alarm = $6
 		FROM (SELECT coalesce(clock_alarm, false) AS alarm FROM gates WHERE community_id = $1 AND id = $2 FOR UPDATE) o
 		WHERE n.community_id = $1 AND n.id = $2 RETURNING o.alarm`, g.Community, g.ID, version, queue, offsetMS, alarm)

@@ -114,10 +114,10 @@ func (f fanout) print() {
 // batch events, one every every (0: back to back, a gate draining a backlog), backing
 // off as the server's Retry-After says.
 type uploads struct {
-	stored, requests, limited, failed atomic.Int64
-	cancel                            context.CancelFunc
-	wg                                sync.WaitGroup
-	began                             time.Time
+	stored, requests, limited, busy, failed atomic.Int64
+	cancel                                  context.CancelFunc
+	wg                                      sync.WaitGroup
+	began                                   time.Time
 }
 
 func startUploads(gates []*gate, cred uuid.UUID, batch int, every time.Duration) *uploads {
@@ -141,6 +141,12 @@ func startUploads(gates []*gate, cred uuid.UUID, batch int, every time.Duration)
 				case errors.As(err, &ae) && ae.status == http.StatusTooManyRequests:
 					u.limited.Add(1)
 					sleep(ctx, max(ae.retryAfter, time.Second))
+					continue
+				case errors.As(err, &ae) && ae.status == http.StatusServiceUnavailable && ae.retryAfter > 0:
+					// Busy: the server refused at once rather than queue; the agent comes
+					// back in the second half of Retry-After (internal/agent/client.go).
+					u.busy.Add(1)
+					sleep(ctx, ae.retryAfter/2+rand.N(ae.retryAfter/2+1))
 					continue
 				case err != nil:
 					u.failed.Add(1)

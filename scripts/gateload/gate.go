@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	mrand "math/rand/v2"
 	"net"
 	"net/http"
 	"strconv"
@@ -123,8 +124,17 @@ func (g *gate) enroll(ctx context.Context, code string) error {
 	version := "gateload"
 	var out gateapi.EnrollResponse
 	in := gateapi.EnrollRequest{Code: &code, BoxPublicKey: box.PublicKey().Bytes(), AgentVersion: &version}
-	if err := g.do(ctx, g.client, http.MethodPost, "/gate/v1/enroll", in, &out); err != nil {
-		return fmt.Errorf("enroll gate %d: %w", g.i, err)
+	for {
+		err := g.do(ctx, g.client, http.MethodPost, "/gate/v1/enroll", in, &out)
+		var ae *apiError
+		if errors.As(err, &ae) && ae.status == http.StatusServiceUnavailable && ae.retryAfter > 0 {
+			sleep(ctx, ae.retryAfter) // busy: back as the server says, as the agent does
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("enroll gate %d: %w", g.i, err)
+		}
+		break
 	}
 	g.id, g.token = out.Gate.ID, out.Token
 	return nil
@@ -151,13 +161,20 @@ func (g *gate) syncLoop(ctx context.Context, wait time.Duration, keepalive bool,
 		path := fmt.Sprintf("/gate/v1/sync?cursor=%d&wait=%s&kid_after=%d&keepalive=%d", g.cursor, wait, g.kidAfter, ka)
 		err := g.do(ctx, g.poll, http.MethodGet, path, nil, &ans)
 		if err == nil && ans.Error != nil {
-			err = &apiError{status: ans.Error.Status, body: ans.Error.Message}
+			err = &apiError{status: ans.Error.Status, body: ans.Error.Code + ": " + ans.Error.Message,
+				retryAfter: time.Duration(ans.Error.RetryAfter) * time.Second}
 		}
 		if err != nil {
 			if ctx.Err() != nil {
 				return
 			}
 			fails.Add(1)
+			noteFailure(err)
+			var ae *apiError
+			if errors.As(err, &ae) && ae.status == http.StatusServiceUnavailable && ae.retryAfter > 0 {
+				sleep(ctx, ae.retryAfter/2+mrand.N(ae.retryAfter/2+1)) // busy or the database away: as the agent does
+				continue
+			}
 			sleep(ctx, 500*time.Millisecond)
 			continue
 		}
@@ -252,4 +269,26 @@ func (f *fleet) stop() {
 	for _, g := range f.gates {
 		g.poll.Transport.(*http.Transport).CloseIdleConnections()
 	}
+}
+
+// failures counts the gates' sync failures by kind, for the report.
+var failures sync.Map // string -> *atomic.Int64
+
+func noteFailure(err error) {
+	kind := err.Error()
+	var ae *apiError
+	if errors.As(err, &ae) {
+		kind = fmt.Sprintf("%d %.60s", ae.status, ae.body)
+	} else if len(kind) > 60 {
+		kind = kind[:60]
+	}
+	n, _ := failures.LoadOrStore(kind, new(atomic.Int64))
+	n.(*atomic.Int64).Add(1)
+}
+
+func printFailures() {
+	failures.Range(func(k, v any) bool {
+		fmt.Printf("  sync failure: %d × %s\n", v.(*atomic.Int64).Load(), k)
+		return true
+	})
 }

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -20,7 +21,7 @@ import (
 func ingest(gates []*gate, cred uuid.UUID, batch, workers int, d time.Duration) (rate float64, p50, p99 time.Duration, stored int64, err error) {
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
-	var n, failed, limited atomic.Int64
+	var n, failed, limited, busy atomic.Int64
 	var mu sync.Mutex
 	var lat []time.Duration
 	var next atomic.Int64
@@ -46,6 +47,10 @@ func ingest(gates []*gate, cred uuid.UUID, batch, workers int, d time.Duration) 
 						limited.Add(1)
 						sleep(ctx, ae.retryAfter)
 					}
+					if errors.As(err, &ae) && ae.status == http.StatusServiceUnavailable && ae.retryAfter > 0 {
+						busy.Add(1)
+						sleep(ctx, ae.retryAfter/2+rand.N(ae.retryAfter/2+1))
+					}
 					continue
 				}
 				mine = append(mine, time.Since(r0))
@@ -59,7 +64,7 @@ func ingest(gates []*gate, cred uuid.UUID, batch, workers int, d time.Duration) 
 	wg.Wait()
 	secs := time.Since(t0).Seconds()
 	if f := failed.Load(); f > 0 {
-		fmt.Printf("  batch %d: %d uploads failed, %d of them rate-limited (429)\n", batch, f, limited.Load())
+		fmt.Printf("  batch %d: %d uploads failed, %d of them rate-limited (429), %d busy (503)\n", batch, f, limited.Load(), busy.Load())
 	}
 	return float64(n.Load()) / secs, quantile(lat, 0.5), quantile(lat, 0.99), n.Load(), nil
 }
@@ -124,4 +129,27 @@ func copyChunk(ctx context.Context, db *sql.DB, rows [][]any) error {
 		return fmt.Errorf("bare copy: %w", err)
 	}
 	return nil
+}
+
+// eventBytes is what an entry event costs on disk: the entry log's partitions with their
+// indexes and TOAST, over its rows. Not on Citus (the shards are on the workers).
+func eventBytes(dbURL string) (float64, int64, error) {
+	db, err := sql.Open("postgres", dbURL)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer db.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var citus bool
+	if err := db.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus')`).Scan(&citus); err != nil || citus {
+		return 0, 0, err // on Citus the rows are on the workers: not measured here
+	}
+	var size, rows int64
+	err = db.QueryRowContext(ctx, `SELECT (SELECT sum(pg_total_relation_size(relid)) FROM pg_partition_tree('entry_events')),
+		(SELECT count(*) FROM entry_events)`).Scan(&size, &rows)
+	if err != nil || rows == 0 {
+		return 0, rows, err
+	}
+	return float64(size) / float64(rows), rows, nil
 }

@@ -28,7 +28,9 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -46,9 +48,20 @@ type options struct {
 	trialTimeout       time.Duration
 	compareKeepalive   bool
 	gzip               bool
+	only               map[string]bool // phases to run; empty: all
+	adminReads         string
 }
 
+// phases are the parts of a run -only may pick.
+var phases = []string{"idle", "fanout", "realistic", "busy", "ingest"}
+
+func (o options) want(phase string) bool { return len(o.only) == 0 || o.only[phase] }
+
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "probe" {
+		runProbe(os.Args[2:])
+		return
+	}
 	var o options
 	flag.StringVar(&o.bin, "bin", "bin/server", "the server binary to start")
 	flag.StringVar(&o.dbURL, "database-url", os.Getenv("DATABASE_URL"), "PostgreSQL (or Citus coordinator) URL (env DATABASE_URL)")
@@ -64,7 +77,19 @@ func main() {
 	flag.DurationVar(&o.trialTimeout, "trial-timeout", 60*time.Second, "longest one revocation is waited for")
 	flag.BoolVar(&o.compareKeepalive, "compare-keepalive", true, "also measure idle CPU with keepalive=0")
 	flag.BoolVar(&o.gzip, "gzip", true, "gates ask for gzip (Accept-Encoding), as the agent's Go transport does")
+	flag.StringVar(&o.adminReads, "admin-reads", "residents,events", "the admin pages read in turn every 250 ms (100 rows each)")
+	only := flag.String("only", "", "comma-separated phases to run, of "+strings.Join(phases, ",")+" (default: all)")
 	flag.Parse()
+	if *only != "" {
+		o.only = map[string]bool{}
+		for _, p := range strings.Split(*only, ",") {
+			if !slices.Contains(phases, p) {
+				fmt.Fprintf(os.Stderr, "gateload: -only: %q is not one of %s\n", p, strings.Join(phases, ","))
+				os.Exit(2)
+			}
+			o.only[p] = true
+		}
+	}
 	// The generator's collector pauses would read as server latency; 1,000 gates' garbage
 	// is small.
 	debug.SetGCPercent(400)
@@ -115,10 +140,10 @@ func run(o options) error {
 	fmt.Printf("set up a community, %d residents, %d cards and %d gates enrolled through /gate/v1/enroll in %v\n",
 		len(c.residents), len(c.cards), len(c.gates), time.Since(started).Round(time.Second))
 
-	mon := &monitor{srv: srv, adm: adm, paths: []string{
-		"/communities/" + c.community + "/residents?limit=100",
-		"/communities/" + c.community + "/events?limit=100",
-	}}
+	mon := &monitor{srv: srv, adm: adm}
+	for _, p := range strings.Split(o.adminReads, ",") {
+		mon.paths = append(mon.paths, "/communities/"+c.community+"/"+p+"?limit=100")
+	}
 	mctx, mstop := context.WithCancel(context.Background())
 	var mwg sync.WaitGroup
 	mwg.Add(1)
@@ -130,77 +155,96 @@ func run(o options) error {
 	mon.begin("gates connecting (snapshots)")
 	f := &fleet{gates: c.gates}
 	if err := f.start(o.wait, true, w.seen); err != nil {
-		return err
+		printFailures()
+		return fmt.Errorf("%w; server log: %s", err, srv.tail())
 	}
 	mon.begin(fmt.Sprintf("idle, %d polls held (keepalive=1)", o.gates))
 	time.Sleep(2 * time.Second)
-	mon.begin(fmt.Sprintf("idle CPU, %d polls held, keepalive=1", o.gates))
-	time.Sleep(o.idleFor)
+	if o.want("idle") {
+		mon.begin(fmt.Sprintf("idle CPU, %d polls held, keepalive=1", o.gates))
+		time.Sleep(o.idleFor)
+	}
 
 	var results []fanout
-	fmt.Println("\n(1) fan-out, gates idle")
-	mon.begin("(1) fan-out, gates idle")
-	r, err := trials(w, adm, o.gates, &c.cards, o.trials, o.trialTimeout, "idle")
-	results = append(results, r)
-	if err != nil {
-		return err
+	if o.want("fanout") {
+		fmt.Println("\n(1) fan-out, gates idle")
+		mon.begin("(1) fan-out, gates idle")
+		r, err := trials(w, adm, o.gates, &c.cards, o.trials, o.trialTimeout, "idle")
+		results = append(results, r)
+		if err != nil {
+			return err
+		}
 	}
 
-	fmt.Printf("\n(2a) fan-out, every gate uploading one event every %v (batches of 1, as the agent sends each event at once)\n", o.rate)
-	mon.begin(fmt.Sprintf("(2a) fan-out, 1 event/gate/%v", o.rate))
-	up := startUploads(c.gates, c.eventCred, 1, o.rate)
-	time.Sleep(3 * time.Second)
-	r, err = trials(w, adm, o.gates, &c.cards, o.trials, o.trialTimeout, fmt.Sprintf("1 event/gate/%v", o.rate))
-	results = append(results, r)
-	realistic := up.stop()
-	fmt.Printf("  uploads: %.0f events/s stored, %d requests, %d rate-limited, %d failed\n", realistic, up.requests.Load(), up.limited.Load(), up.failed.Load())
-	if err != nil {
-		return err
+	var realistic, busy float64
+	if o.want("realistic") {
+		fmt.Printf("\n(2a) fan-out, every gate uploading one event every %v (batches of 1, as the agent sends each event at once)\n", o.rate)
+		mon.begin(fmt.Sprintf("(2a) fan-out, 1 event/gate/%v", o.rate))
+		up := startUploads(c.gates, c.eventCred, 1, o.rate)
+		time.Sleep(3 * time.Second)
+		r, err := trials(w, adm, o.gates, &c.cards, o.trials, o.trialTimeout, fmt.Sprintf("1 event/gate/%v", o.rate))
+		results = append(results, r)
+		realistic = up.stop()
+		fmt.Printf("  uploads: %.0f events/s stored, %d requests, %d rate-limited (429), %d busy (503), %d failed\n", realistic, up.requests.Load(), up.limited.Load(), up.busy.Load(), up.failed.Load())
+		if err != nil {
+			return err
+		}
 	}
 
-	fmt.Println("\n(2b) fan-out, every gate uploading batches of 10 back to back (a backlog drained)")
-	mon.begin("(2b) fan-out, gates uploading at their maximum")
-	up = startUploads(c.gates, c.eventCred, 10, 0)
-	time.Sleep(3 * time.Second)
-	r, err = trials(w, adm, o.gates, &c.cards, o.busyTrials, o.trialTimeout, "max uploads, batch 10")
-	results = append(results, r)
-	busy := up.stop()
-	fmt.Printf("  uploads: %.0f events/s stored, %d requests, %d rate-limited (429), %d failed\n", busy, up.requests.Load(), up.limited.Load(), up.failed.Load())
-	if err != nil {
-		return err
+	if o.want("busy") {
+		fmt.Println("\n(2b) fan-out, every gate uploading batches of 10 back to back (a backlog drained)")
+		mon.begin("(2b) fan-out, gates uploading at their maximum")
+		up := startUploads(c.gates, c.eventCred, 10, 0)
+		time.Sleep(3 * time.Second)
+		r, err := trials(w, adm, o.gates, &c.cards, o.busyTrials, o.trialTimeout, "max uploads, batch 10")
+		results = append(results, r)
+		busy = up.stop()
+		fmt.Printf("  uploads: %.0f events/s stored, %d requests, %d rate-limited (429), %d busy (503), %d failed\n", busy, up.requests.Load(), up.limited.Load(), up.busy.Load(), up.failed.Load())
+		if err != nil {
+			return err
+		}
+		// Draining at their maximum spent every gate's upload budget (60 batches per
+		// 10 s): the ingest runs start once the window has passed, not into 429s.
+		mon.begin("quiet, gates' upload budgets refilling")
+		time.Sleep(11 * time.Second)
 	}
 
-	// Draining at their maximum spent every gate's upload budget (60 batches per 10 s):
-	// the ingest runs start once the window has passed, not into 429s.
-	mon.begin("quiet, gates' upload budgets refilling")
-	time.Sleep(11 * time.Second)
-	fmt.Printf("\n(3) ingest maximum: %d concurrent uploads for %v per batch size, polls still held\n", o.workers, o.ingestFor)
 	type ing struct {
 		batch    int
 		rate     float64
 		p50, p99 time.Duration
 	}
 	var ings []ing
-	var most int64
-	for _, b := range []int{1, 10, 100} {
-		mon.begin(fmt.Sprintf("(3) ingest, batch %d", b))
-		rate, p50, p99, n, err := ingest(c.gates, c.eventCred, b, o.workers, o.ingestFor)
+	var copyRate float64
+	if o.want("ingest") {
+		fmt.Printf("\n(3) ingest maximum: %d concurrent uploads for %v per batch size, polls still held\n", o.workers, o.ingestFor)
+		var most int64
+		for _, b := range []int{1, 10, 100} {
+			mon.begin(fmt.Sprintf("(3) ingest, batch %d", b))
+			rate, p50, p99, n, err := ingest(c.gates, c.eventCred, b, o.workers, o.ingestFor)
+			if err != nil {
+				return err
+			}
+			most = max(most, n)
+			ings = append(ings, ing{b, rate, p50, p99})
+			fmt.Printf("  batch %3d: %7.0f events/s (request p50 %s, p99 %s), load %s\n", b, rate, ms(p50), ms(p99), loadavg())
+		}
+		mon.begin("(3) bare COPY")
+		rows := int(min(max(most, 10000), 300000))
+		var err error
+		copyRate, err = bareCopy(o.dbURL, uuid.MustParse(c.community), c.gates[0], c.eventCred, rows, o.copyChunk)
 		if err != nil {
 			return err
 		}
-		most = max(most, n)
-		ings = append(ings, ing{b, rate, p50, p99})
-		fmt.Printf("  batch %3d: %7.0f events/s (request p50 %s, p99 %s), load %s\n", b, rate, ms(p50), ms(p99), loadavg())
+		fmt.Printf("  bare COPY: %7.0f rows/s (%d rows, %d a transaction), load %s\n", copyRate, rows, o.copyChunk, loadavg())
+		if per, n, err := eventBytes(o.dbURL); err != nil {
+			fmt.Printf("  entry log size: %v\n", err)
+		} else if per > 0 {
+			fmt.Printf("  entry log: %d events, %.0f bytes an event with its indexes\n", n, per)
+		}
 	}
-	mon.begin("(3) bare COPY")
-	rows := int(min(max(most, 10000), 300000))
-	copyRate, err := bareCopy(o.dbURL, uuid.MustParse(c.community), c.gates[0], c.eventCred, rows, o.copyChunk)
-	if err != nil {
-		return err
-	}
-	fmt.Printf("  bare COPY: %7.0f rows/s (%d rows, %d a transaction), load %s\n", copyRate, rows, o.copyChunk, loadavg())
 
-	if o.compareKeepalive {
+	if o.compareKeepalive && o.want("idle") {
 		f.stop()
 		mon.begin("gates reconnecting with keepalive=0")
 		if err := f.start(o.wait, false, w.seen); err != nil {
@@ -229,16 +273,19 @@ func run(o options) error {
 		r.print()
 	}
 	fmt.Printf("\nEvent uploads during (2a): %.0f events/s; during (2b): %.0f events/s\n", realistic, busy)
-	fmt.Println("\nIngest (events stored per second; bare COPY of rows of the same shape, same run):")
-	fmt.Println("\n| batch | events/s | request p50 / p99 | ratio to bare COPY |")
-	fmt.Println("|---:|---:|---|---:|")
-	for _, i := range ings {
-		fmt.Printf("| %d | %.0f | %s / %s | %.3f |\n", i.batch, i.rate, ms(i.p50), ms(i.p99), i.rate/copyRate)
+	if len(ings) > 0 {
+		fmt.Println("\nIngest (events stored per second; bare COPY of rows of the same shape, same run):")
+		fmt.Println("\n| batch | events/s | request p50 / p99 | ratio to bare COPY |")
+		fmt.Println("|---:|---:|---|---:|")
+		for _, i := range ings {
+			fmt.Printf("| %d | %.0f | %s / %s | %.3f |\n", i.batch, i.rate, ms(i.p50), ms(i.p99), i.rate/copyRate)
+		}
+		fmt.Printf("| bare COPY, %d rows a transaction | %.0f | — | 1 |\n", o.copyChunk, copyRate)
 	}
-	fmt.Printf("| bare COPY, %d rows a transaction | %.0f | — | 1 |\n", o.copyChunk, copyRate)
 	fmt.Println("\nServer per phase (CPU from /proc/PID/stat, RSS from VmRSS, goroutines from go_goroutines; admin reads every 250 ms):")
 	mon.report()
 	fmt.Printf("\nServer VmHWM (peak RSS) %.0f MiB; simulated gate sync failures (retried) %d\n", float64(u.hwmKB)/1024, f.fails.Load())
+	printFailures()
 	return nil
 }
 
@@ -312,9 +359,10 @@ func setUp(adm *admin, base string, o options) (*community, error) {
 		c.gates[i] = newGate(i, base, o.wait, o.gzip)
 	}
 	// One worker per source address, its gates one after another: within the server's
-	// per-address budget of 20 a minute.
+	// per-address budget of 20 a minute. Enrollments of one community take its lock one
+	// after another (the audit chain), so a dozen at once enroll as fast as more would.
 	addresses := (o.gates + perAddress - 1) / perAddress
-	err = parallel(min(addresses, 64), addresses, func(a int) error {
+	err = parallel(min(addresses, 12), addresses, func(a int) error {
 		for i := a * perAddress; i < min((a+1)*perAddress, o.gates); i++ {
 			if err := c.gates[i].enroll(ctx, codes[i]); err != nil {
 				return err

@@ -1,10 +1,13 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"math"
+	"net/http"
 	"os"
+	"os/exec"
 	"slices"
 	"strings"
 	"sync"
@@ -122,31 +125,88 @@ func (m *monitor) run(ctx context.Context) {
 	}()
 	go func() {
 		defer wg.Done()
-		for i := 0; ctx.Err() == nil; i++ {
-			rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-			t0 := time.Now()
-			err := m.adm.call(rctx, "GET", m.paths[i%len(m.paths)], nil, nil)
-			took := time.Since(t0)
-			cancel()
-			m.mu.Lock()
-			if p := m.cur; p != nil {
-				if err != nil {
-					p.adminErrs++
-				} else {
-					p.admin = append(p.admin, took)
-				}
-			}
-			m.mu.Unlock()
-			sleep(ctx, 250*time.Millisecond)
-		}
+		m.probe(ctx)
 	}()
 	wg.Wait()
+}
+
+// probe reads the admin API every 250 ms from a process of its own (this program run as
+// "gateload probe"), as a member of staff's browser would: in this process the reads
+// would queue behind a thousand simulated gates' goroutines and measure this program's
+// scheduler, not the server. Each read's start and latency come back on its stdout.
+func (m *monitor) probe(ctx context.Context) {
+	self, err := os.Executable()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "gateload: probe:", err)
+		return
+	}
+	cmd := exec.CommandContext(ctx, self, append([]string{"probe", m.adm.base, m.adm.token}, m.paths...)...)
+	cmd.Stderr = os.Stderr
+	out, err := cmd.StdoutPipe()
+	if err == nil {
+		err = cmd.Start()
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "gateload: probe:", err)
+		return
+	}
+	sc := bufio.NewScanner(out)
+	for sc.Scan() {
+		var at, took int64
+		var ok int
+		if _, err := fmt.Sscan(sc.Text(), &at, &took, &ok); err != nil {
+			continue
+		}
+		start := time.Unix(0, at)
+		m.mu.Lock()
+		// The phase the read began in.
+		for i := len(m.phases) - 1; i >= 0; i-- {
+			if p := m.phases[i]; !start.Before(p.began) {
+				if ok == 1 {
+					p.admin = append(p.admin, time.Duration(took))
+				} else {
+					p.adminErrs++
+				}
+				break
+			}
+		}
+		m.mu.Unlock()
+	}
+	_ = cmd.Wait()
+}
+
+// runProbe is "gateload probe BASE TOKEN PATH...": GET each path of the admin API in
+// turn, every 250 ms, until the parent ends it, printing "start-ns latency-ns ok".
+func runProbe(args []string) {
+	if len(args) < 3 {
+		fmt.Fprintln(os.Stderr, "usage: gateload probe BASE TOKEN PATH...")
+		os.Exit(2)
+	}
+	adm := &admin{base: args[0], token: args[1], client: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 2}}}
+	paths := args[2:]
+	w := bufio.NewWriter(os.Stdout)
+	for i := 0; ; i++ {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		t0 := time.Now()
+		err := adm.call(ctx, "GET", paths[i%len(paths)], nil, nil)
+		took := time.Since(t0)
+		cancel()
+		ok := 1
+		if err != nil {
+			ok = 0
+		}
+		fmt.Fprintf(w, "%d %d %d\n", t0.UnixNano(), took.Nanoseconds(), ok)
+		if w.Flush() != nil {
+			return // the parent has gone
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
 }
 
 func (m *monitor) report() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	fmt.Printf("\n| phase | s | server CPU (cores) | gateload CPU (cores) | RSS max / end (MiB) | goroutines max / end | admin reads | admin p50 / p99 / max | load avg at end |\n")
+	fmt.Printf("\n| phase | s | server CPU (cores) | gateload CPU (cores) | RSS max / end (MiB) | goroutines max / end | admin reads | admin p50 / p95 / p99 / max | load avg at end |\n")
 	fmt.Printf("|---|---:|---:|---:|---:|---:|---:|---|---|\n")
 	for _, p := range m.phases {
 		secs := p.ended.Sub(p.began).Seconds()
@@ -157,7 +217,7 @@ func (m *monitor) report() {
 		}
 		lat := "—"
 		if len(a) > 0 {
-			lat = ms(quantile(a, 0.5)) + " / " + ms(quantile(a, 0.99)) + " / " + ms(quantile(a, 1))
+			lat = ms(quantile(a, 0.5)) + " / " + ms(quantile(a, 0.95)) + " / " + ms(quantile(a, 0.99)) + " / " + ms(quantile(a, 1))
 		}
 		fmt.Printf("| %s | %.0f | %.2f | %.2f | %.0f / %.0f | %d / %d | %s | %s | %s |\n", p.name, secs,
 			(p.cpu1-p.cpu0).Seconds()/secs, (p.self1-p.self0).Seconds()/secs,

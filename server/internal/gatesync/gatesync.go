@@ -51,9 +51,11 @@ type API struct {
 	log     *slog.Logger
 	hubOnce sync.Once
 	hub     *store.ChangeHub
-	// poll is how often a long poll re-reads the change log even without a notification,
-	// so that a lost notification delays a change by at most this much.
-	poll time.Duration
+	beat    beat // the keepalive clock every held poll shares
+	// batches admits event batches: at most this many are decoded and stored at once,
+	// the rest wait at most batchWait and are refused 503 busy (the agent comes back
+	// after Retry-After). Past a few, more at once only slow every other query down.
+	batches chan struct{}
 	// stop is closed by Close: held long polls answer at once.
 	stop     chan struct{}
 	stopOnce sync.Once
@@ -61,11 +63,24 @@ type API struct {
 
 // New makes the gate API on a database.
 func New(db *store.DB, log *slog.Logger) *API {
-	return &API{db: db, log: log, poll: 5 * time.Second, EventRetention: DefaultEventRetention, stop: make(chan struct{})}
+	return &API{db: db, log: log, EventRetention: DefaultEventRetention, stop: make(chan struct{}),
+		batches: make(chan struct{}, concurrentBatches)}
 }
 
 // DefaultEventRetention is the server's default EVENT_RETENTION.
 const DefaultEventRetention = 180 * 24 * time.Hour
+
+// concurrentBatches is how many event batches one server stores at once, and batchWait
+// how long another waits for its turn. On the measured 2-core machine the database is
+// saturated by a handful: 8 at once stored a third more events a second than 2, and
+// doubled the staff's read latency at p50 and p99 and made gates' syncs wait for
+// connections (docs/benchmarks.md); a batch refused at once costs less than one that
+// queues behind the others. Copies of the server behind a load balancer each admit this
+// many.
+const (
+	concurrentBatches = 4
+	batchWait         = 500 * time.Millisecond
+)
 
 // enrollPerMinute bounds enrollment attempts per client address.
 const enrollPerMinute = 20
@@ -116,13 +131,13 @@ func (g *API) Mount(r fiber.Router) {
 		},
 	}), g.enroll)
 	// A 100,000-revocation snapshot is ~10 MB of JSON; gzip roughly halves it.
-	r.Get("/sync", compress.New(compress.Config{Level: compress.LevelBestSpeed}), g.auth(g.sync))
-	r.Post("/events", perGate(batchesPerWindow), g.auth(g.events))
+	r.Get("/sync", compress.New(compress.Config{Level: compress.LevelBestSpeed}), g.auth(store.GateSyncWork, g.sync))
+	r.Post("/events", perGate(batchesPerWindow), g.auth(store.GateWriteWork, g.events))
 	reports := perGate(reportsPerWindow) // one budget for the small reports, apart from the events
-	r.Post("/heartbeat", reports, g.auth(g.heartbeat))
-	r.Post("/commands/:command/ack", reports, g.auth(g.ackCommand))
-	r.Post("/face-purges/:purge/ack", reports, g.auth(g.ackFacePurge))
-	r.Post("/face-enrolments", reports, g.auth(g.faceEnrolment))
+	r.Post("/heartbeat", reports, g.auth(store.GateWriteWork, g.heartbeat))
+	r.Post("/commands/:command/ack", reports, g.auth(store.GateWriteWork, g.ackCommand))
+	r.Post("/face-purges/:purge/ack", reports, g.auth(store.GateWriteWork, g.ackFacePurge))
+	r.Post("/face-enrolments", reports, g.auth(store.GateWriteWork, g.faceEnrolment))
 }
 
 // changes is the process's one LISTEN connection, made on the first long poll.
@@ -131,12 +146,15 @@ func (g *API) changes() *store.ChangeHub {
 	return g.hub
 }
 
-func (g *API) auth(h func(c *fiber.Ctx, gate access.GateIdentity) error) fiber.Handler {
+// auth authenticates the gate's token and marks the request as the gates' work, which
+// the store serves from the gates' own connection pools (never the staff's).
+func (g *API) auth(work store.Work, h func(c *fiber.Ctx, gate access.GateIdentity) error) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		token, ok := strings.CutPrefix(c.Get(fiber.HeaderAuthorization), "Bearer ")
 		if !ok || token == "" {
 			return access.ErrUnauthorized
 		}
+		c.SetUserContext(store.WithWork(c.UserContext(), work))
 		gate, err := g.db.GateByToken(c.UserContext(), token)
 		if err != nil {
 			return err
@@ -159,7 +177,9 @@ func (g *API) enroll(c *fiber.Ctx) error {
 	if len(in.BoxPublicKey) != 32 {
 		return access.Invalid("box_public_key", "must be a 32-byte X25519 public key (base64)")
 	}
-	gate, token, err := g.db.EnrollGate(c.UserContext(), code, in.BoxPublicKey, version)
+	// A gate's work: a fleet enrolling at once waits for the gates' connections, not
+	// the staff's.
+	gate, token, err := g.db.EnrollGate(store.WithWork(c.UserContext(), store.GateWriteWork), code, in.BoxPublicKey, version)
 	if err != nil {
 		return err
 	}
@@ -208,14 +228,15 @@ func (g *API) sync(c *fiber.Ctx, gate access.GateIdentity) error {
 		return access.Invalid("keepalive", "must be 0 or 1")
 	}
 	ctx := c.UserContext()
-	var wake <-chan struct{}
+	hub := g.changes()
+	var wake *store.Waiter
 	cancel := func() {}
 	if wait > 0 {
 		// Subscribed before the first read, so that a change committed between the read
 		// and the wait is not missed.
-		wake, cancel = g.changes().Subscribe(gate.Community)
+		wake, cancel = hub.Subscribe(gate)
 	}
-	out, changed, err := g.db.GateSyncFor(ctx, gate, req)
+	out, changed, err := hub.Sync(ctx, gate, req)
 	if err != nil || changed || wait == 0 {
 		cancel()
 		if err != nil {
@@ -239,7 +260,10 @@ func (g *API) sync(c *fiber.Ctx, gate access.GateIdentity) error {
 		return nil
 	}
 	defer cancel()
-	out, err = g.await(ctx, gate, req, out, wake, wait, nil)
+	// A gate that closes its connection ends its hold at once (fasthttp never cancels
+	// the request's context by itself).
+	defer httpx.CancelOnClose(c)()
+	out, err = g.await(c.UserContext(), gate, req, out, wake, wait, nil)
 	if err != nil {
 		return err
 	}
@@ -249,32 +273,29 @@ func (g *API) sync(c *fiber.Ctx, gate access.GateIdentity) error {
 	return c.JSON(syncToWire(out))
 }
 
-// await holds a long poll whose first read (out) had no changes: it reads the change log
-// again when the community's changes wake it, or every g.poll in case a notification was
-// lost, and returns the answer on a change, when wait runs out, or at once when the
-// server shuts down. keepalive, when set, runs every gateapi.KeepaliveEvery; its error
-// (the gate has gone) ends the wait with that error.
-func (g *API) await(ctx context.Context, gate access.GateIdentity, req access.SyncRequest, out access.GateSync, wake <-chan struct{}, wait time.Duration,
+// await holds a long poll whose first read (out) had no changes: it asks the hub again
+// when a change that may concern the gate wakes it (the hub wakes every waiter itself
+// while notifications cannot be trusted), and returns the answer on a change, when wait
+// runs out, or at once when the server shuts down. keepalive, when set, runs on every
+// beat (gateapi.KeepaliveEvery); its error (the gate has gone) ends the wait with that
+// error.
+func (g *API) await(ctx context.Context, gate access.GateIdentity, req access.SyncRequest, out access.GateSync, wake *store.Waiter, wait time.Duration,
 	keepalive func() error) (access.GateSync, error) {
 	deadline := time.NewTimer(wait)
 	defer deadline.Stop()
-	var tick <-chan time.Time
-	if keepalive != nil {
-		t := time.NewTicker(gateapi.KeepaliveEvery)
-		defer t.Stop()
-		tick = t.C
-	}
-	poll := time.NewTimer(g.poll)
-	defer poll.Stop()
+	hub := g.changes()
 	for {
+		var tick <-chan struct{}
+		if keepalive != nil {
+			tick = g.beat.next()
+		}
 		select {
 		case <-tick:
 			if err := keepalive(); err != nil {
 				return out, err
 			}
 			continue
-		case <-wake:
-		case <-poll.C:
+		case <-wake.C:
 		case <-deadline.C:
 			out.ServerTime = time.Now().UTC()
 			return out, nil
@@ -286,7 +307,7 @@ func (g *API) await(ctx context.Context, gate access.GateIdentity, req access.Sy
 		}
 		// Other gates' rows were passed over: read on from after them.
 		req.Cursor = out.Cursor
-		next, changed, err := g.db.GateSyncFor(ctx, gate, req)
+		next, changed, err := hub.Sync(ctx, gate, req)
 		if err != nil {
 			return out, err
 		}
@@ -294,7 +315,6 @@ func (g *API) await(ctx context.Context, gate access.GateIdentity, req access.Sy
 			return next, nil
 		}
 		out = next
-		poll.Reset(g.poll)
 	}
 }
 
@@ -304,7 +324,7 @@ var errGone = errors.New("gate closed its long poll")
 // hold writes a held sync answer (keepalive=1): a newline now, which sends the 200, one
 // every gateapi.KeepaliveEvery, then the sync. A failure after the 200 is written as a
 // gateapi.SyncError in place of the sync.
-func (g *API) hold(w *bufio.Writer, gate access.GateIdentity, req access.SyncRequest, out access.GateSync, wake <-chan struct{}, wait time.Duration) {
+func (g *API) hold(w *bufio.Writer, gate access.GateIdentity, req access.SyncRequest, out access.GateSync, wake *store.Waiter, wait time.Duration) {
 	ping := func() error {
 		if w.WriteByte('\n') != nil || w.Flush() != nil {
 			return errGone
@@ -316,7 +336,7 @@ func (g *API) hold(w *bufio.Writer, gate access.GateIdentity, req access.SyncReq
 	}
 	// The request's own context is done with: the wait ends on its own terms (a write
 	// to a gate that has gone fails within a keepalive).
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancel(store.WithWork(context.Background(), store.GateSyncWork))
 	defer cancel()
 	out, err := g.await(ctx, gate, req, out, wake, wait, ping)
 	var body any = syncToWire(out)
@@ -356,6 +376,14 @@ func (g *API) closing() bool {
 // index whatever is wrong with it, even malformed JSON inside the event, so that no event
 // can stall a gate's queue behind it.
 func (g *API) events(c *fiber.Ctx, gate access.GateIdentity) error {
+	// A batch the gate gave up on (its timeout, the gate gone) is not stored: it will
+	// send it again.
+	defer httpx.CancelOnClose(c)()
+	release, err := g.admitBatch(c.UserContext())
+	if err != nil {
+		return err
+	}
+	defer release()
 	var in struct {
 		Events []jsontext.Value `json:"events"`
 	}
@@ -393,6 +421,25 @@ func (g *API) events(c *fiber.Ctx, gate access.GateIdentity) error {
 		}
 	}
 	return c.JSON(gateapi.EventsAck{Acked: ids})
+}
+
+// admitBatch waits for a turn to store a batch, at most batchWait.
+func (g *API) admitBatch(ctx context.Context) (func(), error) {
+	select {
+	case g.batches <- struct{}{}:
+		return func() { <-g.batches }, nil
+	default:
+	}
+	t := time.NewTimer(batchWait)
+	defer t.Stop()
+	select {
+	case g.batches <- struct{}{}:
+		return func() { <-g.batches }, nil
+	case <-t.C:
+		return nil, &store.BusyError{Pool: "event batch", Wait: batchWait}
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }
 
 // checkEvent decodes one event as strictly as a request body and checks it.
@@ -502,6 +549,11 @@ func (g *API) ackCommand(c *fiber.Ctx, gate access.GateIdentity) error {
 	}
 	if err := g.db.AckGateCommand(c.UserContext(), gate, id, result); err != nil {
 		return err
+	}
+	// The acknowledged command leaves the gate's pending list: no server's hub may send
+	// it again from what it read before. Best effort: the hub re-reads within minutes.
+	if err := g.changes().GateStateChanged(c.UserContext(), gate); err != nil {
+		g.log.Warn("gate state notification", "gate", gate.ID, "err", err)
 	}
 	return c.JSON(fiber.Map{"command_id": id, "result": result})
 }
