@@ -64,11 +64,11 @@ var grants = map[Action][]StaffRole{
 	ActCreateCommunity: {StaffAdmin}, // and only operators: see Authorize
 	ActReadCommunity:   {StaffAdmin, StaffGuard, StaffAuditor},
 	ActEditStructure:   {StaffAdmin},
-	ActReadResidents:   {StaffAdmin, StaffGuard},
+	ActReadResidents:   {StaffAdmin, StaffGuard, StaffAuditor},
 	ActEditResidents:   {StaffAdmin},
 	ActReadGates:       {StaffAdmin, StaffGuard, StaffAuditor},
 	ActOperateGates:    {StaffAdmin, StaffGuard},
-	ActReadEntries:     {StaffAdmin, StaffGuard},
+	ActReadEntries:     {StaffAdmin, StaffGuard, StaffAuditor},
 	ActManageStaff:     {StaffAdmin},
 	ActStaffTokens:     {StaffAdmin, StaffGuard, StaffAuditor}, // own tokens; others' need ActManageStaff
 	ActReadSelf:        {StaffAdmin, StaffGuard, StaffAuditor},
@@ -241,7 +241,8 @@ func FormatTTL(d time.Duration) string {
 // residents about their access. Guards see enough to tell two residents apart at the
 // desk and to match a caller, not a list of numbers to copy: the first three and the last
 // four digits of a mobile number (138****5678), only the last four of a shorter one, and
-// nothing of a number too short to hide four digits in. Auditors read no residents.
+// nothing of a number too short to hide four digits in. Auditors, who read everything
+// and change nothing, see phone numbers as guards do.
 func (s Staff) Phone(p string) string {
 	if s.SeesPhones() {
 		return p

@@ -294,7 +294,7 @@ func (db *DB) whoIDs(ctx context.Context, c uuid.UUID, who string) (residents, c
 
 // Events lists community c's entry events, newest first, with keyset pagination on
 // (occurred_at, id): every filter is an equality on an indexed column or a time range,
-// so a page reads only its own rows (migration 00023's indexes; docs/benchmarks.md).
+// so a page reads only its own rows (migration 00020's indexes; docs/benchmarks.md).
 // Each event comes with its gate's name and, resolved here, the resident and unit of its
 // credential or face match, the visitor pass's label and the releasing staff member's
 // name: the log says who came in, not which UUID.

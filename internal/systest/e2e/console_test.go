@@ -3,6 +3,8 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -55,7 +57,10 @@ func TestStaffConsole(t *testing.T) {
 	run := func(what string, actions ...chromedp.Action) {
 		t.Helper()
 		if err := chromedp.Run(ctx, actions...); err != nil {
-			t.Fatalf("%s: %v", what, err)
+			// What the page said (an error beside a field, a refused call) says why.
+			var page string
+			_ = chromedp.Run(ctx, chromedp.Evaluate(`location.hash + ': ' + document.body.innerText`, &page))
+			t.Fatalf("%s: %v\npage %s", what, err, page)
 		}
 	}
 	run("register the admin's passkey", desktop(1), browsertest.VirtualAuthenticator(),
@@ -108,6 +113,53 @@ func TestStaffConsole(t *testing.T) {
 		chromedp.Poll(`!!document.querySelector('#release-status[data-confirmed]')`, nil, chromedp.WithPollingTimeout(30*time.Second)))
 	agent.waitLog(`"msg":"DOOR OPEN"`, 2, 10*time.Second)
 
+	// Issue 16's access control from the console: a webhook endpoint, whose secret is
+	// shown once; a cleaners' group with a schedule (a bad time is refused beside its
+	// field); a cleaner bound to it, whose printed card's QR code reads; a lockdown
+	// started on Today, listed, and lifted.
+	receiver := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	t.Cleanup(receiver.Close)
+	var secret, afterReload string
+	run("register a webhook endpoint", chromedp.Navigate(s.console+"/console/#/webhooks"), shown("#wh-url"),
+		chromedp.SendKeys("#wh-url", receiver.URL+"/hook", chromedp.ByID), chromedp.SendKeys("#wh-desc", "property ERP", chromedp.ByID),
+		chromedp.Click("#wh-create", chromedp.ByID), shown("#webhook-secret"),
+		chromedp.Value("#webhook-secret", &secret, chromedp.ByID), chromedp.Reload(), shown(`#webhooks-table tr[data-state="active"]`),
+		chromedp.Text("main", &afterReload, chromedp.ByQuery))
+	if !strings.HasPrefix(secret, "whsec_") || strings.Contains(afterReload, secret) || !strings.Contains(afterReload, receiver.URL) {
+		t.Errorf("webhook secret %q; the page after a reload shows it again: %v", secret, strings.Contains(afterReload, secret))
+	}
+	var fieldErr string
+	run("create a cleaners' group", chromedp.Navigate(s.console+"/console/#/access"), shown("#group-name"),
+		chromedp.SendKeys("#group-name", "Cleaners 保洁", chromedp.ByID), chromedp.SendKeys("#group-mon", "08:00-18:00", chromedp.ByID),
+		chromedp.SendKeys("#group-tue", "8-18", chromedp.ByID), chromedp.Click("#group-save", chromedp.ByID),
+		shown("#group-tue-error"), chromedp.Text("#group-tue-error", &fieldErr, chromedp.ByID),
+		chromedp.SetValue("#group-tue", "08:00-18:00", chromedp.ByID), chromedp.SendKeys("#group-sat", "09:00-12:00", chromedp.ByID),
+		chromedp.Click("#group-save", chromedp.ByID), shown(`#groups-table tr[data-group]`))
+	if !strings.Contains(fieldErr, "schedule.tue") {
+		t.Errorf("the bad window's error beside its field reads %q", fieldErr)
+	}
+	run("add a cleaner and print her card", chromedp.Navigate(s.console+"/console/#/passholders"), shown("#ph-name"),
+		chromedp.SendKeys("#ph-name", "Chen Jie 陈洁", chromedp.ByID), chromedp.SendKeys("#ph-company", "Bright Clean", chromedp.ByID),
+		chromedp.Click("#ph-create", chromedp.ByID), shown("button.print-pass"),
+		chromedp.Click("button.print-pass", chromedp.ByQuery), waitImage(".card-qr"))
+	var passCard string
+	run("read the pass card", chromedp.Text(".card", &passCard, chromedp.ByQuery))
+	if code := qrOnScreen(t, ctx, "en-passcard"); !strings.HasPrefix(code, credential.Prefix) {
+		t.Fatalf("the passholder card's QR code reads %q", code)
+	}
+	for _, want := range []string{"Chen Jie", "Bright Clean", "cleaner", "Cleaners 保洁: 周一–周二 08:00–18:00", "Mon–Tue 08:00–18:00; Sat 09:00–12:00"} {
+		if !strings.Contains(passCard, want) {
+			t.Errorf("the passholder card %q lacks %q", passCard, want)
+		}
+	}
+	run("start a lockdown from Today", chromedp.Navigate(s.console+"/console/#/today"), shown("#lockdown-start"),
+		chromedp.Click("#lockdown-start", chromedp.ByID), shown("#ld-reason"),
+		chromedp.SendKeys("#ld-reason", "police operation", chromedp.ByID), chromedp.SendKeys("#ld-minutes", "90", chromedp.ByID),
+		chromedp.Click("#dialog-ok", chromedp.ByID), shown(`#lockdowns tr[data-lockdown]`))
+	if l := s.admin("GET", base+"/lockdowns", s.operator, nil, 200)["lockdowns"].([]any); len(l) != 1 {
+		t.Fatalf("lockdowns in force after the console started one: %v", l)
+	}
+
 	// A guard, invited from the console's staff page.
 	var guardLink string
 	run("invite a guard", chromedp.Navigate(s.console+"/console/#/staff"), chromedp.WaitVisible("#staff-name", chromedp.ByID),
@@ -115,11 +167,17 @@ func TestStaffConsole(t *testing.T) {
 		chromedp.Click("#staff-create", chromedp.ByID), chromedp.WaitVisible("#staff-invite-url", chromedp.ByID),
 		chromedp.Value("#staff-invite-url", &guardLink, chromedp.ByID))
 	everyPage(t, ctx, s.console, shots, residentHref)
+	run("lift the lockdown", chromedp.Navigate(s.console+"/console/#/today"), chromedp.WaitVisible("button.lift", chromedp.ByQuery),
+		chromedp.Click("button.lift", chromedp.ByQuery), shown("#dialog-ok"), chromedp.Click("#dialog-ok", chromedp.ByID),
+		shown("#no-lockdown"))
+	if l := s.admin("GET", base+"/lockdowns", s.operator, nil, 200)["lockdowns"].([]any); len(l) != 0 {
+		t.Fatalf("lockdowns in force after the console lifted it: %v", l)
+	}
 
 	guard := browsertest.New(t, 2*time.Minute)
 	browsertest.FailOnConsoleErrors(t, guard)
 	var navText string
-	var refused [2]int
+	var refused [3]int
 	fetchStatus := func(path string, dst *int) chromedp.Action {
 		return chromedp.Evaluate(`fetch(`+fmt.Sprintf("%q", path)+`).then(r => r.status)`, dst,
 			func(p *runtime.EvaluateParams) *runtime.EvaluateParams { return p.WithAwaitPromise(true) })
@@ -127,21 +185,22 @@ func TestStaffConsole(t *testing.T) {
 	if err := chromedp.Run(guard, desktop(1), browsertest.VirtualAuthenticator(),
 		chromedp.Navigate(guardLink), chromedp.WaitVisible("#register-btn", chromedp.ByID), chromedp.Click("#register-btn", chromedp.ByID),
 		chromedp.WaitVisible("#nav-today", chromedp.ByID), chromedp.Text("#nav", &navText, chromedp.ByID),
-		fetchStatus(base+"/staff", &refused[0]), fetchStatus("/admin/v1/audit?community_id="+c, &refused[1])); err != nil {
+		fetchStatus(base+"/staff", &refused[0]), fetchStatus("/admin/v1/audit?community_id="+c, &refused[1]), fetchStatus(base+"/webhooks", &refused[2]),
+		chromedp.WaitVisible("#lockdown-start", chromedp.ByID)); err != nil {
 		t.Fatalf("the guard signs in: %v", err)
 	}
-	for _, want := range []string{"Today", "Entry log", "Visitors", "Gates"} {
+	for _, want := range []string{"Today", "Entry log", "Visitors", "Gates", "Access", "Passholders"} {
 		if !strings.Contains(navText, want) {
 			t.Errorf("the guard's navigation %q lacks %s", navText, want)
 		}
 	}
-	for _, hidden := range []string{"Staff", "Audit"} {
+	for _, hidden := range []string{"Staff", "Audit", "Webhooks"} {
 		if strings.Contains(navText, hidden) {
 			t.Errorf("the guard's navigation %q shows %s", navText, hidden)
 		}
 	}
-	if refused != [2]int{403, 403} {
-		t.Errorf("the guard's calls to the staff and audit APIs answered %v, want 403s", refused)
+	if refused != [3]int{403, 403, 403} {
+		t.Errorf("the guard's calls to the staff, audit and webhook APIs answered %v, want 403s", refused)
 	}
 }
 
@@ -152,6 +211,17 @@ func desktop(scale float64) chromedp.Action {
 
 func english() chromedp.Action {
 	return chromedp.Evaluate(`localStorage.setItem('gp-console-lang', 'en')`, nil)
+}
+
+// shown waits until the selector matches a visible element, across the page's reloads,
+// for a bounded time: a refused call leaves the page as it was, and the test says so
+// soon rather than at the browser's deadline.
+func shown(sel string) chromedp.Action {
+	return chromedp.ActionFunc(func(ctx context.Context) error {
+		ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		return chromedp.WaitVisible(sel, chromedp.ByQuery).Do(ctx)
+	})
 }
 
 // waitImage waits until the image matched by the selector has loaded.
@@ -204,6 +274,8 @@ func everyPage(t *testing.T, ctx context.Context, console, dir, residentHref str
 		{"gates", "#/gates", "#gates-table"}, {"entries", "#/entries", "#entries-body tr"},
 		{"visitors", "#/visitors", "#page-visitors h1"}, {"face", "#/face", "#consent-counts"},
 		{"staff", "#/staff", "#new-staff"}, {"audit", "#/audit", "#verify-btn"},
+		{"access", "#/access", "#groups-table"}, {"passholders", "#/passholders", "#passholders-table"},
+		{"webhooks", "#/webhooks", "#webhooks-table"},
 	}
 	sizes := []struct {
 		w, h   int64

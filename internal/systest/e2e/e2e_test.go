@@ -269,7 +269,7 @@ func start(t *testing.T) *system {
 	s.server = "http://" + serverAddr
 	s.mobile = "http://localhost:" + portOf(mobileAddr)
 	s.console = "http://localhost:" + portOf(serverAddr)
-	s.run("server", []string{"CONSOLE_ORIGINS=" + s.console, "RESIDENT_APP_URL=" + s.mobile}, "server", "serve", "--no-migrate", "--listen", serverAddr)
+	s.run("server", []string{"CONSOLE_ORIGINS=" + s.console, "RESIDENT_APP_URL=" + s.mobile, "WEBHOOK_ALLOW_LOOPBACK=true"}, "server", "serve", "--no-migrate", "--listen", serverAddr)
 	s.wx = wechattest.Start(testWeChatAppID, testWeChatSecret)
 	t.Cleanup(s.wx.Close)
 	s.run("mobile-api", []string{"RP_ID=localhost", "RP_ORIGINS=" + s.mobile,

@@ -11,9 +11,7 @@ import (
 	"github.com/google/uuid"
 
 	"gatepass/internal/access"
-	"gatepass/internal/credential"
 	"gatepass/internal/httpx"
-	"gatepass/internal/qr"
 	"gatepass/internal/store"
 )
 
@@ -478,36 +476,10 @@ func (a *API) issuePassholderCard(c *fiber.Ctx, r *request) error {
 	if err != nil {
 		return err
 	}
-	days := 365
-	if len(c.Body()) > 0 {
-		var in struct {
-			ValidDays *int `json:"valid_days"`
-		}
-		if err := httpx.DecodeJSON(c, &in); err != nil {
-			return err
-		}
-		if in.ValidDays != nil {
-			var k httpx.Checker
-			days = k.Int("valid_days", in.ValidDays, 1, int(credential.MaxCardLifetime/(24*time.Hour)))
-			if err := k.Err(); err != nil {
-				return err
-			}
-		}
-	}
-	card, text, err := a.db.IssuePassholderCard(c.UserContext(), actor(r), r.community, id, time.Duration(days)*24*time.Hour, a.sealer)
-	if err != nil {
-		return err
-	}
-	png, err := qr.PNG(text, cardPixels)
-	if err != nil {
-		return err
-	}
-	c.Set("X-Credential-Id", card.ID.String())
-	c.Set("X-Expires-At", card.ExpiresAt.UTC().Format(time.RFC3339))
-	httpx.NoStore(c) // the card's QR is the credential itself
-	c.Set(fiber.HeaderContentDisposition, `inline; filename="card-`+card.ID.String()+`.png"`)
-	c.Type("png")
-	return c.Status(http.StatusCreated).Send(png)
+	return printCard(c, func(valid time.Duration) (uuid.UUID, time.Time, string, error) {
+		card, text, err := a.db.IssuePassholderCard(c.UserContext(), actor(r), r.community, id, valid, a.sealer)
+		return card.ID, card.ExpiresAt, text, err
+	})
 }
 
 func (a *API) listPassholderCards(c *fiber.Ctx, r *request) error {

@@ -63,8 +63,8 @@ func endpoints() []endpoint {
 		{"POST", "/communities/{c}/residents", []string{"admin", "operator"}, func(ids objects) any {
 			return map[string]any{"name": apitest.Unique("R"), "unit_id": ids["unit"], "role": "tenant"}
 		}, 201},
-		{"GET", "/communities/{c}/residents", []string{"admin", "guard", "operator"}, nil, 200},
-		{"GET", "/communities/{c}/residents/{r}", []string{"admin", "guard", "operator"}, nil, 200},
+		{"GET", "/communities/{c}/residents", []string{"admin", "auditor", "guard", "operator"}, nil, 200},
+		{"GET", "/communities/{c}/residents/{r}", []string{"admin", "auditor", "guard", "operator"}, nil, 200},
 		{"POST", "/communities/{c}/residents/{r}/move-out", []string{"admin", "operator"}, nil, 200},
 		{"POST", "/communities/{c}/residents/{r}/invite", []string{"admin", "operator"}, nil, 201},
 		{"POST", "/communities/{c}/gates", []string{"admin", "operator"}, func(objects) any {
@@ -101,9 +101,9 @@ func endpoints() []endpoint {
 		{"PUT", "/gates/{g}/settings", []string{"admin", "operator"}, func(objects) any {
 			return map[string]any{"skew_seconds": 60}
 		}, 200},
-		{"GET", "/communities/{c}/events?gate_id={g}&credential_id={card}", []string{"admin", "guard", "operator"}, nil, 200},
-		{"GET", "/communities/{c}/events.csv?gate_id={g}&credential_id={card}", []string{"admin", "guard", "operator"}, nil, 200},
-		{"GET", "/communities/{c}/anomalies", []string{"admin", "guard", "operator"}, nil, 200},
+		{"GET", "/communities/{c}/events?gate_id={g}&credential_id={card}", []string{"admin", "auditor", "guard", "operator"}, nil, 200},
+		{"GET", "/communities/{c}/events.csv?gate_id={g}&credential_id={card}", []string{"admin", "auditor", "guard", "operator"}, nil, 200},
+		{"GET", "/communities/{c}/anomalies", []string{"admin", "auditor", "guard", "operator"}, nil, 200},
 		{"GET", "/communities/{c}/visitor-passes", []string{"admin", "guard", "operator"}, nil, 200},
 		{"POST", "/communities/{c}/visitor-passes/{vp}/revoke", []string{"admin", "guard", "operator"}, nil, 200},
 		{"GET", "/communities/{c}/consent-report", []string{"admin", "auditor", "operator"}, nil, 200},
@@ -130,8 +130,8 @@ func endpoints() []endpoint {
 		// The console's additions (issue 17).
 		{"POST", "/communities/{c}/staff/{s}/invite", []string{"admin", "operator"}, nil, 201},
 		{"GET", "/gates/{g}/commands/{cmd}", []string{"admin", "guard", "operator"}, nil, 200},
-		{"GET", "/communities/{c}/events/stream?wait=0s&gate_id={g}", []string{"admin", "guard", "operator"}, nil, 200},
-		{"GET", "/communities/{c}/residents/{r}/credentials", []string{"admin", "guard", "operator"}, nil, 200},
+		{"GET", "/communities/{c}/events/stream?wait=0s&gate_id={g}", []string{"admin", "auditor", "guard", "operator"}, nil, 200},
+		{"GET", "/communities/{c}/residents/{r}/credentials", []string{"admin", "auditor", "guard", "operator"}, nil, 200},
 		{"GET", "/communities/{c}/audit/verify", []string{"admin", "auditor", "operator"}, nil, 200},
 		// Issue 16: admins change who may enter where and when; guards read it and start
 		// or lift a lockdown (and print passholders' cards, as residents'); auditors read.

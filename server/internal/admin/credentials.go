@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/google/uuid"
 
 	"gatepass/internal/access"
 	"gatepass/internal/credential"
@@ -53,6 +54,16 @@ func (a *API) issueCard(c *fiber.Ctx, r *request) error {
 	if err != nil {
 		return err
 	}
+	return printCard(c, func(valid time.Duration) (uuid.UUID, time.Time, string, error) {
+		card, text, err := a.db.IssueCard(c.UserContext(), actor(r), r.community, resident, valid, a.sealer)
+		return card.ID, card.ExpiresAt, text, err
+	})
+}
+
+// printCard issues a card valid for the days the body asks (default a year) and answers
+// with its QR as a PNG, the credential id and end in headers: the answer for every kind
+// of holder's card.
+func printCard(c *fiber.Ctx, issue func(valid time.Duration) (id uuid.UUID, expires time.Time, text string, err error)) error {
 	days := 365
 	if len(c.Body()) > 0 {
 		var in struct {
@@ -69,7 +80,7 @@ func (a *API) issueCard(c *fiber.Ctx, r *request) error {
 			}
 		}
 	}
-	card, text, err := a.db.IssueCard(c.UserContext(), actor(r), r.community, resident, time.Duration(days)*24*time.Hour, a.sealer)
+	id, expires, text, err := issue(time.Duration(days) * 24 * time.Hour)
 	if err != nil {
 		return err
 	}
@@ -77,10 +88,10 @@ func (a *API) issueCard(c *fiber.Ctx, r *request) error {
 	if err != nil {
 		return err
 	}
-	c.Set("X-Credential-Id", card.ID.String())
-	c.Set("X-Expires-At", card.ExpiresAt.UTC().Format(time.RFC3339))
+	c.Set("X-Credential-Id", id.String())
+	c.Set("X-Expires-At", expires.UTC().Format(time.RFC3339))
 	httpx.NoStore(c) // the card's QR is the credential itself
-	c.Set(fiber.HeaderContentDisposition, `inline; filename="card-`+card.ID.String()+`.png"`)
+	c.Set(fiber.HeaderContentDisposition, `inline; filename="card-`+id.String()+`.png"`)
 	c.Type("png")
 	return c.Status(http.StatusCreated).Send(png)
 }

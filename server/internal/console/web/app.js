@@ -9,17 +9,20 @@ const main = () => document.getElementById('main');
 export const state = { session: null };
 
 // The pages in the order of the navigation, each with the action of the permission table
-// (internal/access) it needs; the session says which the member may do. Access groups,
-// schedules, lockdown and webhooks will join here when their APIs exist.
+// (internal/access) it needs; the session says which the member may do.
 const nav = [
-  ['today', 'gates.read'], ['residents', 'residents.read'], ['cards', 'gates.operate'], ['gates', 'gates.read'],
-  ['entries', 'entries.read'], ['visitors', 'gates.operate'], ['face', 'consent.read'], ['staff', 'staff.manage'],
-  ['audit', 'audit.read'],
+  ['today', 'gates.read'], ['residents', 'residents.read'], ['cards', 'gates.operate'], ['passholders', 'access.read'],
+  ['gates', 'gates.read'], ['access', 'access.read'], ['entries', 'entries.read'], ['visitors', 'gates.operate'],
+  ['face', 'consent.read'], ['staff', 'staff.manage'], ['webhooks', 'webhooks.read'], ['audit', 'audit.read'],
 ];
 
 export const may = (action) => !!state.session && (state.session.may || []).includes(action);
 export const community = () => state.session && state.session.community_id;
 export const base = () => '/admin/v1/communities/' + community();
+export function communityName() {
+  const c = state.session.communities.find((x) => x.id === state.session.community_id);
+  return c ? c.name : '';
+}
 
 function say(el, msg, kind) {
   el.textContent = msg;
@@ -33,6 +36,23 @@ export function showError(err, where) {
   const msg = err instanceof APIError && err.status === 403 && err.code === 'forbidden' ? t('forbidden') : err.message;
   const el = where || document.getElementById('flash');
   if (el) say(el, `${t('error')}: ${msg}`, 'bad');
+}
+
+// showFieldError puts an API validation error next to the field it names: the form's
+// element whose data-field is the longest prefix of the error's field ("schedule.mon"
+// for "schedule.mon[0]"); an error of no field there goes to status.
+export function showFieldError(err, form, status) {
+  for (const old of form.querySelectorAll('.field-error')) old.remove();
+  for (const bad of form.querySelectorAll('[aria-invalid]')) bad.removeAttribute('aria-invalid');
+  if (status) say(status, '');
+  const f = err instanceof APIError ? err.field || '' : '';
+  const at = [...form.querySelectorAll('[data-field]')].filter((x) => f && (f === x.dataset.field || f.startsWith(x.dataset.field + '.')
+    || f.startsWith(x.dataset.field + '['))).sort((a, b) => b.dataset.field.length - a.dataset.field.length)[0];
+  if (!at) { showError(err, status); return; }
+  const control = at.querySelector('input, select, textarea');
+  const note = h('span', { class: 'field-error', role: 'alert', id: (control ? control.id : 'f') + '-error' }, err.message);
+  if (control) { control.setAttribute('aria-invalid', 'true'); control.setAttribute('aria-describedby', note.id); }
+  at.append(note);
 }
 
 function webauthnOK() { return !!(window.PublicKeyCredential && PublicKeyCredential.parseCreationOptionsFromJSON); }

@@ -3,7 +3,8 @@
 import { t } from './i18n.js';
 import { get, post, put, call } from './api.js';
 import { h, field, select, fmtTime, fmtDate, table, ask } from './dom.js';
-import { may, base, showError, state } from './app.js';
+import { may, base, showError, state, communityName } from './app.js';
+import { lockdownPanel, pausedWebhooks, accessPage, effectiveAccess, passholders, webhooks } from './access.js';
 import { letter, cardSheet } from './print.js';
 
 let stream = null; // the Today page's EventSource, closed when the page is left
@@ -70,7 +71,10 @@ function gateTable(gates, out) {
 async function today(el) {
   const out = h('p', { id: 'release-status', role: 'status' });
   const { gates } = await get(base() + '/gates');
-  el.append(h('h1', {}, t('today')), h('h2', {}, t('gatesNow')), gateTable(gates, out), out);
+  el.append(h('h1', {}, t('today')));
+  if (may('access.read')) await lockdownPanel(el, gates);
+  if (may('webhooks.manage')) await pausedWebhooks(el);
+  el.append(h('h2', {}, t('gatesNow')), gateTable(gates, out), out);
   if (!may('entries.read')) return;
   const live = h('tbody', { id: 'live' });
   el.append(h('div', { class: 'cols' },
@@ -165,11 +169,6 @@ async function newResidentForm() {
   h('div', { class: 'field check' }, under, h('label', { for: 'new-under14' }, t('under14'))), h('button', { type: 'submit', id: 'new-create' }, t('create')), status));
 }
 
-function communityName() {
-  const c = state.session.communities.find((x) => x.id === state.session.community_id);
-  return c ? c.name : '';
-}
-
 // showLetter replaces the page with the resident's invite letter, ready to print.
 function showLetter(resident, invite) {
   const el = document.querySelector('.page');
@@ -179,19 +178,21 @@ function showLetter(resident, invite) {
   letter(communityName(), resident, invite));
 }
 
-async function printCards(el, residents) {
+// printCards prints a sheet of cards, each {path: the holder's cards endpoint, ...what
+// the card shows}. Reprint: the holder's earlier live cards are revoked first.
+export async function printCards(el, holders, back) {
   const cards = [];
-  for (const r of residents) {
-    // Reprint: the resident's earlier live cards are revoked first.
-    const { cards: old } = await get(`/admin/v1/residents/${r.id}/cards`);
-    for (const c of old.filter((x) => !x.revoked_at)) await post(`/admin/v1/residents/${r.id}/cards/${c.id}/revoke`);
-    const resp = await call('POST', `/admin/v1/residents/${r.id}/cards`);
+  for (const { path, ...who } of holders) {
+    const { cards: old } = await get(path);
+    for (const c of old.filter((x) => !x.revoked_at)) await post(`${path}/${c.id}/revoke`);
+    const resp = await call('POST', path);
     const png = URL.createObjectURL(await resp.blob());
-    cards.push({ resident: r, qr: png, id: resp.headers.get('X-Credential-Id'), expires: resp.headers.get('X-Expires-At') });
+    cards.push({ ...who, qr: png, id: resp.headers.get('X-Credential-Id'), expires: resp.headers.get('X-Expires-At') });
   }
   el.replaceChildren(h('div', { class: 'noprint actions' }, h('button', { onclick: () => window.print(), id: 'cards-print' }, t('print')),
-    h('a', { href: '#/cards', class: 'button secondary' }, t('back'))), cardSheet(communityName(), cards));
+    h('a', { href: back, class: 'button secondary' }, t('back'))), cardSheet(communityName(), cards));
 }
+const residentCards = (el, residents) => printCards(el, residents.map((r) => ({ path: `/admin/v1/residents/${r.id}/cards`, resident: r })), '#/cards');
 
 async function residentDetail(el, id) {
   const r = await get(`${base()}/residents/${id}`);
@@ -204,7 +205,7 @@ async function residentDetail(el, id) {
     } }, t('printLetter')));
   }
   if (may('gates.operate') && r.status === 'active') {
-    actions.append(h('button', { id: 'print-card', onclick: () => printCards(el, [r]).catch((err) => showError(err, status)) }, t('printCard')));
+    actions.append(h('button', { id: 'print-card', onclick: () => residentCards(el, [r]).catch((err) => showError(err, status)) }, t('printCard')));
   }
   if (may('residents.edit') && r.status === 'active') {
     actions.append(h('button', { id: 'move-out', class: 'danger', onclick: async () => {
@@ -223,6 +224,7 @@ async function residentDetail(el, id) {
     h('h3', {}, t('devices')), list(acc.devices, (d) => `${d.label || '—'} · ${life(d)}`),
     h('h3', {}, t('passkeys')), list(acc.passkeys, (p) => `${p.name || '—'} · ${fmtDate(p.created_at)}`),
     h('h3', {}, t('consents')), list(acc.consents, (c) => `${c.scope} · ${fmtDate(c.granted_at)}${c.withdrawn_at ? ' · ' + t('withdrawn') : ''}`));
+  if (may('access.read')) await effectiveAccess(el, id);
 }
 
 async function residents(el, arg) { return arg ? residentDetail(el, arg) : residentsList(el); }
@@ -240,7 +242,7 @@ async function cards(el) {
   el.append(h('h1', {}, t('cards')), h('p', {}, t('cardsHelp'), ' ', t('reprintNote')),
     h('form', { class: 'row', role: 'search', onsubmit: (e) => { e.preventDefault(); load().catch((err) => showError(err)); } },
       field(t('searchResidents'), q), h('button', { type: 'submit' }, t('search'))), list,
-    h('button', { id: 'batch-print', onclick: () => printCards(el, [...picked.values()]).catch((err) => showError(err)) }, t('batchPrint')));
+    h('button', { id: 'batch-print', onclick: () => residentCards(el, [...picked.values()]).catch((err) => showError(err)) }, t('batchPrint')));
   await load();
 }
 
@@ -399,6 +401,6 @@ async function audit(el) {
 }
 
 export const pages = {
-  today, residents, cards, gates: gatesPage, entries, visitors, face, staff, audit,
+  today, residents, cards, passholders, gates: gatesPage, access: accessPage, entries, visitors, face, staff, webhooks, audit,
   leave() { if (stream) { stream.close(); stream = null; } },
 };

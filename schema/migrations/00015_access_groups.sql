@@ -5,7 +5,7 @@
 -- that per building, unit or resident (access_policies); people who are not residents
 -- (staff, cleaners, couriers, contractors) are passholders bound to a group; lockdowns
 -- shut gates; a gate past the community's offline limit follows its offline policy.
--- The foreign keys between these community tables are in 00018 (docs/scaling.md: a new
+-- The foreign keys between these community tables are in 00016 (docs/scaling.md: a new
 -- community table in one migration, its foreign keys to other community tables in the
 -- next).
 

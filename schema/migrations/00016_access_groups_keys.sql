@@ -1,5 +1,5 @@
 -- +goose Up
--- Issue 16: the foreign keys of 00017's tables to other community tables (a migration
+-- Issue 16: the foreign keys of 00015's tables to other community tables (a migration
 -- of their own: docs/scaling.md), and credentials of passholders.
 ALTER TABLE passholders ADD CONSTRAINT passholders_group
     FOREIGN KEY (community_id, group_id) REFERENCES access_groups (community_id, id);

@@ -1,5 +1,5 @@
 -- +goose Up
--- The foreign keys of 00020's tables, in their own migration so that Citus has
+-- The foreign keys of 00017's tables, in their own migration so that Citus has
 -- distributed the tables first (docs/scaling.md). Deleting an endpoint deletes its
 -- outbox rows and log; a deleted gate's liveness goes with it.
 ALTER TABLE webhook_deliveries ADD CONSTRAINT webhook_deliveries_endpoint
