@@ -71,6 +71,8 @@ func TestServeProcess(t *testing.T) {
 		`gatepass_http_requests_total{method="GET",route="/admin/v1/communities",status="401"} 1`,
 		`gatepass_http_request_duration_seconds_bucket{method="GET",route="/readyz"`,
 		`go_sql_open_connections{db_name="gatepass"}`,
+		`go_sql_max_open_connections{db_name="gatepass_gate_sync"}`,
+		`go_sql_max_open_connections{db_name="gatepass_gate_writes"}`,
 	} {
 		if !strings.Contains(metrics, want) {
 			t.Errorf("metrics lack %s", want)

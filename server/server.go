@@ -79,8 +79,16 @@ func newConsole(db *store.DB, log *slog.Logger, set ConsoleSettings) (*console.C
 // NewServer builds the HTTP app on a database.
 func NewServer(db *store.DB, sealer *secret.Sealer, log *slog.Logger, set Settings) (*Server, error) {
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewDBStatsCollector(db.SQL(), "gatepass"), collectors.NewGoCollector(), gatesync.ClockAlarms(db),
-		gatesync.PastOfflineLimit(db))
+	reg.MustRegister(collectors.NewGoCollector(), gatesync.ClockAlarms(db), gatesync.PastOfflineLimit(db))
+	// One set of go_sql_* series per pool: the staff pool keeps the name it always had,
+	// the gates' pools say which they are (a pool at its bound is where 503 busy comes from).
+	for name, pool := range db.Pools() {
+		label := "gatepass"
+		if name != "staff" {
+			label += "_" + name
+		}
+		reg.MustRegister(collectors.NewDBStatsCollector(pool, label))
+	}
 	s := &Server{db: db, log: log, reg: reg, edge: set.Edge, hook: set.Webhooks}
 	s.app = httpx.NewApp(httpx.Options{Name: "gatepass-server", Log: log, Registry: reg, BodyLimit: gatesync.BodyLimit,
 		TrustedProxies: set.Edge.TrustedProxies})
