@@ -300,7 +300,12 @@ func TestAppInChinese(t *testing.T) {
 		chromedp.WithPollingTimeout(5*time.Second)))
 
 	// Signing out everywhere (a lost phone) asks first and turns off every offline pass.
-	s.run("sign out everywhere", browsertest.Tap(`button[data-tab="security"]`), browsertest.Tap("#signout-all-btn"))
+	// The screen's boxes load on their own and push the buttons down as they fill: tap
+	// once nothing is loading any more (a tap computed before a box filled missed).
+	settled := chromedp.Poll(`['#offline-box', '#passkeys-box', '#wechat-box'].every((id) => {
+		const b = document.querySelector(id); return b && b.children.length > 0 && !b.hasAttribute('aria-busy'); })`, nil,
+		chromedp.WithPollingTimeout(10*time.Second))
+	s.run("sign out everywhere", browsertest.Tap(`button[data-tab="security"]`), settled, browsertest.Tap("#signout-all-btn"))
 	s.said("sign out everywhere", ".confirm-q", "zh", "离线通行")
 	s.run("signed out everywhere", browsertest.Tap(".confirm .confirm-yes"), chromedp.WaitVisible("#signin-btn", chromedp.ByID))
 	if devices := dbtest.Count(t, h.sql, dbtest.Credentials, dbtest.Eq("resident_id", resident), dbtest.Eq("kind", "device"), dbtest.Null("revoked_at")); devices != 0 {
