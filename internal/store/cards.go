@@ -31,28 +31,34 @@ type Card struct {
 func (db *DB) IssueCard(ctx context.Context, actor string, c, resident uuid.UUID, valid time.Duration, sealer *secret.Sealer) (Card, string, error) {
 	var card Card
 	var text string
-	// Once more if the key was declared compromised between opening it and the card's
-	// transaction: the second try opens the key that replaced it.
+	err := db.inSignedTx(ctx, actor, c, sealer, func(tx *Tx, signer credential.Signer) (err error) {
+		v := credential.CardValidity(time.Now(), valid)
+		var zones access.ZoneMask
+		if card, zones, err = tx.CreateCard(ctx, c, resident, signer.KID, v); err != nil {
+			return err
+		}
+		if text, err = credential.IssueCard(signer, card.ID, uint64(zones), v); err != nil {
+			return fmt.Errorf("issue card: %w", err)
+		}
+		return nil
+	})
+	return card, text, err
+}
+
+// inSignedTx runs fn in a transaction with community c's active signer. It runs it once
+// more if the key was declared compromised between opening it and the transaction: the
+// second try opens the key that replaced it.
+func (db *DB) inSignedTx(ctx context.Context, actor string, c uuid.UUID, sealer *secret.Sealer, fn func(tx *Tx, signer credential.Signer) error) error {
 	for try := 0; ; try++ {
 		signer, err := db.Signer(ctx, c, sealer)
 		if err != nil {
-			return Card{}, "", err
+			return err
 		}
-		v := credential.CardValidity(time.Now(), valid)
-		err = db.InTx(ctx, actor, func(tx *Tx) (err error) {
-			var zones access.ZoneMask
-			if card, zones, err = tx.CreateCard(ctx, c, resident, signer.KID, v); err != nil {
-				return err
-			}
-			if text, err = credential.IssueCard(signer, card.ID, uint64(zones), v); err != nil {
-				return fmt.Errorf("issue card: %w", err)
-			}
-			return nil
-		})
+		err = db.InTx(ctx, actor, func(tx *Tx) error { return fn(tx, signer) })
 		if errors.Is(err, access.ErrKeyCompromised) && try == 0 {
 			continue
 		}
-		return card, text, err
+		return err
 	}
 }
 

@@ -142,56 +142,47 @@ type PassholderCard struct {
 func (db *DB) IssuePassholderCard(ctx context.Context, actor string, c, passholder uuid.UUID, valid time.Duration, sealer *secret.Sealer) (PassholderCard, string, error) {
 	var card PassholderCard
 	var text string
-	for try := 0; ; try++ {
-		signer, err := db.Signer(ctx, c, sealer)
+	err := db.inSignedTx(ctx, actor, c, sealer, func(tx *Tx, signer credential.Signer) error {
+		if err := tx.signingKeyUsable(ctx, c, signer.KID); err != nil {
+			return err
+		}
+		var p struct {
+			access.Passholder
+			Zones access.ZoneMask `db:"zones"`
+		}
+		err := tx.x.GetContext(ctx, &p, `SELECT p.community_id, p.id, p.name, p.kind, p.company, p.group_id, p.valid_until, p.created_at, p.ended_at, g.zones
+			FROM passholders p JOIN access_groups g ON g.community_id = $1 AND g.id = p.group_id
+			WHERE p.community_id = $1 AND p.id = $2 FOR SHARE OF p`, c, passholder)
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("passholder %s: %w", passholder, access.ErrNotFound)
+		}
 		if err != nil {
-			return card, "", err
+			return fmt.Errorf("issue passholder card: %w", err)
 		}
-		err = db.InTx(ctx, actor, func(tx *Tx) error {
-			if err := tx.signingKeyUsable(ctx, c, signer.KID); err != nil {
-				return err
-			}
-			var p struct {
-				access.Passholder
-				Zones access.ZoneMask `db:"zones"`
-			}
-			err := tx.x.GetContext(ctx, &p, `SELECT p.community_id, p.id, p.name, p.kind, p.company, p.group_id, p.valid_until, p.created_at, p.ended_at, g.zones
-				FROM passholders p JOIN access_groups g ON g.community_id = $1 AND g.id = p.group_id
-				WHERE p.community_id = $1 AND p.id = $2 FOR SHARE OF p`, c, passholder)
-			if errors.Is(err, sql.ErrNoRows) {
-				return fmt.Errorf("passholder %s: %w", passholder, access.ErrNotFound)
-			}
-			if err != nil {
-				return fmt.Errorf("issue passholder card: %w", err)
-			}
-			now := time.Now()
-			if !p.Active(now) {
-				return fmt.Errorf("passholder has ended: %w", access.ErrConflict)
-			}
-			v := credential.CardValidity(now, valid)
-			if p.ValidUntil != nil && p.ValidUntil.Before(v.ExpiresAt) {
-				v.ExpiresAt = p.ValidUntil.Truncate(time.Second)
-			}
-			err = tx.x.GetContext(ctx, &card, `INSERT INTO credentials (community_id, id, kind, subject, passholder_id, zones, expires_at, kid)
-				VALUES ($1, $2, 'card', 'staff', $3, $4, $5, $6) RETURNING id, passholder_id, created_at, expires_at, revoked_at`,
-				c, newID(), passholder, int64(p.Zones), v.ExpiresAt, signer.KID)
-			if err != nil {
-				return fmt.Errorf("issue passholder card: %w", err)
-			}
-			if err := tx.credentialCreated(ctx, c, card.ID); err != nil {
-				return err
-			}
-			if text, err = credential.IssuePassholderCard(signer, card.ID, uint64(p.Zones), v); err != nil {
-				return fmt.Errorf("issue passholder card: %w", err)
-			}
-			return tx.Audit(ctx, c, "passholder.card_issue", "passholder:"+passholder.String(),
-				map[string]any{"credential_id": card.ID, "expires_at": card.ExpiresAt})
-		})
-		if errors.Is(err, access.ErrKeyCompromised) && try == 0 {
-			continue
+		now := time.Now()
+		if !p.Active(now) {
+			return fmt.Errorf("passholder has ended: %w", access.ErrConflict)
 		}
-		return card, text, err
-	}
+		v := credential.CardValidity(now, valid)
+		if p.ValidUntil != nil && p.ValidUntil.Before(v.ExpiresAt) {
+			v.ExpiresAt = p.ValidUntil.Truncate(time.Second)
+		}
+		err = tx.x.GetContext(ctx, &card, `INSERT INTO credentials (community_id, id, kind, subject, passholder_id, zones, expires_at, kid)
+			VALUES ($1, $2, 'card', 'staff', $3, $4, $5, $6) RETURNING id, passholder_id, created_at, expires_at, revoked_at`,
+			c, newID(), passholder, int64(p.Zones), v.ExpiresAt, signer.KID)
+		if err != nil {
+			return fmt.Errorf("issue passholder card: %w", err)
+		}
+		if err := tx.credentialCreated(ctx, c, card.ID); err != nil {
+			return err
+		}
+		if text, err = credential.IssuePassholderCard(signer, card.ID, uint64(p.Zones), v); err != nil {
+			return fmt.Errorf("issue passholder card: %w", err)
+		}
+		return tx.Audit(ctx, c, "passholder.card_issue", "passholder:"+passholder.String(),
+			map[string]any{"credential_id": card.ID, "expires_at": card.ExpiresAt})
+	})
+	return card, text, err
 }
 
 // PassholderCards lists a passholder's cards, newest first.
