@@ -43,7 +43,8 @@ func (db *DB) Communities(ctx context.Context, s access.Staff) ([]access.Communi
 // Community returns one community.
 func (db *DB) Community(ctx context.Context, id uuid.UUID) (access.CommunityInfo, error) {
 	var c access.CommunityInfo
-	err := db.x.GetContext(ctx, &c, `SELECT id, name, created_at FROM communities WHERE id = $1`, id)
+	// Prepared: every admin request about a community runs it (authorize).
+	err := db.staff.get(ctx, &c, `SELECT id, name, created_at FROM communities WHERE id = $1`, id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return c, fmt.Errorf("community %s: %w", id, access.ErrNotFound)
 	}

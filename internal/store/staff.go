@@ -123,7 +123,9 @@ func (db *DB) StaffByToken(ctx context.Context, plain string) (access.Staff, err
 		Expires   time.Time     `db:"expires_at"`
 		Stale     bool          `db:"stale"`
 	}
-	err = db.x.GetContext(ctx, &row, `SELECT s.id, s.name, s.role, s.community_id, t.id AS token_id, t.expires_at,
+	// Prepared: every admin request runs it, and on a busy machine each round trip waits
+	// for a core.
+	err = db.staff.get(ctx, &row, `SELECT s.id, s.name, s.role, s.community_id, t.id AS token_id, t.expires_at,
 			t.last_used_at IS NULL OR t.last_used_at < now() - $2 * interval '1 microsecond' AS stale
 		FROM staff_tokens t JOIN staff s ON s.id = t.staff_id
 		WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND t.expires_at > now() AND s.disabled_at IS NULL`,

@@ -85,7 +85,12 @@ func main() {
 	flag.BoolVar(&o.gzip, "gzip", true, "gates ask for gzip (Accept-Encoding), as the agent's Go transport does")
 	flag.StringVar(&o.adminReads, "admin-reads", "residents,events", "the admin pages read in turn every 250 ms (100 rows each)")
 	only := flag.String("only", "", "comma-separated phases to run, of "+strings.Join(phases, ",")+" (default: all)")
+	flag.IntVar(&gatesNice, "nice", 0, "run the simulated gates at this nice value, the server and the staff probe at the caller's (nice.go; needs root)")
 	flag.Parse()
+	if err := lowerPriority(gatesNice); err != nil {
+		fmt.Fprintln(os.Stderr, "gateload:", err)
+		os.Exit(1)
+	}
 	if *only != "" {
 		o.only = map[string]bool{}
 		for _, p := range strings.Split(*only, ",") {
@@ -124,7 +129,7 @@ func run(o options) error {
 	}
 	raiseFiles()
 	started := time.Now()
-	fmt.Printf("gateload: %d gates (gzip %v), GOMAXPROCS %d, %d CPUs, load average %s at start\n", o.gates, o.gzip, runtime.GOMAXPROCS(0), runtime.NumCPU(), loadavg())
+	fmt.Printf("gateload: %d gates (gzip %v, nice %d), GOMAXPROCS %d, %d CPUs, load average %s at start\n", o.gates, o.gzip, gatesNice, runtime.GOMAXPROCS(0), runtime.NumCPU(), loadavg())
 	dir, err := os.MkdirTemp("", "gateload-")
 	if err != nil {
 		return fmt.Errorf("temp dir: %w", err)

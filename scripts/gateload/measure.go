@@ -8,7 +8,6 @@ import (
 	"math"
 	"net/http"
 	"os"
-	"os/exec"
 	"slices"
 	"strings"
 	"sync"
@@ -141,7 +140,7 @@ func (m *monitor) probe(ctx context.Context) {
 		fmt.Fprintln(os.Stderr, "gateload: probe:", err)
 		return
 	}
-	cmd := exec.CommandContext(ctx, self, append([]string{"probe", m.adm.base, m.adm.token}, m.paths...)...)
+	cmd := atCallersPriority(ctx, self, append([]string{"probe", m.adm.base, m.adm.token}, m.paths...)...)
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
 	if err == nil {

@@ -110,7 +110,7 @@ func startServer(bin, dbURL, dir string) (*server, string, error) {
 }
 
 func (s *server) command(bin string, args ...string) *exec.Cmd {
-	c := exec.Command(bin, args...)
+	c := atCallersPriority(context.Background(), bin, args...)
 	c.Env = s.env
 	return c
 }

@@ -57,9 +57,9 @@ type API struct {
 	// the rest wait at most batchWait and are refused 503 busy (the agent comes back
 	// after Retry-After). Past a few, more at once only slow every other query down.
 	batches chan struct{}
-	// Staff, when set, counts staff's requests in flight: a batch waits for them (at most
-	// staffFirst) before it starts, so that staff's pages are not read behind the gates'
-	// uploads on a busy machine.
+	// Staff, when set, counts staff's requests in flight: a batch, and a held poll woken
+	// by a change, wait for them (at most staffFirst) before they start, so that staff's
+	// pages are not read behind the gates' uploads and fan-outs on a busy machine.
 	Staff *priority.Staff
 	// stop is closed by Close: held long polls answer at once.
 	stop     chan struct{}
@@ -87,8 +87,9 @@ const (
 	batchWait         = 500 * time.Millisecond
 )
 
-// staffFirst is the longest a batch waits for staff's requests in flight: a staff page
-// takes 5 to 50 ms, and a steady stream of them must not stop the gates' uploads.
+// staffFirst is the longest gate work waits for staff's requests in flight: a staff page
+// takes 5 to 50 ms, and a steady stream of them must not stop the gates' uploads, nor
+// hold a revocation back for long.
 const staffFirst = 200 * time.Millisecond
 
 // enrollPerMinute bounds enrollment attempts per client address.
@@ -313,6 +314,11 @@ func (g *API) await(ctx context.Context, gate access.GateIdentity, req access.Sy
 			return out, nil
 		case <-ctx.Done():
 			return out, ctx.Err()
+		}
+		// A change wakes many gates at once (a revocation, all of them): their reads and
+		// answers go after staff's requests in flight, as batches do.
+		if g.Staff != nil {
+			g.Staff.Yield(ctx, staffFirst)
 		}
 		// Other gates' rows were passed over: read on from after them.
 		req.Cursor = out.Cursor
