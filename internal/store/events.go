@@ -88,7 +88,8 @@ func (db *DB) StoreEvents(ctx context.Context, g access.GateIdentity, events []a
 				$10::bool[], $11::bool[], $12::uuid[], $13::text[], $14::uuid[], $15::text[], $16::integer[], $17::bool[])
 				AS u(id, at, cred, subject, method, result, reason, offline, stale, staff, rkey, resident, score, dropped, offline_limit)
 			ON CONFLICT DO NOTHING
-			RETURNING id, occurred_at, credential_id, subject, result`,
+			RETURNING id, occurred_at, received_at, credential_id, subject, method, result, reason, offline, stale, staff_id,
+				resident_id, replay_key`,
 			g.Community, g.ID, pq.Array(uuidStrings(ids)), pq.Array(times), pq.Array(nullUUIDStrings(creds)), pq.Array(subjects),
 			pq.Array(methods), pq.Array(results), pq.Array(reasons), pq.Array(offline), pq.Array(stale),
 			pq.Array(nullUUIDStrings(staffs)), pq.Array(hexKeys), pq.Array(nullUUIDStrings(residents)), pq.Array(scoreTexts), pq.Array(dropped),
@@ -107,13 +108,22 @@ func (db *DB) StoreEvents(ctx context.Context, g access.GateIdentity, events []a
 	return ids, nil
 }
 
-// storedEvent is a row StoreEvents has just added.
+// storedEvent is a row StoreEvents has just added, with what its webhooks report
+// (enqueueEntryWebhooks builds them from these, not from a second read of the table).
 type storedEvent struct {
 	ID         uuid.UUID  `db:"id"`
 	OccurredAt time.Time  `db:"occurred_at"`
+	ReceivedAt time.Time  `db:"received_at"`
 	Credential *uuid.UUID `db:"credential_id"`
 	Subject    *string    `db:"subject"`
+	Method     string     `db:"method"`
 	Result     string     `db:"result"`
+	Reason     string     `db:"reason"`
+	Offline    bool       `db:"offline"`
+	Stale      bool       `db:"stale"`
+	Staff      *uuid.UUID `db:"staff_id"`
+	Resident   *uuid.UUID `db:"resident_id"`
+	ReplayKey  []byte     `db:"replay_key"`
 }
 
 // eventsStored does, in the batch's transaction, what follows from the rows it stored:
@@ -141,11 +151,7 @@ func (tx *Tx) eventsStored(ctx context.Context, g access.GateIdentity, events []
 			return fmt.Errorf("store events: webhook endpoints: %w", err)
 		}
 		if hooks {
-			ids := make([]uuid.UUID, len(stored))
-			for i, e := range stored {
-				ids[i] = e.ID
-			}
-			if err := tx.enqueueEntryWebhooks(ctx, g.Community, ids); err != nil {
+			if err := tx.enqueueEntryWebhooks(ctx, g, stored); err != nil {
 				return err
 			}
 		}
