@@ -297,13 +297,13 @@ func (tx *Tx) PingWebhook(ctx context.Context, c, id uuid.UUID) (uuid.UUID, erro
 // several gates by design, as in Anomalies.
 //
 // The entries are not read back from entry_events: a read by id probes the primary key
-// of every monthly partition (the id says nothing of the month), and a statement over
-// the partitioned table took longer to plan than to run; with that read, a batch cost
-// three to five times as much with an endpoint as without (docs/benchmarks.md, "Entry
-// webhooks at ingest"). What remains is the anomaly's probe of the granted-replay index,
-// bounded to the hour around each entry so that only that hour's partitions are read,
-// in a statement prepared once per connection (its generic plan prunes the partitions at
-// run time: nothing to plan per batch).
+// of every monthly partition (the id says nothing of the month), and planning that
+// statement over every partition took longer than running it; with it, a batch cost three
+// to five times as much with an endpoint as without (docs/benchmarks.md, "Entry webhooks
+// at ingest"). What touches entry_events is the anomaly's probe of the granted-replay
+// index, one per granted entry, bounded to the hour around it, in a statement prepared
+// once per connection: its generic plan is made once and prunes the other months'
+// partitions when it runs.
 func (tx *Tx) enqueueEntryWebhooks(ctx context.Context, g access.GateIdentity, stored []storedEvent) error {
 	n := len(stored)
 	if n == 0 {
@@ -312,7 +312,17 @@ func (tx *Tx) enqueueEntryWebhooks(ctx context.Context, g access.GateIdentity, s
 	ids, ats, received := make([]string, n), make([]time.Time, n), make([]time.Time, n)
 	creds, subjects, methods, results, reasons := make([]*uuid.UUID, n), make([]*string, n), make([]string, n), make([]string, n), make([]string, n)
 	offline, stale, staffs, residents, keys := make([]bool, n), make([]bool, n), make([]*uuid.UUID, n), make([]*uuid.UUID, n), make([]*string, n)
+	// The hour around the batch's entries bounds the anomaly's probe as constants too, so
+	// that a plan made for these values (Citus sends the statement to the worker with its
+	// values in it) prunes the other months' partitions before planning them.
+	from, to := stored[0].OccurredAt, stored[0].OccurredAt
 	for i, e := range stored {
+		if e.OccurredAt.Before(from) {
+			from = e.OccurredAt
+		}
+		if e.OccurredAt.After(to) {
+			to = e.OccurredAt
+		}
 		ids[i], ats[i], received[i], creds[i], subjects[i] = e.ID.String(), e.OccurredAt, e.ReceivedAt, e.Credential, e.Subject
 		methods[i], results[i], reasons[i], offline[i], stale[i] = e.Method, e.Result, e.Reason, e.Offline, e.Stale
 		staffs[i], residents[i] = e.Staff, e.Resident
@@ -336,20 +346,20 @@ func (tx *Tx) enqueueEntryWebhooks(ctx context.Context, g access.GateIdentity, s
 		WHERE w.community_id = $1 AND w.state = 'active' AND 'entry.created' = ANY(w.events)
 		UNION ALL
 		SELECT w.community_id, w.id, md5('anomaly.reuse/' || u.id::text)::uuid, 'anomaly.reuse', jsonb_build_object('entry_id', u.id,
-				'credential_id', u.cred, 'gate_id', $2::uuid, 'occurred_at', u.at,
-				'other_gate_ids', (SELECT jsonb_agg(DISTINCT o.gate_id) FROM entry_events o WHERE o.community_id = $1
-					AND o.replay_key = u.key AND o.gate_id <> $2 AND o.result = 'granted'
-					AND o.occurred_at BETWEEN u.at - interval '1 hour' AND u.at + interval '1 hour'))
-		FROM webhook_endpoints w, (SELECT a.id, a.at, a.cred, a.result, a.key::bytea AS key
-				FROM unnest($3::uuid[], $4::timestamptz[], $6::uuid[], $9::text[], $15::text[]) AS a(id, at, cred, result, key)) u
+				'credential_id', u.cred, 'gate_id', $2::uuid, 'occurred_at', u.at, 'other_gate_ids', o.gates)
+		FROM webhook_endpoints w,
+			(SELECT a.id, a.at, a.cred, a.result, a.key::bytea AS key
+				FROM unnest($3::uuid[], $4::timestamptz[], $6::uuid[], $9::text[], $15::text[]) AS a(id, at, cred, result, key)) u,
+			LATERAL (SELECT jsonb_agg(DISTINCT o.gate_id) AS gates FROM entry_events o WHERE o.community_id = $1
+				AND o.replay_key = u.key AND o.gate_id <> $2 AND o.result = 'granted'
+				AND o.occurred_at BETWEEN u.at - interval '1 hour' AND u.at + interval '1 hour'
+				AND o.occurred_at BETWEEN $16 AND $17) o
 		WHERE w.community_id = $1 AND w.state = 'active' AND 'anomaly.reuse' = ANY(w.events)
 			AND u.result = 'granted' AND length(u.key) > 0 AND substring(u.key from 1 for 1) <> '\x03'::bytea
-			AND EXISTS (SELECT 1 FROM entry_events o WHERE o.community_id = $1 AND o.replay_key = u.key
-				AND o.gate_id <> $2 AND o.result = 'granted'
-				AND o.occurred_at BETWEEN u.at - interval '1 hour' AND u.at + interval '1 hour')) AS n
+			AND o.gates IS NOT NULL) AS n
 		ON CONFLICT DO NOTHING`, g.Community, g.ID, pq.Array(ids), pq.Array(ats), pq.Array(received), pq.Array(nullUUIDStrings(creds)),
 		pq.Array(subjects), pq.Array(methods), pq.Array(results), pq.Array(reasons), pq.Array(offline), pq.Array(stale),
-		pq.Array(nullUUIDStrings(staffs)), pq.Array(nullUUIDStrings(residents)), pq.Array(keys))
+		pq.Array(nullUUIDStrings(staffs)), pq.Array(nullUUIDStrings(residents)), pq.Array(keys), from.Add(-time.Hour), to.Add(time.Hour))
 	if err != nil {
 		return fmt.Errorf("enqueue entry webhooks: %w", err)
 	}
