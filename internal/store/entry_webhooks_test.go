@@ -235,7 +235,7 @@ func BenchmarkEntryWebhooks(b *testing.B) {
 	hooks := func(state string) {
 		dbtest.Set(b, db.SQL(), dbtest.WebhookEndpoints, dbtest.Values{"state": state}, dbtest.Eq("community_id", f.c), dbtest.Eq("id", f.endpoint))
 	}
-	sizes := []int{10, 100}
+	sizes := []int{1, 10, 100}
 	took := map[string][]time.Duration{}
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
