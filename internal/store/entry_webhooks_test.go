@@ -83,14 +83,20 @@ func strictJSON(t testing.TB, data []byte, v any) {
 	}
 }
 
+// samePtr reports whether a and b are both nil or point to equal values.
+func samePtr[T comparable](a, b *T) bool {
+	return a == b || (a != nil && b != nil && *a == *b)
+}
+
 func grant(g access.GateIdentity, at time.Time, key []byte) access.GateEvent {
 	cred := uuid.New()
 	return access.GateEvent{ID: uuid.New(), OccurredAt: at, Gate: g.ID, Credential: &cred, Subject: "resident", Method: "qr",
 		Result: "granted", Reason: "ok", ReplayKey: key}
 }
 
-// Every stored entry event reaches the outbox, whatever partition it lands in (this
-// month's, an older month's, the default one for a time no month covers), and a code
+// Every stored entry event reaches the outbox with its stored fields, whatever partition
+// it lands in (this month's, an older month's, the default one for a time no month
+// covers) and whether its batch was inserted or copied (a large one), and a code
 // granted at a second gate within the hour of the first is reported, in each of these
 // partitions; nothing else is (one gate, over an hour apart, a card, a denial). A
 // re-sent batch adds nothing.
@@ -129,6 +135,18 @@ func TestEntryWebhooksInEveryPartition(t *testing.T) {
 	}
 	second[5].Result, second[5].Reason = "denied", "replay"
 	wantAnomalies := second[:3]
+	// More than StoreEvents inserts: the second batch is copied. Face entries released by
+	// staff, offline, carry every field an entry reports.
+	staff := uuid.New()
+	for i := range 40 {
+		e := grant(g2, now.Add(-time.Duration(i)*time.Second), replayKey(1, fmt.Sprint("more", i)))
+		if i%4 == 0 {
+			resident := uuid.New()
+			e.Credential, e.Subject, e.Method, e.Reason, e.ReplayKey = nil, "", "face", "face_match", nil
+			e.Resident, e.Staff, e.Offline, e.Stale = &resident, &staff, true, true
+		}
+		second = append(second, e)
+	}
 
 	for _, batch := range [][]access.GateEvent{first, second, first, second} { // each sent twice
 		g := g1
@@ -150,8 +168,16 @@ func TestEntryWebhooksInEveryPartition(t *testing.T) {
 			dbtest.Eq("endpoint_id", f.endpoint), dbtest.Eq("event_id", e.ID), dbtest.Eq("event_type", "entry.created"))
 		var got webhook.Entry
 		strictJSON(t, data, &got)
-		if got.ID != e.ID || !got.OccurredAt.Equal(e.OccurredAt) || got.Gate != e.Gate || got.Result != e.Result ||
-			got.Credential == nil || *got.Credential != *e.Credential || got.Method != "qr" || got.ReceivedAt.IsZero() {
+		var received time.Time
+		dbtest.Get(t, conn, &received, dbtest.EntryEvents, "received_at", dbtest.Eq("community_id", f.c), dbtest.Eq("id", e.ID))
+		subject := &e.Subject
+		if e.Subject == "" {
+			subject = nil
+		}
+		if got.ID != e.ID || !got.OccurredAt.Equal(e.OccurredAt) || !got.ReceivedAt.Equal(received) || got.Gate != e.Gate ||
+			!samePtr(got.Credential, e.Credential) || !samePtr(got.Subject, subject) || got.Method != e.Method ||
+			got.Result != e.Result || got.Reason != e.Reason || got.Offline != e.Offline || got.Stale != e.Stale ||
+			!samePtr(got.Staff, e.Staff) || !samePtr(got.Resident, e.Resident) {
 			t.Fatalf("entry %s at %s: data %s", e.ID, e.OccurredAt, data)
 		}
 	}

@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 
@@ -19,101 +21,231 @@ import (
 // batch (access.GateEvent.Check). It returns every id of the batch, which is now stored:
 // the gate may delete them all.
 //
-// One transaction, on the gates' writes pool when ctx is a gate's upload: the batch is
-// one prepared INSERT of every row (unnest of one array a column, so that its cost is
-// one round trip whatever the batch size), committed synchronously. What follows from
-// the rows it stored (and only those: a re-sent event is not among them) is done in the
-// same transaction, after "stored" below.
+// One transaction, on the gates' writes pool when ctx is a gate's upload: a small batch
+// is one prepared multi-row INSERT (insertEvents), a large one a COPY (copyEvents),
+// committed synchronously. What follows from the rows it stored (and only those: a
+// re-sent event is not among them) is done in the same transaction, after "stored" below.
 func (db *DB) StoreEvents(ctx context.Context, g access.GateIdentity, events []access.GateEvent) ([]uuid.UUID, error) {
-	n := len(events)
-	ids, times, creds, subjects := make([]uuid.UUID, n), make([]time.Time, n), make([]*uuid.UUID, n), make([]*string, n)
-	methods, results, reasons := make([]string, n), make([]string, n), make([]string, n)
-	offline, stale, staffs, keys := make([]bool, n), make([]bool, n), make([]*uuid.UUID, n), make([][]byte, n)
-	residents, scores, dropped, offlineLimit := make([]*uuid.UUID, n), make([]*float32, n), make([]*int64, n), make([]bool, n)
+	residents := make([]*uuid.UUID, len(events))
 	for i, e := range events {
-		// In UTC: lib/pq sends a time with its own offset, and PostgreSQL refuses
-		// offsets it cannot represent (+23:59 is valid RFC 3339).
-		ids[i], times[i], creds[i], methods[i], results[i], reasons[i] = e.ID, e.OccurredAt.UTC(), e.Credential, e.Method, e.Result, e.Reason
-		offline[i], stale[i], staffs[i], keys[i] = e.Offline, e.Stale, e.Staff, e.ReplayKey
-		residents[i], scores[i], offlineLimit[i] = e.Resident, e.Score, e.OfflineLimit
-		if e.Dropped != nil {
-			d := int64(*e.Dropped)
-			dropped[i] = &d
-		}
-		if e.Subject != "" {
-			s := e.Subject
-			subjects[i] = &s
-		}
+		residents[i] = e.Resident
 	}
-	// One statement for the batch; unnest keeps the arrays aligned. bytea[] goes as text
-	// ('\x..' hex) because lib/pq has no bytea array encoder.
-	hexKeys := make([]*string, n)
-	for i, k := range keys {
-		if k != nil {
-			s := fmt.Sprintf(`\x%x`, k)
-			hexKeys[i] = &s
-		}
-	}
-	scoreTexts := make([]*string, n)
-	for i, sc := range scores {
-		if sc != nil {
-			t := fmt.Sprint(*sc)
-			scoreTexts[i] = &t
-		}
-	}
-	err := db.InTx(ctx, "gate:"+g.ID.String(), func(tx *Tx) error {
-		// A gate that was offline when a resident deleted their account uploads their
-		// face entries later: stored unlinked, like the ones erased at deletion.
-		if err := tx.unlinkDeleted(ctx, g.Community, residents); err != nil {
-			return err
-		}
-		// The gate deletes what we acknowledge: the commit must be durable whatever the
-		// cluster's default (synchronous_commit=off loses the last ~600 ms of commits in a
-		// crash). The gates' writes pool commits synchronously (durable, store.go);
-		// elsewhere (a batch stored by a tool or a test) this transaction asks for it.
-		// Only off is raised, so a stronger setting (remote_apply) stays.
-		if tx.p != tx.db.writes {
-			if _, err := tx.x.ExecContext(ctx, `SELECT set_config('synchronous_commit', 'on', true) WHERE current_setting('synchronous_commit') = 'off'`); err != nil {
-				return fmt.Errorf("durable commit: %w", err)
+	store := func(copyRows bool) func(tx *Tx) error {
+		return func(tx *Tx) error {
+			// A gate that was offline when a resident deleted their account uploads
+			// their face entries later: stored unlinked, like the ones erased at deletion.
+			if err := tx.unlinkDeleted(ctx, g.Community, residents); err != nil {
+				return err
 			}
+			// The gate deletes what we acknowledge: the commit must be durable whatever
+			// the cluster's default (synchronous_commit=off loses the last ~600 ms of
+			// commits in a crash). The gates' writes pool commits synchronously (durable,
+			// store.go); elsewhere (a batch stored by a tool or a test) this transaction
+			// asks for it. Only off is raised, so a stronger setting (remote_apply) stays.
+			if tx.p != tx.db.writes {
+				if _, err := tx.x.ExecContext(ctx, `SELECT set_config('synchronous_commit', 'on', true) WHERE current_setting('synchronous_commit') = 'off'`); err != nil {
+					return fmt.Errorf("durable commit: %w", err)
+				}
+			}
+			insert := tx.insertEvents
+			if copyRows {
+				insert = tx.copyEvents
+			}
+			stored, err := insert(ctx, g, events, residents)
+			if err != nil {
+				return err
+			}
+			// stored: the rows this batch added. What the entry log reports beyond
+			// itself (visitor entries counted, webhook deliveries) is made from these,
+			// here, in this transaction.
+			return tx.eventsStored(ctx, g, events, stored)
 		}
-		// RETURNING gives only the rows this batch inserted, so a re-sent batch counts
-		// no visitor entry twice.
-		var stored []storedEvent
-		err := tx.prepared().SelectContext(ctx, &stored, `INSERT INTO entry_events (community_id, id, occurred_at, gate_id, credential_id, subject,
-				method, result, reason, offline, stale, staff_id, replay_key, resident_id, score, dropped, offline_limit)
-			SELECT $1, u.id, u.at, $2, u.cred, u.subject, u.method, u.result, u.reason, u.offline, u.stale, u.staff, u.rkey::bytea,
-				u.resident, u.score::real, u.dropped, u.offline_limit
-			FROM unnest($3::uuid[], $4::timestamptz[], $5::uuid[], $6::text[], $7::text[], $8::text[], $9::text[],
-				$10::bool[], $11::bool[], $12::uuid[], $13::text[], $14::uuid[], $15::text[], $16::integer[], $17::bool[])
-				AS u(id, at, cred, subject, method, result, reason, offline, stale, staff, rkey, resident, score, dropped, offline_limit)
-			ON CONFLICT DO NOTHING
-			RETURNING id, occurred_at, received_at, credential_id, subject, method, result, reason, offline, stale, staff_id,
-				resident_id, replay_key`,
-			g.Community, g.ID, pq.Array(uuidStrings(ids)), pq.Array(times), pq.Array(nullUUIDStrings(creds)), pq.Array(subjects),
-			pq.Array(methods), pq.Array(results), pq.Array(reasons), pq.Array(offline), pq.Array(stale),
-			pq.Array(nullUUIDStrings(staffs)), pq.Array(hexKeys), pq.Array(nullUUIDStrings(residents)), pq.Array(scoreTexts), pq.Array(dropped),
-			pq.Array(offlineLimit))
-		if err != nil {
-			return fmt.Errorf("store events: %w", err)
-		}
-		// stored: the rows this batch added. What the entry log reports beyond itself
-		// (visitor entries counted, webhook deliveries) is made from these, here, in
-		// this transaction.
-		return tx.eventsStored(ctx, g, events, stored)
-	})
+	}
+	actor := "gate:" + g.ID.String()
+	copyRows := len(events) > copyFrom
+	err := db.InTx(ctx, actor, store(copyRows))
+	if failed := (*copyFailed)(nil); errors.As(err, &failed) && ctx.Err() == nil {
+		// Most likely an upload of some of the same events (the gate gave up on one and
+		// sent it again) committed between copyEvents' look and its COPY: INSERT ... ON
+		// CONFLICT DO NOTHING skips what it stored. Citus reports that conflict as an
+		// internal error (XX000), not a unique violation, so any failed COPY is tried
+		// once more this way, which reports its own error if there is one.
+		err = db.InTx(ctx, actor, store(false))
+	}
 	if err != nil {
 		return nil, err
 	}
+	ids := make([]uuid.UUID, len(events))
+	for i, e := range events {
+		ids[i] = e.ID
+	}
 	return ids, nil
 }
+
+// copyFrom is the largest batch stored by INSERT; a larger one is copied. A small batch
+// costs its round trips, and one prepared INSERT is one. A large one costs its rows'
+// parsing, and on Citus an INSERT's is the dearer by far: the coordinator writes every
+// value of a multi-row INSERT into the text it sends the shard, where it forwards COPY's
+// rows as they are. Measured with scripts/load-gates (docs/benchmarks.md), batches of
+// 100: on Citus COPY stored 0.79 of a bare COPY's rows a second and INSERT 0.35; on one
+// PostgreSQL 0.63 and 0.71. Batches of 10 and 1: INSERT the faster on both.
+const copyFrom = 32
+
+// insertEvents inserts the batch's rows, residents (unlinkDeleted's) in place of the
+// events' own, and returns the rows it added: RETURNING leaves out a re-sent event, so
+// none is counted twice.
+//
+// The rows go as a multi-row INSERT ... VALUES, whose community is a parameter of every
+// row: Citus routes it to the community's shard as it stands, where an INSERT ... SELECT
+// (of unnest, say) is pulled through the coordinator (3 to 4 times the cost of a batch of
+// 10 there). So that a pool keeps a handful of these statements prepared, not one per
+// batch size, the batch is padded to the next size of eventRows by repeating its last
+// row, which ON CONFLICT DO NOTHING skips as the copy of a row the statement has just
+// inserted; a batch larger than the largest goes in parts.
+func (tx *Tx) insertEvents(ctx context.Context, g access.GateIdentity, events []access.GateEvent, residents []*uuid.UUID) ([]storedEvent, error) {
+	var stored []storedEvent
+	for len(events) > 0 {
+		n := min(len(events), eventRows[len(eventRows)-1])
+		rows := eventRows[sort.SearchInts(eventRows, n)]
+		args := make([]any, 0, 2+rows*len(eventColumns))
+		args = append(args, g.Community, g.ID)
+		for i := range rows {
+			args = append(args, eventValues(events[min(i, n-1)], residents[min(i, n-1)])...)
+		}
+		var added []storedEvent
+		if err := tx.prepared().SelectContext(ctx, &added, insertEventsSQL(rows), args...); err != nil {
+			return nil, fmt.Errorf("store events: %w", err)
+		}
+		stored = append(stored, added...)
+		events, residents = events[n:], residents[n:]
+	}
+	return stored, nil
+}
+
+// copyEvents copies the batch's rows that are not stored yet (an event whose id is
+// stored within the batch's span of time) and returns them. COPY has no ON CONFLICT:
+// should an upload of the same events commit between the look and the COPY, the COPY
+// fails on the primary key, and StoreEvents stores the batch again by insertEvents.
+func (tx *Tx) copyEvents(ctx context.Context, g access.GateIdentity, events []access.GateEvent, residents []*uuid.UUID) ([]storedEvent, error) {
+	first, last := events[0].OccurredAt, events[0].OccurredAt
+	ids := make([]string, len(events))
+	for i, e := range events {
+		ids[i] = e.ID.String()
+		if e.OccurredAt.Before(first) {
+			first = e.OccurredAt
+		}
+		if e.OccurredAt.After(last) {
+			last = e.OccurredAt
+		}
+	}
+	// The span, widened by PostgreSQL's rounding to microseconds, prunes the partitions.
+	var have []uuid.UUID
+	if err := tx.prepared().SelectContext(ctx, &have, `SELECT id FROM entry_events WHERE community_id = $1 AND id = ANY($2::uuid[])
+		AND occurred_at BETWEEN $3 AND $4`, g.Community, pq.Array(ids),
+		first.UTC().Add(-time.Microsecond), last.UTC().Add(time.Microsecond)); err != nil {
+		return nil, fmt.Errorf("store events: stored already: %w", err)
+	}
+	skip := make(map[uuid.UUID]bool, len(have)+len(events))
+	for _, id := range have {
+		skip[id] = true
+	}
+	cp, err := tx.x.PrepareContext(ctx, pq.CopyIn("entry_events", append([]string{"community_id", "gate_id"}, eventColumns...)...))
+	if err != nil {
+		return nil, fmt.Errorf("store events: copy: %w", err)
+	}
+	defer cp.Close()
+	var stored []storedEvent
+	for i, e := range events {
+		if skip[e.ID] {
+			continue
+		}
+		skip[e.ID] = true // an event twice in the batch is stored once
+		if _, err := cp.ExecContext(ctx, append([]any{g.Community, g.ID}, eventValues(e, residents[i])...)...); err != nil {
+			return nil, &copyFailed{err}
+		}
+		stored = append(stored, storedEvent{ID: e.ID, OccurredAt: e.OccurredAt, Credential: e.Credential, Subject: subjectOf(e),
+			Method: e.Method, Result: e.Result, Reason: e.Reason, Offline: e.Offline, Stale: e.Stale, Staff: e.Staff,
+			Resident: residents[i], ReplayKey: e.ReplayKey})
+	}
+	if _, err := cp.ExecContext(ctx); err != nil {
+		return nil, &copyFailed{err}
+	}
+	return stored, nil
+}
+
+// copyFailed is copyEvents' COPY refused, a key conflict most likely.
+type copyFailed struct{ err error }
+
+func (e *copyFailed) Error() string { return "store events: copy: " + e.err.Error() }
+func (e *copyFailed) Unwrap() error { return e.err }
+
+// eventColumns are the columns of an event's row after community_id and gate_id, in the
+// order of eventValues.
+var eventColumns = []string{"id", "occurred_at", "credential_id", "subject", "method", "result", "reason",
+	"offline", "stale", "staff_id", "replay_key", "resident_id", "score", "dropped", "offline_limit"}
+
+// eventValues are an event's values for eventColumns, with resident in place of its own.
+func eventValues(e access.GateEvent, resident *uuid.UUID) []any {
+	var dropped *int64
+	if e.Dropped != nil {
+		d := int64(*e.Dropped)
+		dropped = &d
+	}
+	// lib/pq sends a nil []byte as an empty bytea, not NULL.
+	var replayKey any
+	if e.ReplayKey != nil {
+		replayKey = e.ReplayKey
+	}
+	// In UTC: lib/pq sends a time with its own offset, and PostgreSQL refuses offsets it
+	// cannot represent (+23:59 is valid RFC 3339).
+	return []any{e.ID, e.OccurredAt.UTC(), e.Credential, subjectOf(e), e.Method, e.Result, e.Reason,
+		e.Offline, e.Stale, e.Staff, replayKey, resident, e.Score, dropped, e.OfflineLimit}
+}
+
+// subjectOf is an event's subject, nil when no credential was read.
+func subjectOf(e access.GateEvent) *string {
+	if e.Subject == "" {
+		return nil
+	}
+	return &e.Subject
+}
+
+// eventRows are the row counts of the prepared INSERTs of events (insertEvents).
+var eventRows = []int{1, 2, 4, 8, 16, 32}
+
+// insertEventsSQL is the INSERT of rows events; $1 is the community, $2 the gate.
+var insertEventsSQL = func() func(rows int) string {
+	texts := map[int]string{}
+	for _, rows := range eventRows {
+		var b strings.Builder
+		fmt.Fprintf(&b, `INSERT INTO entry_events (community_id, gate_id, %s) VALUES `, strings.Join(eventColumns, ", "))
+		for r := range rows {
+			if r > 0 {
+				b.WriteByte(',')
+			}
+			b.WriteString("($1,$2")
+			for c := range eventColumns {
+				fmt.Fprintf(&b, ",$%d", 3+r*len(eventColumns)+c)
+			}
+			b.WriteByte(')')
+		}
+		b.WriteString(` ON CONFLICT DO NOTHING RETURNING ` + storedEventColumns)
+		texts[rows] = b.String()
+	}
+	return func(rows int) string { return texts[rows] }
+}()
+
+// storedEventColumns are the columns of a storedEvent, as insertEvents returns them (and
+// copyEvents fills from the batch): a column left out would leave its field zero, in the
+// webhooks too.
+const storedEventColumns = `id, occurred_at, credential_id, subject, method, result, reason, offline, stale, staff_id,
+	resident_id, replay_key`
 
 // storedEvent is a row StoreEvents has just added, with what its webhooks report
 // (enqueueEntryWebhooks builds them from these, not from a second read of the table).
 type storedEvent struct {
 	ID         uuid.UUID  `db:"id"`
 	OccurredAt time.Time  `db:"occurred_at"`
-	ReceivedAt time.Time  `db:"received_at"`
 	Credential *uuid.UUID `db:"credential_id"`
 	Subject    *string    `db:"subject"`
 	Method     string     `db:"method"`
@@ -213,17 +345,6 @@ func uuidStrings(ids []uuid.UUID) []string {
 	out := make([]string, len(ids))
 	for i, id := range ids {
 		out[i] = id.String()
-	}
-	return out
-}
-
-func nullUUIDStrings(ids []*uuid.UUID) []*string {
-	out := make([]*string, len(ids))
-	for i, id := range ids {
-		if id != nil {
-			s := id.String()
-			out[i] = &s
-		}
 	}
 	return out
 }
