@@ -21,8 +21,8 @@ type Scale struct {
 
 // SeedScale fills community c (whose building and gates exist) with units, active
 // residents each living in one and holding a QR credential, and entry events spread over
-// the last s.Days days (40 by default) at the gates: mostly granted QR entries, 5 % denied with a reason,
-// 10 % face entries, 1 % manual releases. It is for benchmarks and load tests of the
+// the last s.Days days (40 by default) at the gates: mostly granted QR entries, 5 % denied
+// with a reason, 10 % face entries, 1 % manual releases. It is for benchmarks and load tests of the
 // console's lists at a property's real size (docs/benchmarks.md): each table is one
 // INSERT ... SELECT over generate_series, with ids derived from the community and the
 // row's number (md5), so that events can name credentials without a join at load time.
