@@ -21,6 +21,7 @@ import (
 	"gatepass/server/internal/console"
 	"gatepass/server/internal/dispatch"
 	"gatepass/server/internal/gatesync"
+	"gatepass/server/internal/priority"
 )
 
 // Server is the program's HTTP side: the shared edge from httpx with readiness and
@@ -93,6 +94,10 @@ func NewServer(db *store.DB, sealer *secret.Sealer, log *slog.Logger, set Settin
 	s.app = httpx.NewApp(httpx.Options{Name: "gatepass-server", Log: log, Registry: reg, BodyLimit: gatesync.BodyLimit,
 		TrustedProxies: set.Edge.TrustedProxies})
 	s.app.Get("/readyz", s.ready)
+	// Staff's requests (the admin API, the console) go before the gates' event batches.
+	staff := &priority.Staff{}
+	s.app.Use("/admin", staff.Handler)
+	s.app.Use("/console", staff.Handler)
 	k, err := newConsole(db, log, set.Console)
 	if err != nil {
 		return nil, err
@@ -103,6 +108,7 @@ func NewServer(db *store.DB, sealer *secret.Sealer, log *slog.Logger, set Settin
 	s.admin.Mount(s.app)
 	k.Mount(s.app)
 	s.gate = gatesync.New(db, log)
+	s.gate.Staff = staff
 	if set.EventRetention > 0 {
 		s.gate.EventRetention = set.EventRetention
 	}

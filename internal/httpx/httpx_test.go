@@ -3,11 +3,13 @@ package httpx
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 )
@@ -92,5 +94,23 @@ func TestLimitBody(t *testing.T) {
 		if err != nil || resp.StatusCode != c.want {
 			t.Errorf("POST %s with %d bytes: %v %v, want %d", c.path, c.size, resp.StatusCode, err, c.want)
 		}
+	}
+}
+
+// Every answer says how long the server took over it (Server-Timing), which the load
+// tools set beside what the client waited.
+func TestServerTiming(t *testing.T) {
+	app := NewApp(Options{Name: "t", Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	app.Get("/slow", func(c *fiber.Ctx) error {
+		time.Sleep(30 * time.Millisecond)
+		return c.SendString("ok")
+	})
+	resp, err := app.Test(httptest.NewRequest("GET", "/slow", nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ms float64
+	if _, err := fmt.Sscanf(resp.Header.Get("Server-Timing"), "app;dur=%g", &ms); err != nil || ms < 30 || ms > 10_000 {
+		t.Fatalf("Server-Timing %q: want app;dur= of at least 30 ms (%v)", resp.Header.Get("Server-Timing"), err)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"math"
 	"net/http"
 	"os"
@@ -54,9 +55,9 @@ type phase struct {
 	began, ended         time.Time
 	maxRSS, lastRSS      int64 // KiB
 	maxG, lastG          int64
-	cpu0, cpu1           time.Duration // server CPU at the start and end
-	self0, self1         time.Duration // this program's CPU
-	admin                []time.Duration
+	cpu0, cpu1           time.Duration   // server CPU at the start and end
+	self0, self1         time.Duration   // this program's CPU
+	admin, adminServer   []time.Duration // a read's latency at the client, and in the server
 	adminErrs, usageErrs int
 	load                 string // load average at the end
 }
@@ -152,9 +153,9 @@ func (m *monitor) probe(ctx context.Context) {
 	}
 	sc := bufio.NewScanner(out)
 	for sc.Scan() {
-		var at, took int64
+		var at, took, inServer int64
 		var ok int
-		if _, err := fmt.Sscan(sc.Text(), &at, &took, &ok); err != nil {
+		if _, err := fmt.Sscan(sc.Text(), &at, &took, &ok, &inServer); err != nil {
 			continue
 		}
 		start := time.Unix(0, at)
@@ -164,6 +165,7 @@ func (m *monitor) probe(ctx context.Context) {
 			if p := m.phases[i]; !start.Before(p.began) {
 				if ok == 1 {
 					p.admin = append(p.admin, time.Duration(took))
+					p.adminServer = append(p.adminServer, time.Duration(inServer))
 				} else {
 					p.adminErrs++
 				}
@@ -176,26 +178,27 @@ func (m *monitor) probe(ctx context.Context) {
 }
 
 // runProbe is "gateload probe BASE TOKEN PATH...": GET each path of the admin API in
-// turn, every 250 ms, until the parent ends it, printing "start-ns latency-ns ok".
+// turn, every 250 ms, until the parent ends it, printing "start-ns latency-ns ok
+// server-ns", the last the server's own time (its Server-Timing header).
 func runProbe(args []string) {
 	if len(args) < 3 {
 		fmt.Fprintln(os.Stderr, "usage: gateload probe BASE TOKEN PATH...")
 		os.Exit(2)
 	}
-	adm := &admin{base: args[0], token: args[1], client: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 2}}}
-	paths := args[2:]
+	base, token, paths := args[0], args[1], args[2:]
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 2}}
 	w := bufio.NewWriter(os.Stdout)
 	for i := 0; ; i++ {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		t0 := time.Now()
-		err := adm.call(ctx, "GET", paths[i%len(paths)], nil, nil)
+		inServer, err := probeRead(ctx, client, base+"/admin/v1"+paths[i%len(paths)], token)
 		took := time.Since(t0)
 		cancel()
 		ok := 1
 		if err != nil {
 			ok = 0
 		}
-		fmt.Fprintf(w, "%d %d %d\n", t0.UnixNano(), took.Nanoseconds(), ok)
+		fmt.Fprintf(w, "%d %d %d %d\n", t0.UnixNano(), took.Nanoseconds(), ok, inServer.Nanoseconds())
 		if w.Flush() != nil {
 			return // the parent has gone
 		}
@@ -203,11 +206,37 @@ func runProbe(args []string) {
 	}
 }
 
+// probeRead GETs url and reads the whole answer; it returns the server's time from the
+// answer's "Server-Timing: app;dur=MS".
+func probeRead(ctx context.Context, client *http.Client, url, token string) (time.Duration, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	if _, err := io.Copy(io.Discard, resp.Body); err != nil {
+		return 0, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return 0, fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	var ms float64
+	if _, err := fmt.Sscanf(resp.Header.Get("Server-Timing"), "app;dur=%g", &ms); err != nil {
+		return 0, fmt.Errorf("GET %s: Server-Timing %q: %w", url, resp.Header.Get("Server-Timing"), err)
+	}
+	return time.Duration(ms * float64(time.Millisecond)), nil
+}
+
 func (m *monitor) report() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	fmt.Printf("\n| phase | s | server CPU (cores) | gateload CPU (cores) | RSS max / end (MiB) | goroutines max / end | admin reads | admin p50 / p95 / p99 / max | load avg at end |\n")
-	fmt.Printf("|---|---:|---:|---:|---:|---:|---:|---|---|\n")
+	fmt.Printf("\n| phase | s | server CPU (cores) | gateload CPU (cores) | RSS max / end (MiB) | goroutines max / end | admin reads | admin p50 / p95 / p99 / max | of which in the server p50 / p99 / max | load avg at end |\n")
+	fmt.Printf("|---|---:|---:|---:|---:|---:|---:|---|---|---|\n")
 	for _, p := range m.phases {
 		secs := p.ended.Sub(p.began).Seconds()
 		a := slices.Clone(p.admin)
@@ -215,12 +244,14 @@ func (m *monitor) report() {
 		if p.adminErrs > 0 {
 			reads += fmt.Sprintf(" (%d failed)", p.adminErrs)
 		}
-		lat := "—"
+		lat, in := "—", "—"
 		if len(a) > 0 {
 			lat = ms(quantile(a, 0.5)) + " / " + ms(quantile(a, 0.95)) + " / " + ms(quantile(a, 0.99)) + " / " + ms(quantile(a, 1))
+			s := slices.Clone(p.adminServer)
+			in = ms(quantile(s, 0.5)) + " / " + ms(quantile(s, 0.99)) + " / " + ms(quantile(s, 1))
 		}
-		fmt.Printf("| %s | %.0f | %.2f | %.2f | %.0f / %.0f | %d / %d | %s | %s | %s |\n", p.name, secs,
+		fmt.Printf("| %s | %.0f | %.2f | %.2f | %.0f / %.0f | %d / %d | %s | %s | %s | %s |\n", p.name, secs,
 			(p.cpu1-p.cpu0).Seconds()/secs, (p.self1-p.self0).Seconds()/secs,
-			float64(p.maxRSS)/1024, float64(p.lastRSS)/1024, p.maxG, p.lastG, reads, lat, p.load)
+			float64(p.maxRSS)/1024, float64(p.lastRSS)/1024, p.maxG, p.lastG, reads, lat, in, p.load)
 	}
 }

@@ -68,3 +68,37 @@ func TestVisitorEntriesCounted(t *testing.T) {
 		t.Fatalf("entries used after a second visit: %d", used)
 	}
 }
+
+// A batch that arrives while a member of staff's request is being answered waits for it
+// (at most a fifth of a second), so that on a busy machine staff's pages are not read
+// behind the gates' uploads; then it is stored.
+func TestBatchWaitsForStaff(t *testing.T) {
+	h := servertest.New(t)
+	f := h.Community()
+	gate, tok := h.EnrolledGate(f)
+	for _, tc := range []struct {
+		name    string
+		endsIn  time.Duration // the staff request is answered after this; 0: never, during the test
+		atLeast time.Duration
+	}{
+		{"until the staff request is answered", 100 * time.Millisecond, 100 * time.Millisecond},
+		{"at most a fifth of a second", 0, 200 * time.Millisecond},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			end := h.StaffFirst.Begin()
+			defer end()
+			if tc.endsIn > 0 {
+				time.AfterFunc(tc.endsIn, end)
+			}
+			before := countEvents(t, h.DB, gate)
+			start := time.Now()
+			h.Must(200, "POST", "/gate/v1/events", tok, map[string]any{"events": []any{servertest.GateEvent(gate, "granted")}})
+			if took := time.Since(start); took < tc.atLeast {
+				t.Fatalf("the batch was stored in %v, within the staff request (want at least %v)", took, tc.atLeast)
+			}
+			if n := countEvents(t, h.DB, gate); n != before+1 {
+				t.Fatalf("stored %d events, want %d", n, before+1)
+			}
+		})
+	}
+}

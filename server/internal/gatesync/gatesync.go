@@ -34,6 +34,7 @@ import (
 	"gatepass/internal/gateapi"
 	"gatepass/internal/httpx"
 	"gatepass/internal/store"
+	"gatepass/server/internal/priority"
 )
 
 // BodyLimit is the request body size a program serving the gate API must accept: a
@@ -56,6 +57,10 @@ type API struct {
 	// the rest wait at most batchWait and are refused 503 busy (the agent comes back
 	// after Retry-After). Past a few, more at once only slow every other query down.
 	batches chan struct{}
+	// Staff, when set, counts staff's requests in flight: a batch waits for them (at most
+	// staffFirst) before it starts, so that staff's pages are not read behind the gates'
+	// uploads on a busy machine.
+	Staff *priority.Staff
 	// stop is closed by Close: held long polls answer at once.
 	stop     chan struct{}
 	stopOnce sync.Once
@@ -81,6 +86,10 @@ const (
 	concurrentBatches = 4
 	batchWait         = 500 * time.Millisecond
 )
+
+// staffFirst is the longest a batch waits for staff's requests in flight: a staff page
+// takes 5 to 50 ms, and a steady stream of them must not stop the gates' uploads.
+const staffFirst = 200 * time.Millisecond
 
 // enrollPerMinute bounds enrollment attempts per client address.
 const enrollPerMinute = 20
@@ -423,8 +432,12 @@ func (g *API) events(c *fiber.Ctx, gate access.GateIdentity) error {
 	return c.JSON(gateapi.EventsAck{Acked: ids})
 }
 
-// admitBatch waits for a turn to store a batch, at most batchWait.
+// admitBatch waits for a turn to store a batch, at most batchWait, after the staff
+// requests in flight.
 func (g *API) admitBatch(ctx context.Context) (func(), error) {
+	if g.Staff != nil {
+		g.Staff.Yield(ctx, staffFirst)
+	}
 	select {
 	case g.batches <- struct{}{}:
 		return func() { <-g.batches }, nil

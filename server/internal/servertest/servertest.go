@@ -28,6 +28,7 @@ import (
 	"gatepass/server/internal/admin"
 	"gatepass/server/internal/console"
 	"gatepass/server/internal/gatesync"
+	"gatepass/server/internal/priority"
 )
 
 // Harness is a running server on the package's database. Its package must run its tests
@@ -38,6 +39,8 @@ type Harness struct {
 	Sealer         *secret.Sealer
 	Operator       string // a staff member of no community: the deployment's operator
 	Console        *console.Console
+	// StaffFirst counts the staff requests in flight; the gates' batches wait for them.
+	StaffFirst *priority.Staff
 }
 
 // Where the harness's console and resident app are said to be.
@@ -62,9 +65,11 @@ func NewSealer(t testing.TB) *secret.Sealer {
 func New(t testing.TB) *Harness {
 	t.Helper()
 	db := dbtest.New(t)
-	h := &Harness{Client: apitest.Client{T: t}, DB: db, Sealer: NewSealer(t)}
+	h := &Harness{Client: apitest.Client{T: t}, DB: db, Sealer: NewSealer(t), StaffFirst: &priority.Staff{}}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	app := httpx.NewApp(httpx.Options{Name: "servertest", Log: log, BodyLimit: gatesync.BodyLimit})
+	app.Use("/admin", h.StaffFirst.Handler)
+	app.Use("/console", h.StaffFirst.Handler)
 	// The console, as the program mounts it, for an https origin (Secure cookies); its
 	// tests send that Origin.
 	k, err := console.New(console.Config{DB: db, Log: log, RPID: "console.example", Origins: []string{ConsoleOrigin}})
@@ -77,7 +82,9 @@ func New(t testing.TB) *Harness {
 	adm.WebhookLoopback = true // the tests' receivers listen on 127.0.0.1
 	adm.Mount(app)
 	k.Mount(app)
-	gatesync.New(db, log).Mount(app)
+	gates := gatesync.New(db, log)
+	gates.Staff = h.StaffFirst
+	gates.Mount(app)
 	app.Use(httpx.NotFound)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
