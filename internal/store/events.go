@@ -163,7 +163,9 @@ func (tx *Tx) copyEvents(ctx context.Context, g access.GateIdentity, events []ac
 		if _, err := cp.ExecContext(ctx, append([]any{g.Community, g.ID}, eventValues(e, residents[i])...)...); err != nil {
 			return nil, &copyFailed{err}
 		}
-		stored = append(stored, storedEvent{ID: e.ID, OccurredAt: e.OccurredAt, Credential: e.Credential, Subject: subjectOf(e), Result: e.Result})
+		stored = append(stored, storedEvent{ID: e.ID, OccurredAt: e.OccurredAt, Credential: e.Credential, Subject: subjectOf(e),
+			Method: e.Method, Result: e.Result, Reason: e.Reason, Offline: e.Offline, Stale: e.Stale, Staff: e.Staff,
+			Resident: residents[i], ReplayKey: e.ReplayKey})
 	}
 	if _, err := cp.ExecContext(ctx); err != nil {
 		return nil, &copyFailed{err}
@@ -227,19 +229,33 @@ var insertEventsSQL = func() func(rows int) string {
 			}
 			b.WriteByte(')')
 		}
-		b.WriteString(` ON CONFLICT DO NOTHING RETURNING id, occurred_at, credential_id, subject, result`)
+		b.WriteString(` ON CONFLICT DO NOTHING RETURNING ` + storedEventColumns)
 		texts[rows] = b.String()
 	}
 	return func(rows int) string { return texts[rows] }
 }()
 
-// storedEvent is a row StoreEvents has just added.
+// storedEventColumns are the columns of a storedEvent, as insertEvents returns them (and
+// copyEvents fills from the batch): a column left out would leave its field zero, in the
+// webhooks too.
+const storedEventColumns = `id, occurred_at, credential_id, subject, method, result, reason, offline, stale, staff_id,
+	resident_id, replay_key`
+
+// storedEvent is a row StoreEvents has just added, with what its webhooks report
+// (enqueueEntryWebhooks builds them from these, not from a second read of the table).
 type storedEvent struct {
 	ID         uuid.UUID  `db:"id"`
 	OccurredAt time.Time  `db:"occurred_at"`
 	Credential *uuid.UUID `db:"credential_id"`
 	Subject    *string    `db:"subject"`
+	Method     string     `db:"method"`
 	Result     string     `db:"result"`
+	Reason     string     `db:"reason"`
+	Offline    bool       `db:"offline"`
+	Stale      bool       `db:"stale"`
+	Staff      *uuid.UUID `db:"staff_id"`
+	Resident   *uuid.UUID `db:"resident_id"`
+	ReplayKey  []byte     `db:"replay_key"`
 }
 
 // eventsStored does, in the batch's transaction, what follows from the rows it stored:
@@ -267,11 +283,7 @@ func (tx *Tx) eventsStored(ctx context.Context, g access.GateIdentity, events []
 			return fmt.Errorf("store events: webhook endpoints: %w", err)
 		}
 		if hooks {
-			ids := make([]uuid.UUID, len(stored))
-			for i, e := range stored {
-				ids[i] = e.ID
-			}
-			if err := tx.enqueueEntryWebhooks(ctx, g.Community, ids); err != nil {
+			if err := tx.enqueueEntryWebhooks(ctx, g, stored); err != nil {
 				return err
 			}
 		}

@@ -220,6 +220,17 @@ func (t preparedTx) QueryRowxContext(ctx context.Context, query string, args ...
 	return st.QueryRowxContext(ctx, args...)
 }
 
+func (t preparedTx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	st, err := t.stmt(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	if st == nil {
+		return t.x.ExecContext(ctx, query, args...)
+	}
+	return st.ExecContext(ctx, args...)
+}
+
 func (t preparedTx) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
 	st, err := t.stmt(ctx, query)
 	if err != nil {

@@ -287,45 +287,97 @@ func (tx *Tx) PingWebhook(ctx context.Context, c, id uuid.UUID) (uuid.UUID, erro
 	return event, nil
 }
 
-// enqueueEntryWebhooks puts entry.created for each stored entry event of ids, and
+// enqueueEntryWebhooks puts entry.created for each entry event the batch stored, and
 // anomaly.reuse for each granted code another gate granted within the hour, into the
 // outbox of the endpoints that subscribe: one statement, and nothing to do (an empty
 // join) when none does. The entry's own id is the event id (a deterministic one for the
-// anomaly), so a re-sent batch adds nothing. The data is built here from the row; the
-// shapes are webhook.Entry and webhook.Anomaly (a test holds them alike). Card keys
-// (type byte 3) are static and open several gates by design, as in Anomalies.
-func (tx *Tx) enqueueEntryWebhooks(ctx context.Context, c uuid.UUID, ids []uuid.UUID) error {
-	if len(ids) == 0 {
+// anomaly), so a re-sent batch adds nothing. The data is built here, in SQL, from the
+// stored rows as the batch's INSERT returned them; the shapes are webhook.Entry and
+// webhook.Anomaly (a test holds them alike). Card keys (type byte 3) are static and open
+// several gates by design, as in Anomalies.
+//
+// The entries are not read back from entry_events: a read by id probes the primary key
+// of every monthly partition (the id says nothing of the month), and planning that
+// statement over every partition took longer than running it; with it, a batch cost three
+// to five times as much with an endpoint as without (docs/benchmarks.md, "Entry webhooks
+// at ingest"). What touches entry_events is the anomaly's probe of the granted-replay
+// index, one per granted entry, bounded to the hour around it, in a statement prepared
+// once per connection: its generic plan is made once and prunes the other months'
+// partitions when it runs.
+func (tx *Tx) enqueueEntryWebhooks(ctx context.Context, g access.GateIdentity, stored []storedEvent) error {
+	n := len(stored)
+	if n == 0 {
 		return nil
 	}
-	// The UNION sits in a subquery: Citus 13 miscounts the target columns of an INSERT
-	// whose SELECT is a bare UNION ("more target columns than expressions").
-	_, err := tx.x.ExecContext(ctx, `INSERT INTO webhook_deliveries (community_id, endpoint_id, event_id, event_type, data)
-		SELECT * FROM (SELECT e.community_id, w.id, e.id, 'entry.created', jsonb_build_object('id', e.id, 'occurred_at', e.occurred_at,
-				'received_at', e.received_at, 'gate_id', e.gate_id, 'credential_id', e.credential_id, 'subject', e.subject,
-				'method', e.method, 'result', e.result, 'reason', e.reason, 'offline', e.offline, 'stale', e.stale,
-				'staff_id', e.staff_id, 'resident_id', e.resident_id)
-		FROM entry_events e JOIN webhook_endpoints w ON w.community_id = e.community_id
-		WHERE e.community_id = $1 AND w.community_id = $1 AND e.id = ANY($2::uuid[])
-			AND w.state = 'active' AND 'entry.created' = ANY(w.events)
+	ids, ats := make([]string, n), make([]time.Time, n)
+	creds, subjects, methods, results, reasons := make([]*uuid.UUID, n), make([]*string, n), make([]string, n), make([]string, n), make([]string, n)
+	offline, stale, staffs, residents, keys := make([]bool, n), make([]bool, n), make([]*uuid.UUID, n), make([]*uuid.UUID, n), make([]*string, n)
+	// The hour around the batch's entries bounds the anomaly's probe as constants too, so
+	// that a plan made for these values (Citus sends the statement to the worker with its
+	// values in it) prunes the other months' partitions before planning them.
+	from, to := stored[0].OccurredAt.UTC(), stored[0].OccurredAt.UTC()
+	for i, e := range stored {
+		if e.OccurredAt.Before(from) {
+			from = e.OccurredAt.UTC()
+		}
+		if e.OccurredAt.After(to) {
+			to = e.OccurredAt.UTC()
+		}
+		// In UTC, as StoreEvents sends it (lib/pq sends a time with its own offset).
+		ids[i], ats[i], creds[i], subjects[i] = e.ID.String(), e.OccurredAt.UTC(), e.Credential, e.Subject
+		methods[i], results[i], reasons[i], offline[i], stale[i] = e.Method, e.Result, e.Reason, e.Offline, e.Stale
+		staffs[i], residents[i] = e.Staff, e.Resident
+		if e.ReplayKey != nil {
+			k := fmt.Sprintf(`\x%x`, e.ReplayKey) // lib/pq has no bytea array encoder
+			keys[i] = &k
+		}
+	}
+	// received_at is now(): the column's default, in the batch's transaction. The
+	// target's community_id is the endpoint row's and every table is filtered on the
+	// community, so that Citus runs the whole statement on the community's shards. The
+	// UNION sits in a subquery: Citus 13 miscounts the target columns of an INSERT whose
+	// SELECT is a bare UNION ("more target columns than expressions").
+	_, err := tx.prepared().ExecContext(ctx, `INSERT INTO webhook_deliveries (community_id, endpoint_id, event_id, event_type, data)
+		SELECT * FROM (SELECT w.community_id, w.id, u.id, 'entry.created', jsonb_build_object('id', u.id, 'occurred_at', u.at,
+				'received_at', now(), 'gate_id', $2::uuid, 'credential_id', u.cred, 'subject', u.subject,
+				'method', u.method, 'result', u.result, 'reason', u.reason, 'offline', u.offline, 'stale', u.stale,
+				'staff_id', u.staff, 'resident_id', u.resident)
+		FROM webhook_endpoints w, unnest($3::uuid[], $4::timestamptz[], $5::uuid[], $6::text[], $7::text[], $8::text[],
+				$9::text[], $10::bool[], $11::bool[], $12::uuid[], $13::uuid[])
+			AS u(id, at, cred, subject, method, result, reason, offline, stale, staff, resident)
+		WHERE w.community_id = $1 AND w.state = 'active' AND 'entry.created' = ANY(w.events)
 		UNION ALL
-		SELECT e.community_id, w.id, md5('anomaly.reuse/' || e.id::text)::uuid, 'anomaly.reuse', jsonb_build_object('entry_id', e.id,
-				'credential_id', e.credential_id, 'gate_id', e.gate_id, 'occurred_at', e.occurred_at,
-				'other_gate_ids', (SELECT jsonb_agg(DISTINCT o.gate_id) FROM entry_events o WHERE o.community_id = $1
-					AND o.replay_key = e.replay_key AND o.gate_id <> e.gate_id AND o.result = 'granted'
-					AND o.occurred_at BETWEEN e.occurred_at - interval '1 hour' AND e.occurred_at + interval '1 hour'))
-		FROM entry_events e JOIN webhook_endpoints w ON w.community_id = e.community_id
-		WHERE e.community_id = $1 AND w.community_id = $1 AND e.id = ANY($2::uuid[])
-			AND w.state = 'active' AND 'anomaly.reuse' = ANY(w.events)
-			AND e.result = 'granted' AND length(e.replay_key) > 0 AND substring(e.replay_key from 1 for 1) <> '\x03'::bytea
-			AND EXISTS (SELECT 1 FROM entry_events o WHERE o.community_id = $1 AND o.replay_key = e.replay_key
-				AND o.gate_id <> e.gate_id AND o.result = 'granted'
-				AND o.occurred_at BETWEEN e.occurred_at - interval '1 hour' AND e.occurred_at + interval '1 hour')) AS n
-		ON CONFLICT DO NOTHING`, c, pq.Array(uuidStrings(ids)))
+		SELECT w.community_id, w.id, md5('anomaly.reuse/' || u.id::text)::uuid, 'anomaly.reuse', jsonb_build_object('entry_id', u.id,
+				'credential_id', u.cred, 'gate_id', $2::uuid, 'occurred_at', u.at, 'other_gate_ids', o.gates)
+		FROM webhook_endpoints w,
+			(SELECT a.id, a.at, a.cred, a.result, a.key::bytea AS key
+				FROM unnest($3::uuid[], $4::timestamptz[], $5::uuid[], $8::text[], $14::text[]) AS a(id, at, cred, result, key)) u,
+			LATERAL (SELECT jsonb_agg(DISTINCT o.gate_id) AS gates FROM entry_events o WHERE o.community_id = $1
+				AND o.replay_key = u.key AND o.gate_id <> $2 AND o.result = 'granted'
+				AND o.occurred_at BETWEEN u.at - interval '1 hour' AND u.at + interval '1 hour'
+				AND o.occurred_at BETWEEN $15 AND $16) o
+		WHERE w.community_id = $1 AND w.state = 'active' AND 'anomaly.reuse' = ANY(w.events)
+			AND u.result = 'granted' AND length(u.key) > 0 AND substring(u.key from 1 for 1) <> '\x03'::bytea
+			AND o.gates IS NOT NULL) AS n
+		ON CONFLICT DO NOTHING`, g.Community, g.ID, pq.Array(ids), pq.Array(ats), pq.Array(nullUUIDStrings(creds)),
+		pq.Array(subjects), pq.Array(methods), pq.Array(results), pq.Array(reasons), pq.Array(offline), pq.Array(stale),
+		pq.Array(nullUUIDStrings(staffs)), pq.Array(nullUUIDStrings(residents)), pq.Array(keys), from.Add(-time.Hour), to.Add(time.Hour))
 	if err != nil {
 		return fmt.Errorf("enqueue entry webhooks: %w", err)
 	}
 	return nil
+}
+
+// nullUUIDStrings is ids as a text[] parameter (lib/pq has no uuid array encoder).
+func nullUUIDStrings(ids []*uuid.UUID) []*string {
+	out := make([]*string, len(ids))
+	for i, id := range ids {
+		if id != nil {
+			s := id.String()
+			out[i] = &s
+		}
+	}
+	return out
 }
 
 // DueWebhookCommunities lists communities with a delivery due at now and not held by a
