@@ -87,7 +87,7 @@ func main() {
 	only := flag.String("only", "", "comma-separated phases to run, of "+strings.Join(phases, ",")+" (default: all)")
 	flag.IntVar(&gatesNice, "nice", 0, "run the simulated gates at this nice value, the server and the staff probe at the caller's (nice.go; needs root)")
 	flag.Parse()
-	if err := lowerPriority(gatesNice); err != nil {
+	if err := setPriority(gatesNice); err != nil {
 		fmt.Fprintln(os.Stderr, "gateload:", err)
 		os.Exit(1)
 	}
@@ -243,8 +243,14 @@ func run(o options) error {
 		mon.begin("(3) bare COPY")
 		rows := int(min(max(most, 10000), 300000))
 		var err error
+		if err := setPriority(0); err != nil {
+			return err
+		}
 		copyRate, err = bareCopy(o.dbURL, uuid.MustParse(c.community), c.gates[0], c.eventCred, rows, o.copyChunk)
 		if err != nil {
+			return err
+		}
+		if err := setPriority(gatesNice); err != nil {
 			return err
 		}
 		fmt.Printf("  bare COPY: %7.0f rows/s (%d rows, %d a transaction), load %s\n", copyRate, rows, o.copyChunk, loadavg())

@@ -164,7 +164,9 @@ func (m *monitor) probe(ctx context.Context) {
 			if p := m.phases[i]; !start.Before(p.began) {
 				if ok == 1 {
 					p.admin = append(p.admin, time.Duration(took))
-					p.adminServer = append(p.adminServer, time.Duration(inServer))
+					if inServer >= 0 {
+						p.adminServer = append(p.adminServer, time.Duration(inServer))
+					}
 				} else {
 					p.adminErrs++
 				}
@@ -206,7 +208,7 @@ func runProbe(args []string) {
 }
 
 // probeRead GETs url and reads the whole answer; it returns the server's time from the
-// answer's "Server-Timing: app;dur=MS".
+// answer's "Server-Timing: app;dur=MS", or -1 without one.
 func probeRead(ctx context.Context, client *http.Client, url, token string) (time.Duration, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
@@ -226,7 +228,7 @@ func probeRead(ctx context.Context, client *http.Client, url, token string) (tim
 	}
 	var ms float64
 	if _, err := fmt.Sscanf(resp.Header.Get("Server-Timing"), "app;dur=%g", &ms); err != nil {
-		return 0, fmt.Errorf("GET %s: Server-Timing %q: %w", url, resp.Header.Get("Server-Timing"), err)
+		return -1, nil // a server from before Server-Timing (-bin)
 	}
 	return time.Duration(ms * float64(time.Millisecond)), nil
 }
@@ -246,8 +248,9 @@ func (m *monitor) report() {
 		lat, in := "—", "—"
 		if len(a) > 0 {
 			lat = ms(quantile(a, 0.5)) + " / " + ms(quantile(a, 0.95)) + " / " + ms(quantile(a, 0.99)) + " / " + ms(quantile(a, 1))
-			s := slices.Clone(p.adminServer)
-			in = ms(quantile(s, 0.5)) + " / " + ms(quantile(s, 0.99)) + " / " + ms(quantile(s, 1))
+			if s := slices.Clone(p.adminServer); len(s) > 0 {
+				in = ms(quantile(s, 0.5)) + " / " + ms(quantile(s, 0.99)) + " / " + ms(quantile(s, 1))
+			}
 		}
 		fmt.Printf("| %s | %.0f | %.2f | %.2f | %.0f / %.0f | %d / %d | %s | %s | %s | %s |\n", p.name, secs,
 			(p.cpu1-p.cpu0).Seconds()/secs, (p.self1-p.self0).Seconds()/secs,

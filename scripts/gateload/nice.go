@@ -14,14 +14,12 @@ import (
 // gates at nice N, so that the cores go to the server and PostgreSQL first, as they would
 // with the gates elsewhere, and starts the server and the staff probe back at the
 // caller's priority (nice -N, which takes root). What the gates measure (a revocation's
-// arrival) can only be later for it.
+// arrival) can only be later for it. The bare COPY the ingest is compared with runs at
+// the caller's priority too, as the server's batches do.
 
-// lowerPriority sets every thread of this process to nice n: Linux keeps a nice value
-// per thread, and a thread the runtime starts later takes its creator's.
-func lowerPriority(n int) error {
-	if n == 0 {
-		return nil
-	}
+// setPriority sets every thread of this process to nice n: Linux keeps a nice value per
+// thread, and a thread the runtime starts later takes its creator's.
+func setPriority(n int) error {
 	for range 2 { // threads started while the first pass ran
 		tasks, err := os.ReadDir("/proc/self/task")
 		if err != nil {
