@@ -19,26 +19,17 @@ import (
 func TestStoreEventsBatchSizes(t *testing.T) {
 	ctx := context.Background()
 	db := dbtest.New(t)
-	c, resident := residentFix(t, db, "batches")
-	var gate access.Gate
-	err := db.InTx(ctx, "test", func(tx *store.Tx) (err error) {
-		gate, _, err = tx.CreateGate(ctx, store.NewGate{Community: c, Name: "G", Zone: 0, Direction: "both"})
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	g := access.GateIdentity{ID: gate.ID, Community: c}
+	c, resident, g := gateFix(t, db, "batches")
 	staff, score, dropped := uuid.New(), float32(0.91), 7
 	base := time.Now().Add(-time.Hour).UTC().Truncate(time.Microsecond)
 	batch := func(n int) []access.GateEvent {
 		out := make([]access.GateEvent, n)
 		for i := range out {
-			out[i] = access.GateEvent{ID: uuid.New(), OccurredAt: base.Add(time.Duration(len(out)-i) * time.Millisecond), Gate: gate.ID,
+			out[i] = access.GateEvent{ID: uuid.New(), OccurredAt: base.Add(time.Duration(len(out)-i) * time.Millisecond), Gate: g.ID,
 				Method: "qr", Result: "denied", Reason: "bad_signature", ReplayKey: []byte{1, byte(i)}}
 		}
 		// The last row is the one a padded batch repeats: make it the fullest.
-		out[n-1] = access.GateEvent{ID: uuid.New(), OccurredAt: base, Gate: gate.ID, Method: "face", Result: "granted", Reason: "face_match",
+		out[n-1] = access.GateEvent{ID: uuid.New(), OccurredAt: base, Gate: g.ID, Method: "face", Result: "granted", Reason: "face_match",
 			Offline: true, Stale: true, Staff: &staff, Resident: &resident, Score: &score, Dropped: &dropped, OfflineLimit: true}
 		return out
 	}
@@ -69,7 +60,7 @@ func TestStoreEventsBatchSizes(t *testing.T) {
 			}
 			got := map[uuid.UUID]access.EntryEvent{}
 			for cursor := ""; ; {
-				page, err := db.Events(ctx, c, store.EventFilter{Gate: gate.ID, From: base.Add(-time.Second), To: base.Add(2 * time.Second), Cursor: cursor, Limit: 500})
+				page, err := db.Events(ctx, c, store.EventFilter{Gate: g.ID, From: base.Add(-time.Second), To: base.Add(2 * time.Second), Cursor: cursor, Limit: 500})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -107,23 +98,14 @@ func TestStoreEventsBatchSizes(t *testing.T) {
 func TestStoreEventsResentAtOnce(t *testing.T) {
 	ctx := context.Background()
 	db := dbtest.New(t)
-	c, _ := residentFix(t, db, "resent")
-	var gate access.Gate
-	err := db.InTx(ctx, "test", func(tx *store.Tx) (err error) {
-		gate, _, err = tx.CreateGate(ctx, store.NewGate{Community: c, Name: "G", Zone: 0, Direction: "both"})
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	g := access.GateIdentity{ID: gate.ID, Community: c}
+	c, _, g := gateFix(t, db, "resent")
 	base := time.Now().Add(-time.Hour).UTC()
 	const rounds, uploads, n = 5, 6, 64
 	for r := range rounds {
 		events := make([]access.GateEvent, n)
 		for i := range events {
 			events[i] = access.GateEvent{ID: uuid.New(), OccurredAt: base.Add(time.Duration(r)*time.Minute + time.Duration(i)*time.Millisecond),
-				Gate: gate.ID, Method: "qr", Result: "denied", Reason: "bad_signature"}
+				Gate: g.ID, Method: "qr", Result: "denied", Reason: "bad_signature"}
 		}
 		events[n-1] = events[0]
 		errs := make(chan error, uploads)
@@ -139,11 +121,27 @@ func TestStoreEventsResentAtOnce(t *testing.T) {
 			}
 		}
 	}
-	page, err := db.Events(ctx, c, store.EventFilter{Gate: gate.ID, Limit: 500})
+	page, err := db.Events(ctx, c, store.EventFilter{Gate: g.ID, Limit: 500})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got, want := len(page.Events), rounds*(n-1); got != want {
 		t.Fatalf("stored %d events, want %d", got, want)
 	}
+}
+
+// gateFix is residentFix's community and resident, and a gate of the community.
+func gateFix(t *testing.T, db *store.DB, name string) (c, resident uuid.UUID, g access.GateIdentity) {
+	t.Helper()
+	ctx := context.Background()
+	c, resident = residentFix(t, db, name)
+	err := db.InTx(ctx, "test", func(tx *store.Tx) error {
+		gate, _, err := tx.CreateGate(ctx, store.NewGate{Community: c, Name: "G", Zone: 0, Direction: "both"})
+		g = access.GateIdentity{ID: gate.ID, Community: c}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, resident, g
 }
