@@ -85,13 +85,13 @@ func TestBatchWaitsForStaff(t *testing.T) {
 		{"at most a fifth of a second", 0, 200 * time.Millisecond},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			before := countEvents(t, h.DB, gate)
 			end := h.StaffFirst.Begin()
 			defer end()
+			start := time.Now() // before the end is set off: it comes tc.endsIn after this at the soonest
 			if tc.endsIn > 0 {
 				time.AfterFunc(tc.endsIn, end)
 			}
-			before := countEvents(t, h.DB, gate)
-			start := time.Now()
 			h.Must(200, "POST", "/gate/v1/events", tok, map[string]any{"events": []any{servertest.GateEvent(gate, "granted")}})
 			if took := time.Since(start); took < tc.atLeast {
 				t.Fatalf("the batch was stored in %v, within the staff request (want at least %v)", took, tc.atLeast)
