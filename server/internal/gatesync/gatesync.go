@@ -61,6 +61,11 @@ type API struct {
 	// by a change, wait for them (at most staffFirst) before they start, so that staff's
 	// pages are not read behind the gates' uploads and fan-outs on a busy machine.
 	Staff *priority.Staff
+	// woken admits the held polls a change has woken to their work (the read, the answer),
+	// wokenAtOnce at a time: a revocation wakes every gate of the community, and with a
+	// thousand goroutines made runnable at once a staff request that came in then waited
+	// behind all of them.
+	woken chan struct{}
 	// stop is closed by Close: held long polls answer at once.
 	stop     chan struct{}
 	stopOnce sync.Once
@@ -69,7 +74,7 @@ type API struct {
 // New makes the gate API on a database.
 func New(db *store.DB, log *slog.Logger) *API {
 	return &API{db: db, log: log, EventRetention: DefaultEventRetention, stop: make(chan struct{}),
-		batches: make(chan struct{}, concurrentBatches)}
+		batches: make(chan struct{}, concurrentBatches), woken: make(chan struct{}, wokenAtOnce)}
 }
 
 // DefaultEventRetention is the server's default EVENT_RETENTION.
@@ -86,6 +91,10 @@ const (
 	concurrentBatches = 4
 	batchWait         = 500 * time.Millisecond
 )
+
+// wokenAtOnce is how many woken held polls work at once: enough to keep two cores busy
+// through a fan-out, few enough that other work is not queued behind a thousand.
+const wokenAtOnce = 32
 
 // staffFirst is the longest gate work waits for staff's requests in flight: a staff page
 // takes 5 to 50 ms, and a steady stream of them must not stop the gates' uploads, nor
@@ -273,7 +282,8 @@ func (g *API) sync(c *fiber.Ctx, gate access.GateIdentity) error {
 	// A gate that closes its connection ends its hold at once (fasthttp never cancels
 	// the request's context by itself).
 	defer httpx.CancelOnClose(c)()
-	out, err = g.await(c.UserContext(), gate, req, out, wake, wait, nil)
+	out, done, err := g.await(c.UserContext(), gate, req, out, wake, wait, nil)
+	defer done()
 	if err != nil {
 		return err
 	}
@@ -288,12 +298,14 @@ func (g *API) sync(c *fiber.Ctx, gate access.GateIdentity) error {
 // while notifications cannot be trusted), and returns the answer on a change, when wait
 // runs out, or at once when the server shuts down. keepalive, when set, runs on every
 // beat (gateapi.KeepaliveEvery); its error (the gate has gone) ends the wait with that
-// error.
+// error. done is to be called once the answer is written: a woken poll keeps its turn
+// (woken) until then.
 func (g *API) await(ctx context.Context, gate access.GateIdentity, req access.SyncRequest, out access.GateSync, wake *store.Waiter, wait time.Duration,
-	keepalive func() error) (access.GateSync, error) {
+	keepalive func() error) (_ access.GateSync, done func(), _ error) {
 	deadline := time.NewTimer(wait)
 	defer deadline.Stop()
 	hub := g.changes()
+	none := func() {}
 	for {
 		var tick <-chan struct{}
 		if keepalive != nil {
@@ -302,33 +314,41 @@ func (g *API) await(ctx context.Context, gate access.GateIdentity, req access.Sy
 		select {
 		case <-tick:
 			if err := keepalive(); err != nil {
-				return out, err
+				return out, none, err
 			}
 			continue
 		case <-wake.C:
 		case <-deadline.C:
 			out.ServerTime = time.Now().UTC()
-			return out, nil
+			return out, none, nil
 		case <-g.stop:
 			out.ServerTime = time.Now().UTC()
-			return out, nil
+			return out, none, nil
 		case <-ctx.Done():
-			return out, ctx.Err()
+			return out, none, ctx.Err()
 		}
 		// A change wakes many gates at once (a revocation, all of them): their reads and
-		// answers go after staff's requests in flight, as batches do.
+		// answers go after staff's requests in flight, as batches do, and a few at a time.
 		if g.Staff != nil {
 			g.Staff.Yield(ctx, staffFirst)
 		}
+		select {
+		case g.woken <- struct{}{}:
+		case <-ctx.Done():
+			return out, none, ctx.Err()
+		}
+		turn := func() { <-g.woken }
 		// Other gates' rows were passed over: read on from after them.
 		req.Cursor = out.Cursor
 		next, changed, err := hub.Sync(ctx, gate, req)
 		if err != nil {
-			return out, err
+			turn()
+			return out, none, err
 		}
 		if changed {
-			return next, nil
+			return next, turn, nil
 		}
+		turn()
 		out = next
 	}
 }
@@ -353,7 +373,8 @@ func (g *API) hold(w *bufio.Writer, gate access.GateIdentity, req access.SyncReq
 	// to a gate that has gone fails within a keepalive).
 	ctx, cancel := context.WithCancel(store.WithWork(context.Background(), store.GateSyncWork))
 	defer cancel()
-	out, err := g.await(ctx, gate, req, out, wake, wait, ping)
+	out, done, err := g.await(ctx, gate, req, out, wake, wait, ping)
+	defer done()
 	var body any = syncToWire(out)
 	switch {
 	case errors.Is(err, errGone):
