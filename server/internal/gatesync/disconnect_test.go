@@ -1,7 +1,6 @@
 package gatesync_test
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"log/slog"
@@ -22,18 +21,7 @@ func TestLongPollEndsWhenTheGateGoes(t *testing.T) {
 	h := servertest.New(t)
 	f := h.Community()
 	_, tok := h.EnrolledGate(f)
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	api := gatesync.New(h.DB, log)
-	app := httpx.NewApp(httpx.Options{Name: "t", Log: log, BodyLimit: gatesync.BodyLimit})
-	api.Mount(app)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	served := make(chan struct{})
-	go func() { _ = httpx.ServeListener(ctx, app, ln, log); close(served) }()
-	defer func() { cancel(); <-served }()
+	api, ln := serveGateAPI(t, h)
 	cursor := int64(h.Must(200, "GET", "/gate/v1/sync?cursor=0", tok, nil)["cursor"].(float64))
 
 	poll := func(query string) net.Conn {
@@ -90,4 +78,16 @@ func TestLongPollEndsWhenTheGateGoes(t *testing.T) {
 
 func containsCursor(body string, cursor int64) bool {
 	return strings.Contains(body, fmt.Sprintf(`"cursor":%d,`, cursor))
+}
+
+// serveGateAPI is a gate API of its own on h's database, on a listener of its own, for
+// the tests that look into it (its held polls) or close it; it is stopped when the test
+// ends.
+func serveGateAPI(t *testing.T, h *servertest.Harness) (*gatesync.API, net.Listener) {
+	t.Helper()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	api := gatesync.New(h.DB, log)
+	app := httpx.NewApp(httpx.Options{Name: "t", Log: log, BodyLimit: gatesync.BodyLimit})
+	api.Mount(app)
+	return api, servertest.Serve(t, app, log)
 }

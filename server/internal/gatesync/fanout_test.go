@@ -1,18 +1,13 @@
 package gatesync_test
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"log/slog"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
-	"gatepass/internal/httpx"
 	"gatepass/server/internal/gatesync"
 	"gatepass/server/internal/servertest"
 )
@@ -24,18 +19,7 @@ func TestFanOutEveryPollTakesItsTurn(t *testing.T) {
 	h := servertest.New(t)
 	f := h.Community()
 	_, tok := h.EnrolledGate(f)
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	api := gatesync.New(h.DB, log)
-	app := httpx.NewApp(httpx.Options{Name: "t", Log: log, BodyLimit: gatesync.BodyLimit})
-	api.Mount(app)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	served := make(chan struct{})
-	go func() { _ = httpx.ServeListener(ctx, app, ln, log); close(served) }()
-	defer func() { cancel(); <-served }()
+	api, ln := serveGateAPI(t, h)
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 200}, Timeout: 20 * time.Second}
 
 	polls := 2*gatesync.WokenAtOnce + 5

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gofiber/fiber/v2"
 	"github.com/google/uuid"
 
 	"gatepass/internal/access"
@@ -86,15 +87,7 @@ func New(t testing.TB) *Harness {
 	gates.Staff = h.StaffFirst
 	gates.Mount(app)
 	app.Use(httpx.NotFound)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { _ = httpx.ServeListener(ctx, app, ln, log); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
-	h.Base = "http://" + ln.Addr().String()
+	h.Base = "http://" + Serve(t, app, log).Addr().String()
 	h.Operator = h.Staff(uuid.Nil, access.StaffAdmin)
 	return h
 }
@@ -204,4 +197,18 @@ func (h *Harness) Card(f Fixture, resident string) string {
 func GateEvent(gate string, result string) map[string]any {
 	return map[string]any{"id": uuid.NewString(), "occurred_at": time.Now().UTC().Format(time.RFC3339Nano), "gate_id": gate,
 		"credential_id": uuid.NewString(), "subject": "resident", "method": "qr", "result": result, "reason": "ok", "offline": true}
+}
+
+// Serve serves app on a loopback listener of its own until the test ends.
+func Serve(t testing.TB, app *fiber.App, log *slog.Logger) net.Listener {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = httpx.ServeListener(ctx, app, ln, log); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return ln
 }
