@@ -129,6 +129,22 @@ func (p *pool) stmt(ctx context.Context, query string) (*sqlx.Stmt, error) {
 // maxStmts bounds the statements a pool keeps prepared.
 const maxStmts = 256
 
+// withStmt calls use with query prepared on the pool (bound to tx's connection when tx is
+// not nil), or plain when the pool keeps no more statements (stmt's nil).
+func (p *pool) withStmt(ctx context.Context, tx *sqlx.Tx, query string, use func(*sqlx.Stmt) error, plain func() error) error {
+	st, err := p.stmt(ctx, query)
+	if err != nil {
+		return err
+	}
+	if st == nil {
+		return plain()
+	}
+	if tx != nil {
+		st = tx.StmtxContext(ctx, st)
+	}
+	return use(st)
+}
+
 // get runs a prepared one-row query on the pool within the bounded wait.
 func (p *pool) get(ctx context.Context, dest any, query string, args ...any) error {
 	release, err := p.acquire(ctx)
@@ -136,14 +152,8 @@ func (p *pool) get(ctx context.Context, dest any, query string, args ...any) err
 		return err
 	}
 	defer release()
-	st, err := p.stmt(ctx, query)
-	if err != nil {
-		return err
-	}
-	if st == nil {
-		return p.x.GetContext(ctx, dest, query, args...)
-	}
-	return st.GetContext(ctx, dest, args...)
+	return p.withStmt(ctx, nil, query, func(st *sqlx.Stmt) error { return st.GetContext(ctx, dest, args...) },
+		func() error { return p.x.GetContext(ctx, dest, query, args...) })
 }
 
 // sel runs a prepared query on the pool within the bounded wait.
@@ -153,14 +163,8 @@ func (p *pool) sel(ctx context.Context, dest any, query string, args ...any) err
 		return err
 	}
 	defer release()
-	st, err := p.stmt(ctx, query)
-	if err != nil {
-		return err
-	}
-	if st == nil {
-		return p.x.SelectContext(ctx, dest, query, args...)
-	}
-	return st.SelectContext(ctx, dest, args...)
+	return p.withStmt(ctx, nil, query, func(st *sqlx.Stmt) error { return st.SelectContext(ctx, dest, args...) },
+		func() error { return p.x.SelectContext(ctx, dest, query, args...) })
 }
 
 // preparedTx runs the statements of a transaction as the pool's prepared ones. It
@@ -171,73 +175,39 @@ type preparedTx struct {
 	x *sqlx.Tx
 }
 
-func (t preparedTx) stmt(ctx context.Context, query string) (*sqlx.Stmt, error) {
-	st, err := t.p.stmt(ctx, query)
-	if err != nil || st == nil {
-		return nil, err
-	}
-	return t.x.StmtxContext(ctx, st), nil
-}
-
 func (t preparedTx) GetContext(ctx context.Context, dest any, query string, args ...any) error {
-	st, err := t.stmt(ctx, query)
-	if err != nil {
-		return err
-	}
-	if st == nil {
-		return t.x.GetContext(ctx, dest, query, args...)
-	}
-	return st.GetContext(ctx, dest, args...)
+	return t.p.withStmt(ctx, t.x, query, func(st *sqlx.Stmt) error { return st.GetContext(ctx, dest, args...) },
+		func() error { return t.x.GetContext(ctx, dest, query, args...) })
 }
 
 func (t preparedTx) SelectContext(ctx context.Context, dest any, query string, args ...any) error {
-	st, err := t.stmt(ctx, query)
-	if err != nil {
-		return err
-	}
-	if st == nil {
-		return t.x.SelectContext(ctx, dest, query, args...)
-	}
-	return st.SelectContext(ctx, dest, args...)
+	return t.p.withStmt(ctx, t.x, query, func(st *sqlx.Stmt) error { return st.SelectContext(ctx, dest, args...) },
+		func() error { return t.x.SelectContext(ctx, dest, query, args...) })
 }
 
-func (t preparedTx) QueryxContext(ctx context.Context, query string, args ...any) (*sqlx.Rows, error) {
-	st, err := t.stmt(ctx, query)
-	if err != nil {
-		return nil, err
-	}
-	if st == nil {
-		return t.x.QueryxContext(ctx, query, args...)
-	}
-	return st.QueryxContext(ctx, args...)
+func (t preparedTx) QueryxContext(ctx context.Context, query string, args ...any) (rows *sqlx.Rows, err error) {
+	err = t.p.withStmt(ctx, t.x, query, func(st *sqlx.Stmt) (err error) { rows, err = st.QueryxContext(ctx, args...); return },
+		func() (err error) { rows, err = t.x.QueryxContext(ctx, query, args...); return })
+	return rows, err
 }
 
-func (t preparedTx) QueryRowxContext(ctx context.Context, query string, args ...any) *sqlx.Row {
-	st, err := t.stmt(ctx, query)
-	if err != nil || st == nil {
-		return t.x.QueryRowxContext(ctx, query, args...) // reports the same error, or runs unprepared
+func (t preparedTx) QueryRowxContext(ctx context.Context, query string, args ...any) (row *sqlx.Row) {
+	err := t.p.withStmt(ctx, t.x, query, func(st *sqlx.Stmt) error { row = st.QueryRowxContext(ctx, args...); return nil },
+		func() error { row = t.x.QueryRowxContext(ctx, query, args...); return nil })
+	if err != nil {
+		return t.x.QueryRowxContext(ctx, query, args...) // reports the same error
 	}
-	return st.QueryRowxContext(ctx, args...)
+	return row
 }
 
-func (t preparedTx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	st, err := t.stmt(ctx, query)
-	if err != nil {
-		return nil, err
-	}
-	if st == nil {
-		return t.x.ExecContext(ctx, query, args...)
-	}
-	return st.ExecContext(ctx, args...)
+func (t preparedTx) ExecContext(ctx context.Context, query string, args ...any) (res sql.Result, err error) {
+	err = t.p.withStmt(ctx, t.x, query, func(st *sqlx.Stmt) (err error) { res, err = st.ExecContext(ctx, args...); return },
+		func() (err error) { res, err = t.x.ExecContext(ctx, query, args...); return })
+	return res, err
 }
 
-func (t preparedTx) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	st, err := t.stmt(ctx, query)
-	if err != nil {
-		return nil, err
-	}
-	if st == nil {
-		return t.x.QueryContext(ctx, query, args...)
-	}
-	return st.QueryContext(ctx, args...)
+func (t preparedTx) QueryContext(ctx context.Context, query string, args ...any) (rows *sql.Rows, err error) {
+	err = t.p.withStmt(ctx, t.x, query, func(st *sqlx.Stmt) (err error) { rows, err = st.QueryContext(ctx, args...); return },
+		func() (err error) { rows, err = t.x.QueryContext(ctx, query, args...); return })
+	return rows, err
 }
